@@ -1,0 +1,56 @@
+# Two commands for a fresh clone: `make run` and `make test`.
+# Both create .venv and install what they need; nothing is assumed installed.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install run test lint typecheck pytest chromium bench screenshots clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# With no REDIS_URL / DATABASE_URL, `serve` starts embedded Redis and PostgreSQL,
+# migrates and seeds the demo itself. With the URLs set it uses those servers.
+run: $(STAMP)
+	@if [ -n "$$DATABASE_URL" ]; then \
+		$(VENV)/bin/seatserver migrate && $(VENV)/bin/seatserver seed --demo; \
+	fi
+	$(VENV)/bin/seatserver serve
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check seatserver tests bench
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+# Browser tests drive Debian's chromium; install it when missing and we may.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing Debian's chromium for the browser tests"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "The browser tests need Chromium: install the Debian package 'chromium' (apt-get install chromium)"; \
+			exit 1; \
+		fi; }
+
+pytest: $(STAMP) chromium
+	$(VENV)/bin/pytest
+
+test: lint typecheck pytest
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+screenshots: $(STAMP) chromium
+	$(PY) -m tests.e2e.screenshots
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

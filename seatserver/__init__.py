@@ -1,0 +1,3 @@
+"""seatserver: a real-time WebSocket seat-selection server."""
+
+__version__ = "0.1.0"

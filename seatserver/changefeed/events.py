@@ -1,0 +1,52 @@
+"""Stream entries as typed events, and offsets as comparable positions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+Position = tuple[int, int]
+
+
+def parse_offset(offset: str) -> Position | None:
+    """``"<ms>-<seq>"`` as a comparable pair, or None when it is not an offset."""
+    ms, sep, seq = offset.partition("-")
+    if not sep or not ms.isdigit() or not seq.isdigit() or len(offset) > 41:
+        return None
+    return int(ms), int(seq)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One stream entry: a change of state of some seats, for one reason."""
+
+    offset: str
+    position: Position
+    kind: str  # hold | release | expire | book | cancel
+    seats: tuple[str, ...]
+    deadline: int | None  # hold events: the holds' deadline (Redis clock, ms)
+
+    @classmethod
+    def from_entry(cls, entry_id: Any, fields: dict[Any, Any]) -> Event:
+        offset = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+        position = parse_offset(offset)
+        assert position is not None, offset  # Redis only hands out valid ids
+        kind = fields.get(b"k", b"").decode()
+        seats = fields.get(b"s", b"").decode()
+        deadline = fields.get(b"e")
+        return cls(
+            offset=offset,
+            position=position,
+            kind=kind,
+            seats=tuple(seats.split(",")) if seats else (),
+            deadline=int(deadline) if deadline is not None else None,
+        )
+
+    @property
+    def state(self) -> str:
+        """The state the event leaves its seats in."""
+        return STATE_AFTER.get(self.kind, "free")
+
+
+STATE_AFTER = {"hold": "held", "book": "booked", "release": "free", "expire": "free",
+               "cancel": "free"}

@@ -1,0 +1,108 @@
+"""Error types that carry their wire code and HTTP status.
+
+Raised anywhere below the edge; mapped to a WebSocket ``ack``/``error`` frame
+or an HTTP ``{"error": {...}}`` body in exactly one place each
+(``realtime.commands`` and ``http_errors``). The codes are a closed list,
+documented in docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+# code -> HTTP status. The closed list of codes a client may ever see.
+CODES: dict[str, int] = {
+    "bad_message": 400,
+    "bad_request": 400,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "unknown_showtime": 404,
+    "unknown_seat": 422,
+    "seats_unavailable": 409,
+    "too_many_seats": 409,
+    "not_holder": 409,
+    "rate_limited": 429,
+    "sales_closed": 409,
+    "unavailable": 503,
+    "internal_error": 500,
+}
+
+
+class SeatError(Exception):
+    """Base of every error that has a wire code."""
+
+    code = "internal_error"
+
+    def __init__(self, message: str, seats: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.seats = list(seats)
+
+    @property
+    def status(self) -> int:
+        return CODES[self.code]
+
+
+class BadMessage(SeatError):
+    code = "bad_message"
+
+
+class BadRequest(SeatError):
+    code = "bad_request"
+
+
+class Unauthorized(SeatError):
+    code = "unauthorized"
+
+
+class Forbidden(SeatError):
+    code = "forbidden"
+
+
+class NotFound(SeatError):
+    code = "not_found"
+
+
+class UnknownShowtime(SeatError):
+    code = "unknown_showtime"
+
+
+class UnknownSeat(SeatError):
+    code = "unknown_seat"
+
+
+class SeatsUnavailable(SeatError):
+    code = "seats_unavailable"
+
+
+class TooManySeats(SeatError):
+    code = "too_many_seats"
+
+
+class NotHolder(SeatError):
+    code = "not_holder"
+
+
+class RateLimited(SeatError):
+    code = "rate_limited"
+
+
+class SalesClosed(SeatError):
+    code = "sales_closed"
+
+
+class Unavailable(SeatError):
+    """A backing service (Redis, PostgreSQL) cannot be reached right now."""
+
+    code = "unavailable"
+
+
+BY_CODE: dict[str, type[SeatError]] = {
+    cls.code: cls
+    for cls in (
+        BadMessage, BadRequest, Unauthorized, Forbidden, NotFound, UnknownShowtime,
+        UnknownSeat, SeatsUnavailable, TooManySeats, NotHolder,
+        RateLimited, SalesClosed, Unavailable,
+    )
+}

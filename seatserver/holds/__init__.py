@@ -1,0 +1,5 @@
+"""The hold engine: seat state in Redis, changed only by Lua scripts."""
+
+from seatserver.holds.engine import ExpireResult, HoldEngine, HoldResult, Snapshot
+
+__all__ = ["ExpireResult", "HoldEngine", "HoldResult", "Snapshot"]

@@ -1,0 +1,53 @@
+-- Prelude shared by every hold script; the engine prepends it when loading.
+--
+-- Every script takes the same leading keys and arguments:
+--   KEYS[1] exp:{st:<id>}     zset: held seat -> deadline (ms, Redis clock)
+--   KEYS[2] booked:{st:<id>}  set:  booked seats
+--   KEYS[3] ev:{st:<id>}      stream: the showtime's event log
+--   ARGV[1] seat key prefix   "seat:{st:<id>}:" (a seat key is prefix .. seat id)
+--   ARGV[2] mine key prefix   "mine:{st:<id>}:" (a holder's set is prefix .. holder)
+--   ARGV[3] stream max length (approximate trim)
+-- Seat and holder keys are derived from the prefixes because the expiry step
+-- only learns which seats are due while it runs. They share the showtime's
+-- hash tag, so every key a script touches lives in one slot.
+--
+-- The deadline clock is Redis' own TIME, never the caller's. Running the due
+-- expiries first means no script ever acts on a hold whose deadline passed.
+
+local exp_key, booked_key, ev_key = KEYS[1], KEYS[2], KEYS[3]
+local seat_prefix, mine_prefix, maxlen = ARGV[1], ARGV[2], ARGV[3]
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+
+-- Appends one event to the stream; returns its id (the room's new offset).
+local function append(kind, seats, extra)
+  local args = {'XADD', ev_key, 'MAXLEN', '~', maxlen, '*',
+                'k', kind, 's', table.concat(seats, ',')}
+  if extra then
+    for i = 1, #extra do args[#args + 1] = extra[i] end
+  end
+  return redis.call(unpack(args))
+end
+
+-- Releases every hold whose deadline has passed, as one `expire` event per
+-- chunk. Idempotent: a second run finds nothing due and appends nothing.
+local function expire_due()
+  local expired = 0
+  while true do
+    local due = redis.call('ZRANGEBYSCORE', exp_key, '-inf', now, 'LIMIT', 0, 500)
+    if #due == 0 then return expired end
+    for _, seat in ipairs(due) do
+      local key = seat_prefix .. seat
+      local holder = redis.call('GET', key)
+      if holder then
+        redis.call('DEL', key)
+        redis.call('SREM', mine_prefix .. holder, seat)
+      end
+    end
+    redis.call('ZREM', exp_key, unpack(due))
+    append('expire', due)
+    expired = expired + #due
+  end
+end
+
+local expired_now = expire_due()

@@ -1,0 +1,120 @@
+"""Client -> server messages of protocol v1, validated at the edge.
+
+``parse`` turns a decoded frame into one typed message or raises
+``BadMessage``; nothing past it handles raw dicts. Server frames are built by
+the small functions at the bottom, so their shapes live in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, TypeAdapter
+from pydantic import ValidationError as PydanticValidationError
+
+from seatserver.errors import BadMessage, SeatError
+
+Ref = StrictStr | StrictInt
+ShowtimeId = Annotated[StrictInt, Field(gt=0, lt=2**63)]
+SeatId = Annotated[StrictStr, Field(min_length=1, max_length=16)]
+# A generous cap that keeps a hostile list cheap to reject; the real per-holder
+# limit (SEATSERVER_MAX_SEATS) answers `too_many_seats`.
+SeatList = Annotated[list[SeatId], Field(min_length=1, max_length=100)]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    ref: Ref | None = None
+
+
+class Subscribe(_Message):
+    op: Literal["subscribe"]
+    showtime: ShowtimeId
+    since: Annotated[StrictStr, Field(max_length=64)] | None = None
+    view: Literal["seats", "summary"] = "seats"
+
+
+class Unsubscribe(_Message):
+    op: Literal["unsubscribe"]
+    showtime: ShowtimeId
+
+
+class Hold(_Message):
+    op: Literal["hold"]
+    showtime: ShowtimeId
+    seats: SeatList
+
+
+class Release(_Message):
+    op: Literal["release"]
+    showtime: ShowtimeId
+    seats: SeatList
+
+
+class Ping(_Message):
+    op: Literal["ping"]
+
+
+ClientMessage = Annotated[
+    Subscribe | Unsubscribe | Hold | Release | Ping, Field(discriminator="op")
+]
+_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
+OPS = ("subscribe", "unsubscribe", "hold", "release", "ping")
+
+
+def ref_of(raw: Any) -> Ref | None:
+    """The ``ref`` of a frame, if it has a usable one, so even errors echo it."""
+    if isinstance(raw, dict):
+        ref = raw.get("ref")
+        if isinstance(ref, str | int) and not isinstance(ref, bool) and len(str(ref)) <= 64:
+            return ref
+    return None
+
+
+def _describe(exc: PydanticValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"][1:]) or "message"
+    return f"{where}: {first['msg']}"
+
+
+def parse(raw: Any) -> ClientMessage:
+    if not isinstance(raw, dict):
+        raise BadMessage("a message must be an object")
+    op = raw.get("op")
+    if not isinstance(op, str):
+        raise BadMessage("missing field 'op'")
+    if op not in OPS:
+        raise BadMessage(f"unknown op {op[:32]!r}")
+    try:
+        msg = _adapter.validate_python(raw)
+    except PydanticValidationError as exc:
+        raise BadMessage(_describe(exc)) from None
+    if isinstance(msg, Hold | Release) and len(set(msg.seats)) != len(msg.seats):
+        raise BadMessage("seats: each seat may appear once")
+    return msg
+
+
+# Server -> client frames. Plain dicts: the codec encodes them once.
+
+def ack_ok(ref: Ref | None, **fields: Any) -> dict[str, Any]:
+    return {"t": "ack", "ref": ref, "ok": True, **fields}
+
+
+def ack_error(ref: Ref | None, err: SeatError) -> dict[str, Any]:
+    frame: dict[str, Any] = {"t": "ack", "ref": ref, "ok": False, "code": err.code,
+                             "message": err.message}
+    if err.seats:
+        frame["seats"] = err.seats
+    return frame
+
+
+def error(ref: Ref | None, err: SeatError) -> dict[str, Any]:
+    frame: dict[str, Any] = {"t": "error", "code": err.code, "message": err.message}
+    if ref is not None:
+        frame["ref"] = ref
+    return frame
+
+
+def pong(ref: Ref | None) -> dict[str, Any]:
+    return {"t": "pong", "ref": ref}

@@ -1,0 +1,1 @@
+"""Live rooms over WebSocket: the /ws view, connections, commands, rooms."""

@@ -1,0 +1,79 @@
+"""Command handlers: one typed message in, one reply out.
+
+The one place where errors become wire frames: a message that cannot be
+parsed is answered with ``error``; a parsed command that is refused, with
+``ack`` ``ok: false`` and its code (seats at fault included). Anything
+unexpected is logged with its stack and answered ``internal_error``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from seatserver.errors import (
+    BadMessage,
+    RateLimited,
+    SeatError,
+    TooManySeats,
+    UnknownSeat,
+)
+from seatserver.holds import HoldEngine
+from seatserver.protocol import messages as m
+from seatserver.realtime.connection import Connection
+from seatserver.realtime.rooms import Layout, RoomRegistry
+
+log = logging.getLogger(__name__)
+
+
+def require_seats(layout: Layout, seats: Sequence[str]) -> None:
+    unknown = [s for s in seats if s not in layout.seats]
+    if unknown:
+        raise UnknownSeat(f"no such seat: {', '.join(unknown)}", unknown)
+
+
+class Commands:
+    def __init__(self, engine: HoldEngine, rooms: RoomRegistry) -> None:
+        self._engine = engine
+        self._rooms = rooms
+
+    async def handle(self, conn: Connection, raw: Any) -> None:
+        ref = m.ref_of(raw)
+        try:
+            msg = m.parse(raw)
+        except BadMessage as err:
+            conn.send(m.error(ref, err))
+            return
+        try:
+            conn.send(await self._dispatch(conn, msg))
+        except SeatError as err:
+            conn.send(m.ack_error(ref, err))
+        except Exception:
+            log.exception("command %s failed", type(msg).__name__)
+            conn.send(m.ack_error(ref, SeatError("internal error")))
+
+    def refuse_flood(self, conn: Connection, raw: Any) -> None:
+        conn.send(m.ack_error(m.ref_of(raw), RateLimited("slow down")))
+
+    async def _dispatch(self, conn: Connection, msg: m.ClientMessage) -> dict[str, Any]:
+        if isinstance(msg, m.Hold):
+            return await self._hold(conn, msg)
+        if isinstance(msg, m.Release):
+            require_seats(await self._rooms.layout(msg.showtime), msg.seats)
+            await self._engine.release(msg.showtime, conn.holder, msg.seats)
+            return m.ack_ok(msg.ref)
+        if isinstance(msg, m.Subscribe):
+            resumed = await self._rooms.subscribe(conn, msg.showtime, msg.since, msg.view)
+            return m.ack_ok(msg.ref, showtime=msg.showtime, resumed=resumed)
+        if isinstance(msg, m.Unsubscribe):
+            self._rooms.unsubscribe(conn, msg.showtime)
+            return m.ack_ok(msg.ref)
+        return m.pong(msg.ref)
+
+    async def _hold(self, conn: Connection, msg: m.Hold) -> dict[str, Any]:
+        require_seats(await self._rooms.layout(msg.showtime), msg.seats)
+        if len(msg.seats) > self._engine.max_seats:
+            raise TooManySeats(f"at most {self._engine.max_seats} seats per showtime")
+        result = await self._engine.hold(msg.showtime, conn.holder, msg.seats)
+        return m.ack_ok(msg.ref, expires_at=result.expires_at)

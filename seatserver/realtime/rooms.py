@@ -1,0 +1,350 @@
+"""RoomRegistry: the local subscribers of each showtime and the fan-out to them.
+
+One delivery path: a room sends what the change feed read from the stream,
+never what this instance just wrote, so every instance and client sees one
+order. The entries of one read become one update, encoded once per codec.
+
+Joining without losing or doubling an update. A joiner starts from an offset
+``o`` (its snapshot's, or the ``since`` it resumes from); the room has
+delivered up to the feed's position ``p``.
+  * ``o < p``: the joiner fetches the entries after ``o`` (XRANGE) and sends
+    them itself, then looks again (the room may have moved on meanwhile);
+  * ``o == p``: it becomes a member; the next batch is exactly what it lacks;
+  * ``o > p``: it waits as pending; the first batch that reaches past ``o``
+    sends it just the entries after ``o``, then it becomes a member.
+The check and the move happen with no await between them, and the feed
+advances its position before a batch's fan-out starts, so a joiner that
+arrives while a fan-out yields never receives that batch twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+from seatserver.changefeed import ChangeFeed, Event, parse_offset
+from seatserver.changefeed.events import Position
+from seatserver.errors import UnknownShowtime
+from seatserver.holds import HoldEngine, Snapshot
+from seatserver.holds.sweeper import ExpirySweeper
+from seatserver.protocol.codecs import Codec
+from seatserver.realtime.connection import Connection
+
+log = logging.getLogger(__name__)
+
+# Subscribers written between two yields to the event loop during a fan-out,
+# so that a room of thousands never holds up hold acks for long.
+FANOUT_CHUNK = 256
+
+
+class SeatLike(Protocol):
+    @property
+    def type(self) -> str: ...
+
+
+class Layout(Protocol):
+    @property
+    def seats(self) -> Mapping[str, SeatLike]: ...
+
+
+class LayoutSource(Protocol):
+    async def layout(self, showtime_id: int) -> Layout | None: ...
+
+
+def update_frame(showtime: int, events: Iterable[Event]) -> dict[str, Any]:
+    """One update carrying several events: each seat's final state and why."""
+    seats: dict[str, str] = {}
+    reasons: dict[str, str] = {}
+    last = ""
+    for event in events:
+        state = event.state
+        for seat in event.seats:
+            seats[seat] = state
+            reasons[seat] = event.kind
+        last = event.offset
+    return {"t": "update", "showtime": showtime, "offset": last, "seats": seats,
+            "reasons": reasons, "ts": int(time.time() * 1000)}
+
+
+def snapshot_frame(showtime: int, snap: Snapshot) -> dict[str, Any]:
+    return {"t": "snapshot", "showtime": showtime, "offset": snap.offset,
+            "held": snap.held, "booked": snap.booked, "mine": snap.mine}
+
+
+class Room:
+    def __init__(self, showtime: int, layout: Layout, snap: Snapshot) -> None:
+        self.showtime = showtime
+        self.layout = layout
+        self.members: dict[Connection, None] = {}
+        self.pending: dict[Connection, Position] = {}
+        self.summaries: dict[Connection, None] = {}
+        self.joining = 0
+        self.state: dict[str, str] = {}
+        self.offset = snap.offset
+        self.reset(snap)
+        self.summary_task: asyncio.Task[None] | None = None
+        self.summary_sent = 0.0
+
+    def reset(self, snap: Snapshot) -> None:
+        self.state = dict.fromkeys(snap.held, "held")
+        self.state.update(dict.fromkeys(snap.booked, "booked"))
+        self.offset = snap.offset
+
+    def apply(self, events: Iterable[Event]) -> None:
+        state = self.state
+        for event in events:
+            after = event.state
+            for seat in event.seats:
+                if after == "free":
+                    state.pop(seat, None)
+                else:
+                    state[seat] = after
+            self.offset = event.offset
+
+    @property
+    def empty(self) -> bool:
+        return not (self.members or self.pending or self.summaries or self.joining)
+
+    def summary(self) -> dict[str, Any]:
+        """Seat counts per type and state: what a kiosk board shows."""
+        types = {seat.type for seat in self.layout.seats.values()}
+        free, held, booked = (dict.fromkeys(types, 0) for _ in range(3))
+        counts = {None: free, "held": held, "booked": booked}
+        for seat_id, seat in self.layout.seats.items():
+            counts[self.state.get(seat_id)][seat.type] += 1
+        return {"t": "summary", "showtime": self.showtime, "offset": self.offset,
+                "free": free, "held": held, "booked": booked}
+
+    def drop(self, conn: Connection) -> None:
+        self.members.pop(conn, None)
+        self.pending.pop(conn, None)
+        self.summaries.pop(conn, None)
+
+
+class RoomRegistry:
+    """The rooms of this instance; the change feed's sink."""
+
+    def __init__(
+        self,
+        engine: HoldEngine,
+        feed: ChangeFeed,
+        layouts: LayoutSource,
+        sweeper: ExpirySweeper,
+        *,
+        summary_interval_s: float,
+    ) -> None:
+        self._engine = engine
+        self._feed = feed
+        self._layouts = layouts
+        self._sweeper = sweeper
+        self._summary_interval = summary_interval_s
+        self._rooms: dict[int, Room] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        feed.bind(self)
+
+    @property
+    def rooms(self) -> Mapping[int, Room]:
+        return self._rooms
+
+    async def close(self) -> None:
+        tasks = [*self._tasks]
+        tasks += [r.summary_task for r in self._rooms.values() if r.summary_task]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def layout(self, showtime: int) -> Layout:
+        layout = await self._layouts.layout(showtime)
+        if layout is None:
+            raise UnknownShowtime(f"no showtime {showtime}")
+        return layout
+
+    # -- joining -----------------------------------------------------------------
+
+    async def subscribe(self, conn: Connection, showtime: int, since: str | None,
+                        view: str) -> bool:
+        """Join ``conn`` to the room; returns whether it resumed from ``since``."""
+        layout = await self.layout(showtime)
+        self.unsubscribe(conn, showtime)  # subscribing again starts afresh
+        conn.showtimes.add(showtime)
+        room, snap = await self._open(showtime, layout, conn.holder if view == "seats" else "")
+        room.joining += 1
+        try:
+            if conn.closed or showtime not in conn.showtimes:
+                return False
+            if view == "summary":
+                conn.send(room.summary())
+                room.summaries[conn] = None
+                return False
+            return await self._join(conn, room, since, snap)
+        finally:
+            room.joining -= 1
+            self._close_if_empty(room)
+
+    async def _open(self, showtime: int, layout: Layout, holder: str
+                    ) -> tuple[Room, Snapshot | None]:
+        room = self._rooms.get(showtime)
+        if room is not None:
+            return room, None
+        snap = await self._engine.snapshot(showtime, holder)
+        room = self._rooms.get(showtime)
+        if room is not None:  # another joiner opened it while we waited
+            return room, snap
+        room = Room(showtime, layout, snap)
+        self._rooms[showtime] = room
+        self._feed.follow(showtime, snap.offset)
+        self._sweeper.watch(showtime)
+        return room, snap
+
+    async def _join(self, conn: Connection, room: Room, since: str | None,
+                    snap: Snapshot | None) -> bool:
+        showtime = room.showtime
+        resumed = since is not None and await self._can_resume(showtime, since)
+        if resumed:
+            assert since is not None
+            start = since
+        else:
+            if snap is None:
+                snap = await self._engine.snapshot(showtime, conn.holder)
+            conn.send(snapshot_frame(showtime, snap))
+            start = snap.offset
+        await self._catch_up(conn, room, start)
+        return resumed
+
+    async def _can_resume(self, showtime: int, since: str) -> bool:
+        """Whether ``since`` is an entry still in the stream (else: snapshot)."""
+        if parse_offset(since) is None or since == "0-0":
+            return False
+        return await self._feed.has_entry(showtime, since)
+
+    async def _catch_up(self, conn: Connection, room: Room, start: str) -> None:
+        showtime = room.showtime
+        while True:
+            if conn.closed or showtime not in conn.showtimes:
+                return
+            if self._rooms.get(showtime) is not room:
+                return  # the room was closed and reopened; conn resubscribes
+            mine = parse_offset(start)
+            delivered = parse_offset(self._feed.position(showtime) or "0-0")
+            assert mine is not None and delivered is not None
+            if mine == delivered:
+                room.members[conn] = None
+                return
+            if mine > delivered:
+                room.pending[conn] = mine
+                return
+            events = await self._feed.entries_after(showtime, start)
+            if not events:
+                # Nothing after `start` although the room is past it: the
+                # stream lost entries. Let the next batch carry it on.
+                room.pending[conn] = mine
+                return
+            conn.send(update_frame(showtime, events))
+            start = events[-1].offset
+
+    # -- leaving -----------------------------------------------------------------
+
+    def unsubscribe(self, conn: Connection, showtime: int) -> None:
+        conn.showtimes.discard(showtime)
+        room = self._rooms.get(showtime)
+        if room is not None:
+            room.drop(conn)
+            self._close_if_empty(room)
+
+    def drop(self, conn: Connection) -> None:
+        for showtime in list(conn.showtimes):
+            self.unsubscribe(conn, showtime)
+
+    def _close_if_empty(self, room: Room) -> None:
+        if room.empty and self._rooms.get(room.showtime) is room:
+            del self._rooms[room.showtime]
+            self._feed.unfollow(room.showtime)
+            self._sweeper.forget(room.showtime)
+            if room.summary_task is not None:
+                room.summary_task.cancel()
+
+    # -- delivery (FeedSink) -----------------------------------------------------
+
+    async def deliver(self, showtime: int, events: list[Event]) -> None:
+        room = self._rooms.get(showtime)
+        if room is None:
+            return
+        room.apply(events)
+        for event in events:
+            if event.deadline is not None:
+                self._sweeper.schedule(showtime, event.deadline)
+        members = list(room.members)
+        self._admit_pending(room, events)
+        if room.summaries:
+            self._schedule_summary(room)
+        if not members:
+            return
+        frame = update_frame(showtime, events)
+        encoded: dict[Codec, bytes] = {}
+        for i, conn in enumerate(members, 1):
+            data = encoded.get(conn.codec)
+            if data is None:
+                data = encoded[conn.codec] = conn.codec.frame(frame)
+            conn.write(data)
+            if i % FANOUT_CHUNK == 0:
+                await asyncio.sleep(0)
+
+    def _admit_pending(self, room: Room, events: list[Event]) -> None:
+        last = events[-1].position
+        for conn, position in list(room.pending.items()):
+            if position >= last:
+                continue
+            missed = [e for e in events if e.position > position]
+            conn.send(update_frame(room.showtime, missed))
+            del room.pending[conn]
+            room.members[conn] = None
+
+    def _schedule_summary(self, room: Room) -> None:
+        if room.summary_task is None or room.summary_task.done():
+            room.summary_task = asyncio.create_task(self._send_summary(room))
+
+    async def _send_summary(self, room: Room) -> None:
+        wait = room.summary_sent + self._summary_interval - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        room.summary_sent = time.monotonic()
+        frames: dict[Codec, bytes] = {}
+        summary = room.summary()
+        for conn in list(room.summaries):
+            data = frames.get(conn.codec)
+            if data is None:
+                data = frames[conn.codec] = conn.codec.frame(summary)
+            conn.write(data)
+
+    async def resync(self, showtime: int) -> None:
+        """The feed lost its place: restart the room from a fresh snapshot."""
+        room = self._rooms.get(showtime)
+        if room is None:
+            return
+        snap = await self._engine.snapshot(showtime)
+        room.reset(snap)
+        self._feed.advance(showtime, snap.offset)
+        rejoin = [*room.members, *room.pending]
+        room.members.clear()
+        room.pending.clear()
+        for conn in rejoin:
+            task = asyncio.create_task(self._rejoin(conn, room))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        if room.summaries:
+            self._schedule_summary(room)
+
+    async def _rejoin(self, conn: Connection, room: Room) -> None:
+        room.joining += 1
+        try:
+            await self._join(conn, room, None, None)
+        except Exception as exc:  # Redis gone again: the client reconnects
+            log.warning("rejoin of %s to showtime %s failed: %s", conn.holder,
+                        room.showtime, exc)
+            conn.close(1011, "lost the seat feed; reconnect")
+        finally:
+            room.joining -= 1
+            self._close_if_empty(room)

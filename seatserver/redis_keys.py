@@ -1,0 +1,53 @@
+"""Every Redis key the server uses, in one place.
+
+All keys of one showtime carry the hash tag ``{st:<id>}`` so that they live in
+one hash slot: the hold scripts touch several of them atomically, and Redis
+Cluster shards by showtime.
+"""
+
+from __future__ import annotations
+
+
+def tag(showtime: int) -> str:
+    return f"{{st:{showtime}}}"
+
+
+def seat_prefix(showtime: int) -> str:
+    """Prefix of ``seat:{st:<id>}:<seat>``; the scripts append the seat id."""
+    return f"seat:{tag(showtime)}:"
+
+
+def seat(showtime: int, seat_id: str) -> str:
+    return f"{seat_prefix(showtime)}{seat_id}"
+
+
+def expiries(showtime: int) -> str:
+    """Sorted set: held seat -> deadline in ms of Redis' clock."""
+    return f"exp:{tag(showtime)}"
+
+
+def booked(showtime: int) -> str:
+    return f"booked:{tag(showtime)}"
+
+
+def mine_prefix(showtime: int) -> str:
+    return f"mine:{tag(showtime)}:"
+
+
+def mine(showtime: int, holder: str) -> str:
+    """Set of the seats one holder holds in one showtime."""
+    return f"{mine_prefix(showtime)}{holder}"
+
+
+def events(showtime: int) -> str:
+    """The showtime's event stream; an entry id is the room's offset."""
+    return f"ev:{tag(showtime)}"
+
+
+def wake(instance: str) -> str:
+    """A stream the change-feed reader of one instance blocks on besides its rooms.
+
+    Appending to it interrupts the blocking read so that a newly opened room
+    is read at once rather than after the block times out.
+    """
+    return f"wake:{{inst:{instance}}}"

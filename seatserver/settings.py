@@ -1,0 +1,84 @@
+"""Process configuration, read once from the environment into a frozen object.
+
+Every knob the server has is here, with its environment name, so that
+docs/configuration.md can be checked against one place.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the server cannot use."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _origins(raw: str | None) -> tuple[str, ...]:
+    if not raw:
+        return ()
+    return tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    redis_url: str | None = None
+    database_url: str | None = None
+    host: str = "0.0.0.0"
+    port: int = 8080
+    hold_ttl_s: int = 480
+    max_seats: int = 10
+    # Empty means "the server's own origin only" (judged from the Host header).
+    allowed_origins: tuple[str, ...] = ()
+    data_dir: Path = field(default_factory=lambda: Path(".data"))
+    # Events kept per showtime stream; a client further behind gets a snapshot.
+    stream_maxlen: int = 10_000
+    # Bytes a subscriber may have unsent before it is cut off as too slow.
+    send_buffer_limit: int = 1 << 20
+    # Largest WebSocket frame a client may send.
+    max_frame_bytes: int = 16 * 1024
+    # Client messages per second (sustained) and burst before `rate_limited`.
+    rate_per_s: float = 20.0
+    rate_burst: int = 40
+    # Seconds between WebSocket pings; a peer silent for two of them is closed.
+    heartbeat_s: float = 20.0
+    redis_pool_size: int = 64
+    db_pool_size: int = 10
+    summary_interval_s: float = 0.25
+    # Margin the seat key's own TTL keeps beyond the hold deadline (backstop).
+    backstop_ms: int = 5_000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        return cls(
+            redis_url=env.get("REDIS_URL") or None,
+            database_url=env.get("DATABASE_URL") or None,
+            host=env.get("SEATSERVER_HOST") or "0.0.0.0",
+            port=_int(env, "SEATSERVER_PORT", 8080, minimum=0),
+            hold_ttl_s=_int(env, "SEATSERVER_HOLD_TTL", 480, minimum=1),
+            max_seats=_int(env, "SEATSERVER_MAX_SEATS", 10, minimum=1),
+            allowed_origins=_origins(env.get("SEATSERVER_ALLOWED_ORIGINS")),
+            data_dir=Path(env.get("SEATSERVER_DATA_DIR") or ".data"),
+            stream_maxlen=_int(env, "SEATSERVER_STREAM_MAXLEN", 10_000, minimum=100),
+            redis_pool_size=_int(env, "SEATSERVER_REDIS_POOL", 64, minimum=4),
+            db_pool_size=_int(env, "SEATSERVER_DB_POOL", 10, minimum=2),
+        )
+
+    def with_urls(self, redis_url: str, database_url: str) -> Settings:
+        return replace(self, redis_url=redis_url, database_url=database_url)
