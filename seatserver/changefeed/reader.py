@@ -17,7 +17,7 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 
@@ -95,7 +95,8 @@ class ChangeFeed:
     async def entries_after(self, showtime: int, offset: str, count: int = READ_COUNT
                             ) -> list[Event]:
         """Entries after ``offset``, oldest first (XRANGE with an exclusive start)."""
-        raw = await self._redis.xrange(redis_keys.events(showtime), f"({offset}", "+", count)
+        raw: Any = await self._redis.xrange(redis_keys.events(showtime), f"({offset}", "+",
+                                            count)
         return [Event.from_entry(i, f) for i, f in raw]
 
     async def has_entry(self, showtime: int, offset: str) -> bool:
@@ -132,18 +133,18 @@ class ChangeFeed:
             self._on_health(healthy)
 
     async def _read_once(self) -> None:
-        streams: dict[str, str] = {self._wake_key: "$"}
+        streams: dict[Any, Any] = {self._wake_key: "$"}
         for showtime, offset in self._positions.items():
             streams[redis_keys.events(showtime)] = offset
-        reply = await self._redis.xread(streams, count=READ_COUNT, block=BLOCK_MS)
+        reply: Any = await self._redis.xread(streams, count=READ_COUNT, block=BLOCK_MS)
         assert self._sink is not None
         for key, entries in reply or ():
-            showtime = _showtime_of(key)
-            if showtime is None or showtime not in self._positions:
+            followed = _showtime_of(key)
+            if followed is None or followed not in self._positions:
                 continue  # the wake stream, or a room closed while we read
             events = [Event.from_entry(i, f) for i, f in entries]
-            self._positions[showtime] = events[-1].offset
-            await self._sink.deliver(showtime, events)
+            self._positions[followed] = events[-1].offset
+            await self._sink.deliver(followed, events)
 
     async def _verify_positions(self) -> None:
         """After an outage, resynchronise every stream whose position vanished."""

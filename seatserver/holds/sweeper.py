@@ -11,6 +11,7 @@ so several instances sweeping the same showtime record each expiry once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import logging
 import time
@@ -74,10 +75,8 @@ class ExpirySweeper:
             deadline, showtime = self._heap[0]
             delay_ms = deadline + LATE_MS - self._redis_now()
             if delay_ms > 0:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), delay_ms / 1000)
-                except TimeoutError:
-                    pass
                 continue
             heapq.heappop(self._heap)
             if self._due.get(showtime) != deadline:

@@ -1,0 +1,1 @@
+"""Simulated clients: the protocol client shared by tests, benchmarks and loadgen."""
