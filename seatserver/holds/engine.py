@@ -20,6 +20,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from seatserver import redis_keys
 from seatserver.errors import NotHolder, SeatsUnavailable, TooManySeats, Unavailable
+from seatserver.holds.batcher import ScriptBatcher
 
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 
@@ -80,6 +81,10 @@ class HoldEngine:
         self._release = redis.register_script(_load("release"))
         self._expire = redis.register_script(_load("expire"))
         self._snapshot = redis.register_script(_load("snapshot"))
+        self._batcher = ScriptBatcher(redis)
+
+    async def close(self) -> None:
+        await self._batcher.close()
 
     @property
     def max_seats(self) -> int:
@@ -101,7 +106,7 @@ class HoldEngine:
     async def _run(self, script: Any, showtime: int, extra: Sequence[Any]) -> list[Any]:
         keys, argv = self._common(showtime)
         try:
-            reply: list[Any] = await script(keys=keys, args=[*argv, *extra])
+            reply: list[Any] = await self._batcher.call(script, keys, [*argv, *extra])
         except REDIS_DOWN as exc:
             raise Unavailable("seat service is unavailable, try again shortly") from exc
         self.clock_offset_ms = int(reply[1]) - time.time() * 1000
