@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -29,6 +30,14 @@ CLOSE_POLICY = 1008
 FLOOD_STRIKES = 50
 
 
+@dataclass
+class Stats:
+    """Counts of this instance's connections cut off, by cause."""
+
+    too_slow: int = 0
+    flooding: int = 0
+
+
 class Connection:
     def __init__(
         self,
@@ -36,6 +45,7 @@ class Connection:
         transport: asyncio.BaseTransport,
         codec: Codec,
         holder: str,
+        stats: Stats,
         *,
         buffer_limit: int,
         rate_per_s: float,
@@ -44,6 +54,7 @@ class Connection:
         self.ws = ws
         self.codec = codec
         self.holder = holder
+        self._stats = stats
         self.showtimes: set[int] = set()
         self._transport: Any = transport
         self._limit = buffer_limit
@@ -71,6 +82,7 @@ class Connection:
             self._closing = True
             return
         if transport.get_write_buffer_size() > self._limit:
+            self._stats.too_slow += 1
             self.close(CLOSE_TOO_SLOW, "too slow: reconnect and resume with since")
             return
         transport.write(data)
@@ -86,6 +98,7 @@ class Connection:
             return True
         self._strikes += 1
         if self._strikes >= FLOOD_STRIKES:
+            self._stats.flooding += 1
             self.close(CLOSE_POLICY, "message flood")
         return False
 

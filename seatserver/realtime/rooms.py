@@ -170,7 +170,12 @@ class RoomRegistry:
         layout = await self.layout(showtime)
         self.unsubscribe(conn, showtime)  # subscribing again starts afresh
         conn.showtimes.add(showtime)
-        room, snap = await self._open(showtime, layout, conn.holder if view == "seats" else "")
+        try:
+            room, snap = await self._open(showtime, layout,
+                                          conn.holder if view == "seats" else "")
+        except BaseException:
+            conn.showtimes.discard(showtime)
+            raise
         room.joining += 1
         try:
             if conn.closed or showtime not in conn.showtimes:
@@ -237,6 +242,8 @@ class RoomRegistry:
                 room.pending[conn] = mine
                 return
             events = await self._feed.entries_after(showtime, start)
+            if conn.closed or showtime not in conn.showtimes:
+                return
             if not events:
                 # Nothing after `start` although the room is past it: the
                 # stream lost entries. Let the next batch carry it on.
@@ -330,6 +337,7 @@ class RoomRegistry:
         rejoin = [*room.members, *room.pending]
         room.members.clear()
         room.pending.clear()
+        room.joining += len(rejoin)  # keeps the room open until they are back
         for conn in rejoin:
             task = asyncio.create_task(self._rejoin(conn, room))
             self._tasks.add(task)
@@ -338,7 +346,6 @@ class RoomRegistry:
             self._schedule_summary(room)
 
     async def _rejoin(self, conn: Connection, room: Room) -> None:
-        room.joining += 1
         try:
             await self._join(conn, room, None, None)
         except Exception as exc:  # Redis gone again: the client reconnects

@@ -12,7 +12,7 @@ from seatserver.errors import BadMessage, Forbidden, Unauthorized
 from seatserver.protocol import messages as m
 from seatserver.protocol.codecs import BY_PROTOCOL, CODECS, JSON
 from seatserver.realtime.commands import Commands
-from seatserver.realtime.connection import Connection
+from seatserver.realtime.connection import Connection, Stats
 from seatserver.realtime.rooms import RoomRegistry
 from seatserver.settings import Settings
 
@@ -38,6 +38,7 @@ class SocketView:
         self._identities = identities
         self._settings = settings
         self.connections: set[Connection] = set()
+        self.stats = Stats()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         holder = await self._identify(request)
@@ -52,7 +53,7 @@ class SocketView:
         assert request.transport is not None
         codec = BY_PROTOCOL.get(ws.ws_protocol or "", JSON)
         conn = Connection(
-            ws, request.transport, codec, holder,
+            ws, request.transport, codec, holder, self.stats,
             buffer_limit=self._settings.send_buffer_limit,
             rate_per_s=self._settings.rate_per_s,
             rate_burst=self._settings.rate_burst,
