@@ -1,0 +1,79 @@
+"""Guest users and their session tokens.
+
+A token is 32 random bytes (URL-safe base64) handed to the client once; the
+database keeps only its sha256, so reading the sessions table gives no one a
+login. Browsers carry the token in the ``SESSION_COOKIE`` cookie, other
+clients in ``Authorization: Bearer``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+SESSION_COOKIE = "seatserver_session"
+SESSION_LIFETIME = timedelta(days=30)
+# token_urlsafe(32) is 43 characters; anything far longer is not ours, and
+# hashing it would only cost time.
+_MAX_TOKEN_LENGTH = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who a request or WebSocket connection acts for."""
+
+    user_id: int
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewSession:
+    """A session just created; ``token`` is shown to the client once and never again."""
+
+    token: str
+    user_id: int
+    expires_at: datetime
+
+
+def token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+class SessionStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def create_guest(self) -> NewSession:
+        """Create a guest user and a session for it, in one transaction."""
+        token = secrets.token_urlsafe(32)
+        expires_at = datetime.now(UTC) + SESSION_LIFETIME
+        async with self._pool.acquire() as conn, conn.transaction():
+            user_id: int = await conn.fetchval(
+                "INSERT INTO users (kind) VALUES ('guest') RETURNING id"
+            )
+            await conn.execute(
+                "INSERT INTO sessions (token_hash, user_id, expires_at) VALUES ($1, $2, $3)",
+                token_hash(token), user_id, expires_at,
+            )
+        return NewSession(token=token, user_id=user_id, expires_at=expires_at)
+
+    async def resolve(self, token: str) -> Identity | None:
+        """The identity behind a token; None when unknown or expired."""
+        if not token or len(token) > _MAX_TOKEN_LENGTH:
+            return None
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(
+                """
+                SELECT u.id, u.kind
+                FROM sessions s JOIN users u ON u.id = s.user_id
+                WHERE s.token_hash = $1 AND s.expires_at > now()
+                """,
+                token_hash(token),
+            )
+        if row is None:
+            return None
+        return Identity(user_id=row["id"], kind=row["kind"])
