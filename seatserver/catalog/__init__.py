@@ -1,0 +1,1 @@
+"""Movies, theaters, screens with their seat layouts, showtimes and prices."""

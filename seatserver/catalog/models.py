@@ -1,0 +1,116 @@
+"""What the catalog hands out: frozen, typed, and JSON-ready as they stand.
+
+The HTTP handlers pass these straight to ``orjson.dumps``, which writes
+dataclasses field by field in declaration order and datetimes as ISO 8601 with
+their UTC offset, so the field order here is the order on the wire.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """Integer minor units (cents) plus an ISO 4217 currency; never a float."""
+
+    amount: int
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class Seat:
+    id: str
+    row: str
+    number: int
+    type: str
+    # Position on the screen's drawing grid, in seat widths; gaps are empty cells.
+    x: int
+    y: int
+    accessible: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PricedSeat:
+    """A seat as ``GET /api/showtimes/{id}`` lists it; no price = not on sale."""
+
+    id: str
+    row: str
+    number: int
+    type: str
+    price: Price | None
+    x: int
+    y: int
+    accessible: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ShowtimeLayout:
+    """The seats of one showtime, for validating seat ids on every hold."""
+
+    showtime_id: int
+    seats: dict[str, Seat]
+    # Seat count per seat type (kiosk summaries count free seats per type).
+    types: dict[str, int]
+
+    def unknown(self, seat_ids: Iterable[str]) -> list[str]:
+        """The ids in ``seat_ids`` that are not seats of this showtime."""
+        return [s for s in seat_ids if s not in self.seats]
+
+
+@dataclass(frozen=True, slots=True)
+class Movie:
+    id: int
+    title: str
+    synopsis: str
+    runtime_min: int
+    certificate: str | None
+    poster_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Theater:
+    id: int
+    name: str
+    city: str
+    address: str
+    time_zone: str
+
+
+@dataclass(frozen=True, slots=True)
+class Screen:
+    id: int
+    name: str
+    # Drawing hints for the seat map, e.g. {"width": 19, "height": 12}.
+    layout: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ShowtimeSummary:
+    """One entry of ``GET /api/showtimes``."""
+
+    id: int
+    # In the theater's time zone, so a client can show it as it is.
+    starts_at: datetime
+    currency: str
+    movie: Movie
+    theater: Theater
+    screen: Screen
+    prices: dict[str, Price]
+
+
+@dataclass(frozen=True, slots=True)
+class ShowtimeDetail:
+    """``GET /api/showtimes/{id}``: the showtime and its priced seat map."""
+
+    id: int
+    starts_at: datetime
+    currency: str
+    movie: Movie
+    theater: Theater
+    screen: Screen
+    prices: dict[str, Price]
+    seats: list[PricedSeat]
