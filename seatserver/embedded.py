@@ -237,7 +237,7 @@ def _spawn(
             stdout=log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_die_with_parent(signal.SIGINT if name == "postgres" else signal.SIGTERM),
+            preexec_fn=die_with_parent(signal.SIGINT if name == "postgres" else signal.SIGTERM),
             **_as_user(user),
         )
     return _Child(name, proc, log_path, offset, port)
@@ -249,7 +249,7 @@ def _as_user(user: pwd.struct_passwd | None) -> dict[str, Any]:
     return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
 
 
-def _die_with_parent(sig: signal.Signals) -> Callable[[], None] | None:
+def die_with_parent(sig: signal.Signals) -> Callable[[], None] | None:
     """A preexec_fn asking Linux to signal the child when its parent dies.
 
     The signal follows the thread that forked, so start the services from a

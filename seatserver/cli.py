@@ -1,0 +1,159 @@
+"""The ``seatserver`` command: ``serve``, ``migrate`` and ``seed --demo``.
+
+``serve`` with neither ``REDIS_URL`` nor ``DATABASE_URL`` starts the embedded
+servers (data under ``SEATSERVER_DATA_DIR``), migrates, seeds the demo and
+serves; with both set it migrates and serves, starting nothing. The embedded
+servers are stopped last, after the app (or every worker) has shut down.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from types import FrameType
+
+from seatserver.catalog.seed import seed_demo
+from seatserver.catalog.store import CatalogStore
+from seatserver.db import MigrationError, create_pool, migrate
+from seatserver.embedded import EmbeddedError, EmbeddedServices
+from seatserver.serving import is_worker, run_app, run_workers
+from seatserver.settings import Settings, SettingsError
+
+log = logging.getLogger("seatserver")
+
+
+class UsageError(Exception):
+    """The command cannot run as configured; the message says what to change."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="seatserver", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the API, the WebSocket and the pages")
+    serve.add_argument("--host", help="address to listen on (default $SEATSERVER_HOST or 0.0.0.0)")
+    serve.add_argument("--port", type=int, help="port (default $SEATSERVER_PORT or 8080)")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="worker processes sharing the port (default 1)")
+    commands.add_parser("migrate", help="apply pending migrations to $DATABASE_URL")
+    seed = commands.add_parser("seed", help="add sample data to $DATABASE_URL")
+    seed.add_argument("--demo", action="store_true", help="the demo cinema and showtimes")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr,
+        format="%(asctime)s %(levelname)-7s [%(process)d] %(name)s: %(message)s",
+    )
+    try:
+        settings = Settings.from_env()
+        if args.command == "serve":
+            return serve(settings, host=args.host, port=args.port, workers=args.workers)
+        if args.command == "migrate":
+            return asyncio.run(_migrate(_database_url(settings)))
+        if not args.demo:
+            raise UsageError("nothing to seed: pass --demo")
+        return asyncio.run(_seed(_database_url(settings)))
+    except (UsageError, SettingsError, MigrationError, EmbeddedError) as exc:
+        log.error("%s", exc)
+        return 1 if isinstance(exc, MigrationError | EmbeddedError) else 2
+
+
+def _database_url(settings: Settings) -> str:
+    if not settings.database_url:
+        raise UsageError("DATABASE_URL is not set (seatserver serve without it "
+                         "runs an embedded PostgreSQL and migrates it itself)")
+    return settings.database_url
+
+
+async def _migrate(dsn: str) -> int:
+    applied = await migrate(dsn)
+    print(f"applied {', '.join(applied)}" if applied else "database is up to date")
+    return 0
+
+
+async def _seed(dsn: str) -> int:
+    pool = await create_pool(dsn, 2)
+    try:
+        ids = await seed_demo(pool)
+    finally:
+        await pool.close()
+    print(f"demo showtimes: {', '.join(map(str, ids))}")
+    return 0
+
+
+def serve(settings: Settings, *, host: str | None, port: int | None, workers: int) -> int:
+    settings = replace(settings, host=host or settings.host,
+                       port=settings.port if port is None else port)
+    if workers < 1:
+        raise UsageError("--workers must be at least 1")
+    if bool(settings.redis_url) != bool(settings.database_url):
+        raise UsageError("set both REDIS_URL and DATABASE_URL, or neither "
+                         "to run embedded servers")
+    if is_worker():
+        run_app(settings, reuse_port=True, announce=None)
+        return 0
+    embedded: EmbeddedServices | None = None
+    with _sigterm_exits():
+        try:
+            if not settings.redis_url:
+                embedded = EmbeddedServices(settings.data_dir)
+                settings = settings.with_urls(*embedded.start())
+            first = asyncio.run(_prepare(settings, seed=embedded is not None))
+
+            def announce(bound: int) -> None:
+                print(f"seatserver is up: {_picker_url(settings.host, bound, first)}", flush=True)
+
+            if workers > 1:
+                return run_workers(settings, workers, announce=announce)
+            run_app(settings, reuse_port=False, announce=announce)
+            return 0
+        finally:
+            if embedded is not None:
+                embedded.stop()
+
+
+async def _prepare(settings: Settings, *, seed: bool) -> int | None:
+    """Migrate (and seed the demo when embedded); the first showtime to point at."""
+    assert settings.database_url is not None
+    applied = await migrate(settings.database_url)
+    if applied:
+        log.info("applied migrations: %s", ", ".join(applied))
+    pool = await create_pool(settings.database_url, 2)
+    try:
+        if seed:
+            return (await seed_demo(pool))[0]
+        upcoming = await CatalogStore(pool).list_showtimes()
+        return upcoming[0].id if upcoming else None
+    finally:
+        await pool.close()
+
+
+def _picker_url(host: str, port: int, showtime: int | None) -> str:
+    shown = "localhost" if host in ("", "0.0.0.0", "::", "127.0.0.1") else host
+    path = f"/showtimes/{showtime}" if showtime is not None else "/"
+    return f"http://{shown}:{port}{path}"
+
+
+@contextmanager
+def _sigterm_exits() -> Iterator[None]:
+    """Make SIGTERM unwind like Ctrl-C, so that the embedded servers are stopped.
+
+    While the app serves, its event loop handles SIGTERM itself (a graceful
+    shutdown); this covers the rest: starting, migrating, stopping.
+    """
+    def exit_on_term(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, exit_on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,214 @@
+"""Run the app: in this process, or as N worker processes sharing one port.
+
+One Python process tops out well below what Redis can do (see DESIGN.md,
+"Where the time goes"), so ``serve --workers N`` runs N full instances that
+all bind the port with SO_REUSEPORT and let the kernel spread connections.
+The parent only supervises: it forwards SIGINT/SIGTERM, waits for the
+workers, and returns so that the caller can stop the embedded servers last.
+A worker that dies on its own takes the others down with it (exit code 1),
+leaving restarts to whatever runs seatserver (systemd, Docker, a shell loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Coroutine
+from types import FrameType
+from typing import Any
+
+from aiohttp import web
+
+from seatserver.embedded import die_with_parent
+from seatserver.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Set in a worker's environment by its parent: skip migrating, seeding and
+# announcing, and bind the shared port with SO_REUSEPORT.
+WORKER_ENV = "SEATSERVER_WORKER"
+# Seconds open connections get to finish on shutdown before they are cut.
+SHUTDOWN_TIMEOUT_S = 10.0
+WORKER_STOP_TIMEOUT_S = 30.0
+READY_TIMEOUT_S = 60.0
+
+Announce = Callable[[int], None]
+
+
+def is_worker() -> bool:
+    return os.environ.get(WORKER_ENV) == "1"
+
+
+def run_app(settings: Settings, *, reuse_port: bool, announce: Announce | None) -> None:
+    """Serve ``create_app(settings)`` until SIGINT or SIGTERM, then shut down cleanly."""
+    _run(_serve(settings, reuse_port, announce))
+
+
+def _run(main: Coroutine[Any, Any, None]) -> None:
+    try:
+        import uvloop
+    except ImportError:
+        loop_factory = None
+    else:
+        loop_factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(main)
+
+
+async def _serve(settings: Settings, reuse_port: bool, announce: Announce | None) -> None:
+    # Imported here: app.py pulls in the whole server, which migrate and
+    # seed never need.
+    from seatserver.app import create_app
+
+    runner = web.AppRunner(create_app(settings), handle_signals=False,
+                           shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port or None)
+        await site.start()
+        port = _bound_port(runner, settings.port)
+        log.info("listening on %s:%d", settings.host, port)
+        if announce is not None:
+            announce(port)
+        await _until_signalled()
+        log.info("shutting down")
+    finally:
+        await runner.cleanup()
+
+
+def _bound_port(runner: web.AppRunner, fallback: int) -> int:
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            port: int = address[1]
+            return port
+    return fallback
+
+
+async def _until_signalled() -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.getsignal(sig) for sig in signals}
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        # remove_signal_handler leaves SIGTERM at the default (die at once);
+        # put back whatever the caller had, so a second signal during the
+        # shutdown still unwinds through its cleanup.
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, previous[sig])
+
+
+# -- the worker supervisor --------------------------------------------------------
+
+
+def run_workers(settings: Settings, count: int, *, announce: Announce | None) -> int:
+    """Run ``count`` worker processes on ``settings.port`` until a signal or a death.
+
+    Returns 0 when the workers stopped because we were asked to stop, 1 when
+    one of them exited on its own.
+    """
+    if not settings.redis_url or not settings.database_url:
+        raise ValueError("workers need redis_url and database_url")
+    port = settings.port or _free_port(settings.host)
+    env = os.environ | {
+        "REDIS_URL": settings.redis_url, "DATABASE_URL": settings.database_url,
+        "SEATSERVER_HOST": settings.host, "SEATSERVER_PORT": str(port), WORKER_ENV: "1",
+    }
+    workers: list[subprocess.Popen[bytes]] = []
+    stopping = False
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+        _signal_all(workers, signal.Signals(signum))
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for _ in range(count):
+            workers.append(_spawn_worker(env))
+        log.info("started %d workers: pids %s", count, " ".join(str(w.pid) for w in workers))
+        failed = _supervise(workers, settings.host, port, announce, lambda: stopping)
+    finally:
+        _signal_all(workers, signal.SIGTERM)
+        _reap_all(workers)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 1 if failed else 0
+
+
+def _spawn_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    # A session of its own: a terminal's Ctrl-C reaches only the parent, which
+    # forwards it once; the parent-death signal covers a parent killed outright.
+    return subprocess.Popen(
+        [sys.executable, "-m", "seatserver", "serve", "--workers", "1"],
+        env=env, stdin=subprocess.DEVNULL, start_new_session=True,
+        preexec_fn=die_with_parent(signal.SIGTERM),
+    )
+
+
+def _supervise(workers: list[subprocess.Popen[bytes]], host: str, port: int,
+               announce: Announce | None, stopping: Callable[[], bool]) -> bool:
+    """Wait until every worker has exited; True if one of them exited on its own."""
+    failed = False
+    announced = announce is None
+    started = time.monotonic()
+    while any(w.poll() is None for w in workers):
+        dead = [w for w in workers if w.returncode is not None]
+        if dead and not stopping() and not failed:
+            log.error("worker %d exited with code %s; stopping the others",
+                      dead[0].pid, dead[0].returncode)
+            failed = True
+            _signal_all(workers, signal.SIGTERM)
+        if not announced and _accepts(host, port):
+            announced = True
+            if announce is not None:
+                announce(port)
+        elif not announced and time.monotonic() - started > READY_TIMEOUT_S:
+            log.warning("workers are not listening on port %d after %.0fs",
+                        port, READY_TIMEOUT_S)
+            announced = True
+        time.sleep(0.1)
+    return failed or (not stopping() and any(w.returncode != 0 for w in workers))
+
+
+def _signal_all(workers: list[subprocess.Popen[bytes]], sig: signal.Signals) -> None:
+    for worker in workers:
+        if worker.poll() is None:
+            worker.send_signal(sig)
+
+
+def _reap_all(workers: list[subprocess.Popen[bytes]]) -> None:
+    deadline = time.monotonic() + WORKER_STOP_TIMEOUT_S
+    for worker in workers:
+        try:
+            worker.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log.warning("worker %d did not stop in time; killing it", worker.pid)
+            worker.kill()
+            worker.wait()
+
+
+def _accepts(host: str, port: int) -> bool:
+    target = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+    try:
+        with socket.create_connection((target, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host if host not in ("", "::") else "0.0.0.0", 0))
+        port: int = sock.getsockname()[1]
+        return port
