@@ -81,9 +81,13 @@ async def seed_demo(pool: asyncpg.Pool, *, now: datetime | None = None) -> list[
 async def _insert_or_get(conn: asyncpg.Connection, insert: str, select: str,
                          key: tuple[object, ...], *rest: object) -> int:
     """The id of the row with natural ``key``, inserting it (``key + rest``) if missing."""
-    # ON CONFLICT DO NOTHING returns no row for an existing one: look it up.
-    found: int | None = await conn.fetchval(insert, *key, *rest)
+    # Look first: an INSERT that conflicts still uses up an identity value,
+    # and the demo's ids should not creep up with every start.
+    found: int | None = await conn.fetchval(select, *key)
     if found is None:
+        found = await conn.fetchval(insert, *key, *rest)
+    if found is None:
+        # Another process inserted it between our look and our insert.
         found = await conn.fetchval(select, *key)
     if found is None:
         raise RuntimeError(f"seed row vanished: {select}")

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from seatserver.catalog.http import CatalogHandlers
+from seatserver.catalog.store import CatalogStore
+from seatserver.http_errors import error_middleware
+
+Client = TestClient[web.Request, web.Application]
+
+
+@pytest.fixture
+async def client(aiohttp_client: Callable[[web.Application], Awaitable[Client]],
+                 db_pool: asyncpg.Pool, demo: list[int]) -> Client:
+    app = web.Application(middlewares=[error_middleware])
+    app.router.add_routes(CatalogHandlers(CatalogStore(db_pool)).routes())
+    return await aiohttp_client(app)
+
+
+async def json_of(client: Client, path: str, status: int) -> Any:
+    resp = await client.get(path)
+    assert resp.status == status
+    assert resp.content_type == "application/json"
+    return await resp.json()
+
+
+async def test_showtime_answers_with_its_priced_seat_map(
+        client: Client, demo: list[int]) -> None:
+    body = await json_of(client, f"/api/showtimes/{demo[0]}", 200)
+
+    assert body["id"] == demo[0]
+    assert body["seats"][0] == {"id": "A1", "row": "A", "number": 1, "type": "silver",
+                                "price": {"amount": 950, "currency": "EUR"},
+                                "x": 1, "y": 0, "accessible": True}
+    gold = next(seat for seat in body["seats"] if seat["type"] == "gold")
+    assert gold["price"] == {"amount": 1250, "currency": "EUR"}
+    assert set(body) >= {"movie", "theater", "screen", "starts_at", "currency", "seats"}
+
+
+async def test_showtime_list_is_a_json_list_of_showtimes(
+        client: Client, demo: list[int]) -> None:
+    body = await json_of(client, "/api/showtimes", 200)
+
+    assert isinstance(body, list)
+    listed = [s for s in body if s["id"] in demo]
+    assert [s["id"] for s in listed] == demo
+    assert listed[0]["movie"]["title"] == "Northern Lights"
+    assert "seats" not in listed[0]
+
+
+async def test_unknown_showtime_is_404_unknown_showtime(
+        client: Client, demo: list[int]) -> None:
+    body = await json_of(client, f"/api/showtimes/{max(demo) + 1000}", 404)
+
+    assert body["error"]["code"] == "unknown_showtime"
+    assert str(max(demo) + 1000) in body["error"]["message"]
+
+
+@pytest.mark.parametrize("raw", ["abc", "-1", "1.5", "+1", "%201", "99999999999999999999"])
+async def test_showtime_id_that_is_not_a_whole_number_is_400(client: Client, raw: str) -> None:
+    body = await json_of(client, f"/api/showtimes/{raw}", 400)
+
+    assert body["error"]["code"] == "bad_request"
