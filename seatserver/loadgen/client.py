@@ -121,7 +121,7 @@ class SeatClient:
         else:
             await self.ws.send_str(data)
 
-    async def request(self, op: str, timeout: float = ACK_TIMEOUT_S, **fields: Any
+    async def request(self, op: str, within: float = ACK_TIMEOUT_S, **fields: Any
                       ) -> dict[str, Any]:
         """Send one command; return its ack (or pong), whatever it says."""
         assert self.ws is not None
@@ -134,7 +134,7 @@ class SeatClient:
                 await self.ws.send_bytes(payload)
             else:
                 await self.ws.send_str(payload.decode())
-            return await asyncio.wait_for(future, timeout)
+            return await asyncio.wait_for(future, within)
         finally:
             self._waiting.pop(ref, None)
 
@@ -162,14 +162,20 @@ class SeatClient:
 
     async def _read(self) -> None:
         assert self.ws is not None
-        async for msg in self.ws:
-            if msg.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
-                break
-            frame = self._codec.decode(msg.data)
-            try:
-                self._on_frame(frame)
-            except ProtocolViolation as exc:
-                self.violations.append(str(exc))
+        try:
+            async for msg in self.ws:
+                if msg.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
+                    break
+                frame = self._codec.decode(msg.data)
+                try:
+                    self._on_frame(frame)
+                except ProtocolViolation as exc:
+                    self.violations.append(str(exc))
+        finally:
+            # Nobody will answer what is still waiting: say so now, not at the timeout.
+            for future in self._waiting.values():
+                if not future.done():
+                    future.set_exception(ConnectionError("connection closed"))
 
     def _on_frame(self, frame: dict[str, Any]) -> None:
         if self.keep_frames:

@@ -110,6 +110,12 @@ class Connection:
         log.info("closing connection of %s: %s %s", self.holder, code, reason)
         self._closer = asyncio.ensure_future(self._close(code, reason))
 
+    async def finish(self) -> None:
+        """Let a close we started complete, so its code reaches the client
+        before the handler returns (aiohttp would otherwise close with 1000)."""
+        if self._closer is not None:
+            await asyncio.gather(self._closer, return_exceptions=True)
+
     async def _close(self, code: int, reason: str) -> None:
         try:
             await asyncio.wait_for(self.ws.close(code=code, message=reason.encode()), 2.0)

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
+from seatserver.accounts.sessions import SESSION_COOKIE
 from seatserver.errors import BadMessage, Forbidden, Unauthorized
 from seatserver.protocol import messages as m
 from seatserver.protocol.codecs import BY_PROTOCOL, CODECS, JSON
@@ -17,9 +18,6 @@ from seatserver.realtime.rooms import RoomRegistry
 from seatserver.settings import Settings
 
 log = logging.getLogger(__name__)
-
-SESSION_COOKIE = "seatserver_session"
-
 
 class IdentityLike(Protocol):
     @property
@@ -61,6 +59,7 @@ class SocketView:
         self.connections.add(conn)
         try:
             await self._read(conn, ws)
+            await conn.finish()
         finally:
             self.connections.discard(conn)
             self._rooms.drop(conn)

@@ -1,0 +1,110 @@
+"""create_app: the only module that wires the running application together."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+from aiohttp import web
+from redis.asyncio import BlockingConnectionPool, Redis
+
+from seatserver import appkeys as k
+from seatserver.accounts.http import SessionHandlers
+from seatserver.accounts.sessions import SessionStore
+from seatserver.catalog.http import CatalogHandlers
+from seatserver.catalog.store import CatalogStore
+from seatserver.changefeed import ChangeFeed
+from seatserver.health import HealthHandlers
+from seatserver.holds import HoldEngine
+from seatserver.holds.sweeper import ExpirySweeper
+from seatserver.http_errors import error_middleware
+from seatserver.loop_lag import LoopLagMonitor
+from seatserver.metrics import MetricsHandlers, SeatCollector
+from seatserver.realtime.commands import Commands
+from seatserver.realtime.rooms import RoomRegistry
+from seatserver.realtime.view import SocketView
+from seatserver.settings import Settings
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+# The change feed blocks on XREAD for up to 5 s; its socket must wait longer.
+FEED_SOCKET_TIMEOUT_S = 15.0
+
+
+def _redis(url: str, size: int, socket_timeout: float) -> Redis:
+    # A blocking pool: when every connection is busy a command waits for one
+    # (up to the timeout) instead of failing with MaxConnectionsError.
+    pool = BlockingConnectionPool.from_url(
+        url, max_connections=size, timeout=5, socket_timeout=socket_timeout,
+        socket_connect_timeout=2, health_check_interval=30,
+    )
+    return Redis(connection_pool=pool)
+
+
+def create_app(settings: Settings) -> web.Application:
+    if not settings.redis_url or not settings.database_url:
+        raise ValueError("create_app needs redis_url and database_url")
+    app = web.Application(middlewares=[error_middleware],
+                          client_max_size=64 * 1024)
+    redis = _redis(settings.redis_url, settings.redis_pool_size, socket_timeout=5.0)
+    feed_redis = _redis(settings.redis_url, 4, socket_timeout=FEED_SOCKET_TIMEOUT_S)
+    pool = asyncpg.create_pool(settings.database_url, min_size=1,
+                               max_size=settings.db_pool_size)
+
+    engine = HoldEngine(
+        redis,
+        hold_ttl_ms=settings.hold_ttl_s * 1000,
+        max_seats=settings.max_seats,
+        stream_maxlen=settings.stream_maxlen,
+        backstop_ms=settings.backstop_ms,
+    )
+    feed = ChangeFeed(feed_redis)
+    sweeper = ExpirySweeper(engine)
+    catalog = CatalogStore(pool)
+    sessions = SessionStore(pool)
+    rooms = RoomRegistry(engine, feed, catalog, sweeper,
+                         summary_interval_s=settings.summary_interval_s)
+    sockets = SocketView(Commands(engine, rooms), rooms, sessions, settings)
+    lag = LoopLagMonitor()
+
+    app[k.SETTINGS] = settings
+    app[k.REDIS] = redis
+    app[k.FEED_REDIS] = feed_redis
+    app[k.DB_POOL] = pool
+    app[k.ENGINE] = engine
+    app[k.FEED] = feed
+    app[k.SWEEPER] = sweeper
+    app[k.ROOMS] = rooms
+    app[k.SOCKETS] = sockets
+    app[k.LOOP_LAG] = lag
+
+    app.router.add_get("/ws", sockets.handle)
+    app.router.add_routes(HealthHandlers(redis, pool).routes())
+    app.router.add_routes(MetricsHandlers(SeatCollector(sockets, rooms, feed, lag)).routes())
+    app.router.add_routes(SessionHandlers(sessions).routes())
+    app.router.add_routes(CatalogHandlers(catalog).routes())
+    app.cleanup_ctx.append(_services)
+    app.on_shutdown.append(_close_sockets)
+    return app
+
+
+async def _services(app: web.Application) -> AsyncIterator[None]:
+    await app[k.DB_POOL]  # opens the pool's first connections
+    await app[k.FEED].start()
+    await app[k.SWEEPER].start()
+    await app[k.LOOP_LAG].start()
+    yield
+    await app[k.LOOP_LAG].stop()
+    await app[k.ROOMS].close()
+    await app[k.SWEEPER].stop()
+    await app[k.FEED].stop()
+    await app[k.ENGINE].close()
+    await app[k.DB_POOL].close()
+    await app[k.REDIS].aclose()
+    await app[k.FEED_REDIS].aclose()
+
+
+async def _close_sockets(app: web.Application) -> None:
+    """Tell every client we are going away, so it reconnects elsewhere at once."""
+    for conn in list(app[k.SOCKETS].connections):
+        conn.close(1001, "server shutting down")

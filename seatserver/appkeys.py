@@ -1,0 +1,26 @@
+"""Every typed AppKey the running application holds."""
+
+from __future__ import annotations
+
+import asyncpg
+from aiohttp import web
+from redis.asyncio import Redis
+
+from seatserver.changefeed import ChangeFeed
+from seatserver.holds import HoldEngine
+from seatserver.holds.sweeper import ExpirySweeper
+from seatserver.loop_lag import LoopLagMonitor
+from seatserver.realtime.rooms import RoomRegistry
+from seatserver.realtime.view import SocketView
+from seatserver.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+REDIS = web.AppKey("redis", Redis)
+FEED_REDIS = web.AppKey("feed_redis", Redis)
+DB_POOL = web.AppKey("db_pool", asyncpg.Pool)
+ENGINE = web.AppKey("engine", HoldEngine)
+FEED = web.AppKey("feed", ChangeFeed)
+SWEEPER = web.AppKey("sweeper", ExpirySweeper)
+ROOMS = web.AppKey("rooms", RoomRegistry)
+SOCKETS = web.AppKey("sockets", SocketView)
+LOOP_LAG = web.AppKey("loop_lag", LoopLagMonitor)

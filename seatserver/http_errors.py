@@ -1,0 +1,38 @@
+"""The one place where errors become HTTP responses: ``{"error": {code, message}}``."""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from seatserver.errors import SeatError
+
+log = logging.getLogger(__name__)
+
+_BY_STATUS = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+              405: "bad_request", 413: "bad_request", 429: "rate_limited",
+              503: "unavailable"}
+
+
+def error_response(status: int, code: str, message: str) -> web.Response:
+    body = orjson.dumps({"error": {"code": code, "message": message}})
+    return web.Response(status=status, body=body, content_type="application/json")
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except SeatError as err:
+        return error_response(err.status, err.code, err.message)
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.status == 101:
+            raise
+        code = _BY_STATUS.get(exc.status, "bad_request" if exc.status < 500 else "internal_error")
+        return error_response(exc.status, code, exc.reason)
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        return error_response(500, "internal_error", "internal error")
