@@ -107,11 +107,14 @@ def test_serve_with_embedded_services_answers_and_sigterm_leaves_no_process(
     ) as proc:
         try:
             showtimes = wait_for_http(proc, f"http://127.0.0.1:{port}/api/showtimes")
+            assert proc.stdout is not None
+            # The parent announces once it sees the port answer, maybe after us.
+            announced = proc.stdout.readline()
             children = psutil.Process(proc.pid).children(recursive=True)
             names = " ".join(" ".join(c.cmdline()) for c in children)
 
             proc.send_signal(signal.SIGTERM)
-            out, _ = proc.communicate(timeout=60)
+            proc.communicate(timeout=60)
         finally:
             if proc.poll() is None:
                 proc.kill()
@@ -121,4 +124,28 @@ def test_serve_with_embedded_services_answers_and_sigterm_leaves_no_process(
     assert "redis-server" in names and "postgres" in names
     assert names.count("-m seatserver serve") == (workers if workers > 1 else 0)
     assert not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children)
-    assert f"http://localhost:{port}/showtimes/{showtimes[0]['id']}" in out
+    assert f"http://localhost:{port}/showtimes/{showtimes[0]['id']}" in announced
+
+
+def test_a_worker_that_dies_stops_the_rest_and_fails_the_command(tmp_path: Path) -> None:
+    port = free_port()
+    log_path = tmp_path / "serve.log"
+    with log_path.open("w") as log, subprocess.Popen(
+        [sys.executable, "-m", "seatserver", "serve", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", "2"],
+        env=environment(SEATSERVER_DATA_DIR=str(tmp_path / "data")),
+        stdout=subprocess.DEVNULL, stderr=log, text=True,
+    ) as proc:
+        try:
+            wait_for_http(proc, f"http://127.0.0.1:{port}/api/showtimes")
+            children = psutil.Process(proc.pid).children(recursive=True)
+            worker = next(c for c in children if "-m seatserver serve" in " ".join(c.cmdline()))
+
+            worker.kill()
+            assert proc.wait(60) == 1
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+
+    assert f"worker {worker.pid} exited" in log_path.read_text()
+    assert not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children)
