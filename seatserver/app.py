@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 
 import asyncpg
@@ -29,6 +31,9 @@ from seatserver.settings import Settings
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 # The change feed blocks on XREAD for up to 5 s; its socket must wait longer.
 FEED_SOCKET_TIMEOUT_S = 15.0
+SHUTDOWN_STEP_S = 5.0
+
+log = logging.getLogger(__name__)
 
 
 def _redis(url: str, size: int, socket_timeout: float) -> Redis:
@@ -38,7 +43,7 @@ def _redis(url: str, size: int, socket_timeout: float) -> Redis:
         url, max_connections=size, timeout=5, socket_timeout=socket_timeout,
         socket_connect_timeout=2, health_check_interval=30,
     )
-    return Redis(connection_pool=pool)
+    return Redis.from_pool(pool)  # owns the pool: aclose() closes its connections
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -94,14 +99,28 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     await app[k.SWEEPER].start()
     await app[k.LOOP_LAG].start()
     yield
-    await app[k.LOOP_LAG].stop()
-    await app[k.ROOMS].close()
-    await app[k.SWEEPER].stop()
-    await app[k.FEED].stop()
-    await app[k.ENGINE].close()
-    await app[k.DB_POOL].close()
-    await app[k.REDIS].aclose()
-    await app[k.FEED_REDIS].aclose()
+    # Each step is bounded: a stuck part must not hang the whole shutdown.
+    for name, step in (
+        ("loop-lag monitor", app[k.LOOP_LAG].stop()),
+        ("rooms", app[k.ROOMS].close()),
+        ("expiry sweeper", app[k.SWEEPER].stop()),
+        ("change feed", app[k.FEED].stop()),
+        ("hold engine", app[k.ENGINE].close()),
+        ("redis", app[k.REDIS].aclose()),
+        ("feed redis", app[k.FEED_REDIS].aclose()),
+    ):
+        await _bounded(name, step)
+    if not await _bounded("database pool", app[k.DB_POOL].close()):
+        app[k.DB_POOL].terminate()
+
+
+async def _bounded(name: str, step: Awaitable[None]) -> bool:
+    try:
+        await asyncio.wait_for(step, SHUTDOWN_STEP_S)
+    except TimeoutError:
+        log.error("shutdown: %s did not stop within %ss", name, SHUTDOWN_STEP_S)
+        return False
+    return True
 
 
 async def _close_sockets(app: web.Application) -> None:
