@@ -25,7 +25,7 @@ run: $(STAMP)
 	$(VENV)/bin/seatserver serve
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check seatserver tests bench
+	$(VENV)/bin/ruff check .
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
