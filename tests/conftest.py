@@ -13,7 +13,10 @@ pytest-asyncio's per-test loops.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -26,13 +29,35 @@ from tests.services import Services, drop_database, make_database, run_sync
 
 
 @pytest.fixture(scope="session")
-def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+def server_data_root() -> Iterator[Path]:
+    """Where embedded servers keep their data during the tests.
+
+    Not under pytest's tmp_path: every pytest session that starts resets
+    /tmp/pytest-of-<user> to mode 0700, which would lock the embedded
+    PostgreSQL's own system user out of a data folder another run is using.
+    """
+    root = Path(tempfile.mkdtemp(prefix="seatserver-tests-"))
+    root.chmod(0o755)
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def server_data_dir(server_data_root: Path) -> Path:
+    """A data folder of this test's own for embedded servers (not yet created)."""
+    return Path(tempfile.mkdtemp(dir=server_data_root)) / "data"
+
+
+@pytest.fixture(scope="session")
+def services(server_data_root: Path) -> Iterator[Services]:
     redis_url = os.environ.get("TEST_REDIS_URL")
     database_url = os.environ.get("TEST_DATABASE_URL")
     if redis_url and database_url:
         yield Services(redis_url, database_url)
         return
-    embedded = EmbeddedServices(tmp_path_factory.mktemp("services"))
+    embedded = EmbeddedServices(server_data_root / "services")
     redis_url, database_url = embedded.start()
     try:
         yield Services(redis_url, database_url)

