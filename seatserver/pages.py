@@ -1,0 +1,148 @@
+"""The browser pages (picker, kiosk, showtime list) and their static files.
+
+Everything under ``web/`` is read once at start and served from memory under
+``/static/<version>/``, where the version is a hash of every file. An HTML page
+names its assets through that prefix and is itself revalidated on every load
+(``no-cache``), while the assets are cached for a year (``immutable``): a page
+and the scripts it runs always come from the same deploy, and relative ES
+module imports stay inside the version they were loaded from. A request for
+another version's asset is a 404, never today's file under yesterday's name.
+
+``GET /version`` tells a long-lived page (the kiosk) that a new deploy is live.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+STATIC_PREFIX = "/static"
+VERSION_LENGTH = 12
+# The placeholders a page may use; filled in once at start.
+STATIC_PLACEHOLDER = b"{{static}}"
+VERSION_PLACEHOLDER = b"{{version}}"
+
+PAGE_CACHE = "no-cache"
+ASSET_CACHE = "public, max-age=31536000, immutable"
+# Pages run only their own scripts and styles and talk only to this origin
+# ('self' covers ws:/wss: to the same host).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'self'"
+)
+
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".json": "application/json",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+    ".woff2": "font/woff2",
+    ".txt": "text/plain; charset=utf-8",
+}
+
+# Page routes and the file under web/ each one serves.
+PAGES = {
+    "/": "index.html",
+    r"/showtimes/{id:\d+}": "picker/index.html",
+    "/kiosk": "kiosk/index.html",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    body: bytes
+    content_type: str
+
+
+def read_assets(web_dir: Path) -> dict[str, Asset]:
+    """Every non-hidden file under ``web_dir`` by its POSIX path relative to it."""
+    assets: dict[str, Asset] = {}
+    for path in sorted(web_dir.rglob("*")):
+        relative = path.relative_to(web_dir)
+        if not path.is_file() or any(part.startswith(".") for part in relative.parts):
+            continue
+        content_type = CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream")
+        assets[relative.as_posix()] = Asset(path.read_bytes(), content_type)
+    return assets
+
+
+def version_of(assets: dict[str, Asset]) -> str:
+    """A short hash of every file's name and content: it changes with any edit."""
+    digest = hashlib.sha256()
+    for name in sorted(assets):
+        body = assets[name].body
+        digest.update(f"{name}\0{len(body)}\0".encode())
+        digest.update(body)
+    return digest.hexdigest()[:VERSION_LENGTH]
+
+
+class PageHandlers:
+    """Serves ``web_dir`` as read when constructed; edits need a restart (a deploy)."""
+
+    def __init__(self, web_dir: Path) -> None:
+        self._assets = read_assets(web_dir)
+        missing = sorted(set(PAGES.values()) - self._assets.keys())
+        if missing:
+            raise FileNotFoundError(f"pages missing under {web_dir}: {', '.join(missing)}")
+        self.version = version_of(self._assets)
+        self._etag = f'"{self.version}"'
+        static = f"{STATIC_PREFIX}/{self.version}".encode()
+        self._pages = {
+            name: self._assets[name].body.replace(STATIC_PLACEHOLDER, static)
+            .replace(VERSION_PLACEHOLDER, self.version.encode())
+            for name in PAGES.values()
+        }
+
+    def routes(self) -> list[web.RouteDef]:
+        routes = [web.get(path, self._page_handler(name)) for path, name in PAGES.items()]
+        routes += [
+            web.get(STATIC_PREFIX + "/{version}/{path:.+}", self.asset),
+            web.get("/version", self.current_version),
+        ]
+        return routes
+
+    def _page_handler(self, name: str) -> Handler:
+        async def page(request: web.Request) -> web.StreamResponse:
+            return self.page(request, name)
+
+        return page
+
+    def page(self, request: web.Request, name: str) -> web.Response:
+        headers = {
+            "Cache-Control": PAGE_CACHE,
+            "ETag": self._etag,
+            "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "same-origin",
+        }
+        # A page changes only with the version, so the version is its ETag.
+        if self._etag in request.headers.get("If-None-Match", ""):
+            return web.Response(status=304, headers=headers)
+        return web.Response(body=self._pages[name], headers=headers,
+                            content_type="text/html", charset="utf-8")
+
+    async def asset(self, request: web.Request) -> web.Response:
+        # Path traversal is moot: only names read at start are ever served.
+        asset = self._assets.get(request.match_info["path"])
+        if request.match_info["version"] != self.version or asset is None:
+            raise web.HTTPNotFound(reason="no such file in this version")
+        return web.Response(body=asset.body, headers={
+            "Content-Type": asset.content_type,
+            "Cache-Control": ASSET_CACHE,
+            "X-Content-Type-Options": "nosniff",
+        })
+
+    async def current_version(self, request: web.Request) -> web.Response:
+        return web.Response(body=orjson.dumps({"version": self.version}),
+                            content_type="application/json",
+                            headers={"Cache-Control": "no-store"})
