@@ -1,0 +1,114 @@
+// Basket: the "your seats" panel: each seat with its type, price and time
+// left, the total, and the countdown to the first hold's expiry.
+
+import { formatCountdown, formatMoney, seatName, spokenDuration, typeName } from "../shared/format.js";
+
+const TICK_MS = 250;
+const WARN_AT_MS = 60000;
+
+export class Basket {
+  constructor(root, board, clock, { onRelease, announce }) {
+    this.board = board;
+    this.clock = clock;
+    this.onRelease = onRelease;
+    this.announce = announce;
+    this.heading = root.querySelector("#basket-title");
+    this.list = root.querySelector("#basket-list");
+    this.empty = root.querySelector("#basket-empty");
+    this.summary = root.querySelector("#basket-summary");
+    this.total = root.querySelector("#basket-total");
+    this.count = root.querySelector("#basket-count");
+    this.timer = root.querySelector("#basket-timer");
+    this.timerValue = root.querySelector("#basket-timer-value");
+    this.warned = null;
+    this.ticker = 0;
+    this.list.addEventListener("click", (event) => {
+      const button = event.target.closest("button[data-id]");
+      if (button && !button.hasAttribute("aria-disabled")) this.onRelease(button.dataset.id);
+    });
+  }
+
+  render() {
+    const seats = this.board.basket();
+    const focused = this.list.contains(document.activeElement)
+      ? document.activeElement.dataset.id : null;
+    const before = [...this.list.children].map((li) => li.dataset.id);
+    this.list.replaceChildren(...seats.map((seat) => this.item(seat)));
+    if (focused) this.refocus(focused, before);
+    this.list.hidden = seats.length === 0;
+    this.empty.hidden = seats.length > 0;
+    this.summary.hidden = seats.length === 0;
+    const priced = seats.filter((seat) => seat.price);
+    const amount = priced.reduce((sum, seat) => sum + seat.price.amount, 0);
+    this.count.textContent = `${seats.length} seat${seats.length === 1 ? "" : "s"}`;
+    this.total.textContent = priced.length
+      ? formatMoney(amount, priced[0].price.currency) : "—";
+    this.tick();
+    if (seats.length && !this.ticker) this.ticker = setInterval(() => this.tick(), TICK_MS);
+    if (!seats.length && this.ticker) {
+      clearInterval(this.ticker);
+      this.ticker = 0;
+    }
+  }
+
+  /** Keep keyboard focus in the list when the seat it was on goes away. */
+  refocus(id, before) {
+    const buttons = [...this.list.querySelectorAll("button.release")];
+    const same = buttons.find((button) => button.dataset.id === id);
+    const next = buttons[Math.min(before.indexOf(id), buttons.length - 1)];
+    (same ?? next ?? this.heading).focus();
+  }
+
+  item(seat) {
+    const li = document.createElement("li");
+    li.className = "basket-seat";
+    li.dataset.id = seat.id;
+    const pending = this.board.pending.get(seat.id);
+    const name = document.createElement("span");
+    name.className = "basket-name";
+    name.textContent = seatName(seat);
+    const detail = document.createElement("span");
+    detail.className = "basket-detail";
+    detail.textContent = typeName(seat.type) + (seat.accessible ? " · wheelchair space" : "");
+    const price = document.createElement("span");
+    price.className = "basket-price";
+    price.textContent = seat.price ? formatMoney(seat.price.amount, seat.price.currency) : "";
+    const left = document.createElement("span");
+    left.className = "basket-left";
+    left.dataset.id = seat.id;
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "release";
+    button.dataset.id = seat.id;
+    button.textContent = "Remove";
+    button.setAttribute("aria-label", `Remove ${seatName(seat)}`);
+    if (pending) {
+      left.textContent = pending.op === "hold" ? "Holding…" : "Releasing…";
+      button.setAttribute("aria-disabled", "true"); // stays focusable, unlike disabled
+    }
+    li.append(name, price, detail, left, button);
+    return li;
+  }
+
+  tick() {
+    const now = this.clock.now();
+    for (const left of this.list.querySelectorAll(".basket-left")) {
+      const ours = this.board.mine.get(left.dataset.id);
+      if (ours && !this.board.pending.has(left.dataset.id)) {
+        const ms = ours.expiresAt - now;
+        left.textContent = ms > 0 ? formatCountdown(ms) : "Releasing…";
+      }
+    }
+    const earliest = this.board.earliestExpiry();
+    this.timer.hidden = earliest === null;
+    if (earliest === null) return;
+    const ms = earliest - now;
+    this.timerValue.textContent = formatCountdown(ms);
+    this.timerValue.setAttribute("datetime", `PT${Math.max(0, Math.ceil(ms / 1000))}S`);
+    this.timer.classList.toggle("urgent", ms <= WARN_AT_MS);
+    if (ms <= WARN_AT_MS && ms > 0 && this.warned !== earliest) {
+      this.warned = earliest;
+      this.announce(`Your seats are held for ${spokenDuration(ms)} more.`);
+    }
+  }
+}

@@ -1,0 +1,273 @@
+// SeatMap: the seat grid in the DOM. One <button> per seat, placed on a CSS
+// grid by its x/y, so aisles and gaps are simply empty cells; the seat's
+// shape and marks come from the page's SVG sprite.
+//
+// Keyboard: one roving tab stop; arrow keys move along rows and columns
+// (skipping aisles and gaps), Home/End to the row's ends, Ctrl+Home/End to
+// the first and last seat; Enter and Space press the button.
+//
+// Rendering is batched: `refresh(ids)` only marks seats dirty, and one
+// animation frame later each dirty seat is redrawn once, however many updates
+// touched it meanwhile. A storm of updates costs one pass per frame.
+
+import { formatMoney, seatName, typeName } from "../shared/format.js";
+import { bySeat } from "./board.js";
+
+const SVG = "http://www.w3.org/2000/svg";
+const MARKS = { mine: "#mark-check", booked: "#mark-cross", pending: "#mark-dots" };
+// A frame that never comes (hidden tab) must not hold changes back forever.
+const FLUSH_FALLBACK_MS = 250;
+
+export const TYPE_COLOURS = {
+  silver: { fill: "#dfe4ea", stroke: "#4f5b69" },
+  gold: { fill: "#f4d47c", stroke: "#7d5a00" },
+  vip: { fill: "#dcc7f2", stroke: "#5f3593" },
+};
+const SPARE_COLOURS = [
+  { fill: "#bfe3e0", stroke: "#1d6660" }, { fill: "#f6c9b8", stroke: "#8f3b1b" },
+  { fill: "#c5d6f5", stroke: "#2a4f8f" }, { fill: "#e3e8b5", stroke: "#5b6314" },
+];
+
+export function typeColours(types) {
+  const colours = {};
+  let spare = 0;
+  for (const type of types) {
+    colours[type] = TYPE_COLOURS[type] ?? SPARE_COLOURS[spare++ % SPARE_COLOURS.length];
+  }
+  return colours;
+}
+
+export function seatLabel(seat, look, pendingOp) {
+  const parts = [seatName(seat), typeName(seat.type)];
+  if (seat.accessible) parts.push("wheelchair space");
+  parts.push(seat.price ? formatMoney(seat.price.amount, seat.price.currency) : "not on sale");
+  parts.push(lookWords(look, pendingOp));
+  return parts.join(", ");
+}
+
+export function lookWords(look, pendingOp) {
+  switch (look) {
+    case "available": return "available";
+    case "held": return "held by someone else";
+    case "booked": return "sold";
+    case "blocked": return "not on sale";
+    case "mine": return "held for you";
+    case "pending": return pendingOp === "release" ? "releasing" : "holding for you";
+    default: return look;
+  }
+}
+
+/** A small seat drawing from the sprite, for the map and the legend. */
+export function seatIcon(accessible) {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  const shape = document.createElementNS(SVG, "use");
+  shape.setAttribute("href", accessible ? "#seat-wheelchair" : "#seat");
+  shape.setAttribute("class", "shape");
+  const mark = document.createElementNS(SVG, "use");
+  mark.setAttribute("class", "mark");
+  svg.append(shape, mark);
+  return svg;
+}
+
+export function paintIcon(svg, look) {
+  const mark = svg.lastChild;
+  const href = MARKS[look];
+  if (href) mark.setAttribute("href", href);
+  else mark.removeAttribute("href");
+}
+
+export class SeatMap {
+  /**
+   * @param {HTMLElement} root the element to fill
+   * @param {import("./board.js").SeatBoard} board
+   * @param {object} layout the screen's layout hints ({screen: "top"|"bottom"})
+   */
+  constructor(root, board, layout, { onActivate, onFocusSeat = () => {} }) {
+    this.root = root;
+    this.board = board;
+    this.onActivate = onActivate;
+    this.onFocusSeat = onFocusSeat;
+    this.buttons = new Map();
+    this.dirty = new Set();
+    this.frame = 0;
+    this.fallback = 0;
+    this.current = null;
+    this.build(layout ?? {});
+  }
+
+  build(layout) {
+    const seats = [...this.board.seats.values()].sort(bySeat);
+    const xs = seats.map((s) => s.x);
+    const ys = seats.map((s) => s.y);
+    const minX = Math.min(...xs);
+    const minY = Math.min(...ys);
+    const cols = Math.max(...xs) - minX + 1;
+    const screenAtBottom = layout.screen === "bottom";
+
+    this.rows = new Map(); // y -> seats along the row, by x
+    for (const seat of seats) {
+      if (!this.rows.has(seat.y)) this.rows.set(seat.y, []);
+      this.rows.get(seat.y).push(seat);
+    }
+    this.ys = [...this.rows.keys()].sort((a, b) => a - b);
+
+    const stage = document.createElement("div");
+    stage.className = "stage";
+    const screen = document.createElement("div");
+    screen.className = "screen";
+    screen.textContent = "Screen";
+    const grid = document.createElement("div");
+    grid.className = "seats";
+    grid.setAttribute("role", "group");
+    grid.setAttribute("aria-label", `Seats, ${seats.length} in ${this.rows.size} rows; `
+      + `the screen is ${screenAtBottom ? "behind the last" : "in front of the first"} row`);
+    grid.setAttribute("aria-describedby", "map-help");
+    grid.style.setProperty("--cols", String(cols));
+    const colours = typeColours(new Set(seats.map((s) => s.type)));
+
+    for (const y of this.ys) {
+      const row = this.rows.get(y);
+      for (const side of [1, cols + 2]) {
+        const label = document.createElement("span");
+        label.className = "row-label";
+        label.setAttribute("aria-hidden", "true");
+        label.textContent = row[0].row;
+        label.style.gridRow = String(y - minY + 1);
+        label.style.gridColumn = String(side);
+        grid.append(label);
+      }
+      for (const seat of row) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "seat";
+        button.dataset.id = seat.id;
+        button.tabIndex = -1;
+        button.style.gridRow = String(y - minY + 1);
+        button.style.gridColumn = String(seat.x - minX + 2);
+        button.style.setProperty("--fill", colours[seat.type].fill);
+        button.style.setProperty("--stroke", colours[seat.type].stroke);
+        button.append(seatIcon(seat.accessible));
+        this.buttons.set(seat.id, button);
+        grid.append(button);
+        this.paint(seat.id);
+      }
+    }
+    stage.append(...(screenAtBottom ? [grid, screen] : [screen, grid]));
+    this.root.replaceChildren(stage);
+    this.grid = grid;
+
+    grid.addEventListener("click", (event) => {
+      const button = event.target.closest(".seat");
+      if (button) this.onActivate(button.dataset.id);
+    });
+    grid.addEventListener("keydown", (event) => this.onKey(event));
+    grid.addEventListener("focusin", (event) => {
+      const button = event.target.closest(".seat");
+      if (button) this.setCurrent(button.dataset.id);
+    });
+    grid.addEventListener("pointerover", (event) => {
+      const button = event.target.closest(".seat");
+      if (button) this.onFocusSeat(button.dataset.id);
+    });
+    this.setCurrent(seats[0].id);
+    this.centre();
+  }
+
+  /** On a narrow screen the map scrolls sideways: start at its middle. */
+  centre() {
+    requestAnimationFrame(() => {
+      this.root.scrollLeft = (this.root.scrollWidth - this.root.clientWidth) / 2;
+    });
+  }
+
+  setCurrent(id) {
+    if (this.current === id) return;
+    if (this.current) this.buttons.get(this.current).tabIndex = -1;
+    this.current = id;
+    this.buttons.get(id).tabIndex = 0;
+    this.onFocusSeat(id);
+  }
+
+  focus(id) {
+    this.setCurrent(id);
+    this.buttons.get(id).focus();
+  }
+
+  hasFocus() {
+    return this.grid.contains(document.activeElement);
+  }
+
+  focusedSeat() {
+    return this.hasFocus() ? this.current : null;
+  }
+
+  onKey(event) {
+    if (event.altKey || event.metaKey || !this.current) return;
+    const target = this.neighbour(this.board.seats.get(this.current), event.key, event.ctrlKey);
+    if (target === undefined) return;
+    event.preventDefault();
+    if (target) this.focus(target.id);
+  }
+
+  /** The seat a key moves to from `seat`; null at an edge, undefined if not a move key. */
+  neighbour(seat, key, ctrl) {
+    const row = this.rows.get(seat.y);
+    const at = row.indexOf(seat);
+    switch (key) {
+      case "ArrowLeft": return row[at - 1] ?? null;
+      case "ArrowRight": return row[at + 1] ?? null;
+      case "Home": return ctrl ? this.rows.get(this.ys[0])[0] : row[0];
+      case "End": return ctrl ? this.rows.get(this.ys.at(-1)).at(-1) : row.at(-1);
+      case "ArrowUp": return this.nearestIn(this.ys[this.ys.indexOf(seat.y) - 1], seat.x);
+      case "ArrowDown": return this.nearestIn(this.ys[this.ys.indexOf(seat.y) + 1], seat.x);
+      case "PageUp": return this.nearestIn(this.ys[0], seat.x);
+      case "PageDown": return this.nearestIn(this.ys.at(-1), seat.x);
+      default: return undefined;
+    }
+  }
+
+  nearestIn(y, x) {
+    if (y === undefined) return null;
+    let best = null;
+    for (const seat of this.rows.get(y)) {
+      if (!best || Math.abs(seat.x - x) < Math.abs(best.x - x)) best = seat;
+    }
+    return best;
+  }
+
+  /** Mark seats for redrawing at the next animation frame. */
+  refresh(ids) {
+    for (const id of ids) this.dirty.add(id);
+    if (this.frame || !this.dirty.size) return;
+    this.frame = requestAnimationFrame(() => this.flush());
+    this.fallback = setTimeout(() => this.flush(), FLUSH_FALLBACK_MS);
+  }
+
+  flush() {
+    cancelAnimationFrame(this.frame);
+    clearTimeout(this.fallback);
+    this.frame = 0;
+    const ids = this.dirty;
+    this.dirty = new Set();
+    for (const id of ids) this.paint(id);
+  }
+
+  paint(id) {
+    const button = this.buttons.get(id);
+    const seat = this.board.seats.get(id);
+    const look = this.board.look(id);
+    const pendingOp = this.board.pending.get(id)?.op;
+    const key = pendingOp ? `${look}:${pendingOp}` : look;
+    if (button.dataset.key === key) return;
+    button.dataset.key = key;
+    button.dataset.look = look;
+    button.setAttribute("aria-label", seatLabel(seat, look, pendingOp));
+    const actionable = look === "available" || look === "mine";
+    if (actionable) button.removeAttribute("aria-disabled");
+    else button.setAttribute("aria-disabled", "true");
+    paintIcon(button.firstChild, look);
+  }
+}

@@ -1,0 +1,356 @@
+// The seat picker at /showtimes/{id}: draws the map from the catalog, keeps it
+// live over /ws, and holds and releases seats on click, tap or keypress.
+
+import { getJSON, ensureSession, HttpError } from "../shared/api.js";
+import { Announcer } from "../shared/announcer.js";
+import { ServerClock } from "../shared/clock.js";
+import { formatMoney, formatStart, seatList, seatName, typeName } from "../shared/format.js";
+import { ConnectionLost, SeatSocket } from "../shared/socket.js";
+import { installSprite } from "../shared/sprite.js";
+import { Basket } from "./basket.js";
+import { SeatBoard } from "./board.js";
+import { lookWords, paintIcon, seatIcon, seatLabel, SeatMap, typeColours } from "./map.js";
+
+// Changes made by other people are summed up for screen readers at most this often.
+const DIGEST_EVERY_MS = 20000;
+const $ = (selector) => document.querySelector(selector);
+
+class Picker {
+  constructor(showtimeId) {
+    this.showtimeId = showtimeId;
+    this.clock = new ServerClock();
+    this.announcer = new Announcer($("#announcer"));
+    this.othersChanged = 0;
+    this.wasLive = false;
+  }
+
+  async start() {
+    installSprite();
+    const detail = await this.load();
+    this.board = new SeatBoard(detail.seats);
+    this.showDetail(detail);
+    this.map = new SeatMap($("#map"), this.board, detail.screen?.layout, {
+      onActivate: (id) => this.activate(id),
+      onFocusSeat: (id) => this.describe(id),
+    });
+    this.basket = new Basket($("#basket"), this.board, this.clock, {
+      onRelease: (id) => this.release(id),
+      announce: (text) => this.announcer.say(text),
+    });
+    this.basket.render();
+    this.updateCounts();
+    $("#notice-close").addEventListener("click", () => this.clearNotice());
+    $("#retry").addEventListener("click", () => this.socket.retryNow());
+    setInterval(() => this.digest(), DIGEST_EVERY_MS);
+
+    this.socket = new SeatSocket({ onStatus: (status, detail) => this.showStatus(status, detail) });
+    this.socket.subscribe(this.showtimeId, {
+      onFrame: (frame) => this.onFrame(frame),
+      onRefused: (ack) => this.notice(`This showtime cannot be followed live: ${ack.message}`),
+    });
+    await ensureSession().catch(() => {}); // the socket renews it if need be
+    this.socket.start();
+  }
+
+  /** The showtime and its seat map; retries while the server cannot be reached. */
+  async load() {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const { body, serverOffsetMs } = await getJSON(`/api/showtimes/${this.showtimeId}`);
+        this.clock.setRough(serverOffsetMs);
+        return body;
+      } catch (error) {
+        if (error instanceof HttpError && error.status === 404) {
+          this.fail("There is no such showtime. It may have been removed.");
+          throw error;
+        }
+        $("#when").textContent = "Cannot reach the server; trying again…";
+        await new Promise((resolve) => setTimeout(resolve, Math.min(15000, 1000 * 2 ** attempt)));
+      }
+    }
+  }
+
+  fail(message) {
+    $("#title").textContent = "Showtime not found";
+    $("#when").textContent = message;
+    document.title = "Showtime not found · seatserver";
+    $("#main").hidden = true;
+  }
+
+  showDetail(detail) {
+    const zone = detail.theater.time_zone;
+    const when = formatStart(detail.starts_at, zone, { weekday: "long", month: "long" });
+    $("#title").textContent = detail.movie.title;
+    $("#when").textContent = `${when} · ${detail.theater.name}, ${detail.screen.name}`;
+    document.title = `${detail.movie.title}, ${when} · Choose your seats`;
+    this.showLegend(detail);
+  }
+
+  showLegend(detail) {
+    const types = new Map();
+    for (const seat of detail.seats) {
+      if (!types.has(seat.type)) types.set(seat.type, seat.price);
+    }
+    const colours = typeColours(types.keys());
+    const typeItems = [...types].map(([type, price]) => {
+      const item = legendItem(false, "available", typeName(type),
+        price ? formatMoney(price.amount, price.currency) : "not on sale");
+      item.style.setProperty("--fill", colours[type].fill);
+      item.style.setProperty("--stroke", colours[type].stroke);
+      return item;
+    });
+    $("#legend-types").replaceChildren(...typeItems);
+    const states = [
+      [false, "mine", "Held for you"], [false, "pending", "Holding…"],
+      [false, "held", "Held by someone else"], [false, "booked", "Sold"],
+    ];
+    if (detail.seats.some((seat) => seat.accessible)) {
+      states.push([true, "available", "Wheelchair space"]);
+    }
+    $("#legend-states").replaceChildren(
+      ...states.map(([accessible, look, text]) => legendItem(accessible, look, text)));
+  }
+
+  onFrame(frame) {
+    if (frame.t === "snapshot") {
+      const { changed, lost } = this.board.applySnapshot(frame);
+      this.map.refresh(changed);
+      if (lost.length) {
+        this.notice(`Your hold on ${this.names(lost)} has ended; the seat is no longer yours.`);
+      }
+      this.basket.render();
+    } else if (frame.t === "update") {
+      this.clock.sample(frame.ts);
+      const { changed, lost, others } = this.board.applyUpdate(frame);
+      this.map.refresh(changed);
+      this.othersChanged += others;
+      this.announceFocused(changed);
+      if (lost.length) this.lost(lost);
+    } else {
+      return;
+    }
+    this.updateCounts();
+  }
+
+  /** Seats of ours that the server took back: their hold expired, or they were booked. */
+  lost(lost) {
+    const expired = lost.filter((l) => l.reason === "expire").map((l) => l.id);
+    const other = lost.filter((l) => l.reason !== "expire").map((l) => l.id);
+    if (expired.length) {
+      this.notice(`Your hold on ${this.names(expired)} expired, so `
+        + `${expired.length === 1 ? "it is" : "they are"} free again.`, "info");
+    }
+    if (other.length) this.notice(`${this.names(other)} is no longer held for you.`, "info");
+    this.basket.render();
+  }
+
+  announceFocused(changed) {
+    const focused = this.map.focusedSeat();
+    if (focused && changed.has(focused) && !this.board.pending.has(focused)) {
+      const seat = this.board.seats.get(focused);
+      this.announcer.say(`${seatName(seat)} is now ${lookWords(this.board.look(focused))}.`);
+    }
+  }
+
+  digest() {
+    if (!this.othersChanged || !this.map.hasFocus()) return;
+    this.othersChanged = 0;
+    const { available } = this.board.counts();
+    this.announcer.say(`Seat map updated: ${available} seats available.`);
+  }
+
+  activate(id) {
+    const look = this.board.look(id);
+    const seat = this.board.seats.get(id);
+    if (look === "available") this.hold(id);
+    else if (look === "mine") this.release(id);
+    else if (look === "pending") this.announcer.say(`${seatName(seat)}: still waiting for the server.`);
+    else this.announcer.say(`${seatName(seat)} is ${lookWords(look)}.`);
+  }
+
+  async hold(id) {
+    if (!this.canSend(id)) return;
+    this.board.beginHold(id);
+    this.changedOwn(id);
+    const ack = await this.send("hold", id);
+    if (ack === null) return;
+    if (ack.ok) {
+      this.board.holdAccepted(id, ack.expires_at);
+      this.clearNotice();
+      const seats = this.board.mine.size;
+      this.announcer.say(`${seatName(this.board.seats.get(id))} is held for you. `
+        + `${seats} seat${seats === 1 ? "" : "s"}, total ${$("#basket-total").textContent}.`);
+    } else {
+      this.board.abandon(id);
+      this.notice(refusal("hold", ack, this.seatsAtFault(ack, id)));
+    }
+    this.changedOwn(id);
+  }
+
+  async release(id) {
+    if (!this.canSend(id)) return;
+    this.board.beginRelease(id);
+    this.changedOwn(id);
+    const ack = await this.send("release", id);
+    if (ack === null) return;
+    if (ack.ok) {
+      this.board.releaseAccepted(id);
+      this.announcer.say(`${seatName(this.board.seats.get(id))} released.`);
+    } else {
+      this.board.abandon(id);
+      if (ack.code === "not_holder") this.board.mine.delete(id);
+      this.notice(refusal("release", ack, this.seatsAtFault(ack, id)));
+    }
+    this.changedOwn(id);
+  }
+
+  canSend(id) {
+    if (this.socket.status === "live") return true;
+    this.notice(`Not connected, so ${seatName(this.board.seats.get(id))} cannot be changed `
+      + "right now. The map updates by itself once the connection is back.");
+    return false;
+  }
+
+  /**
+   * One command for one seat. Null when its outcome is unknown (the connection
+   * dropped, or no answer came): the next subscription then starts from a
+   * snapshot, whose `mine` says what we really hold.
+   */
+  async send(op, id) {
+    try {
+      return await this.socket.request(op, { showtime: this.showtimeId, seats: [id] });
+    } catch (error) {
+      this.board.abandon(id);
+      this.socket.resync(this.showtimeId);
+      if (!(error instanceof ConnectionLost)) this.socket.abandon();
+      this.notice(`The connection dropped before the server confirmed ${
+        seatName(this.board.seats.get(id))}. The map will show what happened once it is back.`);
+      this.changedOwn(id);
+      return null;
+    }
+  }
+
+  seatsAtFault(ack, id) {
+    const ids = Array.isArray(ack.seats) && ack.seats.length ? ack.seats : [id];
+    return ids.filter((s) => this.board.seats.has(s)).map((s) => this.board.seats.get(s));
+  }
+
+  changedOwn(id) {
+    this.map.refresh([id]);
+    this.basket.render();
+    this.updateCounts();
+  }
+
+  names(ids) {
+    return seatList(ids.map((id) => this.board.seats.get(id)));
+  }
+
+  describe(id) {
+    const seat = this.board.seats.get(id);
+    const look = this.board.look(id);
+    $("#seat-info").textContent = seatLabel(seat, look, this.board.pending.get(id)?.op);
+  }
+
+  updateCounts() {
+    const counts = this.board.counts();
+    const parts = [`${counts.available} available`];
+    if (counts.held) parts.push(`${counts.held} held`);
+    if (counts.booked) parts.push(`${counts.booked} sold`);
+    $("#counts").textContent = parts.join(" · ");
+    if (this.map.current) this.describe(this.map.current);
+  }
+
+  notice(text, tone = "error") {
+    const box = $("#notice");
+    box.dataset.tone = tone;
+    $("#notice-text").textContent = text;
+    box.hidden = false;
+    this.announcer.say(text);
+  }
+
+  clearNotice() {
+    $("#notice").hidden = true;
+  }
+
+  showStatus(status, { changed, retryAt }) {
+    const conn = $("#conn");
+    conn.dataset.status = status;
+    const seconds = Math.max(1, Math.round((retryAt - Date.now()) / 1000));
+    $("#conn-text").textContent = {
+      connecting: "Connecting…",
+      live: "Live",
+      reconnecting: "Reconnecting…",
+      offline: `Offline, retrying in ${seconds} s`,
+    }[status];
+    $("#retry").hidden = status !== "offline";
+    $("#map").classList.toggle("stale", status !== "live");
+    if (!changed) return;
+    if (status === "live" && this.wasLive) {
+      this.announcer.say("Connection back. The seat map is up to date.");
+    } else if (status === "reconnecting" && this.wasLive) {
+      this.announcer.say("Connection lost. Reconnecting…");
+    }
+    if (status === "live") this.wasLive = true;
+    if (status === "offline") this.tickOffline();
+  }
+
+  /** Keep "retrying in N s" current while offline. */
+  tickOffline() {
+    clearInterval(this.offlineTicker);
+    this.offlineTicker = setInterval(() => {
+      if (this.socket.status !== "offline") clearInterval(this.offlineTicker);
+      else this.socket.setStatus("offline");
+    }, 1000);
+  }
+}
+
+function legendItem(accessible, look, text, extra) {
+  const item = document.createElement("li");
+  const icon = seatIcon(accessible);
+  icon.classList.add("legend-seat");
+  icon.dataset.look = look;
+  paintIcon(icon, look);
+  const label = document.createElement("span");
+  label.textContent = text;
+  item.append(icon, label);
+  if (extra) {
+    const price = document.createElement("strong");
+    price.textContent = extra;
+    item.append(price);
+  }
+  return item;
+}
+
+/** A refusal in words, naming the seats at fault. */
+export function refusal(op, ack, seats) {
+  const names = seatList(seats);
+  const verb = op === "hold" ? "held" : "released";
+  switch (ack.code) {
+    case "seats_unavailable":
+      return `Sorry, ${names} ${seats.length === 1 ? "is" : "are"} no longer available: `
+        + "someone else got there first. Please pick another seat.";
+    case "too_many_seats": {
+      const limit = /at most (\d+)/.exec(ack.message ?? "")?.[1];
+      return `${names} could not be held: you can hold at most ${limit ?? "a few"} seats `
+        + "for one showtime. Remove one to pick another.";
+    }
+    case "rate_limited":
+      return `Too many clicks at once, so ${names} was not ${verb}. Wait a moment and try again.`;
+    case "not_holder":
+      return `${names} was no longer held for you (the hold may have expired).`;
+    case "sales_closed":
+      return "Sales for this showtime have closed.";
+    case "unavailable":
+      return `The server cannot reach its seat store right now, so ${names} was not ${verb}. `
+        + "Please try again in a moment.";
+    case "unknown_seat":
+      return `${names} is not part of this showtime any more. Please reload the page.`;
+    default:
+      return `${names} could not be ${verb}: ${ack.message ?? ack.code}.`;
+  }
+}
+
+const id = Number(location.pathname.split("/").filter(Boolean).pop());
+new Picker(id).start().catch((error) => {
+  if (!(error instanceof HttpError)) console.error(error);
+});

@@ -1,0 +1,82 @@
+// Formatting of money, times and seat names: one place, so the picker, the
+// kiosk and the showtime list say things the same way.
+
+const LOCALE = document.documentElement.lang || "en";
+const moneyFormats = new Map();
+
+function moneyFormat(currency) {
+  let format = moneyFormats.get(currency);
+  if (!format) {
+    format = new Intl.NumberFormat(LOCALE, { style: "currency", currency });
+    moneyFormats.set(currency, format);
+  }
+  return format;
+}
+
+/** "€12.50" from integer minor units (1250) and an ISO 4217 code. */
+export function formatMoney(amount, currency) {
+  const format = moneyFormat(currency);
+  // The currency's own exponent: 2 for EUR, 0 for JPY, 3 for BHD.
+  const digits = format.resolvedOptions().maximumFractionDigits;
+  return format.format(amount / 10 ** digits);
+}
+
+/** "7:05" for a duration in milliseconds (never negative). */
+export function formatCountdown(ms) {
+  const total = Math.max(0, Math.ceil(ms / 1000));
+  const minutes = Math.floor(total / 60);
+  const seconds = String(total % 60).padStart(2, "0");
+  return `${minutes}:${seconds}`;
+}
+
+/** "7 minutes 5 seconds", for screen readers. */
+export function spokenDuration(ms) {
+  const total = Math.max(0, Math.ceil(ms / 1000));
+  const minutes = Math.floor(total / 60);
+  const seconds = total % 60;
+  const parts = [];
+  if (minutes) parts.push(`${minutes} minute${minutes === 1 ? "" : "s"}`);
+  if (seconds || !minutes) parts.push(`${seconds} second${seconds === 1 ? "" : "s"}`);
+  return parts.join(" ");
+}
+
+/** A showtime's start as the theater shows it, in the theater's time zone. */
+export function formatStart(iso, timeZone, options = {}) {
+  return new Intl.DateTimeFormat(LOCALE, {
+    weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
+    hourCycle: "h23", timeZone, ...options,
+  }).format(new Date(iso));
+}
+
+export function formatTime(date, timeZone) {
+  return new Intl.DateTimeFormat(LOCALE, {
+    hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone,
+  }).format(date);
+}
+
+/** The calendar day ("2026-11-23") of an instant in a time zone, for grouping. */
+export function dayKey(date, timeZone) {
+  return new Intl.DateTimeFormat("en-CA", {
+    year: "numeric", month: "2-digit", day: "2-digit", timeZone,
+  }).format(date);
+}
+
+// Seat types are lower-case codes on the wire; these read better written out.
+const TYPE_NAMES = { vip: "VIP", d_box: "D-Box", imax: "IMAX" };
+
+/** "Silver" from "silver", "VIP" from "vip". */
+export function typeName(code) {
+  return TYPE_NAMES[code] ?? code.charAt(0).toUpperCase() + code.slice(1).replaceAll("_", " ");
+}
+
+/** "Row C, seat 7": how a seat is named to people, in messages and labels. */
+export function seatName(seat) {
+  return `Row ${seat.row}, seat ${seat.number}`;
+}
+
+/** "Row C, seat 7 and Row C, seat 8"; "3 seats" beyond a few. */
+export function seatList(seats) {
+  if (seats.length > 3) return `${seats.length} seats`;
+  const names = seats.map(seatName);
+  return names.length > 1 ? `${names.slice(0, -1).join(", ")} and ${names.at(-1)}` : names[0];
+}
