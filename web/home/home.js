@@ -1,0 +1,75 @@
+// The showtime list at /: every showtime that has not ended, by day.
+
+import { getJSON } from "../shared/api.js";
+import { dayKey, formatMoney, formatStart, formatTime } from "../shared/format.js";
+
+const root = document.querySelector("#showtimes");
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function cheapest(prices) {
+  const amounts = Object.values(prices);
+  if (!amounts.length) return null;
+  return amounts.reduce((low, price) => (price.amount < low.amount ? price : low));
+}
+
+function card(showtime) {
+  const zone = showtime.theater.time_zone;
+  const li = element("li", "showtime");
+  const link = element("a", "showtime-link");
+  link.href = `/showtimes/${showtime.id}`;
+  const time = element("time", "showtime-time", formatTime(new Date(showtime.starts_at), zone));
+  time.dateTime = showtime.starts_at;
+  const title = element("span", "showtime-title", showtime.movie.title);
+  link.append(time, title);
+  const facts = [`${showtime.theater.name}, ${showtime.screen.name}`,
+    `${showtime.movie.runtime_min} min`];
+  if (showtime.movie.certificate) facts.push(`rated ${showtime.movie.certificate}`);
+  const from = cheapest(showtime.prices);
+  if (from) facts.push(`from ${formatMoney(from.amount, from.currency)}`);
+  li.append(link, element("p", "showtime-facts", facts.join(" · ")));
+  return li;
+}
+
+async function main() {
+  let showtimes;
+  try {
+    ({ body: showtimes } = await getJSON("/api/showtimes"));
+  } catch {
+    root.replaceChildren(element("p", "loading", "The showtimes could not be loaded. "
+      + "Reload the page to try again."));
+    root.removeAttribute("aria-busy");
+    return;
+  }
+  if (!showtimes.length) {
+    root.replaceChildren(element("p", "loading", "No showtimes are on sale right now."));
+    root.removeAttribute("aria-busy");
+    return;
+  }
+  const days = new Map();
+  for (const showtime of showtimes) {
+    const zone = showtime.theater.time_zone;
+    const key = dayKey(new Date(showtime.starts_at), zone);
+    if (!days.has(key)) days.set(key, { showtime, list: [] });
+    days.get(key).list.push(showtime);
+  }
+  const sections = [...days.values()].map(({ showtime, list }) => {
+    const section = element("section", "day");
+    const heading = element("h2", null, formatStart(showtime.starts_at,
+      showtime.theater.time_zone, { weekday: "long", month: "long", hour: undefined,
+        minute: undefined }));
+    const ul = element("ul", "day-list");
+    ul.append(...list.map(card));
+    section.append(heading, ul);
+    return section;
+  });
+  root.replaceChildren(...sections);
+  root.removeAttribute("aria-busy");
+}
+
+main();
