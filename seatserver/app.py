@@ -23,6 +23,7 @@ from seatserver.holds.sweeper import ExpirySweeper
 from seatserver.http_errors import error_middleware
 from seatserver.loop_lag import LoopLagMonitor
 from seatserver.metrics import MetricsHandlers, SeatCollector
+from seatserver.pages import PageHandlers
 from seatserver.realtime.commands import Commands
 from seatserver.realtime.rooms import RoomRegistry
 from seatserver.realtime.view import SocketView
@@ -88,6 +89,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(MetricsHandlers(SeatCollector(sockets, rooms, feed, lag)).routes())
     app.router.add_routes(SessionHandlers(sessions).routes())
     app.router.add_routes(CatalogHandlers(catalog).routes())
+    app.router.add_routes(PageHandlers(WEB_DIR).routes())
     app.cleanup_ctx.append(_services)
     app.on_shutdown.append(_close_sockets)
     return app
