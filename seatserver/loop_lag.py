@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+from seatserver.background import BackgroundTask
+
 TICK_S = 0.02
 
 
@@ -18,20 +20,17 @@ class LoopLagMonitor:
         self.max_lag_ms = 0.0
         self.last_lag_ms = 0.0
         self.stalls_over_100ms = 0
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BackgroundTask("loop-lag", self._run)
 
     def reset(self) -> None:
         self.max_lag_ms = 0.0
         self.stalls_over_100ms = 0
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="loop-lag")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._loop.stop()
 
     async def _run(self) -> None:
         while True:

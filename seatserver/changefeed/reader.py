@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from redis.asyncio import Redis
 
 from seatserver import redis_keys
+from seatserver.background import BackgroundTask
 from seatserver.changefeed.events import Event
 from seatserver.holds.engine import REDIS_DOWN
 
@@ -45,7 +46,7 @@ class ChangeFeed:
         self._wake_key = redis_keys.wake(self._instance)
         self._positions: dict[int, str] = {}  # showtime -> last delivered offset
         self._sink: FeedSink | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BackgroundTask("changefeed", self._run)
         self._on_health = on_health or (lambda healthy: None)
         self.healthy = True
 
@@ -53,13 +54,10 @@ class ChangeFeed:
         self._sink = sink
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="changefeed")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._loop.stop()
         try:
             await self._redis.delete(self._wake_key)
         except REDIS_DOWN:
@@ -81,7 +79,7 @@ class ChangeFeed:
             self._positions[showtime] = offset
 
     def _wake(self) -> None:
-        if self._task is None:
+        if not self._loop.running:
             return
         waker = asyncio.ensure_future(self._send_wake())
         waker.add_done_callback(lambda f: f.exception() if not f.cancelled() else None)

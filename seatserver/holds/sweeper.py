@@ -16,6 +16,7 @@ import heapq
 import logging
 import time
 
+from seatserver.background import BackgroundTask
 from seatserver.errors import Unavailable
 from seatserver.holds.engine import HoldEngine
 
@@ -33,16 +34,13 @@ class ExpirySweeper:
         self._heap: list[tuple[int, int]] = []
         self._served: set[int] = set()
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BackgroundTask("expiry-sweeper", self._run)
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="expiry-sweeper")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._loop.stop()
 
     def watch(self, showtime: int) -> None:
         """Start serving a showtime: sweep it now to learn its next deadline."""
