@@ -30,6 +30,11 @@ def booked(showtime: int) -> str:
     return f"booked:{tag(showtime)}"
 
 
+def booking_refs(showtime: int) -> str:
+    """Hash: booked seat -> reference of the booking that bought it."""
+    return f"bref:{tag(showtime)}"
+
+
 def mine_prefix(showtime: int) -> str:
     return f"mine:{tag(showtime)}:"
 

@@ -41,6 +41,14 @@ class HoldResult:
 
 
 @dataclass(frozen=True, slots=True)
+class SeatChange:
+    """Seats a book or cancel script changed; offset '' when none changed."""
+
+    offset: str
+    seats: list[str]
+
+
+@dataclass(frozen=True, slots=True)
 class ExpireResult:
     now: int
     next_deadline: int | None
@@ -81,6 +89,8 @@ class HoldEngine:
         self._release = redis.register_script(_load("release"))
         self._expire = redis.register_script(_load("expire"))
         self._snapshot = redis.register_script(_load("snapshot"))
+        self._book = redis.register_script(_load("book"))
+        self._cancel = redis.register_script(_load("cancel"))
         self._batcher = ScriptBatcher(redis)
 
     async def close(self) -> None:
@@ -112,9 +122,13 @@ class HoldEngine:
         self.clock_offset_ms = int(reply[1]) - time.time() * 1000
         return reply
 
-    async def hold(self, showtime: int, holder: str, seats: Sequence[str]) -> HoldResult:
+    async def hold(self, showtime: int, holder: str, seats: Sequence[str],
+                   ttl_ms: int | None = None) -> HoldResult:
+        """Hold all seats or none; ``ttl_ms`` overrides the hold time (checkout
+        extends a buyer's holds to cover the payment window this way)."""
+        ttl = self._ttl if ttl_ms is None else ttl_ms
         reply = await self._run(
-            self._hold, showtime, [holder, self._ttl, self._max_seats, self._backstop, *seats]
+            self._hold, showtime, [holder, ttl, self._max_seats, self._backstop, *seats]
         )
         status = _text(reply[0])
         if status == "seats_unavailable":
@@ -130,6 +144,39 @@ class HoldEngine:
             refused = [_text(s) for s in reply[2]]
             raise NotHolder(f"not held by you: {', '.join(refused)}", refused)
         return _text(reply[2])
+
+    async def book(self, showtime: int, holder: str, reference: str, seats: Sequence[str],
+                   *, force: bool = False) -> SeatChange:
+        """Mark seats booked for a booking and append ``book``; idempotent.
+
+        Without ``force`` every seat must be held by ``holder`` (or already
+        booked by this booking). ``force`` is for bookings PostgreSQL has
+        already given the seats to: it drops anyone's hold on them.
+        """
+        reply = await self._run(self._book, showtime, [
+            holder, reference, "force" if force else "strict",
+            redis_keys.booking_refs(showtime), *seats])
+        if _text(reply[0]) == "seats_unavailable":
+            refused = [_text(s) for s in reply[2]]
+            raise SeatsUnavailable(f"not available: {', '.join(refused)}", refused)
+        return SeatChange(offset=_text(reply[2]), seats=[_text(s) for s in reply[3]])
+
+    async def free(self, showtime: int, holder: str, reference: str, seats: Sequence[str],
+                   *, kind: str) -> SeatChange:
+        """Free a booking's seats, booked by ``reference`` or held by ``holder``,
+        appending ``kind`` (``cancel`` or ``release``); idempotent. A reference
+        of '' frees booked seats whoever booked them (reconciliation)."""
+        reply = await self._run(self._cancel, showtime, [
+            holder, reference, kind, redis_keys.booking_refs(showtime), *seats])
+        return SeatChange(offset=_text(reply[2]), seats=[_text(s) for s in reply[3]])
+
+    async def booked(self, showtime: int) -> set[str]:
+        """The showtime's booked set as Redis has it (for reconciliation)."""
+        try:
+            members = await self._redis.smembers(redis_keys.booked(showtime))
+        except REDIS_DOWN as exc:
+            raise Unavailable("seat service is unavailable, try again shortly") from exc
+        return {_text(m) for m in members}
 
     async def expire(self, showtime: int) -> ExpireResult:
         reply = await self._run(self._expire, showtime, [])
