@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
@@ -14,6 +15,12 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from seatserver import appkeys as k
 from seatserver.accounts.http import SessionHandlers
 from seatserver.accounts.sessions import SessionStore
+from seatserver.bookings.checkout import Checkout
+from seatserver.bookings.expirer import PendingExpirer
+from seatserver.bookings.http import BookingHandlers
+from seatserver.bookings.idempotency import IdempotencyStore
+from seatserver.bookings.simulated import SimulatedGateway, WebhookDispatcher
+from seatserver.bookings.store import BookingStore
 from seatserver.catalog.http import CatalogHandlers
 from seatserver.catalog.store import CatalogStore
 from seatserver.changefeed import ChangeFeed
@@ -72,6 +79,18 @@ def create_app(settings: Settings) -> web.Application:
                          summary_interval_s=settings.summary_interval_s)
     sockets = SocketView(Commands(engine, rooms), rooms, sessions, settings)
     lag = LoopLagMonitor()
+    bookings = BookingStore(pool)
+    webhooks = WebhookDispatcher(
+        settings.payment_secret, duplicate_rate=settings.sim_duplicate_rate,
+        reorder_rate=settings.sim_reorder_rate, retry_base_s=settings.sim_retry_base_s)
+    simulated = SimulatedGateway(pool, settings.payment_secret, webhooks,
+                                 tolerance_s=settings.webhook_tolerance_s)
+    checkout = Checkout(
+        bookings, engine, catalog, {simulated.name: simulated},
+        default_gateway=simulated.name,
+        sales_close=timedelta(minutes=settings.sales_close_min),
+        payment_window=timedelta(seconds=settings.payment_window_s),
+        cancel_cutoff=timedelta(minutes=settings.cancel_cutoff_min))
 
     app[k.SETTINGS] = settings
     app[k.REDIS] = redis
@@ -83,12 +102,18 @@ def create_app(settings: Settings) -> web.Application:
     app[k.ROOMS] = rooms
     app[k.SOCKETS] = sockets
     app[k.LOOP_LAG] = lag
+    app[k.CHECKOUT] = checkout
+    app[k.PENDING_EXPIRER] = PendingExpirer(checkout, settings.pending_sweep_s)
+    app[k.WEBHOOKS] = webhooks
 
     app.router.add_get("/ws", sockets.handle)
     app.router.add_routes(HealthHandlers(redis, pool).routes())
     app.router.add_routes(MetricsHandlers(SeatCollector(sockets, rooms, feed, lag)).routes())
     app.router.add_routes(SessionHandlers(sessions).routes())
     app.router.add_routes(CatalogHandlers(catalog).routes())
+    app.router.add_routes(BookingHandlers(checkout, bookings, IdempotencyStore(pool), sessions,
+                                          ticket_secret=settings.payment_secret).routes())
+    app.router.add_routes(simulated.routes())
     app.router.add_routes(PageHandlers(WEB_DIR).routes())
     app.cleanup_ctx.append(_services)
     app.on_shutdown.append(_close_sockets)
@@ -100,10 +125,14 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     await app[k.FEED].start()
     await app[k.SWEEPER].start()
     await app[k.LOOP_LAG].start()
+    await _reconcile(app[k.CHECKOUT])
+    await app[k.PENDING_EXPIRER].start()
     yield
     # Each step is bounded: a stuck part must not hang the whole shutdown.
     for name, step in (
         ("loop-lag monitor", app[k.LOOP_LAG].stop()),
+        ("pending expirer", app[k.PENDING_EXPIRER].stop()),
+        ("webhook deliveries", app[k.WEBHOOKS].close()),
         ("rooms", app[k.ROOMS].close()),
         ("expiry sweeper", app[k.SWEEPER].stop()),
         ("change feed", app[k.FEED].stop()),
@@ -114,6 +143,22 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         await _bounded(name, step)
     if not await _bounded("database pool", app[k.DB_POOL].close()):
         app[k.DB_POOL].terminate()
+
+
+async def _reconcile(checkout: Checkout) -> None:
+    """Rebuild Redis' booked sets from PostgreSQL, so a flushed Redis loses no sale.
+
+    A Redis that is down must not keep the app from starting: the hold path
+    answers `unavailable` meanwhile, and `seatserver reconcile` repairs later.
+    """
+    try:
+        changed = await asyncio.wait_for(checkout.reconcile(), 30)
+    except Exception:
+        log.exception("start-up reconciliation of booked seats failed")
+        return
+    if changed:
+        log.warning("reconciliation: %d booked seats differed between Redis and PostgreSQL",
+                    changed)
 
 
 async def _bounded(name: str, step: Awaitable[None]) -> bool:

@@ -6,6 +6,9 @@ import asyncpg
 from aiohttp import web
 from redis.asyncio import Redis
 
+from seatserver.bookings.checkout import Checkout
+from seatserver.bookings.expirer import PendingExpirer
+from seatserver.bookings.simulated import WebhookDispatcher
 from seatserver.changefeed import ChangeFeed
 from seatserver.holds import HoldEngine
 from seatserver.holds.sweeper import ExpirySweeper
@@ -24,3 +27,6 @@ SWEEPER = web.AppKey("sweeper", ExpirySweeper)
 ROOMS = web.AppKey("rooms", RoomRegistry)
 SOCKETS = web.AppKey("sockets", SocketView)
 LOOP_LAG = web.AppKey("loop_lag", LoopLagMonitor)
+CHECKOUT = web.AppKey("checkout", Checkout)
+PENDING_EXPIRER = web.AppKey("pending_expirer", PendingExpirer)
+WEBHOOKS = web.AppKey("webhooks", WebhookDispatcher)

@@ -24,6 +24,13 @@ CODES: dict[str, int] = {
     "not_holder": 409,
     "rate_limited": 429,
     "sales_closed": 409,
+    "nothing_to_book": 422,
+    "hold_expired": 409,
+    "idempotency_mismatch": 422,
+    "request_in_flight": 409,
+    "cancel_closed": 409,
+    "bad_signature": 400,
+    "payment_mismatch": 422,
     "unavailable": 503,
     "internal_error": 500,
 }
@@ -92,6 +99,36 @@ class SalesClosed(SeatError):
     code = "sales_closed"
 
 
+class NothingToBook(SeatError):
+    code = "nothing_to_book"
+
+
+class HoldExpired(SeatError):
+    code = "hold_expired"
+
+
+class IdempotencyMismatch(SeatError):
+    code = "idempotency_mismatch"
+
+
+class RequestInFlight(SeatError):
+    code = "request_in_flight"
+
+
+class CancelClosed(SeatError):
+    code = "cancel_closed"
+
+
+class BadSignature(SeatError):
+    """A payment callback or webhook whose signature or timestamp does not verify."""
+
+    code = "bad_signature"
+
+
+class PaymentMismatch(SeatError):
+    code = "payment_mismatch"
+
+
 class Unavailable(SeatError):
     """A backing service (Redis, PostgreSQL) cannot be reached right now."""
 
@@ -103,6 +140,7 @@ BY_CODE: dict[str, type[SeatError]] = {
     for cls in (
         BadMessage, BadRequest, Unauthorized, Forbidden, NotFound, UnknownShowtime,
         UnknownSeat, SeatsUnavailable, TooManySeats, NotHolder,
-        RateLimited, SalesClosed, Unavailable,
+        RateLimited, SalesClosed, NothingToBook, HoldExpired, IdempotencyMismatch,
+        RequestInFlight, CancelClosed, BadSignature, PaymentMismatch, Unavailable,
     )
 }

@@ -63,6 +63,24 @@ class Settings:
     # Margin the seat key's own TTL keeps beyond the hold deadline (backstop).
     backstop_ms: int = 5_000
 
+    # Sales close this long before the start.
+    sales_close_min: int = 10
+    # Seats stay held for the payment (Redis hold extended at checkout).
+    payment_window_s: int = 600
+    # Bookings can be cancelled (and refunded) until this long before the start.
+    cancel_cutoff_min: int = 120
+    # HMAC-SHA256 key of the payment provider's signed returns and webhooks.
+    payment_secret: str = "dev-only-payment-secret"
+    # Webhooks signed longer ago than this are refused as stale (replays).
+    webhook_tolerance_s: int = 300
+    # How often each instance looks for pending bookings past their window.
+    pending_sweep_s: float = 5.0
+    # The simulated provider's misbehaviour: chance of sending a webhook twice,
+    # and of delaying one so that later events overtake it.
+    sim_duplicate_rate: float = 0.1
+    sim_reorder_rate: float = 0.1
+    sim_retry_base_s: float = 0.5
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
@@ -78,6 +96,10 @@ class Settings:
             stream_maxlen=_int(env, "SEATSERVER_STREAM_MAXLEN", 10_000, minimum=100),
             redis_pool_size=_int(env, "SEATSERVER_REDIS_POOL", 64, minimum=4),
             db_pool_size=_int(env, "SEATSERVER_DB_POOL", 10, minimum=2),
+            sales_close_min=_int(env, "SEATSERVER_SALES_CLOSE_MIN", 10),
+            payment_window_s=_int(env, "SEATSERVER_PAYMENT_WINDOW", 600, minimum=30),
+            cancel_cutoff_min=_int(env, "SEATSERVER_CANCEL_CUTOFF_MIN", 120),
+            payment_secret=env.get("SEATSERVER_PAYMENT_SECRET") or "dev-only-payment-secret",
         )
 
     def with_urls(self, redis_url: str, database_url: str) -> Settings:

@@ -1,0 +1,1 @@
+"""Bookings and payments: held seats become a paid booking in PostgreSQL."""

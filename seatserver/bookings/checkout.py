@@ -1,0 +1,195 @@
+"""Checkout: holds in Redis become a pending booking, and payments move it on.
+
+The order of steps is chosen so that a crash anywhere loses nothing:
+PostgreSQL decides (one transaction per step, the unique index arbitrating
+seats), then Redis is told with idempotent scripts. Repeating a step, or
+reconciling from PostgreSQL, brings Redis back in line.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+
+from seatserver.bookings.gateway import PaymentEvent, PaymentGateway
+from seatserver.bookings.models import Booking, Sale
+from seatserver.bookings.store import BookingStore, EventOutcome, SeatLine
+from seatserver.catalog.store import CatalogStore
+from seatserver.errors import (
+    CancelClosed,
+    HoldExpired,
+    NotFound,
+    NothingToBook,
+    NotHolder,
+    PaymentMismatch,
+    SalesClosed,
+    SeatsUnavailable,
+    UnknownSeat,
+    UnknownShowtime,
+)
+from seatserver.holds import HoldEngine
+
+log = logging.getLogger(__name__)
+
+
+class Checkout:
+    def __init__(self, store: BookingStore, engine: HoldEngine, catalog: CatalogStore,
+                 gateways: Mapping[str, PaymentGateway], *, default_gateway: str,
+                 sales_close: timedelta, payment_window: timedelta,
+                 cancel_cutoff: timedelta) -> None:
+        self._store = store
+        self._engine = engine
+        self._catalog = catalog
+        self._gateways = gateways
+        self._default = default_gateway
+        self._sales_close = sales_close
+        self._window = payment_window
+        self._cutoff = cancel_cutoff
+
+    def gateway(self, name: str) -> PaymentGateway | None:
+        return self._gateways.get(name)
+
+    async def start(self, *, user_id: int, showtime: int, seats: Sequence[str] | None,
+                    base_url: str, remote: str | None) -> tuple[Booking, str]:
+        """The caller's holds (or the named ones) as a pending booking with a
+        payment order; returns it and the URL where the buyer pays."""
+        sale = await self._store.sale(showtime)
+        if sale is None:
+            raise UnknownShowtime(f"there is no showtime {showtime}")
+        if datetime.now(UTC) >= sale.starts_at - self._sales_close:
+            raise SalesClosed("sales for this showtime have closed")
+        holder = str(user_id)
+        wanted = await self._held_seats(showtime, holder, seats)
+        lines = await self._priced(sale, wanted)
+        # Longer holds first: the seats must stay ours while the buyer pays.
+        held = await self._engine.hold(showtime, holder, wanted,
+                                       ttl_ms=int(self._window.total_seconds() * 1000))
+        deadline = datetime.fromtimestamp(held.expires_at / 1000, UTC)
+        booking = await self._store.create_pending(
+            user_id=user_id, sale=sale, lines=lines, deadline=deadline, remote=remote)
+        gateway = self._gateways[self._default]
+        try:
+            order = await gateway.create_order(
+                reference=booking.reference, amount=booking.total.amount,
+                currency=booking.total.currency,
+                return_url=f"{base_url}/api/payments/{gateway.name}/return",
+                webhook_url=f"{base_url}/api/payments/{gateway.name}/webhook",
+                expires_at=deadline)
+        except Exception:
+            await self._expire(booking.reference, "payment order not created")
+            raise
+        booking = await self._store.attach_payment(booking.reference, gateway.name,
+                                                   order.order_id)
+        return booking, order.checkout_url
+
+    async def _held_seats(self, showtime: int, holder: str,
+                          seats: Sequence[str] | None) -> list[str]:
+        mine = (await self._engine.snapshot(showtime, holder)).mine
+        if seats is None:
+            if not mine:
+                raise NothingToBook("you hold no seats for this showtime")
+            return sorted(mine)
+        if not seats:
+            raise NothingToBook("no seats named")
+        if not mine:
+            raise HoldExpired("your holds have expired; pick the seats again", seats)
+        missing = [s for s in seats if s not in mine]
+        if missing:
+            raise NotHolder(f"not held by you: {', '.join(missing)}", missing)
+        return list(seats)
+
+    async def _priced(self, sale: Sale, seats: Sequence[str]) -> list[SeatLine]:
+        layout = await self._catalog.layout(sale.showtime)
+        if layout is None:
+            raise UnknownShowtime(f"there is no showtime {sale.showtime}")
+        unknown = layout.unknown(seats)
+        if unknown:
+            raise UnknownSeat(f"no such seats: {', '.join(unknown)}", unknown)
+        types = {s: layout.seats[s].type for s in seats}
+        off_sale = [s for s in seats if types[s] not in sale.prices]
+        if off_sale:
+            raise SeatsUnavailable(f"not on sale: {', '.join(off_sale)}", off_sale)
+        return [SeatLine(s, types[s], sale.prices[types[s]]) for s in seats]
+
+    async def apply(self, provider: str, event: PaymentEvent) -> Booking:
+        """Apply a verified payment event; safe to repeat and in any order."""
+        outcome = await self._store.apply_event(provider, event)
+        if outcome is None:
+            await self._store.record_refused(provider, event, "unknown_order")
+            raise NotFound(f"unknown order {event.order_id}")
+        booking = outcome.booking
+        if event.type == "captured" and (event.amount, event.currency) != (
+                booking.total.amount, booking.total.currency):
+            # Recorded (dedup) but not acted on: we never book for the wrong money.
+            await self._store.record_refused(provider, event, "amount_mismatch")
+            raise PaymentMismatch("payment amount or currency does not match the booking")
+        await self._after(outcome, provider, event)
+        return outcome.booking
+
+    async def _after(self, outcome: EventOutcome, provider: str, event: PaymentEvent) -> None:
+        booking = outcome.booking
+        if outcome.result in ("booked", "reacquired", "duplicate", "ignored") \
+                and booking.status == "booked":
+            # PostgreSQL gave these seats to the booking; Redis follows (idempotent).
+            await self._engine.book(booking.showtime, booking.holder, booking.reference,
+                                    booking.seat_ids, force=True)
+        elif outcome.result == "expired":
+            await self._engine.free(booking.showtime, booking.holder, booking.reference,
+                                    booking.seat_ids, kind="release")
+        elif outcome.result == "refund":
+            log.warning("late payment for %s: seats gone, refunding", booking.reference)
+            await self._gateways[provider].refund(event.order_id, outcome.refund)
+
+    async def _expire(self, reference: str, reason: str) -> Booking | None:
+        booking = await self._store.expire(reference, actor="system", reason=reason)
+        if booking is not None:
+            await self._engine.free(booking.showtime, booking.holder, booking.reference,
+                                    booking.seat_ids, kind="release")
+        return booking
+
+    async def expire_due(self) -> int:
+        """Expire pending bookings whose payment window has passed; returns how many."""
+        count = 0
+        for reference in await self._store.due_pending():
+            if await self._expire(reference, "payment window passed"):
+                count += 1
+        return count
+
+    async def cancel(self, reference: str, *, user_id: int, remote: str | None) -> Booking:
+        """Cancel a booked booking before the cut-off, refunding in full."""
+        booking = await self._store.get(reference)
+        if booking is None or booking.user_id != user_id:
+            raise NotFound(f"no booking {reference}")
+        sale = await self._store.sale(booking.showtime)
+        assert sale is not None
+        if booking.status != "booked":
+            raise CancelClosed(f"a {booking.status} booking cannot be cancelled")
+        if datetime.now(UTC) >= sale.starts_at - self._cutoff:
+            raise CancelClosed("cancellation closed: the show starts too soon")
+        if booking.payment is not None:
+            # Refund first: a refund that fails leaves the booking as it was.
+            await self._gateways[booking.payment.provider].refund(
+                booking.payment.order_id, booking.total.amount)
+        try:
+            cancelled = await self._store.cancel(reference, user_id=user_id,
+                                                 refund=booking.total.amount, remote=remote)
+        except LookupError:
+            raise CancelClosed("the booking changed meanwhile; look again") from None
+        await self._engine.free(cancelled.showtime, cancelled.holder, cancelled.reference,
+                                cancelled.seat_ids, kind="cancel")
+        return cancelled
+
+    async def reconcile(self) -> int:
+        """Make Redis' booked sets what PostgreSQL says; returns seats changed."""
+        changed = 0
+        for showtime, bookings in (await self._store.booked_seats()).items():
+            should = {seat: ref for ref, seats in bookings.items() for seat in seats}
+            extra = sorted(await self._engine.booked(showtime) - set(should))
+            if extra:
+                changed += len((await self._engine.free(showtime, "", "", extra,
+                                                        kind="cancel")).seats)
+            for ref, seats in bookings.items():
+                changed += len((await self._engine.book(showtime, "", ref, seats,
+                                                        force=True)).seats)
+        return changed

@@ -1,0 +1,76 @@
+"""Idempotency-Key semantics as the well-known payment APIs have them.
+
+The first request with a key claims it (a row with no status yet); when it
+finishes, its status and body are saved for ``KEEP``. The same key and the
+same request get the saved response; a different request gets
+``idempotency_mismatch``; a request while the first is still running gets
+``request_in_flight``. Server failures (5xx) are not saved: the key is freed
+so that the client's retry runs again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+
+import asyncpg
+
+from seatserver.errors import IdempotencyMismatch, RequestInFlight
+
+KEEP = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True)
+class SavedResponse:
+    status: int
+    body: bytes
+
+
+def request_hash(*parts: bytes) -> bytes:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(len(part).to_bytes(8, "big") + part)
+    return digest.digest()
+
+
+class IdempotencyStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def claim(self, user_id: int, key: str, fingerprint: bytes) -> SavedResponse | None:
+        """None: the caller owns the key and must ``finish`` or ``forget`` it."""
+        async with self._pool.acquire() as conn:
+            # A key older than KEEP is forgotten, so it may be claimed afresh.
+            await conn.execute(
+                "DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 "
+                "AND created_at < now() - $3::interval", user_id, key, KEEP)
+            claimed = await conn.fetchval(
+                """INSERT INTO idempotency_keys (user_id, key, request_hash) VALUES ($1, $2, $3)
+                   ON CONFLICT (user_id, key) DO NOTHING RETURNING true""",
+                user_id, key, fingerprint)
+            if claimed:
+                return None
+            row = await conn.fetchrow(
+                "SELECT request_hash, status, body FROM idempotency_keys "
+                "WHERE user_id = $1 AND key = $2", user_id, key)
+        if row is None:  # forgotten between our two statements: a retry is in order
+            raise RequestInFlight("a request with this Idempotency-Key is in progress")
+        if bytes(row["request_hash"]) != fingerprint:
+            raise IdempotencyMismatch(
+                "this Idempotency-Key was used with a different request")
+        if row["status"] is None:
+            raise RequestInFlight("a request with this Idempotency-Key is in progress")
+        return SavedResponse(row["status"], bytes(row["body"]))
+
+    async def finish(self, user_id: int, key: str, response: SavedResponse) -> None:
+        async with self._pool.acquire() as conn:
+            await conn.execute(
+                "UPDATE idempotency_keys SET status = $3, body = $4 "
+                "WHERE user_id = $1 AND key = $2",
+                user_id, key, response.status, response.body)
+
+    async def forget(self, user_id: int, key: str) -> None:
+        async with self._pool.acquire() as conn:
+            await conn.execute(
+                "DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2", user_id, key)

@@ -1,0 +1,322 @@
+"""BookingStore: bookings, their seats and payments in PostgreSQL.
+
+Every status change happens here, in one transaction with the booking row
+locked, together with its seats' ``active`` flag (what the unique index
+arbitrates), the audit entry and any outbox message. Redis is told afterwards
+by the caller, with idempotent scripts, so a failure between the two is
+repaired by repeating the Redis step (or by reconciliation).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from seatserver.bookings.gateway import PaymentEvent
+from seatserver.bookings.models import BookedSeat, Booking, PaymentView, Sale
+from seatserver.catalog.models import Price
+from seatserver.errors import SeatsUnavailable
+
+_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read over the phone
+
+_BOOKING = """
+SELECT b.id, b.reference, b.user_id, b.showtime_id, b.status, b.amount, b.currency,
+       b.hold_deadline, b.attention, b.created_at,
+       p.provider, p.provider_order_id, p.status AS payment_status, p.refunded_amount
+FROM bookings b LEFT JOIN payments p ON p.booking_id = b.id
+"""
+
+
+def new_reference() -> str:
+    return "".join(secrets.choice(_ALPHABET) for _ in range(10))
+
+
+@dataclass(frozen=True, slots=True)
+class SeatLine:
+    seat_id: str
+    seat_type: str
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class EventOutcome:
+    """What applying a payment event did; ``refund`` asks the caller to refund."""
+
+    result: str  # duplicate | booked | reacquired | refund | expired | ignored | recorded
+    booking: Booking
+    refund: int = 0
+
+
+class BookingStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def sale(self, showtime: int) -> Sale | None:
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(
+                "SELECT starts_at, currency FROM showtimes WHERE id = $1", showtime)
+            if row is None:
+                return None
+            prices = await conn.fetch(
+                "SELECT seat_type, amount FROM showtime_prices WHERE showtime_id = $1",
+                showtime)
+        return Sale(showtime, row["starts_at"], row["currency"],
+                    {p["seat_type"]: p["amount"] for p in prices})
+
+    async def create_pending(self, *, user_id: int, sale: Sale, lines: Sequence[SeatLine],
+                             deadline: datetime, remote: str | None) -> Booking:
+        """The pending booking and its seats, in one transaction; the unique index
+        refuses seats another live booking has (``SeatsUnavailable`` naming them)."""
+        reference = new_reference()
+        total = sum(line.amount for line in lines)
+        async with self._pool.acquire() as conn:
+            try:
+                async with conn.transaction():
+                    booking_id: int = await conn.fetchval(
+                        """INSERT INTO bookings (reference, user_id, showtime_id, amount,
+                                                 currency, hold_deadline)
+                           VALUES ($1, $2, $3, $4, $5, $6) RETURNING id""",
+                        reference, user_id, sale.showtime, total, sale.currency, deadline)
+                    await conn.executemany(
+                        """INSERT INTO booking_seats (booking_id, showtime_id, seat_id,
+                                                      seat_type, amount)
+                           VALUES ($1, $2, $3, $4, $5)""",
+                        [(booking_id, sale.showtime, ln.seat_id, ln.seat_type, ln.amount)
+                         for ln in lines])
+                    await _audit(conn, f"user:{user_id}", "booking.created", booking_id,
+                                 remote, {"seats": [ln.seat_id for ln in lines]})
+            except asyncpg.UniqueViolationError:
+                taken = await conn.fetch(
+                    """SELECT seat_id FROM booking_seats
+                       WHERE showtime_id = $1 AND active AND seat_id = any($2::text[])""",
+                    sale.showtime, [ln.seat_id for ln in lines])
+                seats = sorted(r["seat_id"] for r in taken)
+                raise SeatsUnavailable(f"already sold: {', '.join(seats)}", seats) from None
+            return await _load(conn, "b.id = $1", booking_id)
+
+    async def attach_payment(self, reference: str, provider: str, order_id: str) -> Booking:
+        async with self._pool.acquire() as conn, conn.transaction():
+            booking = await _load(conn, "b.reference = $1", reference)
+            await conn.execute(
+                """INSERT INTO payments (booking_id, provider, provider_order_id, amount, currency)
+                   SELECT id, $2, $3, amount, currency FROM bookings WHERE reference = $1""",
+                reference, provider, order_id)
+            return await _load(conn, "b.reference = $1", booking.reference)
+
+    async def get(self, reference: str) -> Booking | None:
+        async with self._pool.acquire() as conn:
+            return await _maybe(conn, "b.reference = $1", reference)
+
+    async def for_user(self, user_id: int) -> list[Booking]:
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT reference FROM bookings WHERE user_id = $1 ORDER BY created_at DESC",
+                user_id)
+            return [await _load(conn, "b.reference = $1", r["reference"]) for r in rows]
+
+    async def expire(self, reference: str, *, actor: str, reason: str) -> Booking | None:
+        """pending -> expired, seats freed; None when it was not pending any more."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            booking_id = await conn.fetchval(
+                "SELECT id FROM bookings WHERE reference = $1 AND status = 'pending' FOR UPDATE",
+                reference)
+            if booking_id is None:
+                return None
+            await _set_status(conn, booking_id, "expired", active=False)
+            await conn.execute(
+                """UPDATE payments SET status = 'failed', updated_at = now()
+                   WHERE booking_id = $1 AND status = 'created'""", booking_id)
+            await _audit(conn, actor, "booking.expired", booking_id, None, {"reason": reason})
+            return await _load(conn, "b.id = $1", booking_id)
+
+    async def due_pending(self, limit: int = 100) -> list[str]:
+        """References of pending bookings whose payment window has passed."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                """SELECT reference FROM bookings
+                   WHERE status = 'pending' AND hold_deadline < now()
+                   ORDER BY hold_deadline LIMIT $1""", limit)
+        return [r["reference"] for r in rows]
+
+    async def cancel(self, reference: str, *, user_id: int, refund: int,
+                     remote: str | None) -> Booking:
+        """booked -> cancelled with the refund recorded; the caller checked the rules."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            booking_id = await conn.fetchval(
+                "SELECT id FROM bookings WHERE reference = $1 AND status = 'booked' FOR UPDATE",
+                reference)
+            if booking_id is None:
+                raise LookupError(reference)
+            await _set_status(conn, booking_id, "cancelled", active=False)
+            await conn.execute(
+                """UPDATE payments SET refunded_amount = refunded_amount + $2,
+                          status = CASE WHEN refunded_amount + $2 >= amount THEN 'refunded'
+                                        ELSE 'partially_refunded' END,
+                          updated_at = now()
+                   WHERE booking_id = $1""", booking_id, refund)
+            await _audit(conn, f"user:{user_id}", "booking.cancelled", booking_id, remote,
+                         {"refund": refund})
+            return await _load(conn, "b.id = $1", booking_id)
+
+    async def record_refused(self, provider: str, event: PaymentEvent, outcome: str) -> None:
+        """Audit an event refused after verification (wrong amount, unknown order)."""
+        await self.audit(f"provider:{provider}", "payment.refused", None,
+                         {"event": event.event_id, "order": event.order_id,
+                          "reason": outcome})
+
+    async def audit(self, actor: str, action: str, remote: str | None,
+                    detail: dict[str, Any]) -> None:
+        async with self._pool.acquire() as conn:
+            await _audit(conn, actor, action, None, remote, detail)
+
+    async def apply_event(self, provider: str, event: PaymentEvent) -> EventOutcome | None:
+        """Record the event once and move the booking on; None for an unknown order.
+
+        A duplicate (same provider event id) changes nothing and says so.
+        """
+        async with self._pool.acquire() as conn, conn.transaction():
+            booking_id = await conn.fetchval(
+                """SELECT b.id FROM payments p JOIN bookings b ON b.id = p.booking_id
+                   WHERE p.provider = $1 AND p.provider_order_id = $2 FOR UPDATE OF b""",
+                provider, event.order_id)
+            if booking_id is None:
+                return None
+            fresh = await conn.fetchval(
+                """INSERT INTO payment_events (provider, event_id, event_type, order_id,
+                                               raw_body, outcome)
+                   VALUES ($1, $2, $3, $4, $5, 'received')
+                   ON CONFLICT (provider, event_id) DO NOTHING RETURNING id""",
+                provider, event.event_id, event.type, event.order_id, event.raw)
+            booking = await _load(conn, "b.id = $1", booking_id)
+            if fresh is None:
+                return EventOutcome("duplicate", booking)
+            outcome = await _transition(conn, booking_id, booking, event, provider)
+            await conn.execute("UPDATE payment_events SET outcome = $2 WHERE id = $1",
+                               fresh, outcome.result)
+            return outcome
+
+    async def booked_seats(self) -> dict[int, dict[str, list[str]]]:
+        """showtime -> booking reference -> seats, for every booked booking."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                """SELECT s.showtime_id, b.reference, array_agg(s.seat_id) AS seats
+                   FROM booking_seats s JOIN bookings b ON b.id = s.booking_id
+                   WHERE b.status = 'booked' AND s.active
+                   GROUP BY s.showtime_id, b.reference""")
+            showtimes = await conn.fetch("SELECT id FROM showtimes")
+        result: dict[int, dict[str, list[str]]] = {r["id"]: {} for r in showtimes}
+        for r in rows:
+            result.setdefault(r["showtime_id"], {})[r["reference"]] = list(r["seats"])
+        return result
+
+
+async def _transition(conn: asyncpg.Connection, booking_id: int, booking: Booking,
+                      event: PaymentEvent, provider: str) -> EventOutcome:
+    actor = f"provider:{provider}"
+    if event.type == "captured":
+        await conn.execute(
+            """UPDATE payments SET status = 'captured', provider_payment_id = $2,
+                      updated_at = now()
+               WHERE booking_id = $1 AND status IN ('created', 'authorized', 'failed')""",
+            booking_id, event.payment_id)
+        if booking.status == "booked":
+            return EventOutcome("ignored", booking)
+        if booking.status == "pending":
+            await _set_status(conn, booking_id, "booked", active=True)
+            await _confirmed(conn, booking_id, actor, "booking.booked")
+            return EventOutcome("booked", await _load(conn, "b.id = $1", booking_id))
+        return await _late_capture(conn, booking_id, booking, actor)
+    if event.type in ("failed", "expired"):
+        if booking.status != "pending":
+            return EventOutcome("ignored", booking)  # a capture (or cancel) came first
+        await _set_status(conn, booking_id, "expired", active=False)
+        await conn.execute(
+            """UPDATE payments SET status = 'failed', updated_at = now()
+               WHERE booking_id = $1 AND status IN ('created', 'authorized')""", booking_id)
+        await _audit(conn, actor, "booking.expired", booking_id, None,
+                     {"reason": f"payment {event.type}"})
+        return EventOutcome("expired", await _load(conn, "b.id = $1", booking_id))
+    return EventOutcome("recorded", booking)  # refunds: we asked for them ourselves
+
+
+async def _late_capture(conn: asyncpg.Connection, booking_id: int, booking: Booking,
+                        actor: str) -> EventOutcome:
+    """Money arrived for an expired booking: take the seats back if nobody else
+    has them (the unique index decides), else refund in full."""
+    try:
+        async with conn.transaction():
+            await conn.execute("UPDATE booking_seats SET active = true WHERE booking_id = $1",
+                               booking_id)
+    except asyncpg.UniqueViolationError:
+        await conn.execute(
+            """UPDATE payments SET status = 'refunded', refunded_amount = amount,
+                      updated_at = now() WHERE booking_id = $1""", booking_id)
+        await conn.execute(
+            """UPDATE bookings SET attention = 'late_payment_refunded', updated_at = now()
+               WHERE id = $1""", booking_id)
+        await _audit(conn, actor, "payment.late_refunded", booking_id, None, {})
+        return EventOutcome("refund", await _load(conn, "b.id = $1", booking_id),
+                            refund=booking.total.amount)
+    await conn.execute(
+        """UPDATE bookings SET status = 'booked', attention = 'late_payment_reacquired',
+                  updated_at = now() WHERE id = $1""", booking_id)
+    await _confirmed(conn, booking_id, actor, "booking.late_reacquired")
+    return EventOutcome("reacquired", await _load(conn, "b.id = $1", booking_id))
+
+
+async def _confirmed(conn: asyncpg.Connection, booking_id: int, actor: str,
+                     action: str) -> None:
+    await _audit(conn, actor, action, booking_id, None, {})
+    reference = await conn.fetchval("SELECT reference FROM bookings WHERE id = $1", booking_id)
+    await conn.execute("INSERT INTO outbox (kind, payload) VALUES ('booking_confirmed', $1)",
+                       json.dumps({"reference": reference}))
+
+
+async def _set_status(conn: asyncpg.Connection, booking_id: int, status: str, *,
+                      active: bool) -> None:
+    await conn.execute("UPDATE bookings SET status = $2, updated_at = now() WHERE id = $1",
+                       booking_id, status)
+    await conn.execute("UPDATE booking_seats SET active = $2 WHERE booking_id = $1",
+                       booking_id, active)
+
+
+async def _audit(conn: asyncpg.Connection, actor: str, action: str, booking_id: int | None,
+                 remote: str | None, detail: dict[str, Any]) -> None:
+    await conn.execute(
+        """INSERT INTO audit_log (actor, action, booking_id, remote, detail)
+           VALUES ($1, $2, $3, $4, $5::jsonb)""",
+        actor, action, booking_id, remote, json.dumps(detail))
+
+
+async def _maybe(conn: asyncpg.Connection, where: str, *args: Any) -> Booking | None:
+    row = await conn.fetchrow(f"{_BOOKING} WHERE {where}", *args)
+    if row is None:
+        return None
+    seats = await conn.fetch(
+        """SELECT seat_id, seat_type, amount FROM booking_seats
+           WHERE booking_id = $1 ORDER BY seat_id""", row["id"])
+    currency: str = row["currency"]
+    payment = None
+    if row["provider"] is not None:
+        payment = PaymentView(row["provider"], row["provider_order_id"], row["payment_status"],
+                              Price(row["refunded_amount"], currency))
+    return Booking(
+        reference=row["reference"], showtime=row["showtime_id"], status=row["status"],
+        total=Price(row["amount"], currency),
+        seats=[BookedSeat(s["seat_id"], s["seat_type"], Price(s["amount"], currency))
+               for s in seats],
+        payment=payment, hold_deadline=row["hold_deadline"], attention=row["attention"],
+        created_at=row["created_at"], user_id=row["user_id"],
+    )
+
+
+async def _load(conn: asyncpg.Connection, where: str, *args: Any) -> Booking:
+    booking = await _maybe(conn, where, *args)
+    assert booking is not None, args
+    return booking

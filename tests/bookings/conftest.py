@@ -1,0 +1,112 @@
+"""Bookings tests: real servers on real Redis and PostgreSQL, driven over HTTP and WS."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+
+from seatserver.loadgen.client import new_session
+from seatserver.settings import Settings
+from tests.realtime import conftest as realtime
+from tests.realtime.conftest import ClientFactory, ServerFactory
+
+# The realtime suite's fixtures, shared: servers, sessions, the seat list.
+http = realtime.http
+make_server = realtime.make_server
+server = realtime.server
+base_url = realtime.base_url
+seats = realtime.seats
+connect = realtime.connect
+
+
+@pytest.fixture
+def settings(redis_url: str, database_url: str) -> Settings:
+    # The webhook sender's chaos off by default: tests that want duplicates or
+    # reordering ask for them. Rate limits far above what a test sends.
+    return Settings(redis_url=redis_url, database_url=database_url, hold_ttl_s=60,
+                    max_seats=4, heartbeat_s=5.0, rate_per_s=10_000, rate_burst=10_000,
+                    sim_duplicate_rate=0.0, sim_reorder_rate=0.0, sim_retry_base_s=0.05,
+                    pending_sweep_s=0.2)
+
+
+@pytest.fixture(autouse=True)
+async def no_bookings(db_pool: Any) -> None:
+    """Each test starts with no sales (the database lives for the whole session)."""
+    async with db_pool.acquire() as conn:
+        await conn.execute("TRUNCATE bookings, booking_seats, payments, payment_events, "
+                           "idempotency_keys, audit_log, outbox, sim_provider_orders")
+
+
+@pytest.fixture
+async def showtime(demo: list[int]) -> int:
+    # Tomorrow's show: today's may start within the sales cut-off while tests run.
+    return demo[1]
+
+
+class Buyer:
+    """A guest with a token, talking to the API as a non-browser client."""
+
+    def __init__(self, http: aiohttp.ClientSession, base_url: str, token: str) -> None:
+        self.http = http
+        self.base = base_url
+        self.token = token
+        self.auth = {"Authorization": f"Bearer {token}"}
+
+    async def call(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+        headers = {**self.auth, **kwargs.pop("headers", {})}
+        async with self.http.request(method, self.base + path, headers=headers,
+                                     allow_redirects=False, **kwargs) as resp:
+            body = await resp.json() if resp.content_type == "application/json" else None
+            return resp.status, body
+
+    async def checkout(self, showtime: int, key: str, seats: list[str] | None = None
+                       ) -> tuple[int, Any]:
+        body = {} if seats is None else {"seats": seats}
+        return await self.call("POST", f"/api/showtimes/{showtime}/bookings", json=body,
+                               headers={"Idempotency-Key": key})
+
+    async def pay(self, checkout_url: str, action: str) -> str:
+        """Click a button on the provider's page; returns where the return lands."""
+        async with self.http.post(self.base + checkout_url + "/" + action,
+                                  allow_redirects=False) as resp:
+            assert resp.status == 303, await resp.text()
+            back = resp.headers["Location"]
+        back_path = back[len(self.base):] if back.startswith(self.base) else back
+        async with self.http.get(self.base + back_path, headers=self.auth,
+                                 allow_redirects=False) as resp:
+            assert resp.status == 303, await resp.text()
+            return resp.headers["Location"]
+
+    async def booking(self, reference: str) -> Any:
+        status, body = await self.call("GET", f"/api/bookings/{reference}")
+        assert status == 200, body
+        return body
+
+
+@pytest.fixture
+async def buyer_at(http: aiohttp.ClientSession) -> Any:
+    async def make(url: str, token: str | None = None) -> Buyer:
+        return Buyer(http, url, token or await new_session(http, url))
+    return make
+
+
+def other_db(redis_url: str, offset: int) -> str:
+    """The same Redis, another database number: an independent "view" of seat state."""
+    parts = urlsplit(redis_url)
+    db = int(parts.path.lstrip("/") or 0)
+    return parts._replace(path=f"/{(db + offset) % 16}").geturl()
+
+
+@pytest.fixture
+async def plain_http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        yield session
+
+
+__all__ = ["Buyer", "ClientFactory", "ServerFactory", "TestServer", "dataclasses", "other_db"]
