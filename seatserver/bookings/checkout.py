@@ -118,10 +118,8 @@ class Checkout:
         if outcome is None:
             await self._store.record_refused(provider, event, "unknown_order")
             raise NotFound(f"unknown order {event.order_id}")
-        booking = outcome.booking
-        if event.type == "captured" and (event.amount, event.currency) != (
-                booking.total.amount, booking.total.currency):
-            # Recorded (dedup) but not acted on: we never book for the wrong money.
+        if outcome.result == "mismatch":
+            # We never book for the wrong money; support sees it in the audit log.
             await self._store.record_refused(provider, event, "amount_mismatch")
             raise PaymentMismatch("payment amount or currency does not match the booking")
         await self._after(outcome, provider, event)

@@ -48,7 +48,8 @@ class SeatLine:
 class EventOutcome:
     """What applying a payment event did; ``refund`` asks the caller to refund."""
 
-    result: str  # duplicate | booked | reacquired | refund | expired | ignored | recorded
+    # duplicate | mismatch | booked | reacquired | refund | expired | ignored | recorded
+    result: str
     booking: Booking
     refund: int = 0
 
@@ -196,7 +197,12 @@ class BookingStore:
             booking = await _load(conn, "b.id = $1", booking_id)
             if fresh is None:
                 return EventOutcome("duplicate", booking)
-            outcome = await _transition(conn, booking_id, booking, event, provider)
+            if event.type == "captured" and (event.amount, event.currency) != (
+                    booking.total.amount, booking.total.currency):
+                # Recorded (so a retry is a duplicate) but never acted on.
+                outcome = EventOutcome("mismatch", booking)
+            else:
+                outcome = await _transition(conn, booking_id, booking, event, provider)
             await conn.execute("UPDATE payment_events SET outcome = $2 WHERE id = $1",
                                fresh, outcome.result)
             return outcome
