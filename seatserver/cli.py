@@ -18,10 +18,15 @@ from contextlib import contextmanager
 from dataclasses import replace
 from types import FrameType
 
+from redis.asyncio import Redis
+
+from seatserver.bookings.reconcile import rebuild_booked
+from seatserver.bookings.store import BookingStore
 from seatserver.catalog.seed import seed_demo
 from seatserver.catalog.store import CatalogStore
 from seatserver.db import MigrationError, create_pool, migrate
 from seatserver.embedded import EmbeddedError, EmbeddedServices
+from seatserver.holds import HoldEngine
 from seatserver.serving import is_worker, run_app, run_workers
 from seatserver.settings import Settings, SettingsError
 
@@ -41,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1,
                        help="worker processes sharing the port (default 1)")
     commands.add_parser("migrate", help="apply pending migrations to $DATABASE_URL")
+    commands.add_parser("reconcile", help="rebuild Redis' booked seats from PostgreSQL")
     seed = commands.add_parser("seed", help="add sample data to $DATABASE_URL")
     seed.add_argument("--demo", action="store_true", help="the demo cinema and showtimes")
     return parser
@@ -58,6 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return serve(settings, host=args.host, port=args.port, workers=args.workers)
         if args.command == "migrate":
             return asyncio.run(_migrate(_database_url(settings)))
+        if args.command == "reconcile":
+            if not settings.redis_url:
+                raise UsageError("REDIS_URL is not set")
+            return asyncio.run(_reconcile(settings.redis_url, _database_url(settings)))
         if not args.demo:
             raise UsageError("nothing to seed: pass --demo")
         return asyncio.run(_seed(_database_url(settings)))
@@ -76,6 +86,21 @@ def _database_url(settings: Settings) -> str:
 async def _migrate(dsn: str) -> int:
     applied = await migrate(dsn)
     print(f"applied {', '.join(applied)}" if applied else "database is up to date")
+    return 0
+
+
+async def _reconcile(redis_url: str, dsn: str) -> int:
+    redis = Redis.from_url(redis_url)
+    pool = await create_pool(dsn, 2)
+    engine = HoldEngine(redis, hold_ttl_ms=1000, max_seats=1, stream_maxlen=10_000,
+                        backstop_ms=0)
+    try:
+        changed = await rebuild_booked(BookingStore(pool), engine)
+    finally:
+        await engine.close()
+        await redis.aclose()
+        await pool.close()
+    print(f"reconciled: {changed} booked seats changed in Redis")
     return 0
 
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from seatserver.bookings.gateway import PaymentEvent, PaymentGateway
 from seatserver.bookings.models import Booking, Sale
+from seatserver.bookings.reconcile import rebuild_booked
 from seatserver.bookings.store import BookingStore, EventOutcome, SeatLine
 from seatserver.catalog.store import CatalogStore
 from seatserver.errors import (
@@ -180,14 +181,4 @@ class Checkout:
 
     async def reconcile(self) -> int:
         """Make Redis' booked sets what PostgreSQL says; returns seats changed."""
-        changed = 0
-        for showtime, bookings in (await self._store.booked_seats()).items():
-            should = {seat: ref for ref, seats in bookings.items() for seat in seats}
-            extra = sorted(await self._engine.booked(showtime) - set(should))
-            if extra:
-                changed += len((await self._engine.free(showtime, "", "", extra,
-                                                        kind="cancel")).seats)
-            for ref, seats in bookings.items():
-                changed += len((await self._engine.book(showtime, "", ref, seats,
-                                                        force=True)).seats)
-        return changed
+        return await rebuild_booked(self._store, self._engine)
