@@ -244,6 +244,7 @@ class ShowtimeBoard {
   row(showtime) {
     const zone = showtime.theater.time_zone;
     const li = element("li", "show");
+    li.dataset.showtime = String(showtime.id);
     const time = element("time", "show-time", formatTime(new Date(showtime.starts_at), zone));
     time.dateTime = showtime.starts_at;
     const main = element("div", "show-main");
@@ -289,6 +290,7 @@ class ShowtimeBoard {
       free += typeFree;
       total += typeTotal;
       const item = element("li", "type");
+      item.dataset.type = type;
       item.dataset.state = availability(typeFree, typeTotal);
       item.append(element("span", "type-name", typeName(type)),
         element("span", "type-free", typeFree === 0 ? "Sold out" : String(typeFree)));
@@ -482,6 +484,7 @@ class MapBoard {
     }
     const items = this.types.map((type) => {
       const item = element("li", "map-count");
+      item.dataset.type = type;
       item.dataset.state = availability(free.get(type), total.get(type));
       item.append(element("span", "type-name", typeName(type)),
         element("span", "type-free", free.get(type) === 0 ? "Sold out" : String(free.get(type))));

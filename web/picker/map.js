@@ -172,7 +172,8 @@ export class SeatMap {
       const button = event.target.closest(".seat");
       if (button) this.onFocusSeat(button.dataset.id);
     });
-    this.setCurrent(seats[0].id);
+    this.current = seats[0].id;
+    this.buttons.get(this.current).tabIndex = 0;
     this.centre();
   }
 

@@ -39,6 +39,7 @@ class Picker {
     });
     this.basket.render();
     this.updateCounts();
+    this.hintScrolling();
     $("#notice-close").addEventListener("click", () => this.clearNotice());
     $("#retry").addEventListener("click", () => this.socket.retryNow());
     setInterval(() => this.digest(), DIGEST_EVERY_MS);
@@ -50,6 +51,14 @@ class Picker {
     });
     await ensureSession().catch(() => {}); // the socket renews it if need be
     this.socket.start();
+  }
+
+  /** On a narrow screen the map scrolls sideways; say so, as cut-off seats are easy to miss. */
+  hintScrolling() {
+    const map = $("#map");
+    new ResizeObserver(() => {
+      $("#scroll-hint").hidden = map.scrollWidth <= map.clientWidth + 1;
+    }).observe(map);
   }
 
   /** The showtime and its seat map; retries while the server cannot be reached. */
@@ -239,13 +248,16 @@ class Picker {
     this.map.refresh([id]);
     this.basket.render();
     this.updateCounts();
+    this.hintScrolling();
   }
 
   names(ids) {
     return seatList(ids.map((id) => this.board.seats.get(id)));
   }
 
+  /** The line under the map: the seat last pointed at or focused, in words. */
   describe(id) {
+    this.described = id;
     const seat = this.board.seats.get(id);
     const look = this.board.look(id);
     $("#seat-info").textContent = seatLabel(seat, look, this.board.pending.get(id)?.op);
@@ -257,7 +269,7 @@ class Picker {
     if (counts.held) parts.push(`${counts.held} held`);
     if (counts.booked) parts.push(`${counts.booked} sold`);
     $("#counts").textContent = parts.join(" · ");
-    if (this.map.current) this.describe(this.map.current);
+    if (this.described) this.describe(this.described);
   }
 
   notice(text, tone = "error") {
