@@ -1,0 +1,157 @@
+"""Pages as people see them: the picker and the kiosk, driven through Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiohttp
+import pytest
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Error,
+    Locator,
+    Page,
+    WebSocketRoute,
+    expect,
+)
+
+from seatserver.loadgen.client import SeatClient, new_session
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+# Generous: the test machines are small, and several processes share them.
+LIVE_WITHIN_MS = 15_000
+
+
+def require_chromium() -> None:
+    """Fail (never skip) with the package to install when there is no Chromium."""
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        pytest.fail(f"browser tests need Chromium at {CHROMIUM}: install the Debian package "
+                    "'chromium' (apt-get install chromium), or `make test` does it as root")
+
+
+class Browsing:
+    """Opens pages, each in a browser context (cookies, storage) of its own."""
+
+    def __init__(self, browser: Browser) -> None:
+        self.browser = browser
+        self.contexts: list[BrowserContext] = []
+        self.errors: list[str] = []
+
+    async def blank(self, *, width: int = 1280, height: int = 900) -> Page:
+        """A new person's empty tab, to set up before it loads anything."""
+        context = await self.browser.new_context(viewport={"width": width, "height": height})
+        self.contexts.append(context)
+        page = await context.new_page()
+        page.on("pageerror", lambda error: self.errors.append(f"{page.url}: {error}"))
+        return page
+
+    async def page(self, url: str, *, width: int = 1280, height: int = 900,
+                   gate: Gate | None = None) -> Page:
+        page = await self.blank(width=width, height=height)
+        if gate is not None:
+            await page.route_web_socket("**/ws", gate.route)
+        await page.goto(url)
+        return page
+
+    async def picker(self, base_url: str, showtime: int, *, width: int = 1280,
+                     height: int = 900, gate: Gate | None = None) -> Picker:
+        page = await self.page(f"{base_url}/showtimes/{showtime}", width=width, height=height,
+                               gate=gate)
+        picker = Picker(page)
+        await picker.wait_live()
+        return picker
+
+    async def kiosk(self, base_url: str, query: str = "") -> Page:
+        page = await self.page(f"{base_url}/kiosk{query}", width=1920, height=1080)
+        await expect(page.locator("#conn")).to_have_attribute("data-status", "live",
+                                                              timeout=LIVE_WITHIN_MS)
+        return page
+
+    async def close(self) -> None:
+        for context in self.contexts:
+            try:
+                await context.close()
+            except Error:
+                pass  # the browser went first
+
+    def check(self) -> None:
+        assert not self.errors, "uncaught errors in the pages:\n" + "\n".join(self.errors)
+
+
+class Picker:
+    """The seat picker at /showtimes/{id}, as a person uses it."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.notice = page.locator("#notice")
+        self.basket = page.locator("#basket-list")
+        self.timer = page.locator("#basket-timer-value")
+        self.status = page.locator("#conn")
+
+    def seat(self, seat_id: str) -> Locator:
+        return self.page.locator(f'.seat[data-id="{seat_id}"]')
+
+    async def look(self, seat_id: str) -> str | None:
+        return await self.seat(seat_id).get_attribute("data-look")
+
+    async def wait_live(self, within_ms: float = LIVE_WITHIN_MS) -> None:
+        await expect(self.status).to_have_attribute("data-status", "live", timeout=within_ms)
+
+    async def expect_look(self, seat_id: str, look: str, within_ms: float = 5_000) -> None:
+        await expect(self.seat(seat_id)).to_have_attribute("data-look", look, timeout=within_ms)
+
+    async def hold(self, seat_id: str) -> None:
+        await self.seat(seat_id).click()
+        await self.expect_look(seat_id, "mine")
+
+
+class Gate:
+    """Sits in the WebSocket of pages: while closed, frames from the server wait.
+
+    Opening lets them through in their order. For races that must really be
+    races: every page acts before any of them hears what the others did.
+    """
+
+    def __init__(self) -> None:
+        self.closed = False
+        self.waiting: list[tuple[WebSocketRoute, str | bytes]] = []
+
+    def route(self, ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+        ws.on_message(server.send)
+
+        def to_page(message: str | bytes) -> None:
+            if self.closed:
+                self.waiting.append((ws, message))
+            else:
+                ws.send(message)
+
+        server.on_message(to_page)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def open(self) -> None:
+        self.closed = False
+        waiting, self.waiting = self.waiting, []
+        for ws, message in waiting:
+            ws.send(message)
+
+
+@asynccontextmanager
+async def someone_else(base_url: str, showtime: int) -> AsyncIterator[SeatClient]:
+    """Another person, on a plain protocol client with a session of their own."""
+    async with aiohttp.ClientSession() as http:
+        token = await new_session(http, base_url)
+        async with SeatClient(http, base_url, token) as client:
+            await client.subscribe(showtime)
+            yield client

@@ -1,0 +1,72 @@
+"""Browser tests: real ``seatserver serve`` processes, driven by Debian's Chromium.
+
+Every test gets a freshly flushed Redis, the session's migrated and seeded
+database, and servers of its own (``start_server``), so a test may stop and
+restart them at will. Pages run in separate browser contexts, each with its own
+cookie jar: two contexts are two different people.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from playwright.async_api import Browser, async_playwright
+
+from seatserver.catalog.seed import seed_demo
+from seatserver.db import create_pool
+from tests.e2e.browsing import CHROMIUM, CHROMIUM_ARGS, Browsing, require_chromium
+from tests.e2e.server import Server, ServerFactory
+from tests.services import run_sync
+
+
+async def _seed(database_url: str) -> list[int]:
+    pool = await create_pool(database_url, 2)
+    try:
+        return await seed_demo(pool)
+    finally:
+        await pool.close()
+
+
+@pytest.fixture(scope="session")
+def showtimes(database_url: str) -> list[int]:
+    """The demo showtimes' ids, earliest first (212 seats; rows E-J are gold)."""
+    return run_sync(_seed(database_url))
+
+
+@pytest.fixture
+def start_server(redis_url: str, database_url: str, showtimes: list[int]
+                 ) -> Iterator[ServerFactory]:
+    factory = ServerFactory(redis_url, database_url)
+    try:
+        yield factory
+    finally:
+        factory.stop_all()
+
+
+@pytest.fixture
+def server(start_server: ServerFactory) -> Server:
+    return start_server()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    require_chromium()
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM,
+                                                   args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+@pytest.fixture
+async def browsing(browser: Browser) -> AsyncIterator[Browsing]:
+    """Opens pages as separate people; fails the test on any uncaught page error."""
+    session = Browsing(browser)
+    try:
+        yield session
+    finally:
+        await session.close()
+    session.check()

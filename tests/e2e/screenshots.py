@@ -1,0 +1,109 @@
+"""``make screenshots``: PNGs of the picker and the kiosk for docs/images/.
+
+Self-contained: it starts an embedded Redis and PostgreSQL in a temporary
+folder (never touching servers of yours), seeds the demo, serves it, books and
+holds a few seats so that every seat state shows, and photographs the pages
+in Chromium at desktop, phone and lobby-screen sizes.
+
+    .venv/bin/python -m tests.e2e.screenshots [--out docs/images]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+
+import redis.asyncio as aioredis
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from seatserver.catalog.seed import seed_demo
+from seatserver.db import create_pool, migrate
+from seatserver.embedded import EmbeddedServices
+from tests.e2e.browsing import CHROMIUM, CHROMIUM_ARGS, someone_else
+from tests.e2e.server import Server
+
+OUT = Path(__file__).resolve().parents[2] / "docs" / "images"
+# Sold in a real system through checkout; put straight into the booked set here.
+BOOKED = ["C8", "C9", "C10", "C11", "D9", "D10", "G13", "G14", "G15", "J1", "J2", "J3",
+          "L7", "L8", "L9", "L10", "K13", "K14"]
+HELD_BY_OTHERS = ["E11", "E12", "F3", "F4", "H9", "H10", "H11", "K4", "K5"]
+HELD_BY_US = ["F9", "F10"]
+
+
+async def prepare(database_url: str) -> int:
+    await migrate(database_url)
+    pool = await create_pool(database_url, 2)
+    try:
+        return (await seed_demo(pool))[0]
+    finally:
+        await pool.close()
+
+
+async def photograph(browser: Browser, url: str, path: Path, *, width: int, height: int,
+                     full_page: bool = False, hold: list[str] | None = None) -> None:
+    context = await browser.new_context(viewport={"width": width, "height": height},
+                                        reduced_motion="reduce")
+    page = await context.new_page()
+    await page.goto(url)
+    await expect(page.locator("#conn")).to_have_attribute("data-status", "live",
+                                                          timeout=15_000)
+    for seat in hold or []:
+        await page.locator(f'.seat[data-id="{seat}"]').click()
+        await expect(page.locator(f'.seat[data-id="{seat}"]')).to_have_attribute(
+            "data-look", "mine")
+    await settle(page)
+    await page.screenshot(path=str(path), full_page=full_page)
+    await context.close()
+    print(f"wrote {path}")
+
+
+async def settle(page: Page) -> None:
+    """Let counts, frames and fonts finish before the photograph."""
+    await page.evaluate("document.fonts.ready")
+    await page.wait_for_timeout(600)
+
+
+async def shoot(server: Server, redis_url: str, showtime: int, out: Path) -> None:
+    async with aioredis.from_url(redis_url) as redis:
+        await redis.sadd(f"booked:{{st:{showtime}}}", *BOOKED)
+    async with someone_else(server.url, showtime) as other, async_playwright() as playwright:
+        ack = await other.hold(showtime, HELD_BY_OTHERS)
+        if not ack["ok"]:
+            raise RuntimeError(f"could not hold the demo seats: {ack}")
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            picker = f"{server.url}/showtimes/{showtime}"
+            await photograph(browser, picker, out / "picker.png", width=1440, height=900,
+                             full_page=True, hold=HELD_BY_US)
+            await photograph(browser, picker, out / "picker-phone.png", width=390, height=844,
+                             full_page=True, hold=["G9"])
+            await photograph(browser, f"{server.url}/kiosk", out / "kiosk.png",
+                             width=1920, height=1080)
+            await photograph(browser, f"{server.url}/kiosk?showtime={showtime}",
+                             out / "kiosk-map.png", width=1920, height=1080)
+        finally:
+            await browser.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=OUT, help=f"folder (default {OUT})")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="seatserver-shots-") as data, \
+            EmbeddedServices(Path(data)) as services:
+        showtime = asyncio.run(prepare(services.database_url))
+        server = Server(services.redis_url, services.database_url, SEATSERVER_HOLD_TTL="480")
+        try:
+            server.start()
+            asyncio.run(shoot(server, services.redis_url, showtime, args.out))
+        finally:
+            server.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""axe-core scans of every page, in the states people see them in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from axe_playwright_python.async_playwright import Axe
+from playwright.async_api import Page, expect
+
+from tests.e2e.browsing import Browsing, someone_else
+from tests.e2e.server import Server
+
+# WCAG 2.0-2.2 A and AA, plus axe's best practices.
+AXE_OPTIONS = {"runOnly": {"type": "tag", "values": [
+    "wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]}}
+BLOCKING = ("serious", "critical")
+
+
+async def serious_findings(page: Page) -> list[str]:
+    results = await Axe().run(page, options=AXE_OPTIONS)
+    violations: list[dict[str, Any]] = results.response["violations"]
+    return [f"{v['id']} ({v['impact']}): {v['help']} at "
+            f"{', '.join(str(n['target']) for n in v['nodes'][:5])}"
+            for v in violations if v["impact"] in BLOCKING]
+
+
+@pytest.mark.parametrize("width", [360, 1920])
+async def test_picker_has_no_serious_accessibility_findings(
+        browsing: Browsing, server: Server, showtimes: list[int], width: int) -> None:
+    async with someone_else(server.url, showtimes[0]) as other:
+        assert (await other.hold(showtimes[0], ["F5", "F6"]))["ok"]
+        picker = await browsing.picker(server.url, showtimes[0], width=width, height=1080)
+        await picker.hold("E7")
+        await picker.expect_look("F5", "held")
+        await picker.seat("F5").click(force=True)  # aria-disabled, but clickable: says why
+        await picker.seat("E7").focus()
+
+        assert await serious_findings(picker.page) == []
+
+
+async def test_picker_refusal_message_has_no_serious_accessibility_findings(
+        browsing: Browsing, server: Server, showtimes: list[int]) -> None:
+    picker = await browsing.picker(server.url, showtimes[0])
+    async with someone_else(server.url, showtimes[0]) as other:
+        assert (await other.hold(showtimes[0], list(f"G{n}" for n in range(1, 11))))["ok"]
+    # Ten is the most one person may hold: the eleventh is refused.
+    for n in range(1, 11):
+        await picker.hold(f"H{n}")
+    await picker.seat("H11").click()
+    await expect(picker.notice).to_contain_text("at most 10 seats")
+
+    assert await serious_findings(picker.page) == []
+
+
+@pytest.mark.parametrize("query", ["", "?showtime={id}"])
+async def test_kiosk_has_no_serious_accessibility_findings(
+        browsing: Browsing, server: Server, showtimes: list[int], query: str) -> None:
+    async with someone_else(server.url, showtimes[0]) as other:
+        assert (await other.hold(showtimes[0], ["K1", "K2"]))["ok"]
+        kiosk = await browsing.kiosk(server.url, query.format(id=showtimes[0]))
+        await expect(kiosk.locator(".type-waiting")).to_have_count(0)
+
+        assert await serious_findings(kiosk) == []
+
+
+async def test_showtime_list_has_no_serious_accessibility_findings(
+        browsing: Browsing, server: Server, showtimes: list[int]) -> None:
+    page = await browsing.page(server.url + "/")
+    await expect(page.get_by_role("link", name="Northern Lights").first).to_be_visible()
+
+    assert await serious_findings(page) == []

@@ -1,0 +1,107 @@
+"""The lobby kiosk in Chromium: live counts, the big map, staleness, deploys."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+
+from playwright.async_api import Route, expect
+
+from tests.e2e.browsing import Browsing, someone_else
+from tests.e2e.server import Server, ServerFactory
+
+
+async def test_kiosk_count_for_a_type_drops_when_a_seat_of_that_type_is_held_elsewhere(
+        browsing: Browsing, server: Server, showtimes: list[int]) -> None:
+    kiosk = await browsing.kiosk(server.url)
+    gold = kiosk.locator(f'.show[data-showtime="{showtimes[0]}"] .type[data-type="gold"]'
+                         " .type-free")
+    silver = kiosk.locator(f'.show[data-showtime="{showtimes[0]}"] .type[data-type="silver"]'
+                           " .type-free")
+    await expect(gold).to_have_text("108")
+    await expect(silver).to_have_text("68")
+
+    async with someone_else(server.url, showtimes[0]) as other:
+        assert (await other.hold(showtimes[0], ["E3", "E4"]))["ok"]  # gold
+        await expect(gold).to_have_text("106", timeout=2_000)
+        await expect(silver).to_have_text("68")
+        assert (await other.release(showtimes[0], ["E3"]))["ok"]
+        await expect(gold).to_have_text("107", timeout=2_000)
+
+
+async def test_kiosk_shows_sold_out_and_few_left(
+        browsing: Browsing, start_server: ServerFactory, showtimes: list[int]) -> None:
+    server = start_server(SEATSERVER_MAX_SEATS="100")
+    kiosk = await browsing.kiosk(server.url)
+    row = kiosk.locator(f'.show[data-showtime="{showtimes[0]}"]')
+    vip = row.locator('.type[data-type="vip"]')
+
+    async with someone_else(server.url, showtimes[0]) as other:
+        vip_seats = [f"{r}{n}" for r in "KL" for n in range(1, 19)]
+        assert (await other.hold(showtimes[0], vip_seats[:32]))["ok"]
+        await expect(vip).to_have_attribute("data-state", "few", timeout=2_000)
+        await expect(vip.locator(".type-free")).to_have_text("4")
+        assert (await other.hold(showtimes[0], vip_seats[32:]))["ok"]
+        await expect(vip).to_have_attribute("data-state", "sold-out", timeout=2_000)
+        await expect(vip.locator(".type-free")).to_have_text("Sold out")
+
+
+async def test_kiosk_map_shows_one_showtime_live(
+        browsing: Browsing, server: Server, showtimes: list[int]) -> None:
+    kiosk = await browsing.kiosk(server.url, f"?showtime={showtimes[0]}")
+    seat_map = kiosk.get_by_role("img", name=re.compile("Seat map"))
+    await expect(seat_map).to_have_attribute("aria-label", "Seat map: 212 of 212 seats free")
+
+    async with someone_else(server.url, showtimes[0]) as other:
+        assert (await other.hold(showtimes[0], ["L1"]))["ok"]
+        await expect(seat_map).to_have_attribute("aria-label", "Seat map: 211 of 212 seats free",
+                                                 timeout=2_000)
+        await expect(kiosk.locator('.map-count[data-type="vip"] .type-free')).to_have_text("35")
+
+
+async def test_kiosk_says_when_it_is_stale_and_recovers_by_itself(
+        browsing: Browsing, start_server: ServerFactory, showtimes: list[int]) -> None:
+    server = start_server()
+    kiosk = await browsing.kiosk(server.url)
+    stale = kiosk.locator("#stale")
+    await expect(stale).to_be_hidden()
+
+    server.stop()
+    await expect(stale).to_be_visible(timeout=15_000)
+    await expect(stale).to_contain_text("may be out of date")
+    await asyncio.to_thread(start_server, port=server.port)
+
+    await expect(kiosk.locator("#conn")).to_have_attribute("data-status", "live", timeout=30_000)
+    await expect(stale).to_be_hidden()
+    async with someone_else(server.url, showtimes[0]) as other:
+        assert (await other.hold(showtimes[0], ["E3"]))["ok"]
+        gold = kiosk.locator(f'.show[data-showtime="{showtimes[0]}"] .type[data-type="gold"]'
+                             " .type-free")
+        await expect(gold).to_have_text("107", timeout=2_000)
+
+
+async def test_kiosk_reloads_into_a_new_deploy_once_the_board_is_quiet(
+        browsing: Browsing, server: Server, showtimes: list[int]) -> None:
+    page = await browsing.blank(width=1920, height=1080)
+
+    async def next_deploy(route: Route) -> None:
+        await route.fulfill(content_type="application/json",
+                            body=json.dumps({"version": "next-deploy"}))
+
+    # The kiosk looks at /version whenever it (re)connects: say a deploy happened.
+    await page.route("**/version", next_deploy)
+    await page.goto(f"{server.url}/kiosk")
+    reloaded = asyncio.Event()
+    page.on("load", lambda _: reloaded.set())
+    await expect(page.locator("#conn")).to_have_attribute("data-status", "live")
+    async with someone_else(server.url, showtimes[0]) as other:
+        for seat in ("E1", "E2", "E3"):  # busy: no reload while figures change
+            assert (await other.hold(showtimes[0], [seat]))["ok"]
+            await asyncio.sleep(2)
+    last_change = time.monotonic()
+
+    await asyncio.wait_for(reloaded.wait(), 30)
+    assert time.monotonic() - last_change >= 8.0, "reloaded while the board was busy"
+    await expect(page.locator("#conn")).to_have_attribute("data-status", "live")
