@@ -9,6 +9,7 @@ reconciling from PostgreSQL, brings Redis back in line.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -32,6 +33,10 @@ from seatserver.errors import (
 from seatserver.holds import HoldEngine
 
 log = logging.getLogger(__name__)
+
+# A booking reference no booking has (references are 10 characters): freeing
+# with it drops the buyer's holds but never touches a booked seat.
+_NO_BOOKING = "-"
 
 
 class Checkout:
@@ -61,14 +66,22 @@ class Checkout:
         if datetime.now(UTC) >= sale.starts_at - self._sales_close:
             raise SalesClosed("sales for this showtime have closed")
         holder = str(user_id)
-        wanted = await self._held_seats(showtime, holder, seats)
+        deadlines = await self._held_seats(showtime, holder, seats)
+        wanted = list(deadlines)
         lines = await self._priced(sale, wanted)
         # Longer holds first: the seats must stay ours while the buyer pays.
         held = await self._engine.hold(showtime, holder, wanted,
                                        ttl_ms=int(self._window.total_seconds() * 1000))
         deadline = datetime.fromtimestamp(held.expires_at / 1000, UTC)
-        booking = await self._store.create_pending(
-            user_id=user_id, sale=sale, lines=lines, deadline=deadline, remote=remote)
+        try:
+            booking = await self._store.create_pending(
+                user_id=user_id, sale=sale, lines=lines, deadline=deadline, remote=remote)
+        except SeatsUnavailable as err:
+            await self._undo_extension(showtime, holder, deadlines, sold=err.seats)
+            raise
+        except Exception:
+            await self._undo_extension(showtime, holder, deadlines, sold=[])
+            raise
         gateway = self._gateways[self._default]
         try:
             order = await gateway.create_order(
@@ -85,12 +98,13 @@ class Checkout:
         return booking, order.checkout_url
 
     async def _held_seats(self, showtime: int, holder: str,
-                          seats: Sequence[str] | None) -> list[str]:
+                          seats: Sequence[str] | None) -> dict[str, int]:
+        """The seats to book and each one's hold deadline (ms, Redis clock)."""
         mine = (await self._engine.snapshot(showtime, holder)).mine
         if seats is None:
             if not mine:
                 raise NothingToBook("you hold no seats for this showtime")
-            return sorted(mine)
+            return {s: mine[s] for s in sorted(mine)}
         if not seats:
             raise NothingToBook("no seats named")
         if not mine:
@@ -98,7 +112,35 @@ class Checkout:
         missing = [s for s in seats if s not in mine]
         if missing:
             raise NotHolder(f"not held by you: {', '.join(missing)}", missing)
-        return list(seats)
+        return {s: mine[s] for s in seats}
+
+    async def _undo_extension(self, showtime: int, holder: str, deadlines: Mapping[str, int],
+                              *, sold: Sequence[str]) -> None:
+        """No booking was made: put the buyer's holds back as they were.
+
+        A refused checkout should change nothing but what it must. Seats sold
+        to someone else (the unique index named them) cannot be the buyer's,
+        so they are released and the picker drops them from the basket; every
+        other seat gets its own hold deadline back, so the buyer's countdown
+        resumes where it was instead of running on a payment window for a
+        payment that will never be asked for. A hold whose deadline passed
+        meanwhile is released, as the sweeper would have done. Best effort: a
+        Redis failure here must not hide the refusal, and the extended hold
+        still ends at the payment window's close.
+        """
+        now = time.time() * 1000 + self._engine.clock_offset_ms
+        lapsed = [s for s, due in deadlines.items() if s in sold or due <= now + 50]
+        by_deadline: dict[int, list[str]] = {}
+        for seat, due in deadlines.items():
+            if seat not in lapsed:
+                by_deadline.setdefault(due, []).append(seat)
+        try:
+            for due, group in sorted(by_deadline.items()):
+                await self._engine.hold(showtime, holder, group, ttl_ms=int(due - now))
+            if lapsed:
+                await self._engine.free(showtime, holder, _NO_BOOKING, lapsed, kind="release")
+        except Exception:
+            log.exception("restoring holds after a refused checkout failed")
 
     async def _priced(self, sale: Sale, seats: Sequence[str]) -> list[SeatLine]:
         layout = await self._catalog.layout(sale.showtime)

@@ -164,6 +164,27 @@ async def test_flushed_redis_cannot_sell_a_seat_twice(
     assert body["error"]["seats"] == [seats[1]]
 
 
+async def test_checkout_refused_by_the_index_gives_back_holds_and_drops_sold_seats(
+        buyer: Buyer, buyer_at: BuyerFactory, base_url: str, ws: Any, showtime: int,
+        seats: list[str], redis_url: str) -> None:
+    await (await ws(buyer)).hold(showtime, seats[:2])
+    assert (await buyer.checkout(showtime, "k"))[0] == 201
+    with redis.Redis.from_url(redis_url) as r:
+        r.flushdb()  # Redis forgets the pending booking's seats
+    rival = await buyer_at(base_url)
+    held = await (await ws(rival)).hold(showtime, seats[1:3])
+    status, body = await rival.checkout(showtime, "k")
+    assert (status, body["error"]["seats"]) == (409, [seats[1]])
+    # The seat sold elsewhere leaves the rival's basket; the other keeps its own
+    # deadline rather than the payment window of a checkout that never happened.
+    watcher = await ws(rival)
+    await watcher.subscribe(showtime)
+    mine = watcher.views[showtime].mine
+    assert list(mine) == [seats[2]]
+    assert abs(mine[seats[2]] - held["expires_at"]) < 100
+    assert seats[1] not in watcher.views[showtime].held
+
+
 async def test_overlapping_checkouts_from_split_redis_views_sell_each_seat_once(
         make_server: Any, buyer_at: BuyerFactory, http: aiohttp.ClientSession,
         showtime: int, seats: list[str], redis_url: str, db_pool: asyncpg.Pool) -> None:

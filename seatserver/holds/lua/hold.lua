@@ -7,7 +7,7 @@
 --   ARGV[8..] seat ids (validated against the layout, no duplicates)
 -- Returns {'ok', now, deadline, offset}
 --      or {'seats_unavailable', now, {seats}} | {'too_many_seats', now, {}}.
--- Re-holding one's own seat succeeds and moves its deadline.
+-- Re-holding one's own seat succeeds and moves its deadline (later or earlier).
 
 local holder = ARGV[4]
 local ttl = tonumber(ARGV[5])
@@ -50,6 +50,11 @@ for _, seat in ipairs(seats) do
   redis.call('ZADD', exp_key, deadline, seat)
 end
 redis.call('SADD', mine_key, unpack(seats))
-redis.call('PEXPIREAT', mine_key, deadline + backstop)
+-- The holder's set lives as long as its longest hold: a re-hold that moves a
+-- deadline earlier (checkout giving back a payment window) must not cut short
+-- the set's other seats. Its stale members are dropped above and by snapshot.
+if redis.call('PTTL', mine_key) < ttl + backstop then
+  redis.call('PEXPIREAT', mine_key, deadline + backstop)
+end
 local offset = append('hold', seats, {'e', deadline})
 return {'ok', now, deadline, offset}
