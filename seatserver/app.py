@@ -21,6 +21,7 @@ from seatserver.bookings.http import BookingHandlers
 from seatserver.bookings.idempotency import IdempotencyStore
 from seatserver.bookings.simulated import SimulatedGateway, WebhookDispatcher
 from seatserver.bookings.store import BookingStore
+from seatserver.bookings.tickets import TicketSigner
 from seatserver.catalog.http import CatalogHandlers
 from seatserver.catalog.store import CatalogStore
 from seatserver.changefeed import ChangeFeed
@@ -112,7 +113,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(SessionHandlers(sessions).routes())
     app.router.add_routes(CatalogHandlers(catalog).routes())
     app.router.add_routes(BookingHandlers(checkout, bookings, IdempotencyStore(pool), sessions,
-                                          ticket_secret=settings.payment_secret).routes())
+                                          TicketSigner(settings.ticket_secret)).routes())
     app.router.add_routes(simulated.routes())
     app.router.add_routes(PageHandlers(WEB_DIR).routes())
     app.cleanup_ctx.append(_services)

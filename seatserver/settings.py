@@ -71,6 +71,8 @@ class Settings:
     cancel_cutoff_min: int = 120
     # HMAC-SHA256 key of the payment provider's signed returns and webhooks.
     payment_secret: str = "dev-only-payment-secret"
+    # HMAC-SHA256 key of the ticket ids in QR codes (the door's scanners hold it).
+    ticket_secret: str = "dev-only-ticket-secret"
     # Webhooks signed longer ago than this are refused as stale (replays).
     webhook_tolerance_s: int = 300
     # How often each instance looks for pending bookings past their window.
@@ -100,6 +102,7 @@ class Settings:
             payment_window_s=_int(env, "SEATSERVER_PAYMENT_WINDOW", 600, minimum=30),
             cancel_cutoff_min=_int(env, "SEATSERVER_CANCEL_CUTOFF_MIN", 120),
             payment_secret=env.get("SEATSERVER_PAYMENT_SECRET") or "dev-only-payment-secret",
+            ticket_secret=env.get("SEATSERVER_TICKET_SECRET") or "dev-only-ticket-secret",
         )
 
     def with_urls(self, redis_url: str, database_url: str) -> Settings:

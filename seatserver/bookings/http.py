@@ -13,10 +13,11 @@ from aiohttp import web
 
 from seatserver.accounts.sessions import SESSION_COOKIE, Identity, SessionStore
 from seatserver.bookings.checkout import Checkout
-from seatserver.bookings.gateway import PaymentGateway, sign
+from seatserver.bookings.gateway import PaymentGateway
 from seatserver.bookings.idempotency import IdempotencyStore, SavedResponse, request_hash
 from seatserver.bookings.models import Booking
 from seatserver.bookings.store import BookingStore
+from seatserver.bookings.tickets import TicketSigner, qr_png, qr_svg
 from seatserver.catalog.http import showtime_id
 from seatserver.errors import (
     BadMessage,
@@ -63,18 +64,20 @@ def _seats(raw: bytes) -> list[str] | None:
 
 class BookingHandlers:
     def __init__(self, checkout: Checkout, store: BookingStore, keys: IdempotencyStore,
-                 sessions: SessionStore, *, ticket_secret: str) -> None:
+                 sessions: SessionStore, tickets: TicketSigner) -> None:
         self._checkout = checkout
         self._store = store
         self._keys = keys
         self._sessions = sessions
-        self._ticket_secret = ticket_secret
+        self._tickets = tickets
 
     def routes(self) -> list[web.RouteDef]:
         return [
             web.post("/api/showtimes/{id}/bookings", self.create),
             web.get("/api/bookings", self.history),
             web.get("/api/bookings/{ref}", self.get),
+            web.get("/api/bookings/{ref}/ticket.svg", self.ticket_svg),
+            web.get("/api/bookings/{ref}/ticket.png", self.ticket_png),
             web.post("/api/bookings/{ref}/cancel", self.cancel),
             web.get("/api/payments/{provider}/return", self.payment_return),
             web.post("/api/payments/{provider}/webhook", self.webhook),
@@ -140,7 +143,30 @@ class BookingHandlers:
 
     async def get(self, request: web.Request) -> web.Response:
         _, booking = await self._owned(request)
-        return _json(public(booking, ticket=self._ticket(booking)))
+        ticket = self._ticket(booking)
+        qr = None
+        if ticket is not None:
+            base = f"/api/bookings/{booking.reference}/ticket"
+            qr = {"svg": base + ".svg", "png": base + ".png"}
+        return _json(public(booking, ticket=ticket, ticket_qr=qr))
+
+    async def _ticket_of(self, request: web.Request) -> str:
+        _, booking = await self._owned(request)
+        ticket = self._ticket(booking)
+        if ticket is None:
+            raise NotFound(f"booking {booking.reference} has no ticket: it is {booking.status}")
+        return ticket
+
+    async def ticket_svg(self, request: web.Request) -> web.Response:
+        ticket = await self._ticket_of(request)
+        return web.Response(text=qr_svg(ticket, standalone=True),
+                            content_type="image/svg+xml",
+                            headers={"Cache-Control": "private, no-store"})
+
+    async def ticket_png(self, request: web.Request) -> web.Response:
+        ticket = await self._ticket_of(request)
+        return web.Response(body=qr_png(ticket), content_type="image/png",
+                            headers={"Cache-Control": "private, no-store"})
 
     async def history(self, request: web.Request) -> web.Response:
         identity = await self._identity(request)
@@ -186,8 +212,7 @@ class BookingHandlers:
         """A ticket id the door can check offline: reference plus its signature."""
         if booking.status != "booked":
             return None
-        mac = sign(self._ticket_secret, "ticket:" + booking.reference)[:16]
-        return f"{booking.reference}.{mac}"
+        return self._tickets.issue(booking.reference)
 
     async def receipt(self, request: web.Request) -> web.Response:
         try:
@@ -215,7 +240,11 @@ def _receipt(booking: Booking, ticket: str | None) -> str:
         f"<tr><td>{html.escape(s.id)}</td><td>{html.escape(s.type)}</td>"
         f"<td>{_money(s.price.amount, s.price.currency)}</td></tr>" for s in booking.seats)
     payment = booking.payment.status if booking.payment else "none"
-    ticket_html = f"<p>Ticket: <code>{html.escape(ticket)}</code></p>" if ticket else ""
+    ticket_html = ""
+    if ticket:
+        # Inline, so the printed receipt needs no second request to show it.
+        ticket_html = (f"<figure class=\"ticket\">{qr_svg(ticket)}<figcaption>Ticket "
+                       f"<code>{html.escape(ticket)}</code></figcaption></figure>")
     note = ""
     if booking.attention == "late_payment_refunded":
         note = "<p>Your payment arrived after the seats were sold; it was refunded in full.</p>"
