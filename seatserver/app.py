@@ -19,6 +19,7 @@ from seatserver.bookings.checkout import Checkout
 from seatserver.bookings.expirer import PendingExpirer
 from seatserver.bookings.http import BookingHandlers
 from seatserver.bookings.idempotency import IdempotencyStore
+from seatserver.bookings.outbox import Composer, LogSink, OutboxWorker
 from seatserver.bookings.simulated import SimulatedGateway, WebhookDispatcher
 from seatserver.bookings.store import BookingStore
 from seatserver.bookings.tickets import TicketSigner
@@ -86,6 +87,7 @@ def create_app(settings: Settings) -> web.Application:
         reorder_rate=settings.sim_reorder_rate, retry_base_s=settings.sim_retry_base_s)
     simulated = SimulatedGateway(pool, settings.payment_secret, webhooks,
                                  tolerance_s=settings.webhook_tolerance_s)
+    tickets = TicketSigner(settings.ticket_secret)
     checkout = Checkout(
         bookings, engine, catalog, {simulated.name: simulated},
         default_gateway=simulated.name,
@@ -106,6 +108,12 @@ def create_app(settings: Settings) -> web.Application:
     app[k.CHECKOUT] = checkout
     app[k.PENDING_EXPIRER] = PendingExpirer(checkout, settings.pending_sweep_s)
     app[k.WEBHOOKS] = webhooks
+    # Confirmation messages go to the log and to readable files under the
+    # data folder until a real sender (mail, SMS) implements MessageSink.
+    app[k.OUTBOX] = OutboxWorker(
+        pool, Composer(bookings, tickets), LogSink(settings.data_dir / "outbox"),
+        poll_s=settings.outbox_poll_s, retry_base_s=settings.outbox_retry_base_s,
+        retry_cap_s=settings.outbox_retry_cap_s)
 
     app.router.add_get("/ws", sockets.handle)
     app.router.add_routes(HealthHandlers(redis, pool).routes())
@@ -113,7 +121,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(SessionHandlers(sessions).routes())
     app.router.add_routes(CatalogHandlers(catalog).routes())
     app.router.add_routes(BookingHandlers(checkout, bookings, IdempotencyStore(pool), sessions,
-                                          TicketSigner(settings.ticket_secret)).routes())
+                                          tickets).routes())
     app.router.add_routes(simulated.routes())
     app.router.add_routes(PageHandlers(WEB_DIR).routes())
     app.cleanup_ctx.append(_services)
@@ -128,11 +136,13 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     await app[k.LOOP_LAG].start()
     await _reconcile(app[k.CHECKOUT])
     await app[k.PENDING_EXPIRER].start()
+    await app[k.OUTBOX].start()
     yield
     # Each step is bounded: a stuck part must not hang the whole shutdown.
     for name, step in (
         ("loop-lag monitor", app[k.LOOP_LAG].stop()),
         ("pending expirer", app[k.PENDING_EXPIRER].stop()),
+        ("outbox worker", app[k.OUTBOX].stop()),
         ("webhook deliveries", app[k.WEBHOOKS].close()),
         ("rooms", app[k.ROOMS].close()),
         ("expiry sweeper", app[k.SWEEPER].stop()),

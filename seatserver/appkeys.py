@@ -8,6 +8,7 @@ from redis.asyncio import Redis
 
 from seatserver.bookings.checkout import Checkout
 from seatserver.bookings.expirer import PendingExpirer
+from seatserver.bookings.outbox import OutboxWorker
 from seatserver.bookings.simulated import WebhookDispatcher
 from seatserver.changefeed import ChangeFeed
 from seatserver.holds import HoldEngine
@@ -29,4 +30,5 @@ SOCKETS = web.AppKey("sockets", SocketView)
 LOOP_LAG = web.AppKey("loop_lag", LoopLagMonitor)
 CHECKOUT = web.AppKey("checkout", Checkout)
 PENDING_EXPIRER = web.AppKey("pending_expirer", PendingExpirer)
+OUTBOX = web.AppKey("outbox", OutboxWorker)
 WEBHOOKS = web.AppKey("webhooks", WebhookDispatcher)

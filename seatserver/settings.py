@@ -82,6 +82,11 @@ class Settings:
     sim_duplicate_rate: float = 0.1
     sim_reorder_rate: float = 0.1
     sim_retry_base_s: float = 0.5
+    # The outbox worker: how often each instance looks for due messages, and
+    # the back-off of a failed delivery (doubling from base, capped).
+    outbox_poll_s: float = 1.0
+    outbox_retry_base_s: float = 5.0
+    outbox_retry_cap_s: float = 600.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,13 +27,13 @@ connect = realtime.connect
 
 
 @pytest.fixture
-def settings(redis_url: str, database_url: str) -> Settings:
+def settings(redis_url: str, database_url: str, tmp_path: Path) -> Settings:
     # The webhook sender's chaos off by default: tests that want duplicates or
     # reordering ask for them. Rate limits far above what a test sends.
     return Settings(redis_url=redis_url, database_url=database_url, hold_ttl_s=60,
                     max_seats=4, heartbeat_s=5.0, rate_per_s=10_000, rate_burst=10_000,
                     sim_duplicate_rate=0.0, sim_reorder_rate=0.0, sim_retry_base_s=0.05,
-                    pending_sweep_s=0.2)
+                    pending_sweep_s=0.2, outbox_poll_s=0.1, data_dir=tmp_path / "data")
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,182 @@
+"""The outbox: confirmation messages delivered after the sale that made them true.
+
+A message is written to the ``outbox`` table in the transaction that confirms
+the booking, so it exists exactly when the sale does. ``OutboxWorker`` (one
+per instance) takes a due message with ``FOR UPDATE SKIP LOCKED`` and keeps
+the row locked while the sink delivers it, then marks it sent in the same
+transaction: however many instances run, two never send one message, and a
+message another worker is sending is skipped, not waited for. A failure is
+recorded and retried later with a capped exponential back-off.
+
+A crash between the sink's delivery and the commit leaves the message unsent,
+so it is sent again: delivery is at least once across crashes, which is why
+every message carries a stable ``id`` for sinks to deduplicate on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import asyncpg
+
+from seatserver.background import BackgroundTask
+from seatserver.bookings.store import BookingStore
+from seatserver.bookings.tickets import TicketSigner
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A message ready for a person: who it is for, what it says."""
+
+    id: int  # the outbox row: stable across retries, for deduplication
+    kind: str
+    to: str
+    subject: str
+    text: str
+
+
+class MessageSink(Protocol):
+    """Delivers one message or raises. It may be given the same message again
+    after a crash (same ``id``), never twice at once."""
+
+    async def deliver(self, message: Message) -> None: ...
+
+
+class LogSink:
+    """For developers: each message is logged and written out readable, one
+    file per message under ``folder`` (rewritten, not doubled, if resent)."""
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+
+    def path(self, message: Message) -> Path:
+        return self._folder / f"{message.id:08d}-{message.kind}.txt"
+
+    async def deliver(self, message: Message) -> None:
+        text = f"To: {message.to}\nSubject: {message.subject}\n\n{message.text}"
+        await asyncio.to_thread(self._write, self.path(message), text)
+        log.info("message %d to %s: %s\n%s", message.id, message.to, message.subject,
+                 message.text)
+
+    def _write(self, path: Path, text: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".part")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(path)  # a reader never sees half a message
+
+
+class Composer:
+    """Turns an outbox row into the message a person reads."""
+
+    def __init__(self, store: BookingStore, tickets: TicketSigner) -> None:
+        self._store = store
+        self._tickets = tickets
+
+    async def compose(self, row_id: int, kind: str, payload: Mapping[str, Any]) -> Message:
+        if kind != "booking_confirmed":
+            raise ValueError(f"no message for outbox kind {kind!r}")
+        reference = str(payload["reference"])
+        booking = await self._store.get(reference)
+        sale = await self._store.sale(booking.showtime) if booking else None
+        if booking is None or sale is None:
+            raise LookupError(f"booking {reference} is gone")
+        seats = "\n".join(f"  {s.id}  {s.type:<10} {_money(s.price.amount, s.price.currency)}"
+                          for s in booking.seats)
+        text = (
+            f"Your booking {reference} is confirmed.\n\n"
+            f"Showtime {booking.showtime}, starting {sale.starts_at:%Y-%m-%d %H:%M %Z}\n"
+            f"Seats:\n{seats}\n"
+            f"Total: {_money(booking.total.amount, booking.total.currency)}\n\n"
+            f"Ticket: {self._tickets.issue(reference)}\n"
+            f"Receipt and QR code: /bookings/{reference}\n")
+        return Message(row_id, kind, f"user:{booking.user_id}",
+                       f"Your booking {reference} is confirmed", text)
+
+
+def _money(amount: int, currency: str) -> str:
+    return f"{amount // 100}.{amount % 100:02d} {currency}"
+
+
+def backoff(attempts: int, base_s: float, cap_s: float) -> float:
+    """Seconds before the next try after ``attempts`` failures: doubling, capped."""
+    return float(min(cap_s, base_s * 2 ** max(0, attempts - 1)))
+
+
+class OutboxWorker:
+    def __init__(self, pool: asyncpg.Pool, composer: Composer, sink: MessageSink, *,
+                 poll_s: float, retry_base_s: float, retry_cap_s: float,
+                 send_timeout_s: float = 30.0) -> None:
+        self._pool = pool
+        self._composer = composer
+        self._sink = sink
+        self._poll = poll_s
+        self._base = retry_base_s
+        self._cap = retry_cap_s
+        self._timeout = send_timeout_s
+        self._loop = BackgroundTask("outbox-worker", self._run)
+
+    async def start(self) -> None:
+        self._loop.start()
+
+    async def stop(self) -> None:
+        await self._loop.stop()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.deliver_due()
+            except Exception:
+                # PostgreSQL away: the next round tries again.
+                log.exception("delivering outbox messages failed")
+            await asyncio.sleep(self._poll)
+
+    async def deliver_due(self, limit: int = 100) -> int:
+        """Send due messages one by one until none is left (or ``limit``);
+        returns how many were sent."""
+        sent = 0
+        for _ in range(limit):
+            outcome = await self._deliver_one()
+            if outcome is None:
+                break
+            sent += outcome
+        return sent
+
+    async def _deliver_one(self) -> bool | None:
+        """One due message sent (True) or put off (False); None when none is due."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                """SELECT id, kind, payload, attempts FROM outbox
+                   WHERE sent_at IS NULL AND next_attempt_at <= now()
+                   ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED""")
+            if row is None:
+                return None
+            try:
+                message = await self._composer.compose(row["id"], row["kind"],
+                                                       json.loads(row["payload"]))
+                await asyncio.wait_for(self._sink.deliver(message), self._timeout)
+            except Exception as exc:
+                await self._put_off(conn, row["id"], row["attempts"] + 1, exc)
+                return False
+            await conn.execute(
+                "UPDATE outbox SET sent_at = now(), attempts = attempts + 1, "
+                "last_error = NULL WHERE id = $1", row["id"])
+            return True
+
+    async def _put_off(self, conn: asyncpg.Connection, row_id: int, attempts: int,
+                       exc: Exception) -> None:
+        delay = backoff(attempts, self._base, self._cap)
+        log.warning("outbox message %d failed (attempt %d), retrying in %.1fs: %r",
+                    row_id, attempts, delay, exc)
+        await conn.execute(
+            """UPDATE outbox SET attempts = $2, last_error = $3,
+                      next_attempt_at = now() + $4::interval WHERE id = $1""",
+            row_id, attempts, repr(exc)[:500], timedelta(seconds=delay))
