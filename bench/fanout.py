@@ -1,0 +1,278 @@
+"""Fan-out: one update to 1,000 and 4,000 subscribers, against a bare aiohttp broadcast.
+
+Both servers run at once, each in its own process (ours: ``seatserver serve``,
+one worker, so that one room is one process like the bare server), and every
+load process holds subscribers of both, so both are measured by the same
+receivers under the same conditions, round by round in turn:
+- ours: a probe socket in this process holds (or releases) one seat; every
+  subscriber of that showtime's room gets one update;
+- bare: ``POST /broadcast`` makes ``bench.bare`` send an update of the same
+  shape and size with ``for ws in subs: await ws.send_str(msg)``.
+The figure is the delay from the update's ``ts`` (stamped by the server when
+it builds the update, in whole ms, the same for both) to the arrival of its
+bytes at each subscriber; p50/p99 over every subscriber and round of a run,
+median of the runs.
+
+Storm: 100 other sockets hold and release their own seats at 500 holds/s
+(and 500 releases/s) for a while into the room of 1,000. Every subscriber's
+final view must equal a fresh snapshot, update delays are compared with the
+bare broadcast's p99 to 1,000 of the same run, and /metrics must show no
+event-loop stall over 100 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+import aiohttp
+
+from bench.agent import view_digest
+from bench.machine import CpuMeter
+from bench.probe import Probe
+from bench.processes import Agent, BareServer, SeatServer, start_agents, stop_all
+from bench.report import Row, ms, run_main, say, times
+from bench.services import BenchServices, http_session, metrics, new_tokens, prepare
+from bench.stats import median, percentile
+
+CROWD_AGENTS = 4
+STORM_SOCKETS = 100
+STORM_HOLDS_PER_S = 500
+STALL_METRIC = "seatserver_loop_stalls_over_100ms_total"
+LAG_METRIC = "seatserver_loop_lag_max_ms"
+CONVERGE_S = 10.0
+
+
+@dataclass
+class Runs:
+    """p50 and p99 of each run, for one server at one size."""
+
+    p50: list[float] = field(default_factory=list)
+    p99: list[float] = field(default_factory=list)
+
+    def add(self, delays: list[float]) -> None:
+        self.p50.append(percentile(delays, 50))
+        self.p99.append(percentile(delays, 99))
+
+
+@dataclass
+class Rig:
+    services: BenchServices
+    ours: SeatServer
+    bare: BareServer
+    crowd: list[Agent]
+    http: aiohttp.ClientSession
+    trigger: Probe
+    showtime: int
+    seat: str
+    held: bool = False
+    # How long the bare server's send loop took, as it measured it.
+    bare_loop_ms: list[float] = field(default_factory=list)
+
+    async def subscribe(self, n: int, token: str) -> None:
+        share = n // len(self.crowd)
+        await asyncio.gather(*(
+            a.call("subscribe", tag="ours", port=self.ours.port, n=share, token=token,
+                   showtime=self.showtime) for a in self.crowd))
+        await asyncio.gather(*(
+            a.call("subscribe", tag="bare", port=self.bare.port, n=share, path="/ws")
+            for a in self.crowd))
+
+    async def fire_ours(self) -> None:
+        op = "release" if self.held else "hold"
+        ack = await self.trigger.request(op, showtime=self.showtime, seats=[self.seat])
+        if not ack.get("ok"):
+            raise RuntimeError(f"trigger {op} refused: {ack}")
+        self.held = not self.held
+
+    async def fire_bare(self) -> None:
+        state, reason = ("held", "hold") if not self.held else ("free", "release")
+        body = {"showtime": self.showtime, "offset": f"{int(time.time() * 1000)}-0",
+                "seats": {self.seat: state}, "reasons": {self.seat: reason}}
+        async with self.http.post(self.bare.url + "/broadcast", json=body) as resp:
+            resp.raise_for_status()
+            self.bare_loop_ms.append((await resp.json())["took_ms"])
+
+    async def arrived(self, tag: str, per_client: int) -> None:
+        replies = await asyncio.gather(*(
+            a.call("await_updates", tag=tag, per_client=per_client, within=30)
+            for a in self.crowd))
+        got, expected = (sum(r[k] for r in replies) for k in ("updates", "expected"))
+        if got < expected:
+            raise RuntimeError(f"{tag}: {got} of {expected} updates arrived within 30 s")
+
+    async def collect(self, tag: str) -> list[float]:
+        replies = await asyncio.gather(*(a.call("delays", tag=tag) for a in self.crowd))
+        bad = sum(r["violations"] for r in replies)
+        closed = sum(r["closed"] for r in replies)
+        if bad or closed:
+            raise RuntimeError(f"{tag}: {bad} out-of-order updates, {closed} sockets closed")
+        return [d for r in replies for d in r["delays"]]
+
+    async def rounds(self, runs: int, rounds: int) -> tuple[Runs, Runs]:
+        """Alternate one update from ours and one from bare, ``rounds`` each a run."""
+        ours, bare = Runs(), Runs()
+        for tag in ("ours", "bare"):
+            await asyncio.gather(*(a.call("reset", tag=tag) for a in self.crowd))
+        for _ in range(runs):
+            for k in range(1, rounds + 1):
+                await self.fire_ours()
+                await self.arrived("ours", k)
+                await asyncio.sleep(0.02)
+                await self.fire_bare()
+                await self.arrived("bare", k)
+                await asyncio.sleep(0.02)
+            ours.add(await self.collect("ours"))
+            bare.add(await self.collect("bare"))
+            say(f"    ours p50 {ours.p50[-1]:.2f} ms p99 {ours.p99[-1]:.2f} ms | "
+                f"bare p50 {bare.p50[-1]:.2f} ms p99 {bare.p99[-1]:.2f} ms")
+        return ours, bare
+
+
+@dataclass
+class Storm:
+    p50: list[float] = field(default_factory=list)
+    p99: list[float] = field(default_factory=list)
+    current: list[bool] = field(default_factory=list)
+    stalls: list[float] = field(default_factory=list)
+    lag_max: float = 0.0
+    updates_per_s: list[float] = field(default_factory=list)
+    hold_p99: list[float] = field(default_factory=list)
+
+
+async def storm(rig: Rig, holders: Agent, tokens: list[str], runs: int, duration: float
+                ) -> Storm:
+    seats = rig.services.seats[rig.showtime][:STORM_SOCKETS]
+    specs = [{"token": t, "showtime": rig.showtime, "seat": s}
+             for t, s in zip(tokens, seats, strict=True)]
+    await holders.call("open_holders", tag="storm", port=rig.ours.port, holders=specs)
+    rate = 2 * STORM_HOLDS_PER_S / STORM_SOCKETS  # a hold and a release each cycle
+    result = Storm()
+    subscribers = await _count(rig.crowd, "ours")
+    for run in range(runs):
+        await asyncio.gather(*(a.call("reset", tag="ours") for a in rig.crowd))
+        before = await metrics(rig.http, rig.ours.url)
+        held = await holders.call("paced", tag="storm", rate_per_client=rate, warmup=0,
+                                  duration=duration)
+        current, detail = await _views_current(rig, subscribers)  # all updates landed
+        after = await metrics(rig.http, rig.ours.url)
+        delays = await rig.collect("ours")
+        result.p50.append(percentile(delays, 50))
+        result.p99.append(percentile(delays, 99))
+        result.updates_per_s.append(len(delays) / subscribers / duration)
+        result.hold_p99.append(percentile(held["hold_ms"], 99))
+        result.stalls.append(after[STALL_METRIC] - before[STALL_METRIC])
+        result.lag_max = max(result.lag_max, after[LAG_METRIC])
+        result.current.append(current)
+        say(f"    storm run {run + 1}: {len(held['hold_ms']) / duration:,.0f} holds/s, "
+            f"{result.updates_per_s[-1]:.0f} updates/s per subscriber, "
+            f"delay p50 {result.p50[-1]:.1f} ms p99 {result.p99[-1]:.1f} ms, "
+            f"hold ack p99 {result.hold_p99[-1]:.1f} ms, stalls>100ms "
+            f"{result.stalls[-1]:.0f}, views {detail}"
+            + (f", refused {held['errors']}" if held["errors"] else ""))
+    await holders.call("close", tag="storm")
+    return result
+
+
+async def _count(crowd: list[Agent], tag: str) -> int:
+    replies = await asyncio.gather(*(a.call("views", tag=tag) for a in crowd))
+    return sum(n for r in replies for n in r["views"].values())
+
+
+async def _views_current(rig: Rig, subscribers: int) -> tuple[bool, str]:
+    """Whether every subscriber's view comes to equal a fresh snapshot.
+
+    The snapshot is taken once the storm has stopped, so nothing changes
+    after it; updates still in flight get up to CONVERGE_S to arrive.
+    """
+    snap = await rig.trigger.snapshot(rig.showtime)
+    # The trigger is now a subscriber too; leave the room so fan-outs stay as measured.
+    await rig.trigger.request("unsubscribe", showtime=rig.showtime)
+    fresh = view_digest(snap["offset"], snap["held"], snap["booked"])
+    start = time.monotonic()
+    while True:
+        replies = await asyncio.gather(*(a.call("views", tag="ours") for a in rig.crowd))
+        equal = sum(r["views"].get(fresh, 0) for r in replies)
+        waited = time.monotonic() - start
+        if equal == subscribers or waited > CONVERGE_S:
+            break
+        await asyncio.sleep(0.1)
+    return equal == subscribers, (f"{equal}/{subscribers} equal to a fresh snapshot "
+                                  f"(after {waited:.1f} s)")
+
+
+async def bench(quick: bool) -> list[Row]:
+    say("fan-out: preparing Redis and PostgreSQL")
+    services = await prepare()
+    try:
+        return await _bench(services, quick)
+    finally:
+        services.stop()
+
+
+async def _bench(services: BenchServices, quick: bool) -> list[Row]:
+    runs_small, runs_big, rounds = (3, 3, 5) if quick else (5, 3, 10)
+    storm_runs, storm_s = (3, 3.0) if quick else (3, 8.0)
+    ours = SeatServer(services.redis_url, services.database_url)
+    bare = BareServer()
+    agents = await start_agents(CROWD_AGENTS + 1)
+    crowd, holders = agents[:CROWD_AGENTS], agents[CROWD_AGENTS]
+    trigger: Probe | None = None
+    meter = CpuMeter()
+    try:
+        await asyncio.gather(ours.start(), bare.start())
+        async with http_session() as http:
+            tokens = await new_tokens(http, ours.url, 2 + STORM_SOCKETS)
+            showtime = services.showtimes[0]
+            trigger = await Probe(ours.port, tokens[0]).connect()
+            rig = Rig(services, ours, bare, crowd, http, trigger, showtime,
+                      services.seats[showtime][-1])
+            say("fan-out: 1,000 subscribers on each server")
+            await rig.subscribe(1000, tokens[1])
+            small = await rig.rounds(runs_small, rounds)
+            say(f"fan-out: storm of {STORM_HOLDS_PER_S} holds/s into the room of 1,000")
+            stormed = await storm(rig, holders, tokens[2:], storm_runs, storm_s)
+            say("fan-out: 4,000 subscribers on each server")
+            await rig.subscribe(3000, tokens[1])
+            big = await rig.rounds(runs_big, rounds)
+        others = meter.read().others
+    finally:
+        if trigger is not None:
+            trigger.close()
+        await stop_all(ours, bare, *agents)
+    return _rows(small, big, stormed, others)
+
+
+def _rows(small: tuple[Runs, Runs], big: tuple[Runs, Runs], stormed: Storm, others: float
+          ) -> list[Row]:
+    rows = []
+    for n, (ours, bare) in ((1000, small), (4000, big)):
+        p99, bare_p99 = median(ours.p99), median(bare.p99)
+        rows.append(Row(f"fan-out: one update to {n:,} subscribers, p99 stamp→receipt",
+                        ms(p99), f"bare aiohttp {ms(bare_p99)}", times(p99 / bare_p99),
+                        "≤ 1.25x", p99 <= 1.25 * bare_p99,
+                        note=f"p50 ours {ms(median(ours.p50))}, bare {ms(median(bare.p50))}"
+                             + (f"; other jobs used {others:.2f} cores meanwhile"
+                                if n == 1000 else "")))
+    bare_p99 = median(small[1].p99)
+    storm_p99 = median(stormed.p99)
+    rows.append(Row(f"storm: {STORM_HOLDS_PER_S} holds/s (+ as many releases) into 1,000 "
+                    "subscribers, update p99", ms(storm_p99),
+                    f"bare one update to 1,000: {ms(bare_p99)}", times(storm_p99 / bare_p99),
+                    "≤ 2x", storm_p99 <= 2 * bare_p99,
+                    note=f"p50 {ms(median(stormed.p50))}; "
+                         f"{median(stormed.updates_per_s):.0f} updates/s per subscriber "
+                         f"(coalesced from {2 * STORM_HOLDS_PER_S} changes/s); hold ack p99 "
+                         f"{ms(median(stormed.hold_p99))}"))
+    rows.append(Row("storm: subscribers whose final view equals a fresh snapshot",
+                    f"{sum(stormed.current)}/{len(stormed.current)} runs all current",
+                    "", "", "every run", all(stormed.current)))
+    rows.append(Row("storm: event-loop stalls over 100 ms (/metrics, before→after)",
+                    f"{sum(stormed.stalls):.0f}", "", "", "0", sum(stormed.stalls) == 0,
+                    note=f"longest loop lag since the server started: {ms(stormed.lag_max)}"))
+    return rows
+
+
+if __name__ == "__main__":
+    run_main(bench, __doc__)
