@@ -20,6 +20,7 @@ from seatserver.bookings.expirer import PendingExpirer
 from seatserver.bookings.http import BookingHandlers
 from seatserver.bookings.idempotency import IdempotencyStore
 from seatserver.bookings.outbox import Composer, LogSink, OutboxWorker
+from seatserver.bookings.refunds import RefundPolicy
 from seatserver.bookings.simulated import SimulatedGateway, WebhookDispatcher
 from seatserver.bookings.store import BookingStore
 from seatserver.bookings.tickets import TicketSigner
@@ -93,7 +94,9 @@ def create_app(settings: Settings) -> web.Application:
         default_gateway=simulated.name,
         sales_close=timedelta(minutes=settings.sales_close_min),
         payment_window=timedelta(seconds=settings.payment_window_s),
-        cancel_cutoff=timedelta(minutes=settings.cancel_cutoff_min))
+        refunds=RefundPolicy(full_before=timedelta(hours=settings.refund_full_h),
+                             cutoff=timedelta(minutes=settings.cancel_cutoff_min),
+                             partial_percent=settings.refund_partial_percent))
 
     app[k.SETTINGS] = settings
     app[k.REDIS] = redis

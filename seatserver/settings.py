@@ -67,8 +67,11 @@ class Settings:
     sales_close_min: int = 10
     # Seats stay held for the payment (Redis hold extended at checkout).
     payment_window_s: int = 600
-    # Bookings can be cancelled (and refunded) until this long before the start.
+    # Bookings can be cancelled until this long before the start: in full
+    # until refund_full_h hours before, then refund_partial_percent % of it.
     cancel_cutoff_min: int = 120
+    refund_full_h: int = 24
+    refund_partial_percent: int = 50
     # HMAC-SHA256 key of the payment provider's signed returns and webhooks.
     payment_secret: str = "dev-only-payment-secret"
     # HMAC-SHA256 key of the ticket ids in QR codes (the door's scanners hold it).
@@ -88,6 +91,11 @@ class Settings:
     outbox_retry_base_s: float = 5.0
     outbox_retry_cap_s: float = 600.0
 
+    def __post_init__(self) -> None:
+        if not 0 <= self.refund_partial_percent <= 100:
+            raise SettingsError("SEATSERVER_REFUND_PARTIAL_PERCENT must be 0 to 100, got "
+                                f"{self.refund_partial_percent}")
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
@@ -106,6 +114,8 @@ class Settings:
             sales_close_min=_int(env, "SEATSERVER_SALES_CLOSE_MIN", 10),
             payment_window_s=_int(env, "SEATSERVER_PAYMENT_WINDOW", 600, minimum=30),
             cancel_cutoff_min=_int(env, "SEATSERVER_CANCEL_CUTOFF_MIN", 120),
+            refund_full_h=_int(env, "SEATSERVER_REFUND_FULL_HOURS", 24),
+            refund_partial_percent=_int(env, "SEATSERVER_REFUND_PARTIAL_PERCENT", 50),
             payment_secret=env.get("SEATSERVER_PAYMENT_SECRET") or "dev-only-payment-secret",
             ticket_secret=env.get("SEATSERVER_TICKET_SECRET") or "dev-only-ticket-secret",
         )

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from seatserver.bookings.gateway import PaymentEvent, PaymentGateway
 from seatserver.bookings.models import Booking, Sale
 from seatserver.bookings.reconcile import rebuild_booked
+from seatserver.bookings.refunds import RefundPolicy
 from seatserver.bookings.store import BookingStore, EventOutcome, SeatLine
 from seatserver.catalog.store import CatalogStore
 from seatserver.errors import (
@@ -43,7 +44,7 @@ class Checkout:
     def __init__(self, store: BookingStore, engine: HoldEngine, catalog: CatalogStore,
                  gateways: Mapping[str, PaymentGateway], *, default_gateway: str,
                  sales_close: timedelta, payment_window: timedelta,
-                 cancel_cutoff: timedelta) -> None:
+                 refunds: RefundPolicy) -> None:
         self._store = store
         self._engine = engine
         self._catalog = catalog
@@ -51,7 +52,7 @@ class Checkout:
         self._default = default_gateway
         self._sales_close = sales_close
         self._window = payment_window
-        self._cutoff = cancel_cutoff
+        self._refunds = refunds
 
     def gateway(self, name: str) -> PaymentGateway | None:
         return self._gateways.get(name)
@@ -198,7 +199,8 @@ class Checkout:
         return count
 
     async def cancel(self, reference: str, *, user_id: int, remote: str | None) -> Booking:
-        """Cancel a booked booking before the cut-off, refunding in full."""
+        """Cancel a booked booking before the cut-off, refunding what the
+        policy gives at this moment (see ``RefundPolicy``)."""
         booking = await self._store.get(reference)
         if booking is None or booking.user_id != user_id:
             raise NotFound(f"no booking {reference}")
@@ -206,15 +208,18 @@ class Checkout:
         assert sale is not None
         if booking.status != "booked":
             raise CancelClosed(f"a {booking.status} booking cannot be cancelled")
-        if datetime.now(UTC) >= sale.starts_at - self._cutoff:
+        refund = self._refunds.refund(booking.total.amount, starts_at=sale.starts_at,
+                                      now=datetime.now(UTC))
+        if refund is None:
             raise CancelClosed("cancellation closed: the show starts too soon")
-        if booking.payment is not None:
-            # Refund first: a refund that fails leaves the booking as it was.
+        if booking.payment is not None and refund > 0:
+            # Refund first: a refund that fails leaves the booking as it was. The
+            # amount is the order's refunded total, so a racing cancel refunds once.
             await self._gateways[booking.payment.provider].refund(
-                booking.payment.order_id, booking.total.amount)
+                booking.payment.order_id, refund)
         try:
             cancelled = await self._store.cancel(reference, user_id=user_id,
-                                                 refund=booking.total.amount, remote=remote)
+                                                 refund=refund, remote=remote)
         except LookupError:
             raise CancelClosed("the booking changed meanwhile; look again") from None
         await self._engine.free(cancelled.showtime, cancelled.holder, cancelled.reference,

@@ -41,8 +41,11 @@ class PaymentEvent:
 
 class PaymentGateway(Protocol):
     """Contract: ``verify_return`` and ``parse_webhook`` raise ``BadSignature``
-    for anything not provably from the provider (forged, unsigned or stale);
-    ``refund`` is safe to repeat for one order (the provider refunds once)."""
+    for anything not provably from the provider (forged, unsigned or stale).
+    ``refund(order_id, amount)`` brings the order's refunded total up to
+    ``amount`` (full or partial): repeating or racing it refunds once, and an
+    adapter for a provider that refunds by increments sends the difference
+    under an idempotency key made of the order and that total."""
 
     name: str
 

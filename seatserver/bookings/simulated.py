@@ -173,8 +173,8 @@ class SimulatedGateway:
     async def refund(self, order_id: str, amount: int) -> None:
         async with self._pool.acquire() as conn:
             row = await conn.fetchrow(
-                """UPDATE sim_provider_orders SET refunded = least(amount, refunded + $2)
-                   WHERE order_id = $1 AND status = 'captured' AND refunded < amount
+                """UPDATE sim_provider_orders SET refunded = least(amount, $2)
+                   WHERE order_id = $1 AND status = 'captured' AND refunded < least(amount, $2)
                    RETURNING *""", order_id, amount)
         if row is not None:
             self._notify(row, "refunded")

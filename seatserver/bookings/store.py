@@ -160,7 +160,7 @@ class BookingStore:
                           status = CASE WHEN refunded_amount + $2 >= amount THEN 'refunded'
                                         ELSE 'partially_refunded' END,
                           updated_at = now()
-                   WHERE booking_id = $1""", booking_id, refund)
+                   WHERE booking_id = $1 AND $2 > 0""", booking_id, refund)
             await _audit(conn, f"user:{user_id}", "booking.cancelled", booking_id, remote,
                          {"refund": refund})
             return await _load(conn, "b.id = $1", booking_id)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+import asyncpg
 import pytest
 from aiohttp.test_utils import TestServer
 
@@ -48,6 +50,24 @@ async def no_bookings(db_pool: Any) -> None:
 async def showtime(demo: list[int]) -> int:
     # Tomorrow's show: today's may start within the sales cut-off while tests run.
     return demo[1]
+
+
+@pytest.fixture
+async def starts_in(db_pool: asyncpg.Pool, showtime: int) -> AsyncIterator[
+        Callable[[timedelta], Awaitable[None]]]:
+    """Moves the show's start to now + a delta; puts it back afterwards."""
+    async with db_pool.acquire() as conn:
+        original = await conn.fetchval("SELECT starts_at FROM showtimes WHERE id = $1",
+                                       showtime)
+
+    async def move(delta: timedelta) -> None:
+        async with db_pool.acquire() as conn:
+            await conn.execute("UPDATE showtimes SET starts_at = now() + $2 WHERE id = $1",
+                               showtime, delta)
+    yield move
+    async with db_pool.acquire() as conn:
+        await conn.execute("UPDATE showtimes SET starts_at = $2 WHERE id = $1",
+                           showtime, original)
 
 
 class Buyer:

@@ -8,6 +8,7 @@ import json
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -175,7 +176,9 @@ async def test_late_capture_for_seats_sold_meanwhile_is_refunded(
 
 async def test_cancel_refunds_and_frees_seats_live(
         buyer: Buyer, buyer_at: BuyerFactory, base_url: str, http: aiohttp.ClientSession,
-        showtime: int, seats: list[str], settings: Settings) -> None:
+        showtime: int, seats: list[str], settings: Settings,
+        starts_in: Callable[[timedelta], Awaitable[None]]) -> None:
+    await starts_in(timedelta(days=3))  # well before the partial-refund band
     watcher = await SeatClient(http, base_url, (await buyer_at(base_url)).token).connect()
     watcher.keep_frames = True
     try:
