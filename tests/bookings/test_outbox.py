@@ -19,7 +19,6 @@ from seatserver.db import create_pool
 from seatserver.loadgen.client import SeatClient
 from seatserver.settings import Settings
 from tests.bookings.conftest import Buyer
-from tests.support import eventually
 
 BuyerFactory = Callable[..., Awaitable[Buyer]]
 
@@ -90,16 +89,18 @@ async def test_confirmation_is_written_by_the_log_sink_and_marked_sent(
     server = await make_server(outbox_poll_s=0.05)
     buyer = await buyer_at(str(server.make_url("/")).rstrip("/"))
     reference = await _paid(buyer, showtime, seats[:2])
-    folder = settings.data_dir / "outbox"
-    await eventually(lambda: folder.is_dir() and any(folder.glob("*.txt")))
-    (written,) = folder.glob("*-booking_confirmed.txt")
+    async with db_pool.acquire() as conn:
+        for _ in range(250):  # the file is written first, then the row marked sent
+            row = await conn.fetchrow("SELECT sent_at, attempts FROM outbox")
+            if row["sent_at"] is not None:
+                break
+            await asyncio.sleep(0.02)
+    assert row["sent_at"] is not None and row["attempts"] == 1
+    (written,) = (settings.data_dir / "outbox").glob("*-booking_confirmed.txt")
     text = written.read_text()
     assert f"Subject: Your booking {reference} is confirmed" in text
     assert TicketSigner(settings.ticket_secret).issue(reference) in text
     assert all(seat in text for seat in seats[:2])
-    async with db_pool.acquire() as conn:
-        row = await conn.fetchrow("SELECT sent_at, attempts FROM outbox")
-    assert row["sent_at"] is not None and row["attempts"] == 1
 
 
 def test_backoff_doubles_and_is_capped() -> None:
