@@ -62,8 +62,13 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 @pytest.fixture
-async def browsing(browser: Browser) -> AsyncIterator[Browsing]:
-    """Opens pages as separate people; fails the test on any uncaught page error."""
+async def browsing(browser: Browser, start_server: ServerFactory) -> AsyncIterator[Browsing]:
+    """Opens pages as separate people; fails the test on any uncaught page error.
+
+    Asks for ``start_server`` only to be torn down before it: pages close
+    before their servers stop, so no page is left reconnecting to a server
+    on its way down.
+    """
     session = Browsing(browser)
     try:
         yield session
