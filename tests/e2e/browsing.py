@@ -46,26 +46,28 @@ class Browsing:
         self.contexts: list[BrowserContext] = []
         self.errors: list[str] = []
 
-    async def blank(self, *, width: int = 1280, height: int = 900) -> Page:
+    async def blank(self, *, width: int = 1280, height: int = 900, phone: bool = False) -> Page:
         """A new person's empty tab, to set up before it loads anything."""
-        context = await self.browser.new_context(viewport={"width": width, "height": height})
+        context = await self.browser.new_context(
+            viewport={"width": width, "height": height}, has_touch=phone, is_mobile=phone)
         self.contexts.append(context)
         page = await context.new_page()
         page.on("pageerror", lambda error: self.errors.append(f"{page.url}: {error}"))
         return page
 
     async def page(self, url: str, *, width: int = 1280, height: int = 900,
-                   gate: Gate | None = None) -> Page:
-        page = await self.blank(width=width, height=height)
+                   phone: bool = False, gate: Gate | None = None) -> Page:
+        page = await self.blank(width=width, height=height, phone=phone)
         if gate is not None:
             await page.route_web_socket("**/ws", gate.route)
         await page.goto(url)
         return page
 
     async def picker(self, base_url: str, showtime: int, *, width: int = 1280,
-                     height: int = 900, gate: Gate | None = None) -> Picker:
+                     height: int = 900, phone: bool = False, gate: Gate | None = None
+                     ) -> Picker:
         page = await self.page(f"{base_url}/showtimes/{showtime}", width=width, height=height,
-                               gate=gate)
+                               phone=phone, gate=gate)
         picker = Picker(page)
         await picker.wait_live()
         return picker

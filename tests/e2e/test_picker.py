@@ -30,6 +30,19 @@ async def test_hold_in_one_page_shows_held_in_the_other_within_a_second(
         "aria-label", "Row E, seat 7, Gold, €12.50, held by someone else")
 
 
+async def test_on_a_360_px_phone_a_tap_holds_and_only_the_map_scrolls_sideways(
+        browsing: Browsing, server: Server, showtimes: list[int]) -> None:
+    picker = await browsing.picker(server.url, showtimes[0], width=360, height=740, phone=True)
+    page = picker.page
+
+    await expect(page.locator("#scroll-hint")).to_be_visible()
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 360
+    await picker.seat("G9").tap()
+
+    await picker.expect_look("G9", "mine")
+    await expect(picker.basket).to_contain_text("Row G, seat 9")
+
+
 async def test_two_pages_racing_for_one_seat_exactly_one_wins_and_the_other_is_told(
         browsing: Browsing, server: Server, showtimes: list[int]) -> None:
     gate = Gate()
