@@ -27,6 +27,10 @@ class Picker {
   async start() {
     installSprite();
     const detail = await this.load();
+    if (!detail.seats.length) {
+      this.fail("This showtime has no seat map yet.");
+      return;
+    }
     this.board = new SeatBoard(detail.seats);
     this.showDetail(detail);
     this.map = new SeatMap($("#map"), this.board, detail.screen?.layout, {
@@ -69,7 +73,7 @@ class Picker {
         this.clock.setRough(serverOffsetMs);
         return body;
       } catch (error) {
-        if (error instanceof HttpError && error.status === 404) {
+        if (error instanceof HttpError && error.status >= 400 && error.status < 500) {
           this.fail("There is no such showtime. It may have been removed.");
           throw error;
         }
