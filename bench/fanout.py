@@ -88,7 +88,8 @@ class Rig:
         self.held = not self.held
 
     async def fire_bare(self) -> None:
-        state, reason = ("held", "hold") if not self.held else ("free", "release")
+        # The same change our last update carried, so both payloads are the same size.
+        state, reason = ("held", "hold") if self.held else ("free", "release")
         body = {"showtime": self.showtime, "offset": f"{int(time.time() * 1000)}-0",
                 "seats": {self.seat: state}, "reasons": {self.seat: reason}}
         async with self.http.post(self.bare.url + "/broadcast", json=body) as resp:
