@@ -6,6 +6,7 @@ import os
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -21,6 +22,7 @@ from playwright.async_api import (
 )
 
 from seatserver.loadgen.client import SeatClient, new_session
+from tests.e2e.server import Server, ServerFactory
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -89,6 +91,24 @@ class Browsing:
         assert not self.errors, "uncaught errors in the pages:\n" + "\n".join(self.errors)
 
 
+@dataclass(frozen=True)
+class Shop:
+    """Pages and servers on a database of the test's own, for tests that sell seats.
+
+    Bookings live in PostgreSQL and come back into Redis whenever a server
+    starts, so seats sold in the session's shared database would stay sold
+    for every later test.
+    """
+
+    browsing: Browsing
+    start_server: ServerFactory
+    database_url: str
+    showtime: int
+
+    def server(self, **settings: str) -> Server:
+        return self.start_server(DATABASE_URL=self.database_url, **settings)
+
+
 class Picker:
     """The seat picker at /showtimes/{id}, as a person uses it."""
 
@@ -98,6 +118,8 @@ class Picker:
         self.basket = page.locator("#basket-list")
         self.timer = page.locator("#basket-timer-value")
         self.status = page.locator("#conn")
+        self.checkout = page.locator("#checkout")
+        self.checkout_error = page.locator("#checkout-error")
 
     def seat(self, seat_id: str) -> Locator:
         return self.page.locator(f'.seat[data-id="{seat_id}"]')

@@ -14,10 +14,15 @@ import pytest
 from playwright.async_api import Browser, async_playwright
 
 from seatserver.catalog.seed import seed_demo
-from seatserver.db import create_pool
-from tests.e2e.browsing import CHROMIUM, CHROMIUM_ARGS, Browsing, require_chromium
+from seatserver.db import create_pool, migrate
+from tests.e2e.browsing import CHROMIUM, CHROMIUM_ARGS, Browsing, Shop, require_chromium
 from tests.e2e.server import Server, ServerFactory
 from tests.services import run_sync
+
+
+async def _migrate_and_seed(database_url: str) -> list[int]:
+    await migrate(database_url)
+    return await _seed(database_url)
 
 
 async def _seed(database_url: str) -> list[int]:
@@ -75,3 +80,11 @@ async def browsing(browser: Browser, start_server: ServerFactory) -> AsyncIterat
     finally:
         await session.close()
     session.check()
+
+
+@pytest.fixture
+def shop(fresh_database_url: str, browsing: Browsing, start_server: ServerFactory) -> Shop:
+    """Asks for its database first, so that it is dropped after the servers stop:
+    tests should ask for ``shop`` alone, not ``browsing`` or ``start_server`` too."""
+    showtimes = run_sync(_migrate_and_seed(fresh_database_url))
+    return Shop(browsing, start_server, fresh_database_url, showtimes[0])

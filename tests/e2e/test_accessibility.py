@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 from typing import Any
 
 import pytest
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Page, expect
 
-from tests.e2e.browsing import Browsing, someone_else
-from tests.e2e.server import Server
+from tests.e2e.browsing import Browsing, Gate, Shop, someone_else
+from tests.e2e.server import Server, ServerFactory
 
 # WCAG 2.0-2.2 A and AA, plus axe's best practices.
 AXE_OPTIONS = {"runOnly": {"type": "tag", "values": [
@@ -70,3 +72,33 @@ async def test_showtime_list_has_no_serious_accessibility_findings(
     await expect(page.get_by_role("link", name="Northern Lights").first).to_be_visible()
 
     assert await serious_findings(page) == []
+
+
+
+async def test_picker_checkout_refusal_has_no_serious_accessibility_findings(
+        browsing: Browsing, start_server: ServerFactory, showtimes: list[int]) -> None:
+    server = start_server(SEATSERVER_HOLD_TTL="3")
+    gate = Gate()
+    picker = await browsing.picker(server.url, showtimes[0], gate=gate)
+    await picker.hold("E3")
+    gate.close()  # the page misses the expiry, so its Checkout is refused
+    await asyncio.sleep(4)
+    await picker.checkout.click()
+    await expect(picker.checkout_error).to_contain_text("Row E, seat 3")
+    await picker.checkout.focus()
+
+    assert await serious_findings(picker.page) == []
+
+
+async def test_picker_back_from_payment_has_no_serious_accessibility_findings(
+        shop: Shop) -> None:
+    server = shop.server()
+    picker = await shop.browsing.picker(server.url, shop.showtime)
+    await picker.hold("E5")
+    await picker.checkout.click()
+    await picker.page.wait_for_url(re.compile(r"/pay/"))
+    await picker.page.go_back()
+    await picker.wait_live()
+    await expect(picker.notice.get_by_role("link", name="Continue to payment")).to_be_visible()
+
+    assert await serious_findings(picker.page) == []

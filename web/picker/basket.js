@@ -22,6 +22,7 @@ export class Basket {
     this.timerValue = root.querySelector("#basket-timer-value");
     this.warned = null;
     this.ticker = 0;
+    this.onRender = () => {}; // others that follow the basket (the Checkout button)
     this.list.addEventListener("click", (event) => {
       const button = event.target.closest("button[data-id]");
       if (button && !button.hasAttribute("aria-disabled")) this.onRelease(button.dataset.id);
@@ -44,6 +45,7 @@ export class Basket {
     this.total.textContent = priced.length
       ? formatMoney(amount, priced[0].price.currency) : "—";
     this.tick();
+    this.onRender();
     if (seats.length && !this.ticker) this.ticker = setInterval(() => this.tick(), TICK_MS);
     if (!seats.length && this.ticker) {
       clearInterval(this.ticker);

@@ -8,6 +8,7 @@ import { formatMoney, formatStart, seatList, seatName, typeName } from "../share
 import { ConnectionLost, SeatSocket } from "../shared/socket.js";
 import { installSprite } from "../shared/sprite.js";
 import { Basket } from "./basket.js";
+import { Checkout } from "./checkout.js";
 import { SeatBoard } from "./board.js";
 import { lookWords, paintIcon, seatIcon, seatLabel, SeatMap, typeColours } from "./map.js";
 
@@ -41,6 +42,11 @@ class Picker {
       onRelease: (id) => this.release(id),
       announce: (text) => this.announcer.say(text),
     });
+    this.checkout = new Checkout($("#basket"), this.board, this.showtimeId, {
+      announce: (text) => this.announcer.say(text),
+      notice: (text, tone, link) => this.notice(text, tone, link),
+    });
+    this.basket.onRender = () => this.checkout.render();
     this.basket.render();
     this.updateCounts();
     this.hintScrolling();
@@ -55,6 +61,13 @@ class Picker {
     });
     await ensureSession().catch(() => {}); // the socket renews it if need be
     this.socket.start();
+    this.checkout.showOutcome();
+    // Back from the payment page out of the back/forward cache: unfreeze the button.
+    window.addEventListener("pageshow", (event) => {
+      if (!event.persisted) return;
+      this.checkout.setBusy(false);
+      this.checkout.showOutcome();
+    });
   }
 
   /** On a narrow screen the map scrolls sideways; say so, as cut-off seats are easy to miss. */
@@ -190,6 +203,7 @@ class Picker {
     if (ack.ok) {
       this.board.holdAccepted(id, ack.expires_at);
       this.clearNotice();
+      this.checkout.clearError(); // about an earlier basket
       const seats = this.board.mine.size;
       this.announcer.say(`${seatName(this.board.seats.get(id))} is held for you. `
         + `${seats} seat${seats === 1 ? "" : "s"}, total ${$("#basket-total").textContent}.`);
@@ -276,10 +290,19 @@ class Picker {
     if (this.described) this.describe(this.described);
   }
 
-  notice(text, tone = "error") {
+  /** The message above the map; `link` ({href, text}) offers the next step. */
+  notice(text, tone = "error", link = null) {
     const box = $("#notice");
     box.dataset.tone = tone;
     $("#notice-text").textContent = text;
+    const anchor = $("#notice-link");
+    anchor.hidden = !link;
+    if (link) {
+      anchor.href = link.href;
+      anchor.textContent = link.text;
+    } else {
+      anchor.removeAttribute("href");
+    }
     box.hidden = false;
     this.announcer.say(text);
   }

@@ -3,11 +3,20 @@
 const SESSION_FLAG = "seatserver.session";
 
 export class HttpError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, seats = []) {
     super(message);
     this.status = status;
     this.code = code;
+    this.seats = seats; // the seats at fault, when the server names them
   }
+}
+
+async function failure(response, url) {
+  const body = await response.json().catch(() => null);
+  const error = body?.error ?? {};
+  return new HttpError(response.status, error.code ?? "http_error",
+    error.message ?? `${url} answered ${response.status}`,
+    Array.isArray(error.seats) ? error.seats : []);
 }
 
 /**
@@ -20,15 +29,25 @@ export async function getJSON(url, { signal } = {}) {
     signal, credentials: "same-origin", headers: { Accept: "application/json" },
   });
   const receivedAt = Date.now();
+  if (!response.ok) throw await failure(response, url);
   const body = await response.json().catch(() => null);
-  if (!response.ok) {
-    const error = body?.error ?? {};
-    throw new HttpError(response.status, error.code ?? "http_error",
-      error.message ?? `${url} answered ${response.status}`);
-  }
   const date = Date.parse(response.headers.get("Date") ?? "");
   const serverOffsetMs = Number.isNaN(date) ? null : date + 500 - receivedAt;
   return { body, serverOffsetMs };
+}
+
+/**
+ * POST a JSON body; resolves to the JSON answer, throws HttpError for an
+ * error status. A TypeError from fetch means no answer came at all (the
+ * request may or may not have reached the server).
+ */
+export async function postJSON(url, body, { headers = {} } = {}) {
+  const response = await fetch(url, {
+    method: "POST", credentials: "same-origin", body: JSON.stringify(body),
+    headers: { Accept: "application/json", "Content-Type": "application/json", ...headers },
+  });
+  if (!response.ok) throw await failure(response, url);
+  return response.json();
 }
 
 function remembered() {

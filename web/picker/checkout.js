@@ -1,0 +1,240 @@
+// Checkout: the held seats become a pending booking, and the buyer goes to the
+// payment provider's page. The provider sends the browser back to the
+// confirmation page (/bookings/{ref}); from there, or with the Back button,
+// the buyer may come back to the map, which then says how the payment went.
+
+import { getJSON, HttpError, postJSON } from "../shared/api.js";
+import { formatMoney, seatList } from "../shared/format.js";
+
+// The booking being paid for, per tab, so that the map can tell the outcome.
+const STORAGE_PREFIX = "seatserver.checkout.";
+
+export class Checkout {
+  constructor(root, board, showtimeId, { announce, notice }) {
+    this.board = board;
+    this.showtimeId = showtimeId;
+    this.announce = announce;
+    this.notice = notice;
+    this.button = root.querySelector("#checkout");
+    this.error = root.querySelector("#checkout-error");
+    this.busy = false;
+    // One attempt = one Idempotency-Key: a retry after no answer reuses it,
+    // so a booking made by a request whose answer was lost is found, not doubled.
+    this.attempt = null;
+    this.button.addEventListener("click", () => this.start());
+  }
+
+  /** The button follows the basket: its seats and total, disabled when empty. */
+  render() {
+    const seats = this.board.basket();
+    this.button.disabled = seats.length === 0;
+    if (!seats.length) {
+      this.button.textContent = "Checkout";
+      this.button.removeAttribute("aria-disabled");
+      return;
+    }
+    if (this.busy) return;
+    this.button.removeAttribute("aria-disabled");
+    const priced = seats.filter((seat) => seat.price);
+    const total = priced.length
+      ? formatMoney(priced.reduce((sum, seat) => sum + seat.price.amount, 0),
+        priced[0].price.currency)
+      : "";
+    const count = `${seats.length} seat${seats.length === 1 ? "" : "s"}`;
+    this.button.textContent = total ? `Checkout: ${count}, ${total}` : `Checkout: ${count}`;
+  }
+
+  async start() {
+    if (this.busy || this.button.disabled) return;
+    const waiting = [...this.board.pending.keys()].map((id) => this.board.seats.get(id));
+    if (waiting.length) {
+      this.fail(`Still waiting for the server about ${seatList(waiting)}. `
+        + "Try again in a moment.");
+      return;
+    }
+    const seats = [...this.board.mine.keys()].sort();
+    const key = seats.join(",");
+    if (this.attempt?.seats !== key) this.attempt = { key: randomKey(), seats: key };
+    this.setBusy(true);
+    this.clearError();
+    this.announce("Starting checkout…");
+    try {
+      const booking = await postJSON(`/api/showtimes/${this.showtimeId}/bookings`, {},
+        { headers: { "Idempotency-Key": this.attempt.key } });
+      this.attempt = null;
+      this.leaveForPayment(booking);
+    } catch (error) {
+      this.setBusy(false);
+      this.refused(error);
+    }
+  }
+
+  leaveForPayment(booking) {
+    const target = new URL(booking.checkout_url, location.href);
+    if (!["http:", "https:"].includes(target.protocol)) {
+      this.fail("The payment page's address looks wrong, so we did not go there. "
+        + `Your booking is ${booking.reference}; please contact us.`);
+      return;
+    }
+    remember(this.showtimeId, { reference: booking.reference, url: target.href });
+    this.button.textContent = "Going to the payment page…";
+    location.assign(target.href);
+  }
+
+  /** A refusal or a failure in words, near the button, naming the seats. */
+  refused(error) {
+    if (!(error instanceof HttpError)) {
+      this.fail("No answer from the server, so checkout may not have started. Your seats "
+        + "are still held while the countdown runs: select Checkout again to retry.");
+      return;
+    }
+    if (!retryable(error)) this.attempt = null;
+    const named = error.seats.filter((id) => this.board.seats.has(id))
+      .map((id) => this.board.seats.get(id));
+    this.fail(refusalText(error, named, this.basketNames()));
+  }
+
+  basketNames() {
+    return seatList([...this.board.mine.keys()].map((id) => this.board.seats.get(id)))
+      ?? "your seats";
+  }
+
+  setBusy(busy) {
+    this.busy = busy;
+    if (busy) {
+      // Stays focusable, so keyboard focus is not lost while we wait.
+      this.button.setAttribute("aria-disabled", "true");
+      this.button.textContent = "Starting checkout…";
+    } else {
+      this.render();
+    }
+  }
+
+  fail(text) {
+    this.error.textContent = text;
+    this.error.hidden = false;
+    this.announce(text);
+  }
+
+  clearError() {
+    this.error.hidden = true;
+    this.error.textContent = "";
+  }
+
+  /**
+   * Back on the map after a checkout in this tab (the confirmation page's
+   * link, the Back button, or `?booking=` from a return): say how it went.
+   */
+  async showOutcome() {
+    const params = new URLSearchParams(location.search);
+    const fromQuery = params.get("booking");
+    if (fromQuery) {
+      params.delete("booking");
+      const query = params.toString();
+      history.replaceState(null, "", location.pathname + (query ? `?${query}` : ""));
+    }
+    const saved = recall(this.showtimeId);
+    const reference = fromQuery ?? saved?.reference;
+    if (!reference) return;
+    let booking;
+    try {
+      ({ body: booking } = await getJSON(`/api/bookings/${encodeURIComponent(reference)}`));
+    } catch (error) {
+      if (error instanceof HttpError && error.status < 500) forget(this.showtimeId);
+      return;
+    }
+    if (booking.status !== "pending") forget(this.showtimeId);
+    this.tell(booking, saved?.reference === reference ? saved.url : null);
+  }
+
+  tell(booking, payUrl) {
+    const seats = seatList(booking.seats.map((s) => this.board.seats.get(s.id))
+      .filter(Boolean)) ?? "your seats";
+    const ref = booking.reference;
+    if (booking.status === "booked") {
+      this.notice(`Booking ${ref} is paid: ${seats} ${booking.seats.length === 1 ? "is" : "are"} `
+        + "yours.", "info", { href: `/bookings/${ref}`, text: "See your ticket" });
+    } else if (booking.status === "expired") {
+      this.notice(`Your payment for booking ${ref} did not go through (it was declined or `
+        + `timed out), so nothing was charged and ${seats} ${
+          booking.seats.length === 1 ? "was" : "were"} released. `
+        + "Pick seats again to try once more.", "error");
+    } else if (booking.status === "pending") {
+      this.notice(`Booking ${ref} is waiting for your payment. ${seats} stay${
+        booking.seats.length === 1 ? "s" : ""} held for you until then.`, "info",
+      payUrl ? { href: payUrl, text: "Continue to payment" } : null);
+    } else if (booking.status === "cancelled") {
+      this.notice(`Booking ${ref} was cancelled and refunded.`, "info");
+    }
+  }
+}
+
+/** Worth retrying with the same key: the server did not decide (yet). */
+function retryable(error) {
+  return error.status >= 500 || error.code === "request_in_flight";
+}
+
+function refusalText(error, named, basket) {
+  const names = named.length ? seatList(named) : null;
+  switch (error.code) {
+    case "seats_unavailable":
+      return `Sorry, ${names ?? "some of your seats"} ${named.length === 1 ? "was" : "were"} `
+        + "sold to someone else meanwhile and is no longer yours. Any other seats stay held "
+        + "for you: select Checkout again to pay for them.";
+    case "hold_expired":
+    case "nothing_to_book":
+      return `Your hold on ${names ?? basket} has expired, so there is nothing to pay for. `
+        + "Pick the seats again if they are still free.";
+    case "not_holder":
+      return `${names ?? "Some seats"} ${named.length === 1 ? "is" : "are"} no longer held for `
+        + "you (the hold may have expired). Pick them again to check out.";
+    case "sales_closed":
+      return "Sales for this showtime have closed, so it cannot be booked any more.";
+    case "unknown_seat":
+      return `${names ?? "A seat"} is not part of this showtime any more. Please reload the page.`;
+    case "unauthorized":
+      return "Your session has ended, so your holds are gone. Please reload the page and "
+        + "pick your seats again.";
+    case "request_in_flight":
+      return "Your checkout is still being processed. Select Checkout again in a moment.";
+    case "unavailable":
+      return "The server cannot reach its booking store right now. Your seats are still held: "
+        + "select Checkout again in a moment.";
+    default:
+      if (error.status >= 500) {
+        return "Something went wrong on our side. Your seats are still held: select Checkout "
+          + "again in a moment.";
+      }
+      return `Checkout was refused: ${error.message}.`;
+  }
+}
+
+/** 128 random bits in hex: crypto.randomUUID needs a secure context, this does not. */
+function randomKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function remember(showtime, value) {
+  try {
+    sessionStorage.setItem(STORAGE_PREFIX + showtime, JSON.stringify(value));
+  } catch {
+    // storage blocked: the confirmation page still tells the outcome
+  }
+}
+
+function recall(showtime) {
+  try {
+    return JSON.parse(sessionStorage.getItem(STORAGE_PREFIX + showtime) ?? "null");
+  } catch {
+    return null;
+  }
+}
+
+function forget(showtime) {
+  try {
+    sessionStorage.removeItem(STORAGE_PREFIX + showtime);
+  } catch {
+    // nothing to forget
+  }
+}
