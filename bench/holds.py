@@ -3,6 +3,8 @@
 1. Ceiling: ``bench.raw`` (raw redis-py EVALSHA of the same hold and release
    scripts, one process) at the best of several concurrencies (one run of
    each finds it); each run of ours follows a run of the ceiling at it.
+   For comparison, also a raw client that pipelines its scripts (32 holds and
+   their releases per pipeline, 2 tasks), as the server's ScriptBatcher does.
 2. Ours: ``seatserver serve`` (one worker: one process, like the ceiling);
    800 sockets in 2 load processes, each its own guest and its own seat,
    spread over 8 showtimes, each alternating hold and release of that seat
@@ -34,18 +36,22 @@ from bench.stats import median, percentile
 RAW_CONCURRENCY = (8, 32, 128)
 PEAK_SOCKETS = 800
 PEAK_RATE_CAP = 18.0
+# The pipelining ceiling (for comparison): tasks, and holds per pipeline.
+PIPELINE_TASKS = 2
+PIPELINE = 32
 PACED_SOCKETS = 200
 PACED_HOLDS_PER_S = 1000
 ROOM_SUBSCRIBERS = 100
 RUNS = 3
 
 
-async def raw_once(services: BenchServices, concurrency: int, duration: float) -> float:
+async def raw_once(services: BenchServices, concurrency: int, duration: float,
+                   pipeline: int = 0) -> float:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.raw", "--redis-url", services.redis_url,
         "--concurrency", str(concurrency), "--duration", str(duration),
         "--showtimes", ",".join(map(str, services.showtimes)),
-        stdout=asyncio.subprocess.PIPE)
+        "--pipeline", str(pipeline), stdout=asyncio.subprocess.PIPE)
     out, _ = await proc.communicate()
     if proc.returncode != 0:
         raise RuntimeError(f"bench.raw failed with {proc.returncode}")
@@ -76,8 +82,8 @@ async def open_holders(agents: list[Agent], server: SeatServer, tokens: list[str
 
 async def peak(agents: list[Agent], server: SeatServer, services: BenchServices,
                tokens: list[str], concurrency: int, warmup: float, duration: float,
-               noise: Noise) -> tuple[list[float], list[float]]:
-    """Runs of the WebSocket peak, each right after a run of its ceiling."""
+               noise: Noise) -> tuple[list[float], list[float], list[float]]:
+    """Runs of the WebSocket peak, each right after a run of its ceilings."""
     per_showtime = PEAK_SOCKETS // len(services.showtimes)
     seats = [(s, seat) for s in services.showtimes
              for seat in services.seats[s][:per_showtime]]
@@ -92,17 +98,19 @@ async def peak(agents: list[Agent], server: SeatServer, services: BenchServices,
             raise RuntimeError(f"holds were refused during the peak run: {errors}")
         return float(sum(r["ops_per_s"] for r in replies))
 
-    raws, peaks = [], []
+    raws, pipelined, peaks = [], [], []
     for run in range(RUNS):
         raws.append(await quiet(lambda: raw_once(services, concurrency, duration), noise))
+        pipelined.append(await quiet(
+            lambda: raw_once(services, PIPELINE_TASKS, duration, PIPELINE), noise))
         peaks.append(await quiet(ours, noise))
         say(f"  run {run + 1}: raw EVALSHA ({concurrency} concurrent) {raws[-1]:,.0f}/s, "
-            f"over WebSocket {peaks[-1]:,.0f}/s")
+            f"pipelined {pipelined[-1]:,.0f}/s, over WebSocket {peaks[-1]:,.0f}/s")
         if peaks[-1] > 0.9 * PEAK_SOCKETS * PEAK_RATE_CAP:
             raise RuntimeError("the clients' own rate cap limited the peak: add sockets")
     await asyncio.gather(*(a.call("close", tag="peak") for a in agents))
     await services.flush_redis()
-    return raws, peaks
+    return raws, pipelined, peaks
 
 
 async def paced(holders: list[Agent], crowd: list[Agent], server: SeatServer,
@@ -174,7 +182,7 @@ async def _bench(services: BenchServices, warmup: float, duration: float) -> lis
         async with http_session() as http:
             tokens = await new_tokens(http, server.url, PEAK_SOCKETS + 1)
         say("holds: peak over WebSocket (one worker) and its ceiling, in turn")
-        raws, peaks = await peak(agents[:2], server, services, tokens[1:], concurrency,
+        raws, pipelined, peaks = await peak(agents[:2], server, services, tokens[1:], concurrency,
                                  warmup, duration, peak_noise)
         say(f"holds: round trip at {PACED_HOLDS_PER_S} holds/s into a room of "
             f"{ROOM_SUBSCRIBERS}")
@@ -189,6 +197,10 @@ async def _bench(services: BenchServices, warmup: float, duration: float) -> lis
             per_s(ours), f"raw EVALSHA {per_s(ceiling)} ({concurrency} concurrent)",
             times(ours / ceiling), "≥ 0.50x", ours / ceiling >= 0.5,
             note=peak_noise.describe()),
+        Row("holds: the same peak against a client that pipelines (for comparison)",
+            per_s(ours), f"raw EVALSHA, {PIPELINE_TASKS} tasks x {PIPELINE} holds + "
+            f"{PIPELINE} releases per pipeline: {per_s(median(pipelined))}",
+            times(ours / median(pipelined)), "", None),
         Row(f"holds: hold ack p99 at {PACED_HOLDS_PER_S:,} holds/s (+ as many releases), "
             f"room of {ROOM_SUBSCRIBERS} subscribers", ms(median(p99s)),
             "", "", "≤ 5 ms", median(p99s) <= 5.0,

@@ -67,7 +67,8 @@ def markdown_table(rows: Sequence[Row]) -> str:
     for r in rows:
         lines.append(f"| {r.figure} | {r.ours} | {r.ceiling} | {r.ratio} | {r.target} "
                      f"| {r.verdict} |")
-    return "\n".join(lines)
+    notes = [f"- {r.figure}: {r.note}" for r in rows if r.note]
+    return "\n".join(lines + (["", *notes] if notes else []))
 
 
 def misses(rows: Sequence[Row]) -> list[Row]:
