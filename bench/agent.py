@@ -136,8 +136,11 @@ class Agent:
 
         async def one() -> None:
             async with gate:
+                # The bare servers speak no subprotocol: offering ours would only
+                # make them log a warning per connection.
                 client = await connect("127.0.0.1", port, self._on_update, path=path,
-                                       token=token)
+                                       token=token,
+                                       protocol="seats.v1.json" if showtime else None)
                 view = SubscriberView() if showtime is not None else None
                 client.state = (view, group)
                 if view is not None:
