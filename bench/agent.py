@@ -91,7 +91,8 @@ class Agent:
 
     def _on_update(self, client: WsClient, payload: bytes, arrived: float) -> None:
         frame = self._decode(payload)
-        view, group = client.state  # type: ignore[misc]
+        state: tuple[SubscriberView | None, Group] = client.state  # type: ignore[assignment]
+        view, group = state
         kind = frame.get("t")
         if kind == "update":
             ts = frame.get("ts")

@@ -38,7 +38,8 @@ async def broadcast(request: web.Request) -> web.Response:
     msg = json.dumps({"t": "update", "showtime": body["showtime"], "offset": body["offset"],
                       "seats": body["seats"], "reasons": body["reasons"],
                       "ts": int(time.time() * 1000)}, separators=(",", ":"))
-    subs = list(request.app[SUBS])
+    subscribers: set[web.WebSocketResponse] = request.app[SUBS]
+    subs = list(subscribers)
     start = time.perf_counter()
     for ws in subs:
         await ws.send_str(msg)

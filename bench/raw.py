@@ -22,6 +22,7 @@ import asyncio
 import json
 import time
 from importlib import resources
+from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
 
@@ -36,12 +37,12 @@ def script(name: str) -> str:
 
 
 def _calls(i: int, showtimes: list[int], settings: Settings
-           ) -> tuple[list[str], list[object], list[object]]:
+           ) -> tuple[list[str], list[Any], list[Any]]:
     """Keys, hold arguments and release arguments for the i-th holder and seat."""
     showtime = showtimes[i % len(showtimes)]
     keys = [redis_keys.expiries(showtime), redis_keys.booked(showtime),
             redis_keys.events(showtime)]
-    common: list[object] = [redis_keys.seat_prefix(showtime), redis_keys.mine_prefix(showtime),
+    common: list[Any] = [redis_keys.seat_prefix(showtime), redis_keys.mine_prefix(showtime),
                             settings.stream_maxlen]
     holder, seat = f"raw{i}", f"R{i}"
     hold_args = [*common, holder, settings.hold_ttl_s * 1000, settings.max_seats,

@@ -12,6 +12,9 @@ import math
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -90,14 +93,14 @@ def run_main(bench: Bench, doc: str | None) -> None:
     sys.exit(0)
 
 
-def run_loop(main: Awaitable[list[Row]]) -> list[Row]:
+def run_loop(main: Awaitable[T]) -> T:
     try:
         import uvloop
         loop_factory = uvloop.new_event_loop
     except ImportError:
         loop_factory = None
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        return runner.run(main)  # type: ignore[arg-type]
+        return runner.run(main)  # type: ignore[arg-type]  # any awaitable will do
 
 
 def print_rows(rows: Sequence[Row], *, markdown: bool = False, as_json: bool = False) -> None:

@@ -71,7 +71,7 @@ class WsClient(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
-        transport.write(self._request)
+        self.transport.write(self._request)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
