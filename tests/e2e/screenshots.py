@@ -3,7 +3,8 @@
 Self-contained: it starts an embedded Redis and PostgreSQL in a temporary
 folder (never touching servers of yours), seeds the demo, serves it, books and
 holds a few seats so that every seat state shows, and photographs the pages
-in Chromium at desktop, phone and lobby-screen sizes.
+in Chromium at desktop, phone and lobby-screen sizes, and the map as a
+buyer finds it after a declined payment.
 
     .venv/bin/python -m tests.e2e.screenshots [--out docs/images]
 """
@@ -60,6 +61,28 @@ async def photograph(browser: Browser, url: str, path: Path, *, width: int, heig
     print(f"wrote {path}")
 
 
+async def photograph_declined(browser: Browser, url: str, path: Path) -> None:
+    """The map as a buyer finds it after declining on the provider's page."""
+    context = await browser.new_context(viewport={"width": 1024, "height": 768},
+                                        reduced_motion="reduce")
+    page = await context.new_page()
+    await page.goto(url)
+    await expect(page.locator("#conn")).to_have_attribute("data-status", "live",
+                                                          timeout=15_000)
+    for seat in ("D3", "D4"):
+        await page.locator(f'.seat[data-id="{seat}"]').click()
+        await expect(page.locator(f'.seat[data-id="{seat}"]')).to_have_attribute(
+            "data-look", "mine")
+    await page.locator("#checkout").click()
+    await page.get_by_role("button", name="Decline").click()
+    await page.get_by_role("link", name="Back to the seat map").click()
+    await expect(page.locator("#notice")).to_contain_text("did not go through")
+    await settle(page)
+    await page.screenshot(path=str(path))
+    await context.close()
+    print(f"wrote {path}")
+
+
 async def settle(page: Page) -> None:
     """Let counts, frames and fonts finish before the photograph."""
     await page.evaluate("document.fonts.ready")
@@ -80,6 +103,7 @@ async def shoot(server: Server, redis_url: str, showtime: int, out: Path) -> Non
                              full_page=True, hold=HELD_BY_US)
             await photograph(browser, picker, out / "picker-phone.png", width=390, height=844,
                              full_page=True, hold=["G9"])
+            await photograph_declined(browser, picker, out / "picker-declined.png")
             await photograph(browser, f"{server.url}/kiosk", out / "kiosk.png",
                              width=1920, height=1080)
             await photograph(browser, f"{server.url}/kiosk?showtime={showtime}",
