@@ -50,6 +50,10 @@ class Settings:
     stream_maxlen: int = 10_000
     # Bytes a subscriber may have unsent before it is cut off as too slow.
     send_buffer_limit: int = 1 << 20
+    # SO_SNDBUF of WebSocket sockets; 0 keeps the kernel's autotuning (up to
+    # net.ipv4.tcp_wmem's maximum, 4 MiB here, buffered before the bound above
+    # even starts to count).
+    socket_send_buffer: int = 0
     # Largest WebSocket frame a client may send.
     max_frame_bytes: int = 16 * 1024
     # Client messages per second (sustained) and burst before `rate_limited`.
@@ -110,6 +114,7 @@ class Settings:
             data_dir=Path(env.get("SEATSERVER_DATA_DIR") or ".data"),
             stream_maxlen=_int(env, "SEATSERVER_STREAM_MAXLEN", 10_000, minimum=100),
             redis_pool_size=_int(env, "SEATSERVER_REDIS_POOL", 64, minimum=4),
+            socket_send_buffer=_int(env, "SEATSERVER_SOCKET_SNDBUF", 0, minimum=0),
             db_pool_size=_int(env, "SEATSERVER_DB_POOL", 10, minimum=2),
             sales_close_min=_int(env, "SEATSERVER_SALES_CLOSE_MIN", 10),
             payment_window_s=_int(env, "SEATSERVER_PAYMENT_WINDOW", 600, minimum=30),

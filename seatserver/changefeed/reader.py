@@ -3,7 +3,8 @@
 It blocks on XREAD over every stream it follows plus this instance's wake
 stream, so a newly followed stream is read at once. The entries of one read
 are handed to the sink as one batch per stream, which is what lets rooms
-coalesce: at rest each change goes out alone, under load reads grow.
+coalesce: at rest each change goes out alone, under load reads grow (and
+start at most every BUSY_READ_INTERVAL_S, so that they do grow).
 
 On a Redis error it backs off (capped) and resumes from each stream's last
 delivered position. If that position is gone from the stream afterwards
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -30,6 +32,12 @@ log = logging.getLogger(__name__)
 
 READ_COUNT = 1000
 BLOCK_MS = 5000
+# Under load, reads start at most this often. Every read makes one update per
+# room, each written to every subscriber, so without a floor a busy room of 100
+# got 300-500 updates/s and hold acks queued behind the fan-outs (p99 15 ms at
+# 1,000 holds/s; 4 ms with this floor, see docs/performance.md). At rest the
+# feed is blocked in XREAD and a lone change still goes out at once.
+BUSY_READ_INTERVAL_S = 0.02
 BACKOFF_START_S, BACKOFF_MAX_S = 0.05, 2.0
 
 
@@ -47,6 +55,8 @@ class ChangeFeed:
         self._positions: dict[int, str] = {}  # showtime -> last delivered offset
         self._sink: FeedSink | None = None
         self._loop = BackgroundTask("changefeed", self._run)
+        self._busy = False
+        self._read_began = 0.0
         self._on_health = on_health or (lambda healthy: None)
         self.healthy = True
 
@@ -131,17 +141,23 @@ class ChangeFeed:
             self._on_health(healthy)
 
     async def _read_once(self) -> None:
+        if self._busy:
+            # The last read found entries: let more gather before the next one.
+            await asyncio.sleep(self._read_began + BUSY_READ_INTERVAL_S - time.monotonic())
         streams: dict[Any, Any] = {self._wake_key: "$"}
         for showtime, offset in self._positions.items():
             streams[redis_keys.events(showtime)] = offset
+        self._read_began = time.monotonic()
         reply: Any = await self._redis.xread(streams, count=READ_COUNT, block=BLOCK_MS)
         assert self._sink is not None
+        self._busy = False
         for key, entries in reply or ():
             followed = _showtime_of(key)
             if followed is None or followed not in self._positions:
                 continue  # the wake stream, or a room closed while we read
             events = [Event.from_entry(i, f) for i, f in entries]
             self._positions[followed] = events[-1].offset
+            self._busy = True
             await self._sink.deliver(followed, events)
 
     async def _verify_positions(self) -> None:

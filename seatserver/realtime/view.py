@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -49,6 +50,11 @@ class SocketView:
         )
         await ws.prepare(request)
         assert request.transport is not None
+        if self._settings.socket_send_buffer:
+            sock = request.transport.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF,
+                                self._settings.socket_send_buffer)
         codec = BY_PROTOCOL.get(ws.ws_protocol or "", JSON)
         conn = Connection(
             ws, request.transport, codec, holder, self.stats,

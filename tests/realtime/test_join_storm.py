@@ -59,5 +59,5 @@ async def test_subscribing_during_a_storm_of_holds_loses_and_doubles_nothing(
     assert [j.violations for j in joiners if j.violations] == []  # nothing doubled
     wrong = [j for j in joiners if j.views[showtime].held != truth]
     assert wrong == []  # nothing lost
-    assert changes > 1000  # a storm indeed
+    assert changes > 300  # a storm indeed: hundreds of changes while they joined
     assert sum(j.views[showtime].updates for j in joiners) > JOINS  # they did see live updates

@@ -15,8 +15,9 @@ from tests.support import client_frame, eventually, raw_websocket
 async def test_slow_consumer_is_cut_off_and_others_keep_receiving(
         make_server: ServerFactory, connect: ClientFactory, http: aiohttp.ClientSession,
         showtime: int, seats: list[str]) -> None:
-    server = await make_server(send_buffer_limit=64 * 1024, max_seats=200,
-                               rate_per_s=10_000.0, rate_burst=10_000)
+    # Small kernel buffers, so that the server's own bound is reached quickly.
+    server = await make_server(send_buffer_limit=64 * 1024, socket_send_buffer=16 * 1024,
+                               max_seats=200, rate_per_s=10_000.0, rate_burst=10_000)
     url = str(server.make_url("/")).rstrip("/")
     # A raw socket that completes the upgrade, subscribes and then never reads.
     token = await new_session(http, url)
@@ -29,8 +30,7 @@ async def test_slow_consumer_is_cut_off_and_others_keep_receiving(
     await healthy.subscribe(showtime)
     buyer = await connect(url)
     stats = server.app[appkeys.SOCKETS].stats
-    # Kernel buffers on loopback absorb a few MB before the server's own
-    # buffer grows, so keep the updates coming until the server gives up.
+    # Keep the updates coming until the server gives up on the slow socket.
     for _ in range(3000):
         await buyer.hold(showtime, seats[:90])
         await buyer.release(showtime, seats[:90])
@@ -38,13 +38,15 @@ async def test_slow_consumer_is_cut_off_and_others_keep_receiving(
             break
     assert stats.too_slow == 1
     await eventually(lambda: not healthy.views[showtime].held, within=5)
+    # The healthy subscriber goes on receiving after the cut-off.
+    await buyer.hold(showtime, seats[:1])
+    await eventually(lambda: healthy.views[showtime].held == {seats[0]}, within=5)
     assert healthy.violations == []
     assert not healthy.closed
-    assert healthy.views[showtime].updates > 100
 
     # The server let go of the slow socket (healthy and buyer remain). Reading
-    # to its end is no proof here: megabytes wait in kernel buffers behind a
-    # 4 KiB receive window.
+    # to its end is no proof here: what the kernels buffered drains slowly
+    # through a 4 KiB receive window.
     sockets = server.app[appkeys.SOCKETS]
     await eventually(lambda: len(sockets.connections) == 2, within=5)
     writer.close()
