@@ -59,7 +59,8 @@ class Group:
 class HolderState:
     showtime: int
     seat: str
-    pending: dict[str, tuple[float, str]] = field(default_factory=dict)
+    # ref -> (when the command was due, when it was written, op)
+    pending: dict[str, tuple[float, float, str]] = field(default_factory=dict)
     # Set by a closed-loop sender waiting for its last command's ack.
     waiter: asyncio.Future[None] | None = None
 
@@ -72,7 +73,8 @@ class Agent:
         self._last_frame: dict[str, Any] = {}
         self._refs = itertools.count(1)
         self._recording = False
-        self._hold_ms: list[float] = []
+        self._hold_ms: list[float] = []  # from writing the hold to its ack
+        self._hold_due_ms: list[float] = []  # from when the hold was due to its ack
         self._release_ms: list[float] = []
         self._errors: dict[str, int] = {}
         self._done_ops = 0
@@ -221,7 +223,7 @@ class Agent:
         if frame.get("t") not in ("ack", "error"):
             return
         state: HolderState = client.state  # type: ignore[assignment]
-        due, op = state.pending.pop(str(frame.get("ref")), (0.0, ""))
+        due, sent, op = state.pending.pop(str(frame.get("ref")), (0.0, 0.0, ""))
         if op:
             self._outstanding -= 1
             if not self._outstanding:
@@ -234,13 +236,17 @@ class Agent:
             code = str(frame.get("code"))
             self._errors[code] = self._errors.get(code, 0) + 1
             return
-        (self._hold_ms if op == "hold" else self._release_ms).append((arrived - due) * 1000)
+        if op == "hold":
+            self._hold_ms.append((arrived - sent) * 1000)
+            self._hold_due_ms.append((arrived - due) * 1000)
+        else:
+            self._release_ms.append((arrived - sent) * 1000)
         self._done_ops += 1
 
     def _send_op(self, client: WsClient, op: str, due: float) -> None:
         state: HolderState = client.state  # type: ignore[assignment]
         ref = str(next(self._refs))
-        state.pending[ref] = (due, op)
+        state.pending[ref] = (due, time.time(), op)
         self._outstanding += 1
         self._idle.clear()
         client.send(orjson.dumps({"op": op, "ref": ref, "showtime": state.showtime,
@@ -250,8 +256,11 @@ class Agent:
                     duration: float) -> dict[str, Any]:
         """Open loop: each socket alternates hold and release at a fixed pace.
 
-        Latency counts from when a command was due, not when it went out, so a
-        late sender cannot hide a slow server (no coordinated omission).
+        The sender never waits for acks, so a slow server cannot slow it down
+        (no coordinated omission); ``hold_ms`` runs from writing each hold to
+        its ack. ``hold_due_ms`` runs from when it was due instead, and so also
+        counts this process's own lateness in sending (timer granularity, a
+        core taken by the server or the other agents).
         """
         clients = self.holders[tag]
         interval = 1.0 / rate_per_client
@@ -320,6 +329,7 @@ class Agent:
     def _begin_recording(self, on: bool) -> None:
         self._recording = on
         self._hold_ms, self._release_ms, self._errors, self._done_ops = [], [], {}, 0
+        self._hold_due_ms = []
 
     async def _drain(self) -> None:
         """Wait (a while) for the acks of every command sent."""
@@ -328,8 +338,8 @@ class Agent:
                 await asyncio.wait_for(self._idle.wait(), DRAIN_S)
 
     def _holder_report(self, duration: float) -> dict[str, Any]:
-        return {"hold_ms": self._hold_ms, "release_ms": self._release_ms,
-                "errors": self._errors, "duration": duration}
+        return {"hold_ms": self._hold_ms, "hold_due_ms": self._hold_due_ms,
+                "release_ms": self._release_ms, "errors": self._errors, "duration": duration}
 
 
 def view_digest(offset: str, held: set[str] | list[str], booked: set[str] | list[str]) -> str:
