@@ -12,7 +12,7 @@
    server's 20/s per-client limit, so at most 14,400/s in all). No
    subscribers: this is the hold path alone, as the ceiling is. Figure: acked
    commands per second.
-3. Round trip: 1,000 holds/s (and as many releases, each 0.5 s after its
+3. Round trip: 1,000 holds/s (and as many releases, each 0.1 s after its
    hold) paced open-loop by 200 sockets into showtime 1, whose room has 100
    subscribers in two other load processes; p50/p99 of hold acks, timed from
    writing each hold (also given: from when it was due, which adds the
