@@ -29,6 +29,18 @@ local function append(kind, seats, extra)
   return redis.call(unpack(args))
 end
 
+-- Drops whatever hold a seat has (its key and its holder's set entry; the
+-- caller removes it from the expiry set). Returns the holder, or false.
+local function drop_hold(seat)
+  local key = seat_prefix .. seat
+  local holder = redis.call('GET', key)
+  if holder then
+    redis.call('DEL', key)
+    redis.call('SREM', mine_prefix .. holder, seat)
+  end
+  return holder
+end
+
 -- Releases every hold whose deadline has passed, as one `expire` event per
 -- chunk. Idempotent: a second run finds nothing due and appends nothing.
 local function expire_due()
@@ -37,12 +49,7 @@ local function expire_due()
     local due = redis.call('ZRANGEBYSCORE', exp_key, '-inf', now, 'LIMIT', 0, 500)
     if #due == 0 then return expired end
     for _, seat in ipairs(due) do
-      local key = seat_prefix .. seat
-      local holder = redis.call('GET', key)
-      if holder then
-        redis.call('DEL', key)
-        redis.call('SREM', mine_prefix .. holder, seat)
-      end
+      drop_hold(seat)
     end
     redis.call('ZREM', exp_key, unpack(due))
     append('expire', due)

@@ -30,12 +30,7 @@ if #refused > 0 then return {'seats_unavailable', now, refused} end
 if #fresh == 0 then return {'ok', now, '', {}} end
 
 for _, seat in ipairs(fresh) do
-  local key = seat_prefix .. seat
-  local owner = redis.call('GET', key)
-  if owner then
-    redis.call('DEL', key)
-    redis.call('SREM', mine_prefix .. owner, seat)
-  end
+  drop_hold(seat)
   redis.call('HSET', refs_key, seat, ref)
 end
 redis.call('ZREM', exp_key, unpack(fresh))
