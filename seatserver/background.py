@@ -8,8 +8,11 @@ on stop cancelled and awaited: no task outlives its owner.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 class BackgroundTask:
@@ -31,3 +34,18 @@ class BackgroundTask:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+
+    @classmethod
+    def every(cls, name: str, interval_s: float,
+              step: Callable[[], Coroutine[Any, Any, object]]) -> BackgroundTask:
+        """Run ``step`` every ``interval_s`` seconds; a failing step is logged
+        and tried again next round (a service that is away comes back)."""
+        async def run() -> None:
+            while True:
+                try:
+                    await step()
+                except Exception:
+                    log.exception("%s failed; trying again in %.0fs", name, interval_s)
+                await asyncio.sleep(interval_s)
+
+        return cls(name, run)

@@ -7,7 +7,6 @@ its seats in Redis is idempotent.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from seatserver.background import BackgroundTask
@@ -19,8 +18,8 @@ log = logging.getLogger(__name__)
 class PendingExpirer:
     def __init__(self, checkout: Checkout, interval_s: float) -> None:
         self._checkout = checkout
-        self._interval = interval_s
-        self._loop = BackgroundTask("pending-expirer", self._run)
+        self._loop = BackgroundTask.every("expiring unpaid bookings", interval_s,
+                                          self._expire)
 
     async def start(self) -> None:
         self._loop.start()
@@ -28,13 +27,7 @@ class PendingExpirer:
     async def stop(self) -> None:
         await self._loop.stop()
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                expired = await self._checkout.expire_due()
-                if expired:
-                    log.info("expired %d unpaid bookings", expired)
-            except Exception:
-                # Redis or PostgreSQL away: the next round tries again.
-                log.exception("expiring unpaid bookings failed")
-            await asyncio.sleep(self._interval)
+    async def _expire(self) -> None:
+        expired = await self._checkout.expire_due()
+        if expired:
+            log.info("expired %d unpaid bookings", expired)

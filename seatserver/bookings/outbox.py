@@ -118,26 +118,17 @@ class OutboxWorker:
         self._pool = pool
         self._composer = composer
         self._sink = sink
-        self._poll = poll_s
         self._base = retry_base_s
         self._cap = retry_cap_s
         self._timeout = send_timeout_s
-        self._loop = BackgroundTask("outbox-worker", self._run)
+        self._loop = BackgroundTask.every("delivering outbox messages", poll_s,
+                                          self.deliver_due)
 
     async def start(self) -> None:
         self._loop.start()
 
     async def stop(self) -> None:
         await self._loop.stop()
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.deliver_due()
-            except Exception:
-                # PostgreSQL away: the next round tries again.
-                log.exception("delivering outbox messages failed")
-            await asyncio.sleep(self._poll)
 
     async def deliver_due(self, limit: int = 100) -> int:
         """Send due messages one by one until none is left (or ``limit``);
