@@ -1,101 +1,181 @@
-"""ScriptBatcher: the script calls made in one event-loop iteration go as one pipeline.
+"""Script batchers: the script calls made in one event-loop iteration go out together.
 
 On these machines the Python process, not Redis, is the limit, and most of a
-call's cost is redis-py's per-command work (connection checkout, send, read).
-Sending concurrent calls together costs that once per batch: measured here,
-64 EVALSHAs pipelined run ~1.6x as many per second as 64 concurrent calls.
-At rest a call still goes out alone on the next loop iteration, so batching
-adds no waiting; under load batches grow by themselves, like the fan-out.
+call's cost used to be the client library's per-command work. Calls made in
+one loop iteration are packed and written as one batch; at rest a call still
+goes out alone on the next loop iteration, so batching adds no waiting, and
+under load batches grow by themselves, like the fan-out.
 
-Calls stay in order within the batch; a failed batch fails each of its
-calls; NOSCRIPT (a restarted or flushed Redis) reloads the script and
-retries the calls that hit it.
+``batcher_for`` picks the way: against a real Redis, a ``ScriptBatcher`` over
+one pipelined socket of its own (wire.py); a client without a socket
+(fakeredis in tests) gets a ``PipelineBatcher``, the same batches as redis-py
+pipelines.
+
+Calls stay in order; a lost connection fails the calls waiting on it (the
+next call reconnects); NOSCRIPT (a restarted or flushed Redis) loads the
+script again and retries the call that hit it.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Coroutine, Sequence
+from typing import Any, Generic, Protocol, TypeVar
 
 from redis.asyncio import Redis
+from redis.asyncio.connection import Connection, SSLConnection, UnixDomainSocketConnection
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
-MAX_BATCH = 256
-MAX_IN_FLIGHT = 4
+from seatserver.holds.wire import ScriptConnection, pack
 
-Call = tuple[AsyncScript, Sequence[Any], Sequence[Any], "asyncio.Future[Any]"]
+Item = TypeVar("Item")
 
 
-class ScriptBatcher:
-    def __init__(self, redis: Redis) -> None:
-        self._redis = redis
-        self._queue: list[Call] = []
-        self._scheduled = False
-        self._in_flight = 0
-        self._tasks: set[asyncio.Task[None]] = set()
-
+class Batcher(Protocol):
     async def call(self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]
-                   ) -> Any:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        self._queue.append((script, keys, args, future))
-        if not self._scheduled:
-            self._scheduled = True
-            loop.call_soon(self._flush)
-        return await future
+                   ) -> Any: ...
+
+    async def close(self) -> None: ...
+
+
+def batcher_for(redis: Redis, *, timeout: float) -> Batcher:
+    # Exactly redis-py's own socket connections: fakeredis subclasses them.
+    if redis.connection_pool.connection_class in (
+            Connection, SSLConnection, UnixDomainSocketConnection):
+        return ScriptBatcher(redis, timeout=timeout)
+    return PipelineBatcher(redis)
+
+
+def _is_noscript(reply: object) -> bool:
+    return isinstance(reply, NoScriptError) or (
+        isinstance(reply, ResponseError) and str(reply).startswith("NOSCRIPT"))
+
+
+class _Batches(Generic[Item]):
+    """Queues items with their futures and hands each loop iteration's to ``_flush``."""
+
+    def __init__(self) -> None:
+        self._queue: list[tuple[Item, asyncio.Future[Any]]] = []
+        self._scheduled = False
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    def _flush(self) -> None:
+    def _enqueue(self, item: Item) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.append((item, future))
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._run_flush)
+        return future
+
+    def _run_flush(self) -> None:
         self._scheduled = False
-        while self._queue and self._in_flight < MAX_IN_FLIGHT:
-            batch = self._queue[:MAX_BATCH]
-            del self._queue[:MAX_BATCH]
-            self._in_flight += 1
-            task = asyncio.create_task(self._send(batch))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        if self._queue:
+            self._flush()
 
-    async def _send(self, batch: list[Call]) -> None:
+    def _flush(self) -> None:
+        raise NotImplementedError
+
+    def _take(self) -> list[tuple[Item, asyncio.Future[Any]]]:
+        batch, self._queue = self._queue, []
+        return batch
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+class ScriptBatcher(_Batches[bytes]):
+    """EVALSHA calls pre-packed and written over one ``ScriptConnection``."""
+
+    def __init__(self, redis: Redis, *, timeout: float = 5.0) -> None:
+        super().__init__()
+        self._conn = ScriptConnection(redis, timeout=timeout)
+        self._connecting = False
+
+    async def call(self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]
+                   ) -> Any:
+        command = pack(["EVALSHA", script.sha, len(keys), *keys, *args])
+        reply = await self._enqueue(command)
+        if _is_noscript(reply):
+            source = script.script
+            loaded = await self._enqueue(pack([
+                "SCRIPT", "LOAD",
+                source.tobytes() if isinstance(source, memoryview) else source]))
+            if isinstance(loaded, ResponseError):
+                raise loaded
+            reply = await self._enqueue(command)
+        if isinstance(reply, ResponseError):
+            raise reply
+        return reply
+
+    async def close(self) -> None:
+        await super().close()
+        self._conn.close()
+
+    def _flush(self) -> None:
+        if self._conn.connected:
+            batch = self._take()
+            self._conn.send([command for command, _ in batch], [f for _, f in batch])
+        elif not self._connecting:
+            self._connecting = True
+            self._spawn(self._connect())
+
+    async def _connect(self) -> None:
         try:
-            results = await self._pipeline(batch)
-        except BaseException as exc:
-            for *_, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            if isinstance(exc, asyncio.CancelledError):
-                raise
-            return
+            await self._conn.connect()
+        except Exception as exc:
+            _fail(self._take(), exc)
         finally:
-            self._in_flight -= 1
-            if self._queue and not self._scheduled:
-                self._scheduled = True
-                asyncio.get_running_loop().call_soon(self._flush)
-        retry = []
-        for call, result in zip(batch, results, strict=True):
-            future = call[3]
-            if future.done():
-                continue
-            if isinstance(result, NoScriptError):
-                retry.append(call)
-            elif isinstance(result, BaseException):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
-        for script, keys, args, future in retry:
-            try:
-                future.set_result(await script(keys=keys, args=args))  # loads it again
-            except Exception as exc:
-                future.set_exception(exc)
+            self._connecting = False
+        if self._queue:
+            self._flush()
 
-    async def _pipeline(self, batch: list[Call]) -> list[Any]:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for script, keys, args, _ in batch:
-                pipe.evalsha(script.sha, len(keys), *keys, *args)
-            results: list[Any] = await pipe.execute(raise_on_error=False)
-            return results
+
+Call = tuple[AsyncScript, Sequence[Any], Sequence[Any]]
+
+
+class PipelineBatcher(_Batches[Call]):
+    """The same batches as redis-py pipelines, for clients without a socket (fakeredis)."""
+
+    def __init__(self, redis: Redis) -> None:
+        super().__init__()
+        self._redis = redis
+
+    async def call(self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]
+                   ) -> Any:
+        reply = await self._enqueue((script, keys, args))
+        if _is_noscript(reply):
+            reply = await script(keys=keys, args=args)  # loads it again
+        if isinstance(reply, BaseException):
+            raise reply
+        return reply
+
+    def _flush(self) -> None:
+        self._spawn(self._pipeline(self._take()))
+
+    async def _pipeline(self, batch: list[tuple[Call, asyncio.Future[Any]]]) -> None:
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for (script, keys, args), _ in batch:
+                    pipe.evalsha(script.sha, len(keys), *keys, *args)
+                results = await pipe.execute(raise_on_error=False)
+        except Exception as exc:
+            _fail(batch, exc)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)
+
+
+def _fail(batch: Sequence[tuple[object, asyncio.Future[Any]]], exc: Exception) -> None:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(exc)

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import fakeredis
 import pytest
 from redis.asyncio import Redis
 
 from seatserver.holds import HoldEngine
+
+EngineFactory = Callable[..., HoldEngine]
 
 
 @pytest.fixture(params=["redis", "fakeredis"])
@@ -20,12 +22,22 @@ async def redis(request: pytest.FixtureRequest) -> AsyncIterator[Redis]:
     await client.aclose()
 
 
-def make_engine(redis: Redis, ttl_ms: int = 60_000, max_seats: int = 4,
-                maxlen: int = 1000) -> HoldEngine:
-    return HoldEngine(redis, hold_ttl_ms=ttl_ms, max_seats=max_seats,
-                      stream_maxlen=maxlen, backstop_ms=1000)
+@pytest.fixture
+async def make_engine(redis: Redis) -> AsyncIterator[EngineFactory]:
+    """Engines on ``redis``, closed (their script connection too) after the test."""
+    made: list[HoldEngine] = []
+
+    def make(ttl_ms: int = 60_000, max_seats: int = 4, maxlen: int = 1000) -> HoldEngine:
+        engine = HoldEngine(redis, hold_ttl_ms=ttl_ms, max_seats=max_seats,
+                            stream_maxlen=maxlen, backstop_ms=1000)
+        made.append(engine)
+        return engine
+
+    yield make
+    for engine in made:
+        await engine.close()
 
 
 @pytest.fixture
-def engine(redis: Redis) -> HoldEngine:
-    return make_engine(redis)
+def engine(make_engine: EngineFactory) -> HoldEngine:
+    return make_engine()

@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 from seatserver import redis_keys
 from seatserver.errors import NotHolder, SeatsUnavailable, TooManySeats
 from seatserver.holds import HoldEngine
-from tests.holds.conftest import make_engine
+from tests.holds.conftest import EngineFactory
 
 ST = 7
 
@@ -56,8 +56,9 @@ async def test_hold_refused_past_max_seats_per_holder(engine: HoldEngine) -> Non
     await engine.hold(ST, "u2", ["A5"])  # the limit is per holder
 
 
-async def test_rehold_of_own_seat_extends_it(redis: Redis) -> None:
-    engine = make_engine(redis, ttl_ms=2000)
+async def test_rehold_of_own_seat_extends_it(
+        redis: Redis, make_engine: EngineFactory) -> None:
+    engine = make_engine(ttl_ms=2000)
     first = await engine.hold(ST, "u1", ["A1"])
     await asyncio.sleep(0.05)
     again = await engine.hold(ST, "u1", ["A1", "A2"])
@@ -79,8 +80,9 @@ async def test_release_only_own_seats(engine: HoldEngine, redis: Redis) -> None:
     assert await events(redis) == [("hold", "A1,A2"), ("release", "A1")]
 
 
-async def test_expiry_recorded_exactly_once_under_concurrent_sweeps(redis: Redis) -> None:
-    engine = make_engine(redis, ttl_ms=100)
+async def test_expiry_recorded_exactly_once_under_concurrent_sweeps(
+        redis: Redis, make_engine: EngineFactory) -> None:
+    engine = make_engine(ttl_ms=100)
     await engine.hold(ST, "u1", ["A1", "A2"])
     await engine.hold(ST, "u2", ["A3"])
     await asyncio.sleep(0.15)
@@ -93,8 +95,9 @@ async def test_expiry_recorded_exactly_once_under_concurrent_sweeps(redis: Redis
     assert snap.held == [] and snap.mine == {}
 
 
-async def test_every_script_applies_due_expiries_first(redis: Redis) -> None:
-    engine = make_engine(redis, ttl_ms=100)
+async def test_every_script_applies_due_expiries_first(
+        redis: Redis, make_engine: EngineFactory) -> None:
+    engine = make_engine(ttl_ms=100)
     await engine.hold(ST, "u1", ["A1"])
     await asyncio.sleep(0.15)
     await engine.hold(ST, "u2", ["A1"])  # no sweep ran: the hold script expires A1 first
@@ -102,30 +105,34 @@ async def test_every_script_applies_due_expiries_first(redis: Redis) -> None:
     assert (await engine.snapshot(ST, "u1")).mine == {}
 
 
-async def test_expired_hold_cannot_be_released(redis: Redis) -> None:
-    engine = make_engine(redis, ttl_ms=100)
+async def test_expired_hold_cannot_be_released(
+        redis: Redis, make_engine: EngineFactory) -> None:
+    engine = make_engine(ttl_ms=100)
     await engine.hold(ST, "u1", ["A1"])
     await asyncio.sleep(0.15)
     with pytest.raises(NotHolder):
         await engine.release(ST, "u1", ["A1"])
 
 
-async def test_expire_reports_next_deadline(redis: Redis) -> None:
-    engine = make_engine(redis, ttl_ms=5000)
+async def test_expire_reports_next_deadline(
+        redis: Redis, make_engine: EngineFactory) -> None:
+    engine = make_engine(ttl_ms=5000)
     held = await engine.hold(ST, "u1", ["A1"])
     result = await engine.expire(ST)
     assert result.expired == 0 and result.next_deadline == held.expires_at
 
 
-async def test_seat_key_ttl_is_a_backstop_beyond_the_deadline(redis: Redis) -> None:
-    engine = make_engine(redis, ttl_ms=10_000)
+async def test_seat_key_ttl_is_a_backstop_beyond_the_deadline(
+        redis: Redis, make_engine: EngineFactory) -> None:
+    engine = make_engine(ttl_ms=10_000)
     await engine.hold(ST, "u1", ["A1"])
     pttl = await redis.pttl(redis_keys.seat(ST, "A1"))
     assert 10_000 < pttl <= 11_000
 
 
-async def test_holder_set_forgets_seats_lost_to_the_backstop(redis: Redis) -> None:
-    engine = make_engine(redis, ttl_ms=60_000, max_seats=2)
+async def test_holder_set_forgets_seats_lost_to_the_backstop(
+        redis: Redis, make_engine: EngineFactory) -> None:
+    engine = make_engine(ttl_ms=60_000, max_seats=2)
     await engine.hold(ST, "u1", ["A1", "A2"])
     await redis.delete(redis_keys.seat(ST, "A1"), redis_keys.seat(ST, "A2"))
     await redis.delete(redis_keys.expiries(ST))
@@ -133,8 +140,9 @@ async def test_holder_set_forgets_seats_lost_to_the_backstop(redis: Redis) -> No
     assert sorted((await engine.snapshot(ST, "u1")).mine) == ["B1", "B2"]
 
 
-async def test_stream_is_trimmed_to_bounded_length(redis: Redis) -> None:
-    engine = make_engine(redis, max_seats=1000, maxlen=100)
+async def test_stream_is_trimmed_to_bounded_length(
+        redis: Redis, make_engine: EngineFactory) -> None:
+    engine = make_engine(max_seats=1000, maxlen=100)
     for i in range(400):
         await engine.hold(ST, "u1", [f"S{i}"])
     assert await redis.xlen(redis_keys.events(ST)) < 250
@@ -147,8 +155,9 @@ async def test_scripts_reload_after_script_flush(engine: HoldEngine, redis: Redi
     assert sorted((await engine.snapshot(ST, "u1")).mine) == ["A1", "A2"]
 
 
-async def test_no_seat_ever_has_two_holders_under_contention(redis: Redis) -> None:
-    engine = make_engine(redis, max_seats=10)
+async def test_no_seat_ever_has_two_holders_under_contention(
+        redis: Redis, make_engine: EngineFactory) -> None:
+    engine = make_engine(max_seats=10)
     seats = [f"A{i}" for i in range(10)]
 
     async def grab(holder: str) -> list[str]:

@@ -55,6 +55,7 @@ async def test_two_processes_share_holds_and_every_view_agrees(
         engine = HoldEngine(redis, hold_ttl_ms=1, max_seats=1, stream_maxlen=1000,
                             backstop_ms=1)
         truth = set((await engine.snapshot(showtime)).held)
+        await engine.close()
         await redis.aclose()
         await audit(clients, showtime, truth, won)
     finally:
