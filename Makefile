@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck pytest chromium bench screenshots clean
+.PHONY: install run test lint typecheck pytest system-packages bench screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,18 +30,24 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-# Browser tests drive Debian's chromium; install it when missing and we may.
-chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
+# Browser tests drive Debian's chromium; the load-balancer test runs Debian's
+# haproxy. Install what is missing when we may (root with apt-get).
+SYSTEM_PACKAGES := chromium haproxy
+system-packages:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do \
+		PATH="$$PATH:/usr/sbin:/sbin" command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-			echo "installing Debian's chromium for the browser tests"; \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+			echo "installing Debian packages for the tests:$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 		else \
-			echo "The browser tests need Chromium: install the Debian package 'chromium' (apt-get install chromium)"; \
+			echo "The tests need these Debian packages:$$missing (apt-get install$$missing)"; \
 			exit 1; \
-		fi; }
+		fi; \
+	fi
 
-pytest: $(STAMP) chromium
+pytest: $(STAMP) system-packages
 	$(VENV)/bin/pytest
 
 test: lint typecheck pytest
@@ -49,7 +55,7 @@ test: lint typecheck pytest
 bench: $(STAMP)
 	$(PY) -m bench
 
-screenshots: $(STAMP) chromium
+screenshots: $(STAMP) system-packages
 	$(PY) -m tests.e2e.screenshots
 
 clean:

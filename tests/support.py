@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 
-async def eventually(check: Callable[[], bool], within: float = 5.0,
+async def eventually(check: Callable[[], bool | Awaitable[bool]], within: float = 5.0,
                      interval: float = 0.01) -> float:
-    """Wait until ``check()`` holds; returns the seconds it took. Fails after ``within``."""
+    """Wait until ``check()`` holds; returns the seconds it took. Fails after ``within``.
+
+    ``check`` may be a coroutine function (e.g. one that asks a server)."""
     start = time.monotonic()
-    while not check():
+    while not await _holds(check):
         if time.monotonic() - start > within:
             raise AssertionError(f"condition not met within {within}s")
         await asyncio.sleep(interval)
     return time.monotonic() - start
+
+
+async def _holds(check: Callable[[], bool | Awaitable[bool]]) -> bool:
+    result = check()
+    return bool(await result) if inspect.isawaitable(result) else bool(result)
 
 
 async def raw_websocket(host: str, port: int, token: str, protocol: str = "seats.v1.json"
