@@ -31,6 +31,7 @@ from seatserver.health import HealthHandlers
 from seatserver.holds import HoldEngine
 from seatserver.holds.sweeper import ExpirySweeper
 from seatserver.http_errors import error_middleware
+from seatserver.logs import echo_request_id, request_id_middleware
 from seatserver.loop_lag import LoopLagMonitor
 from seatserver.metrics import MetricsHandlers, SeatCollector
 from seatserver.pages import PageHandlers
@@ -60,8 +61,9 @@ def _redis(url: str, size: int, socket_timeout: float) -> Redis:
 def create_app(settings: Settings) -> web.Application:
     if not settings.redis_url or not settings.database_url:
         raise ValueError("create_app needs redis_url and database_url")
-    app = web.Application(middlewares=[error_middleware],
+    app = web.Application(middlewares=[request_id_middleware, error_middleware],
                           client_max_size=64 * 1024)
+    app.on_response_prepare.append(echo_request_id)
     redis = _redis(settings.redis_url, settings.redis_pool_size, socket_timeout=5.0)
     feed_redis = _redis(settings.redis_url, 4, socket_timeout=FEED_SOCKET_TIMEOUT_S)
     pool = asyncpg.create_pool(settings.database_url, min_size=1,
@@ -80,7 +82,8 @@ def create_app(settings: Settings) -> web.Application:
     sessions = SessionStore(pool)
     rooms = RoomRegistry(engine, feed, catalog, sweeper,
                          summary_interval_s=settings.summary_interval_s)
-    sockets = SocketView(Commands(engine, rooms), rooms, sessions, settings)
+    commands = Commands(engine, rooms)
+    sockets = SocketView(commands, rooms, sessions, settings)
     lag = LoopLagMonitor()
     bookings = BookingStore(pool)
     webhooks = WebhookDispatcher(
@@ -120,7 +123,8 @@ def create_app(settings: Settings) -> web.Application:
 
     app.router.add_get("/ws", sockets.handle)
     app.router.add_routes(HealthHandlers(redis, pool).routes())
-    app.router.add_routes(MetricsHandlers(SeatCollector(sockets, rooms, feed, lag)).routes())
+    app.router.add_routes(MetricsHandlers(
+        SeatCollector(sockets, rooms, feed, lag, commands, engine)).routes())
     app.router.add_routes(SessionHandlers(sessions).routes())
     app.router.add_routes(CatalogHandlers(catalog).routes())
     app.router.add_routes(BookingHandlers(checkout, bookings, IdempotencyStore(pool), sessions,

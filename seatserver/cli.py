@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -20,6 +21,7 @@ from types import FrameType
 
 from redis.asyncio import Redis
 
+from seatserver import logs
 from seatserver.bookings.reconcile import rebuild_booked
 from seatserver.bookings.store import BookingStore
 from seatserver.catalog.seed import seed_demo
@@ -54,10 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr,
-        format="%(asctime)s %(levelname)-7s [%(process)d] %(name)s: %(message)s",
-    )
+    try:
+        logs.configure(os.environ.get("SEATSERVER_LOG_FORMAT") or "auto")
+    except ValueError as exc:
+        print(f"seatserver: SEATSERVER_LOG_FORMAT: {exc}", file=sys.stderr)
+        return 2
     try:
         settings = Settings.from_env()
         if args.command == "serve":

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
+import asyncpg
 import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -11,6 +13,23 @@ from aiohttp.typedefs import Handler
 from seatserver.errors import SeatError
 
 log = logging.getLogger(__name__)
+
+# PostgreSQL unreachable, restarting or shutting down: a retryable 503, not a 500.
+DB_DOWN = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+           asyncpg.exceptions.OperatorInterventionError, ConnectionError, OSError,
+           TimeoutError)
+RETRY_AFTER_S = "1"
+
+
+@dataclass
+class ErrorCounts:
+    """Requests answered with an error, by cause (read by /metrics)."""
+
+    database: int = 0
+    internal: int = 0
+
+
+counts = ErrorCounts()
 
 _BY_STATUS = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
               405: "bad_request", 413: "bad_request", 429: "rate_limited",
@@ -33,6 +52,13 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         code = _BY_STATUS.get(exc.status, "bad_request" if exc.status < 500 else "internal_error")
         return error_response(exc.status, code, exc.reason)
+    except DB_DOWN as exc:
+        counts.database += 1
+        log.warning("%s %s: database unavailable: %r", request.method, request.path, exc)
+        response = error_response(503, "unavailable", "the database is unavailable, retry shortly")
+        response.headers["Retry-After"] = RETRY_AFTER_S
+        return response
     except Exception:
+        counts.internal += 1
         log.exception("%s %s failed", request.method, request.path)
         return error_response(500, "internal_error", "internal error")

@@ -10,22 +10,40 @@ from collections.abc import Iterator
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
+from seatserver import http_errors
 from seatserver.changefeed import ChangeFeed
+from seatserver.holds import HoldEngine
+from seatserver.latency import Histogram
 from seatserver.loop_lag import LoopLagMonitor
+from seatserver.realtime.commands import Commands
 from seatserver.realtime.rooms import RoomRegistry
 from seatserver.realtime.view import SocketView
 
 
+def _histogram(name: str, doc: str, label: str, by: dict[str, Histogram]) -> Metric:
+    family = HistogramMetricFamily(name, doc, labels=[label] if label else None)
+    for value, histogram in by.items():
+        family.add_metric([value] if label else [], histogram.cumulative(), histogram.sum)
+    return family
+
+
 class SeatCollector(Collector):
     def __init__(self, sockets: SocketView, rooms: RoomRegistry, feed: ChangeFeed,
-                 lag: LoopLagMonitor) -> None:
+                 lag: LoopLagMonitor, commands: Commands, engine: HoldEngine) -> None:
         self._sockets = sockets
         self._rooms = rooms
         self._feed = feed
         self._lag = lag
+        self._commands = commands
+        self._engine = engine
 
     def collect(self) -> Iterator[Metric]:
         rooms = self._rooms.rooms.values()
@@ -41,6 +59,26 @@ class SeatCollector(Collector):
         cut.add_metric(["too_slow"], self._sockets.stats.too_slow)
         cut.add_metric(["flooding"], self._sockets.stats.flooding)
         yield cut
+        stats = self._sockets.stats
+        yield CounterMetricFamily("seatserver_frames_out", "WebSocket frames written",
+                                  value=stats.frames_out)
+        yield CounterMetricFamily("seatserver_bytes_out", "WebSocket bytes written",
+                                  value=stats.bytes_out)
+        yield _histogram("seatserver_command_seconds",
+                         "From a parsed hold or release to its ack written", "op",
+                         self._commands.latency)
+        yield _histogram("seatserver_feed_lag_seconds",
+                         "From a stream entry's id (Redis' clock) to its read", "",
+                         {"": self._feed.lag})
+        errors = CounterMetricFamily("seatserver_backend_errors",
+                                     "Calls that found a backing service unavailable",
+                                     labels=["service"])
+        errors.add_metric(["redis_scripts"], self._engine.redis_errors)
+        errors.add_metric(["redis_feed"], self._feed.errors)
+        errors.add_metric(["postgresql"], http_errors.counts.database)
+        yield errors
+        yield CounterMetricFamily("seatserver_http_internal_errors",
+                                  "HTTP requests answered 500", value=http_errors.counts.internal)
         yield GaugeMetricFamily("seatserver_feed_healthy", "1 when the change feed reads",
                                 value=1 if self._feed.healthy else 0)
         yield GaugeMetricFamily("seatserver_loop_lag_max_ms",

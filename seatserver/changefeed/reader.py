@@ -27,6 +27,7 @@ from seatserver import redis_keys
 from seatserver.background import BackgroundTask
 from seatserver.changefeed.events import Event
 from seatserver.holds.engine import REDIS_DOWN
+from seatserver.latency import Histogram
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,9 @@ class ChangeFeed:
         self._read_began = 0.0
         self._on_health = on_health or (lambda healthy: None)
         self.healthy = True
+        self.errors = 0  # reads that failed
+        # Seconds from an entry's id (Redis' clock when it was added) to its read.
+        self.lag = Histogram()
 
     def bind(self, sink: FeedSink) -> None:
         self._sink = sink
@@ -125,12 +129,14 @@ class ChangeFeed:
             except asyncio.CancelledError:
                 raise
             except REDIS_DOWN as exc:
+                self.errors += 1
                 self._set_health(False)
                 log.warning("change feed lost Redis (%s); retrying in %.2fs", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
                 verify = True
             except Exception:
+                self.errors += 1
                 log.exception("change feed read failed; retrying")
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
@@ -156,6 +162,7 @@ class ChangeFeed:
             if followed is None or followed not in self._positions:
                 continue  # the wake stream, or a room closed while we read
             events = [Event.from_entry(i, f) for i, f in entries]
+            self.lag.observe(max(0.0, time.time() - events[0].position[0] / 1000))
             self._positions[followed] = events[-1].offset
             self._busy = True
             await self._sink.deliver(followed, events)

@@ -95,6 +95,7 @@ class HoldEngine:
         self._book = redis.register_script(_load("book"))
         self._cancel = redis.register_script(_load("cancel"))
         self._commons: dict[int, tuple[list[str], list[Any]]] = {}
+        self.redis_errors = 0  # script calls that found Redis unreachable
         self._batcher = batcher_for(redis, timeout=timeout_s)
 
     async def close(self) -> None:
@@ -123,6 +124,7 @@ class HoldEngine:
         try:
             reply: list[Any] = await self._batcher.call(script, keys, [*argv, *extra])
         except REDIS_DOWN as exc:
+            self.redis_errors += 1
             raise Unavailable("seat service is unavailable, try again shortly") from exc
         self.clock_offset_ms = int(reply[1]) - time.time() * 1000
         return reply

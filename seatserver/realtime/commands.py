@@ -9,6 +9,7 @@ unexpected is logged with its stack and answered ``internal_error``.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ from seatserver.errors import (
     UnknownSeat,
 )
 from seatserver.holds import HoldEngine
+from seatserver.latency import Histogram
 from seatserver.protocol import messages as m
 from seatserver.realtime.connection import Connection
 from seatserver.realtime.rooms import Layout, RoomRegistry
@@ -37,6 +39,8 @@ class Commands:
     def __init__(self, engine: HoldEngine, rooms: RoomRegistry) -> None:
         self._engine = engine
         self._rooms = rooms
+        # Seconds from a parsed hold or release to its ack written, for /metrics.
+        self.latency = {"hold": Histogram(), "release": Histogram()}
 
     async def handle(self, conn: Connection, raw: Any) -> None:
         ref = m.ref_of(raw)
@@ -45,6 +49,7 @@ class Commands:
         except BadMessage as err:
             conn.send(m.error(ref, err))
             return
+        started = time.perf_counter()
         try:
             conn.send(await self._dispatch(conn, msg))
         except SeatError as err:
@@ -52,6 +57,9 @@ class Commands:
         except Exception:
             log.exception("command %s failed", type(msg).__name__)
             conn.send(m.ack_error(ref, SeatError("internal error")))
+        histogram = self.latency.get(msg.op)
+        if histogram is not None:
+            histogram.observe(time.perf_counter() - started)
 
     def refuse_flood(self, conn: Connection, raw: Any) -> None:
         conn.send(m.ack_error(m.ref_of(raw), RateLimited("slow down")))

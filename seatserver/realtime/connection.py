@@ -32,10 +32,12 @@ FLOOD_STRIKES = 50
 
 @dataclass
 class Stats:
-    """Counts of this instance's connections cut off, by cause."""
+    """What this instance's connections sent, and how many were cut off, by cause."""
 
     too_slow: int = 0
     flooding: int = 0
+    frames_out: int = 0
+    bytes_out: int = 0
 
 
 class Connection:
@@ -86,6 +88,9 @@ class Connection:
             self.close(CLOSE_TOO_SLOW, "too slow: reconnect and resume with since")
             return
         transport.write(data)
+        stats = self._stats
+        stats.frames_out += 1
+        stats.bytes_out += len(data)
 
     def allow(self) -> bool:
         """Token bucket: whether one more client message may be processed now."""
