@@ -44,9 +44,12 @@ async def tool(dsn: str, name: str) -> Path:
         major = int(await conn.fetchval("SHOW server_version_num")) // 10_000
     finally:
         await conn.close()
+    return _binary(major, name)
+
+
+def _binary(major: int, name: str) -> Path:
     system = Path(f"/usr/lib/postgresql/{major}/bin/{name}")
-    bundled = pg_bin(name)
-    found = system if system.exists() else bundled
+    found = system if system.exists() else pg_bin(name)
     assert found.exists(), f"no {name} for PostgreSQL {major}"
     return found
 
@@ -74,14 +77,14 @@ async def test_dump_restore_and_reconcile_lose_no_booking(
 
     # 1. Back up the record (custom format: compressed, restorable table by table).
     dump = tmp_path / "seatserver.dump"
-    await asyncio.to_thread(run, await tool(database_url, "pg_dump"), "--format=custom", "--no-owner",
-                            f"--file={dump}", database_url)
+    await asyncio.to_thread(run, await tool(database_url, "pg_dump"), "--format=custom",
+                            "--no-owner", f"--file={dump}", database_url)
     # 2. Disaster: Redis loses everything.
     with redis.Redis.from_url(redis_url) as r:
         r.flushdb()
     # 3. Restore into an empty database, then let Redis learn the sales from it.
-    await asyncio.to_thread(run, await tool(fresh_database_url, "pg_restore"), "--no-owner", "--exit-on-error",
-                            f"--dbname={fresh_database_url}", dump)
+    await asyncio.to_thread(run, await tool(fresh_database_url, "pg_restore"), "--no-owner",
+                            "--exit-on-error", f"--dbname={fresh_database_url}", dump)
     result = await asyncio.to_thread(seatserver, "reconcile", REDIS_URL=redis_url,
                                      DATABASE_URL=fresh_database_url)
     assert result.returncode == 0, result.stderr
