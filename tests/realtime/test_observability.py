@@ -35,6 +35,8 @@ async def test_metrics_count_commands_frames_and_feed_reads(
     await watcher.subscribe(showtime)
     before = await scrape(http, base_url)
     assert (await buyer.hold(showtime, seats[:2]))["ok"]
+    # Seen before the release: otherwise one feed read may carry both as one update.
+    await eventually(lambda: watcher.views[showtime].held == set(seats[:2]))
     assert (await buyer.release(showtime, seats[:1]))["ok"]
     await eventually(lambda: watcher.views[showtime].held == {seats[1]})
     after = await scrape(http, base_url)
