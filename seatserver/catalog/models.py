@@ -89,8 +89,8 @@ class Screen:
 
 
 @dataclass(frozen=True, slots=True)
-class ShowtimeSummary:
-    """One entry of ``GET /api/showtimes``."""
+class Showtime:
+    """What every view of a showtime starts with (fields in wire order)."""
 
     id: int
     # In the theater's time zone, so a client can show it as it is.
@@ -103,14 +103,12 @@ class ShowtimeSummary:
 
 
 @dataclass(frozen=True, slots=True)
-class ShowtimeDetail:
+class ShowtimeSummary(Showtime):
+    """One entry of ``GET /api/showtimes``."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShowtimeDetail(Showtime):
     """``GET /api/showtimes/{id}``: the showtime and its priced seat map."""
 
-    id: int
-    starts_at: datetime
-    currency: str
-    movie: Movie
-    theater: Theater
-    screen: Screen
-    prices: dict[str, Price]
     seats: list[PricedSeat]

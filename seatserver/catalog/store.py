@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -27,6 +28,7 @@ from seatserver.catalog.models import (
     PricedSeat,
     Screen,
     Seat,
+    Showtime,
     ShowtimeDetail,
     ShowtimeLayout,
     ShowtimeSummary,
@@ -40,6 +42,7 @@ MISS_TTL_S = 5.0
 LAYOUT_CACHE_SIZE = 4096
 # Ids beyond bigint cannot exist; asking PostgreSQL would only raise.
 MAX_ID = 2**63 - 1
+_SHOWTIME_FIELDS = [f.name for f in fields(Showtime)]
 
 _SHOWTIME_COLUMNS = """
     st.id, st.starts_at, st.currency,
@@ -94,11 +97,8 @@ class CatalogStore:
             seat_rows = await conn.fetch(_SEATS, showtime_id)
         summary = _summary(row)
         seats = [_priced_seat(r, summary.currency) for r in seat_rows]
-        return ShowtimeDetail(
-            id=summary.id, starts_at=summary.starts_at, currency=summary.currency,
-            movie=summary.movie, theater=summary.theater, screen=summary.screen,
-            prices=summary.prices, seats=seats,
-        )
+        return ShowtimeDetail(**{f: getattr(summary, f) for f in _SHOWTIME_FIELDS},
+                              seats=seats)
 
     async def layout(self, showtime_id: int) -> ShowtimeLayout | None:
         """The showtime's seats, None if there is no such showtime; cached."""
