@@ -24,6 +24,7 @@ from seatserver.bookings.refunds import RefundPolicy
 from seatserver.bookings.simulated import SimulatedGateway, WebhookDispatcher
 from seatserver.bookings.store import BookingStore
 from seatserver.bookings.tickets import TicketSigner
+from seatserver.catalog.availability import Availability
 from seatserver.catalog.http import CatalogHandlers
 from seatserver.catalog.store import CatalogStore
 from seatserver.changefeed import ChangeFeed
@@ -78,7 +79,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     feed = ChangeFeed(feed_redis)
     sweeper = ExpirySweeper(engine)
-    catalog = CatalogStore(pool)
+    catalog = CatalogStore(pool, sales_close=timedelta(minutes=settings.sales_close_min))
     sessions = SessionStore(pool)
     rooms = RoomRegistry(engine, feed, catalog, sweeper,
                          summary_interval_s=settings.summary_interval_s)
@@ -126,7 +127,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(MetricsHandlers(
         SeatCollector(sockets, rooms, feed, lag, commands, engine)).routes())
     app.router.add_routes(SessionHandlers(sessions).routes())
-    app.router.add_routes(CatalogHandlers(catalog).routes())
+    app.router.add_routes(CatalogHandlers(catalog, Availability(engine, catalog)).routes())
     app.router.add_routes(BookingHandlers(checkout, bookings, IdempotencyStore(pool), sessions,
                                           tickets).routes())
     app.router.add_routes(simulated.routes())

@@ -31,6 +31,12 @@ CODES: dict[str, int] = {
     "cancel_closed": 409,
     "bad_signature": 400,
     "payment_mismatch": 422,
+    "invalid_input": 422,
+    "bad_layout": 422,
+    "already_exists": 409,
+    "in_use": 409,
+    "showtime_overlap": 409,
+    "bad_cursor": 400,
     "unavailable": 503,
     "internal_error": 500,
 }
@@ -129,6 +135,36 @@ class PaymentMismatch(SeatError):
     code = "payment_mismatch"
 
 
+class InvalidInput(SeatError):
+    """A catalog entity that does not validate; the message names the field."""
+
+    code = "invalid_input"
+
+
+class BadLayout(SeatError):
+    """A seat layout that does not validate; the message names the row and seat."""
+
+    code = "bad_layout"
+
+
+class AlreadyExists(SeatError):
+    code = "already_exists"
+
+
+class InUse(SeatError):
+    """A change that would remove something bookings or showtimes still need."""
+
+    code = "in_use"
+
+
+class ShowtimeOverlap(SeatError):
+    code = "showtime_overlap"
+
+
+class BadCursor(SeatError):
+    code = "bad_cursor"
+
+
 class Unavailable(SeatError):
     """A backing service (Redis, PostgreSQL) cannot be reached right now."""
 
@@ -142,5 +178,6 @@ BY_CODE: dict[str, type[SeatError]] = {
         UnknownSeat, SeatsUnavailable, TooManySeats, NotHolder,
         RateLimited, SalesClosed, NothingToBook, HoldExpired, IdempotencyMismatch,
         RequestInFlight, CancelClosed, BadSignature, PaymentMismatch, Unavailable,
+        InvalidInput, BadLayout, AlreadyExists, InUse, ShowtimeOverlap, BadCursor,
     )
 }

@@ -151,10 +151,12 @@ class Checkout:
         if unknown:
             raise UnknownSeat(f"no such seats: {', '.join(unknown)}", unknown)
         types = {s: layout.seats[s].type for s in seats}
-        off_sale = [s for s in seats if types[s] not in sale.prices]
+        # The catalog's one pricing function: what the seat map showed.
+        prices = await self._catalog.prices(sale.showtime) or {}
+        off_sale = [s for s in seats if types[s] not in prices]
         if off_sale:
             raise SeatsUnavailable(f"not on sale: {', '.join(off_sale)}", off_sale)
-        return [SeatLine(s, types[s], sale.prices[types[s]]) for s in seats]
+        return [SeatLine(s, types[s], prices[types[s]].amount) for s in seats]
 
     async def apply(self, provider: str, event: PaymentEvent) -> Booking:
         """Apply a verified payment event; safe to repeat and in any order."""

@@ -31,6 +31,8 @@ class Seat:
     x: int
     y: int
     accessible: bool
+    # The wheelchair space this seat accompanies (a seat beside it), if any.
+    companion_of: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,7 @@ class PricedSeat:
     x: int
     y: int
     accessible: bool
+    companion_of: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,10 @@ class Movie:
     runtime_min: int
     certificate: str | None
     poster_url: str | None
+    # BCP 47 tags of the spoken languages ("en", "de"), and free-form genres.
+    languages: list[str]
+    genres: list[str]
+    slug: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +85,9 @@ class Theater:
     city: str
     address: str
     time_zone: str
+    slug: str
+    # Minutes the screens need between two shows; new showtimes copy it.
+    cleaning_min: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,11 +110,19 @@ class Showtime:
     theater: Theater
     screen: Screen
     prices: dict[str, Price]
+    # starts_at + the movie's runtime (the screen is then cleaned).
+    ends_at: datetime
+    # Seats can be bought until then (settings.sales_close_min before the start).
+    sales_close_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
 class ShowtimeSummary(Showtime):
     """One entry of ``GET /api/showtimes``."""
+
+    # Free seats per seat type (cheapest first); None when the seat service
+    # cannot be asked right now.
+    free: dict[str, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,3 +130,15 @@ class ShowtimeDetail(Showtime):
     """``GET /api/showtimes/{id}``: the showtime and its priced seat map."""
 
     seats: list[PricedSeat]
+
+
+@dataclass(frozen=True, slots=True)
+class ShowtimePage:
+    """One page of a showtime query; ``next_cursor`` asks for the next one."""
+
+    showtimes: list[ShowtimeSummary]
+    next_cursor: str | None
+    # "live": every showtime has its free-seat counts; "unavailable": the seat
+    # service could not be asked, so `free` is null and the notice says why.
+    availability: str = "live"
+    notice: str | None = None

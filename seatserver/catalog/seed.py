@@ -1,9 +1,17 @@
-"""The demo catalog: one cinema, one screen of 212 seats, two evening showtimes.
+"""The demo catalog: one cinema, two screens of 212 seats, two evening showtimes.
 
 Idempotent: every row is found by its natural key (slugs, screen name,
 showtime start) and inserted only when missing, so running it again, or from
 several processes at once, creates nothing new. The showtimes are the next
 two 20:00 starts in Berlin from now, so the demo never lies in the past.
+
+Each day's show plays in the screen of that day's parity (Saal 1 on even
+days, Saal 2 on odd ones), so the two demo showtimes never share a screen:
+tests may move one to any time without it overlapping the other.
+
+Prices come from the theater's rules: the weekday and weekend price of each
+seat type. Gold keeps one price all week (the browser tests pay for gold
+seats on whatever day they run); silver and VIP cost more at weekends.
 """
 
 from __future__ import annotations
@@ -16,7 +24,9 @@ import asyncpg
 
 TIME_ZONE = ZoneInfo("Europe/Berlin")
 CURRENCY = "EUR"
-PRICES = {"silver": 950, "gold": 1250, "vip": 1800}
+PRICES = {"weekday": {"silver": 950, "gold": 1250, "vip": 1800},
+          "weekend": {"silver": 1100, "gold": 1250, "vip": 2000}}
+SCREENS = ("Saal 1", "Saal 2")
 SHOW_TIME = time(20, 0)
 
 ROWS = "ABCDEFGHIJKL"
@@ -73,9 +83,17 @@ async def seed_demo(pool: asyncpg.Pool, *, now: datetime | None = None) -> list[
     starts = demo_start_times(now or datetime.now(TIME_ZONE))
     async with pool.acquire() as conn, conn.transaction():
         movie_id = await _movie(conn)
-        screen_id = await _screen(conn, await _theater(conn))
-        await _seats(conn, screen_id)
-        return [await _showtime(conn, movie_id, screen_id, at) for at in starts]
+        theater_id = await _theater(conn)
+        await _price_rules(conn, theater_id)
+        screens = [await _screen(conn, theater_id, name) for name in SCREENS]
+        for screen_id in screens:
+            await _seats(conn, screen_id)
+        return [await _showtime(conn, movie_id, screens, at) for at in starts]
+
+
+def screen_of_day(screens: list[int], starts_at: datetime) -> int:
+    """The demo screen that plays on the (Berlin) day of ``starts_at``."""
+    return screens[starts_at.astimezone(TIME_ZONE).toordinal() % len(screens)]
 
 
 async def _insert_or_get(conn: asyncpg.Connection, insert: str, select: str,
@@ -90,7 +108,8 @@ async def _insert_or_get(conn: asyncpg.Connection, insert: str, select: str,
         # Another process inserted it between our look and our insert.
         found = await conn.fetchval(select, *key)
     if found is None:
-        raise RuntimeError(f"seed row vanished: {select}")
+        # Or another row stands in its way (an overlapping showtime).
+        raise RuntimeError(f"seed row {key} could neither be found nor inserted: {select}")
     return found
 
 
@@ -117,14 +136,23 @@ async def _theater(conn: asyncpg.Connection) -> int:
     )
 
 
-async def _screen(conn: asyncpg.Connection, theater_id: int) -> int:
+async def _price_rules(conn: asyncpg.Connection, theater_id: int) -> None:
+    await conn.executemany(
+        """INSERT INTO price_rules (theater_id, seat_type, day_kind, amount, currency)
+           VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING""",
+        [(theater_id, kind, day, amount, CURRENCY)
+         for day, amounts in PRICES.items() for kind, amount in amounts.items()],
+    )
+
+
+async def _screen(conn: asyncpg.Connection, theater_id: int, name: str) -> int:
     layout = f'{{"width": {GRID_WIDTH}, "height": {len(ROWS)}, "screen": "top"}}'
     return await _insert_or_get(
         conn,
         """INSERT INTO screens (theater_id, name, layout) VALUES ($1, $2, $3::jsonb)
            ON CONFLICT (theater_id, name) DO NOTHING RETURNING id""",
         "SELECT id FROM screens WHERE theater_id = $1 AND name = $2",
-        (theater_id, "Saal 1"), layout,
+        (theater_id, name), layout,
     )
 
 
@@ -137,18 +165,21 @@ async def _seats(conn: asyncpg.Connection, screen_id: int) -> None:
     )
 
 
-async def _showtime(conn: asyncpg.Connection, movie_id: int, screen_id: int,
+async def _showtime(conn: asyncpg.Connection, movie_id: int, screens: list[int],
                     starts_at: datetime) -> int:
-    showtime_id = await _insert_or_get(
+    # Found on any demo screen: databases seeded before the second screen
+    # existed have every demo show in Saal 1.
+    found: int | None = await conn.fetchval(
+        "SELECT id FROM showtimes WHERE screen_id = any($1::bigint[]) AND starts_at = $2",
+        screens, starts_at)
+    if found is not None:
+        return found
+    return await _insert_or_get(
         conn,
+        # No conflict target: an overlapping show is a conflict too (the
+        # exclusion constraint), and then the lookup below finds nothing.
         """INSERT INTO showtimes (screen_id, starts_at, movie_id, currency)
-           VALUES ($1, $2, $3, $4) ON CONFLICT (screen_id, starts_at) DO NOTHING RETURNING id""",
+           VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING id""",
         "SELECT id FROM showtimes WHERE screen_id = $1 AND starts_at = $2",
-        (screen_id, starts_at), movie_id, CURRENCY,
+        (screen_of_day(screens, starts_at), starts_at), movie_id, CURRENCY,
     )
-    await conn.executemany(
-        """INSERT INTO showtime_prices (showtime_id, seat_type, amount) VALUES ($1, $2, $3)
-           ON CONFLICT DO NOTHING""",
-        [(showtime_id, kind, amount) for kind, amount in PRICES.items()],
-    )
-    return showtime_id

@@ -15,8 +15,7 @@ import logging
 import time
 from collections import OrderedDict
 from dataclasses import fields
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
@@ -31,8 +30,18 @@ from seatserver.catalog.models import (
     Showtime,
     ShowtimeDetail,
     ShowtimeLayout,
+    ShowtimePage,
     ShowtimeSummary,
     Theater,
+)
+from seatserver.catalog.pricing import PriceRule, price_list
+from seatserver.catalog.queries import (
+    MAX_ID,
+    MovieQuery,
+    Position,
+    ShowtimeQuery,
+    decode_cursor,
+    encode_cursor,
 )
 
 log = logging.getLogger(__name__)
@@ -40,51 +49,139 @@ log = logging.getLogger(__name__)
 LAYOUT_TTL_S = 60.0
 MISS_TTL_S = 5.0
 LAYOUT_CACHE_SIZE = 4096
-# Ids beyond bigint cannot exist; asking PostgreSQL would only raise.
-MAX_ID = 2**63 - 1
+# The list form of GET /api/showtimes answers at most this many (pages don't).
+LIST_MAX = 500
 _SHOWTIME_FIELDS = [f.name for f in fields(Showtime)]
 
 _SHOWTIME_COLUMNS = """
-    st.id, st.starts_at, st.currency,
+    st.id, st.starts_at, st.ends_at, st.currency,
     m.id AS movie_id, m.title, m.synopsis, m.runtime_min, m.certificate, m.poster_url,
+    m.languages, m.genres, m.slug AS movie_slug,
     t.id AS theater_id, t.name AS theater_name, t.city, t.address, t.time_zone,
+    t.slug AS theater_slug, t.cleaning_min AS theater_cleaning_min,
     sc.id AS screen_id, sc.name AS screen_name, sc.layout::text AS screen_layout,
-    -- json, not jsonb: it keeps the cheapest-first order of the aggregate.
-    (SELECT coalesce(json_object_agg(p.seat_type, p.amount ORDER BY ty.rank), '{}')::text
+    -- What price_list needs, in one round trip with the showtime: the
+    -- theater's rules and the showtime's overrides, each with its type's rank.
+    (SELECT coalesce(json_agg(json_build_array(r.id, r.seat_type, r.day_kind, r.amount,
+                                               r.currency, ty.rank)), '[]')::text
+       FROM price_rules r JOIN seat_types ty ON ty.code = r.seat_type
+      WHERE r.theater_id = t.id) AS rules,
+    (SELECT coalesce(json_agg(json_build_array(p.seat_type, p.amount, ty.rank)), '[]')::text
        FROM showtime_prices p JOIN seat_types ty ON ty.code = p.seat_type
-      WHERE p.showtime_id = st.id) AS prices
+      WHERE p.showtime_id = st.id) AS overrides
 FROM showtimes st
 JOIN movies m ON m.id = st.movie_id
 JOIN screens sc ON sc.id = st.screen_id
 JOIN theaters t ON t.id = sc.theater_id
 """
 
+# Every filter is optional: a NULL parameter matches everything. The date is
+# the theater's local calendar day; the range on starts_at around it (wider
+# than any UTC offset) lets the index narrow the rows first.
+_FILTERS = """
+    st.ends_at > now()
+    AND ($1::bigint IS NULL OR st.movie_id = $1)
+    AND ($2::bigint IS NULL OR t.id = $2)
+    AND ($3::text IS NULL OR lower(t.city) = lower($3))
+    AND ($4::date IS NULL OR (
+        st.starts_at >= $4::date - interval '2 days' AND st.starts_at < $4::date + interval '3 days'
+        AND (st.starts_at AT TIME ZONE t.time_zone)::date = $4))
+    AND ($5::text IS NULL OR $5 = ANY (m.genres))
+"""
+
+_PAGE = f"""
+SELECT {_SHOWTIME_COLUMNS}
+WHERE {_FILTERS}
+  AND ($6::timestamptz IS NULL OR (st.starts_at, st.id) > ($6, $7::bigint))
+ORDER BY st.starts_at, st.id
+LIMIT $8
+"""
+
+_NOW_SHOWING = f"""
+SELECT m.id AS movie_id, m.title, m.synopsis, m.runtime_min, m.certificate, m.poster_url,
+       m.languages, m.genres, m.slug AS movie_slug
+FROM movies m
+WHERE EXISTS (
+    SELECT 1 FROM showtimes st
+    JOIN screens sc ON sc.id = st.screen_id
+    JOIN theaters t ON t.id = sc.theater_id
+    WHERE st.movie_id = m.id AND {_FILTERS})
+ORDER BY lower(m.title), m.id
+"""
+
 _SEATS = """
-SELECT s.seat_id, s."row", s.number, s.seat_type, s.x, s.y, s.accessible, p.amount
+SELECT s.seat_id, s."row", s.number, s.seat_type, s.x, s.y, s.accessible, s.companion_of
 FROM showtimes st
 JOIN seats s ON s.screen_id = st.screen_id
-LEFT JOIN showtime_prices p ON p.showtime_id = st.id AND p.seat_type = s.seat_type
 WHERE st.id = $1
 ORDER BY s.y, s.x
 """
 
 
 class CatalogStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    """Reads of the catalog: listings, seat maps with prices, cached layouts.
+
+    ``sales_close`` is how long before the start sales close (what checkout
+    enforces); showtimes carry the resulting ``sales_close_at``.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, *,
+                 sales_close: timedelta = timedelta(minutes=10)) -> None:
         self._pool = pool
+        self._sales_close = sales_close
         # showtime id -> (expires at, monotonic; layout or None for "no such showtime")
         self._layouts: OrderedDict[int, tuple[float, ShowtimeLayout | None]] = OrderedDict()
         self._loading: dict[int, asyncio.Lock] = {}
 
-    async def list_showtimes(self) -> list[ShowtimeSummary]:
-        """Showtimes that have not ended yet, earliest first."""
+    async def list_showtimes(self, query: ShowtimeQuery | None = None
+                             ) -> list[ShowtimeSummary]:
+        """Showtimes that have not ended yet, earliest first, at most ``LIST_MAX``
+        (the list form of ``GET /api/showtimes``; ``find_showtimes`` pages)."""
+        query = (query or ShowtimeQuery()).model_copy(update={"limit": LIST_MAX,
+                                                              "cursor": None})
+        return (await self.find_showtimes(query)).showtimes
+
+    async def find_showtimes(self, query: ShowtimeQuery) -> ShowtimePage:
+        """One page of the showtimes matching ``query``, earliest first.
+
+        Free-seat counts are not filled in here (they live in Redis; see
+        ``catalog.availability``). ``bad_cursor`` for a cursor of another query.
+        """
+        after = decode_cursor(query)
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(
-                f"SELECT {_SHOWTIME_COLUMNS}"
-                " WHERE st.starts_at + make_interval(mins => m.runtime_min) > now()"
-                " ORDER BY st.starts_at, st.id"
-            )
-        return [_summary(row) for row in rows]
+                _PAGE, *_filter_args(query),
+                after.starts_at if after else None, after.id if after else None,
+                query.limit + 1)
+        showtimes = [self._summary(row) for row in rows[:query.limit]]
+        more = len(rows) > query.limit
+        last = showtimes[-1] if showtimes else None
+        cursor = (encode_cursor(query, Position(last.starts_at, last.id))
+                  if more and last else None)
+        return ShowtimePage(showtimes=showtimes, next_cursor=cursor)
+
+    async def now_showing(self, query: MovieQuery | None = None) -> list[Movie]:
+        """Movies with a showtime that has not ended (and matches ``query``), by title."""
+        query = query or MovieQuery()
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(_NOW_SHOWING, *_filter_args(query))
+        return [movie_from(row) for row in rows]
+
+    async def showtime(self, showtime_id: int) -> ShowtimeSummary | None:
+        """One showtime without its seats (no free counts)."""
+        if not 0 < showtime_id <= MAX_ID:
+            return None
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(f"SELECT {_SHOWTIME_COLUMNS} WHERE st.id = $1",
+                                      showtime_id)
+        return None if row is None else self._summary(row)
+
+    async def prices(self, showtime_id: int) -> dict[str, Price] | None:
+        """Seat type -> price of a showtime, as the seat map shows it; a type
+        missing is not on sale. None if there is no such showtime. Checkout
+        charges this (never a cached copy: a price change applies at once)."""
+        summary = await self.showtime(showtime_id)
+        return None if summary is None else summary.prices
 
     async def get_showtime(self, showtime_id: int) -> ShowtimeDetail | None:
         if not 0 < showtime_id <= MAX_ID:
@@ -95,8 +192,8 @@ class CatalogStore:
             if row is None:
                 return None
             seat_rows = await conn.fetch(_SEATS, showtime_id)
-        summary = _summary(row)
-        seats = [_priced_seat(r, summary.currency) for r in seat_rows]
+        summary = self._summary(row)
+        seats = [_priced_seat(r, summary.prices) for r in seat_rows]
         return ShowtimeDetail(**{f: getattr(summary, f) for f in _SHOWTIME_FIELDS},
                               seats=seats)
 
@@ -125,6 +222,22 @@ class CatalogStore:
             self._layouts.clear()
         else:
             self._layouts.pop(showtime_id, None)
+
+    def _summary(self, row: asyncpg.Record) -> ShowtimeSummary:
+        zone = _zone(row["time_zone"])
+        starts_at: datetime = row["starts_at"].astimezone(zone)
+        return ShowtimeSummary(
+            id=row["id"],
+            starts_at=starts_at,
+            currency=row["currency"],
+            movie=movie_from(row),
+            theater=theater_from(row),
+            screen=Screen(id=row["screen_id"], name=row["screen_name"],
+                          layout=orjson.loads(row["screen_layout"])),
+            prices=_price_list(row, zone),
+            ends_at=row["ends_at"].astimezone(zone),
+            sales_close_at=starts_at - self._sales_close,
+        )
 
     def _cached(self, showtime_id: int) -> tuple[float, ShowtimeLayout | None] | None:
         entry = self._layouts.get(showtime_id)
@@ -162,34 +275,53 @@ def _zone(name: str) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def _summary(row: asyncpg.Record) -> ShowtimeSummary:
-    currency: str = row["currency"]
-    starts_at: datetime = row["starts_at"]
-    prices: dict[str, Any] = orjson.loads(row["prices"])
-    return ShowtimeSummary(
-        id=row["id"],
-        starts_at=starts_at.astimezone(_zone(row["time_zone"])),
-        currency=currency,
-        movie=Movie(id=row["movie_id"], title=row["title"], synopsis=row["synopsis"],
-                    runtime_min=row["runtime_min"], certificate=row["certificate"],
-                    poster_url=row["poster_url"]),
-        theater=Theater(id=row["theater_id"], name=row["theater_name"], city=row["city"],
-                        address=row["address"], time_zone=row["time_zone"]),
-        screen=Screen(id=row["screen_id"], name=row["screen_name"],
-                      layout=orjson.loads(row["screen_layout"])),
-        prices={kind: Price(int(amount), currency) for kind, amount in prices.items()},
-    )
+def _filter_args(query: MovieQuery) -> tuple[object, ...]:
+    """$1..$5 of _FILTERS."""
+    movie = query.movie if isinstance(query, ShowtimeQuery) else None
+    genre = query.genre if isinstance(query, ShowtimeQuery) else None
+    return (movie, query.theater, query.city, query.date, genre)
+
+
+def movie_from(row: asyncpg.Record) -> Movie:
+    """A movie from a row with the showtime query's column names."""
+    return Movie(id=row["movie_id"], title=row["title"], synopsis=row["synopsis"],
+                 runtime_min=row["runtime_min"], certificate=row["certificate"],
+                 poster_url=row["poster_url"], languages=list(row["languages"]),
+                 genres=list(row["genres"]), slug=row["movie_slug"])
+
+
+def theater_from(row: asyncpg.Record) -> Theater:
+    """A theater from a row with the showtime query's column names."""
+    return Theater(id=row["theater_id"], name=row["theater_name"], city=row["city"],
+                   address=row["address"], time_zone=row["time_zone"],
+                   slug=row["theater_slug"], cleaning_min=row["theater_cleaning_min"])
+
+
+def _price_list(row: asyncpg.Record, zone: ZoneInfo) -> dict[str, Price]:
+    """``price_list`` over the rules and overrides the showtime query brought along."""
+    ranks: dict[str, int] = {}
+    rules = []
+    for rule_id, seat_type, kind, amount, currency, rank in orjson.loads(row["rules"]):
+        rules.append(PriceRule(rule_id, row["theater_id"], seat_type, kind, amount, currency))
+        ranks[seat_type] = rank
+    overrides = {}
+    for seat_type, amount, rank in orjson.loads(row["overrides"]):
+        overrides[seat_type] = amount
+        ranks[seat_type] = rank
+    return price_list(starts_at=row["starts_at"], zone=zone, currency=row["currency"],
+                      rules=rules, overrides=overrides,
+                      type_order=sorted(ranks, key=ranks.__getitem__))
 
 
 def _seat(row: asyncpg.Record) -> Seat:
     return Seat(id=row["seat_id"], row=row["row"], number=row["number"],
-                type=row["seat_type"], x=row["x"], y=row["y"], accessible=row["accessible"])
+                type=row["seat_type"], x=row["x"], y=row["y"], accessible=row["accessible"],
+                companion_of=row["companion_of"])
 
 
-def _priced_seat(row: asyncpg.Record, currency: str) -> PricedSeat:
-    amount: int | None = row["amount"]
+def _priced_seat(row: asyncpg.Record, prices: dict[str, Price]) -> PricedSeat:
     return PricedSeat(
         id=row["seat_id"], row=row["row"], number=row["number"], type=row["seat_type"],
-        price=None if amount is None else Price(amount, currency),
-        x=row["x"], y=row["y"], accessible=row["accessible"],
+        price=prices.get(row["seat_type"]), x=row["x"], y=row["y"],
+        accessible=row["accessible"], companion_of=row["companion_of"],
     )

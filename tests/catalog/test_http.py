@@ -1,15 +1,19 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
-import asyncpg
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from seatserver.catalog.availability import Availability
 from seatserver.catalog.http import CatalogHandlers
+from seatserver.catalog.pricing import day_kind
+from seatserver.catalog.seed import PRICES, TIME_ZONE
 from seatserver.catalog.store import CatalogStore
+from seatserver.holds import HoldEngine
 from seatserver.http_errors import error_middleware
 
 Client = TestClient[web.Request, web.Application]
@@ -17,9 +21,9 @@ Client = TestClient[web.Request, web.Application]
 
 @pytest.fixture
 async def client(aiohttp_client: Callable[[web.Application], Awaitable[Client]],
-                 db_pool: asyncpg.Pool, demo: list[int]) -> Client:
+                 catalog: CatalogStore, engine: HoldEngine, demo: list[int]) -> Client:
     app = web.Application(middlewares=[error_middleware])
-    app.router.add_routes(CatalogHandlers(CatalogStore(db_pool)).routes())
+    app.router.add_routes(CatalogHandlers(catalog, Availability(engine, catalog)).routes())
     return await aiohttp_client(app)
 
 
@@ -35,9 +39,10 @@ async def test_showtime_answers_with_its_priced_seat_map(
     body = await json_of(client, f"/api/showtimes/{demo[0]}", 200)
 
     assert body["id"] == demo[0]
+    silver = PRICES[day_kind(datetime.fromisoformat(body["starts_at"]), TIME_ZONE)]["silver"]
     assert body["seats"][0] == {"id": "A1", "row": "A", "number": 1, "type": "silver",
-                                "price": {"amount": 950, "currency": "EUR"},
-                                "x": 1, "y": 0, "accessible": True}
+                                "price": {"amount": silver, "currency": "EUR"},
+                                "x": 1, "y": 0, "accessible": True, "companion_of": None}
     gold = next(seat for seat in body["seats"] if seat["type"] == "gold")
     assert gold["price"] == {"amount": 1250, "currency": "EUR"}
     assert set(body) >= {"movie", "theater", "screen", "starts_at", "currency", "seats"}

@@ -6,24 +6,26 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import orjson
 
-from seatserver.catalog.seed import demo_start_times, seed_demo
+from seatserver.catalog.pricing import day_kind
+from seatserver.catalog.seed import PRICES, TIME_ZONE, demo_start_times, seed_demo
 from seatserver.catalog.store import CatalogStore
 from seatserver.db import create_pool, migrate
+from tests.catalog.conftest import Venue
 
-SEAT_KEYS = ["id", "row", "number", "type", "price", "x", "y", "accessible"]
-TABLES = ["movies", "theaters", "screens", "seats", "showtimes", "showtime_prices"]
+SEAT_KEYS = ["id", "row", "number", "type", "price", "x", "y", "accessible", "companion_of"]
+TABLES = ["movies", "theaters", "screens", "seats", "showtimes", "showtime_prices",
+          "price_rules"]
 
 
-async def add_showtime(pool: asyncpg.Pool, starts_at: datetime, showtime_id: int | None = None
-                       ) -> int:
-    """Another showtime on the demo screen (the demo must be seeded)."""
+async def add_showtime(pool: asyncpg.Pool, venue: Venue, starts_at: datetime,
+                       showtime_id: int | None = None) -> int:
+    """A showtime on the venue's first screen, raw (past starts allowed, id chosen)."""
     async with pool.acquire() as conn:
         created: int = await conn.fetchval(
             """INSERT INTO showtimes (id, movie_id, screen_id, starts_at, currency)
-               SELECT coalesce($2, nextval(pg_get_serial_sequence('showtimes', 'id'))),
-                      movie_id, screen_id, $1, currency
-               FROM showtimes LIMIT 1
-               RETURNING id""", starts_at, showtime_id)
+               VALUES (coalesce($3, nextval(pg_get_serial_sequence('showtimes', 'id'))),
+                       $1, $2, $4, 'EUR')
+               RETURNING id""", venue.movie.id, venue.screens[0].id, showtime_id, starts_at)
     return created
 
 
@@ -36,14 +38,15 @@ async def test_showtime_detail_has_every_seat_priced_as_design_says(
     assert len(body["seats"]) == 212
     assert all(list(seat) == SEAT_KEYS for seat in body["seats"])
     a1 = next(seat for seat in body["seats"] if seat["id"] == "A1")
+    prices = PRICES[day_kind(detail.starts_at, TIME_ZONE)]
     assert a1 == {"id": "A1", "row": "A", "number": 1, "type": "silver",
-                  "price": {"amount": 950, "currency": "EUR"}, "x": 1, "y": 0,
-                  "accessible": True}
+                  "price": {"amount": prices["silver"], "currency": "EUR"}, "x": 1, "y": 0,
+                  "accessible": True, "companion_of": None}
     assert body["movie"]["title"] == "Northern Lights"
     assert body["theater"]["time_zone"] == "Europe/Berlin"
-    assert body["prices"] == {"silver": {"amount": 950, "currency": "EUR"},
-                              "gold": {"amount": 1250, "currency": "EUR"},
-                              "vip": {"amount": 1800, "currency": "EUR"}}
+    assert body["prices"] == {kind: {"amount": prices[kind], "currency": "EUR"}
+                              for kind in ("silver", "gold", "vip")}
+    assert list(body["prices"]) == ["silver", "gold", "vip"]  # cheapest first
 
 
 async def test_showtime_starts_at_is_shown_in_the_theater_time_zone(
@@ -74,9 +77,9 @@ async def test_list_has_the_upcoming_showtimes_earliest_first(
 
 
 async def test_list_leaves_out_showtimes_that_have_ended(
-        db_pool: asyncpg.Pool, demo: list[int]) -> None:
-    ended = await add_showtime(db_pool, datetime.now(UTC) - timedelta(days=3))
-    running = await add_showtime(db_pool, datetime.now(UTC) - timedelta(minutes=30))
+        db_pool: asyncpg.Pool, venue: Venue) -> None:
+    ended = await add_showtime(db_pool, venue, datetime.now(UTC) - timedelta(days=3))
+    running = await add_showtime(db_pool, venue, datetime.now(UTC) - timedelta(minutes=30))
 
     ids = [s.id for s in await CatalogStore(db_pool).list_showtimes()]
 
@@ -96,14 +99,15 @@ async def test_layout_knows_every_seat_and_counts_them_per_type(
 
 
 async def test_a_missing_showtime_stays_missing_until_invalidated(
-        db_pool: asyncpg.Pool, demo: list[int]) -> None:
+        db_pool: asyncpg.Pool, venue: Venue) -> None:
     store = CatalogStore(db_pool)
     async with db_pool.acquire() as conn:
         next_id: int = await conn.fetchval(
             "SELECT nextval(pg_get_serial_sequence('showtimes', 'id'))")
     assert await store.layout(next_id) is None
 
-    created = await add_showtime(db_pool, datetime.now(UTC) + timedelta(days=30), next_id)
+    created = await add_showtime(db_pool, venue, datetime.now(UTC) + timedelta(days=30),
+                                 next_id)
 
     assert await store.layout(created) is None  # the miss is cached for a moment
     store.invalidate(created)

@@ -1,0 +1,498 @@
+"""CatalogAdminStore: creating, changing and deleting the catalog.
+
+The admin API wraps these methods; each takes a validated input model and
+refuses what the database would otherwise hold wrong, with a coded error:
+``invalid_input`` (a reference or value that does not fit), ``bad_layout``,
+``already_exists`` (a slug or name taken), ``showtime_overlap`` (the
+exclusion constraint refused it), ``in_use`` (bookings or showtimes still
+need it) and ``not_found`` (the thing to change does not exist).
+
+A change that moves seats or prices invalidates the read side's layout cache
+in this process; other processes see it within ``LAYOUT_TTL_S``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import orjson
+from pydantic import BaseModel, ConfigDict
+
+from seatserver.catalog.inputs import (
+    MovieInput,
+    PriceOverrideInput,
+    PriceRuleInput,
+    ScreenInput,
+    ShowtimeInput,
+    TheaterInput,
+)
+from seatserver.catalog.layouts import PlacedSeat, SeatLayout, layout_of
+from seatserver.catalog.models import Movie, Price, ShowtimeSummary, Theater
+from seatserver.catalog.pricing import PriceRule
+from seatserver.catalog.store import CatalogStore, movie_from, theater_from
+from seatserver.errors import (
+    AlreadyExists,
+    InUse,
+    InvalidInput,
+    NotFound,
+    ShowtimeOverlap,
+)
+
+_MOVIE_COLUMNS = """id AS movie_id, title, synopsis, runtime_min, certificate, poster_url,
+                    languages, genres, slug AS movie_slug"""
+_THEATER_COLUMNS = """id AS theater_id, name AS theater_name, city, address, time_zone,
+                      slug AS theater_slug, cleaning_min AS theater_cleaning_min"""
+_RULE_COLUMNS = "id, theater_id, seat_type, day_kind, amount, currency"
+
+# The showtime (if any) that keeps a new one off its screen, for the message.
+_OVERLAPPING = """
+SELECT st.id, st.starts_at, st.occupied, t.time_zone
+FROM showtimes st JOIN screens sc ON sc.id = st.screen_id JOIN theaters t ON t.id = sc.theater_id
+WHERE st.screen_id = $1 AND st.id <> $2
+  AND st.occupied && tstzrange($3::timestamptz, $3::timestamptz + make_interval(
+        mins => (SELECT runtime_min FROM movies WHERE id = $4) + $5), '[)')
+ORDER BY st.starts_at LIMIT 1
+"""
+
+# Seats sold for showtimes of a screen that have not ended: a layout must keep them.
+_SOLD_SEATS = """
+SELECT DISTINCT bs.seat_id
+FROM booking_seats bs JOIN showtimes st ON st.id = bs.showtime_id
+WHERE st.screen_id = $1 AND bs.active AND st.ends_at > now()
+ORDER BY bs.seat_id
+"""
+
+
+class ScreenDetail(BaseModel):
+    """A screen as the admin edits it: its seat layout as a layout document."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    theater_id: int
+    name: str
+    layout: SeatLayout
+
+
+class CatalogAdminStore:
+    def __init__(self, pool: asyncpg.Pool, catalog: CatalogStore) -> None:
+        self._pool = pool
+        self._catalog = catalog
+
+    # -- movies ---------------------------------------------------------------
+
+    async def get_movie(self, movie_id: int) -> Movie | None:
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(f"SELECT {_MOVIE_COLUMNS} FROM movies WHERE id = $1",
+                                      movie_id)
+        return None if row is None else movie_from(row)
+
+    async def create_movie(self, data: MovieInput) -> Movie:
+        async with self._pool.acquire() as conn, _taken("a movie with this slug"):
+            row = await conn.fetchrow(
+                f"""INSERT INTO movies (slug, title, synopsis, runtime_min, certificate,
+                                        poster_url, languages, genres, released_on)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {_MOVIE_COLUMNS}""",
+                *_movie_values(data))
+        return movie_from(row)
+
+    async def update_movie(self, movie_id: int, data: MovieInput) -> Movie:
+        """Replace a movie's facts. A new runtime moves the end of its showtimes,
+        and is refused (``showtime_overlap``) if two would then overlap."""
+        async with self._pool.acquire() as conn, _taken("a movie with this slug"):
+            try:
+                row = await conn.fetchrow(
+                    f"""UPDATE movies SET slug = $1, title = $2, synopsis = $3,
+                               runtime_min = $4, certificate = $5, poster_url = $6,
+                               languages = $7, genres = $8, released_on = $9
+                        WHERE id = $10 RETURNING {_MOVIE_COLUMNS}""",
+                    *_movie_values(data), movie_id)
+            except asyncpg.ExclusionViolationError:
+                raise ShowtimeOverlap(
+                    f"a runtime of {data.runtime_min} min would make showtimes of this "
+                    "movie overlap the next show on their screen") from None
+        if row is None:
+            raise NotFound(f"there is no movie {movie_id}")
+        self._catalog.invalidate()
+        return movie_from(row)
+
+    async def delete_movie(self, movie_id: int) -> None:
+        await self._delete("movies", movie_id, "movie", "it has showtimes")
+
+    # -- theaters -------------------------------------------------------------
+
+    async def get_theater(self, theater_id: int) -> Theater | None:
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(
+                f"SELECT {_THEATER_COLUMNS} FROM theaters WHERE id = $1", theater_id)
+        return None if row is None else theater_from(row)
+
+    async def create_theater(self, data: TheaterInput) -> Theater:
+        async with self._pool.acquire() as conn, _taken("a theater with this slug"):
+            await _known_zone(conn, data.time_zone)
+            row = await conn.fetchrow(
+                f"""INSERT INTO theaters (slug, name, city, address, time_zone, cleaning_min)
+                    VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_THEATER_COLUMNS}""",
+                data.slug, data.name, data.city, data.address, data.time_zone,
+                data.cleaning_min)
+        return theater_from(row)
+
+    async def update_theater(self, theater_id: int, data: TheaterInput) -> Theater:
+        """Replace a theater's facts. Its existing showtimes keep their cleaning gap;
+        a new time zone changes which of them are weekend shows."""
+        async with self._pool.acquire() as conn, _taken("a theater with this slug"):
+            await _known_zone(conn, data.time_zone)
+            row = await conn.fetchrow(
+                f"""UPDATE theaters SET slug = $1, name = $2, city = $3, address = $4,
+                           time_zone = $5, cleaning_min = $6
+                    WHERE id = $7 RETURNING {_THEATER_COLUMNS}""",
+                data.slug, data.name, data.city, data.address, data.time_zone,
+                data.cleaning_min, theater_id)
+        if row is None:
+            raise NotFound(f"there is no theater {theater_id}")
+        return theater_from(row)
+
+    async def delete_theater(self, theater_id: int) -> None:
+        """Delete a theater with its screens and price rules; ``in_use`` while
+        any of its screens has showtimes."""
+        await self._delete("theaters", theater_id, "theater", "its screens have showtimes")
+
+    # -- screens --------------------------------------------------------------
+
+    async def get_screen(self, screen_id: int) -> ScreenDetail | None:
+        async with self._pool.acquire() as conn:
+            return await _screen(conn, screen_id)
+
+    async def create_screen(self, data: ScreenInput) -> ScreenDetail:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await _known_seat_types(conn, data.layout)
+            with _taken("this theater already has a screen of this name"):
+                screen_id = await conn.fetchval(
+                    """INSERT INTO screens (theater_id, name, layout) VALUES ($1, $2, $3::jsonb)
+                       RETURNING id""",
+                    data.theater_id, data.name, _hints(data.layout))
+            await _insert_seats(conn, screen_id, data.layout.seats)
+            return await _existing_screen(conn, screen_id)
+
+    async def update_screen(self, screen_id: int, data: ScreenInput) -> ScreenDetail:
+        """Rename a screen and replace its layout (see ``replace_layout``); a
+        screen stays in its theater."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            current = await _existing_screen(conn, screen_id)
+            if current.theater_id != data.theater_id:
+                raise InvalidInput("theater_id: a screen cannot move to another theater")
+            with _taken("this theater already has a screen of this name"):
+                await conn.execute("UPDATE screens SET name = $2 WHERE id = $1",
+                                   screen_id, data.name)
+            return await self._replace_layout(conn, screen_id, data.layout)
+
+    async def replace_layout(self, screen_id: int, layout: SeatLayout) -> ScreenDetail:
+        """Give a screen a new seat layout.
+
+        Refused (``in_use``, naming the seats) when a seat sold for a showtime
+        of this screen that has not ended would disappear or change its id;
+        anything else may change, sold seats' types and positions included (a
+        booking keeps the price it was sold at).
+        """
+        async with self._pool.acquire() as conn, conn.transaction():
+            await _existing_screen(conn, screen_id)
+            return await self._replace_layout(conn, screen_id, layout)
+
+    async def _replace_layout(self, conn: asyncpg.Connection, screen_id: int,
+                              layout: SeatLayout) -> ScreenDetail:
+        await _known_seat_types(conn, layout)
+        # Locking the screen's showtimes makes a concurrent checkout (whose
+        # booking_seats rows reference them) wait until this commits.
+        await conn.execute("SELECT 1 FROM showtimes WHERE screen_id = $1 FOR UPDATE",
+                           screen_id)
+        kept = {s.seat_id for s in layout.seats}
+        sold = [r["seat_id"] for r in await conn.fetch(_SOLD_SEATS, screen_id)]
+        lost = [s for s in sold if s not in kept]
+        if lost:
+            raise InUse(f"seats sold for coming showtimes would disappear: {', '.join(lost)}",
+                        lost)
+        await conn.execute("DELETE FROM seats WHERE screen_id = $1", screen_id)
+        await _insert_seats(conn, screen_id, layout.seats)
+        await conn.execute("UPDATE screens SET layout = $2::jsonb WHERE id = $1",
+                           screen_id, _hints(layout))
+        self._catalog.invalidate()
+        return await _existing_screen(conn, screen_id)
+
+    async def delete_screen(self, screen_id: int) -> None:
+        await self._delete("screens", screen_id, "screen", "it has showtimes")
+
+    # -- showtimes ------------------------------------------------------------
+
+    async def create_showtime(self, data: ShowtimeInput) -> ShowtimeSummary:
+        """Schedule a movie on a screen; ``showtime_overlap`` when the screen is
+        busy then (the movie's runtime plus the cleaning gap)."""
+        _not_past(data.starts_at)
+        async with self._pool.acquire() as conn:
+            theater = await _screen_theater(conn, data.screen_id)
+            currency = await _currency(conn, theater["id"], data.currency)
+            cleaning = theater["cleaning_min"] if data.cleaning_min is None else data.cleaning_min
+            async with self._overlap(conn, data, cleaning, showtime_id=0):
+                showtime_id = await conn.fetchval(
+                    """INSERT INTO showtimes (movie_id, screen_id, starts_at, currency,
+                                              cleaning_min)
+                       VALUES ($1, $2, $3, $4, $5) RETURNING id""",
+                    data.movie_id, data.screen_id, data.starts_at, currency, cleaning)
+        return await self._showtime(showtime_id)
+
+    async def update_showtime(self, showtime_id: int, data: ShowtimeInput) -> ShowtimeSummary:
+        """Reschedule a showtime. Once it has sold seats only its start may
+        change (``in_use`` otherwise): its buyers bought that movie on that screen."""
+        _not_past(data.starts_at)
+        async with self._pool.acquire() as conn, conn.transaction():
+            current = await conn.fetchrow(
+                "SELECT movie_id, screen_id, currency, cleaning_min FROM showtimes "
+                "WHERE id = $1 FOR UPDATE", showtime_id)
+            if current is None:
+                raise NotFound(f"there is no showtime {showtime_id}")
+            theater = await _screen_theater(conn, data.screen_id)
+            currency = await _currency(conn, theater["id"], data.currency or current["currency"])
+            cleaning = current["cleaning_min"] if data.cleaning_min is None else data.cleaning_min
+            changed = (current["movie_id"], current["screen_id"], current["currency"]) != (
+                data.movie_id, data.screen_id, currency)
+            if changed and await _sold(conn, showtime_id):
+                raise InUse("this showtime has sold seats: only its start can change")
+            async with self._overlap(conn, data, cleaning, showtime_id=showtime_id):
+                await conn.execute(
+                    """UPDATE showtimes SET movie_id = $2, screen_id = $3, starts_at = $4,
+                              currency = $5, cleaning_min = $6 WHERE id = $1""",
+                    showtime_id, data.movie_id, data.screen_id, data.starts_at, currency,
+                    cleaning)
+        self._catalog.invalidate(showtime_id)
+        return await self._showtime(showtime_id)
+
+    async def delete_showtime(self, showtime_id: int) -> None:
+        await self._delete("showtimes", showtime_id, "showtime", "it has bookings")
+        self._catalog.invalidate(showtime_id)
+
+    @asynccontextmanager
+    async def _overlap(self, conn: asyncpg.Connection, data: ShowtimeInput, cleaning: int,
+                       *, showtime_id: int) -> AsyncIterator[None]:
+        """Turn the exclusion constraint's refusal into a message naming the show in the way."""
+        try:
+            async with conn.transaction():
+                yield
+        except asyncpg.ForeignKeyViolationError:
+            raise InvalidInput(f"movie_id: there is no movie {data.movie_id}") from None
+        except (asyncpg.ExclusionViolationError, asyncpg.UniqueViolationError):
+            other = await conn.fetchrow(_OVERLAPPING, data.screen_id, showtime_id,
+                                        data.starts_at, data.movie_id, cleaning)
+            raise ShowtimeOverlap(_overlap_message(other)) from None
+
+    async def _showtime(self, showtime_id: int) -> ShowtimeSummary:
+        summary = await self._catalog.showtime(showtime_id)
+        if summary is None:  # deleted the moment after we wrote it
+            raise NotFound(f"there is no showtime {showtime_id}")
+        return summary
+
+    # -- prices ---------------------------------------------------------------
+
+    async def price_rules(self, theater_id: int) -> list[PriceRule]:
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"""SELECT {_RULE_COLUMNS} FROM price_rules r
+                    JOIN seat_types ty ON ty.code = r.seat_type
+                    WHERE theater_id = $1 ORDER BY ty.rank, day_kind""", theater_id)
+        return [_rule(r) for r in rows]
+
+    async def set_price_rule(self, data: PriceRuleInput) -> PriceRule:
+        """Create or replace the theater's price of a seat type on a kind of day.
+        A theater prices in one currency: a rule in another is refused."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            theater = await conn.fetchval(
+                "SELECT id FROM theaters WHERE id = $1 FOR UPDATE", data.theater_id)
+            if theater is None:
+                raise InvalidInput(f"theater_id: there is no theater {data.theater_id}")
+            await _known_seat_type(conn, data.seat_type)
+            others = await conn.fetch(
+                "SELECT DISTINCT currency FROM price_rules WHERE theater_id = $1 "
+                "AND (seat_type, day_kind) <> ($2, $3)",
+                data.theater_id, data.seat_type, data.day_kind)
+            if others and {r["currency"] for r in others} != {data.currency}:
+                theirs = ", ".join(sorted(r["currency"] for r in others))
+                raise InvalidInput(f"currency: this theater's prices are in {theirs}")
+            row = await conn.fetchrow(
+                f"""INSERT INTO price_rules (theater_id, seat_type, day_kind, amount, currency)
+                    VALUES ($1, $2, $3, $4, $5)
+                    ON CONFLICT (theater_id, seat_type, day_kind)
+                    DO UPDATE SET amount = EXCLUDED.amount, currency = EXCLUDED.currency
+                    RETURNING {_RULE_COLUMNS}""",
+                data.theater_id, data.seat_type, data.day_kind, data.amount, data.currency)
+        return _rule(row)
+
+    async def delete_price_rule(self, rule_id: int) -> None:
+        await self._delete("price_rules", rule_id, "price rule", "")
+
+    async def set_price_override(self, showtime_id: int, data: PriceOverrideInput
+                                 ) -> dict[str, Price]:
+        """Price one seat type of one showtime apart from the rules; returns its prices."""
+        async with self._pool.acquire() as conn:
+            if not await conn.fetchval("SELECT 1 FROM showtimes WHERE id = $1", showtime_id):
+                raise NotFound(f"there is no showtime {showtime_id}")
+            await _known_seat_type(conn, data.seat_type)
+            await conn.execute(
+                """INSERT INTO showtime_prices (showtime_id, seat_type, amount) VALUES ($1, $2, $3)
+                   ON CONFLICT (showtime_id, seat_type) DO UPDATE SET amount = EXCLUDED.amount""",
+                showtime_id, data.seat_type, data.amount)
+        return (await self._showtime(showtime_id)).prices
+
+    async def delete_price_override(self, showtime_id: int, seat_type: str) -> dict[str, Price]:
+        """Back to the rules for that seat type; returns the showtime's prices."""
+        async with self._pool.acquire() as conn:
+            await conn.execute(
+                "DELETE FROM showtime_prices WHERE showtime_id = $1 AND seat_type = $2",
+                showtime_id, seat_type)
+        return (await self._showtime(showtime_id)).prices
+
+    # -- deleting -------------------------------------------------------------
+
+    async def _delete(self, table: str, row_id: int, what: str, in_use: str) -> None:
+        async with self._pool.acquire() as conn:
+            try:
+                deleted = await conn.fetchval(
+                    f"DELETE FROM {table} WHERE id = $1 RETURNING id", row_id)
+            except asyncpg.ForeignKeyViolationError:
+                raise InUse(f"{what} {row_id} cannot be deleted: {in_use}") from None
+        if deleted is None:
+            raise NotFound(f"there is no {what} {row_id}")
+
+
+class _taken:  # lower case: it reads as a clause, `with _taken("a movie ...")`
+    """Map a unique violation to ``already_exists`` (sync and async ``with``)."""
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        if kind is not None and issubclass(kind, asyncpg.UniqueViolationError):
+            raise AlreadyExists(f"{self._what} already exists") from None
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        self.__exit__(kind)
+
+
+def _not_past(starts_at: datetime) -> None:
+    if starts_at <= datetime.now(UTC):
+        raise InvalidInput("starts_at: a showtime cannot be scheduled in the past")
+
+
+def _overlap_message(other: asyncpg.Record | None) -> str:
+    if other is None:  # gone by the time we looked
+        return "the screen is busy at that time"
+    zone = ZoneInfo(other["time_zone"])
+    occupied = other["occupied"]
+    start = other["starts_at"].astimezone(zone)
+    free = occupied.upper.astimezone(zone)
+    return (f"the screen is busy: showtime {other['id']} starts {start:%Y-%m-%d %H:%M} and "
+            f"the screen is free again at {free:%Y-%m-%d %H:%M} ({zone.key}, cleaning included)")
+
+
+async def _known_zone(conn: asyncpg.Connection, name: str) -> None:
+    """PostgreSQL must know the zone too: listings filter dates in it."""
+    try:
+        await conn.fetchval("SELECT now() AT TIME ZONE $1", name)
+    except asyncpg.InvalidParameterValueError:
+        raise InvalidInput(f"time_zone: {name!r} is unknown to the database") from None
+
+
+async def _known_seat_types(conn: asyncpg.Connection, layout: SeatLayout) -> None:
+    known = [r["code"] for r in await conn.fetch("SELECT code FROM seat_types")]
+    layout.check_types(known)
+
+
+async def _known_seat_type(conn: asyncpg.Connection, seat_type: str) -> None:
+    if not await conn.fetchval("SELECT 1 FROM seat_types WHERE code = $1", seat_type):
+        raise InvalidInput(f"seat_type: there is no seat type {seat_type!r}")
+
+
+async def _screen_theater(conn: asyncpg.Connection, screen_id: int) -> asyncpg.Record:
+    theater = await conn.fetchrow(
+        """SELECT t.id, t.cleaning_min FROM screens sc JOIN theaters t ON t.id = sc.theater_id
+           WHERE sc.id = $1""", screen_id)
+    if theater is None:
+        raise InvalidInput(f"screen_id: there is no screen {screen_id}")
+    return theater
+
+
+async def _currency(conn: asyncpg.Connection, theater_id: int, wanted: str | None) -> str:
+    """The showtime's currency: the one its theater prices in (or the one asked
+    for, if the theater has no rules yet)."""
+    rows = await conn.fetch("SELECT DISTINCT currency FROM price_rules WHERE theater_id = $1",
+                            theater_id)
+    priced: list[str] = sorted(r["currency"] for r in rows)
+    if wanted is None:
+        if len(priced) != 1:
+            raise InvalidInput("currency: the theater has no price rules to take it from; "
+                               "give the currency")
+        return priced[0]
+    if priced and wanted not in priced:
+        raise InvalidInput(f"currency: this theater's prices are in {', '.join(priced)}")
+    return wanted
+
+
+async def _sold(conn: asyncpg.Connection, showtime_id: int) -> bool:
+    return bool(await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM booking_seats WHERE showtime_id = $1 AND active)",
+        showtime_id))
+
+
+def _hints(layout: SeatLayout) -> str:
+    text: str = orjson.dumps(layout.hints()).decode()
+    return text
+
+
+async def _insert_seats(conn: asyncpg.Connection, screen_id: int,
+                        seats: Sequence[PlacedSeat]) -> None:
+    await conn.executemany(
+        """INSERT INTO seats (screen_id, seat_id, "row", number, seat_type, x, y, accessible,
+                              companion_of)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
+        [(screen_id, s.seat_id, s.row, s.number, s.seat_type, s.x, s.y, s.accessible,
+          s.companion_of) for s in seats])
+
+
+async def _screen(conn: asyncpg.Connection, screen_id: int) -> ScreenDetail | None:
+    row = await conn.fetchrow(
+        "SELECT id, theater_id, name, layout->>'screen' AS side FROM screens WHERE id = $1",
+        screen_id)
+    if row is None:
+        return None
+    seats = await conn.fetch(
+        """SELECT seat_id, "row", number, seat_type, x, y, accessible, companion_of
+           FROM seats WHERE screen_id = $1""", screen_id)
+    placed = [PlacedSeat(s["seat_id"], s["row"], s["number"], s["seat_type"], s["x"], s["y"],
+                         s["accessible"], s["companion_of"]) for s in seats]
+    side = row["side"] if row["side"] in ("top", "bottom") else "top"
+    return ScreenDetail(id=row["id"], theater_id=row["theater_id"], name=row["name"],
+                        layout=layout_of(placed, side))
+
+
+async def _existing_screen(conn: asyncpg.Connection, screen_id: int) -> ScreenDetail:
+    screen = await _screen(conn, screen_id)
+    if screen is None:
+        raise NotFound(f"there is no screen {screen_id}")
+    return screen
+
+
+def _movie_values(data: MovieInput) -> tuple[object, ...]:
+    return (data.slug, data.title, data.synopsis, data.runtime_min, data.certificate,
+            data.poster_url, data.languages, data.genres, data.released_on)
+
+
+def _rule(row: asyncpg.Record) -> PriceRule:
+    return PriceRule(id=row["id"], theater_id=row["theater_id"], seat_type=row["seat_type"],
+                     day_kind=row["day_kind"], amount=row["amount"], currency=row["currency"])
