@@ -36,7 +36,7 @@ def showtime_id(request: web.Request) -> int:
 
 
 def _query(request: web.Request, model: type[Q]) -> Q:
-    parsed = query_from(model, request.query, list(request.query.keys()))
+    parsed = query_from(model, request.query, [key for key, _ in request.query.items()])
     assert isinstance(parsed, model)
     return parsed
 
