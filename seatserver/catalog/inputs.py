@@ -138,4 +138,5 @@ def input_error(err: ValidationError, data: Any) -> SeatError:
     if loc[:1] == ("layout",):
         return BadLayout(layout_error_message(err, data, prefix=("layout",)))
     where = ".".join(str(p) for p in loc)
-    return InvalidInput(f"{where}: {first['msg']}" if where else str(first["msg"]))
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return InvalidInput(f"{where}: {message}" if where else message)

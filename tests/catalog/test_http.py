@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -72,3 +72,11 @@ async def test_showtime_id_that_is_not_a_whole_number_is_400(client: Client, raw
     body = await json_of(client, f"/api/showtimes/{raw}", 400)
 
     assert body["error"]["code"] == "bad_request"
+
+
+async def test_showtime_says_when_sales_close(client: Client, demo: list[int]) -> None:
+    body = await json_of(client, f"/api/showtimes/{demo[0]}", 200)
+
+    starts_at = datetime.fromisoformat(body["starts_at"])
+    assert datetime.fromisoformat(body["sales_close_at"]) == starts_at - timedelta(minutes=10)
+    assert body["sales_close_at"][-6:] == body["starts_at"][-6:]  # the theater's offset

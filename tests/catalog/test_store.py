@@ -172,3 +172,13 @@ async def test_concurrent_seeding_creates_the_demo_once(fresh_database_url: str)
 
     assert results[0] == results[1] == results[2]
     assert showtimes == 2
+
+
+async def test_the_two_demo_showtimes_play_on_different_screens_with_one_layout(
+        db_pool: asyncpg.Pool, demo: list[int]) -> None:
+    store = CatalogStore(db_pool)
+    first, second = [await store.get_showtime(i) for i in demo]
+
+    assert first is not None and second is not None
+    assert {first.screen.name, second.screen.name} == {"Saal 1", "Saal 2"}
+    assert [s.id for s in first.seats] == [s.id for s in second.seats]

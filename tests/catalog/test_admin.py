@@ -1,0 +1,136 @@
+"""The admin's writes: typed inputs, and a coded refusal for everything wrong."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from seatserver.catalog.admin import CatalogAdminStore
+from seatserver.catalog.inputs import (
+    MovieInput,
+    ScreenInput,
+    ShowtimeInput,
+    TheaterInput,
+    parse_input,
+)
+from seatserver.errors import AlreadyExists, InUse, InvalidInput, NotFound
+from tests.catalog.conftest import SMALL_LAYOUT, Venue, local
+
+
+@pytest.mark.parametrize(("model", "data", "says"), [
+    (TheaterInput, {"slug": "k", "name": "K", "city": "B", "time_zone": "Mars/Olympus"},
+     "time_zone: 'Mars/Olympus' is not an IANA time zone"),
+    (TheaterInput, {"slug": "k", "name": "K", "city": "B", "time_zone": "../../etc/passwd"},
+     "is not an IANA time zone"),
+    (TheaterInput, {"slug": "Kino Eins", "name": "K", "city": "B", "time_zone": "UTC"},
+     "slug: String should match pattern"),
+    (MovieInput, {"slug": "f", "title": "F", "runtime_min": 0}, "runtime_min: Input should be"),
+    (MovieInput, {"slug": "f", "title": "F", "runtime_min": 90, "languages": ["en", "en"]},
+     "languages: listed twice: en"),
+    (MovieInput, {"slug": "f", "title": "F", "runtime_min": 90, "languages": ["English"]},
+     "languages.0: String should match pattern"),
+    (MovieInput, {"slug": "f", "title": "F", "runtime_min": 90, "poster_url": "ftp://x"},
+     "poster_url: String should match pattern"),
+    (MovieInput, {"slug": "f", "title": " ", "runtime_min": 90}, "title: String should have"),
+    (ShowtimeInput, {"movie_id": 1, "screen_id": 1, "starts_at": "2027-01-01T20:00:00"},
+     "starts_at: Input should have timezone info"),
+    (ShowtimeInput, {"movie_id": 1, "screen_id": 1, "starts_at": "2027-01-01T20:00:00Z",
+                     "currency": "eur"}, "currency: String should match pattern"),
+])
+def test_invalid_input_is_refused_naming_the_field(model: Any, data: dict[str, Any],
+                                                   says: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_input(model, data)
+
+    assert caught.value.code == "invalid_input" and caught.value.status == 422
+    assert says in caught.value.message
+
+
+def test_input_models_describe_themselves_for_openapi() -> None:
+    schema = ScreenInput.model_json_schema()
+
+    assert schema["required"] == ["theater_id", "name", "layout"]
+    assert {"SeatLayout", "LayoutRow", "LayoutSeat", "LayoutGap"} <= set(schema["$defs"])
+    assert "IANA" in TheaterInput.model_json_schema()["properties"]["time_zone"]["description"]
+
+
+async def test_a_taken_slug_or_screen_name_is_already_exists(
+        venue: Venue, admin: CatalogAdminStore) -> None:
+    with pytest.raises(AlreadyExists):
+        await admin.create_movie(MovieInput(slug=venue.movie.slug, title="T", runtime_min=90))
+    with pytest.raises(AlreadyExists):
+        await admin.create_theater(TheaterInput(slug=venue.theater.slug, name="T", city="C",
+                                                time_zone="UTC"))
+    with pytest.raises(AlreadyExists):
+        await admin.create_screen(ScreenInput(theater_id=venue.theater.id, name="1",
+                                              layout=SMALL_LAYOUT))
+
+
+async def test_a_movie_is_created_read_updated_and_deleted(admin: CatalogAdminStore) -> None:
+    movie = await admin.create_movie(MovieInput(
+        slug="crud-film", title="Crud", runtime_min=95, certificate="12",
+        languages=["de", "en"], genres=["comedy"], poster_url="https://img.example/p.jpg"))
+    assert await admin.get_movie(movie.id) == movie
+
+    changed = await admin.update_movie(movie.id, MovieInput(slug="crud-film", title="Crud II",
+                                                            runtime_min=99))
+    assert (changed.title, changed.languages, changed.certificate) == ("Crud II", [], None)
+
+    await admin.delete_movie(movie.id)
+    assert await admin.get_movie(movie.id) is None
+    with pytest.raises(NotFound):
+        await admin.delete_movie(movie.id)
+    with pytest.raises(NotFound):
+        await admin.update_movie(movie.id, MovieInput(slug="x", title="X", runtime_min=9))
+
+
+async def test_what_showtimes_need_cannot_be_deleted(venue: Venue,
+                                                     admin: CatalogAdminStore) -> None:
+    await venue.show(local("2027-04-01 20:00"))
+
+    with pytest.raises(InUse, match="it has showtimes"):
+        await admin.delete_movie(venue.movie.id)
+    with pytest.raises(InUse, match="it has showtimes"):
+        await admin.delete_screen(venue.screens[0].id)
+    with pytest.raises(InUse, match="its screens have showtimes"):
+        await admin.delete_theater(venue.theater.id)
+    await admin.delete_screen(venue.screens[1].id)  # no showtimes: fine
+    assert await admin.get_screen(venue.screens[1].id) is None
+
+
+async def test_a_showtime_for_a_missing_movie_or_screen_is_invalid(
+        venue: Venue, admin: CatalogAdminStore) -> None:
+    with pytest.raises(InvalidInput, match="there is no movie 999999999"):
+        await venue.show(local("2027-04-02 20:00"), movie_id=999_999_999)
+    with pytest.raises(InvalidInput, match="there is no screen 999999999"):
+        await admin.create_showtime(ShowtimeInput(movie_id=venue.movie.id,
+                                                  screen_id=999_999_999,
+                                                  starts_at=local("2027-04-02 20:00")))
+
+
+async def test_a_theater_update_keeps_its_showtimes_but_reprices_by_the_new_zone(
+        venue: Venue, admin: CatalogAdminStore) -> None:
+    show = await venue.show(local("2027-04-02 23:30"))  # Friday night in Berlin
+    assert show.prices["gold"].amount == 1000
+
+    await admin.update_theater(venue.theater.id, TheaterInput(
+        slug=venue.theater.slug, name=venue.theater.name, city="Tokyo",
+        time_zone="Asia/Tokyo", cleaning_min=20))
+
+    moved = await venue.catalog.showtime(show.id)
+    assert moved is not None and moved.theater.time_zone == "Asia/Tokyo"
+    assert moved.prices["gold"].amount == 1200  # Saturday morning in Tokyo
+    assert moved.ends_at == show.ends_at  # the show itself did not move
+
+
+async def test_a_screen_keeps_its_theater(venue: Venue, admin: CatalogAdminStore) -> None:
+    other = await admin.create_theater(TheaterInput(slug="elsewhere-" + venue.theater.slug,
+                                                    name="E", city="C", time_zone="UTC"))
+
+    with pytest.raises(InvalidInput, match="cannot move to another theater"):
+        await admin.update_screen(venue.screens[0].id, ScreenInput(
+            theater_id=other.id, name="1", layout=SMALL_LAYOUT))
+    renamed = await admin.update_screen(venue.screens[0].id, ScreenInput(
+        theater_id=venue.theater.id, name="Saal Eins", layout=SMALL_LAYOUT))
+    assert renamed.name == "Saal Eins"
