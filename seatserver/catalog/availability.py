@@ -14,7 +14,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Protocol
 
+from redis.exceptions import RedisError
+
 from seatserver.catalog.models import ShowtimeLayout, ShowtimePage, ShowtimeSummary
+from seatserver.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +79,7 @@ class Availability:
             async with asyncio.timeout(self._timeout):
                 states = await asyncio.gather(
                     *(self._states.snapshot(s.id) for s in showtimes))
-        except Exception as exc:  # Unavailable, a timeout, a Redis error: same answer
+        except (Unavailable, TimeoutError, RedisError, OSError) as exc:
             log.warning("free-seat counts unavailable: %r", exc)
             return None
         layouts = await asyncio.gather(*(self._layouts.layout(s.id) for s in showtimes))
