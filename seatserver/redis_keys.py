@@ -44,6 +44,19 @@ def mine(showtime: int, holder: str) -> str:
     return f"{mine_prefix(showtime)}{holder}"
 
 
+def lapsed(showtime: int, holder: str) -> str:
+    """Set of the seats whose hold by ``holder`` expired and that the holder has
+    not held since (kept an hour). The scripts derive it from ``mine_prefix``."""
+    return f"{mine(showtime, holder)}:lapsed"
+
+
+def mirror_marker() -> str:
+    """Present while Redis holds the mirror of PostgreSQL's bookings (booked and
+    pending seats); a flushed or restarted Redis lacks it, which asks for a
+    reconciliation."""
+    return "mirror:bookings"
+
+
 def events(showtime: int) -> str:
     """The showtime's event stream; an entry id is the room's offset."""
     return f"ev:{tag(showtime)}"

@@ -94,6 +94,7 @@ class HoldEngine:
         self._snapshot = redis.register_script(_load("snapshot"))
         self._book = redis.register_script(_load("book"))
         self._cancel = redis.register_script(_load("cancel"))
+        self._reserve = redis.register_script(_load("reserve"))
         self._commons: dict[int, tuple[list[str], list[Any]]] = {}
         self.redis_errors = 0  # script calls that found Redis unreachable
         self._batcher = batcher_for(redis, timeout=timeout_s)
@@ -177,6 +178,16 @@ class HoldEngine:
             holder, reference, kind, redis_keys.booking_refs(showtime), *seats])
         return SeatChange(offset=_text(reply[2]), seats=[_text(s) for s in reply[3]])
 
+    async def reserve(self, showtime: int, holder: str, seats: Sequence[str],
+                      deadline_ms: int) -> SeatChange:
+        """Hold seats for a pending booking's buyer until ``deadline_ms``
+        (epoch ms), taking them from anyone else who holds them and leaving
+        booked ones alone; idempotent. For reconciliation: PostgreSQL already
+        gave the seats to the booking."""
+        reply = await self._run(self._reserve, showtime,
+                                [holder, deadline_ms, self._backstop, *seats])
+        return SeatChange(offset=_text(reply[2]), seats=[_text(s) for s in reply[3]])
+
     async def booked(self, showtime: int) -> set[str]:
         """The showtime's booked set as Redis has it (for reconciliation)."""
         try:
@@ -184,6 +195,32 @@ class HoldEngine:
         except REDIS_DOWN as exc:
             raise Unavailable("seat service is unavailable, try again shortly") from exc
         return {_text(m) for m in members}
+
+    async def lapsed(self, showtime: int, holder: str) -> set[str]:
+        """Seats whose hold by ``holder`` expired lately and that the holder
+        has not held since: what tells "your hold expired" from "you held
+        nothing"."""
+        try:
+            members = await self._redis.smembers(redis_keys.lapsed(showtime, holder))
+        except REDIS_DOWN as exc:
+            raise Unavailable("seat service is unavailable, try again shortly") from exc
+        return {_text(m) for m in members}
+
+    async def mark_mirrored(self, token: str) -> bool:
+        """Claim the mirror marker; False when it is there already (Redis has
+        the mirror, or another instance is rebuilding it)."""
+        try:
+            return bool(await self._redis.set(redis_keys.mirror_marker(), token, nx=True))
+        except REDIS_DOWN as exc:
+            raise Unavailable("seat service is unavailable, try again shortly") from exc
+
+    async def unmark_mirrored(self, token: str) -> None:
+        """Drop the marker we set (a rebuild failed), so that it is tried again."""
+        try:
+            if await self._redis.get(redis_keys.mirror_marker()) == token.encode():
+                await self._redis.delete(redis_keys.mirror_marker())
+        except REDIS_DOWN as exc:
+            raise Unavailable("seat service is unavailable, try again shortly") from exc
 
     async def expire(self, showtime: int) -> ExpireResult:
         reply = await self._run(self._expire, showtime, [])

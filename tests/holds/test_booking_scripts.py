@@ -1,6 +1,9 @@
-"""book and cancel scripts: seat state and its stream entry change together."""
+"""book, cancel and reserve scripts: seat state and its stream entry change together."""
 
 from __future__ import annotations
+
+import asyncio
+import time
 
 import pytest
 from redis.asyncio import Redis
@@ -8,6 +11,7 @@ from redis.asyncio import Redis
 from seatserver import redis_keys
 from seatserver.errors import SeatsUnavailable
 from seatserver.holds import HoldEngine
+from tests.holds.conftest import EngineFactory
 
 ST = 7
 
@@ -79,3 +83,45 @@ async def test_hold_with_ttl_extends_own_holds(engine: HoldEngine) -> None:
     first = await engine.hold(ST, "u1", ["A1"])
     longer = await engine.hold(ST, "u1", ["A1"], ttl_ms=600_000)
     assert longer.expires_at - first.expires_at > 500_000
+
+
+async def test_reserve_holds_a_pending_bookings_seats_for_its_buyer_until_the_deadline(
+        engine: HoldEngine, redis: Redis) -> None:
+    now_ms = int(time.time() * 1000)
+    deadline = now_ms + 300_000
+    await engine.hold(ST, "rival", ["A1"])
+    await engine.book(ST, "u9", "REF0000009", ["A3"], force=True)
+    change = await engine.reserve(ST, "u1", ["A1", "A2", "A3"], deadline)
+    assert sorted(change.seats) == ["A1", "A2"] and change.offset
+    snap = await engine.snapshot(ST, "u1")
+    assert snap.mine == {"A1": deadline, "A2": deadline}  # the rival lost A1
+    assert (await engine.snapshot(ST, "rival")).mine == {}
+    assert snap.booked == ["A3"]  # left to the booking that has it
+    assert await _kinds(redis) == ["hold", "book", "release", "hold"]
+    # Idempotent: the same reservation again changes and appends nothing.
+    again = await engine.reserve(ST, "u1", ["A1", "A2", "A3"], deadline)
+    assert (again.seats, again.offset) == ([], "")
+    assert len(await _kinds(redis)) == 4
+
+
+async def test_reserve_with_a_past_deadline_reserves_nothing(engine: HoldEngine) -> None:
+    change = await engine.reserve(ST, "u1", ["A1"], int(time.time() * 1000) - 1)
+    assert change.seats == [] and (await engine.snapshot(ST)).held == []
+
+
+async def test_expired_holds_are_remembered_as_lapsed_until_held_again(
+        redis: Redis, make_engine: EngineFactory) -> None:
+    engine = make_engine(ttl_ms=100)
+    await engine.hold(ST, "u1", ["A1", "A2"])
+    await engine.hold(ST, "u2", ["A3"])
+    await asyncio.sleep(0.15)
+    await engine.expire(ST)
+    assert await engine.lapsed(ST, "u1") == {"A1", "A2"}
+    assert await engine.lapsed(ST, "u2") == {"A3"}
+    assert 3_500_000 < await redis.pttl(redis_keys.lapsed(ST, "u1")) <= 3_600_000
+    await engine.hold(ST, "u1", ["A1"], ttl_ms=60_000)
+    assert await engine.lapsed(ST, "u1") == {"A2"}
+    await engine.release(ST, "u1", ["A1"])  # let go on purpose: not lapsed
+    assert await engine.lapsed(ST, "u1") == {"A2"}
+    await engine.hold(ST, "u3", ["A2"], ttl_ms=60_000)  # someone else's hold
+    assert await engine.lapsed(ST, "u1") == {"A2"}  # u1's hold still ran out

@@ -41,6 +41,15 @@ local function drop_hold(seat)
   return holder
 end
 
+-- A holder's lapsed set: seats whose hold by them ran out (expired) and that
+-- they have not held since, kept an hour after the last lapse. Checkout tells
+-- "your hold expired" from "you hold nothing" by it. The key is derived like
+-- the holder's own set (see redis_keys.lapsed).
+local LAPSED_KEEP_MS = 3600000
+local function lapsed_key(holder)
+  return mine_prefix .. holder .. ':lapsed'
+end
+
 -- Releases every hold whose deadline has passed, as one `expire` event per
 -- chunk. Idempotent: a second run finds nothing due and appends nothing.
 local function expire_due()
@@ -49,7 +58,11 @@ local function expire_due()
     local due = redis.call('ZRANGEBYSCORE', exp_key, '-inf', now, 'LIMIT', 0, 500)
     if #due == 0 then return expired end
     for _, seat in ipairs(due) do
-      drop_hold(seat)
+      local holder = drop_hold(seat)
+      if holder then
+        redis.call('SADD', lapsed_key(holder), seat)
+        redis.call('PEXPIRE', lapsed_key(holder), LAPSED_KEEP_MS)
+      end
     end
     redis.call('ZREM', exp_key, unpack(due))
     append('expire', due)

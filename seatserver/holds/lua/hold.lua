@@ -8,6 +8,7 @@
 -- Returns {'ok', now, deadline, offset}
 --      or {'seats_unavailable', now, {seats}} | {'too_many_seats', now, {}}.
 -- Re-holding one's own seat succeeds and moves its deadline (later or earlier).
+-- A seat held again is no longer in the holder's lapsed set.
 
 local holder = ARGV[4]
 local ttl = tonumber(ARGV[5])
@@ -50,6 +51,7 @@ for _, seat in ipairs(seats) do
   redis.call('ZADD', exp_key, deadline, seat)
 end
 redis.call('SADD', mine_key, unpack(seats))
+redis.call('SREM', lapsed_key(holder), unpack(seats))
 -- The holder's set lives as long as its longest hold: a re-hold that moves a
 -- deadline earlier (checkout giving back a payment window) must not cut short
 -- the set's other seats. Its stale members are dropped above and by snapshot.
