@@ -16,10 +16,12 @@ from seatserver import appkeys as k
 from seatserver.accounts.http import SessionHandlers
 from seatserver.accounts.sessions import SessionStore
 from seatserver.bookings.checkout import Checkout
+from seatserver.bookings.door import Door
 from seatserver.bookings.expirer import PendingExpirer
 from seatserver.bookings.http import BookingHandlers
 from seatserver.bookings.idempotency import IdempotencyStore
 from seatserver.bookings.outbox import Composer, LogSink, OutboxWorker
+from seatserver.bookings.reconcile import Reconciler
 from seatserver.bookings.refunds import RefundPolicy
 from seatserver.bookings.simulated import SimulatedGateway, WebhookDispatcher
 from seatserver.bookings.store import BookingStore
@@ -35,7 +37,7 @@ from seatserver.http_errors import error_middleware
 from seatserver.logs import echo_request_id, request_id_middleware
 from seatserver.loop_lag import LoopLagMonitor
 from seatserver.metrics import MetricsHandlers, SeatCollector
-from seatserver.pages import PageHandlers
+from seatserver.pages import STATIC_PREFIX, PageHandlers
 from seatserver.realtime.commands import Commands
 from seatserver.realtime.rooms import RoomRegistry
 from seatserver.realtime.view import SocketView
@@ -98,6 +100,7 @@ def create_app(settings: Settings) -> web.Application:
         default_gateway=simulated.name,
         sales_close=timedelta(minutes=settings.sales_close_min),
         payment_window=timedelta(seconds=settings.payment_window_s),
+        payment_timeout_s=settings.payment_timeout_s,
         refunds=RefundPolicy(full_before=timedelta(hours=settings.refund_full_h),
                              cutoff=timedelta(minutes=settings.cancel_cutoff_min),
                              partial_percent=settings.refund_partial_percent))
@@ -113,14 +116,16 @@ def create_app(settings: Settings) -> web.Application:
     app[k.SOCKETS] = sockets
     app[k.LOOP_LAG] = lag
     app[k.CHECKOUT] = checkout
-    app[k.PENDING_EXPIRER] = PendingExpirer(checkout, settings.pending_sweep_s)
+    keys = IdempotencyStore(pool)
+    app[k.PENDING_EXPIRER] = PendingExpirer(checkout, keys, settings.pending_sweep_s)
+    app[k.RECONCILER] = Reconciler(bookings, engine, check_s=settings.mirror_check_s)
     app[k.WEBHOOKS] = webhooks
     # Confirmation messages go to the log and to readable files under the
     # data folder until a real sender (mail, SMS) implements MessageSink.
     app[k.OUTBOX] = OutboxWorker(
         pool, Composer(bookings, tickets), LogSink(settings.data_dir / "outbox"),
         poll_s=settings.outbox_poll_s, retry_base_s=settings.outbox_retry_base_s,
-        retry_cap_s=settings.outbox_retry_cap_s)
+        retry_cap_s=settings.outbox_retry_cap_s, max_attempts=settings.outbox_max_attempts)
 
     app.router.add_get("/ws", sockets.handle)
     app.router.add_routes(HealthHandlers(redis, pool).routes())
@@ -128,10 +133,12 @@ def create_app(settings: Settings) -> web.Application:
         SeatCollector(sockets, rooms, feed, lag, commands, engine)).routes())
     app.router.add_routes(SessionHandlers(sessions).routes())
     app.router.add_routes(CatalogHandlers(catalog, Availability(engine, catalog)).routes())
-    app.router.add_routes(BookingHandlers(checkout, bookings, IdempotencyStore(pool), sessions,
-                                          tickets).routes())
+    pages = PageHandlers(WEB_DIR)
+    app.router.add_routes(BookingHandlers(
+        checkout, bookings, keys, sessions, tickets, catalog, Door(bookings, catalog, tickets),
+        static_url=f"{STATIC_PREFIX}/{pages.version}").routes())
     app.router.add_routes(simulated.routes())
-    app.router.add_routes(PageHandlers(WEB_DIR).routes())
+    app.router.add_routes(pages.routes())
     app.cleanup_ctx.append(_services)
     app.on_shutdown.append(_close_sockets)
     return app
@@ -142,7 +149,8 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     await app[k.FEED].start()
     await app[k.SWEEPER].start()
     await app[k.LOOP_LAG].start()
-    await _reconcile(app[k.CHECKOUT])
+    await _reconcile(app[k.RECONCILER])
+    await app[k.RECONCILER].start()
     await app[k.PENDING_EXPIRER].start()
     await app[k.OUTBOX].start()
     yield
@@ -150,6 +158,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     for name, step in (
         ("loop-lag monitor", app[k.LOOP_LAG].stop()),
         ("pending expirer", app[k.PENDING_EXPIRER].stop()),
+        ("bookings mirror check", app[k.RECONCILER].stop()),
         ("outbox worker", app[k.OUTBOX].stop()),
         ("webhook deliveries", app[k.WEBHOOKS].close()),
         ("rooms", app[k.ROOMS].close()),
@@ -164,20 +173,20 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         app[k.DB_POOL].terminate()
 
 
-async def _reconcile(checkout: Checkout) -> None:
-    """Rebuild Redis' booked sets from PostgreSQL, so a flushed Redis loses no sale.
+async def _reconcile(reconciler: Reconciler) -> None:
+    """Rebuild Redis' booked and pending seats from PostgreSQL, so a flushed
+    Redis loses no sale and shows no sold or reserved seat as free.
 
     A Redis that is down must not keep the app from starting: the hold path
-    answers `unavailable` meanwhile, and `seatserver reconcile` repairs later.
+    answers `unavailable` meanwhile, and the mirror check repairs later.
     """
     try:
-        changed = await asyncio.wait_for(checkout.reconcile(), 30)
+        done = await asyncio.wait_for(reconciler.run(), 30)
     except Exception:
         log.exception("start-up reconciliation of booked seats failed")
         return
-    if changed:
-        log.warning("reconciliation: %d booked seats differed between Redis and PostgreSQL",
-                    changed)
+    if done.changed:
+        log.warning("reconciliation: %s", done)
 
 
 async def _bounded(name: str, step: Awaitable[None]) -> bool:

@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 from seatserver.bookings.checkout import Checkout
 from seatserver.bookings.expirer import PendingExpirer
 from seatserver.bookings.outbox import OutboxWorker
+from seatserver.bookings.reconcile import Reconciler
 from seatserver.bookings.simulated import WebhookDispatcher
 from seatserver.changefeed import ChangeFeed
 from seatserver.holds import HoldEngine
@@ -32,3 +33,4 @@ CHECKOUT = web.AppKey("checkout", Checkout)
 PENDING_EXPIRER = web.AppKey("pending_expirer", PendingExpirer)
 OUTBOX = web.AppKey("outbox", OutboxWorker)
 WEBHOOKS = web.AppKey("webhooks", WebhookDispatcher)
+RECONCILER = web.AppKey("reconciler", Reconciler)

@@ -1,4 +1,4 @@
-"""The ``seatserver`` command: ``serve``, ``migrate`` and ``seed --demo``.
+"""The ``seatserver`` command: ``serve``, ``migrate``, ``seed --demo``, ``reconcile``, ``outbox``.
 
 ``serve`` with neither ``REDIS_URL`` nor ``DATABASE_URL`` starts the embedded
 servers (data under ``SEATSERVER_DATA_DIR``), migrates, seeds the demo and
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -22,7 +23,8 @@ from types import FrameType
 from redis.asyncio import Redis
 
 from seatserver import logs
-from seatserver.bookings.reconcile import rebuild_booked
+from seatserver.bookings.outbox import OutboxStore
+from seatserver.bookings.reconcile import Reconciler
 from seatserver.bookings.store import BookingStore
 from seatserver.catalog.seed import seed_demo
 from seatserver.catalog.store import CatalogStore
@@ -48,7 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1,
                        help="worker processes sharing the port (default 1)")
     commands.add_parser("migrate", help="apply pending migrations to $DATABASE_URL")
-    commands.add_parser("reconcile", help="rebuild Redis' booked seats from PostgreSQL")
+    commands.add_parser("reconcile",
+                        help="rebuild Redis' booked and pending seats from PostgreSQL")
+    outbox = commands.add_parser("outbox", help="confirmation messages that could not be sent")
+    outbox_do = outbox.add_subparsers(dest="outbox_command", required=True)
+    outbox_do.add_parser("dead", help="list messages parked after too many failed deliveries")
+    retry = outbox_do.add_parser("retry", help="queue dead messages to be sent again")
+    retry.add_argument("ids", type=int, nargs="+", metavar="ID", help="outbox message ids")
     seed = commands.add_parser("seed", help="add sample data to $DATABASE_URL")
     seed.add_argument("--demo", action="store_true", help="the demo cinema and showtimes")
     return parser
@@ -71,6 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not settings.redis_url:
                 raise UsageError("REDIS_URL is not set")
             return asyncio.run(_reconcile(settings.redis_url, _database_url(settings)))
+        if args.command == "outbox":
+            return asyncio.run(_outbox(_database_url(settings), args.outbox_command,
+                                       getattr(args, "ids", [])))
         if not args.demo:
             raise UsageError("nothing to seed: pass --demo")
         return asyncio.run(_seed(_database_url(settings)))
@@ -98,12 +109,32 @@ async def _reconcile(redis_url: str, dsn: str) -> int:
     engine = HoldEngine(redis, hold_ttl_ms=1000, max_seats=1, stream_maxlen=10_000,
                         backstop_ms=0)
     try:
-        changed = await rebuild_booked(BookingStore(pool), engine)
+        done = await Reconciler(BookingStore(pool), engine, check_s=0).run()
     finally:
         await engine.close()
         await redis.aclose()
         await pool.close()
-    print(f"reconciled: {changed} booked seats changed in Redis")
+    print(f"reconciled: {done}")
+    return 0
+
+
+async def _outbox(dsn: str, command: str, ids: list[int]) -> int:
+    pool = await create_pool(dsn, 2)
+    try:
+        store = OutboxStore(pool)
+        if command == "retry":
+            queued = await store.requeue(ids)
+            print(f"queued again: {', '.join(map(str, queued)) or 'none'}")
+            return 0 if len(queued) == len(set(ids)) else 1
+        dead = await store.dead()
+    finally:
+        await pool.close()
+    if not dead:
+        print("no dead messages")
+    for letter in dead:
+        print(f"{letter.id}\t{letter.kind}\t{json.dumps(letter.payload)}\t"
+              f"{letter.attempts} attempts\tdead since {letter.dead_at:%Y-%m-%d %H:%M:%S %Z}"
+              f"\t{letter.last_error}")
     return 0
 
 

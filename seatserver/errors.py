@@ -37,6 +37,7 @@ CODES: dict[str, int] = {
     "in_use": 409,
     "showtime_overlap": 409,
     "bad_cursor": 400,
+    "payment_unavailable": 503,
     "unavailable": 503,
     "internal_error": 500,
 }
@@ -165,6 +166,12 @@ class BadCursor(SeatError):
     code = "bad_cursor"
 
 
+class PaymentUnavailable(SeatError):
+    """The payment provider failed or timed out; nothing was charged, retry."""
+
+    code = "payment_unavailable"
+
+
 class Unavailable(SeatError):
     """A backing service (Redis, PostgreSQL) cannot be reached right now."""
 
@@ -177,7 +184,7 @@ BY_CODE: dict[str, type[SeatError]] = {
         BadMessage, BadRequest, Unauthorized, Forbidden, NotFound, UnknownShowtime,
         UnknownSeat, SeatsUnavailable, TooManySeats, NotHolder,
         RateLimited, SalesClosed, NothingToBook, HoldExpired, IdempotencyMismatch,
-        RequestInFlight, CancelClosed, BadSignature, PaymentMismatch, Unavailable,
-        InvalidInput, BadLayout, AlreadyExists, InUse, ShowtimeOverlap, BadCursor,
+        RequestInFlight, CancelClosed, BadSignature, PaymentMismatch, PaymentUnavailable,
+        Unavailable, InvalidInput, BadLayout, AlreadyExists, InUse, ShowtimeOverlap, BadCursor,
     )
 }

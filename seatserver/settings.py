@@ -71,6 +71,9 @@ class Settings:
     sales_close_min: int = 10
     # Seats stay held for the payment (Redis hold extended at checkout).
     payment_window_s: int = 600
+    # How long checkout waits for the provider to create a payment order
+    # before giving the buyer's holds back and answering payment_unavailable.
+    payment_timeout_s: float = 15.0
     # Bookings can be cancelled until this long before the start: in full
     # until refund_full_h hours before, then refund_partial_percent % of it.
     cancel_cutoff_min: int = 120
@@ -94,6 +97,12 @@ class Settings:
     outbox_poll_s: float = 1.0
     outbox_retry_base_s: float = 5.0
     outbox_retry_cap_s: float = 600.0
+    # A message that failed this many deliveries is parked as dead (kept,
+    # logged, listed by `seatserver outbox dead`) instead of retried for ever.
+    outbox_max_attempts: int = 20
+    # How often each instance checks that Redis still has the mirror of
+    # PostgreSQL's bookings (a flushed or restarted Redis has lost it).
+    mirror_check_s: float = 5.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.refund_partial_percent <= 100:
@@ -118,11 +127,13 @@ class Settings:
             db_pool_size=_int(env, "SEATSERVER_DB_POOL", 10, minimum=2),
             sales_close_min=_int(env, "SEATSERVER_SALES_CLOSE_MIN", 10),
             payment_window_s=_int(env, "SEATSERVER_PAYMENT_WINDOW", 600, minimum=30),
+            payment_timeout_s=float(_int(env, "SEATSERVER_PAYMENT_TIMEOUT", 15, minimum=1)),
             cancel_cutoff_min=_int(env, "SEATSERVER_CANCEL_CUTOFF_MIN", 120),
             refund_full_h=_int(env, "SEATSERVER_REFUND_FULL_HOURS", 24),
             refund_partial_percent=_int(env, "SEATSERVER_REFUND_PARTIAL_PERCENT", 50),
             payment_secret=env.get("SEATSERVER_PAYMENT_SECRET") or "dev-only-payment-secret",
             ticket_secret=env.get("SEATSERVER_TICKET_SECRET") or "dev-only-ticket-secret",
+            outbox_max_attempts=_int(env, "SEATSERVER_OUTBOX_MAX_ATTEMPTS", 20, minimum=1),
         )
 
     def with_urls(self, redis_url: str, database_url: str) -> Settings:

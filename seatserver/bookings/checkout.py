@@ -8,6 +8,7 @@ reconciling from PostgreSQL, brings Redis back in line.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -15,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 
 from seatserver.bookings.gateway import PaymentEvent, PaymentGateway
 from seatserver.bookings.models import Booking, Sale
-from seatserver.bookings.reconcile import rebuild_booked
 from seatserver.bookings.refunds import RefundPolicy
 from seatserver.bookings.store import BookingStore, EventOutcome, SeatLine
 from seatserver.catalog.store import CatalogStore
@@ -26,6 +26,7 @@ from seatserver.errors import (
     NothingToBook,
     NotHolder,
     PaymentMismatch,
+    PaymentUnavailable,
     SalesClosed,
     SeatsUnavailable,
     UnknownSeat,
@@ -44,7 +45,7 @@ class Checkout:
     def __init__(self, store: BookingStore, engine: HoldEngine, catalog: CatalogStore,
                  gateways: Mapping[str, PaymentGateway], *, default_gateway: str,
                  sales_close: timedelta, payment_window: timedelta,
-                 refunds: RefundPolicy) -> None:
+                 payment_timeout_s: float, refunds: RefundPolicy) -> None:
         self._store = store
         self._engine = engine
         self._catalog = catalog
@@ -52,6 +53,7 @@ class Checkout:
         self._default = default_gateway
         self._sales_close = sales_close
         self._window = payment_window
+        self._timeout = payment_timeout_s
         self._refunds = refunds
 
     def gateway(self, name: str) -> PaymentGateway | None:
@@ -83,35 +85,74 @@ class Checkout:
         except Exception:
             await self._undo_extension(showtime, holder, deadlines, sold=[])
             raise
+        try:
+            booking, url = await self._pay(booking, deadline, base_url)
+        except BaseException:
+            await self._abandon(booking, deadlines)
+            raise
+        return booking, url
+
+    async def _pay(self, booking: Booking, deadline: datetime,
+                   base_url: str) -> tuple[Booking, str]:
+        """The provider's order for a pending booking; PaymentUnavailable when
+        the provider fails or does not answer in time."""
         gateway = self._gateways[self._default]
         try:
-            order = await gateway.create_order(
+            order = await asyncio.wait_for(gateway.create_order(
                 reference=booking.reference, amount=booking.total.amount,
                 currency=booking.total.currency,
                 return_url=f"{base_url}/api/payments/{gateway.name}/return",
                 webhook_url=f"{base_url}/api/payments/{gateway.name}/webhook",
-                expires_at=deadline)
-        except Exception:
-            await self._expire(booking.reference, "payment order not created")
-            raise
+                expires_at=deadline), self._timeout)
+        except Exception as exc:  # TimeoutError included
+            log.warning("payment provider %s could not create an order for %s: %r",
+                        gateway.name, booking.reference, exc)
+            raise PaymentUnavailable(
+                "the payment provider is not answering; nothing was charged and your seats "
+                "are still held: try again shortly") from exc
         booking = await self._store.attach_payment(booking.reference, gateway.name,
                                                    order.order_id)
         return booking, order.checkout_url
 
+    async def _abandon(self, booking: Booking, deadlines: Mapping[str, int]) -> None:
+        """No payment could be asked for: the booking expires and the buyer's
+        holds go back to what they were before checkout, so trying again later
+        finds them as they were."""
+        try:
+            await self._store.expire(booking.reference, actor="system",
+                                     reason="payment order not created")
+        except Exception:
+            # Still pending: the expiry job ends it when the payment window closes.
+            log.exception("expiring abandoned booking %s failed", booking.reference)
+            return
+        await self._undo_extension(booking.showtime, booking.holder, deadlines, sold=[])
+
     async def _held_seats(self, showtime: int, holder: str,
                           seats: Sequence[str] | None) -> dict[str, int]:
-        """The seats to book and each one's hold deadline (ms, Redis clock)."""
+        """The seats to book and each one's hold deadline (ms, Redis clock).
+
+        All the caller holds, or exactly the named seats: a named seat whose
+        hold expired refuses the checkout (``hold_expired``) rather than
+        booking fewer seats than the buyer saw in the basket.
+        """
         mine = (await self._engine.snapshot(showtime, holder)).mine
         if seats is None:
-            if not mine:
-                raise NothingToBook("you hold no seats for this showtime")
-            return {s: mine[s] for s in sorted(mine)}
+            if mine:
+                return {s: mine[s] for s in sorted(mine)}
+            lapsed = sorted(await self._engine.lapsed(showtime, holder))
+            if lapsed:
+                raise HoldExpired(f"your hold on {', '.join(lapsed)} has expired; pick the "
+                                  "seats again", lapsed)
+            raise NothingToBook("you hold no seats for this showtime")
         if not seats:
             raise NothingToBook("no seats named")
-        if not mine:
-            raise HoldExpired("your holds have expired; pick the seats again", seats)
         missing = [s for s in seats if s not in mine]
         if missing:
+            lately = await self._engine.lapsed(showtime, holder)
+            expired = [s for s in missing if s in lately]
+            if expired:
+                raise HoldExpired(f"your hold on {', '.join(expired)} has expired; pick the "
+                                  "seats again", expired)
             raise NotHolder(f"not held by you: {', '.join(missing)}", missing)
         return {s: mine[s] for s in seats}
 
@@ -158,32 +199,41 @@ class Checkout:
             raise SeatsUnavailable(f"not on sale: {', '.join(off_sale)}", off_sale)
         return [SeatLine(s, types[s], prices[types[s]].amount) for s in seats]
 
-    async def apply(self, provider: str, event: PaymentEvent) -> Booking:
-        """Apply a verified payment event; safe to repeat and in any order."""
-        outcome = await self._store.apply_event(provider, event)
+    async def apply(self, provider: str, event: PaymentEvent, *,
+                    remote: str | None = None) -> Booking:
+        """Apply a verified payment event; safe to repeat and in any order.
+        ``remote`` is where it came from, for the audit log."""
+        outcome = await self._store.apply_event(provider, event, remote=remote)
         if outcome is None:
-            await self._store.record_refused(provider, event, "unknown_order")
+            await self._store.record_refused(provider, event, "unknown_order", remote)
             raise NotFound(f"unknown order {event.order_id}")
         if outcome.result == "mismatch":
             # We never book for the wrong money; support sees it in the audit log.
-            await self._store.record_refused(provider, event, "amount_mismatch")
+            await self._store.record_refused(provider, event, "amount_mismatch", remote)
             raise PaymentMismatch("payment amount or currency does not match the booking")
         await self._after(outcome, provider, event)
         return outcome.booking
 
     async def _after(self, outcome: EventOutcome, provider: str, event: PaymentEvent) -> None:
-        booking = outcome.booking
-        if outcome.result in ("booked", "reacquired", "duplicate", "ignored") \
-                and booking.status == "booked":
-            # PostgreSQL gave these seats to the booking; Redis follows (idempotent).
+        """Tell Redis (and the provider) what PostgreSQL decided. A duplicate
+        does it again: the first delivery may have failed right here (Redis
+        down, a refund refused), and every step is idempotent."""
+        booking, result = outcome.booking, outcome.result
+        again = result in ("duplicate", "ignored")
+        if booking.status == "booked" and (again or result in ("booked", "reacquired")):
+            # PostgreSQL gave these seats to the booking; Redis follows.
             await self._engine.book(booking.showtime, booking.holder, booking.reference,
                                     booking.seat_ids, force=True)
-        elif outcome.result == "expired":
+        elif result == "expired":
             await self._engine.free(booking.showtime, booking.holder, booking.reference,
                                     booking.seat_ids, kind="release")
-        elif outcome.result == "refund":
+        elif booking.status == "cancelled" and again:
+            await self._engine.free(booking.showtime, "", booking.reference,
+                                    booking.seat_ids, kind="cancel")
+        elif result == "refund" or (again and booking.attention == "late_payment_refunded"):
             log.warning("late payment for %s: seats gone, refunding", booking.reference)
-            await self._gateways[provider].refund(event.order_id, outcome.refund)
+            # The refunded total, not an increment: asking twice refunds once.
+            await self._gateways[provider].refund(event.order_id, booking.total.amount)
 
     async def _expire(self, reference: str, reason: str) -> Booking | None:
         booking = await self._store.expire(reference, actor="system", reason=reason)
@@ -208,8 +258,15 @@ class Checkout:
             raise NotFound(f"no booking {reference}")
         sale = await self._store.sale(booking.showtime)
         assert sale is not None
+        if booking.status == "cancelled":
+            # Asked again, maybe because freeing the seats failed the first
+            # time: free them (idempotent) before saying it is done already.
+            await self._engine.free(booking.showtime, "", booking.reference,
+                                    booking.seat_ids, kind="cancel")
         if booking.status != "booked":
             raise CancelClosed(f"a {booking.status} booking cannot be cancelled")
+        if await self._store.admission(reference) is not None:
+            raise CancelClosed("the ticket was already used at the door")
         refund = self._refunds.refund(booking.total.amount, starts_at=sale.starts_at,
                                       now=datetime.now(UTC))
         if refund is None:
@@ -227,7 +284,3 @@ class Checkout:
         await self._engine.free(cancelled.showtime, cancelled.holder, cancelled.reference,
                                 cancelled.seat_ids, kind="cancel")
         return cancelled
-
-    async def reconcile(self) -> int:
-        """Make Redis' booked sets what PostgreSQL says; returns seats changed."""
-        return await rebuild_booked(self._store, self._engine)

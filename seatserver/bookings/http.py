@@ -4,7 +4,7 @@ provider's return and webhooks; plus the buyer's receipt page."""
 from __future__ import annotations
 
 import dataclasses
-import html
+import logging
 import re
 from typing import Any
 
@@ -13,20 +13,28 @@ from aiohttp import web
 
 from seatserver.accounts.sessions import SESSION_COOKIE, Identity, SessionStore
 from seatserver.bookings.checkout import Checkout
+from seatserver.bookings.door import Door
 from seatserver.bookings.gateway import PaymentGateway
 from seatserver.bookings.idempotency import IdempotencyStore, SavedResponse, request_hash
 from seatserver.bookings.models import Booking
+from seatserver.bookings.receipt import render_receipt
 from seatserver.bookings.store import BookingStore
 from seatserver.bookings.tickets import TicketSigner, qr_png, qr_svg
 from seatserver.catalog.http import showtime_id
+from seatserver.catalog.models import ShowtimeDetail
+from seatserver.catalog.store import CatalogStore
 from seatserver.errors import (
     BadMessage,
     BadRequest,
     BadSignature,
     NotFound,
+    PaymentMismatch,
     SeatError,
     Unauthorized,
 )
+from seatserver.pages import CONTENT_SECURITY_POLICY
+
+log = logging.getLogger(__name__)
 
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 _SEAT = re.compile(r"^[A-Za-z0-9-]{1,16}$")
@@ -38,22 +46,37 @@ def public(booking: Booking, **extra: Any) -> dict[str, Any]:
     return {**body, **extra}
 
 
+def _show(detail: ShowtimeDetail | None) -> dict[str, Any] | None:
+    """What a booking's showtime is, for people: film, start (theater's zone), place."""
+    if detail is None:
+        return None
+    return {"movie": detail.movie.title, "starts_at": detail.starts_at,
+            "theater": detail.theater.name, "screen": detail.screen.name,
+            "time_zone": detail.theater.time_zone}
+
+
 def _json(body: object, status: int = 200) -> web.Response:
     return web.Response(status=status, body=orjson.dumps(body),
                         content_type="application/json")
 
 
-def _seats(raw: bytes) -> list[str] | None:
-    """The optional ``{"seats": [...]}`` body: a named subset of one's holds."""
+def _object(raw: bytes, allowed: set[str]) -> dict[str, Any] | None:
+    """A JSON object body with only ``allowed`` keys; None for an empty body."""
     if not raw.strip():
         return None
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise BadRequest("body must be JSON") from None
-    if not isinstance(body, dict) or set(body) - {"seats"}:
-        raise BadRequest('body must be {"seats": [...]} or empty')
-    seats = body.get("seats")
+    if not isinstance(body, dict) or set(body) - allowed:
+        raise BadRequest(f"body must be an object with at most {sorted(allowed)}")
+    return body
+
+
+def _seats(raw: bytes) -> list[str] | None:
+    """The optional ``{"seats": [...]}`` body: a named subset of one's holds."""
+    body = _object(raw, {"seats"})
+    seats = None if body is None else body.get("seats")
     if seats is None:
         return None
     if (not isinstance(seats, list) or len(seats) > 100 or len(set(seats)) != len(seats)
@@ -62,14 +85,37 @@ def _seats(raw: bytes) -> list[str] | None:
     return seats
 
 
+def _ticket_query(raw: bytes) -> tuple[str, int | None]:
+    """``{"ticket": "<id>", "showtime": 42?}`` as a door scanner sends it."""
+    body = _object(raw, {"ticket", "showtime"}) or {}
+    ticket, showtime = body.get("ticket"), body.get("showtime")
+    if not isinstance(ticket, str) or not 0 < len(ticket) <= 128:
+        raise BadRequest("ticket must be the ticket id read from the QR code")
+    if showtime is not None and (isinstance(showtime, bool) or not isinstance(showtime, int)):
+        raise BadRequest("showtime must be a showtime id")
+    return ticket.strip(), showtime
+
+
+def _landing(booking: Booking) -> str:
+    """Where the buyer's browser goes after the provider's page: the receipt
+    once paid (or still waiting), else back to the map, which says what happened."""
+    if booking.status == "expired":
+        return f"/showtimes/{booking.showtime}?booking={booking.reference}"
+    return f"/bookings/{booking.reference}"
+
+
 class BookingHandlers:
     def __init__(self, checkout: Checkout, store: BookingStore, keys: IdempotencyStore,
-                 sessions: SessionStore, tickets: TicketSigner) -> None:
+                 sessions: SessionStore, tickets: TicketSigner, catalog: CatalogStore,
+                 door: Door, *, static_url: str) -> None:
         self._checkout = checkout
         self._store = store
         self._keys = keys
         self._sessions = sessions
         self._tickets = tickets
+        self._catalog = catalog
+        self._door = door
+        self._static_url = static_url
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -81,6 +127,9 @@ class BookingHandlers:
             web.post("/api/bookings/{ref}/cancel", self.cancel),
             web.get("/api/payments/{provider}/return", self.payment_return),
             web.post("/api/payments/{provider}/webhook", self.webhook),
+            # For the door's scanners (kiosk and admin roles once RBAC lands).
+            web.post("/api/tickets/verify", self.verify_ticket),
+            web.post("/api/tickets/admit", self.admit_ticket),
             web.get("/bookings/{ref}", self.receipt),
         ]
 
@@ -141,14 +190,18 @@ class BookingHandlers:
             raise NotFound(f"no booking {reference}")
         return identity, booking
 
-    async def get(self, request: web.Request) -> web.Response:
-        _, booking = await self._owned(request)
+    def _full(self, booking: Booking, detail: ShowtimeDetail | None) -> dict[str, Any]:
+        """A booking as its buyer reads it: with its show and, once booked, the ticket."""
         ticket = self._ticket(booking)
         qr = None
         if ticket is not None:
             base = f"/api/bookings/{booking.reference}/ticket"
             qr = {"svg": base + ".svg", "png": base + ".png"}
-        return _json(public(booking, ticket=ticket, ticket_qr=qr))
+        return public(booking, show=_show(detail), ticket=ticket, ticket_qr=qr)
+
+    async def get(self, request: web.Request) -> web.Response:
+        _, booking = await self._owned(request)
+        return _json(self._full(booking, await self._catalog.get_showtime(booking.showtime)))
 
     async def _ticket_of(self, request: web.Request) -> str:
         _, booking = await self._owned(request)
@@ -169,8 +222,13 @@ class BookingHandlers:
                             headers={"Cache-Control": "private, no-store"})
 
     async def history(self, request: web.Request) -> web.Response:
+        """The caller's orders, newest first, each as ``GET /api/bookings/{ref}``."""
         identity = await self._identity(request)
-        return _json([public(b) for b in await self._store.for_user(identity.user_id)])
+        bookings = await self._store.for_user(identity.user_id)
+        shows: dict[int, ShowtimeDetail | None] = {}
+        for showtime in {b.showtime for b in bookings}:
+            shows[showtime] = await self._catalog.get_showtime(showtime)
+        return _json([self._full(b, shows[b.showtime]) for b in bookings])
 
     async def cancel(self, request: web.Request) -> web.Response:
         identity, booking = await self._owned(request)
@@ -192,8 +250,19 @@ class BookingHandlers:
             await self._store.audit(f"provider:{gateway.name}", "payment.forged_return",
                                     request.remote, {"reason": err.message})
             raise
-        booking = await self._checkout.apply(gateway.name, event)
-        raise web.HTTPSeeOther(f"/bookings/{booking.reference}")
+        try:
+            booking = await self._checkout.apply(gateway.name, event, remote=request.remote)
+        except (NotFound, PaymentMismatch):
+            raise
+        except Exception:
+            # PostgreSQL may have decided already (Redis failing after it): the
+            # buyer lands on what it says; the provider's webhook redoes the rest.
+            log.exception("applying the payment return for order %s failed", event.order_id)
+            found = await self._store.by_order(gateway.name, event.order_id)
+            if found is None:
+                raise
+            booking = found
+        raise web.HTTPSeeOther(_landing(booking))
 
     async def webhook(self, request: web.Request) -> web.Response:
         gateway = self._gateway(request)
@@ -204,9 +273,23 @@ class BookingHandlers:
             await self._store.audit(f"provider:{gateway.name}", "payment.forged_webhook",
                                     request.remote, {"reason": err.message})
             raise
-        booking = await self._checkout.apply(gateway.name, event)
+        booking = await self._checkout.apply(gateway.name, event, remote=request.remote)
         return _json({"received": True, "booking": booking.reference,
                       "status": booking.status})
+
+    async def verify_ticket(self, request: web.Request) -> web.Response:
+        """Would this ticket admit? Changes nothing."""
+        await self._identity(request)
+        ticket, showtime = _ticket_query(await request.read())
+        return _json(await self._door.check(ticket, showtime=showtime))
+
+    async def admit_ticket(self, request: web.Request) -> web.Response:
+        """Admit the ticket's holder once; a second scan is refused with the time."""
+        identity = await self._identity(request)
+        ticket, showtime = _ticket_query(await request.read())
+        return _json(await self._door.admit(ticket, showtime=showtime,
+                                            actor=f"user:{identity.user_id}",
+                                            remote=request.remote))
 
     def _ticket(self, booking: Booking) -> str | None:
         """A ticket id the door can check offline: reference plus its signature."""
@@ -219,47 +302,12 @@ class BookingHandlers:
             _, booking = await self._owned(request)
         except (NotFound, Unauthorized, BadMessage):
             raise web.HTTPNotFound() from None
-        return web.Response(content_type="text/html", text=_receipt(booking,
-                                                                    self._ticket(booking)))
-
-
-_HEADLINES = {
-    "booked": "You're booked",
-    "pending": "Waiting for your payment",
-    "expired": "This booking expired: the payment did not go through, the seats were freed",
-    "cancelled": "This booking was cancelled and refunded",
-}
-
-
-def _money(amount: int, currency: str) -> str:
-    return f"{amount / 100:.2f} {html.escape(currency)}"
-
-
-def _receipt(booking: Booking, ticket: str | None) -> str:
-    rows = "".join(
-        f"<tr><td>{html.escape(s.id)}</td><td>{html.escape(s.type)}</td>"
-        f"<td>{_money(s.price.amount, s.price.currency)}</td></tr>" for s in booking.seats)
-    payment = booking.payment.status if booking.payment else "none"
-    ticket_html = ""
-    if ticket:
-        # Inline, so the printed receipt needs no second request to show it.
-        ticket_html = (f"<figure class=\"ticket\">{qr_svg(ticket)}<figcaption>Ticket "
-                       f"<code>{html.escape(ticket)}</code></figcaption></figure>")
-    note = ""
-    if booking.attention == "late_payment_refunded":
-        note = "<p>Your payment arrived after the seats were sold; it was refunded in full.</p>"
-    return (
-        "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width\">"
-        f"<title>Booking {html.escape(booking.reference)}</title>"
-        "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:2rem auto;"
-        "padding:0 1rem}table{border-collapse:collapse}td,th{padding:.25rem .75rem;"
-        "text-align:left;border-bottom:1px solid #ccc}@media print{a{display:none}}</style>"
-        f"<body><h1>{_HEADLINES.get(booking.status, booking.status)}</h1>"
-        f"<p>Booking <strong data-status=\"{booking.status}\">"
-        f"{html.escape(booking.reference)}</strong>, showtime {booking.showtime}</p>"
-        f"<table><tr><th>Seat</th><th>Type</th><th>Price</th></tr>{rows}</table>"
-        f"<p>Total <strong>{_money(booking.total.amount, booking.total.currency)}</strong>"
-        f" · payment {html.escape(payment)}</p>{ticket_html}{note}"
-        f"<p><a href=\"/showtimes/{booking.showtime}\">Back to the seat map</a></p>"
-        "</body></html>")
+        detail = await self._catalog.get_showtime(booking.showtime)
+        page = render_receipt(booking, detail, self._ticket(booking),
+                              static_url=self._static_url)
+        return web.Response(content_type="text/html", charset="utf-8", text=page, headers={
+            "Cache-Control": "private, no-store",
+            "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "same-origin",
+        })

@@ -5,7 +5,10 @@ finishes, its status and body are saved for ``KEEP``. The same key and the
 same request get the saved response; a different request gets
 ``idempotency_mismatch``; a request while the first is still running gets
 ``request_in_flight``. Server failures (5xx) are not saved: the key is freed
-so that the client's retry runs again.
+so that the client's retry runs again. A claim still unfinished after
+``LEASE`` was left by a process that died mid-request: it is taken over, so
+a crash does not lock the key for a day (checkout supersedes any pending
+booking the dead request made).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import asyncpg
 from seatserver.errors import IdempotencyMismatch, RequestInFlight
 
 KEEP = timedelta(hours=24)
+# Far beyond what a checkout can take (the provider's timeout included).
+LEASE = timedelta(minutes=2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +46,13 @@ class IdempotencyStore:
     async def claim(self, user_id: int, key: str, fingerprint: bytes) -> SavedResponse | None:
         """None: the caller owns the key and must ``finish`` or ``forget`` it."""
         async with self._pool.acquire() as conn:
-            # A key older than KEEP is forgotten, so it may be claimed afresh.
+            # A key older than KEEP is forgotten, so it may be claimed afresh;
+            # so is a claim whose request died before finishing.
             await conn.execute(
-                "DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 "
-                "AND created_at < now() - $3::interval", user_id, key, KEEP)
+                """DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2
+                   AND (created_at < now() - $3::interval
+                        OR (status IS NULL AND created_at < now() - $4::interval))""",
+                user_id, key, KEEP, LEASE)
             claimed = await conn.fetchval(
                 """INSERT INTO idempotency_keys (user_id, key, request_hash) VALUES ($1, $2, $3)
                    ON CONFLICT (user_id, key) DO NOTHING RETURNING true""",
@@ -74,3 +82,10 @@ class IdempotencyStore:
         async with self._pool.acquire() as conn:
             await conn.execute(
                 "DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2", user_id, key)
+
+    async def purge(self) -> int:
+        """Forget every key older than ``KEEP``; returns how many."""
+        async with self._pool.acquire() as conn:
+            done = await conn.execute(
+                "DELETE FROM idempotency_keys WHERE created_at < now() - $1::interval", KEEP)
+        return int(done.split()[-1])

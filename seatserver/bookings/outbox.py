@@ -6,7 +6,10 @@ per instance) takes a due message with ``FOR UPDATE SKIP LOCKED`` and keeps
 the row locked while the sink delivers it, then marks it sent in the same
 transaction: however many instances run, two never send one message, and a
 message another worker is sending is skipped, not waited for. A failure is
-recorded and retried later with a capped exponential back-off.
+recorded and retried later with a capped exponential back-off; after
+``max_attempts`` failures the message is parked as dead (``dead_at``, with its
+last error), logged, listed by ``OutboxStore.dead`` (``seatserver outbox
+dead``) and sent again only when someone requeues it.
 
 A crash between the sink's delivery and the commit leaves the message unsent,
 so it is sent again: delivery is at least once across crashes, which is why
@@ -20,7 +23,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -111,15 +114,56 @@ def backoff(attempts: int, base_s: float, cap_s: float) -> float:
     return float(min(cap_s, base_s * 2 ** max(0, attempts - 1)))
 
 
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message parked after ``attempts`` failed deliveries."""
+
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    dead_at: datetime
+
+
+class OutboxStore:
+    """What support sees of the outbox: dead messages, and putting them back."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def dead(self, limit: int = 100) -> list[DeadLetter]:
+        """Dead messages, the most recently parked first."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                """SELECT id, kind, payload, attempts, last_error, created_at, dead_at
+                   FROM outbox WHERE dead_at IS NOT NULL AND sent_at IS NULL
+                   ORDER BY dead_at DESC, id DESC LIMIT $1""", limit)
+        return [DeadLetter(r["id"], r["kind"], json.loads(r["payload"]), r["attempts"],
+                           r["last_error"], r["created_at"], r["dead_at"]) for r in rows]
+
+    async def requeue(self, ids: list[int]) -> list[int]:
+        """Put dead messages back in the queue, due now, with a fresh count of
+        attempts; returns the ids that were dead (others are left alone)."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                """UPDATE outbox SET dead_at = NULL, attempts = 0, next_attempt_at = now()
+                   WHERE id = any($1::bigint[]) AND dead_at IS NOT NULL AND sent_at IS NULL
+                   RETURNING id""", ids)
+        return sorted(r["id"] for r in rows)
+
+
 class OutboxWorker:
     def __init__(self, pool: asyncpg.Pool, composer: Composer, sink: MessageSink, *,
                  poll_s: float, retry_base_s: float, retry_cap_s: float,
-                 send_timeout_s: float = 30.0) -> None:
+                 max_attempts: int, send_timeout_s: float = 30.0) -> None:
         self._pool = pool
         self._composer = composer
         self._sink = sink
         self._base = retry_base_s
         self._cap = retry_cap_s
+        self._max_attempts = max_attempts
         self._timeout = send_timeout_s
         self._loop = BackgroundTask.every("delivering outbox messages", poll_s,
                                           self.deliver_due)
@@ -146,7 +190,7 @@ class OutboxWorker:
         async with self._pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
                 """SELECT id, kind, payload, attempts FROM outbox
-                   WHERE sent_at IS NULL AND next_attempt_at <= now()
+                   WHERE sent_at IS NULL AND dead_at IS NULL AND next_attempt_at <= now()
                    ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED""")
             if row is None:
                 return None
@@ -164,10 +208,19 @@ class OutboxWorker:
 
     async def _put_off(self, conn: asyncpg.Connection, row_id: int, attempts: int,
                        exc: Exception) -> None:
+        error = repr(exc)[:500]
+        if attempts >= self._max_attempts:
+            log.error("outbox message %d is dead after %d failed deliveries, last: %s "
+                      "(`seatserver outbox dead` lists it, `seatserver outbox retry %d` "
+                      "sends it again)", row_id, attempts, error, row_id)
+            await conn.execute(
+                """UPDATE outbox SET attempts = $2, last_error = $3, dead_at = now()
+                   WHERE id = $1""", row_id, attempts, error)
+            return
         delay = backoff(attempts, self._base, self._cap)
-        log.warning("outbox message %d failed (attempt %d), retrying in %.1fs: %r",
-                    row_id, attempts, delay, exc)
+        log.warning("outbox message %d failed (attempt %d of %d), retrying in %.1fs: %s",
+                    row_id, attempts, self._max_attempts, delay, error)
         await conn.execute(
             """UPDATE outbox SET attempts = $2, last_error = $3,
                       next_attempt_at = now() + $4::interval WHERE id = $1""",
-            row_id, attempts, repr(exc)[:500], timedelta(seconds=delay))
+            row_id, attempts, error, timedelta(seconds=delay))

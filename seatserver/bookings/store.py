@@ -45,13 +45,24 @@ class SeatLine:
 
 
 @dataclass(frozen=True, slots=True)
+class ActiveSale:
+    """A pending or booked booking as Redis must mirror it."""
+
+    reference: str
+    status: str
+    holder: str
+    deadline: datetime
+    seats: list[str]
+
+
+@dataclass(frozen=True, slots=True)
 class EventOutcome:
-    """What applying a payment event did; ``refund`` asks the caller to refund."""
+    """What applying a payment event did; ``refund``: the caller must refund
+    the booking's total (a late payment for seats sold meanwhile)."""
 
     # duplicate | mismatch | booked | reacquired | refund | expired | ignored | recorded
     result: str
     booking: Booking
-    refund: int = 0
 
 
 class BookingStore:
@@ -73,12 +84,22 @@ class BookingStore:
     async def create_pending(self, *, user_id: int, sale: Sale, lines: Sequence[SeatLine],
                              deadline: datetime, remote: str | None) -> Booking:
         """The pending booking and its seats, in one transaction; the unique index
-        refuses seats another live booking has (``SeatsUnavailable`` naming them)."""
+        refuses seats another live booking has (``SeatsUnavailable`` naming them).
+
+        The buyer's own pending bookings that share a seat with this one are
+        superseded (expired) in the same transaction: a buyer who comes back
+        from the payment page and checks out again starts a new payment, and
+        never finds their own seats "sold". Paying the old order after all is
+        a late payment: refunded, since the new booking has the seats.
+        """
         reference = new_reference()
         total = sum(line.amount for line in lines)
+        actor = f"user:{user_id}"
         async with self._pool.acquire() as conn:
             try:
                 async with conn.transaction():
+                    await _supersede(conn, user_id, sale.showtime,
+                                     [ln.seat_id for ln in lines], reference, remote)
                     booking_id: int = await conn.fetchval(
                         """INSERT INTO bookings (reference, user_id, showtime_id, amount,
                                                  currency, hold_deadline)
@@ -90,8 +111,9 @@ class BookingStore:
                            VALUES ($1, $2, $3, $4, $5)""",
                         [(booking_id, sale.showtime, ln.seat_id, ln.seat_type, ln.amount)
                          for ln in lines])
-                    await _audit(conn, f"user:{user_id}", "booking.created", booking_id,
-                                 remote, {"seats": [ln.seat_id for ln in lines]})
+                    await _audit(conn, actor, "booking.created", booking_id, remote,
+                                 {"seats": [ln.seat_id for ln in lines], "amount": total,
+                                  "currency": sale.currency})
             except asyncpg.UniqueViolationError:
                 taken = await conn.fetch(
                     """SELECT seat_id FROM booking_seats
@@ -113,6 +135,44 @@ class BookingStore:
     async def get(self, reference: str) -> Booking | None:
         async with self._pool.acquire() as conn:
             return await _maybe(conn, "b.reference = $1", reference)
+
+    async def by_order(self, provider: str, order_id: str) -> Booking | None:
+        async with self._pool.acquire() as conn:
+            return await _maybe(conn, "p.provider = $1 AND p.provider_order_id = $2",
+                                provider, order_id)
+
+    async def admission(self, reference: str) -> datetime | None:
+        """When the booking's ticket was admitted at the door, if it was."""
+        async with self._pool.acquire() as conn:
+            at: datetime | None = await conn.fetchval(
+                """SELECT t.admitted_at FROM ticket_scans t
+                   JOIN bookings b ON b.id = t.booking_id WHERE b.reference = $1""",
+                reference)
+        return at
+
+    async def admit(self, reference: str, *, actor: str, remote: str | None
+                    ) -> tuple[bool, datetime | None]:
+        """Record the ticket's admission once: (True, now) the first time,
+        (False, when) after; (False, None) when the booking is not booked.
+        The booking row is share-locked, so a cancel cannot slip in between."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            booking_id = await conn.fetchval(
+                "SELECT id FROM bookings WHERE reference = $1 AND status = 'booked' FOR SHARE",
+                reference)
+            if booking_id is None:
+                return False, None
+            at = await conn.fetchval(
+                """INSERT INTO ticket_scans (booking_id, admitted_by, remote)
+                   VALUES ($1, $2, $3) ON CONFLICT (booking_id) DO NOTHING
+                   RETURNING admitted_at""", booking_id, actor, remote)
+            if at is not None:
+                await _audit(conn, actor, "ticket.admitted", booking_id, remote, {})
+                return True, at
+            earlier: datetime = await conn.fetchval(
+                "SELECT admitted_at FROM ticket_scans WHERE booking_id = $1", booking_id)
+            await _audit(conn, actor, "ticket.refused", booking_id, remote,
+                         {"result": "already_admitted"})
+            return False, earlier
 
     async def for_user(self, user_id: int) -> list[Booking]:
         async with self._pool.acquire() as conn:
@@ -147,11 +207,13 @@ class BookingStore:
 
     async def cancel(self, reference: str, *, user_id: int, refund: int,
                      remote: str | None) -> Booking:
-        """booked -> cancelled with the refund recorded; the caller checked the rules."""
+        """booked -> cancelled with the refund recorded; the caller checked the
+        rules. LookupError when it is not booked, or its ticket was admitted."""
         async with self._pool.acquire() as conn, conn.transaction():
             booking_id = await conn.fetchval(
-                "SELECT id FROM bookings WHERE reference = $1 AND status = 'booked' FOR UPDATE",
-                reference)
+                """SELECT id FROM bookings b WHERE reference = $1 AND status = 'booked'
+                     AND NOT EXISTS (SELECT 1 FROM ticket_scans t WHERE t.booking_id = b.id)
+                   FOR UPDATE""", reference)
             if booking_id is None:
                 raise LookupError(reference)
             await _set_status(conn, booking_id, "cancelled", active=False)
@@ -165,18 +227,21 @@ class BookingStore:
                          {"refund": refund})
             return await _load(conn, "b.id = $1", booking_id)
 
-    async def record_refused(self, provider: str, event: PaymentEvent, outcome: str) -> None:
+    async def record_refused(self, provider: str, event: PaymentEvent, outcome: str,
+                             remote: str | None) -> None:
         """Audit an event refused after verification (wrong amount, unknown order)."""
-        await self.audit(f"provider:{provider}", "payment.refused", None,
+        await self.audit(f"provider:{provider}", "payment.refused", remote,
                          {"event": event.event_id, "order": event.order_id,
-                          "reason": outcome})
+                          "type": event.type, "amount": event.amount,
+                          "currency": event.currency, "reason": outcome})
 
     async def audit(self, actor: str, action: str, remote: str | None,
                     detail: dict[str, Any]) -> None:
         async with self._pool.acquire() as conn:
             await _audit(conn, actor, action, None, remote, detail)
 
-    async def apply_event(self, provider: str, event: PaymentEvent) -> EventOutcome | None:
+    async def apply_event(self, provider: str, event: PaymentEvent, *,
+                          remote: str | None = None) -> EventOutcome | None:
         """Record the event once and move the booking on; None for an unknown order.
 
         A duplicate (same provider event id) changes nothing and says so.
@@ -202,29 +267,59 @@ class BookingStore:
                 # Recorded (so a retry is a duplicate) but never acted on.
                 outcome = EventOutcome("mismatch", booking)
             else:
-                outcome = await _transition(conn, booking_id, booking, event, provider)
+                outcome = await _transition(conn, booking_id, booking, event,
+                                            _Actor(f"provider:{provider}", remote))
             await conn.execute("UPDATE payment_events SET outcome = $2 WHERE id = $1",
                                fresh, outcome.result)
             return outcome
 
-    async def booked_seats(self) -> dict[int, dict[str, list[str]]]:
-        """showtime -> booking reference -> seats, for every booked booking."""
+    async def active_sales(self) -> dict[int, list[ActiveSale]]:
+        """showtime -> its pending and booked bookings (every showtime, with
+        or without any): what Redis must mirror."""
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(
-                """SELECT s.showtime_id, b.reference, array_agg(s.seat_id) AS seats
-                   FROM booking_seats s JOIN bookings b ON b.id = s.booking_id
-                   WHERE b.status = 'booked' AND s.active
-                   GROUP BY s.showtime_id, b.reference""")
-            showtimes = await conn.fetch("SELECT id FROM showtimes")
-        result: dict[int, dict[str, list[str]]] = {r["id"]: {} for r in showtimes}
+                """SELECT b.showtime_id, b.reference, b.status, b.user_id, b.hold_deadline,
+                          array_agg(s.seat_id ORDER BY s.seat_id) AS seats
+                   FROM bookings b JOIN booking_seats s ON s.booking_id = b.id
+                   WHERE b.status IN ('pending', 'booked') AND s.active
+                   GROUP BY b.id ORDER BY b.id""")
+            showtimes = await conn.fetch("SELECT id FROM showtimes ORDER BY id")
+        result: dict[int, list[ActiveSale]] = {r["id"]: [] for r in showtimes}
         for r in rows:
-            result.setdefault(r["showtime_id"], {})[r["reference"]] = list(r["seats"])
+            result.setdefault(r["showtime_id"], []).append(ActiveSale(
+                r["reference"], r["status"], str(r["user_id"]), r["hold_deadline"],
+                list(r["seats"])))
         return result
+
+    async def booked_now(self, showtime: int, seats: Sequence[str]) -> dict[str, str]:
+        """seat -> reference of the booked booking that has it, of ``seats``."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                """SELECT s.seat_id, b.reference FROM booking_seats s
+                   JOIN bookings b ON b.id = s.booking_id
+                   WHERE s.showtime_id = $1 AND s.active AND b.status = 'booked'
+                     AND s.seat_id = any($2::text[])""", showtime, list(seats))
+        return {r["seat_id"]: r["reference"] for r in rows}
+
+    async def statuses(self, references: Sequence[str]) -> dict[str, str]:
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT reference, status FROM bookings WHERE reference = any($1::text[])",
+                list(references))
+        return {r["reference"]: r["status"] for r in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class _Actor:
+    """Who moves a booking, and from where (for the audit log)."""
+
+    name: str
+    remote: str | None
 
 
 async def _transition(conn: asyncpg.Connection, booking_id: int, booking: Booking,
-                      event: PaymentEvent, provider: str) -> EventOutcome:
-    actor = f"provider:{provider}"
+                      event: PaymentEvent, actor: _Actor) -> EventOutcome:
+    detail = {"event": event.event_id, "type": event.type}
     if event.type == "captured":
         await conn.execute(
             """UPDATE payments SET status = 'captured', provider_payment_id = $2,
@@ -235,9 +330,9 @@ async def _transition(conn: asyncpg.Connection, booking_id: int, booking: Bookin
             return EventOutcome("ignored", booking)
         if booking.status == "pending":
             await _set_status(conn, booking_id, "booked", active=True)
-            await _confirmed(conn, booking_id, actor, "booking.booked")
+            await _confirmed(conn, booking_id, actor, "booking.booked", detail)
             return EventOutcome("booked", await _load(conn, "b.id = $1", booking_id))
-        return await _late_capture(conn, booking_id, booking, actor)
+        return await _late_capture(conn, booking_id, booking, actor, detail)
     if event.type in ("failed", "expired"):
         if booking.status != "pending":
             return EventOutcome("ignored", booking)  # a capture (or cancel) came first
@@ -245,14 +340,14 @@ async def _transition(conn: asyncpg.Connection, booking_id: int, booking: Bookin
         await conn.execute(
             """UPDATE payments SET status = 'failed', updated_at = now()
                WHERE booking_id = $1 AND status IN ('created', 'authorized')""", booking_id)
-        await _audit(conn, actor, "booking.expired", booking_id, None,
-                     {"reason": f"payment {event.type}"})
+        await _audit(conn, actor.name, "booking.expired", booking_id, actor.remote,
+                     {**detail, "reason": f"payment {event.type}"})
         return EventOutcome("expired", await _load(conn, "b.id = $1", booking_id))
     return EventOutcome("recorded", booking)  # refunds: we asked for them ourselves
 
 
 async def _late_capture(conn: asyncpg.Connection, booking_id: int, booking: Booking,
-                        actor: str) -> EventOutcome:
+                        actor: _Actor, detail: dict[str, Any]) -> EventOutcome:
     """Money arrived for an expired booking: take the seats back if nobody else
     has them (the unique index decides), else refund in full."""
     try:
@@ -266,22 +361,39 @@ async def _late_capture(conn: asyncpg.Connection, booking_id: int, booking: Book
         await conn.execute(
             """UPDATE bookings SET attention = 'late_payment_refunded', updated_at = now()
                WHERE id = $1""", booking_id)
-        await _audit(conn, actor, "payment.late_refunded", booking_id, None, {})
-        return EventOutcome("refund", await _load(conn, "b.id = $1", booking_id),
-                            refund=booking.total.amount)
+        await _audit(conn, actor.name, "payment.late_refunded", booking_id, actor.remote,
+                     {**detail, "refund": booking.total.amount})
+        return EventOutcome("refund", await _load(conn, "b.id = $1", booking_id))
     await conn.execute(
         """UPDATE bookings SET status = 'booked', attention = 'late_payment_reacquired',
                   updated_at = now() WHERE id = $1""", booking_id)
-    await _confirmed(conn, booking_id, actor, "booking.late_reacquired")
+    await _confirmed(conn, booking_id, actor, "booking.late_reacquired", detail)
     return EventOutcome("reacquired", await _load(conn, "b.id = $1", booking_id))
 
 
-async def _confirmed(conn: asyncpg.Connection, booking_id: int, actor: str,
-                     action: str) -> None:
-    await _audit(conn, actor, action, booking_id, None, {})
+async def _confirmed(conn: asyncpg.Connection, booking_id: int, actor: _Actor,
+                     action: str, detail: dict[str, Any]) -> None:
+    await _audit(conn, actor.name, action, booking_id, actor.remote, detail)
     reference = await conn.fetchval("SELECT reference FROM bookings WHERE id = $1", booking_id)
     await conn.execute("INSERT INTO outbox (kind, payload) VALUES ('booking_confirmed', $1)",
                        json.dumps({"reference": reference}))
+
+
+async def _supersede(conn: asyncpg.Connection, user_id: int, showtime: int,
+                     seats: Sequence[str], successor: str, remote: str | None) -> None:
+    rows = await conn.fetch(
+        """SELECT id FROM bookings
+           WHERE user_id = $1 AND showtime_id = $2 AND status = 'pending'
+             AND id IN (SELECT booking_id FROM booking_seats
+                        WHERE showtime_id = $2 AND active AND seat_id = any($3::text[]))
+           ORDER BY id FOR UPDATE""", user_id, showtime, list(seats))
+    for row in rows:
+        await _set_status(conn, row["id"], "expired", active=False)
+        await conn.execute(
+            """UPDATE payments SET status = 'failed', updated_at = now()
+               WHERE booking_id = $1 AND status IN ('created', 'authorized')""", row["id"])
+        await _audit(conn, f"user:{user_id}", "booking.expired", row["id"], remote,
+                     {"reason": "superseded", "by": successor})
 
 
 async def _set_status(conn: asyncpg.Connection, booking_id: int, status: str, *,

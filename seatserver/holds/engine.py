@@ -188,13 +188,18 @@ class HoldEngine:
                                 [holder, deadline_ms, self._backstop, *seats])
         return SeatChange(offset=_text(reply[2]), seats=[_text(s) for s in reply[3]])
 
-    async def booked(self, showtime: int) -> set[str]:
-        """The showtime's booked set as Redis has it (for reconciliation)."""
+    async def booked(self, showtime: int) -> dict[str, str]:
+        """The showtime's booked seats as Redis has them (for reconciliation),
+        each with the reference of the booking that bought it ('' if unrecorded)."""
         try:
-            members = await self._redis.smembers(redis_keys.booked(showtime))
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.smembers(redis_keys.booked(showtime))
+                pipe.hgetall(redis_keys.booking_refs(showtime))
+                members, refs = await pipe.execute()
         except REDIS_DOWN as exc:
             raise Unavailable("seat service is unavailable, try again shortly") from exc
-        return {_text(m) for m in members}
+        by_seat = {_text(k): _text(v) for k, v in refs.items()}
+        return {_text(m): by_seat.get(_text(m), "") for m in members}
 
     async def lapsed(self, showtime: int, holder: str) -> set[str]:
         """Seats whose hold by ``holder`` expired lately and that the holder

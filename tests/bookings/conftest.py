@@ -31,11 +31,14 @@ connect = realtime.connect
 @pytest.fixture
 def settings(redis_url: str, database_url: str, tmp_path: Path) -> Settings:
     # The webhook sender's chaos off by default: tests that want duplicates or
-    # reordering ask for them. Rate limits far above what a test sends.
+    # reordering ask for them. Rate limits far above what a test sends. The
+    # mirror check only where a test asks for it: a test that flushes Redis
+    # sees what a start-up, or its own server, rebuilds.
     return Settings(redis_url=redis_url, database_url=database_url, hold_ttl_s=60,
                     max_seats=4, heartbeat_s=5.0, rate_per_s=10_000, rate_burst=10_000,
                     sim_duplicate_rate=0.0, sim_reorder_rate=0.0, sim_retry_base_s=0.05,
-                    pending_sweep_s=0.2, outbox_poll_s=0.1, data_dir=tmp_path / "data")
+                    pending_sweep_s=0.2, outbox_poll_s=0.1, mirror_check_s=3600,
+                    data_dir=tmp_path / "data")
 
 
 @pytest.fixture(autouse=True)
@@ -43,6 +46,7 @@ async def no_bookings(db_pool: Any) -> None:
     """Each test starts with no sales (the database lives for the whole session)."""
     async with db_pool.acquire() as conn:
         await conn.execute("TRUNCATE bookings, booking_seats, payments, payment_events, "
+                           "ticket_scans, "
                            "idempotency_keys, audit_log, outbox, sim_provider_orders")
 
 

@@ -11,6 +11,8 @@ import asyncpg
 import pytest
 import redis
 
+from seatserver.accounts.sessions import token_hash
+from seatserver.bookings.idempotency import request_hash
 from seatserver.loadgen.client import SeatClient
 from tests.bookings.conftest import Buyer
 from tests.support import eventually
@@ -102,13 +104,45 @@ async def test_checkout_refusals_carry_codes(buyer: Buyer, ws: Any, showtime: in
                                              seats: list[str]) -> None:
     status, body = await buyer.checkout(showtime, "a")
     assert (status, body["error"]["code"]) == (422, "nothing_to_book")
-    status, body = await buyer.checkout(showtime, "b", seats[:1])
-    assert (status, body["error"]["code"]) == (409, "hold_expired")
+    status, body = await buyer.checkout(showtime, "b", seats[:1])  # never held
+    assert (status, body["error"]["code"], body["error"]["seats"]) == (
+        409, "not_holder", seats[:1])
     await (await ws(buyer)).hold(showtime, seats[:1])
     status, body = await buyer.checkout(showtime, "c", seats[1:2])
     assert (status, body["error"]["code"]) == (409, "not_holder")
     status, body = await buyer.call("POST", f"/api/showtimes/{showtime}/bookings")
     assert (status, body["error"]["code"]) == (400, "bad_request")  # no Idempotency-Key
+    status, body = await buyer.checkout(showtime, "d", [])
+    assert (status, body["error"]["code"]) == (422, "nothing_to_book")
+
+
+async def test_checkout_after_the_holds_expired_says_so_and_names_the_seats(
+        make_server: Any, buyer_at: BuyerFactory, showtime: int, seats: list[str]) -> None:
+    server = await make_server(hold_ttl_s=1)
+    buyer = await buyer_at(str(server.make_url("/")).rstrip("/"))
+    client = await SeatClient(buyer.http, buyer.base, buyer.token).connect()
+    try:
+        assert (await client.hold(showtime, seats[:2]))["ok"] is True
+        await client.subscribe(showtime)
+        await eventually(lambda: not client.views[showtime].held, within=10)
+
+        status, body = await buyer.checkout(showtime, "all")
+        assert (status, body["error"]["code"], body["error"]["seats"]) == (
+            409, "hold_expired", seats[:2])
+        # Named seats: the expired one is named; one never held is not_holder.
+        assert (await client.hold(showtime, seats[2:3]))["ok"] is True
+        status, body = await buyer.checkout(showtime, "named", [seats[0], seats[2]])
+        assert (status, body["error"]["code"], body["error"]["seats"]) == (
+            409, "hold_expired", [seats[0]])
+        status, body = await buyer.checkout(showtime, "other", [seats[3], seats[2]])
+        assert (status, body["error"]["code"]) == (409, "not_holder")
+        # Held again and let go on purpose: no longer "expired", just nothing held.
+        assert (await client.hold(showtime, seats[:2]))["ok"] is True
+        await client.release(showtime, [*seats[:3]])
+        status, body = await buyer.checkout(showtime, "none")
+        assert (status, body["error"]["code"]) == (422, "nothing_to_book")
+    finally:
+        await client.close()
 
 
 async def test_sales_closed_before_the_start(buyer: Buyer, ws: Any, showtime: int,
@@ -220,3 +254,135 @@ async def test_overlapping_checkouts_from_split_redis_views_sell_each_seat_once(
                WHERE b.status IN ('pending', 'booked') GROUP BY seat_id
                HAVING count(*) > 1) d""")
     assert doubled == 0
+
+
+async def test_checking_out_again_starts_a_new_payment_and_keeps_the_seats(
+        buyer: Buyer, buyer_at: BuyerFactory, base_url: str, ws: Any, showtime: int,
+        seats: list[str], db_pool: asyncpg.Pool) -> None:
+    watcher = await ws(await buyer_at(base_url))
+    watcher.keep_frames = True
+    await watcher.subscribe(showtime)
+    await (await ws(buyer)).hold(showtime, seats[:2])
+    status, first = await buyer.checkout(showtime, "first")
+    assert status == 201
+    # Back from the provider's page, the buyer selects Checkout again.
+    status, second = await buyer.checkout(showtime, "second")
+    assert status == 201 and second["reference"] != first["reference"]
+    assert sorted(s["id"] for s in second["seats"]) == sorted(seats[:2])
+    assert (await buyer.booking(first["reference"]))["status"] == "expired"
+    await eventually(lambda: len(watcher.frames) >= 3)
+    reasons = {r for f in watcher.frames for r in f.get("reasons", {}).values()}
+    assert reasons == {"hold"}  # never released, never shown free
+    # The old order paid after all: the seats are the new booking's, so it is refunded.
+    landed = await buyer.pay(first["checkout_url"], "pay")
+    assert landed == f"/showtimes/{showtime}?booking={first['reference']}"
+    late = await buyer.booking(first["reference"])
+    assert (late["status"], late["attention"]) == ("expired", "late_payment_refunded")
+    await buyer.pay(second["checkout_url"], "pay")
+    assert (await buyer.booking(second["reference"]))["status"] == "booked"
+    async with db_pool.acquire() as conn:
+        reason = await conn.fetchval(
+            "SELECT detail->>'reason' FROM audit_log a JOIN bookings b ON b.id = a.booking_id "
+            "WHERE b.reference = $1 AND action = 'booking.expired'", first["reference"])
+    assert reason == "superseded"
+
+
+async def test_idempotency_key_is_kept_for_24_hours_then_forgotten(
+        buyer: Buyer, ws: Any, showtime: int, seats: list[str],
+        db_pool: asyncpg.Pool) -> None:
+    await (await ws(buyer)).hold(showtime, seats[:1])
+    status, first = await buyer.checkout(showtime, "day")
+    assert status == 201
+    async with db_pool.acquire() as conn:
+        await conn.execute("UPDATE idempotency_keys SET created_at = now() - "
+                           "interval '23 hours 59 minutes'")
+    async with buyer.http.post(f"{buyer.base}/api/showtimes/{showtime}/bookings", json={},
+                               headers={**buyer.auth, "Idempotency-Key": "day"}) as resp:
+        assert resp.status == 201 and resp.headers["Idempotent-Replayed"] == "true"
+        assert (await resp.json())["reference"] == first["reference"]
+    async with db_pool.acquire() as conn:
+        await conn.execute("UPDATE idempotency_keys SET created_at = now() - "
+                           "interval '24 hours 1 minute'")
+    status, later = await buyer.checkout(showtime, "day", seats[:1])  # another body: no clash
+    assert status == 201 and later["reference"] != first["reference"]
+
+
+async def test_key_left_in_flight_by_a_dead_request_is_taken_over_after_its_lease(
+        buyer: Buyer, ws: Any, showtime: int, seats: list[str],
+        db_pool: asyncpg.Pool) -> None:
+    await (await ws(buyer)).hold(showtime, seats[:1])
+    async with db_pool.acquire() as conn:
+        user_id = await conn.fetchval("SELECT user_id FROM sessions WHERE token_hash = $1",
+                                      token_hash(buyer.token))
+        # Claims as a request for all one's holds ({}) leaves them, never finished.
+        claim = request_hash(str(showtime).encode(), b"null")
+        await conn.execute(
+            "INSERT INTO idempotency_keys (user_id, key, request_hash, created_at) "
+            "VALUES ($1, 'fresh', $2, now()), ($1, 'stale', $2, "
+            "now() - interval '3 minutes')", user_id, claim)
+    status, body = await buyer.checkout(showtime, "fresh")
+    assert (status, body["error"]["code"]) == (409, "request_in_flight")
+    status, body = await buyer.checkout(showtime, "stale")
+    assert status == 201, body
+
+
+async def test_history_lists_orders_with_their_show_and_tickets(
+        buyer: Buyer, ws: Any, showtime: int, seats: list[str]) -> None:
+    client = await ws(buyer)
+    await client.hold(showtime, seats[:1])
+    _, paid = await buyer.checkout(showtime, "one")
+    await buyer.pay(paid["checkout_url"], "pay")
+    await client.hold(showtime, seats[1:2])
+    _, waiting = await buyer.checkout(showtime, "two")
+    status, history = await buyer.call("GET", "/api/bookings")
+    assert status == 200
+    assert [(b["reference"], b["status"]) for b in history] == [
+        (waiting["reference"], "pending"), (paid["reference"], "booked")]
+    newest, oldest = history
+    assert oldest["ticket"].startswith(paid["reference"] + ".")
+    assert oldest["ticket_qr"]["svg"].endswith("/ticket.svg")
+    assert newest["ticket"] is None and newest["ticket_qr"] is None
+    for entry in history:
+        assert entry["show"]["movie"] and entry["show"]["theater"]
+        assert entry["show"]["time_zone"] and entry["payment"]["status"]
+        assert entry["total"]["currency"] == "EUR"
+
+
+async def test_receipt_names_the_film_the_seats_and_the_money_in_the_apps_style(
+        buyer: Buyer, ws: Any, showtime: int, seats: list[str], base_url: str) -> None:
+    await (await ws(buyer)).hold(showtime, seats[:2])
+    _, booking = await buyer.checkout(showtime, "k")
+    await buyer.pay(booking["checkout_url"], "pay")
+    async with buyer.http.get(f"{base_url}/api/showtimes/{showtime}") as resp:
+        show = await resp.json()
+    async with buyer.http.get(f"{base_url}/bookings/{booking['reference']}",
+                              headers=buyer.auth) as resp:
+        assert resp.status == 200
+        assert "default-src 'self'" in resp.headers["Content-Security-Policy"]
+        page = await resp.text()
+    assert show["movie"]["title"] in page
+    assert "/shared/base.css" in page and "/receipt/receipt.css" in page
+    by_id = {s["id"]: s for s in show["seats"]}
+    for seat in seats[:2]:
+        assert f"Row {by_id[seat]['row']}, seat {by_id[seat]['number']}" in page
+    total = booking["total"]["amount"]
+    assert f"€{total // 100}.{total % 100:02d}" in page
+    assert f'datetime="{show["starts_at"]}"' in page  # the theater's own offset
+    assert "<h1>You're booked</h1>" in page and "<svg" in page
+
+
+async def test_keys_older_than_a_day_are_purged_by_the_housekeeping_job(
+        buyer: Buyer, ws: Any, showtime: int, seats: list[str],
+        db_pool: asyncpg.Pool) -> None:
+    await (await ws(buyer)).hold(showtime, seats[:1])
+    assert (await buyer.checkout(showtime, "old"))[0] == 201
+    assert (await buyer.checkout(showtime, "young", seats[:1]))[0] == 201
+    async with db_pool.acquire() as conn:
+        await conn.execute("UPDATE idempotency_keys SET created_at = now() - "
+                           "interval '25 hours' WHERE key = 'old'")
+        for _ in range(200):  # the server sweeps every 0.2 s here
+            keys = await conn.fetch("SELECT key FROM idempotency_keys")
+            if len(keys) == 1:
+                break
+            await asyncio.sleep(0.02)
+    assert [k["key"] for k in keys] == ["young"]

@@ -12,13 +12,21 @@ from typing import Any
 import asyncpg
 import pytest
 
-from seatserver.bookings.outbox import Composer, LogSink, Message, OutboxWorker, backoff
+from seatserver.bookings.outbox import (
+    Composer,
+    LogSink,
+    Message,
+    OutboxStore,
+    OutboxWorker,
+    backoff,
+)
 from seatserver.bookings.store import BookingStore
 from seatserver.bookings.tickets import TicketSigner
 from seatserver.db import create_pool
 from seatserver.loadgen.client import SeatClient
 from seatserver.settings import Settings
 from tests.bookings.conftest import Buyer
+from tests.test_cli import seatserver
 
 BuyerFactory = Callable[..., Awaitable[Buyer]]
 
@@ -80,7 +88,8 @@ async def worker_pools(database_url: str) -> AsyncIterator[list[asyncpg.Pool]]:
 def _worker(pool: asyncpg.Pool, sink: Any, settings: Settings, **knobs: float) -> OutboxWorker:
     composer = Composer(BookingStore(pool), TicketSigner(settings.ticket_secret))
     return OutboxWorker(pool, composer, sink, poll_s=3600,
-                        retry_base_s=knobs.get("base", 0.2), retry_cap_s=knobs.get("cap", 0.3))
+                        retry_base_s=knobs.get("base", 0.2), retry_cap_s=knobs.get("cap", 0.3),
+                        max_attempts=int(knobs.get("attempts", 20)))
 
 
 async def test_confirmation_is_written_by_the_log_sink_and_marked_sent(
@@ -165,3 +174,37 @@ async def test_log_sink_resending_a_message_rewrites_its_file(tmp_path: Any) -> 
     assert [p.name for p in (tmp_path / "outbox").iterdir()] == [
         "00000007-booking_confirmed.txt"]
     assert sink.path(message).read_text() == "To: user:1\nSubject: Hello\n\nBody\n"
+
+
+async def test_message_that_keeps_failing_is_parked_dead_then_requeued_by_hand(
+        queued: str, settings: Settings, db_pool: asyncpg.Pool, database_url: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    sink = RecordingSink(failures=4)
+    worker = _worker(db_pool, sink, settings, attempts=3)
+    for _ in range(3):
+        await _time_passes(db_pool)
+        assert await worker.deliver_due() == 0
+    assert sink.failures == 1
+    assert "is dead after 3 failed deliveries" in caplog.text
+    (dead,) = await OutboxStore(db_pool).dead()
+    assert (dead.kind, dead.payload, dead.attempts) == (
+        "booking_confirmed", {"reference": queued}, 3)
+    assert dead.last_error is not None and "mail server down" in dead.last_error
+
+    await _time_passes(db_pool)
+    assert await worker.deliver_due() == 0 and sink.failures == 1  # parked: not tried
+
+    listed = seatserver("outbox", "dead", DATABASE_URL=database_url)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.startswith(f"{dead.id}\tbooking_confirmed\t")
+    assert "3 attempts" in listed.stdout and "mail server down" in listed.stdout
+    again = seatserver("outbox", "retry", str(dead.id), DATABASE_URL=database_url)
+    assert (again.returncode, again.stdout) == (0, f"queued again: {dead.id}\n")
+    assert await OutboxStore(db_pool).dead() == []
+
+    assert await worker.deliver_due() == 0  # the last failure the sink has in store
+    await _time_passes(db_pool)
+    assert await worker.deliver_due() == 1
+    assert [m.id for m in sink.delivered] == [dead.id]
+    nothing = seatserver("outbox", "retry", str(dead.id), DATABASE_URL=database_url)
+    assert (nothing.returncode, nothing.stdout) == (1, "queued again: none\n")

@@ -16,7 +16,9 @@ import asyncpg
 import pytest
 import redis
 
-from seatserver.bookings.simulated import SIGNATURE_HEADER, webhook_signature
+from seatserver.bookings.simulated import SIGNATURE_HEADER, SimulatedGateway, webhook_signature
+from seatserver.errors import Unavailable
+from seatserver.holds import HoldEngine
 from seatserver.loadgen.client import SeatClient
 from seatserver.settings import Settings
 from tests.bookings.conftest import Buyer
@@ -234,3 +236,138 @@ async def test_other_buyers_cannot_read_a_booking(
     stranger = await buyer_at(base_url)
     status, _ = await stranger.call("GET", f"/api/bookings/{booking['reference']}")
     assert status == 404
+
+
+async def test_wrong_currency_is_refused_and_audited_with_where_it_came_from(
+        buyer: Buyer, showtime: int, seats: list[str], settings: Settings,
+        db_pool: asyncpg.Pool) -> None:
+    booking = await _pending(buyer, showtime, seats[:1])
+    body = json.loads(_event(booking))
+    body["data"]["currency"] = "USD"
+    status, answer = await _send(buyer, json.dumps(body).encode(), settings.payment_secret)
+    assert (status, answer["error"]["code"]) == (422, "payment_mismatch")
+    assert (await buyer.booking(booking["reference"]))["status"] == "pending"
+    async with db_pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT actor, remote, detail FROM audit_log WHERE action = 'payment.refused'")
+    assert row["actor"] == "provider:simulated" and row["remote"] == "127.0.0.1"
+    assert json.loads(row["detail"])["currency"] == "USD"
+
+
+async def test_forged_return_is_refused_and_audited(
+        buyer: Buyer, showtime: int, seats: list[str], db_pool: asyncpg.Pool) -> None:
+    booking = await _pending(buyer, showtime, seats[:1])
+    query = (f"order={booking['payment']['order_id']}&status=captured"
+             f"&amount={booking['total']['amount']}&currency=EUR&ts={int(time.time())}"
+             "&sig=" + "0" * 64)
+    status, answer = await buyer.call("GET", f"/api/payments/simulated/return?{query}")
+    assert (status, answer["error"]["code"]) == (400, "bad_signature")
+    assert (await buyer.booking(booking["reference"]))["status"] == "pending"
+    async with db_pool.acquire() as conn:
+        assert await conn.fetchval(
+            "SELECT remote FROM audit_log WHERE action = 'payment.forged_return'") \
+            == "127.0.0.1"
+
+
+async def test_audit_log_says_who_did_what_to_which_booking_and_from_where(
+        buyer: Buyer, showtime: int, seats: list[str], settings: Settings,
+        db_pool: asyncpg.Pool, starts_in: Callable[[timedelta], Awaitable[None]]) -> None:
+    await starts_in(timedelta(days=3))
+    booking = await _pending(buyer, showtime, seats[:1])
+    await _send(buyer, _event(booking, event_id="evt_paid"), settings.payment_secret)
+    await buyer.call("POST", f"/api/bookings/{booking['reference']}/cancel")
+    async with db_pool.acquire() as conn:
+        rows = await conn.fetch(
+            """SELECT a.actor, a.action, a.remote, a.detail, b.reference, b.user_id
+               FROM audit_log a JOIN bookings b ON b.id = a.booking_id ORDER BY a.id""")
+    user = rows[0]["user_id"]
+    assert [(r["actor"], r["action"], r["remote"]) for r in rows] == [
+        (f"user:{user}", "booking.created", "127.0.0.1"),
+        ("provider:simulated", "booking.booked", "127.0.0.1"),
+        (f"user:{user}", "booking.cancelled", "127.0.0.1"),
+    ]
+    assert {r["reference"] for r in rows} == {booking["reference"]}
+    assert json.loads(rows[1]["detail"])["event"] == "evt_paid"
+    assert json.loads(rows[2]["detail"])["refund"] == booking["total"]["amount"]
+
+
+async def test_late_refund_that_fails_is_made_when_the_provider_resends(
+        make_server: Any, buyer_at: BuyerFactory, showtime: int, seats: list[str],
+        settings: Settings, db_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch) -> None:
+    server = await make_server(payment_window_s=1)
+    url = str(server.make_url("/")).rstrip("/")
+    buyer, rival = await buyer_at(url), await buyer_at(url)
+    booking = await _pending(buyer, showtime, seats[:1])
+    await _until_status(buyer, booking["reference"], "expired")
+    await _pending(rival, showtime, seats[:1])  # the seat is sold meanwhile
+    async with db_pool.acquire() as conn:
+        await conn.execute("UPDATE sim_provider_orders SET status = 'captured' "
+                           "WHERE order_id = $1", booking["payment"]["order_id"])
+    body = _event(booking, event_id="evt_late")
+
+    async def refused(*args: Any) -> None:
+        raise ConnectionError("provider refunds are down")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(SimulatedGateway, "refund", refused)
+        status, _ = await _send(buyer, body, settings.payment_secret)
+    assert status == 500  # the provider keeps the event and sends it again
+    assert await _provider_refunded(db_pool, booking) == 0
+
+    status, _ = await _send(buyer, body, settings.payment_secret)  # the resend
+    assert status == 200
+    assert await _provider_refunded(db_pool, booking) == booking["total"]["amount"]
+    status, _ = await _send(buyer, body, settings.payment_secret)  # and once more
+    assert await _provider_refunded(db_pool, booking) == booking["total"]["amount"]
+    late = await buyer.booking(booking["reference"])
+    assert late["attention"] == "late_payment_refunded"
+
+
+async def _until_status(buyer: Buyer, reference: str, status: str) -> None:
+    for _ in range(300):
+        if (await buyer.booking(reference))["status"] == status:
+            return
+        await _sleep()
+    raise AssertionError(f"booking {reference} never became {status}")
+
+
+async def _provider_refunded(db_pool: asyncpg.Pool, booking: Any) -> int:
+    async with db_pool.acquire() as conn:
+        refunded: int = await conn.fetchval(
+            "SELECT refunded FROM sim_provider_orders WHERE order_id = $1",
+            booking["payment"]["order_id"])
+    return refunded
+
+
+async def test_declined_payment_returns_the_buyer_to_the_map_and_paid_to_the_receipt(
+        buyer: Buyer, showtime: int, seats: list[str]) -> None:
+    declined = await _pending(buyer, showtime, seats[:1])
+    landed = await buyer.pay(declined["checkout_url"], "decline")
+    assert landed == f"/showtimes/{showtime}?booking={declined['reference']}"
+    paid = await _pending(buyer, showtime, seats[1:2])
+    assert await buyer.pay(paid["checkout_url"], "pay") == f"/bookings/{paid['reference']}"
+    # Coming back through the provider's page again shows the same outcome.
+    assert await buyer.pay(declined["checkout_url"], "pay") \
+        == f"/showtimes/{showtime}?booking={declined['reference']}"
+
+
+async def test_return_lands_on_the_receipt_even_when_redis_fails_after_the_sale(
+        buyer: Buyer, showtime: int, seats: list[str], monkeypatch: pytest.MonkeyPatch,
+        settings: Settings) -> None:
+    booking = await _pending(buyer, showtime, seats[:1])
+
+    async def redis_down(*args: Any, **kwargs: Any) -> None:
+        raise Unavailable("seat service is unavailable, try again shortly")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(HoldEngine, "book", redis_down)
+        landed = await buyer.pay(booking["checkout_url"], "pay")
+    assert landed == f"/bookings/{booking['reference']}"
+    assert (await buyer.booking(booking["reference"]))["status"] == "booked"
+    # The provider's webhook (a duplicate now) brings Redis in line.
+    status, _ = await _send(buyer, _event(booking, event_id="evt_again"),
+                            settings.payment_secret)
+    assert status == 200
+    async with SeatClient(buyer.http, buyer.base, buyer.token) as client:
+        await client.subscribe(showtime)
+        assert client.views[showtime].booked == {seats[0]}

@@ -75,7 +75,6 @@ async def photograph_declined(browser: Browser, url: str, path: Path) -> None:
             "data-look", "mine")
     await page.locator("#checkout").click()
     await page.get_by_role("button", name="Decline").click()
-    await page.get_by_role("link", name="Back to the seat map").click()
     await expect(page.locator("#notice")).to_contain_text("did not go through")
     await settle(page)
     await page.screenshot(path=str(path))

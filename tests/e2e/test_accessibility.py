@@ -102,3 +102,19 @@ async def test_picker_back_from_payment_has_no_serious_accessibility_findings(
     await expect(picker.notice.get_by_role("link", name="Continue to payment")).to_be_visible()
 
     assert await serious_findings(picker.page) == []
+
+
+@pytest.mark.parametrize("width", [360, 1280])
+async def test_receipt_has_no_serious_accessibility_findings(shop: Shop, width: int) -> None:
+    server = shop.server()
+    picker = await shop.browsing.picker(server.url, shop.showtime, width=width)
+    await picker.hold("E6")
+    await picker.hold("E7")
+    await picker.checkout.click()
+    await picker.page.wait_for_url(re.compile(r"/pay/"))
+    await picker.page.get_by_role("button", name=re.compile("^Pay")).click()
+    await picker.page.wait_for_url(re.compile(r"/bookings/\w+$"))
+    await expect(picker.page.locator("figure.ticket svg")).to_be_visible()
+    await expect(picker.page.get_by_role("button", name="Print")).to_be_visible()
+
+    assert await serious_findings(picker.page) == []
