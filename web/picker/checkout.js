@@ -1,7 +1,8 @@
 // Checkout: the held seats become a pending booking, and the buyer goes to the
 // payment provider's page. The provider sends the browser back to the
-// confirmation page (/bookings/{ref}); from there, or with the Back button,
-// the buyer may come back to the map, which then says how the payment went.
+// confirmation page (/bookings/{ref}) once paid, or to this map with
+// `?booking={ref}` when the payment was declined or timed out; the map then
+// says how the payment went (so it does after the Back button).
 
 import { getJSON, HttpError, postJSON } from "../shared/api.js";
 import { formatMoney, seatList } from "../shared/format.js";
@@ -59,7 +60,9 @@ export class Checkout {
     this.clearError();
     this.announce("Starting checkout…");
     try {
-      const booking = await postJSON(`/api/showtimes/${this.showtimeId}/bookings`, {},
+      // The seats by name: if one of them expired meanwhile, the server says
+      // so rather than charging for fewer seats than the basket shows.
+      const booking = await postJSON(`/api/showtimes/${this.showtimeId}/bookings`, { seats },
         { headers: { "Idempotency-Key": this.attempt.key } });
       this.attempt = null;
       this.leaveForPayment(booking);
@@ -154,6 +157,10 @@ export class Checkout {
     if (booking.status === "booked") {
       this.notice(`Booking ${ref} is paid: ${seats} ${booking.seats.length === 1 ? "is" : "are"} `
         + "yours.", "info", { href: `/bookings/${ref}`, text: "See your ticket" });
+    } else if (booking.status === "expired" && booking.attention === "late_payment_refunded") {
+      this.notice(`Your payment for booking ${ref} arrived after ${seats} had been released `
+        + "and sold to someone else, so it was refunded to you in full. Pick other seats to "
+        + "try again.", "error");
     } else if (booking.status === "expired") {
       this.notice(`Your payment for booking ${ref} did not go through (it was declined or `
         + `timed out), so nothing was charged and ${seats} ${
@@ -182,9 +189,11 @@ function refusalText(error, named, basket) {
         + "sold to someone else meanwhile and is no longer yours. Any other seats stay held "
         + "for you: select Checkout again to pay for them.";
     case "hold_expired":
+      return `Your hold on ${names ?? basket} has expired, so ${named.length === 1 ? "it"
+        : "they"} cannot be paid for. Pick the seats again if they are still free.`;
     case "nothing_to_book":
-      return `Your hold on ${names ?? basket} has expired, so there is nothing to pay for. `
-        + "Pick the seats again if they are still free.";
+      return "You hold no seats here any more, so there is nothing to pay for. Pick seats on "
+        + "the map first.";
     case "not_holder":
       return `${names ?? "Some seats"} ${named.length === 1 ? "is" : "are"} no longer held for `
         + "you (the hold may have expired). Pick them again to check out.";
@@ -197,6 +206,9 @@ function refusalText(error, named, basket) {
         + "pick your seats again.";
     case "request_in_flight":
       return "Your checkout is still being processed. Select Checkout again in a moment.";
+    case "payment_unavailable":
+      return "The payment provider is not answering, so nothing was charged. Your seats are "
+        + "still held for you: select Checkout again in a moment.";
     case "unavailable":
       return "The server cannot reach its booking store right now. Your seats are still held: "
         + "select Checkout again in a moment.";
