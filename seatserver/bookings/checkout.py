@@ -232,8 +232,19 @@ class Checkout:
                                     booking.seat_ids, kind="cancel")
         elif result == "refund" or (again and booking.attention == "late_payment_refunded"):
             log.warning("late payment for %s: seats gone, refunding", booking.reference)
-            # The refunded total, not an increment: asking twice refunds once.
-            await self._gateways[provider].refund(event.order_id, booking.total.amount)
+            await self._refund(provider, event.order_id, booking.total.amount)
+
+    async def _refund(self, provider: str, order_id: str, total: int) -> None:
+        """Bring the order's refunded total up to ``total`` (asking twice refunds
+        once); PaymentUnavailable, retryable, when the provider fails or hangs."""
+        try:
+            await asyncio.wait_for(self._gateways[provider].refund(order_id, total),
+                                   self._timeout)
+        except Exception as exc:  # TimeoutError included
+            log.warning("payment provider %s could not refund order %s: %r", provider,
+                        order_id, exc)
+            raise PaymentUnavailable("the payment provider did not confirm the refund; "
+                                     "nothing changed: try again shortly") from exc
 
     async def _expire(self, reference: str, reason: str) -> Booking | None:
         booking = await self._store.expire(reference, actor="system", reason=reason)
@@ -274,8 +285,7 @@ class Checkout:
         if booking.payment is not None and refund > 0:
             # Refund first: a refund that fails leaves the booking as it was. The
             # amount is the order's refunded total, so a racing cancel refunds once.
-            await self._gateways[booking.payment.provider].refund(
-                booking.payment.order_id, refund)
+            await self._refund(booking.payment.provider, booking.payment.order_id, refund)
         try:
             cancelled = await self._store.cancel(reference, user_id=user_id,
                                                  refund=refund, remote=remote)

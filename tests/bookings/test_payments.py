@@ -310,8 +310,9 @@ async def test_late_refund_that_fails_is_made_when_the_provider_resends(
 
     with monkeypatch.context() as patch:
         patch.setattr(SimulatedGateway, "refund", refused)
-        status, _ = await _send(buyer, body, settings.payment_secret)
-    assert status == 500  # the provider keeps the event and sends it again
+        status, answer = await _send(buyer, body, settings.payment_secret)
+    # Not received: the provider keeps the event and sends it again.
+    assert (status, answer["error"]["code"]) == (503, "payment_unavailable")
     assert await _provider_refunded(db_pool, booking) == 0
 
     status, _ = await _send(buyer, body, settings.payment_secret)  # the resend

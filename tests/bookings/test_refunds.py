@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from seatserver.bookings.refunds import RefundPolicy
+from seatserver.bookings.simulated import SimulatedGateway
 from seatserver.loadgen.client import SeatClient
 from tests.bookings.conftest import Buyer
 
@@ -117,3 +118,26 @@ async def _eventually_refunded(db_pool: asyncpg.Pool, booking: Any, amount: int)
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"the provider never refunded {amount}")
+
+
+async def test_cancel_while_the_provider_cannot_refund_changes_nothing_and_may_be_retried(
+        buyer: Buyer, showtime: int, seats: list[str], db_pool: asyncpg.Pool,
+        starts_in: Callable[[timedelta], Awaitable[None]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    await starts_in(timedelta(days=3))
+    booking = await _paid(buyer, showtime, seats[:1])
+
+    async def refused(*args: Any) -> None:
+        raise OSError("provider unreachable")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(SimulatedGateway, "refund", refused)
+        status, body = await buyer.call("POST",
+                                        f"/api/bookings/{booking['reference']}/cancel")
+    assert (status, body["error"]["code"]) == (503, "payment_unavailable")
+    after = await buyer.booking(booking["reference"])
+    assert after["status"] == "booked" and after["payment"]["status"] == "captured"
+
+    status, cancelled = await buyer.call("POST", f"/api/bookings/{booking['reference']}/cancel")
+    assert status == 200 and cancelled["payment"]["status"] == "refunded"
+    await _eventually_refunded(db_pool, booking, booking["total"]["amount"])
