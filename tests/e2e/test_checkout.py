@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
+import aiohttp
 import pytest
 from playwright.async_api import Page, expect
 
@@ -133,3 +136,23 @@ async def test_checkout_after_the_hold_expired_is_refused_with_the_seats_named(
     await picker.expect_look("H4", "available")
     await expect(picker.basket).to_be_hidden()
     await expect(picker.checkout).to_be_disabled()
+
+
+async def test_picker_says_when_sales_close_and_stops_selling_after(shop: Shop) -> None:
+    server = shop.server()
+    async with aiohttp.ClientSession() as http, http.get(
+            f"{server.url}/api/showtimes/{shop.showtime}") as resp:
+        show = await resp.json()
+    closes = datetime.fromisoformat(show["sales_close_at"]).astimezone(
+        ZoneInfo(show["theater"]["time_zone"]))
+    picker = await shop.browsing.picker(server.url, shop.showtime)
+    await expect(picker.page.locator(".checkout-note")).to_contain_text(
+        f"Sales close at {closes:%H:%M}, 10 minutes before the start.")
+
+    # Sales that closed (here: they close 100 days before the start) say so.
+    closed = shop.server(SEATSERVER_SALES_CLOSE_MIN=str(100 * 24 * 60))
+    late = await shop.browsing.picker(closed.url, shop.showtime)
+    await expect(late.checkout).to_have_text("Sales have closed")
+    await expect(late.checkout).to_be_disabled()
+    await expect(late.page.locator(".checkout-note")).to_contain_text(
+        "Sales for this showtime closed at")

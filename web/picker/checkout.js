@@ -5,19 +5,33 @@
 // says how the payment went (so it does after the Back button).
 
 import { getJSON, HttpError, postJSON } from "../shared/api.js";
-import { formatMoney, seatList } from "../shared/format.js";
+import { formatMoney, formatTime, seatList } from "../shared/format.js";
 
 // The booking being paid for, per tab, so that the map can tell the outcome.
 const STORAGE_PREFIX = "seatserver.checkout.";
+// How often the button looks at the clock for the close of sales.
+const SALES_CHECK_MS = 15000;
 
 export class Checkout {
-  constructor(root, board, showtimeId, { announce, notice }) {
+  /**
+   * `sale` is {closesAt, startsAt, timeZone} from the showtime (`sales_close_at`,
+   * `starts_at`, the theater's zone): the note under the button says when sales
+   * close, and the button says so once they have.
+   */
+  constructor(root, board, showtimeId, { announce, notice, sale = null }) {
     this.board = board;
     this.showtimeId = showtimeId;
     this.announce = announce;
     this.notice = notice;
+    this.sale = sale?.closesAt ? sale : null;
     this.button = root.querySelector("#checkout");
     this.error = root.querySelector("#checkout-error");
+    this.note = root.querySelector(".checkout-note");
+    if (this.sale) {
+      this.note.textContent = `${salesCloseText(this.sale)} You pay on our payment provider's `
+        + "page, then come back here.";
+      setInterval(() => this.render(), SALES_CHECK_MS);
+    }
     this.busy = false;
     // One attempt = one Idempotency-Key: a retry after no answer reuses it,
     // so a booking made by a request whose answer was lost is found, not doubled.
@@ -27,6 +41,13 @@ export class Checkout {
 
   /** The button follows the basket: its seats and total, disabled when empty. */
   render() {
+    if (this.salesClosed()) {
+      this.button.disabled = true;
+      this.button.textContent = "Sales have closed";
+      this.note.textContent = "Sales for this showtime closed at "
+        + `${formatTime(new Date(this.sale.closesAt), this.sale.timeZone)}.`;
+      return;
+    }
     const seats = this.board.basket();
     this.button.disabled = seats.length === 0;
     if (!seats.length) {
@@ -43,6 +64,10 @@ export class Checkout {
       : "";
     const count = `${seats.length} seat${seats.length === 1 ? "" : "s"}`;
     this.button.textContent = total ? `Checkout: ${count}, ${total}` : `Checkout: ${count}`;
+  }
+
+  salesClosed() {
+    return this.sale !== null && Date.now() >= Date.parse(this.sale.closesAt);
   }
 
   async start() {
@@ -174,6 +199,17 @@ export class Checkout {
       this.notice(`Booking ${ref} was cancelled and refunded.`, "info");
     }
   }
+}
+
+/** "Sales close at 19:50, 10 minutes before the start." in the theater's zone. */
+function salesCloseText({ closesAt, startsAt, timeZone }) {
+  const at = formatTime(new Date(closesAt), timeZone);
+  const minutes = Math.round((Date.parse(startsAt) - Date.parse(closesAt)) / 60000);
+  if (!startsAt || !(minutes > 0)) return `Sales close at ${at}.`;
+  const before = minutes % 60 === 0 && minutes >= 60
+    ? `${minutes / 60} hour${minutes === 60 ? "" : "s"}`
+    : `${minutes} minute${minutes === 1 ? "" : "s"}`;
+  return `Sales close at ${at}, ${before} before the start.`;
 }
 
 /** Worth retrying with the same key: the server did not decide (yet). */

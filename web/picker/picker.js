@@ -45,6 +45,8 @@ class Picker {
     this.checkout = new Checkout($("#basket"), this.board, this.showtimeId, {
       announce: (text) => this.announcer.say(text),
       notice: (text, tone, link) => this.notice(text, tone, link),
+      sale: { closesAt: detail.sales_close_at, startsAt: detail.starts_at,
+        timeZone: detail.theater.time_zone },
     });
     this.basket.onRender = () => this.checkout.render();
     this.basket.render();
