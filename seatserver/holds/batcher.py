@@ -7,7 +7,8 @@ goes out alone on the next loop iteration, so batching adds no waiting, and
 under load batches grow by themselves, like the fan-out.
 
 ``batcher_for`` picks the way: against a real Redis, a ``ScriptBatcher`` over
-one pipelined socket of its own (wire.py); a client without a socket
+one pipelined socket of its own (wire.py); against a Redis Cluster, one of
+those per master behind a router (cluster.py); a client without a socket
 (fakeredis in tests) gets a ``PipelineBatcher``, the same batches as redis-py
 pipelines.
 
@@ -43,11 +44,11 @@ def batcher_for(redis: Redis, *, timeout: float) -> Batcher:
     # Exactly redis-py's own socket connections: fakeredis subclasses them.
     if redis.connection_pool.connection_class in (
             Connection, SSLConnection, UnixDomainSocketConnection):
-        return ScriptBatcher(redis, timeout=timeout)
+        return ScriptBatcher(ScriptConnection.of(redis, timeout=timeout))
     return PipelineBatcher(redis)
 
 
-def _is_noscript(reply: object) -> bool:
+def is_noscript(reply: object) -> bool:
     return isinstance(reply, NoScriptError) or (
         isinstance(reply, ResponseError) and str(reply).startswith("NOSCRIPT"))
 
@@ -95,26 +96,35 @@ class _Batches(Generic[Item]):
 class ScriptBatcher(_Batches[bytes]):
     """EVALSHA calls pre-packed and written over one ``ScriptConnection``."""
 
-    def __init__(self, redis: Redis, *, timeout: float = 5.0) -> None:
+    def __init__(self, conn: ScriptConnection) -> None:
         super().__init__()
-        self._conn = ScriptConnection(redis, timeout=timeout)
+        self._conn = conn
         self._connecting = False
+
+    def submit(self, command: bytes) -> asyncio.Future[Any]:
+        """Queue one packed command; its future gets the reply, a Redis error as a
+        ``ResponseError`` value. Commands submitted with no await in between go
+        out back to back on the connection (ASKING relies on that)."""
+        return self._enqueue(command)
 
     async def call(self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]
                    ) -> Any:
         command = pack(["EVALSHA", script.sha, len(keys), *keys, *args])
         reply = await self._enqueue(command)
-        if _is_noscript(reply):
-            source = script.script
-            loaded = await self._enqueue(pack([
-                "SCRIPT", "LOAD",
-                source.tobytes() if isinstance(source, memoryview) else source]))
-            if isinstance(loaded, ResponseError):
-                raise loaded
+        if is_noscript(reply):
+            await self.load(script)
             reply = await self._enqueue(command)
         if isinstance(reply, ResponseError):
             raise reply
         return reply
+
+    async def load(self, script: AsyncScript) -> None:
+        """SCRIPT LOAD over this connection (after NOSCRIPT: a restarted or flushed Redis)."""
+        source = script.script
+        loaded = await self._enqueue(pack([
+            "SCRIPT", "LOAD", source.tobytes() if isinstance(source, memoryview) else source]))
+        if isinstance(loaded, ResponseError):
+            raise loaded
 
     async def close(self) -> None:
         await super().close()
@@ -152,7 +162,7 @@ class PipelineBatcher(_Batches[Call]):
     async def call(self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]
                    ) -> Any:
         reply = await self._enqueue((script, keys, args))
-        if _is_noscript(reply):
+        if is_noscript(reply):
             reply = await script(keys=keys, args=args)  # loads it again
         if isinstance(reply, BaseException):
             raise reply

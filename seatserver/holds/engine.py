@@ -1,9 +1,10 @@
 """HoldEngine: the only code that changes seat state, through Lua scripts.
 
 Each verb is one script under ``lua/`` with the shared prelude prepended, run
-with EVALSHA (redis-py reloads it after NOSCRIPT, e.g. after a Redis restart).
-Every state change and its stream entry happen in the same atomic step, so
-the state and the event log can never disagree.
+with EVALSHA (reloaded after NOSCRIPT, e.g. after a Redis restart). Every
+state change and its stream entry happen in the same atomic step, so the
+state and the event log can never disagree. On a Redis Cluster every call
+goes to the master of its showtime's hash slot (holds/cluster.py).
 """
 
 from __future__ import annotations
@@ -15,15 +16,21 @@ from importlib import resources
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import ClusterError, RedisClusterException
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from seatserver import redis_keys
 from seatserver.errors import NotHolder, SeatsUnavailable, TooManySeats, Unavailable
-from seatserver.holds.batcher import batcher_for
+from seatserver.holds.batcher import Batcher, batcher_for
+from seatserver.holds.cluster import ClusterScriptBatcher
 
 MAX_CACHED_SHOWTIMES = 10_000
-REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+# What "Redis cannot answer now" looks like, from a single server or a cluster
+# (a cluster that cannot be reached, a slot no node serves, CLUSTERDOWN).
+REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError,
+              RedisClusterException, ClusterError)
 
 
 def _load(name: str) -> str:
@@ -33,6 +40,12 @@ def _load(name: str) -> str:
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _batcher(redis: Redis | RedisCluster, timeout: float) -> Batcher:
+    if isinstance(redis, RedisCluster):
+        return ClusterScriptBatcher(redis, timeout=timeout)
+    return batcher_for(redis, timeout=timeout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +87,7 @@ class HoldEngine:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: Redis | RedisCluster,
         *,
         hold_ttl_ms: int,
         max_seats: int,
@@ -97,7 +110,7 @@ class HoldEngine:
         self._reserve = redis.register_script(_load("reserve"))
         self._commons: dict[int, tuple[list[str], list[Any]]] = {}
         self.redis_errors = 0  # script calls that found Redis unreachable
-        self._batcher = batcher_for(redis, timeout=timeout_s)
+        self._batcher = _batcher(redis, timeout_s)
 
     async def close(self) -> None:
         await self._batcher.close()

@@ -18,12 +18,16 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import hiredis
 from redis.asyncio import Redis
-from redis.asyncio.connection import SSLConnection, UnixDomainSocketConnection
+from redis.asyncio.connection import (
+    AbstractConnection,
+    SSLConnection,
+    UnixDomainSocketConnection,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import InvalidResponse, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -59,17 +63,18 @@ class _Protocol(asyncio.Protocol):
 
 
 class ScriptConnection:
-    """Pipelined commands over one connection made from ``redis``' pool settings.
+    """Pipelined commands over one connection made from redis-py connection settings.
 
-    Supports what the pool's own connections do: TCP, Unix sockets and TLS,
-    a username and password, and a database number.
+    ``kind`` and ``params`` are a redis-py connection class and its keyword
+    arguments (a pool's, or a cluster node's); supported is what those
+    connections do: TCP, Unix sockets and TLS, a username and password, and
+    a database number.
     """
 
-    def __init__(self, redis: Redis, *, timeout: float = 5.0,
-                 connect_timeout: float = 2.0) -> None:
-        pool = redis.connection_pool
-        self._kind = pool.connection_class
-        self._params: dict[str, Any] = pool.connection_kwargs
+    def __init__(self, kind: type[AbstractConnection], params: Mapping[str, Any], *,
+                 timeout: float = 5.0, connect_timeout: float = 2.0) -> None:
+        self._kind = kind
+        self._params = params
         self._timeout = timeout
         self._connect_timeout = connect_timeout
         self._transport: asyncio.Transport | None = None
@@ -77,6 +82,12 @@ class ScriptConnection:
         # (sent at, future) of each command sent and not answered yet, in order.
         self._waiting: deque[tuple[float, asyncio.Future[Any]]] = deque()
         self._watchdog: asyncio.TimerHandle | None = None
+
+    @classmethod
+    def of(cls, redis: Redis, *, timeout: float = 5.0) -> ScriptConnection:
+        """A connection like those of ``redis``' pool."""
+        pool = redis.connection_pool
+        return cls(pool.connection_class, pool.connection_kwargs, timeout=timeout)
 
     @property
     def connected(self) -> bool:
@@ -174,7 +185,7 @@ class ScriptConnection:
         self._watchdog = loop.call_at(loop.time() + self._timeout - late, self._check_timeout)
 
 
-def _tls_context(params: dict[str, Any]) -> ssl.SSLContext:
+def _tls_context(params: Mapping[str, Any]) -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=params.get("ssl_ca_certs"))
     if params.get("ssl_certfile"):
         context.load_cert_chain(params["ssl_certfile"], params.get("ssl_keyfile"))
