@@ -69,3 +69,12 @@ def wake(instance: str) -> str:
     is read at once rather than after the block times out.
     """
     return f"wake:{{inst:{instance}}}"
+
+
+def slot_wake(showtime: int, instance: str) -> str:
+    """The wake stream of an instance's reader of one hash slot, on a Redis Cluster.
+
+    One XREAD may only name keys of one slot, so it lives in the slot of the
+    showtime whose room opened the reader.
+    """
+    return f"wake:{tag(showtime)}:{instance}"

@@ -1,15 +1,24 @@
-"""ChangeFeed: one task per instance reading the streams of its open rooms.
+"""ChangeFeed: blocking reads of the streams of an instance's open rooms.
 
-It blocks on XREAD over every stream it follows plus this instance's wake
-stream, so a newly followed stream is read at once. The entries of one read
-are handed to the sink as one batch per stream, which is what lets rooms
+A reader blocks on XREAD over its streams plus a wake stream of its own, so
+that a newly followed stream is read at once. The entries of one read are
+handed to the sink as one batch per stream, which is what lets rooms
 coalesce: at rest each change goes out alone, under load reads grow (and
 start at most every BUSY_READ_INTERVAL_S, so that they do grow).
 
-On a Redis error it backs off (capped) and resumes from each stream's last
-delivered position. If that position is gone from the stream afterwards
-(Redis lost its data, or trimmed past it), entries may have been missed, so
-the sink is told to resynchronise that stream from a snapshot.
+On a single Redis one reader serves every followed stream. On a Redis Cluster
+one XREAD may only name keys of one hash slot (CROSSSLOT otherwise, even for
+two slots of the same node), and every showtime has a slot of its own, so
+there is one reader per followed slot, blocked on its master, with a wake
+stream in that slot. Readers come and go with the rooms; where a slot is
+served is redis-py's slot map, refreshed after a connection error, so a
+reader follows its slot through a failover or a resharding by itself.
+
+On a Redis error a reader backs off (capped) and resumes from each stream's
+last delivered position. If that position is gone from the stream afterwards
+(Redis lost its data, or trimmed past it, or a failover lost the last
+writes), entries may have been missed, so the sink is told to resynchronise
+that stream from a snapshot.
 """
 
 from __future__ import annotations
@@ -22,6 +31,8 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.crc import key_slot
 
 from seatserver import redis_keys
 from seatserver.background import BackgroundTask
@@ -41,6 +52,9 @@ BLOCK_MS = 5000
 BUSY_READ_INTERVAL_S = 0.02
 BACKOFF_START_S, BACKOFF_MAX_S = 0.05, 2.0
 
+# The group of a single Redis' one reader; on a cluster a group is a hash slot.
+ALL = -1
+
 
 class FeedSink(Protocol):
     async def deliver(self, showtime: int, events: list[Event]) -> None: ...
@@ -49,41 +63,82 @@ class FeedSink(Protocol):
 
 
 class ChangeFeed:
-    def __init__(self, redis: Redis, *, on_health: Callable[[bool], None] | None = None) -> None:
+    def __init__(self, redis: Redis | RedisCluster, *,
+                 on_health: Callable[[bool], None] | None = None) -> None:
         self._redis = redis
         self._instance = secrets.token_hex(6)
-        self._wake_key = redis_keys.wake(self._instance)
         self._positions: dict[int, str] = {}  # showtime -> last delivered offset
         self._sink: FeedSink | None = None
-        self._loop = BackgroundTask("changefeed", self._run)
-        self._busy = False
-        self._read_began = 0.0
+        self._cluster = isinstance(redis, RedisCluster)
+        self._readers: dict[int, StreamReader] = {}  # group -> its reader
+        self._retiring: set[asyncio.Task[None]] = set()
+        self._started = False
         self._on_health = on_health or (lambda healthy: None)
         self.healthy = True
-        self.errors = 0  # reads that failed
+        self.errors = 0  # reads that failed, by any reader
         # Seconds from an entry's id (Redis' clock when it was added) to its read.
         self.lag = Histogram()
+        if not self._cluster:
+            self._readers[ALL] = StreamReader(self, self._positions,
+                                              redis_keys.wake(self._instance))
 
     def bind(self, sink: FeedSink) -> None:
         self._sink = sink
 
+    @property
+    def sink(self) -> FeedSink:
+        assert self._sink is not None, "bind a sink before starting the feed"
+        return self._sink
+
+    @property
+    def redis(self) -> Redis | RedisCluster:
+        return self._redis
+
+    @property
+    def readers(self) -> int:
+        """Readers running (one, or on a cluster one per followed hash slot)."""
+        return sum(1 for r in self._readers.values() if r.running)
+
     async def start(self) -> None:
-        self._loop.start()
+        self._started = True
+        for reader in self._readers.values():
+            reader.start()
 
     async def stop(self) -> None:
-        await self._loop.stop()
-        try:
-            await self._redis.delete(self._wake_key)
-        except REDIS_DOWN:
-            pass
+        self._started = False
+        readers, self._readers = list(self._readers.values()), {}
+        for reader in readers:
+            await reader.stop()
+        await asyncio.gather(*self._retiring, return_exceptions=True)
 
     def follow(self, showtime: int, offset: str) -> None:
         """Read ``showtime``'s stream from after ``offset`` on."""
         self._positions[showtime] = offset
-        self._wake()
+        group = self._group(showtime)
+        reader = self._readers.get(group)
+        if reader is None:
+            wake_key = redis_keys.slot_wake(showtime, self._instance)
+            reader = self._readers[group] = StreamReader(self, self._positions, wake_key)
+            reader.showtimes.add(showtime)
+            if self._started:
+                reader.start()
+            return
+        reader.showtimes.add(showtime)
+        reader.wake()
 
     def unfollow(self, showtime: int) -> None:
         self._positions.pop(showtime, None)
+        group = self._group(showtime)
+        reader = self._readers.get(group)
+        if reader is None:
+            return
+        reader.showtimes.discard(showtime)
+        if self._cluster and not reader.showtimes:
+            del self._readers[group]
+            task = asyncio.ensure_future(reader.stop())
+            self._retiring.add(task)
+            task.add_done_callback(self._retiring.discard)
+            self.reader_health_changed()
 
     def position(self, showtime: int) -> str | None:
         return self._positions.get(showtime)
@@ -92,17 +147,16 @@ class ChangeFeed:
         if showtime in self._positions:
             self._positions[showtime] = offset
 
-    def _wake(self) -> None:
-        if not self._loop.running:
-            return
-        waker = asyncio.ensure_future(self._send_wake())
-        waker.add_done_callback(lambda f: f.exception() if not f.cancelled() else None)
+    def _group(self, showtime: int) -> int:
+        if not self._cluster:
+            return ALL
+        return key_slot(redis_keys.events(showtime).encode())
 
-    async def _send_wake(self) -> None:
-        try:
-            await self._redis.xadd(self._wake_key, {"w": "1"}, maxlen=1, approximate=False)
-        except REDIS_DOWN:
-            pass  # the reader is reconnecting and will pick up the stream anyway
+    def reader_health_changed(self) -> None:
+        healthy = all(r.healthy for r in self._readers.values())
+        if healthy != self.healthy:
+            self.healthy = healthy
+            self._on_health(healthy)
 
     async def entries_after(self, showtime: int, offset: str, count: int = READ_COUNT
                             ) -> list[Event]:
@@ -114,6 +168,64 @@ class ChangeFeed:
     async def has_entry(self, showtime: int, offset: str) -> bool:
         raw = await self._redis.xrange(redis_keys.events(showtime), offset, offset, 1)
         return bool(raw)
+
+    async def xread(self, streams: dict[Any, Any]) -> Any:
+        """One blocking XREAD; on a cluster, sent to the master of the streams' slot."""
+        redis = self._redis
+        if not isinstance(redis, RedisCluster):
+            return await redis.xread(streams, count=READ_COUNT, block=BLOCK_MS)
+        # Routed here rather than by redis-py, which would first ask a node
+        # for XREAD's keys (COMMAND GETKEYS) on every read. initialize() is a
+        # no-op unless an error marked the slot map stale.
+        await redis.initialize()
+        node = redis.get_node_from_key(next(iter(streams)))
+        return await redis.execute_command(
+            "XREAD", "COUNT", READ_COUNT, "BLOCK", BLOCK_MS, "STREAMS", *streams,
+            *streams.values(), target_nodes=node)
+
+
+class StreamReader:
+    """One blocking read loop over a group of the feed's streams and a wake stream."""
+
+    def __init__(self, feed: ChangeFeed, positions: dict[int, str], wake_key: str) -> None:
+        self._feed = feed
+        self._positions = positions  # the feed's, shared by its readers
+        self.wake_key = wake_key
+        self.showtimes: set[int] = set()
+        self._loop = BackgroundTask("changefeed", self._run)
+        self._busy = False
+        self._read_began = 0.0
+        self._woken = False
+        self.healthy = True
+
+    @property
+    def running(self) -> bool:
+        return self._loop.running
+
+    def start(self) -> None:
+        self._loop.start()
+
+    async def stop(self) -> None:
+        await self._loop.stop()
+        if self._woken:
+            try:
+                await self._feed.redis.delete(self.wake_key)
+            except REDIS_DOWN:
+                pass
+
+    def wake(self) -> None:
+        if not self._loop.running:
+            return
+        self._woken = True
+        waker = asyncio.ensure_future(self._send_wake())
+        waker.add_done_callback(lambda f: f.exception() if not f.cancelled() else None)
+
+    async def _send_wake(self) -> None:
+        try:
+            await self._feed.redis.xadd(self.wake_key, {"w": "1"}, maxlen=1,
+                                        approximate=False)
+        except REDIS_DOWN:
+            pass  # the reader is reconnecting and will pick up the stream anyway
 
     async def _run(self) -> None:
         backoff = BACKOFF_START_S
@@ -129,14 +241,14 @@ class ChangeFeed:
             except asyncio.CancelledError:
                 raise
             except REDIS_DOWN as exc:
-                self.errors += 1
+                self._feed.errors += 1
                 self._set_health(False)
                 log.warning("change feed lost Redis (%s); retrying in %.2fs", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
                 verify = True
             except Exception:
-                self.errors += 1
+                self._feed.errors += 1
                 log.exception("change feed read failed; retrying")
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
@@ -144,37 +256,45 @@ class ChangeFeed:
     def _set_health(self, healthy: bool) -> None:
         if healthy != self.healthy:
             self.healthy = healthy
-            self._on_health(healthy)
+            self._feed.reader_health_changed()
 
     async def _read_once(self) -> None:
         if self._busy:
             # The last read found entries: let more gather before the next one.
             await asyncio.sleep(self._read_began + BUSY_READ_INTERVAL_S - time.monotonic())
-        streams: dict[Any, Any] = {self._wake_key: "$"}
-        for showtime, offset in self._positions.items():
-            streams[redis_keys.events(showtime)] = offset
+        feed = self._feed
+        positions = self._positions
+        asked: dict[int, str] = {}
+        streams: dict[Any, Any] = {self.wake_key: "$"}
+        for showtime in self.showtimes:
+            asked[showtime] = streams[redis_keys.events(showtime)] = positions[showtime]
         self._read_began = time.monotonic()
-        reply: Any = await self._redis.xread(streams, count=READ_COUNT, block=BLOCK_MS)
-        assert self._sink is not None
+        reply: Any = await feed.xread(streams)
+        sink = feed.sink
         self._busy = False
         for key, entries in reply or ():
             followed = _showtime_of(key)
-            if followed is None or followed not in self._positions:
-                continue  # the wake stream, or a room closed while we read
+            if followed is None or positions.get(followed) != asked.get(followed):
+                # The wake stream; or a room closed, reopened or resynchronised
+                # while we read: it starts from its new position next read.
+                continue
             events = [Event.from_entry(i, f) for i, f in entries]
-            self.lag.observe(max(0.0, time.time() - events[0].position[0] / 1000))
-            self._positions[followed] = events[-1].offset
+            feed.lag.observe(max(0.0, time.time() - events[0].position[0] / 1000))
+            positions[followed] = events[-1].offset
             self._busy = True
-            await self._sink.deliver(followed, events)
+            await sink.deliver(followed, events)
 
     async def _verify_positions(self) -> None:
         """After an outage, resynchronise every stream whose position vanished."""
-        assert self._sink is not None
-        for showtime, offset in list(self._positions.items()):
-            if offset == "0-0" or not await self.has_entry(showtime, offset):
+        feed = self._feed
+        for showtime in list(self.showtimes):
+            offset = feed.position(showtime)
+            if offset is None:
+                continue
+            if offset == "0-0" or not await feed.has_entry(showtime, offset):
                 log.info("showtime %s: stream position %s lost, resynchronising",
                          showtime, offset)
-                await self._sink.resync(showtime)
+                await feed.sink.resync(showtime)
 
 
 def _showtime_of(key: bytes | str) -> int | None:
@@ -186,5 +306,3 @@ def _showtime_of(key: bytes | str) -> int | None:
         return int(text[len(prefix):-1])
     except ValueError:
         return None
-
-
