@@ -10,7 +10,6 @@ from pathlib import Path
 
 import asyncpg
 from aiohttp import web
-from redis.asyncio import BlockingConnectionPool, Redis
 
 from seatserver import appkeys as k
 from seatserver.accounts.http import SessionHandlers
@@ -41,24 +40,17 @@ from seatserver.pages import STATIC_PREFIX, PageHandlers
 from seatserver.realtime.commands import Commands
 from seatserver.realtime.rooms import RoomRegistry
 from seatserver.realtime.view import SocketView
+from seatserver.redis_client import cluster_mode, connect
 from seatserver.settings import Settings
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 # The change feed blocks on XREAD for up to 5 s; its socket must wait longer.
 FEED_SOCKET_TIMEOUT_S = 15.0
+# Per cluster node; the feed holds one per followed showtime on that node.
+FEED_CLUSTER_CONNECTIONS = 10_000
 SHUTDOWN_STEP_S = 5.0
 
 log = logging.getLogger(__name__)
-
-
-def _redis(url: str, size: int, socket_timeout: float) -> Redis:
-    # A blocking pool: when every connection is busy a command waits for one
-    # (up to the timeout) instead of failing with MaxConnectionsError.
-    pool = BlockingConnectionPool.from_url(
-        url, max_connections=size, timeout=5, socket_timeout=socket_timeout,
-        socket_connect_timeout=2, health_check_interval=30,
-    )
-    return Redis.from_pool(pool)  # owns the pool: aclose() closes its connections
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -67,8 +59,13 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[request_id_middleware, error_middleware],
                           client_max_size=64 * 1024)
     app.on_response_prepare.append(echo_request_id)
-    redis = _redis(settings.redis_url, settings.redis_pool_size, socket_timeout=5.0)
-    feed_redis = _redis(settings.redis_url, 4, socket_timeout=FEED_SOCKET_TIMEOUT_S)
+    cluster = cluster_mode(settings)
+    redis = connect(settings.redis_url, cluster=cluster,
+                    max_connections=settings.redis_pool_size, socket_timeout=5.0)
+    # On a cluster the feed blocks one connection per followed showtime.
+    feed_redis = connect(settings.redis_url, cluster=cluster,
+                         max_connections=FEED_CLUSTER_CONNECTIONS if cluster else 4,
+                         socket_timeout=FEED_SOCKET_TIMEOUT_S)
     pool = asyncpg.create_pool(settings.database_url, min_size=1,
                                max_size=settings.db_pool_size)
 

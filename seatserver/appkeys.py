@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncpg
 from aiohttp import web
-from redis.asyncio import Redis
 
 from seatserver.bookings.checkout import Checkout
 from seatserver.bookings.expirer import PendingExpirer
@@ -17,11 +16,12 @@ from seatserver.holds.sweeper import ExpirySweeper
 from seatserver.loop_lag import LoopLagMonitor
 from seatserver.realtime.rooms import RoomRegistry
 from seatserver.realtime.view import SocketView
+from seatserver.redis_client import RedisClient
 from seatserver.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
-REDIS = web.AppKey("redis", Redis)
-FEED_REDIS = web.AppKey("feed_redis", Redis)
+REDIS: web.AppKey[RedisClient] = web.AppKey("redis")
+FEED_REDIS: web.AppKey[RedisClient] = web.AppKey("feed_redis")
 DB_POOL = web.AppKey("db_pool", asyncpg.Pool)
 ENGINE = web.AppKey("engine", HoldEngine)
 FEED = web.AppKey("feed", ChangeFeed)

@@ -20,8 +20,6 @@ from contextlib import contextmanager
 from dataclasses import replace
 from types import FrameType
 
-from redis.asyncio import Redis
-
 from seatserver import logs
 from seatserver.bookings.outbox import OutboxStore
 from seatserver.bookings.reconcile import Reconciler
@@ -31,6 +29,7 @@ from seatserver.catalog.store import CatalogStore
 from seatserver.db import MigrationError, create_pool, migrate
 from seatserver.embedded import EmbeddedError, EmbeddedServices
 from seatserver.holds import HoldEngine
+from seatserver.redis_client import cluster_mode, connect
 from seatserver.serving import is_worker, run_app, run_workers
 from seatserver.settings import Settings, SettingsError
 
@@ -78,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "reconcile":
             if not settings.redis_url:
                 raise UsageError("REDIS_URL is not set")
-            return asyncio.run(_reconcile(settings.redis_url, _database_url(settings)))
+            return asyncio.run(_reconcile(settings, _database_url(settings)))
         if args.command == "outbox":
             return asyncio.run(_outbox(_database_url(settings), args.outbox_command,
                                        getattr(args, "ids", [])))
@@ -103,8 +102,10 @@ async def _migrate(dsn: str) -> int:
     return 0
 
 
-async def _reconcile(redis_url: str, dsn: str) -> int:
-    redis = Redis.from_url(redis_url)
+async def _reconcile(settings: Settings, dsn: str) -> int:
+    assert settings.redis_url is not None
+    redis = connect(settings.redis_url, cluster=cluster_mode(settings), max_connections=4,
+                    socket_timeout=5.0)
     pool = await create_pool(dsn, 2)
     engine = HoldEngine(redis, hold_ttl_ms=1000, max_seats=1, stream_maxlen=10_000,
                         backstop_ms=0)

@@ -29,6 +29,16 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return value
 
 
+def _auto_flag(env: Mapping[str, str], name: str) -> bool | None:
+    """``yes``/``no``, or None for ``auto`` (and unset): find out at start."""
+    raw = (env.get(name) or "auto").strip().lower()
+    choices = {"auto": None, "yes": True, "true": True, "1": True,
+               "no": False, "false": False, "0": False}
+    if raw not in choices:
+        raise SettingsError(f"{name} must be auto, yes or no, got {raw!r}")
+    return choices[raw]
+
+
 def _origins(raw: str | None) -> tuple[str, ...]:
     if not raw:
         return ()
@@ -38,6 +48,8 @@ def _origins(raw: str | None) -> tuple[str, ...]:
 @dataclass(frozen=True, slots=True)
 class Settings:
     redis_url: str | None = None
+    # Whether REDIS_URL is a node of a Redis Cluster; None: ask it at start.
+    redis_cluster: bool | None = None
     database_url: str | None = None
     host: str = "0.0.0.0"
     port: int = 8080
@@ -114,6 +126,7 @@ class Settings:
         env = os.environ if env is None else env
         return cls(
             redis_url=env.get("REDIS_URL") or None,
+            redis_cluster=_auto_flag(env, "SEATSERVER_REDIS_CLUSTER"),
             database_url=env.get("DATABASE_URL") or None,
             host=env.get("SEATSERVER_HOST") or "0.0.0.0",
             port=_int(env, "SEATSERVER_PORT", 8080, minimum=0),
