@@ -14,6 +14,8 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+RECANCEL_S = 0.1
+
 
 class BackgroundTask:
     def __init__(self, name: str, run: Callable[[], Coroutine[Any, Any, None]]) -> None:
@@ -31,9 +33,16 @@ class BackgroundTask:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
+        if task is None:
+            return
+        # Cancelled again until it ends: on Python 3.11 asyncio.wait_for (which
+        # redis-py uses to send) drops a cancellation that arrives just as its
+        # inner step finishes, and the task would go on into its next blocking
+        # read (seen with the cluster feed's readers, one stop in five).
+        while not task.done():
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await asyncio.wait({task}, timeout=RECANCEL_S)
+        await asyncio.gather(task, return_exceptions=True)
 
     @classmethod
     def every(cls, name: str, interval_s: float,
