@@ -50,11 +50,16 @@ def lapsed(showtime: int, holder: str) -> str:
     return f"{mine(showtime, holder)}:lapsed"
 
 
-def mirror_marker() -> str:
+def mirror_marker(part: int | None = None) -> str:
     """Present while Redis holds the mirror of PostgreSQL's bookings (booked and
     pending seats); a flushed or restarted Redis lacks it, which asks for a
-    reconciliation."""
-    return "mirror:bookings"
+    reconciliation.
+
+    On a Redis Cluster each master mirrors its own showtimes and may lose them
+    alone, so each gets a marker: ``part`` picks a hash tag, and the engine
+    uses, for every master, the first part whose slot that master serves.
+    """
+    return "mirror:bookings" if part is None else f"mirror:bookings:{{m{part}}}"
 
 
 def events(showtime: int) -> str:

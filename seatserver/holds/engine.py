@@ -27,6 +27,9 @@ from seatserver.holds.batcher import Batcher, batcher_for
 from seatserver.holds.cluster import ClusterScriptBatcher
 
 MAX_CACHED_SHOWTIMES = 10_000
+# Hash tags tried to find a mirror marker slot on every master (16 equal
+# masters need about 54).
+MAX_MARKER_PARTS = 10_000
 # What "Redis cannot answer now" looks like, from a single server or a cluster
 # (a cluster that cannot be reached, a slot no node serves, CLUSTERDOWN).
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError,
@@ -108,6 +111,7 @@ class HoldEngine:
         self._book = redis.register_script(_load("book"))
         self._cancel = redis.register_script(_load("cancel"))
         self._reserve = redis.register_script(_load("reserve"))
+        self._booked = redis.register_script(_load("booked"))
         self._commons: dict[int, tuple[list[str], list[Any]]] = {}
         self.redis_errors = 0  # script calls that found Redis unreachable
         self._batcher = _batcher(redis, timeout_s)
@@ -204,15 +208,9 @@ class HoldEngine:
     async def booked(self, showtime: int) -> dict[str, str]:
         """The showtime's booked seats as Redis has them (for reconciliation),
         each with the reference of the booking that bought it ('' if unrecorded)."""
-        try:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.smembers(redis_keys.booked(showtime))
-                pipe.hgetall(redis_keys.booking_refs(showtime))
-                members, refs = await pipe.execute()
-        except REDIS_DOWN as exc:
-            raise Unavailable("seat service is unavailable, try again shortly") from exc
-        by_seat = {_text(k): _text(v) for k, v in refs.items()}
-        return {_text(m): by_seat.get(_text(m), "") for m in members}
+        reply = await self._run(self._booked, showtime, [redis_keys.booking_refs(showtime)])
+        flat = reply[2]
+        return {_text(flat[i]): _text(flat[i + 1]) for i in range(0, len(flat), 2)}
 
     async def lapsed(self, showtime: int, holder: str) -> set[str]:
         """Seats whose hold by ``holder`` expired lately and that the holder
@@ -226,19 +224,41 @@ class HoldEngine:
 
     async def mark_mirrored(self, token: str) -> bool:
         """Claim the mirror marker; False when it is there already (Redis has
-        the mirror, or another instance is rebuilding it)."""
+        the mirror, or another instance is rebuilding it). On a cluster: True
+        when any master lacked its marker (that master lost its data)."""
         try:
-            return bool(await self._redis.set(redis_keys.mirror_marker(), token, nx=True))
+            claimed = False
+            for key in await self._mirror_markers():
+                claimed |= bool(await self._redis.set(key, token, nx=True))
+        except REDIS_DOWN as exc:
+            raise Unavailable("seat service is unavailable, try again shortly") from exc
+        return claimed
+
+    async def unmark_mirrored(self, token: str) -> None:
+        """Drop the markers we set (a rebuild failed), so that it is tried again."""
+        try:
+            for key in await self._mirror_markers():
+                if await self._redis.get(key) == token.encode():
+                    await self._redis.delete(key)
         except REDIS_DOWN as exc:
             raise Unavailable("seat service is unavailable, try again shortly") from exc
 
-    async def unmark_mirrored(self, token: str) -> None:
-        """Drop the marker we set (a rebuild failed), so that it is tried again."""
-        try:
-            if await self._redis.get(redis_keys.mirror_marker()) == token.encode():
-                await self._redis.delete(redis_keys.mirror_marker())
-        except REDIS_DOWN as exc:
-            raise Unavailable("seat service is unavailable, try again shortly") from exc
+    async def _mirror_markers(self) -> list[str]:
+        """The mirror marker, or on a cluster one in a slot of each master."""
+        redis = self._redis
+        if not isinstance(redis, RedisCluster):
+            return [redis_keys.mirror_marker()]
+        await redis.initialize()
+        masters = {nodes[0].name for nodes in redis.nodes_manager.slots_cache.values() if nodes}
+        markers: dict[str, str] = {}
+        part = 0
+        while len(markers) < len(masters) and part < MAX_MARKER_PARTS:
+            key = redis_keys.mirror_marker(part)
+            node = redis.get_node_from_key(key)
+            if node is not None and node.name in masters:
+                markers.setdefault(node.name, key)
+            part += 1
+        return list(markers.values())
 
     async def expire(self, showtime: int) -> ExpireResult:
         reply = await self._run(self._expire, showtime, [])
