@@ -83,3 +83,17 @@ def slot_wake(showtime: int, instance: str) -> str:
     showtime whose room opened the reader.
     """
     return f"wake:{tag(showtime)}:{instance}"
+
+
+def holder_showtimes(holder: str) -> str:
+    """Set of the showtimes a holder has held seats in lately.
+
+    The seat keys are per showtime; this index across showtimes is how a
+    guest's holds are found when the guest signs in (see HoldEngine.move).
+    """
+    return f"holding:{{u:{holder}}}"
+
+
+def throttle(name: str, subject: str) -> str:
+    """A rate-limit counter, e.g. failed log-ins of one account or one address."""
+    return f"throttle:{name}:{subject}"

@@ -97,9 +97,15 @@ class HoldEngine:
         stream_maxlen: int,
         backstop_ms: int,
         timeout_s: float = 5.0,
+        longest_hold_ms: int = 0,
     ) -> None:
         self._redis = redis
         self._ttl = hold_ttl_ms
+        # The holder index must outlive any hold a holder made since it was
+        # last noted: a hold made up to one hold time after the note (see
+        # renote_after_s), then extended to the longest hold (checkout's
+        # payment window).
+        self._index_ttl = hold_ttl_ms + max(hold_ttl_ms, longest_hold_ms) + backstop_ms
         self._max_seats = max_seats
         self._maxlen = stream_maxlen
         self._backstop = backstop_ms
@@ -112,6 +118,7 @@ class HoldEngine:
         self._cancel = redis.register_script(_load("cancel"))
         self._reserve = redis.register_script(_load("reserve"))
         self._booked = redis.register_script(_load("booked"))
+        self._move = redis.register_script(_load("move"))
         self._commons: dict[int, tuple[list[str], list[Any]]] = {}
         self.redis_errors = 0  # script calls that found Redis unreachable
         self._batcher = _batcher(redis, timeout_s)
@@ -122,6 +129,11 @@ class HoldEngine:
     @property
     def max_seats(self) -> int:
         return self._max_seats
+
+    @property
+    def renote_after_s(self) -> float:
+        """How long a ``note_holding`` covers new holds before it must be renewed."""
+        return self._ttl / 1000
 
     def _common(self, showtime: int) -> tuple[list[str], list[Any]]:
         # Built once per showtime: at peak, building the same key names for
@@ -204,6 +216,36 @@ class HoldEngine:
         reply = await self._run(self._reserve, showtime,
                                 [holder, deadline_ms, self._backstop, *seats])
         return SeatChange(offset=_text(reply[2]), seats=[_text(s) for s in reply[3]])
+
+    async def move(self, showtime: int, from_holder: str, to_holder: str) -> list[str]:
+        """Give every seat ``from_holder`` holds in the showtime to ``to_holder``,
+        deadlines kept, no event appended; returns the seats moved."""
+        reply = await self._run(self._move, showtime, [from_holder, to_holder])
+        return [_text(s) for s in reply[2]]
+
+    async def note_holding(self, holder: str, showtime: int) -> None:
+        """Record that ``holder`` holds (or is about to hold) seats in ``showtime``.
+
+        Called before a holder's first hold in a showtime (and again every
+        ``renote_after_s``), so ``showtimes_of`` always names a superset of
+        the showtimes where the holder has live holds.
+        """
+        key = redis_keys.holder_showtimes(holder)
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.sadd(key, showtime)
+                pipe.pexpire(key, self._index_ttl)
+                await pipe.execute()
+        except REDIS_DOWN as exc:
+            raise Unavailable("seat service is unavailable, try again shortly") from exc
+
+    async def showtimes_of(self, holder: str) -> list[int]:
+        """The showtimes where ``holder`` may hold seats (see ``note_holding``)."""
+        try:
+            members = await self._redis.smembers(redis_keys.holder_showtimes(holder))
+        except REDIS_DOWN as exc:
+            raise Unavailable("seat service is unavailable, try again shortly") from exc
+        return sorted(int(m) for m in members)
 
     async def booked(self, showtime: int) -> dict[str, str]:
         """The showtime's booked seats as Redis has them (for reconciliation),
