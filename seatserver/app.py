@@ -12,14 +12,30 @@ import asyncpg
 from aiohttp import web
 
 from seatserver import appkeys as k
-from seatserver.accounts.http import SessionHandlers
+from seatserver.accounts.auth import Authenticator, Throttles
+from seatserver.accounts.cookies import SessionCookies
+from seatserver.accounts.http import AccountHandlers, SessionHandlers
+from seatserver.accounts.linking import GuestLinker
+from seatserver.accounts.messages import KINDS as ACCOUNT_MESSAGES
+from seatserver.accounts.messages import AccountComposer
+from seatserver.accounts.passwords import Passwords
+from seatserver.accounts.proxies import TrustedProxies
+from seatserver.accounts.rbac import RoleGate, check_declared
 from seatserver.accounts.sessions import SessionStore
+from seatserver.accounts.store import AccountStore
+from seatserver.accounts.throttle import Throttle
 from seatserver.bookings.checkout import Checkout
 from seatserver.bookings.door import Door
 from seatserver.bookings.expirer import PendingExpirer
 from seatserver.bookings.http import BookingHandlers
 from seatserver.bookings.idempotency import IdempotencyStore
-from seatserver.bookings.outbox import Composer, LogSink, OutboxWorker
+from seatserver.bookings.outbox import (
+    Composer,
+    ComposerByKind,
+    LogSink,
+    MessageComposer,
+    OutboxWorker,
+)
 from seatserver.bookings.reconcile import Reconciler
 from seatserver.bookings.refunds import RefundPolicy
 from seatserver.bookings.simulated import SimulatedGateway, WebhookDispatcher
@@ -40,7 +56,7 @@ from seatserver.pages import STATIC_PREFIX, PageHandlers
 from seatserver.realtime.commands import Commands
 from seatserver.realtime.rooms import RoomRegistry
 from seatserver.realtime.view import SocketView
-from seatserver.redis_client import cluster_mode, connect
+from seatserver.redis_client import RedisClient, cluster_mode, connect
 from seatserver.settings import Settings
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -75,6 +91,7 @@ def create_app(settings: Settings) -> web.Application:
         max_seats=settings.max_seats,
         stream_maxlen=settings.stream_maxlen,
         backstop_ms=settings.backstop_ms,
+        longest_hold_ms=settings.payment_window_s * 1000,
     )
     feed = ChangeFeed(feed_redis)
     sweeper = ExpirySweeper(engine)
@@ -83,7 +100,7 @@ def create_app(settings: Settings) -> web.Application:
     rooms = RoomRegistry(engine, feed, catalog, sweeper,
                          summary_interval_s=settings.summary_interval_s)
     commands = Commands(engine, rooms)
-    sockets = SocketView(commands, rooms, sessions, settings)
+    sockets = SocketView(commands, rooms, settings)
     lag = LoopLagMonitor()
     bookings = BookingStore(pool)
     webhooks = WebhookDispatcher(
@@ -119,26 +136,54 @@ def create_app(settings: Settings) -> web.Application:
     app[k.WEBHOOKS] = webhooks
     # Confirmation messages go to the log and to readable files under the
     # data folder until a real sender (mail, SMS) implements MessageSink.
+    composers: dict[str, MessageComposer] = {"booking_confirmed": Composer(bookings, tickets)}
+    composers |= dict.fromkeys(ACCOUNT_MESSAGES, AccountComposer())
     app[k.OUTBOX] = OutboxWorker(
-        pool, Composer(bookings, tickets), LogSink(settings.data_dir / "outbox"),
+        pool, ComposerByKind(composers), LogSink(settings.data_dir / "outbox"),
         poll_s=settings.outbox_poll_s, retry_base_s=settings.outbox_retry_base_s,
         retry_cap_s=settings.outbox_retry_cap_s, max_attempts=settings.outbox_max_attempts)
+
+    proxies = TrustedProxies(settings.trusted_proxies)
+    cookies = SessionCookies(proxies, always_secure=settings.secure_cookies)
+    accounts = AccountStore(pool, email_ttl=timedelta(seconds=settings.email_token_ttl_s),
+                            reset_ttl=timedelta(seconds=settings.reset_token_ttl_s))
+    auth = Authenticator(accounts, Passwords(concurrency=settings.password_hash_concurrency),
+                         GuestLinker(engine), _throttles(redis, settings))
+    RoleGate(sessions, cookies, settings.allowed_origins).install(app)
 
     app.router.add_get("/ws", sockets.handle)
     app.router.add_routes(HealthHandlers(redis, pool).routes())
     app.router.add_routes(MetricsHandlers(
         SeatCollector(sockets, rooms, feed, lag, commands, engine)).routes())
-    app.router.add_routes(SessionHandlers(sessions).routes())
+    app.router.add_routes(SessionHandlers(sessions, cookies).routes())
+    app.router.add_routes(AccountHandlers(auth, accounts, sessions, cookies, proxies).routes())
     app.router.add_routes(CatalogHandlers(catalog, Availability(engine, catalog)).routes())
     pages = PageHandlers(WEB_DIR)
     app.router.add_routes(BookingHandlers(
-        checkout, bookings, keys, sessions, tickets, catalog, Door(bookings, catalog, tickets),
+        checkout, bookings, keys, tickets, catalog, Door(bookings, catalog, tickets),
         static_url=f"{STATIC_PREFIX}/{pages.version}").routes())
     app.router.add_routes(simulated.routes())
     app.router.add_routes(pages.routes())
+    check_declared(app)  # and again at start-up, for routes added after this
     app.cleanup_ctx.append(_services)
     app.on_shutdown.append(_close_sockets)
     return app
+
+
+def _throttles(redis: RedisClient, settings: Settings) -> Throttles:
+    window = settings.login_window_s
+    return Throttles(
+        login_account=Throttle(redis, "login:account", limit=settings.login_limit_account,
+                               window_s=window),
+        login_address=Throttle(redis, "login:address", limit=settings.login_limit_address,
+                               window_s=window),
+        register_address=Throttle(redis, "register:address",
+                                  limit=settings.login_limit_address, window_s=window),
+        reset_account=Throttle(redis, "reset:account", limit=settings.reset_limit,
+                               window_s=window),
+        reset_address=Throttle(redis, "reset:address", limit=3 * settings.reset_limit,
+                               window_s=window),
+    )
 
 
 async def _services(app: web.Application) -> AsyncIterator[None]:

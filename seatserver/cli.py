@@ -20,7 +20,10 @@ from contextlib import contextmanager
 from dataclasses import replace
 from types import FrameType
 
+import asyncpg
+
 from seatserver import logs
+from seatserver.accounts.seed import StaffAccount, seed_staff
 from seatserver.bookings.outbox import OutboxStore
 from seatserver.bookings.reconcile import Reconciler
 from seatserver.bookings.store import BookingStore
@@ -83,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                        getattr(args, "ids", [])))
         if not args.demo:
             raise UsageError("nothing to seed: pass --demo")
-        return asyncio.run(_seed(_database_url(settings)))
+        return asyncio.run(_seed(settings, _database_url(settings)))
     except (UsageError, SettingsError, MigrationError, EmbeddedError) as exc:
         log.error("%s", exc)
         return 1 if isinstance(exc, MigrationError | EmbeddedError) else 2
@@ -139,14 +142,34 @@ async def _outbox(dsn: str, command: str, ids: list[int]) -> int:
     return 0
 
 
-async def _seed(dsn: str) -> int:
+async def _seed(settings: Settings, dsn: str) -> int:
     pool = await create_pool(dsn, 2)
     try:
         ids = await seed_demo(pool)
+        staff = await _seed_staff(settings, pool)
     finally:
         await pool.close()
     print(f"demo showtimes: {', '.join(map(str, ids))}")
+    for line in staff:
+        print(line)
     return 0
+
+
+async def _seed_staff(settings: Settings, pool: asyncpg.Pool) -> list[str]:
+    """The demo's admin and kiosk accounts, as lines to show the operator."""
+    accounts = await seed_staff(pool, admin_password=settings.admin_password,
+                                kiosk_password=settings.kiosk_password)
+    return [_staff_line(a) for a in accounts]
+
+
+def _staff_line(account: StaffAccount) -> str:
+    if not account.created:
+        return f"{account.kind} account {account.email}: exists, left as it is"
+    if account.generated_password:
+        return (f"{account.kind} account {account.email} created, password "
+                f"{account.generated_password} (shown this once)")
+    variable = f"SEATSERVER_{account.kind.upper()}_PASSWORD"
+    return f"{account.kind} account {account.email} created, password from {variable}"
 
 
 def serve(settings: Settings, *, host: str | None, port: int | None, workers: int) -> int:
@@ -166,10 +189,12 @@ def serve(settings: Settings, *, host: str | None, port: int | None, workers: in
             if not settings.redis_url:
                 embedded = EmbeddedServices(settings.data_dir)
                 settings = settings.with_urls(*embedded.start())
-            first = asyncio.run(_prepare(settings, seed=embedded is not None))
+            first, staff = asyncio.run(_prepare(settings, seed=embedded is not None))
 
             def announce(bound: int) -> None:
                 print(f"seatserver is up: {_picker_url(settings.host, bound, first)}", flush=True)
+                for line in staff:
+                    print(line, flush=True)
 
             if workers > 1:
                 return run_workers(settings, workers, announce=announce)
@@ -180,8 +205,9 @@ def serve(settings: Settings, *, host: str | None, port: int | None, workers: in
                 embedded.stop()
 
 
-async def _prepare(settings: Settings, *, seed: bool) -> int | None:
-    """Migrate (and seed the demo when embedded); the first showtime to point at."""
+async def _prepare(settings: Settings, *, seed: bool) -> tuple[int | None, list[str]]:
+    """Migrate (and seed the demo when embedded); the first showtime to point at,
+    and what to tell about the demo's staff accounts."""
     assert settings.database_url is not None
     applied = await migrate(settings.database_url)
     if applied:
@@ -189,9 +215,9 @@ async def _prepare(settings: Settings, *, seed: bool) -> int | None:
     pool = await create_pool(settings.database_url, 2)
     try:
         if seed:
-            return (await seed_demo(pool))[0]
+            return (await seed_demo(pool))[0], await _seed_staff(settings, pool)
         upcoming = await CatalogStore(pool).list_showtimes()
-        return upcoming[0].id if upcoming else None
+        return (upcoming[0].id if upcoming else None), []
     finally:
         await pool.close()
 

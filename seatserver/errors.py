@@ -40,6 +40,10 @@ CODES: dict[str, int] = {
     "payment_unavailable": 503,
     "unavailable": 503,
     "internal_error": 500,
+    "invalid_credentials": 401,
+    "csrf_failed": 403,
+    "email_taken": 409,
+    "invalid_token": 400,
 }
 
 
@@ -99,7 +103,14 @@ class NotHolder(SeatError):
 
 
 class RateLimited(SeatError):
+    """Too many tries; ``retry_after_s``, when known, becomes HTTP's Retry-After."""
+
     code = "rate_limited"
+
+    def __init__(self, message: str, seats: Sequence[str] = (), *,
+                 retry_after_s: int | None = None) -> None:
+        super().__init__(message, seats)
+        self.retry_after_s = retry_after_s
 
 
 class SalesClosed(SeatError):
@@ -178,6 +189,28 @@ class Unavailable(SeatError):
     code = "unavailable"
 
 
+class InvalidCredentials(SeatError):
+    """Unknown e-mail or wrong password: one answer for both, on purpose."""
+
+    code = "invalid_credentials"
+
+
+class CsrfFailed(SeatError):
+    """A cookie-authenticated change without the page's CSRF token, or from another origin."""
+
+    code = "csrf_failed"
+
+
+class EmailTaken(SeatError):
+    code = "email_taken"
+
+
+class InvalidToken(SeatError):
+    """A confirmation or reset token that is unknown, used or expired."""
+
+    code = "invalid_token"
+
+
 BY_CODE: dict[str, type[SeatError]] = {
     cls.code: cls
     for cls in (
@@ -186,5 +219,6 @@ BY_CODE: dict[str, type[SeatError]] = {
         RateLimited, SalesClosed, NothingToBook, HoldExpired, IdempotencyMismatch,
         RequestInFlight, CancelClosed, BadSignature, PaymentMismatch, PaymentUnavailable,
         Unavailable, InvalidInput, BadLayout, AlreadyExists, InUse, ShowtimeOverlap, BadCursor,
+        InvalidCredentials, CsrfFailed, EmailTaken, InvalidToken,
     )
 }

@@ -19,6 +19,8 @@ from aiohttp import web
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
+from seatserver.accounts.rbac import Role, allow
+
 CHECK_TIMEOUT_S = 2.0
 
 
@@ -27,9 +29,12 @@ class HealthHandlers:
         self._redis = redis
         self._pool = pool
 
+    # Probes of load balancers and orchestrators carry no session.
+    @allow(Role.ANONYMOUS)
     async def healthz(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
+    @allow(Role.ANONYMOUS)
     async def readyz(self, request: web.Request) -> web.Response:
         checks = {
             "redis": await self._check(self._ping_redis()),

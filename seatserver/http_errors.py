@@ -10,7 +10,7 @@ import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from seatserver.errors import SeatError
+from seatserver.errors import RateLimited, SeatError
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except SeatError as err:
-        return error_response(err.status, err.code, err.message)
+        response = error_response(err.status, err.code, err.message)
+        if isinstance(err, RateLimited) and err.retry_after_s is not None:
+            response.headers["Retry-After"] = str(err.retry_after_s)
+        return response
     except web.HTTPException as exc:
         if exc.status < 400 or exc.status == 101:
             raise

@@ -19,6 +19,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from seatserver import http_errors
+from seatserver.accounts.rbac import Role, allow
 from seatserver.changefeed import ChangeFeed
 from seatserver.holds import HoldEngine
 from seatserver.latency import Histogram
@@ -93,6 +94,9 @@ class MetricsHandlers:
         self._registry = CollectorRegistry(auto_describe=False)
         self._registry.register(collector)
 
+    # Scrapers carry no session: keep /metrics off the public side of the
+    # proxy (docs/accounts.md) rather than behind a login.
+    @allow(Role.ANONYMOUS)
     async def metrics(self, request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(self._registry),
                             content_type="text/plain", charset="utf-8")

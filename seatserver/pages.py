@@ -21,6 +21,8 @@ import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from seatserver.accounts.rbac import Role, allow
+
 STATIC_PREFIX = "/static"
 VERSION_LENGTH = 12
 # The placeholders a page may use; filled in once at start.
@@ -112,6 +114,8 @@ class PageHandlers:
         return routes
 
     def _page_handler(self, name: str) -> Handler:
+        # Pages are public: what they show comes from the API, which checks.
+        @allow(Role.ANONYMOUS)
         async def page(request: web.Request) -> web.StreamResponse:
             return self.page(request, name)
 
@@ -131,6 +135,7 @@ class PageHandlers:
         return web.Response(body=self._pages[name], headers=headers,
                             content_type="text/html", charset="utf-8")
 
+    @allow(Role.ANONYMOUS)
     async def asset(self, request: web.Request) -> web.Response:
         # Path traversal is moot: only names read at start are ever served.
         asset = self._assets.get(request.match_info["path"])
@@ -142,6 +147,7 @@ class PageHandlers:
             "X-Content-Type-Options": "nosniff",
         })
 
+    @allow(Role.ANONYMOUS)
     async def current_version(self, request: web.Request) -> web.Response:
         return web.Response(body=orjson.dumps({"version": self.version}),
                             content_type="application/json",

@@ -6,10 +6,13 @@ docs/configuration.md can be checked against one place.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class SettingsError(ValueError):
@@ -43,6 +46,28 @@ def _origins(raw: str | None) -> tuple[str, ...]:
     if not raw:
         return ()
     return tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+
+
+def _bool(env: Mapping[str, str], name: str) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise SettingsError(f"{name} must be 1 or 0 (true/false), got {raw!r}")
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[Network, ...]:
+    found: list[Network] = []
+    for part in (env.get(name) or "").split(","):
+        if not part.strip():
+            continue
+        try:
+            found.append(ipaddress.ip_network(part.strip(), strict=False))
+        except ValueError:
+            raise SettingsError(f"{name}: {part.strip()!r} is not an address or "
+                                "network (like 10.0.0.5 or 10.0.0.0/8)") from None
+    return tuple(found)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +141,28 @@ class Settings:
     # PostgreSQL's bookings (a flushed or restarted Redis has lost it).
     mirror_check_s: float = 5.0
 
+    # Accounts. Session cookies are Secure when the request came over TLS (to
+    # us, or to a trusted proxy that says so); secure_cookies forces it.
+    secure_cookies: bool = False
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (the
+    # client's address for rate limits, https for Secure cookies).
+    trusted_proxies: tuple[Network, ...] = ()
+    # Failed log-ins allowed per account and per client address in a window.
+    login_limit_account: int = 5
+    login_limit_address: int = 30
+    login_window_s: int = 900
+    # Password-reset messages per account (and 3x that per address) per window.
+    reset_limit: int = 3
+    # How long a password-reset and an e-mail confirmation link work.
+    reset_token_ttl_s: int = 3600
+    email_token_ttl_s: int = 86_400
+    # Argon2id hashes computed at once per process (each takes 64 MiB).
+    password_hash_concurrency: int = 4
+    # Passwords of the demo's staff accounts (`seed --demo`); unset: generated
+    # and printed once when the account is created.
+    admin_password: str | None = None
+    kiosk_password: str | None = None
+
     def __post_init__(self) -> None:
         if not 0 <= self.refund_partial_percent <= 100:
             raise SettingsError("SEATSERVER_REFUND_PARTIAL_PERCENT must be 0 to 100, got "
@@ -147,6 +194,15 @@ class Settings:
             payment_secret=env.get("SEATSERVER_PAYMENT_SECRET") or "dev-only-payment-secret",
             ticket_secret=env.get("SEATSERVER_TICKET_SECRET") or "dev-only-ticket-secret",
             outbox_max_attempts=_int(env, "SEATSERVER_OUTBOX_MAX_ATTEMPTS", 20, minimum=1),
+            secure_cookies=_bool(env, "SEATSERVER_SECURE_COOKIES"),
+            trusted_proxies=_networks(env, "SEATSERVER_TRUSTED_PROXIES"),
+            login_limit_account=_int(env, "SEATSERVER_LOGIN_LIMIT_ACCOUNT", 5, minimum=1),
+            login_limit_address=_int(env, "SEATSERVER_LOGIN_LIMIT_ADDRESS", 30, minimum=1),
+            login_window_s=_int(env, "SEATSERVER_LOGIN_WINDOW", 900, minimum=1),
+            reset_token_ttl_s=_int(env, "SEATSERVER_RESET_TOKEN_TTL", 3600, minimum=60),
+            email_token_ttl_s=_int(env, "SEATSERVER_EMAIL_TOKEN_TTL", 86_400, minimum=60),
+            admin_password=env.get("SEATSERVER_ADMIN_PASSWORD") or None,
+            kiosk_password=env.get("SEATSERVER_KIOSK_PASSWORD") or None,
         )
 
     def with_urls(self, redis_url: str, database_url: str) -> Settings:

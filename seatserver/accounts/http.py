@@ -1,35 +1,177 @@
-"""``POST /api/sessions``: a guest session, as a token and as a cookie."""
+"""Sessions and accounts over HTTP: guest sessions, sign-up, log-in and out,
+the caller's profile, e-mail confirmation and password reset.
+
+A browser gets its session as cookies (set here, see ``SessionCookies``); a
+non-browser client asks for ``"bearer": true`` and gets the token in the
+answer instead. The caller's order history is ``GET /api/bookings``.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import orjson
 from aiohttp import web
 
-from seatserver.accounts.sessions import SESSION_COOKIE, SESSION_LIFETIME, SessionStore
+from seatserver.accounts.auth import Authenticator, SignedIn
+from seatserver.accounts.cookies import SessionCookies
+from seatserver.accounts.forms import (
+    LogIn,
+    NewPassword,
+    ProfileUpdate,
+    Registration,
+    ResetRequest,
+    TokenForm,
+    read_form,
+)
+from seatserver.accounts.proxies import TrustedProxies
+from seatserver.accounts.rbac import (
+    ACCOUNTS,
+    SIGNED_IN,
+    Role,
+    allow,
+    caller_of,
+    identity_of,
+)
+from seatserver.accounts.sessions import SessionStore
+from seatserver.accounts.store import Account, AccountStore, NewAccount
+from seatserver.errors import NotFound, Unauthorized
+
+
+def _json(body: object, status: int = 200) -> web.Response:
+    return web.Response(status=status, body=orjson.dumps(body),
+                        content_type="application/json",
+                        headers={"Cache-Control": "no-store"})
+
+
+def public(account: Account, *, email_pending: str | None = None) -> dict[str, Any]:
+    return {"id": account.id, "kind": account.kind, "email": account.email,
+            "email_verified": account.email_verified, "email_pending": email_pending,
+            "name": account.name, "phone": account.phone,
+            "created_at": account.created_at, "orders": "/api/bookings"}
 
 
 class SessionHandlers:
-    """``secure_cookies`` marks the cookie Secure: set it when served over HTTPS."""
-
-    def __init__(self, store: SessionStore, *, secure_cookies: bool = False) -> None:
+    def __init__(self, store: SessionStore, cookies: SessionCookies) -> None:
         self._store = store
-        self._secure = secure_cookies
+        self._cookies = cookies
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post("/api/sessions", self.create_session)]
 
+    @allow(Role.ANONYMOUS)
     async def create_session(self, request: web.Request) -> web.Response:
         session = await self._store.create_guest()
         body = {"token": session.token, "user_id": session.user_id,
                 "expires_at": session.expires_at}
-        response = web.Response(status=201, body=orjson.dumps(body),
-                                content_type="application/json")
-        # HttpOnly: page scripts never need the token (the WebSocket upgrade
-        # carries the cookie); Lax: sent on top-level navigation, not on
-        # cross-site subrequests.
-        response.set_cookie(
-            SESSION_COOKIE, session.token,
-            max_age=int(SESSION_LIFETIME.total_seconds()), path="/",
-            httponly=True, samesite="Lax", secure=self._secure,
-        )
+        response = _json(body, 201)
+        self._cookies.set(request, response, session.token)
         return response
+
+
+class AccountHandlers:
+    def __init__(self, auth: Authenticator, accounts: AccountStore, sessions: SessionStore,
+                 cookies: SessionCookies, proxies: TrustedProxies) -> None:
+        self._auth = auth
+        self._accounts = accounts
+        self._sessions = sessions
+        self._cookies = cookies
+        self._proxies = proxies
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post("/api/auth/register", self.register),
+            web.post("/api/auth/login", self.log_in),
+            web.post("/api/auth/logout", self.log_out),
+            web.get("/api/me", self.me),
+            web.patch("/api/me", self.update_me),
+            web.post("/api/auth/email/confirm", self.confirm_email),
+            web.post("/api/auth/password-reset", self.request_reset),
+            web.post("/api/auth/password-reset/confirm", self.reset_password),
+        ]
+
+    def _signed_in(self, request: web.Request, done: SignedIn, *, bearer: bool,
+                   status: int) -> web.Response:
+        body: dict[str, Any] = {
+            "user": public(done.account), "expires_at": done.session.expires_at,
+            "linked": {"bookings": done.linked_bookings, "seats": done.linked_seats}}
+        if bearer:
+            body["token"] = done.session.token
+        response = _json(body, status)
+        if not bearer:
+            self._cookies.set(request, response, done.session.token)
+        return response
+
+    # Open to anyone; a guest's session is resolved so that it can be linked.
+    @allow(Role.ANONYMOUS, *SIGNED_IN)
+    async def register(self, request: web.Request) -> web.Response:
+        form = await read_form(request, Registration)
+        done = await self._auth.register(
+            NewAccount(form.email, "", form.name, form.phone), password=form.password,
+            caller=caller_of(request), address=self._proxies.client_address(request))
+        return self._signed_in(request, done, bearer=form.bearer, status=201)
+
+    @allow(Role.ANONYMOUS, *SIGNED_IN)
+    async def log_in(self, request: web.Request) -> web.Response:
+        form = await read_form(request, LogIn)
+        done = await self._auth.log_in(form.email, form.password, caller=caller_of(request),
+                                       address=self._proxies.client_address(request))
+        return self._signed_in(request, done, bearer=form.bearer, status=200)
+
+    @allow(*SIGNED_IN)
+    async def log_out(self, request: web.Request) -> web.Response:
+        caller = caller_of(request)
+        if caller is None:
+            raise Unauthorized("not logged in")
+        await self._sessions.close(caller.token)
+        response = web.Response(status=204, headers={"Cache-Control": "no-store"})
+        self._cookies.clear(request, response)
+        return response
+
+    @allow(*SIGNED_IN)
+    async def me(self, request: web.Request) -> web.Response:
+        identity = identity_of(request)
+        account = await self._accounts.get(identity.user_id)
+        if account is None:
+            raise NotFound("this account no longer exists")
+        pending = await self._accounts.pending_email(account.id) if account.email else None
+        return _json(public(account, email_pending=pending))
+
+    @allow(*ACCOUNTS)
+    async def update_me(self, request: web.Request) -> web.Response:
+        identity = identity_of(request)
+        form = await read_form(request, ProfileUpdate)
+        current = await self._accounts.get(identity.user_id)
+        if current is None:
+            raise NotFound("this account no longer exists")
+        # The address first: if it is refused, nothing else has changed either.
+        if form.email is not None and form.email.lower() != (current.email or "").lower():
+            await self._accounts.request_email_change(identity.user_id, form.email)
+        changes: dict[str, str | None] = {
+            field: getattr(form, field) for field in ("name", "phone")
+            if field in form.model_fields_set}
+        account = await self._accounts.update_profile(identity.user_id, changes)
+        pending = await self._accounts.pending_email(identity.user_id)
+        return _json(public(account, email_pending=pending))
+
+    @allow(Role.ANONYMOUS)
+    async def confirm_email(self, request: web.Request) -> web.Response:
+        form = await read_form(request, TokenForm)
+        account = await self._accounts.confirm_email(form.token)
+        return _json({"email": account.email, "email_verified": account.email_verified})
+
+    @allow(Role.ANONYMOUS)
+    async def request_reset(self, request: web.Request) -> web.Response:
+        form = await read_form(request, ResetRequest)
+        await self._auth.request_reset(form.email,
+                                       address=self._proxies.client_address(request))
+        # The same answer whether or not the address is an account's.
+        return _json({"sent": "if an account uses this address, a reset link is on its way"},
+                     202)
+
+    @allow(Role.ANONYMOUS)
+    async def reset_password(self, request: web.Request) -> web.Response:
+        form = await read_form(request, NewPassword)
+        await self._auth.reset_password(form.token, form.password,
+                                        address=self._proxies.client_address(request))
+        return web.Response(status=204, headers={"Cache-Control": "no-store"})

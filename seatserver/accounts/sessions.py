@@ -1,4 +1,4 @@
-"""Guest users and their session tokens.
+"""Sessions: who a token stands for.
 
 A token is 32 random bytes (URL-safe base64) handed to the client once; the
 database keeps only its sha256, so reading the sessions table gives no one a
@@ -43,23 +43,40 @@ def token_hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
+async def open_session(conn: asyncpg.Connection, user_id: int) -> NewSession:
+    """A new session for ``user_id``, inside the caller's transaction."""
+    token = secrets.token_urlsafe(32)
+    expires_at = datetime.now(UTC) + SESSION_LIFETIME
+    await conn.execute(
+        "INSERT INTO sessions (token_hash, user_id, expires_at) VALUES ($1, $2, $3)",
+        token_hash(token), user_id, expires_at,
+    )
+    return NewSession(token=token, user_id=user_id, expires_at=expires_at)
+
+
+async def close_sessions(conn: asyncpg.Connection, user_id: int) -> None:
+    """End every session of ``user_id`` (a password reset, a guest merged away)."""
+    await conn.execute("DELETE FROM sessions WHERE user_id = $1", user_id)
+
+
 class SessionStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
     async def create_guest(self) -> NewSession:
         """Create a guest user and a session for it, in one transaction."""
-        token = secrets.token_urlsafe(32)
-        expires_at = datetime.now(UTC) + SESSION_LIFETIME
         async with self._pool.acquire() as conn, conn.transaction():
             user_id: int = await conn.fetchval(
                 "INSERT INTO users (kind) VALUES ('guest') RETURNING id"
             )
-            await conn.execute(
-                "INSERT INTO sessions (token_hash, user_id, expires_at) VALUES ($1, $2, $3)",
-                token_hash(token), user_id, expires_at,
-            )
-        return NewSession(token=token, user_id=user_id, expires_at=expires_at)
+            return await open_session(conn, user_id)
+
+    async def close(self, token: str) -> None:
+        """End the session of ``token`` (log-out); unknown tokens are ignored."""
+        if not token or len(token) > _MAX_TOKEN_LENGTH:
+            return
+        async with self._pool.acquire() as conn:
+            await conn.execute("DELETE FROM sessions WHERE token_hash = $1", token_hash(token))
 
     async def resolve(self, token: str) -> Identity | None:
         """The identity behind a token; None when unknown or expired."""

@@ -11,7 +11,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from seatserver.accounts.sessions import SESSION_COOKIE, Identity, SessionStore
+from seatserver.accounts.rbac import BUYERS, Role, allow, identity_of
+from seatserver.accounts.sessions import Identity
 from seatserver.bookings.checkout import Checkout
 from seatserver.bookings.door import Door
 from seatserver.bookings.gateway import PaymentGateway
@@ -106,12 +107,11 @@ def _landing(booking: Booking) -> str:
 
 class BookingHandlers:
     def __init__(self, checkout: Checkout, store: BookingStore, keys: IdempotencyStore,
-                 sessions: SessionStore, tickets: TicketSigner, catalog: CatalogStore,
+                 tickets: TicketSigner, catalog: CatalogStore,
                  door: Door, *, static_url: str) -> None:
         self._checkout = checkout
         self._store = store
         self._keys = keys
-        self._sessions = sessions
         self._tickets = tickets
         self._catalog = catalog
         self._door = door
@@ -127,24 +127,15 @@ class BookingHandlers:
             web.post("/api/bookings/{ref}/cancel", self.cancel),
             web.get("/api/payments/{provider}/return", self.payment_return),
             web.post("/api/payments/{provider}/webhook", self.webhook),
-            # For the door's scanners (kiosk and admin roles once RBAC lands).
+            # For the door's scanners (kiosk and admin sessions).
             web.post("/api/tickets/verify", self.verify_ticket),
             web.post("/api/tickets/admit", self.admit_ticket),
             web.get("/bookings/{ref}", self.receipt),
         ]
 
-    async def _identity(self, request: web.Request) -> Identity:
-        token = request.cookies.get(SESSION_COOKIE)
-        auth = request.headers.get("Authorization", "")
-        if auth.lower().startswith("bearer "):
-            token = auth[7:].strip()
-        identity = await self._sessions.resolve(token) if token else None
-        if identity is None:
-            raise Unauthorized("a session is needed: POST /api/sessions first")
-        return identity
-
+    @allow(*BUYERS)
     async def create(self, request: web.Request) -> web.Response:
-        identity = await self._identity(request)
+        identity = identity_of(request)
         showtime = showtime_id(request)
         key = request.headers.get("Idempotency-Key", "")
         if not _KEY.match(key):
@@ -183,7 +174,7 @@ class BookingHandlers:
         return _json(public(booking, checkout_url=pay_url), 201)
 
     async def _owned(self, request: web.Request) -> tuple[Identity, Booking]:
-        identity = await self._identity(request)
+        identity = identity_of(request)
         reference = request.match_info["ref"]
         booking = await self._store.get(reference) if len(reference) <= 32 else None
         if booking is None or booking.user_id != identity.user_id:
@@ -199,6 +190,7 @@ class BookingHandlers:
             qr = {"svg": base + ".svg", "png": base + ".png"}
         return public(booking, show=_show(detail), ticket=ticket, ticket_qr=qr)
 
+    @allow(*BUYERS)
     async def get(self, request: web.Request) -> web.Response:
         _, booking = await self._owned(request)
         return _json(self._full(booking, await self._catalog.get_showtime(booking.showtime)))
@@ -210,26 +202,30 @@ class BookingHandlers:
             raise NotFound(f"booking {booking.reference} has no ticket: it is {booking.status}")
         return ticket
 
+    @allow(*BUYERS)
     async def ticket_svg(self, request: web.Request) -> web.Response:
         ticket = await self._ticket_of(request)
         return web.Response(text=qr_svg(ticket, standalone=True),
                             content_type="image/svg+xml",
                             headers={"Cache-Control": "private, no-store"})
 
+    @allow(*BUYERS)
     async def ticket_png(self, request: web.Request) -> web.Response:
         ticket = await self._ticket_of(request)
         return web.Response(body=qr_png(ticket), content_type="image/png",
                             headers={"Cache-Control": "private, no-store"})
 
+    @allow(*BUYERS)
     async def history(self, request: web.Request) -> web.Response:
         """The caller's orders, newest first, each as ``GET /api/bookings/{ref}``."""
-        identity = await self._identity(request)
+        identity = identity_of(request)
         bookings = await self._store.for_user(identity.user_id)
         shows: dict[int, ShowtimeDetail | None] = {}
         for showtime in {b.showtime for b in bookings}:
             shows[showtime] = await self._catalog.get_showtime(showtime)
         return _json([self._full(b, shows[b.showtime]) for b in bookings])
 
+    @allow(*BUYERS)
     async def cancel(self, request: web.Request) -> web.Response:
         identity, booking = await self._owned(request)
         cancelled = await self._checkout.cancel(booking.reference, user_id=identity.user_id,
@@ -242,6 +238,8 @@ class BookingHandlers:
             raise NotFound("no such payment provider")
         return gateway
 
+    # Signed by the provider; the browser may have lost its session.
+    @allow(Role.ANONYMOUS)
     async def payment_return(self, request: web.Request) -> web.Response:
         gateway = self._gateway(request)
         try:
@@ -264,6 +262,7 @@ class BookingHandlers:
             booking = found
         raise web.HTTPSeeOther(_landing(booking))
 
+    @allow(Role.ANONYMOUS)  # the provider's server, proven by the signature
     async def webhook(self, request: web.Request) -> web.Response:
         gateway = self._gateway(request)
         body = await request.read()
@@ -277,15 +276,16 @@ class BookingHandlers:
         return _json({"received": True, "booking": booking.reference,
                       "status": booking.status})
 
+    @allow(Role.KIOSK, Role.ADMIN)
     async def verify_ticket(self, request: web.Request) -> web.Response:
         """Would this ticket admit? Changes nothing."""
-        await self._identity(request)
         ticket, showtime = _ticket_query(await request.read())
         return _json(await self._door.check(ticket, showtime=showtime))
 
+    @allow(Role.KIOSK, Role.ADMIN)
     async def admit_ticket(self, request: web.Request) -> web.Response:
         """Admit the ticket's holder once; a second scan is refused with the time."""
-        identity = await self._identity(request)
+        identity = identity_of(request)
         ticket, showtime = _ticket_query(await request.read())
         return _json(await self._door.admit(ticket, showtime=showtime,
                                             actor=f"user:{identity.user_id}",
@@ -297,6 +297,8 @@ class BookingHandlers:
             return None
         return self._tickets.issue(booking.reference)
 
+    # Open, so that a visitor without the session sees "not found", not JSON.
+    @allow(Role.ANONYMOUS, *BUYERS)
     async def receipt(self, request: web.Request) -> web.Response:
         try:
             _, booking = await self._owned(request)

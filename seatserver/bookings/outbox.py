@@ -54,6 +54,25 @@ class MessageSink(Protocol):
     async def deliver(self, message: Message) -> None: ...
 
 
+class MessageComposer(Protocol):
+    """Turns an outbox row of the kinds it knows into a message; raises for others."""
+
+    async def compose(self, row_id: int, kind: str, payload: Mapping[str, Any]) -> Message: ...
+
+
+class ComposerByKind:
+    """One outbox, many features: each kind of row goes to its feature's composer."""
+
+    def __init__(self, composers: Mapping[str, MessageComposer]) -> None:
+        self._composers = dict(composers)
+
+    async def compose(self, row_id: int, kind: str, payload: Mapping[str, Any]) -> Message:
+        composer = self._composers.get(kind)
+        if composer is None:
+            raise ValueError(f"no message for outbox kind {kind!r}")
+        return await composer.compose(row_id, kind, payload)
+
+
 class LogSink:
     """For developers: each message is logged and written out readable, one
     file per message under ``folder`` (rewritten, not doubled, if resent)."""
@@ -155,7 +174,7 @@ class OutboxStore:
 
 
 class OutboxWorker:
-    def __init__(self, pool: asyncpg.Pool, composer: Composer, sink: MessageSink, *,
+    def __init__(self, pool: asyncpg.Pool, composer: MessageComposer, sink: MessageSink, *,
                  poll_s: float, retry_base_s: float, retry_cap_s: float,
                  max_attempts: int, send_timeout_s: float = 30.0) -> None:
         self._pool = pool
@@ -201,9 +220,11 @@ class OutboxWorker:
             except Exception as exc:
                 await self._put_off(conn, row["id"], row["attempts"] + 1, exc)
                 return False
+            # A one-time secret in the payload (a reset link's token) is not
+            # kept once it has gone out.
             await conn.execute(
                 "UPDATE outbox SET sent_at = now(), attempts = attempts + 1, "
-                "last_error = NULL WHERE id = $1", row["id"])
+                "last_error = NULL, payload = payload - 'secret' WHERE id = $1", row["id"])
             return True
 
     async def _put_off(self, conn: asyncpg.Connection, row_id: int, attempts: int,

@@ -26,6 +26,7 @@ import aiohttp
 import asyncpg
 from aiohttp import web
 
+from seatserver.accounts.rbac import Role, allow
 from seatserver.bookings.gateway import (
     EventType,
     Order,
@@ -204,6 +205,8 @@ class SimulatedGateway:
             raise NotFound("no such payment")
         return row
 
+    # The provider's own pages: on another site in real life, no session of ours.
+    @allow(Role.ANONYMOUS)
     async def page(self, request: web.Request) -> web.Response:
         row = await self._order(request.match_info["order"])
         amount = f"{row['amount'] / 100:.2f} {row['currency']}"
@@ -221,6 +224,7 @@ class SimulatedGateway:
             f"</strong>: <strong>{amount}</strong></p>{body}"
             "<p><small>A simulated payment provider: no money moves.</small></p>"))
 
+    @allow(Role.ANONYMOUS)
     async def act(self, request: web.Request) -> web.Response:
         order_id, action = request.match_info["order"], request.match_info["action"]
         if action not in _OUTCOMES:

@@ -14,6 +14,7 @@ from typing import TypeVar
 import orjson
 from aiohttp import web
 
+from seatserver.accounts.rbac import Role, allow
 from seatserver.catalog.availability import Availability
 from seatserver.catalog.queries import MAX_ID, MovieQuery, ShowtimeQuery, query_from
 from seatserver.catalog.store import CatalogStore
@@ -54,6 +55,7 @@ class CatalogHandlers:
             web.get("/api/catalog/movies", self.now_showing),
         ]
 
+    @allow(Role.ANONYMOUS)
     async def list_showtimes(self, request: web.Request) -> web.Response:
         """Every upcoming showtime (up to 500) matching the filters, as a plain list."""
         paging = [p for p in ("limit", "cursor") if p in request.query]
@@ -64,14 +66,17 @@ class CatalogHandlers:
         counts = await self._availability.free(showtimes) or {}
         return json_response([replace(s, free=counts.get(s.id)) for s in showtimes])
 
+    @allow(Role.ANONYMOUS)
     async def find_showtimes(self, request: web.Request) -> web.Response:
         page = await self._store.find_showtimes(_query(request, ShowtimeQuery))
         return json_response(await self._availability.counted(page))
 
+    @allow(Role.ANONYMOUS)
     async def now_showing(self, request: web.Request) -> web.Response:
         movies = await self._store.now_showing(_query(request, MovieQuery))
         return json_response({"movies": movies})
 
+    @allow(Role.ANONYMOUS)
     async def get_showtime(self, request: web.Request) -> web.Response:
         wanted = showtime_id(request)
         detail = await self._store.get_showtime(wanted)

@@ -15,6 +15,7 @@ from typing import Any
 
 from seatserver.errors import (
     BadMessage,
+    Forbidden,
     RateLimited,
     SeatError,
     TooManySeats,
@@ -65,6 +66,8 @@ class Commands:
         conn.send(m.ack_error(m.ref_of(raw), RateLimited("slow down")))
 
     async def _dispatch(self, conn: Connection, msg: m.ClientMessage) -> dict[str, Any]:
+        if isinstance(msg, m.Hold | m.Release) and conn.read_only:
+            raise Forbidden("this session only watches: it cannot hold or release seats")
         if isinstance(msg, m.Hold):
             return await self._hold(conn, msg)
         if isinstance(msg, m.Release):
@@ -83,5 +86,16 @@ class Commands:
         require_seats(await self._rooms.layout(msg.showtime), msg.seats)
         if len(msg.seats) > self._engine.max_seats:
             raise TooManySeats(f"at most {self._engine.max_seats} seats per showtime")
+        await self._note(conn, msg.showtime)
         result = await self._engine.hold(msg.showtime, conn.holder, msg.seats)
         return m.ack_ok(msg.ref, expires_at=result.expires_at)
+
+    async def _note(self, conn: Connection, showtime: int) -> None:
+        """Keep the holder index naming this showtime, so that the holds can be
+        found when a guest signs in; one extra round trip per connection and
+        showtime (renewed once a hold time), none on the other holds."""
+        now = time.monotonic()
+        if now - conn.noted.get(showtime, -1e18) < self._engine.renote_after_s:
+            return
+        await self._engine.note_holding(conn.holder, showtime)
+        conn.noted[showtime] = now

@@ -49,6 +49,7 @@ class Connection:
         holder: str,
         stats: Stats,
         *,
+        read_only: bool = False,
         buffer_limit: int,
         rate_per_s: float,
         rate_burst: int,
@@ -56,8 +57,12 @@ class Connection:
         self.ws = ws
         self.codec = codec
         self.holder = holder
+        # Kiosk boards watch; they never hold or release seats.
+        self.read_only = read_only
         self._stats = stats
         self.showtimes: set[int] = set()
+        # Showtime -> when the holder index last noted it (monotonic seconds).
+        self.noted: dict[int, float] = {}
         self._transport: Any = transport
         self._limit = buffer_limit
         self._rate = rate_per_s

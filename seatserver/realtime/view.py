@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import logging
 import socket
-from typing import Protocol
-from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
-from seatserver.accounts.sessions import SESSION_COOKIE
-from seatserver.errors import BadMessage, Forbidden, Unauthorized
+from seatserver.accounts.csrf import origin_allowed
+from seatserver.accounts.rbac import SIGNED_IN, Role, allow, identity_of
+from seatserver.errors import BadMessage, Forbidden
 from seatserver.protocol import messages as m
 from seatserver.protocol.codecs import BY_PROTOCOL, CODECS, JSON
 from seatserver.realtime.commands import Commands
@@ -20,27 +19,19 @@ from seatserver.settings import Settings
 
 log = logging.getLogger(__name__)
 
-class IdentityLike(Protocol):
-    @property
-    def user_id(self) -> int: ...
-
-
-class IdentitySource(Protocol):
-    async def resolve(self, token: str) -> IdentityLike | None: ...
-
 
 class SocketView:
-    def __init__(self, commands: Commands, rooms: RoomRegistry, identities: IdentitySource,
-                 settings: Settings) -> None:
+    def __init__(self, commands: Commands, rooms: RoomRegistry, settings: Settings) -> None:
         self._commands = commands
         self._rooms = rooms
-        self._identities = identities
         self._settings = settings
         self.connections: set[Connection] = set()
         self.stats = Stats()
 
+    # Any session: the role gate resolves it (401 without one) before the upgrade.
+    @allow(*SIGNED_IN)
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        holder = await self._identify(request)
+        identity = identity_of(request)
         self._check_origin(request)
         ws = web.WebSocketResponse(
             protocols=[c.name for c in CODECS],
@@ -57,7 +48,8 @@ class SocketView:
                                 self._settings.socket_send_buffer)
         codec = BY_PROTOCOL.get(ws.ws_protocol or "", JSON)
         conn = Connection(
-            ws, request.transport, codec, holder, self.stats,
+            ws, request.transport, codec, str(identity.user_id), self.stats,
+            read_only=identity.kind == Role.KIOSK.value,
             buffer_limit=self._settings.send_buffer_limit,
             rate_per_s=self._settings.rate_per_s,
             rate_burst=self._settings.rate_burst,
@@ -88,23 +80,9 @@ class SocketView:
                 continue
             await self._commands.handle(conn, raw)
 
-    async def _identify(self, request: web.Request) -> str:
-        token = request.cookies.get(SESSION_COOKIE)
-        auth = request.headers.get("Authorization", "")
-        if auth.lower().startswith("bearer "):
-            token = auth[7:].strip()
-        identity = await self._identities.resolve(token) if token else None
-        if identity is None:
-            raise Unauthorized("a session is needed: POST /api/sessions first")
-        return str(identity.user_id)
-
     def _check_origin(self, request: web.Request) -> None:
         origin = request.headers.get("Origin")
         if origin is None:
             return  # not a browser; it proved who it is with its token
-        allowed = self._settings.allowed_origins
-        if origin.rstrip("/") in allowed:
-            return
-        if not allowed and urlsplit(origin).netloc == request.host:
-            return
-        raise Forbidden(f"origin {origin} is not allowed")
+        if not origin_allowed(origin, request.host, self._settings.allowed_origins):
+            raise Forbidden(f"origin {origin} is not allowed")

@@ -9,7 +9,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from seatserver.accounts.cookies import SessionCookies
 from seatserver.accounts.http import SessionHandlers
+from seatserver.accounts.proxies import TrustedProxies
 from seatserver.accounts.sessions import SESSION_COOKIE, Identity, SessionStore
 from seatserver.http_errors import error_middleware
 
@@ -68,7 +70,7 @@ async def test_expired_session_resolves_to_nobody(
 async def test_post_sessions_answers_201_with_the_token_and_a_session_cookie(
         aiohttp_client: ClientFactory, store: SessionStore) -> None:
     app = web.Application(middlewares=[error_middleware])
-    app.router.add_routes(SessionHandlers(store).routes())
+    app.router.add_routes(SessionHandlers(store, SessionCookies(TrustedProxies(()))).routes())
     client = await aiohttp_client(app)
 
     resp = await client.post("/api/sessions")
@@ -90,7 +92,8 @@ async def test_post_sessions_answers_201_with_the_token_and_a_session_cookie(
 async def test_session_cookie_is_secure_when_asked(
         aiohttp_client: ClientFactory, store: SessionStore) -> None:
     app = web.Application()
-    app.router.add_routes(SessionHandlers(store, secure_cookies=True).routes())
+    app.router.add_routes(SessionHandlers(
+        store, SessionCookies(TrustedProxies(()), always_secure=True)).routes())
     client = await aiohttp_client(app)
 
     resp = await client.post("/api/sessions")

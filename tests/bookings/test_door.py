@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from seatserver.accounts.sessions import open_session
 from seatserver.bookings.tickets import TicketSigner
 from seatserver.loadgen.client import SeatClient
 from seatserver.settings import Settings
@@ -23,9 +25,19 @@ async def buyer(buyer_at: BuyerFactory, base_url: str) -> Buyer:
     return await buyer_at(base_url)
 
 
+async def kiosk_session(db_pool: asyncpg.Pool) -> str:
+    """A session of a new kiosk account: what the door's scanners log in as."""
+    async with db_pool.acquire() as conn:
+        user_id = await conn.fetchval(
+            "INSERT INTO users (kind, email, password_hash) VALUES ('kiosk', $1, $2) "
+            "RETURNING id", f"door-{secrets.token_hex(6)}@example.com",
+            "$argon2id$not-a-real-hash")
+        return (await open_session(conn, user_id)).token
+
+
 @pytest.fixture
-async def scanner(buyer_at: BuyerFactory, base_url: str) -> Buyer:
-    return await buyer_at(base_url)
+async def scanner(buyer_at: BuyerFactory, base_url: str, db_pool: asyncpg.Pool) -> Buyer:
+    return await buyer_at(base_url, await kiosk_session(db_pool))
 
 
 async def _paid(buyer: Buyer, showtime: int, seats: list[str]) -> Any:
@@ -83,9 +95,9 @@ async def test_ticket_admits_once_and_a_second_scan_says_when_it_was_used(
 
 async def test_racing_scanners_admit_a_copied_ticket_once(
         buyer: Buyer, buyer_at: BuyerFactory, base_url: str, showtime: int,
-        seats: list[str]) -> None:
+        seats: list[str], db_pool: asyncpg.Pool) -> None:
     ticket = (await _paid(buyer, showtime, seats[:1]))["ticket"]
-    scanners = [await buyer_at(base_url) for _ in range(6)]
+    scanners = [await buyer_at(base_url, await kiosk_session(db_pool)) for _ in range(6)]
     results = await asyncio.gather(*(_scan(s, "admit", ticket) for s in scanners))
     assert sorted(r["result"] for r in results) == ["admitted"] + ["already_admitted"] * 5
 
@@ -123,3 +135,12 @@ async def test_door_answers_bad_input_with_codes(scanner: Buyer, base_url: str,
         assert (status, answer["error"]["code"]) == (400, "bad_request"), body
     async with plain_http.post(base_url + "/api/tickets/admit", json={"ticket": "x"}) as resp:
         assert resp.status == 401  # no session
+
+
+async def test_only_kiosk_and_admin_sessions_scan_tickets(
+        buyer: Buyer, showtime: int, seats: list[str]) -> None:
+    ticket = (await _paid(buyer, showtime, seats[:1]))["ticket"]
+
+    status, answer = await buyer.call("POST", "/api/tickets/admit", json={"ticket": ticket})
+
+    assert (status, answer["error"]["code"]) == (403, "forbidden")

@@ -1,22 +1,29 @@
 // HTTP calls of the pages, and the guest session the WebSocket upgrade needs.
 
 const SESSION_FLAG = "seatserver.session";
+// A change made with the session cookie carries this cookie's value in this
+// header: another site can neither read the cookie nor add the header.
+const CSRF_COOKIE = "seatserver_csrf";
+const CSRF_HEADER = "X-CSRF-Token";
 
 export class HttpError extends Error {
-  constructor(status, code, message, seats = []) {
+  constructor(status, code, message, seats = [], retryAfterS = null) {
     super(message);
     this.status = status;
     this.code = code;
     this.seats = seats; // the seats at fault, when the server names them
+    this.retryAfterS = retryAfterS; // a rate limit's wait, when the server says
   }
 }
 
 async function failure(response, url) {
   const body = await response.json().catch(() => null);
   const error = body?.error ?? {};
+  const retryAfter = Number.parseInt(response.headers.get("Retry-After") ?? "", 10);
   return new HttpError(response.status, error.code ?? "http_error",
     error.message ?? `${url} answered ${response.status}`,
-    Array.isArray(error.seats) ? error.seats : []);
+    Array.isArray(error.seats) ? error.seats : [],
+    Number.isNaN(retryAfter) ? null : retryAfter);
 }
 
 /**
@@ -36,18 +43,51 @@ export async function getJSON(url, { signal } = {}) {
   return { body, serverOffsetMs };
 }
 
+function cookie(name) {
+  for (const part of document.cookie.split(";")) {
+    const [key, ...value] = part.trim().split("=");
+    if (key === name) return decodeURIComponent(value.join("="));
+  }
+  return null;
+}
+
 /**
- * POST a JSON body; resolves to the JSON answer, throws HttpError for an
- * error status. A TypeError from fetch means no answer came at all (the
- * request may or may not have reached the server).
+ * The session's CSRF token. A session older than its CSRF cookie gets one
+ * from any answer about it, so one look at /api/me fetches it.
  */
-export async function postJSON(url, body, { headers = {} } = {}) {
+async function csrfToken() {
+  let token = cookie(CSRF_COOKIE);
+  if (token === null) {
+    await fetch("/api/me", { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .catch(() => {});
+    token = cookie(CSRF_COOKIE);
+  }
+  return token;
+}
+
+/**
+ * Send a JSON body (POST by default); resolves to the JSON answer (null for
+ * an empty one), throws HttpError for an error status. A TypeError from fetch
+ * means no answer came at all (the request may or may not have reached the
+ * server).
+ */
+export async function sendJSON(url, body, { method = "POST", headers = {} } = {}) {
+  const token = await csrfToken();
   const response = await fetch(url, {
-    method: "POST", credentials: "same-origin", body: JSON.stringify(body),
-    headers: { Accept: "application/json", "Content-Type": "application/json", ...headers },
+    method, credentials: "same-origin", body: JSON.stringify(body),
+    headers: {
+      Accept: "application/json", "Content-Type": "application/json",
+      ...(token ? { [CSRF_HEADER]: token } : {}), ...headers,
+    },
   });
   if (!response.ok) throw await failure(response, url);
+  if (response.status === 204) return null;
   return response.json();
+}
+
+/** POST a JSON body: see sendJSON. */
+export async function postJSON(url, body, { headers = {} } = {}) {
+  return sendJSON(url, body, { headers });
 }
 
 function remembered() {
@@ -65,6 +105,24 @@ function remembered() {
 export async function newSession() {
   const response = await fetch("/api/sessions", { method: "POST", credentials: "same-origin" });
   if (!response.ok) throw new HttpError(response.status, "session", "no session");
+  try {
+    localStorage.setItem(SESSION_FLAG, String(Date.now()));
+  } catch {
+    // storage blocked: the cookie still works for this visit
+  }
+}
+
+/** After a log-out: the next page that needs a session makes a new guest one. */
+export function forgetSession() {
+  try {
+    localStorage.removeItem(SESSION_FLAG);
+  } catch {
+    // storage blocked: nothing was remembered
+  }
+}
+
+/** After a log-in or sign-up: the cookie holds a session; do not replace it. */
+export function rememberSession() {
   try {
     localStorage.setItem(SESSION_FLAG, String(Date.now()));
   } catch {

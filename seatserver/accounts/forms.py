@@ -1,0 +1,118 @@
+"""Request bodies of the account routes, validated at the edge."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, TypeVar
+
+import orjson
+from aiohttp import web
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import ValidationError as PydanticValidationError
+
+from seatserver.accounts.passwords import MAX_LENGTH, MIN_LENGTH
+from seatserver.errors import BadRequest
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
+_PHONE = re.compile(r"^\+?[0-9][0-9 ()./-]{3,23}$")
+
+
+def _email(value: str) -> str:
+    value = value.strip()
+    if len(value) > 254 or not _EMAIL.match(value):
+        raise ValueError("not an e-mail address")
+    return value
+
+
+def _name(value: str) -> str:
+    value = " ".join(value.split())
+    if not value:
+        raise ValueError("must not be blank (send null to clear it)")
+    return value
+
+
+def _phone(value: str) -> str:
+    value = value.strip()
+    if not _PHONE.match(value):
+        raise ValueError("digits, spaces and + ( ) . / - only, 5 to 24 characters")
+    return value
+
+
+Email = Annotated[StrictStr, Field(max_length=320), AfterValidator(_email)]
+Password = Annotated[StrictStr, Field(min_length=MIN_LENGTH, max_length=MAX_LENGTH)]
+Name = Annotated[StrictStr, Field(max_length=100), AfterValidator(_name)]
+Phone = Annotated[StrictStr, Field(max_length=24), AfterValidator(_phone)]
+Token = Annotated[StrictStr, Field(min_length=1, max_length=128)]
+
+
+class _Form(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Registration(_Form):
+    email: Email
+    password: Password
+    name: Name | None = None
+    phone: Phone | None = None
+    # A non-browser client wants the session token in the answer, not cookies.
+    bearer: StrictBool = False
+
+
+class LogIn(_Form):
+    # Not checked for shape: a malformed address is simply not an account,
+    # and answers like any other wrong log-in.
+    email: Annotated[StrictStr, Field(max_length=320)]
+    password: Annotated[StrictStr, Field(max_length=MAX_LENGTH)]
+    bearer: StrictBool = False
+
+
+class ProfileUpdate(_Form):
+    """Fields left out stay as they are; null clears name or phone."""
+
+    name: Name | None = None
+    phone: Phone | None = None
+    # A new address is only used once confirmed from a link sent to it.
+    email: Email | None = None
+
+
+class TokenForm(_Form):
+    token: Token
+
+
+class ResetRequest(_Form):
+    email: Annotated[StrictStr, Field(max_length=320)]
+
+
+class NewPassword(_Form):
+    token: Token
+    password: Password
+
+
+F = TypeVar("F", bound=_Form)
+
+
+def _describe(exc: PydanticValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "body"
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}"
+
+
+async def read_form(request: web.Request, form: type[F]) -> F:
+    """The JSON body as ``form``, or ``bad_request`` naming the first problem.
+
+    JSON only: an HTML form from another site cannot send it without a CORS
+    preflight, one more thing between a forged request and our routes.
+    """
+    if request.content_type != "application/json":
+        raise BadRequest("send the body as application/json")
+    try:
+        raw = orjson.loads(await request.read())
+    except orjson.JSONDecodeError:
+        raise BadRequest("body must be JSON") from None
+    if not isinstance(raw, dict):
+        raise BadRequest("body must be a JSON object")
+    try:
+        return form.model_validate(raw)
+    except PydanticValidationError as exc:
+        raise BadRequest(_describe(exc)) from None

@@ -1,0 +1,36 @@
+"""The account messages the outbox sends: e-mail confirmation and password reset.
+
+Links are relative to the site, like the booking confirmations' (a mail
+sender would put the public address in front). The token is in the query of
+the account page, which takes it out of the address bar as soon as it loads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from seatserver.accounts.tokens import MESSAGE_KINDS
+from seatserver.bookings.outbox import Message
+
+KINDS = tuple(MESSAGE_KINDS.values())
+
+
+class AccountComposer:
+    async def compose(self, row_id: int, kind: str, payload: Mapping[str, Any]) -> Message:
+        to, secret = str(payload["to"]), str(payload["secret"])
+        until = datetime.fromisoformat(str(payload["expires_at"]))
+        if kind == MESSAGE_KINDS["verify_email"]:
+            return Message(row_id, kind, to, "Confirm your e-mail address", (
+                f"Please confirm that {to} is your address for your seatserver account:\n\n"
+                f"  /account?confirm={secret}\n\n"
+                f"The link works once, until {until:%Y-%m-%d %H:%M %Z}. If you did not ask "
+                "for this, ignore this message: nothing changes without the link.\n"))
+        if kind == MESSAGE_KINDS["reset_password"]:
+            return Message(row_id, kind, to, "Reset your password", (
+                "Someone (we hope you) asked to reset the password of your seatserver "
+                f"account.\nChoose a new password here:\n\n  /account?reset={secret}\n\n"
+                f"The link works once, until {until:%Y-%m-%d %H:%M %Z}. If it was not you, "
+                "ignore this message: your password stays as it is.\n"))
+        raise ValueError(f"no account message for outbox kind {kind!r}")

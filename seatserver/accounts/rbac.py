@@ -1,0 +1,190 @@
+"""Who may call which route: declared next to each handler, checked in one place.
+
+Every handler says who may call it with ``@allow(Role...)``. ``RoleGate``'s
+middleware resolves the caller's session once per request, answers 401
+``unauthorized`` when a session is needed and missing and 403 ``forbidden``
+for a role not allowed, applies the CSRF checks, and leaves the caller for
+the handler under ``CALLER``. ``check_declared`` refuses to start an app with
+a route that declares nothing: forgetting is a start-up error, never an open
+door.
+
+``Role.ANONYMOUS`` means "no session needed": such a route is open to
+everyone. Listed alone, the session is not even looked up (pages, static
+files, health); listed with other roles, a caller's session is resolved when
+there is one, so the handler can use it (log-in links a guest's holds).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal, TypeVar
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from seatserver.accounts import csrf
+from seatserver.accounts.cookies import SessionCookies
+from seatserver.accounts.sessions import SESSION_COOKIE, Identity, SessionStore
+from seatserver.errors import Forbidden, Unauthorized
+
+log = logging.getLogger(__name__)
+
+
+class Role(enum.Enum):
+    ANONYMOUS = "anonymous"
+    GUEST = "guest"
+    CUSTOMER = "customer"
+    KIOSK = "kiosk"
+    ADMIN = "admin"
+
+
+# Any session at all: the WebSocket, "me", log-out.
+SIGNED_IN = (Role.GUEST, Role.CUSTOMER, Role.KIOSK, Role.ADMIN)
+# Sessions of someone with an e-mail and a password.
+ACCOUNTS = (Role.CUSTOMER, Role.KIOSK, Role.ADMIN)
+# Who buys seats; a kiosk board only watches.
+BUYERS = (Role.GUEST, Role.CUSTOMER, Role.ADMIN)
+
+_ROLES_ATTRIBUTE = "__seatserver_roles__"
+H = TypeVar("H", bound=Callable[..., Awaitable[web.StreamResponse]])
+
+
+def allow(*roles: Role) -> Callable[[H], H]:
+    """Declare the roles that may call the decorated handler."""
+    if not roles:
+        raise ValueError("allow() needs at least one role")
+
+    def declare(handler: H) -> H:
+        setattr(handler, _ROLES_ATTRIBUTE, frozenset(roles))
+        return handler
+
+    return declare
+
+
+def declared_roles(handler: object) -> frozenset[Role] | None:
+    roles: frozenset[Role] | None = getattr(handler, _ROLES_ATTRIBUTE, None)
+    return roles
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """A request's resolved session: who, with which token, carried how."""
+
+    identity: Identity
+    token: str
+    via: Literal["cookie", "bearer"]
+
+    @property
+    def role(self) -> Role:
+        return Role(self.identity.kind)
+
+
+CALLER: web.RequestKey[Caller | None] = web.RequestKey("caller")
+
+
+def caller_of(request: web.Request) -> Caller | None:
+    try:
+        return request[CALLER]
+    except KeyError:
+        return None
+
+
+def identity_of(request: web.Request) -> Identity:
+    """The caller's identity; ``unauthorized`` on a route open to anonymous callers."""
+    caller = caller_of(request)
+    if caller is None:
+        raise Unauthorized("a session is needed: POST /api/sessions or log in first")
+    return caller.identity
+
+
+class UndeclaredRoute(RuntimeError):
+    """A route whose handler has no ``@allow``: the app refuses to start."""
+
+
+def check_declared(app: web.Application) -> None:
+    missing = sorted({
+        f"{route.method} {route.resource.canonical if route.resource else '?'}"
+        for route in app.router.routes() if declared_roles(route.handler) is None})
+    if missing:
+        raise UndeclaredRoute("routes without an @allow(...) declaration of who may call "
+                              f"them: {', '.join(missing)}")
+
+
+async def _check_on_startup(app: web.Application) -> None:
+    check_declared(app)  # the router is frozen by now: nothing can be added after
+
+
+def token_of(request: web.Request) -> tuple[str, Literal["cookie", "bearer"]] | None:
+    """The session token a request carries; a Bearer header wins over the cookie."""
+    auth = request.headers.get("Authorization", "")
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip(), "bearer"
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return (cookie, "cookie") if cookie else None
+
+
+class RoleGate:
+    """The one middleware that enforces every route's declaration."""
+
+    def __init__(self, sessions: SessionStore, cookies: SessionCookies,
+                 allowed_origins: tuple[str, ...]) -> None:
+        self._sessions = sessions
+        self._cookies = cookies
+        self._origins = allowed_origins
+
+    def install(self, app: web.Application) -> None:
+        app.middlewares.append(self.middleware)
+        # First of all start-up steps: refuse before any service is started.
+        app.on_startup.insert(0, _check_on_startup)
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        match = request.match_info
+        if match.http_exception is not None:
+            return await handler(request)  # no route: 404 or 405, nothing to guard
+        roles = declared_roles(match.handler)
+        if roles is None:  # check_declared makes this unreachable; fail closed anyway
+            log.error("%s %s has no role declaration", request.method, request.path)
+            raise Forbidden("this route declares no roles")
+        unsafe = request.method not in csrf.SAFE_METHODS
+        if unsafe:
+            csrf.check_origin(request, self._origins)
+        caller = None if roles == {Role.ANONYMOUS} else await self._resolve(request)
+        self._authorize(roles, caller)
+        if unsafe and caller is not None and caller.via == "cookie":
+            csrf.check_token(request, caller.token)
+        request[CALLER] = caller
+        response = await handler(request)
+        if caller is not None and caller.via == "cookie" and not response.prepared:
+            self._refresh_csrf(request, response, caller.token)
+        return response
+
+    async def _resolve(self, request: web.Request) -> Caller | None:
+        carried = token_of(request)
+        if carried is None:
+            return None
+        token, via = carried
+        identity = await self._sessions.resolve(token)
+        return None if identity is None else Caller(identity, token, via)
+
+    @staticmethod
+    def _authorize(roles: frozenset[Role], caller: Caller | None) -> None:
+        if Role.ANONYMOUS in roles:
+            return
+        if caller is None:
+            raise Unauthorized("a session is needed: POST /api/sessions or log in first")
+        if caller.role not in roles:
+            raise Forbidden(f"a {caller.role.value} session may not do this")
+
+    def _refresh_csrf(self, request: web.Request, response: web.StreamResponse,
+                      token: str) -> None:
+        """Give a session that predates its CSRF cookie (or lost it) the cookie
+        again, so its pages can keep making changes. A handler that changed
+        the session (log-in, log-out) has set its own cookies already."""
+        if csrf.CSRF_COOKIE in response.cookies:
+            return
+        if request.cookies.get(csrf.CSRF_COOKIE) != csrf.csrf_token(token):
+            self._cookies.set_csrf(request, response, token)

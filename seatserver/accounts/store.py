@@ -1,0 +1,259 @@
+"""AccountStore: users, their credentials and profile, in PostgreSQL.
+
+Every step that changes who a session stands for (sign-up, log-in, reset)
+happens in one transaction with the sessions it ends and opens, so a crash
+never leaves a browser logged in half-way. E-mail addresses are unique
+regardless of case (a unique index on ``lower(email)``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from seatserver.accounts import tokens
+from seatserver.accounts.sessions import NewSession, close_sessions, open_session, token_hash
+from seatserver.errors import EmailTaken, InvalidToken
+
+_COLUMNS = "id, kind, email, email_verified, name, phone, created_at"
+_ACCOUNT = f"SELECT {_COLUMNS} FROM users"
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: int
+    kind: str
+    email: str | None
+    email_verified: bool
+    name: str | None
+    phone: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    user_id: int
+    kind: str
+    password_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewAccount:
+    email: str
+    password_hash: str
+    name: str | None
+    phone: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Linked:
+    """What a guest brought into the account it logged in to."""
+
+    bookings: list[str]
+
+
+def _account(row: asyncpg.Record) -> Account:
+    return Account(row["id"], row["kind"], row["email"], row["email_verified"], row["name"],
+                   row["phone"], row["created_at"])
+
+
+async def _audit(conn: asyncpg.Connection, user_id: int, action: str, remote: str | None,
+                 detail: dict[str, Any]) -> None:
+    await conn.execute(
+        "INSERT INTO audit_log (actor, action, remote, detail) VALUES ($1, $2, $3, $4::jsonb)",
+        f"user:{user_id}", action, remote, json.dumps(detail))
+
+
+class AccountStore:
+    def __init__(self, pool: asyncpg.Pool, *, email_ttl: timedelta,
+                 reset_ttl: timedelta) -> None:
+        self._pool = pool
+        self._email_ttl = email_ttl
+        self._reset_ttl = reset_ttl
+
+    async def get(self, user_id: int) -> Account | None:
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(f"{_ACCOUNT} WHERE id = $1", user_id)
+        return _account(row) if row else None
+
+    async def pending_email(self, user_id: int) -> str | None:
+        async with self._pool.acquire() as conn:
+            return await tokens.pending_email(conn, user_id)
+
+    async def credentials(self, email: str) -> Credentials | None:
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(
+                """SELECT id, kind, password_hash FROM users
+                   WHERE lower(email) = lower($1) AND email IS NOT NULL""", email.strip())
+        return Credentials(row["id"], row["kind"], row["password_hash"]) if row else None
+
+    async def register(self, new: NewAccount, *, guest_id: int | None,
+                       replacing: str | None, remote: str | None
+                       ) -> tuple[Account, NewSession]:
+        """A customer account with a fresh session, and a confirmation message.
+
+        From a guest session the guest's own row becomes the account (same
+        id), so its holds and bookings are the account's without moving
+        anything; its old sessions end, as a new session starts for the new
+        privileges. ``replacing`` is the caller's session token otherwise.
+        """
+        async with self._pool.acquire() as conn, conn.transaction():
+            try:
+                row = await self._upgrade(conn, guest_id, new) if guest_id else None
+                if row is None:
+                    row = await conn.fetchrow(
+                        f"""INSERT INTO users (kind, email, password_hash, name, phone)
+                            VALUES ('customer', $1, $2, $3, $4) RETURNING {_COLUMNS}""",
+                        new.email, new.password_hash, new.name, new.phone)
+            except asyncpg.UniqueViolationError:
+                raise EmailTaken("an account with this e-mail address exists: log in, "
+                                 "or reset its password") from None
+            account = _account(row)
+            if replacing:
+                await conn.execute("DELETE FROM sessions WHERE token_hash = $1",
+                                   token_hash(replacing))
+            await close_sessions(conn, account.id)
+            session = await open_session(conn, account.id)
+            await tokens.issue(conn, user_id=account.id, purpose="verify_email",
+                               email=new.email, ttl=self._email_ttl)
+            await _audit(conn, account.id, "account.registered", remote,
+                         {"from_guest": row["id"] == guest_id})
+        return account, session
+
+    @staticmethod
+    async def _upgrade(conn: asyncpg.Connection, guest_id: int, new: NewAccount
+                       ) -> asyncpg.Record | None:
+        row: asyncpg.Record | None = await conn.fetchrow(
+            f"""UPDATE users SET kind = 'customer', email = $2, password_hash = $3, name = $4,
+                       phone = $5, updated_at = now()
+                WHERE id = $1 AND kind = 'guest' RETURNING {_COLUMNS}""",
+            guest_id, new.email, new.password_hash, new.name, new.phone)
+        return row
+
+    async def log_in(self, user_id: int, *, guest_id: int | None, replacing: str | None,
+                     remote: str | None) -> tuple[NewSession, Linked]:
+        """A new session for ``user_id``; the caller's old one ends (no fixation).
+
+        From a guest session, the guest's bookings become the account's and
+        the guest's sessions end; its holds in Redis are the caller's to move
+        (see GuestLinker), before this and again after it.
+        """
+        async with self._pool.acquire() as conn, conn.transaction():
+            linked = Linked([])
+            if guest_id is not None and guest_id != user_id:
+                linked = await _take_over(conn, guest_id, user_id)
+                await close_sessions(conn, guest_id)
+                await _audit(conn, user_id, "account.guest_linked", remote,
+                             {"guest": guest_id, "bookings": linked.bookings})
+            if replacing:
+                await conn.execute("DELETE FROM sessions WHERE token_hash = $1",
+                                   token_hash(replacing))
+            session = await open_session(conn, user_id)
+        return session, linked
+
+    async def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        async with self._pool.acquire() as conn:
+            await conn.execute(
+                "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1",
+                user_id, password_hash)
+
+    async def update_profile(self, user_id: int, changes: dict[str, str | None]) -> Account:
+        """Set ``name`` and/or ``phone`` (None clears); returns the account."""
+        assert set(changes) <= {"name", "phone"}, changes
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(
+                f"""UPDATE users SET
+                       name = CASE WHEN $2 THEN $3 ELSE name END,
+                       phone = CASE WHEN $4 THEN $5 ELSE phone END,
+                       updated_at = now()
+                    WHERE id = $1 RETURNING {_COLUMNS}""",
+                user_id, "name" in changes, changes.get("name"),
+                "phone" in changes, changes.get("phone"))
+        return _account(row)
+
+    async def request_email_change(self, user_id: int, email: str) -> None:
+        """Send a confirmation link to ``email``; it becomes the account's
+        address only when the link is used."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            taken = await conn.fetchval(
+                "SELECT 1 FROM users WHERE lower(email) = lower($1) AND id <> $2",
+                email, user_id)
+            if taken:
+                raise EmailTaken("another account uses this e-mail address")
+            await tokens.issue(conn, user_id=user_id, purpose="verify_email", email=email,
+                               ttl=self._email_ttl)
+
+    async def confirm_email(self, token: str) -> Account:
+        async with self._pool.acquire() as conn, conn.transaction():
+            redeemed = await tokens.redeem(conn, token, "verify_email")
+            try:
+                row = await conn.fetchrow(
+                    f"""UPDATE users SET email = $2, email_verified = true, updated_at = now()
+                        WHERE id = $1 AND kind <> 'guest'
+                        RETURNING {_COLUMNS}""", redeemed.user_id, redeemed.email)
+            except asyncpg.UniqueViolationError:
+                raise EmailTaken("another account took this e-mail address meanwhile") from None
+            if row is None:
+                raise InvalidToken("this link's account no longer exists")
+            await _audit(conn, redeemed.user_id, "account.email_confirmed", None,
+                         {"email": redeemed.email})
+        return _account(row)
+
+    async def request_reset(self, email: str) -> bool:
+        """Send a reset link if ``email`` is an account's; False (and nothing
+        sent) when it is not, which the caller must not reveal."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "SELECT id, email FROM users WHERE lower(email) = lower($1) AND email IS NOT NULL",
+                email.strip())
+            if row is None:
+                return False
+            await tokens.issue(conn, user_id=row["id"], purpose="reset_password",
+                               email=row["email"], ttl=self._reset_ttl)
+        return True
+
+    async def check_token(self, token: str, purpose: tokens.Purpose) -> None:
+        """``invalid_token`` unless the token is live (without using it up)."""
+        async with self._pool.acquire() as conn:
+            await tokens.check(conn, token, purpose)
+
+    async def reset_password(self, token: str, password_hash: str, *,
+                             remote: str | None) -> None:
+        """Set a new password from a reset link; every session of the account
+        ends (whoever knew the old password is logged out)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            redeemed = await tokens.redeem(conn, token, "reset_password")
+            # The link reached this address, which proves it is the owner's.
+            await conn.execute(
+                """UPDATE users SET password_hash = $2, updated_at = now(),
+                          email_verified = email_verified OR lower(email) = lower($3)
+                   WHERE id = $1""", redeemed.user_id, password_hash, redeemed.email)
+            await close_sessions(conn, redeemed.user_id)
+            await _audit(conn, redeemed.user_id, "account.password_reset", remote, {})
+
+    async def ensure_staff(self, email: str, kind: str, password_hash: str) -> bool:
+        """Create a staff account (admin, kiosk) unless the address is taken;
+        True when created. Never changes an existing account."""
+        async with self._pool.acquire() as conn:
+            created = await conn.fetchval(
+                """INSERT INTO users (kind, email, email_verified, password_hash, name)
+                   VALUES ($2, $1, true, $3, initcap($2))
+                   ON CONFLICT ((lower(email))) WHERE email IS NOT NULL DO NOTHING
+                   RETURNING id""", email, kind, password_hash)
+        return created is not None
+
+
+async def _take_over(conn: asyncpg.Connection, guest_id: int, user_id: int) -> Linked:
+    """The guest's bookings (and their idempotency keys) become the account's."""
+    references = await conn.fetch(
+        """UPDATE bookings SET user_id = $2, updated_at = now() WHERE user_id = $1
+           RETURNING reference""", guest_id, user_id)
+    await conn.execute(
+        """UPDATE idempotency_keys k SET user_id = $2 WHERE user_id = $1
+           AND NOT EXISTS (SELECT 1 FROM idempotency_keys o
+                           WHERE o.user_id = $2 AND o.key = k.key)""", guest_id, user_id)
+    return Linked(sorted(r["reference"] for r in references))

@@ -1,0 +1,86 @@
+"""One-time tokens sent by message: confirming an e-mail address, resetting a password.
+
+``issue`` stores only the token's sha256 and puts the message in the outbox
+in the caller's transaction, so the message exists exactly when the token
+does. The token itself travels in the outbox row's ``secret`` field, which
+the outbox worker erases once the message is delivered: it stays readable in
+the database only for the second or so until then. ``redeem`` takes a token
+once, and only before it expires.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+import asyncpg
+
+from seatserver.accounts.sessions import token_hash
+from seatserver.errors import InvalidToken
+
+Purpose = Literal["verify_email", "reset_password"]
+# The outbox kind of each purpose's message (see accounts.messages).
+MESSAGE_KINDS: dict[str, str] = {"verify_email": "account_verify_email",
+                                 "reset_password": "account_reset_password"}
+
+
+@dataclass(frozen=True, slots=True)
+class Redeemed:
+    user_id: int
+    email: str
+
+
+async def issue(conn: asyncpg.Connection, *, user_id: int, purpose: Purpose, email: str,
+                ttl: timedelta) -> None:
+    """A new token for ``purpose``, replacing the user's unused ones, and its message."""
+    token = secrets.token_urlsafe(32)
+    expires_at = datetime.now(UTC) + ttl
+    await conn.execute(
+        "DELETE FROM account_tokens WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL",
+        user_id, purpose)
+    await conn.execute(
+        """INSERT INTO account_tokens (token_hash, user_id, purpose, email, expires_at)
+           VALUES ($1, $2, $3, $4, $5)""",
+        token_hash(token), user_id, purpose, email, expires_at)
+    payload = {"user_id": user_id, "to": email, "secret": token,
+               "expires_at": expires_at.isoformat()}
+    await conn.execute("INSERT INTO outbox (kind, payload) VALUES ($1, $2::jsonb)",
+                       MESSAGE_KINDS[purpose], json.dumps(payload))
+
+
+_STALE = ("this link is not valid any more: it was used, has expired, "
+          "or a newer one was sent")
+
+
+async def check(conn: asyncpg.Connection, token: str, purpose: Purpose) -> None:
+    live = await conn.fetchval(
+        """SELECT 1 FROM account_tokens WHERE token_hash = $1 AND purpose = $2
+           AND used_at IS NULL AND expires_at > now()""", token_hash(token), purpose)
+    if not live:
+        raise InvalidToken(_STALE)
+
+
+async def redeem(conn: asyncpg.Connection, token: str, purpose: Purpose) -> Redeemed:
+    """Use up a live token of ``purpose``; ``invalid_token`` if it is unknown,
+    used, expired or for something else. Call inside a transaction."""
+    row = await conn.fetchrow(
+        """UPDATE account_tokens SET used_at = now()
+           WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > now()
+           RETURNING user_id, email""",
+        token_hash(token), purpose)
+    if row is None:
+        raise InvalidToken(_STALE)
+    return Redeemed(row["user_id"], row["email"])
+
+
+async def pending_email(conn: asyncpg.Connection, user_id: int) -> str | None:
+    """An address the user asked to change to and has not confirmed yet."""
+    email: str | None = await conn.fetchval(
+        """SELECT t.email FROM account_tokens t JOIN users u ON u.id = t.user_id
+           WHERE t.user_id = $1 AND t.purpose = 'verify_email' AND t.used_at IS NULL
+             AND t.expires_at > now() AND lower(t.email) <> lower(coalesce(u.email, ''))
+           ORDER BY t.created_at DESC LIMIT 1""", user_id)
+    return email
