@@ -57,6 +57,7 @@ PAGES = {
     "/": "index.html",
     r"/showtimes/{id:\d+}": "picker/index.html",
     "/kiosk": "kiosk/index.html",
+    "/account": "account/index.html",
 }
 
 

@@ -67,6 +67,7 @@ MATRIX: dict[tuple[str, str], tuple[Role, ...]] = {
     ("GET", "/"): ANONYMOUS,
     ("GET", "/showtimes/{id}"): ANONYMOUS,
     ("GET", "/kiosk"): ANONYMOUS,
+    ("GET", "/account"): ANONYMOUS,
     ("GET", "/static/{version}/{path}"): ANONYMOUS,
     ("GET", "/version"): ANONYMOUS,
 }

@@ -118,3 +118,20 @@ async def test_receipt_has_no_serious_accessibility_findings(shop: Shop, width: 
     await expect(picker.page.get_by_role("button", name="Print")).to_be_visible()
 
     assert await serious_findings(picker.page) == []
+
+
+@pytest.mark.parametrize("width", [360, 1280])
+async def test_account_page_has_no_serious_accessibility_findings(
+        browsing: Browsing, server: Server, width: int) -> None:
+    page = await browsing.page(f"{server.url}/account", width=width)
+    await expect(page.locator("#who")).to_have_text("You are not logged in.")
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.locator("#login .form-error")).to_be_visible()
+    assert await serious_findings(page) == []
+
+    await page.locator("#register-email").fill(f"a11y-{width}@example.com")
+    await page.locator("#register-password").fill("correct horse battery")
+    await page.get_by_role("button", name="Create account").click()
+    await expect(page.locator("#who")).to_contain_text("Logged in as")
+
+    assert await serious_findings(page) == []

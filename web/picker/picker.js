@@ -27,6 +27,8 @@ class Picker {
 
   async start() {
     installSprite();
+    // Signing up or logging in keeps the seats held here; come back to them after.
+    $("#account-link").href = `/account?next=${encodeURIComponent(location.pathname)}`;
     const detail = await this.load();
     if (!detail.seats.length) {
       this.fail("This showtime has no seat map yet.");

@@ -1,0 +1,287 @@
+// The account page at /account: sign up or log in (a guest's held seats and
+// bookings come along), the profile, the order history, log-out; and the
+// targets of the links we send: ?confirm=<token> and ?reset=<token>.
+
+import {
+  forgetSession, getJSON, HttpError, rememberSession, sendJSON,
+} from "../shared/api.js";
+import { formatMoney } from "../shared/format.js";
+
+const $ = (selector) => document.querySelector(selector);
+const STATUS_WORDS = {
+  pending: "waiting for payment", booked: "booked", expired: "expired (not paid)",
+  cancelled: "cancelled and refunded",
+};
+
+/** Where to go back to: a path on this site only, never another site. */
+function nextPath(params) {
+  const next = params.get("next");
+  return next && next.startsWith("/") && !next.startsWith("//") ? next : null;
+}
+
+function errorText(error) {
+  if (!(error instanceof HttpError)) {
+    return "No answer from the server. Check your connection and try again.";
+  }
+  switch (error.code) {
+    case "invalid_credentials":
+      return "That e-mail address and password do not match an account.";
+    case "rate_limited": {
+      const minutes = Math.max(1, Math.ceil((error.retryAfterS ?? 60) / 60));
+      return `Too many attempts. Please wait ${minutes} minute${minutes === 1 ? "" : "s"} `
+        + "and try again.";
+    }
+    case "email_taken":
+      return "An account already uses this e-mail address: log in, or reset its password.";
+    case "invalid_token":
+      return "This link does not work any more: it was used already, has expired, or a "
+        + "newer one was sent. Ask for a new one.";
+    case "csrf_failed":
+      return "Your session changed in another tab. Reload this page and try again.";
+    case "unauthorized":
+      return "You are not logged in any more. Reload this page to log in again.";
+    default:
+      if (error.status >= 500) return "Something went wrong on our side. Please try again.";
+      return error.message;
+  }
+}
+
+class AccountPage {
+  constructor() {
+    const params = new URLSearchParams(location.search);
+    this.next = nextPath(params);
+    this.confirmToken = params.get("confirm");
+    this.resetToken = params.get("reset");
+    if (this.confirmToken || this.resetToken) {
+      // Out of the address bar, the history and any Referer at once.
+      params.delete("confirm");
+      params.delete("reset");
+      const query = params.toString();
+      history.replaceState(null, "", location.pathname + (query ? `?${query}` : ""));
+    }
+    if (this.next) {
+      $("#back").href = this.next;
+      $("#back").textContent = "Back to your seats";
+    }
+  }
+
+  async start() {
+    this.bind("#register", () => this.register());
+    this.bind("#login", () => this.logIn());
+    this.bind("#forgot", () => this.forgot());
+    this.bind("#profile", () => this.saveProfile());
+    this.bind("#reset-form", () => this.reset());
+    $("#logout").addEventListener("click", () => this.logOut());
+    if (this.confirmToken) await this.confirm();
+    if (this.resetToken) {
+      this.show("reset");
+      $("#who").textContent = "Reset your password";
+      return;
+    }
+    await this.load();
+  }
+
+  /** A form's submit runs `action` once at a time, its errors shown in the form. */
+  bind(selector, action) {
+    const form = $(selector);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const button = form.querySelector("button[type=submit]");
+      if (button.getAttribute("aria-disabled") === "true") return;
+      this.formError(form, null);
+      button.setAttribute("aria-disabled", "true");
+      try {
+        await action();
+      } catch (error) {
+        this.formError(form, errorText(error));
+      } finally {
+        button.removeAttribute("aria-disabled");
+      }
+    });
+  }
+
+  formError(form, text) {
+    const slot = form.querySelector(".form-error");
+    slot.textContent = text ?? "";
+    slot.hidden = !text;
+  }
+
+  show(view) {
+    $("#signed-out").hidden = view !== "signed-out";
+    $("#signed-in").hidden = view !== "signed-in";
+    $("#reset").hidden = view !== "reset";
+  }
+
+  notice(text, tone = "info", link = null) {
+    $("#notice").dataset.tone = tone;
+    $("#notice-text").textContent = text;
+    const anchor = $("#notice-link");
+    anchor.hidden = !link;
+    if (link) {
+      anchor.href = link.href;
+      anchor.textContent = link.text;
+    }
+    $("#notice").hidden = false;
+  }
+
+  backLink() {
+    return this.next ? { href: this.next, text: "Back to your seats" } : null;
+  }
+
+  async load() {
+    let me = null;
+    try {
+      ({ body: me } = await getJSON("/api/me"));
+    } catch (error) {
+      if (!(error instanceof HttpError && error.status === 401)) {
+        $("#who").textContent = errorText(error);
+        return;
+      }
+    }
+    if (!me || me.kind === "guest") {
+      this.show("signed-out");
+      $("#who").textContent = me ? "You are browsing as a guest." : "You are not logged in.";
+      return;
+    }
+    this.render(me);
+    this.show("signed-in");
+    await this.loadOrders();
+  }
+
+  render(me) {
+    $("#who").textContent = `Logged in as ${me.email}`
+      + (me.kind === "customer" ? "" : ` (${me.kind})`);
+    $("#profile-name").value = me.name ?? "";
+    $("#profile-phone").value = me.phone ?? "";
+    $("#profile-email").value = me.email ?? "";
+    let state = me.email_verified ? "Your e-mail address is confirmed."
+      : "Not confirmed yet: use the link we sent to this address.";
+    if (me.email_pending) {
+      state = `We sent a link to ${me.email_pending}: it becomes your address once you `
+        + "open it. Until then we keep using the one above.";
+    }
+    $("#email-state").textContent = state;
+  }
+
+  async loadOrders() {
+    let bookings = [];
+    try {
+      ({ body: bookings } = await getJSON("/api/bookings"));
+    } catch {
+      $("#orders-empty").textContent = "Your bookings could not be loaded just now.";
+      $("#orders-empty").hidden = false;
+      return;
+    }
+    $("#orders-empty").hidden = bookings.length > 0;
+    $("#orders").replaceChildren(...bookings.map((booking) => {
+      const item = document.createElement("li");
+      item.className = "order";
+      const link = document.createElement("a");
+      link.href = `/bookings/${encodeURIComponent(booking.reference)}`;
+      link.textContent = booking.reference;
+      const status = document.createElement("span");
+      status.className = "status";
+      const seats = booking.seats.map((seat) => seat.id).join(", ");
+      status.textContent = `${STATUS_WORDS[booking.status] ?? booking.status} · seats ${seats}`;
+      const total = document.createElement("span");
+      total.className = "total";
+      total.textContent = formatMoney(booking.total.amount, booking.total.currency);
+      item.append(link, status, total);
+      return item;
+    }));
+  }
+
+  values(form) {
+    return Object.fromEntries(new FormData($(form)).entries());
+  }
+
+  async register() {
+    const { email, password, name } = this.values("#register");
+    if (!email.includes("@")) throw new HttpError(400, "bad_request", "Enter your e-mail address.");
+    if (password.length < 8) {
+      throw new HttpError(400, "bad_request", "Choose a password of at least 8 characters.");
+    }
+    const body = { email, password };
+    if (name.trim()) body.name = name;
+    const done = await sendJSON("/api/auth/register", body);
+    rememberSession();
+    this.notice(`Welcome! Your account is ready. We sent a link to ${done.user.email} to `
+      + "confirm the address.", "info", this.backLink());
+    this.render(done.user);
+    this.show("signed-in");
+    await this.loadOrders();
+  }
+
+  async logIn() {
+    const { email, password } = this.values("#login");
+    const done = await sendJSON("/api/auth/login", { email, password });
+    rememberSession();
+    const { seats, bookings } = done.linked;
+    const brought = [];
+    if (seats) brought.push(`${seats} held seat${seats === 1 ? "" : "s"}`);
+    if (bookings.length) brought.push(`${bookings.length} booking${bookings.length === 1 ? "" : "s"}`);
+    this.notice(brought.length ? `Logged in. Your ${brought.join(" and ")} came with you.`
+      : "Logged in.", "info", this.backLink());
+    this.render(done.user);
+    this.show("signed-in");
+    await this.loadOrders();
+  }
+
+  async forgot() {
+    const { email } = this.values("#forgot");
+    if (!email.includes("@")) throw new HttpError(400, "bad_request", "Enter your e-mail address.");
+    await sendJSON("/api/auth/password-reset", { email });
+    this.notice(`If an account uses ${email}, a link to reset its password is on its way.`);
+  }
+
+  async saveProfile() {
+    const { name, phone, email } = this.values("#profile");
+    const me = await sendJSON("/api/me", {
+      name: name.trim() || null, phone: phone.trim() || null, email,
+    }, { method: "PATCH" });
+    this.render(me);
+    this.notice(me.email_pending
+      ? `Saved. Open the link we sent to ${me.email_pending} to make it your address.`
+      : "Saved.");
+  }
+
+  async logOut() {
+    try {
+      await sendJSON("/api/auth/logout", {});
+    } catch (error) {
+      if (!(error instanceof HttpError && error.status === 401)) {
+        this.notice(errorText(error), "error");
+        return;
+      }
+    }
+    forgetSession();
+    this.notice("You are logged out.");
+    $("#who").textContent = "You are not logged in.";
+    $("#orders").replaceChildren();
+    this.show("signed-out");
+  }
+
+  async confirm() {
+    try {
+      const done = await sendJSON("/api/auth/email/confirm", { token: this.confirmToken });
+      this.notice(`Thank you: ${done.email} is confirmed.`);
+    } catch (error) {
+      this.notice(errorText(error), "error");
+    }
+  }
+
+  async reset() {
+    const { password } = this.values("#reset-form");
+    if (password.length < 8) {
+      throw new HttpError(400, "bad_request", "Choose a password of at least 8 characters.");
+    }
+    await sendJSON("/api/auth/password-reset/confirm", { token: this.resetToken, password });
+    this.resetToken = null;
+    forgetSession(); // every session of the account was ended
+    this.notice("Your password is changed. Log in with it now.");
+    this.show("signed-out");
+    $("#who").textContent = "You are not logged in.";
+  }
+}
+
+new AccountPage().start();
