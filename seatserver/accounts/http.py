@@ -145,8 +145,14 @@ class AccountHandlers:
         if current is None:
             raise NotFound("this account no longer exists")
         # The address first: if it is refused, nothing else has changed either.
-        if form.email is not None and form.email.lower() != (current.email or "").lower():
-            await self._accounts.request_email_change(identity.user_id, form.email)
+        if form.email is not None:
+            same = form.email.lower() == (current.email or "").lower()
+            if same and current.email_verified:
+                # Back to the address it has: a pending change is called off.
+                await self._accounts.cancel_email_change(identity.user_id)
+            else:
+                # A new address, or the unconfirmed one again: (re)send the link.
+                await self._accounts.request_email_change(identity.user_id, form.email)
         changes: dict[str, str | None] = {
             field: getattr(form, field) for field in ("name", "phone")
             if field in form.model_fields_set}

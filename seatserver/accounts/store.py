@@ -187,6 +187,12 @@ class AccountStore:
             await tokens.issue(conn, user_id=user_id, purpose="verify_email", email=email,
                                ttl=self._email_ttl)
 
+    async def cancel_email_change(self, user_id: int) -> None:
+        async with self._pool.acquire() as conn:
+            await conn.execute(
+                """DELETE FROM account_tokens WHERE user_id = $1 AND purpose = 'verify_email'
+                   AND used_at IS NULL""", user_id)
+
     async def confirm_email(self, token: str) -> Account:
         async with self._pool.acquire() as conn, conn.transaction():
             redeemed = await tokens.redeem(conn, token, "verify_email")

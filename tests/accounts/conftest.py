@@ -123,17 +123,19 @@ def messages(outbox_dir: Path) -> list[str]:
     return [p.read_text() for p in sorted(outbox_dir.glob("*.txt"))]
 
 
-async def message_to(outbox_dir: Path, to: str, kind: str, within: float = 10.0) -> str:
-    """The text of the last message of ``kind`` the outbox's log sink wrote to ``to``."""
+async def message_to(outbox_dir: Path, to: str, kind: str, *, nth: int = 1,
+                     within: float = 10.0) -> str:
+    """The text of the ``nth`` message of ``kind`` the outbox's log sink wrote to
+    ``to`` (waiting for it to be written)."""
     found: list[str] = []
 
     def look() -> bool:
         found[:] = [p.read_text() for p in sorted(outbox_dir.glob(f"*-{kind}.txt"))
                     if p.read_text().startswith(f"To: {to}\n")]
-        return bool(found)
+        return len(found) >= nth
 
     await eventually(look, within=within)
-    return found[-1]
+    return found[nth - 1]
 
 
 def link_token(message: str, parameter: str) -> str:

@@ -270,3 +270,23 @@ async def test_a_newer_email_change_voids_the_older_link(
     status, body = await alice.call("POST", "/api/auth/email/confirm", {"token": stale})
 
     assert (status, body["error"]["code"]) == (400, "invalid_token")
+
+
+async def test_the_unconfirmed_address_again_resends_its_link_and_the_confirmed_one_cancels(
+        visitor: VisitorFactory, outbox_dir: Path) -> None:
+    alice = await visitor()
+    email, other = new_email(), new_email()
+    await alice.register(email)
+    first = link_token(await message_to(outbox_dir, email, "account_verify_email"), "confirm")
+
+    await alice.call("PATCH", "/api/me", {"email": email})
+    second = link_token(await message_to(outbox_dir, email, "account_verify_email", nth=2),
+                        "confirm")
+    assert second != first
+    status, _ = await alice.call("POST", "/api/auth/email/confirm", {"token": second})
+    assert status == 200
+
+    _, me = await alice.call("PATCH", "/api/me", {"email": other})
+    assert me["email_pending"] == other
+    status, me = await alice.call("PATCH", "/api/me", {"email": email.upper()})
+    assert (status, me["email"], me["email_pending"]) == (200, email, None)

@@ -149,6 +149,7 @@ class AccountPage {
   }
 
   render(me) {
+    this.email = me.email;
     $("#who").textContent = `Logged in as ${me.email}`
       + (me.kind === "customer" ? "" : ` (${me.kind})`);
     $("#profile-name").value = me.name ?? "";
@@ -236,9 +237,10 @@ class AccountPage {
 
   async saveProfile() {
     const { name, phone, email } = this.values("#profile");
-    const me = await sendJSON("/api/me", {
-      name: name.trim() || null, phone: phone.trim() || null, email,
-    }, { method: "PATCH" });
+    const changes = { name: name.trim() || null, phone: phone.trim() || null };
+    // Sent only when changed: the same address again would send its link again.
+    if (email.trim().toLowerCase() !== (this.email ?? "").toLowerCase()) changes.email = email;
+    const me = await sendJSON("/api/me", changes, { method: "PATCH" });
     this.render(me);
     this.notice(me.email_pending
       ? `Saved. Open the link we sent to ${me.email_pending} to make it your address.`
