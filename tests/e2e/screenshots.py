@@ -1,4 +1,4 @@
-"""``make screenshots``: PNGs of the picker and the kiosk for docs/images/.
+"""``make screenshots``: PNGs of the picker, the kiosk and the account page for docs/images/.
 
 Self-contained: it starts an embedded Redis and PostgreSQL in a temporary
 folder (never touching servers of yours), seeds the demo, serves it, books and
@@ -82,6 +82,23 @@ async def photograph_declined(browser: Browser, url: str, path: Path) -> None:
     print(f"wrote {path}")
 
 
+async def photograph_account(browser: Browser, base: str, showtime: int, path: Path) -> None:
+    """The account page as a guest finds it after signing up from the picker."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 760},
+                                        reduced_motion="reduce")
+    page = await context.new_page()
+    await page.goto(f"{base}/account?next=%2Fshowtimes%2F{showtime}")
+    await page.locator("#register-email").fill("alice@example.com")
+    await page.locator("#register-password").fill("correct horse battery")
+    await page.locator("#register-name").fill("Alice Liddell")
+    await page.get_by_role("button", name="Create account").click()
+    await expect(page.locator("#who")).to_contain_text("Logged in as")
+    await settle(page)
+    await page.screenshot(path=str(path))
+    await context.close()
+    print(f"wrote {path}")
+
+
 async def settle(page: Page) -> None:
     """Let counts, frames and fonts finish before the photograph."""
     await page.evaluate("document.fonts.ready")
@@ -107,6 +124,7 @@ async def shoot(server: Server, redis_url: str, showtime: int, out: Path) -> Non
                              width=1920, height=1080)
             await photograph(browser, f"{server.url}/kiosk?showtime={showtime}",
                              out / "kiosk-map.png", width=1920, height=1080)
+            await photograph_account(browser, server.url, showtime, out / "account.png")
         finally:
             await browser.close()
 
