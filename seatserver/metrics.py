@@ -95,7 +95,7 @@ class MetricsHandlers:
         self._registry.register(collector)
 
     # Scrapers carry no session: keep /metrics off the public side of the
-    # proxy (docs/accounts.md) rather than behind a login.
+    # balancer (docs/operations.md) rather than behind a login.
     @allow(Role.ANONYMOUS)
     async def metrics(self, request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(self._registry),
