@@ -53,11 +53,12 @@ function cookie(name) {
 
 /**
  * The session's CSRF token. A session older than its CSRF cookie gets one
- * from any answer about it, so one look at /api/me fetches it.
+ * from any answer about it, so one look at /api/me fetches it (when this
+ * browser has a session at all: without one, nothing needs the token).
  */
 async function csrfToken() {
   let token = cookie(CSRF_COOKIE);
-  if (token === null) {
+  if (token === null && remembered()) {
     await fetch("/api/me", { credentials: "same-origin", headers: { Accept: "application/json" } })
       .catch(() => {});
     token = cookie(CSRF_COOKIE);
