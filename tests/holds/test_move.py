@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from seatserver import redis_keys
 from seatserver.errors import NotHolder
 from seatserver.holds import HoldEngine
-from tests.holds.conftest import make_engine
+from tests.holds.conftest import EngineFactory
 
 ST = 11
 
@@ -76,8 +76,8 @@ async def test_move_twice_moves_nothing_the_second_time(engine: HoldEngine) -> N
     assert list((await engine.snapshot(ST, "account")).mine) == ["D1"]
 
 
-async def test_moved_holds_still_expire_at_their_deadline(redis: Redis) -> None:
-    engine = make_engine(redis, ttl_ms=300)
+async def test_moved_holds_still_expire_at_their_deadline(make_engine: EngineFactory) -> None:
+    engine = make_engine(ttl_ms=300)
     await engine.hold(ST, "guest", ["E1"])
     await engine.move(ST, "guest", "account")
 
@@ -90,9 +90,9 @@ async def test_moved_holds_still_expire_at_their_deadline(redis: Redis) -> None:
 
 
 async def test_the_accounts_seat_set_lives_as_long_as_the_longest_hold_moved(
-        redis: Redis) -> None:
-    engine = make_engine(redis, ttl_ms=60_000)
-    short = make_engine(redis, ttl_ms=2_000)
+        make_engine: EngineFactory, redis: Redis) -> None:
+    engine = make_engine(ttl_ms=60_000)
+    short = make_engine(ttl_ms=2_000)
     await short.hold(ST, "account", ["F1"])
     await engine.hold(ST, "guest", ["F2"])
 
