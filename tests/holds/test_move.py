@@ -111,3 +111,20 @@ async def test_the_holder_index_names_the_showtimes_noted(engine: HoldEngine,
     assert await engine.showtimes_of("nobody") == []
     ttl = await redis.pttl(redis_keys.holder_showtimes("guest"))
     assert ttl > 2 * 60_000  # hold time + its longest extension + backstop
+
+
+async def test_holds_that_lapsed_for_the_guest_have_lapsed_for_the_account(
+        make_engine: EngineFactory) -> None:
+    short = make_engine(ttl_ms=200)
+    await short.hold(ST, "guest", ["G1"])
+    await short.hold(ST, "account", ["G2"])
+    await asyncio.sleep(0.3)
+    await short.expire(ST)
+    engine = make_engine()
+    await engine.hold(ST, "guest", ["G3"])
+
+    await engine.move(ST, "guest", "account")
+
+    assert await engine.lapsed(ST, "account") == {"G1", "G2"}
+    assert await engine.lapsed(ST, "guest") == set()
+    assert list((await engine.snapshot(ST, "account")).mine) == ["G3"]

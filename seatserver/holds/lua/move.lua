@@ -9,6 +9,8 @@
 -- holder's clients see the seats as theirs in their next snapshot. The
 -- per-holder seat limit is not applied: the seats were taken within it, and
 -- refusing some would drop holds the person is in the middle of buying.
+-- The giver's lapsed set (holds that expired) goes along too, so checkout
+-- can still tell the taker "your hold expired" rather than "nothing held".
 -- Idempotent: a second run finds nothing left to move.
 
 local from, to = ARGV[4], ARGV[5]
@@ -23,7 +25,18 @@ if from ~= to then
     end
   end
 end
+
+local from_lapsed, to_lapsed = lapsed_key(from), lapsed_key(to)
+local lapsed = {}
+if from ~= to then lapsed = redis.call('SMEMBERS', from_lapsed) end
+if #lapsed > 0 then
+  redis.call('SADD', to_lapsed, unpack(lapsed))
+  redis.call('DEL', from_lapsed)
+  redis.call('PEXPIRE', to_lapsed, LAPSED_KEEP_MS)
+end
 if #moved == 0 then return {'ok', now, moved} end
+-- A seat held (now by the taker) has not lapsed for it.
+redis.call('SREM', to_lapsed, unpack(moved))
 
 -- The taker's set must last as long as the longest hold it now names.
 local from_ttl = redis.call('PTTL', from_key)
