@@ -13,17 +13,15 @@ import pytest
 from seatserver.accounts.sessions import SessionStore
 from seatserver.loadgen.client import SeatClient
 from tests.accounts.conftest import Visitor, VisitorFactory, new_email
+from tests.bookings import conftest as bookings_conftest
 from tests.support import eventually
 
 Watch = Callable[[Visitor], Awaitable[SeatClient]]
 
 
-@pytest.fixture(autouse=True)
-async def no_bookings(db_pool: asyncpg.Pool) -> None:
-    """Seats sold by an earlier test would stay sold in the shared database."""
-    async with db_pool.acquire() as conn:
-        await conn.execute("TRUNCATE bookings, booking_seats, payments, payment_events, "
-                           "idempotency_keys, audit_log, outbox, sim_provider_orders")
+# Seats sold by an earlier test would stay sold in the shared database: each
+# test starts with no sales, as the bookings suite's do.
+no_bookings = bookings_conftest.no_bookings
 
 
 @pytest.fixture
