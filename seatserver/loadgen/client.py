@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,9 +69,18 @@ class SeatView:
         self.offset, self.position = offset, position
 
 
+Reply = dict[str, Any]
+OnReply = Callable[[Reply], None]
+
+
 class SeatClient:
+    """``delay_sink``, when given, receives each update's delivery delay (ms,
+    server stamp to receipt) instead of ``update_delays_ms``, which grows
+    without bound and suits only short tests."""
+
     def __init__(self, session: aiohttp.ClientSession, base_url: str, token: str, *,
-                 protocol: str = JSON_PROTOCOL, origin: str | None = None) -> None:
+                 protocol: str = JSON_PROTOCOL, origin: str | None = None,
+                 delay_sink: Callable[[float], None] | None = None) -> None:
         self._session = session
         self._url = base_url.rstrip("/").replace("http", "ws", 1) + "/ws"
         self._token = token
@@ -78,6 +88,12 @@ class SeatClient:
         self._origin = origin
         self._refs = itertools.count(1)
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        # Effects of replies, applied by the reader even when the caller
+        # stopped waiting (cancelled, timed out): a hold granted after its
+        # caller gave up is still the client's hold.
+        self._effects: dict[str, OnReply] = {}
+        self._delay_sink = delay_sink
+        self.lost_replies = 0
         self._reader: asyncio.Task[None] | None = None
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.views: dict[int, SeatView] = {}
@@ -110,6 +126,11 @@ class SeatClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    async def wait_closed(self) -> None:
+        """Return once the connection has closed (or was never opened)."""
+        if self._reader is not None:
+            await asyncio.shield(self._reader)
+
     @property
     def closed(self) -> bool:
         return self.ws is None or self.ws.closed
@@ -121,13 +142,19 @@ class SeatClient:
         else:
             await self.ws.send_str(data)
 
-    async def request(self, op: str, within: float = ACK_TIMEOUT_S, **fields: Any
-                      ) -> dict[str, Any]:
-        """Send one command; return its ack (or pong), whatever it says."""
+    async def request(self, op: str, within: float = ACK_TIMEOUT_S, *,
+                      on_reply: OnReply | None = None, **fields: Any) -> dict[str, Any]:
+        """Send one command; return its ack (or pong), whatever it says.
+
+        ``on_reply`` runs when the reply arrives, whether or not anyone still
+        waits for it; it does not run when the connection closes first.
+        """
         assert self.ws is not None
         ref = str(next(self._refs))
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[ref] = future
+        if on_reply is not None:
+            self._effects[ref] = on_reply
         payload = self._codec.encode({"op": op, "ref": ref, **fields})
         try:
             if self._codec.binary:
@@ -146,19 +173,26 @@ class SeatClient:
             fields["since"] = since
         return await self.request("subscribe", **fields)
 
-    async def hold(self, showtime: int, seats: list[str]) -> dict[str, Any]:
-        ack = await self.request("hold", showtime=showtime, seats=seats)
-        if ack.get("ok") and showtime in self.views:
-            for seat in seats:
-                self.views[showtime].mine[seat] = ack["expires_at"]
-        return ack
+    async def hold(self, showtime: int, seats: list[str],
+                   on_reply: OnReply | None = None) -> dict[str, Any]:
+        def granted(ack: Reply) -> None:
+            if ack.get("ok") and showtime in self.views:
+                for seat in seats:
+                    self.views[showtime].mine[seat] = ack["expires_at"]
+            if on_reply is not None:
+                on_reply(ack)
+        return await self.request("hold", showtime=showtime, seats=seats, on_reply=granted)
 
-    async def release(self, showtime: int, seats: list[str]) -> dict[str, Any]:
-        ack = await self.request("release", showtime=showtime, seats=seats)
-        if ack.get("ok") and showtime in self.views:
-            for seat in seats:
-                self.views[showtime].mine.pop(seat, None)
-        return ack
+    async def release(self, showtime: int, seats: list[str],
+                      on_reply: OnReply | None = None) -> dict[str, Any]:
+        def released(ack: Reply) -> None:
+            if ack.get("ok") and showtime in self.views:
+                for seat in seats:
+                    self.views[showtime].mine.pop(seat, None)
+            if on_reply is not None:
+                on_reply(ack)
+        return await self.request("release", showtime=showtime, seats=seats,
+                                  on_reply=released)
 
     async def _read(self) -> None:
         assert self.ws is not None
@@ -173,6 +207,10 @@ class SeatClient:
                     self.violations.append(str(exc))
         finally:
             # Nobody will answer what is still waiting: say so now, not at the timeout.
+            # Holds and releases whose outcome this client will never learn:
+            # after a reconnect only a snapshot's `mine` tells what it holds.
+            self.lost_replies += len(self._effects)
+            self._effects.clear()
             for future in self._waiting.values():
                 if not future.done():
                     future.set_exception(ConnectionError("connection closed"))
@@ -181,14 +219,14 @@ class SeatClient:
         if self.keep_frames:
             self.frames.append(frame)
         kind = frame.get("t")
-        if kind in ("ack", "pong"):
-            future = self._waiting.get(str(frame.get("ref")))
-            if future is not None and not future.done():
-                future.set_result(frame)
-            return
-        if kind == "error":
-            self.errors.append(frame)
-            future = self._waiting.get(str(frame.get("ref")))
+        if kind in ("ack", "pong", "error"):
+            if kind == "error":
+                self.errors.append(frame)
+            ref = str(frame.get("ref"))
+            effect = self._effects.pop(ref, None)
+            if effect is not None:
+                effect(frame)
+            future = self._waiting.get(ref)
             if future is not None and not future.done():
                 future.set_result(frame)
             return
@@ -198,7 +236,11 @@ class SeatClient:
         elif kind == "update":
             view.apply_update(frame)
             if "ts" in frame:
-                self.update_delays_ms.append(time.time() * 1000 - frame["ts"])
+                delay = time.time() * 1000 - frame["ts"]
+                if self._delay_sink is not None:
+                    self._delay_sink(delay)
+                else:
+                    self.update_delays_ms.append(delay)
         elif kind == "summary":
             view.summary = frame
         else:
@@ -211,3 +253,11 @@ async def new_session(session: aiohttp.ClientSession, base_url: str) -> str:
         resp.raise_for_status()
         body: dict[str, Any] = await resp.json()
         return str(body["token"])
+
+
+async def guest_session(session: aiohttp.ClientSession, base_url: str) -> tuple[str, int]:
+    """A guest session's token and user id (the holder id of its holds)."""
+    async with session.post(base_url.rstrip("/") + "/api/sessions") as resp:
+        resp.raise_for_status()
+        body: dict[str, Any] = await resp.json()
+        return str(body["token"]), int(body["user_id"])
