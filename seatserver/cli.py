@@ -1,4 +1,5 @@
-"""The ``seatserver`` command: ``serve``, ``migrate``, ``seed --demo``, ``reconcile``, ``outbox``.
+"""The ``seatserver`` command: ``serve``, ``migrate``, ``seed --demo``, ``reconcile``,
+``outbox``, ``loadgen``.
 
 ``serve`` with neither ``REDIS_URL`` nor ``DATABASE_URL`` starts the embedded
 servers (data under ``SEATSERVER_DATA_DIR``), migrates, seeds the demo and
@@ -32,6 +33,8 @@ from seatserver.catalog.store import CatalogStore
 from seatserver.db import MigrationError, create_pool, migrate
 from seatserver.embedded import EmbeddedError, EmbeddedServices
 from seatserver.holds import HoldEngine
+from seatserver.loadgen import options as loadgen_options
+from seatserver.loadgen import runner as loadgen
 from seatserver.redis_client import cluster_mode, connect
 from seatserver.serving import is_worker, run_app, run_workers
 from seatserver.settings import Settings, SettingsError
@@ -61,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     retry.add_argument("ids", type=int, nargs="+", metavar="ID", help="outbox message ids")
     seed = commands.add_parser("seed", help="add sample data to $DATABASE_URL")
     seed.add_argument("--demo", action="store_true", help="the demo cinema and showtimes")
+    loadgen_options.add_parser(commands)
     return parser
 
 
@@ -71,6 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"seatserver: SEATSERVER_LOG_FORMAT: {exc}", file=sys.stderr)
         return 2
+    if args.command == "loadgen":
+        return loadgen.run(loadgen_options.from_args(args))
     try:
         settings = Settings.from_env()
         if args.command == "serve":

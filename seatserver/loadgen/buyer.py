@@ -1,0 +1,434 @@
+"""Simulated people: buyers who pick seats and kiosks that watch a showtime.
+
+A buyer comes back visit after visit until the run stops. A visit: pick a
+showtime, look at its map, click seats (one by one, or a group at once, with
+think time between clicks; a refused seat is replaced by another free one),
+maybe change their mind about one seat, then check out and pay or decline,
+release the basket, or just close the tab. A buyer who closes the tab (or
+walks away from the payment page) comes back later as a new guest.
+
+Buyers only click seats their own view shows free: that is what a person
+can click, and it keeps the view's idea of its own holds exact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from seatserver.loadgen.client import Reply, SeatClient, SeatView, guest_session
+from seatserver.loadgen.ledger import CheckoutRecord, Grant, Ledger, Unanswered
+from seatserver.loadgen.options import LoadOptions
+from seatserver.loadgen.payment import CheckoutFailed, Payer
+from seatserver.loadgen.seatmap import SeatPicker
+from seatserver.loadgen.stats import Recorder
+
+PARTY_SIZES = (1, 2, 3, 4)
+PARTY_WEIGHTS = (20, 45, 15, 20)
+GROUP_AT_ONCE = 0.3  # of buyers hold their party in one message
+CHANGE_MIND = 0.15  # of baskets lose one seat for another
+WALK_AWAY = 0.05  # of checkouts are left on the payment page (pending, then expired)
+REFUSALS_PER_BASKET = 6
+BACKOFF_CODES = {"rate_limited", "unavailable", "internal_error"}
+
+
+class Stopped(Exception):
+    """The run is stopping (or its hold budget is spent): the buyer ends here."""
+
+
+class VisitFailed(Exception):
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+class Budget:
+    """Hold requests this worker may still send (None: no count bound)."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.left = limit
+
+    def take(self) -> bool:
+        if self.left is None:
+            return True
+        if self.left <= 0:
+            return False
+        self.left -= 1
+        return True
+
+    @property
+    def exhausted(self) -> bool:
+        return self.left is not None and self.left <= 0
+
+
+@dataclass
+class Shared:
+    """What every simulated person of one worker uses."""
+
+    options: LoadOptions
+    http: aiohttp.ClientSession
+    pickers: list[SeatPicker]
+    recorder: Recorder
+    ledger: Ledger
+    stopping: asyncio.Event
+    budget: Budget
+    violations: list[str]
+    error_frames: list[str]
+
+
+def now_ms() -> float:
+    return time.time() * 1000
+
+
+def _failure(exc: BaseException) -> str:
+    if isinstance(exc, aiohttp.WSServerHandshakeError):
+        return f"upgrade_{exc.status}"
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return f"http_{exc.status}"
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    if isinstance(exc, aiohttp.ClientConnectionError | ConnectionError | OSError):
+        return "connection_lost"
+    return type(exc).__name__
+
+
+class Person:
+    """A guest with a WebSocket connection: the common part of buyers and kiosks."""
+
+    gauge = 1  # counted in "connected clients" (kiosks are not clients)
+
+    def __init__(self, shared: Shared, name: str, rng: random.Random) -> None:
+        self.s = shared
+        self.name = name
+        self.rng = rng
+        self.client: SeatClient | None = None
+        self.token = ""
+        self.user = 0
+        self.connected = False
+        self.ever_connected = False
+        self.busy = False
+        self.showtime: int | None = None
+
+    async def run(self) -> None:
+        raise NotImplementedError
+
+    async def _think(self, mean: float) -> None:
+        if self.s.stopping.is_set():
+            raise Stopped
+        if mean > 0:
+            await asyncio.sleep(min(5 * mean, self.rng.expovariate(1 / mean)))
+        if self.s.stopping.is_set():
+            raise Stopped
+
+    def _gone(self) -> None:
+        """The connection is closed: stop counting it, keep what it saw."""
+        if self.connected:
+            self.connected = False
+            self.s.recorder.connected -= self.gauge
+        if self.client is not None:
+            self.s.violations.extend(f"{self.name}: {v}" for v in self.client.violations)
+            self.s.error_frames.extend(f"{self.name}: {e}" for e in self.client.errors)
+            self.client.violations.clear()
+            self.client.errors.clear()
+
+    async def _open(self, showtime: int, view: str) -> None:
+        """Connected and subscribed to ``showtime``: a new guest, a reconnect
+        (resuming with ``since`` when no reply was lost), or a change of room."""
+        started = time.perf_counter()
+        client = self.client
+        if client is not None and client.closed:
+            self._gone()
+            await self._reconnect(client, view)
+        elif client is None:
+            self.token, self.user = await guest_session(self.s.http, self.s.options.url)
+            client = SeatClient(self.s.http, self.s.options.url, self.token,
+                                protocol=self.s.options.protocol,
+                                delay_sink=self.s.recorder.fanout)
+            self.client = client
+            await client.connect()
+            self._up()
+            self.showtime = None
+        assert self.client is not None
+        if self.showtime != showtime:
+            if self.showtime is not None:
+                await self.client.request("unsubscribe", showtime=self.showtime)
+                self.client.views.pop(self.showtime, None)
+            self.showtime = None
+            await self._subscribe(showtime, view, None)
+            self.showtime = showtime
+            self.s.recorder.latency("connect", (time.perf_counter() - started) * 1000)
+
+    def _up(self) -> None:
+        self.connected = self.ever_connected = True
+        self.s.recorder.connected += self.gauge
+        self.s.recorder.count("connect.ok")
+
+    async def _reconnect(self, client: SeatClient, view: str) -> None:
+        lost = client.lost_replies
+        await client.connect()
+        self._up()
+        self.s.recorder.count("reconnect")
+        if self.showtime is not None:
+            seen = client.views.get(self.showtime)
+            resume = view == "seats" and seen is not None and seen.snapshots > 0 and not lost
+            await self._subscribe(self.showtime, view, seen.offset if resume and seen else None)
+        client.lost_replies = 0
+
+    async def _subscribe(self, showtime: int, view: str, since: str | None) -> None:
+        assert self.client is not None
+        ack = await self.client.subscribe(showtime, since=since, view=view)
+        if not ack.get("ok"):
+            code = str(ack.get("code", "bad_reply"))
+            self.s.recorder.count(f"subscribe.failed.{code}")
+            raise VisitFailed(code)
+
+    async def close(self) -> None:
+        if self.client is not None:
+            self._gone()
+            await self.client.close()
+            self.client = None
+            self.showtime = None
+
+
+class Buyer(Person):
+    def __init__(self, shared: Shared, name: str, rng: random.Random) -> None:
+        super().__init__(shared, name, rng)
+        # Seats this client holds per its acks: (showtime, seat) -> the grant.
+        self.live: dict[tuple[int, str], Grant] = {}
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self._visit()
+            except Stopped:
+                return
+            except VisitFailed:
+                await self._think(2 * self.s.options.think_s + 0.5)
+            except (aiohttp.ClientError, ConnectionError, TimeoutError, OSError) as exc:
+                self.s.recorder.count(f"visit.failed.{_failure(exc)}")
+                await self._think(2 * self.s.options.think_s + 0.5)
+
+    async def _visit(self) -> None:
+        think = self.s.options.think_s
+        picker = self.rng.choice(self.s.pickers)
+        showtime = picker.plan.id
+        await self._open(showtime, "seats")
+        self.s.recorder.count("visit")
+        assert self.client is not None
+        view = self.client.views[showtime]
+        await self._think(think)
+        party = self.rng.choices(PARTY_SIZES, PARTY_WEIGHTS)[0]
+        basket = await self._fill(showtime, picker, view, party)
+        if basket and self.rng.random() < CHANGE_MIND:
+            basket = await self._change_mind(showtime, picker, view, basket)
+        await self._think(think)
+        self._sync_lost(showtime, view)
+        basket = [s for s in basket if s in view.mine]
+        if not basket:
+            return await self._think(2 * think)
+        choice = self.rng.random()
+        share = self.s.options.checkout_share
+        if choice < share:
+            await self._checkout(showtime, view, basket)
+        elif choice < share + (1 - share) / 2:
+            await self._release(showtime, basket)
+        else:
+            await self.leave()
+        await self._think(2 * think)
+
+    async def _fill(self, showtime: int, picker: SeatPicker, view: SeatView,
+                    party: int) -> list[str]:
+        basket: list[str] = []
+        at_once = self.rng.random() < GROUP_AT_ONCE
+        refusals = 0
+        while len(basket) < party and refusals < REFUSALS_PER_BASKET:
+            want = party - len(basket) if at_once else 1
+            seats = picker.pick(self.rng, view, want, near=basket)
+            if not seats:
+                self.s.recorder.count("sold_out_seen")
+                break
+            ack = await self._hold(showtime, seats)
+            if ack.get("ok"):
+                basket += seats
+            else:
+                refusals += 1
+                code = ack.get("code")
+                if code == "too_many_seats":
+                    break
+                if code in BACKOFF_CODES:
+                    await self._think(1.0)
+            await self._think(self.s.options.think_s / 3)
+        return basket
+
+    async def _change_mind(self, showtime: int, picker: SeatPicker, view: SeatView,
+                           basket: list[str]) -> list[str]:
+        dropped = basket[-1]
+        await self._release(showtime, [dropped])
+        await self._think(self.s.options.think_s / 3)
+        others = picker.pick(self.rng, view, 1, near=basket[:-1])
+        if others and (await self._hold(showtime, others)).get("ok"):
+            return [*basket[:-1], *others]
+        return basket[:-1]
+
+    async def _hold(self, showtime: int, seats: list[str]) -> Reply:
+        if not self.s.budget.take():
+            raise Stopped
+        assert self.client is not None
+        rec, ledger = self.s.recorder, self.s.ledger
+        sent, started = now_ms(), time.perf_counter()
+        key = ledger.sent(Unanswered(self.name, self.user, showtime, tuple(seats), sent))
+
+        def on_reply(ack: Reply) -> None:
+            ledger.answered(key)
+            rec.latency("hold", (time.perf_counter() - started) * 1000)
+            if ack.get("t") == "error":
+                rec.count(f"hold.failed.{ack.get('code')}")
+            elif ack.get("ok"):
+                rec.count("hold.ok")
+                grant = Grant(self.name, self.user, showtime, tuple(seats), sent, now_ms(),
+                              int(ack["expires_at"]))
+                ledger.grants.append(grant)
+                for seat in seats:
+                    self.live[(showtime, seat)] = grant
+            else:
+                rec.count(f"hold.refused.{ack.get('code')}")
+
+        self.busy = True
+        try:
+            return await self.client.hold(showtime, seats, on_reply=on_reply)
+        finally:
+            self.busy = False
+
+    def _end(self, showtime: int, seats: list[str], at: float) -> None:
+        for seat in seats:
+            grant = self.live.pop((showtime, seat), None)
+            if grant is not None:
+                grant.ends.setdefault(seat, at)
+
+    def _sync_lost(self, showtime: int, view: SeatView) -> None:
+        """Holds the view shows gone (expired, booked by a late payment):
+        their interval ends now at the latest."""
+        gone = [seat for (st, seat) in self.live if st == showtime and seat not in view.mine]
+        self._end(showtime, gone, now_ms())
+
+    async def _release(self, showtime: int, seats: list[str]) -> None:
+        assert self.client is not None
+        self._end(showtime, seats, now_ms())
+        rec = self.s.recorder
+
+        def on_reply(ack: Reply) -> None:
+            rec.count("release.ok" if ack.get("ok") else f"release.refused.{ack.get('code')}")
+
+        self.busy = True
+        try:
+            await self.client.release(showtime, seats, on_reply=on_reply)
+        finally:
+            self.busy = False
+
+    async def _checkout(self, showtime: int, view: SeatView, basket: list[str]) -> None:
+        record = CheckoutRecord(self.name, self.user, showtime, tuple(basket), now_ms())
+        self.s.ledger.checkouts.append(record)
+        self._end(showtime, basket, record.sent_ms)
+        rec = self.s.recorder
+        rec.count("checkout.started")
+        payer = Payer(self.s.http, self.s.options.url, self.token)
+        started = time.perf_counter()
+        self.busy = True
+        try:
+            booking = await payer.book(record)
+            if self.rng.random() < WALK_AWAY:
+                record.outcome = "walked_away"
+                rec.count("checkout.walked_away")
+                await self.leave()
+                return
+            decline = self.rng.random() < self.s.options.decline_share
+            status = await payer.pay(record, str(booking["checkout_url"]),
+                                     "decline" if decline else "pay")
+            rec.latency("checkout", (time.perf_counter() - started) * 1000)
+            self._settled(record, status, decline)
+        except CheckoutFailed as exc:
+            record.outcome, record.code = "refused", exc.code
+            rec.count(f"checkout.failed.{exc.code}")
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            record.outcome, record.code = "failed", _failure(exc)
+            rec.count(f"checkout.failed.{record.code}")
+        finally:
+            self.busy = False
+        if record.outcome in ("refused", "failed") and self.client is not None \
+                and not self.client.closed:
+            # Give up on the basket, as a person would: free what is still ours.
+            still = [s for s in basket if s in view.mine]
+            if still:
+                await self.client.release(showtime, still)
+
+    def _settled(self, record: CheckoutRecord, status: str, declined: bool) -> None:
+        rec = self.s.recorder
+        if status == "booked" and not declined:
+            record.outcome = "booked"
+            rec.count("checkout.booked")
+        elif status == "expired" and declined:
+            record.outcome = "declined"
+            rec.count("checkout.declined")
+        else:
+            record.outcome, record.code = "failed", f"ended_{status}"
+            rec.count(f"checkout.failed.ended_{status}")
+
+    async def leave(self) -> None:
+        """Close the tab: holds stay until they expire; the next visit is a new guest."""
+        at = now_ms()
+        for (showtime, seat) in list(self.live):
+            self._end(showtime, [seat], at)
+        self.s.recorder.count("visit.left")
+        await self.close()
+
+    def finish(self, at: float) -> None:
+        """The run stopped: whatever is still held was certainly held until now."""
+        for (showtime, seat) in list(self.live):
+            self._end(showtime, [seat], at)
+
+
+class Kiosk(Person):
+    """A lobby board: one showtime's summary, kept connected until the run stops."""
+
+    gauge = 0
+
+    def __init__(self, shared: Shared, name: str, rng: random.Random, showtime: int) -> None:
+        super().__init__(shared, name, rng)
+        self.target = showtime
+
+    async def run(self) -> None:
+        while not self.s.stopping.is_set():
+            try:
+                await self._open(self.target, "summary")
+                assert self.client is not None
+                await self._watch(self.client)
+            except Stopped:
+                return
+            except VisitFailed:
+                pass
+            except (aiohttp.ClientError, ConnectionError, TimeoutError, OSError) as exc:
+                self.s.recorder.count(f"kiosk.failed.{_failure(exc)}")
+            if not self.s.stopping.is_set():
+                await asyncio.sleep(1 + self.rng.random())
+
+    async def _watch(self, client: SeatClient) -> None:
+        """Until the run stops or the connection drops."""
+        waits = [asyncio.ensure_future(client.wait_closed()),
+                 asyncio.ensure_future(self.s.stopping.wait())]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
+
+
+def summary_counts(frame: dict[str, Any] | None) -> dict[str, Any] | None:
+    if frame is None:
+        return None
+    return {k: frame.get(k) for k in ("free", "held", "booked")}

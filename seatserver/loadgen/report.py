@@ -1,0 +1,212 @@
+"""The run's report: a JSON document and a self-contained HTML page.
+
+The JSON keeps each latency histogram whole (HdrHistogram's base64 form), so
+that runs can be merged or re-read later; the HTML page draws it.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import orjson
+
+from seatserver.loadgen import charts
+from seatserver.loadgen.audit import FAILED, NOT_RUN, PASSED, Audit, describe
+from seatserver.loadgen.options import LoadOptions
+from seatserver.loadgen.seatmap import ShowtimePlan
+from seatserver.loadgen.stats import METRICS, Aggregate, buckets, error_codes, summary
+
+
+def redacted(url: str | None) -> str | None:
+    """A store URL without its password."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def build(options: LoadOptions, plans: list[ShowtimePlan], agg: Aggregate, audit: Audit, *,
+          started: float, stopped: float, stopped_by: str, partial: bool) -> dict[str, Any]:
+    """``started`` to ``stopped`` is the time buyers acted; the audit follows."""
+    opts = asdict(options)
+    opts["report"] = str(options.report)
+    opts["redis_url"] = redacted(options.redis_url)
+    opts["database_url"] = redacted(options.database_url)
+    return {
+        "tool": "seatserver loadgen",
+        "started_at": datetime.fromtimestamp(started, UTC).isoformat(),
+        "elapsed_s": round(max(0.0, stopped - started), 3),
+        "wind_down_s": round(time.time() - stopped, 3),
+        "stopped_by": stopped_by,
+        "partial": partial,
+        "options": opts,
+        "showtimes": [{"id": p.id, "seats": len(p.seats)} for p in plans],
+        "totals": dict(sorted(agg.totals.items())),
+        "latency": {name: {"what": METRICS[name], **summary(h),
+                           "hdr_histogram": h.encode().decode("ascii")}
+                    for name, h in agg.histograms.items()},
+        "errors": error_codes(agg.totals),
+        "series": agg.series,
+        "audit": {"passed": audit.passed, "checks": describe(audit.checks)},
+    }
+
+
+def write(report: dict[str, Any], agg: Aggregate, prefix: Path) -> tuple[Path, Path]:
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    json_path = prefix.with_name(prefix.name + ".json")
+    html_path = prefix.with_name(prefix.name + ".html")
+    json_path.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+    html_path.write_text(page(report, agg), encoding="utf-8")
+    return json_path, html_path
+
+
+CSS = """
+body{font:15px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:58rem;padding:0 1rem;
+color:#1b1b1b}
+h1{font-size:1.6rem}h2{margin-top:2.2rem;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;margin:.5rem 0}td,th{padding:.25rem .6rem;text-align:left;
+border-bottom:1px solid #ddd;vertical-align:top}th{background:#f3f3f3}
+td.n{text-align:right;font-variant-numeric:tabular-nums}
+.passed{color:#03612e;font-weight:bold}.failed,.not-run{color:#a30000;font-weight:bold}
+.skipped{color:#6b5200;font-weight:bold}
+.verdict{font-size:1.3rem;padding:.6rem 1rem;border:2px solid;display:inline-block}
+.chart{width:100%;height:auto;max-width:680px;display:block;margin:1rem 0}
+.chart .title{font-weight:bold;font-size:14px}.chart .label{font-size:12px}
+.chart .tick{font-size:11px}.chart .axis{stroke:#333}.chart .grid{stroke:#e4e4e4}
+.chart text{fill:#1b1b1b}
+code{font-size:.9em}details{margin:.2rem 0}ul.details{margin:.2rem 0 .5rem 1rem}
+"""
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value))
+
+
+def page(report: dict[str, Any], agg: Aggregate) -> str:
+    audit = report["audit"]
+    verdict = "passed" if audit["passed"] else "failed"
+    opts = report["options"]
+    parts = [
+        '<!doctype html><html lang="en"><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width">',
+        f"<title>seatserver loadgen: audit {verdict}</title><style>{CSS}</style><body>",
+        f"<h1>Load run against {_e(opts['url'])}</h1>",
+        f'<p class="verdict {verdict}">Audit {verdict}</p>',
+        "<p>" + _e(f"{opts['clients']} clients, {opts['workers']} worker(s), "
+                   f"{report['elapsed_s']} s from {report['started_at']}; stopped by "
+                   f"{report['stopped_by']}; seed {opts['seed']}."),
+    ]
+    if report["partial"]:
+        parts.append(" <strong>Partial run</strong>: stopped before its end; the figures "
+                     "and the audit cover what ran.")
+    parts.append("</p>")
+    parts += _audit(audit["checks"])
+    parts += _latency(report, agg)
+    parts += _over_time(report["series"])
+    parts += _errors(report["errors"])
+    parts += _options(report)
+    parts.append("<p><small>How to read this page: docs/loadgen.md.</small></p></body></html>")
+    return "".join(parts)
+
+
+def _audit(checks: list[dict[str, Any]]) -> list[str]:
+    out = ["<h2>Audit</h2><table><tr><th>Check</th><th>Result</th><th>Figures</th></tr>"]
+    for c in checks:
+        figures = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in c["figures"].items())
+        details = ""
+        if c["details"]:
+            items = "".join(f"<li>{_e(d)}</li>" for d in c["details"])
+            details = f'<ul class="details">{items}</ul>'
+        css = {PASSED: "passed", FAILED: "failed", NOT_RUN: "not-run"}.get(c["status"],
+                                                                            "skipped")
+        out.append(f"<tr><td>{_e(c['title'])}</td><td class=\"{css}\">{_e(c['status'])}</td>"
+                   f"<td>{_e(figures)}{details}</td></tr>")
+    out.append("</table>")
+    return out
+
+
+def _latency(report: dict[str, Any], agg: Aggregate) -> list[str]:
+    out = ["<h2>Latency</h2><table><tr><th>What</th><th>Samples</th><th>p50</th>"
+           "<th>p90</th><th>p99</th><th>p99.9</th><th>max</th></tr>"]
+    for s in report["latency"].values():
+        cells = "".join(
+            f'<td class="n">{charts.fmt(s[k])} ms</td>' if k in s else '<td class="n">-</td>'
+            for k in ("p50_ms", "p90_ms", "p99_ms", "p99.9_ms", "max_ms"))
+        out.append(f"<tr><td>{_e(s['what'])}</td><td class=\"n\">{s['count']}</td>{cells}</tr>")
+    out.append("</table>")
+    if report["totals"].get("fanout.negative"):
+        out.append(f"<p>{report['totals']['fanout.negative']} updates carried a server stamp "
+                   "later than their receipt: the server's clock is ahead of this machine's, "
+                   "and those delays were counted as 0.</p>")
+    for name in ("hold", "fanout", "checkout", "connect"):
+        s = report["latency"][name]
+        marks = [(label, s[key]) for label, key in (("p50", "p50_ms"), ("p99", "p99_ms"))
+                 if key in s]
+        out.append(charts.histogram(f"{METRICS[name].split(':')[0].capitalize()} "
+                                    "latency distribution", f"h-{name}",
+                                    buckets(agg.histograms[name]), marks))
+    return out
+
+
+def _series(rows: list[dict[str, Any]], key: str, name: str) -> charts.Line:
+    return charts.Line(name, [(r["t"], r[key]) for r in rows if key in r])
+
+
+def _over_time(rows: list[dict[str, Any]]) -> list[str]:
+    out = ["<h2>Over time</h2>"]
+    out.append(charts.lines("Holds per second", "s-holds",
+                            [_series(rows, "holds_ok", "granted"),
+                             _series(rows, "holds_refused", "refused")],
+                            "seconds since the start", "holds per second"))
+    for metric, title in (("hold", "Hold round trip"), ("fanout", "Fan-out delay"),
+                          ("checkout", "Checkout time")):
+        out.append(charts.lines(f"{title}, per second", f"s-{metric}",
+                                [_series(rows, f"{metric}_p50_ms", "p50"),
+                                 _series(rows, f"{metric}_p99_ms", "p99")],
+                                "seconds since the start", "milliseconds"))
+    out.append(charts.lines("Checkouts per second", "s-checkouts",
+                            [_series(rows, "checkouts_booked", "booked"),
+                             _series(rows, "checkouts_declined", "declined"),
+                             _series(rows, "checkouts_failed", "failed")],
+                            "seconds since the start", "checkouts per second"))
+    out.append(charts.lines("Connected clients", "s-connected",
+                            [_series(rows, "connected", "connected")],
+                            "seconds since the start", "clients"))
+    return out
+
+
+def _errors(errors: dict[str, dict[str, int]]) -> list[str]:
+    out = ["<h2>Refusals and errors by code</h2>"]
+    if not errors:
+        return [*out, "<p>None.</p>"]
+    out.append("<table><tr><th>Action</th><th>Code</th><th>Count</th></tr>")
+    items = []
+    for action, codes in sorted(errors.items()):
+        for code, n in sorted(codes.items(), key=lambda x: -x[1]):
+            out.append(f"<tr><td>{_e(action)}</td><td><code>{_e(code)}</code></td>"
+                       f'<td class="n">{n}</td></tr>')
+            items.append((f"{action}: {code}", n))
+    out.append("</table>")
+    out.append(charts.bars("Refusals and errors by code", "e-codes", items, "count"))
+    return out
+
+
+def _options(report: dict[str, Any]) -> list[str]:
+    rows = "".join(f"<tr><td><code>{_e(k)}</code></td><td>{_e(v)}</td></tr>"
+                   for k, v in report["options"].items())
+    totals = "".join(f'<tr><td><code>{_e(k)}</code></td><td class="n">{v}</td></tr>'
+                     for k, v in report["totals"].items())
+    showtimes = ", ".join(f"{s['id']} ({s['seats']} seats)" for s in report["showtimes"])
+    return ["<h2>Run</h2>", f"<p>Showtimes: {_e(showtimes)}</p>",
+            f"<details><summary>Options</summary><table>{rows}</table></details>",
+            f"<details><summary>Counters</summary><table>{totals}</table></details>"]

@@ -1,0 +1,286 @@
+"""The parent process of a run: plan, start the workers, show progress, stop,
+audit, report.
+
+Stopping: the run ends when its duration is over, when every worker has
+spent its share of ``--holds``, or on SIGINT/SIGTERM; the workers then wind
+down, compare their views and report, and the audit and the report follow,
+so an interrupted run still ends with both (marked partial). A second signal
+stops waiting for the workers: they are terminated, and the audit fails for
+want of their records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import queue
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from multiprocessing.context import SpawnProcess
+from typing import Any
+
+import aiohttp
+import asyncpg
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from seatserver.loadgen import report
+from seatserver.loadgen.audit import FAILED, NOT_RUN, PASSED, Audit, Evidence, run_audit
+from seatserver.loadgen.options import LoadOptions
+from seatserver.loadgen.progress import Progress
+from seatserver.loadgen.seatmap import LoadgenError, ShowtimePlan, load_showtimes
+from seatserver.loadgen.stats import Aggregate, Tick
+from seatserver.loadgen.streamtail import StreamTail
+from seatserver.loadgen.worker import GRACE_S, WorkerPlan, WorkerResult, main
+
+EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+READY_TIMEOUT_S = 60.0
+# Winding down: the grace for steps in flight, settling, the view comparisons.
+RESULT_TIMEOUT_S = GRACE_S + 120.0
+
+
+def run(options: LoadOptions) -> int:
+    try:
+        return asyncio.run(Runner(options).run())
+    except LoadgenError as exc:
+        Console(stderr=True).print(f"[bold red]seatserver loadgen:[/] {escape(str(exc))}",
+                                   highlight=False, soft_wrap=True)
+        return EXIT_USAGE
+
+
+@dataclass
+class Workers:
+    processes: list[SpawnProcess] = field(default_factory=list)
+    results: dict[int, WorkerResult] = field(default_factory=dict)
+    ready: set[int] = field(default_factory=set)
+    errors: list[str] = field(default_factory=list)
+
+
+class Runner:
+    def __init__(self, options: LoadOptions) -> None:
+        self.o = options
+        self.err = Console(stderr=True)
+        self.out = Console(highlight=False)
+        if not self.out.is_terminal:
+            self.out = Console(highlight=False, width=120)
+        self.signals: list[int] = []
+        self.ctx = multiprocessing.get_context("spawn")
+        self.queue: Any = self.ctx.Queue()
+        self.stop = self.ctx.Event()
+        self.workers = Workers()
+        self.agg = Aggregate(options.workers)
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._signalled, sig)
+        redis: Redis | None = None
+        pool: asyncpg.Pool | None = None
+        try:
+            plans = await self._plan()
+            redis, pool = await self._stores()
+            tail = StreamTail(redis, [p.id for p in plans]) if redis is not None else None
+            if tail is not None:
+                await tail.start()
+            started, stopped, stopped_by = await self._play(plans)
+            if tail is not None:
+                await tail.stop()
+            self.agg.finish()
+            evidence = Evidence(list(self.workers.results.values()), self._missing(),
+                                self.agg.totals.get("hold.ok", 0), [p.id for p in plans],
+                                tail, redis, pool, self.o.store_audit)
+            audit = await run_audit(evidence)
+            return self._conclude(plans, audit, started, stopped, stopped_by)
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+            self._reap()
+            await _close(redis, pool)
+
+    def _signalled(self, signum: int) -> None:
+        self.signals.append(signum)
+        if len(self.signals) == 1:
+            self.err.print(f"\n{signal.Signals(signum).name}: stopping; the workers wind "
+                           "down, then the audit and the report (again to abort)")
+        else:
+            self.err.print("stopping now, without the workers' records")
+            for process in self.workers.processes:
+                if process.is_alive():
+                    process.terminate()
+
+    async def _plan(self) -> list[ShowtimePlan]:
+        connector = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=connector,
+                                         cookie_jar=aiohttp.DummyCookieJar()) as http:
+            return await load_showtimes(http, self.o.url, self.o.showtimes)
+
+    async def _stores(self) -> tuple[Redis | None, asyncpg.Pool | None]:
+        redis = pool = None
+        if self.o.redis_url:
+            redis = Redis.from_url(self.o.redis_url)
+            try:
+                await redis.ping()
+            except (RedisError, OSError) as exc:
+                await redis.aclose()
+                raise LoadgenError(f"cannot reach Redis at {report.redacted(self.o.redis_url)}"
+                                   f": {exc}") from exc
+        if self.o.database_url:
+            try:
+                pool = await asyncpg.create_pool(self.o.database_url, min_size=1, max_size=2)
+            except (OSError, asyncpg.PostgresError) as exc:
+                if redis is not None:
+                    await redis.aclose()
+                raise LoadgenError("cannot reach PostgreSQL at "
+                                   f"{report.redacted(self.o.database_url)}: {exc}") from exc
+        return redis, pool
+
+    def _start_workers(self, plans: list[ShowtimePlan], started: float) -> None:
+        n = self.o.workers
+        budget = self.o.max_holds
+        for w in range(n):
+            share = None if budget is None else budget // n + (1 if w < budget % n else 0)
+            plan = WorkerPlan(w, self.o, tuple(plans), tuple(range(w, self.o.clients, n)),
+                              tuple(range(w, self.o.kiosks, n)), started, share, os.getpid())
+            process = self.ctx.Process(target=main, args=(plan, self.queue, self.stop),
+                                       name=f"loadgen-worker-{w}", daemon=True)
+            process.start()
+            self.workers.processes.append(process)
+
+    async def _play(self, plans: list[ShowtimePlan]) -> tuple[float, float, str]:
+        """Run the workers until the end; returns when it started and stopped
+        (wall clock) and what stopped it."""
+        # Workers take a moment to start (imports): the clock starts when they
+        # should all be up, so that the first arrivals are not bunched.
+        started = time.time() + 1.5
+        self._start_workers(plans, started)
+        stopped_by = "duration"
+        with Progress(self.o.url, self.o.clients, self.o.duration_s,
+                      enabled=self.o.progress) as progress:
+            while True:
+                self._drain()
+                elapsed = max(0.0, time.time() - started)
+                progress.show(self.agg, elapsed, "running")
+                if self.signals:
+                    stopped_by = signal.Signals(self.signals[0]).name
+                    break
+                if elapsed >= self.o.duration_s:
+                    break
+                if len(self.agg.exhausted) == self.o.workers:
+                    stopped_by = "hold count"
+                    break
+                if self._dead():
+                    stopped_by = "worker failure"
+                    break
+                await asyncio.sleep(0.1)
+            self.stop.set()
+            stopped = time.time()
+            deadline = time.monotonic() + RESULT_TIMEOUT_S
+            while len(self.workers.results) < self.o.workers and time.monotonic() < deadline:
+                self._drain()
+                progress.show(self.agg, time.time() - started, "auditing")
+                if len(self.signals) > 1 or self._dead():
+                    break
+                await asyncio.sleep(0.1)
+            self._drain()
+        return started, stopped, stopped_by
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                kind, *rest = self.queue.get_nowait()
+            except queue.Empty:
+                return
+            if kind == "tick":
+                tick: Tick = rest[0]
+                self.agg.add(tick)
+            elif kind == "result":
+                result: WorkerResult = rest[0]
+                self.workers.results[result.worker] = result
+            elif kind == "error":
+                self.workers.errors.append(f"worker {rest[0]} failed:\n{rest[1]}")
+                self.err.print(f"[bold red]worker {rest[0]} failed[/]\n{escape(rest[1])}",
+                               highlight=False)
+
+    def _dead(self) -> bool:
+        """A worker exited without its result."""
+        return any(not p.is_alive() and i not in self.workers.results
+                   for i, p in enumerate(self.workers.processes))
+
+    def _missing(self) -> list[int]:
+        return [w for w in range(self.o.workers) if w not in self.workers.results]
+
+    def _reap(self) -> None:
+        for process in self.workers.processes:
+            process.join(5)
+            if process.is_alive():
+                process.terminate()
+                process.join(5)
+
+    def _conclude(self, plans: list[ShowtimePlan], audit: Audit, started: float,
+                  stopped: float, stopped_by: str) -> int:
+        partial = bool(self.signals) or stopped_by == "worker failure"
+        body = report.build(self.o, plans, self.agg, audit, started=started, stopped=stopped,
+                            stopped_by=stopped_by, partial=partial)
+        json_path, html_path = report.write(body, self.agg, self.o.report)
+        self._print(body, audit)
+        self.out.print(f"report: {json_path} and {html_path}")
+        if not audit.passed:
+            return EXIT_FAILED
+        if self.signals:
+            return 128 + self.signals[0]
+        return EXIT_PASSED
+
+    def _print(self, body: dict[str, Any], audit: Audit) -> None:
+        latency = Table(title="latency (ms)", title_justify="left")
+        for column in ("what", "samples", "p50", "p90", "p99", "p99.9", "max"):
+            latency.add_column(column, justify="left" if column == "what" else "right")
+        for name, s in body["latency"].items():
+            latency.add_row(name, str(s["count"]), *(
+                f"{s[k]:.2f}" if k in s else "-"
+                for k in ("p50_ms", "p90_ms", "p99_ms", "p99.9_ms", "max_ms")))
+        self.out.print(latency)
+        totals = body["totals"]
+        self.out.print(escape(
+            f"holds granted {totals.get('hold.ok', 0)}, checkouts: "
+            f"{totals.get('checkout.booked', 0)} booked, "
+            f"{totals.get('checkout.declined', 0)} declined, "
+            f"{totals.get('checkout.walked_away', 0)} walked away; "
+            f"refusals and errors: " + ("; ".join(
+                f"{action} " + ", ".join(f"{c} {n}" for c, n in codes.items())
+                for action, codes in body["errors"].items()) or "none")))
+        table = Table(title=f"audit: {'PASSED' if audit.passed else 'FAILED'}",
+                      title_justify="left", show_lines=False)
+        table.add_column("check")
+        table.add_column("result")
+        table.add_column("figures")
+        styles = {PASSED: "green", FAILED: "bold red", NOT_RUN: "bold red"}
+        for check in audit.checks:
+            figures = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in check.figures.items())
+            detail = "".join(f"\n  {d}" for d in check.details)
+            table.add_row(check.title, f"[{styles.get(check.status, 'yellow')}]"
+                          f"{check.status.upper()}[/]", escape(figures + detail))
+        self.out.print(table)
+        if body["partial"]:
+            self.out.print(f"partial run: stopped by {body['stopped_by']} after "
+                           f"{body['elapsed_s']} s")
+        sys.stdout.flush()
+
+
+async def _close(redis: Redis | None, pool: asyncpg.Pool | None) -> None:
+    """Close the audit's connections; a close that hangs must not hang the run."""
+    if redis is not None:
+        try:
+            await asyncio.wait_for(redis.aclose(), 5)
+        except (TimeoutError, RedisError, OSError):
+            pass
+    if pool is not None:
+        try:
+            await asyncio.wait_for(pool.close(), 5)
+        except (TimeoutError, OSError, asyncpg.PostgresError):
+            pool.terminate()

@@ -1,0 +1,187 @@
+"""A worker process: its share of the clients on its own event loop.
+
+It reports to the parent through a queue: a ``Tick`` for every second of the
+run, then one ``WorkerResult`` once its clients have stopped, compared their
+final views with fresh snapshots and closed. It stops when the parent says
+so, when the run's duration is over, or when the parent is gone. SIGINT is
+ignored here: Ctrl-C reaches the whole process group, and the parent decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import time
+import traceback
+from dataclasses import dataclass
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Event as StopEvent
+from typing import Any
+
+import aiohttp
+
+from seatserver.loadgen.buyer import Budget, Buyer, Kiosk, Person, Shared, now_ms
+from seatserver.loadgen.finalview import ViewCheck, compare_all
+from seatserver.loadgen.ledger import CheckoutRecord, Grant, Ledger, Unanswered
+from seatserver.loadgen.options import LoadOptions
+from seatserver.loadgen.seatmap import SeatPicker, ShowtimePlan
+from seatserver.loadgen.stats import Recorder, Tick
+
+GRACE_S = 10.0  # for steps in flight (a checkout, a hold) when the run stops
+QUIET_S = 0.5  # no update for this long: the room is at rest
+QUIET_MAX_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerPlan:
+    index: int
+    options: LoadOptions
+    showtimes: tuple[ShowtimePlan, ...]
+    clients: tuple[int, ...]  # global client numbers, for arrival times and seeds
+    kiosks: tuple[int, ...]
+    started: float  # the run's start, wall clock (s)
+    hold_budget: int | None
+    parent: int
+
+
+@dataclass
+class WorkerResult:
+    worker: int
+    grants: list[Grant]
+    unanswered: list[Unanswered]
+    checkouts: list[CheckoutRecord]
+    views: ViewCheck
+    violations: list[str]
+    error_frames: list[str]
+    clients: int
+    arrived: int  # clients whose arrival time came before the run stopped
+    never_connected: int  # of those, how many never got connected
+    stop_ms: float
+    wind_down_s: float
+
+
+def main(plan: WorkerPlan, queue: Queue[Any], stop: StopEvent) -> None:
+    """The process's entry point (multiprocessing target)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        asyncio.run(Worker(plan, queue, stop).run())
+    except BaseException:
+        queue.put(("error", plan.index, traceback.format_exc()))
+        raise SystemExit(1) from None
+
+
+class Worker:
+    def __init__(self, plan: WorkerPlan, queue: Queue[Any], stop: StopEvent) -> None:
+        self.plan = plan
+        self.queue = queue
+        self.stop = stop
+        self.recorder = Recorder()
+        self.ledger = Ledger()
+        self.budget = Budget(plan.hold_budget)
+        self._second = 0
+
+    async def run(self) -> None:
+        options = self.plan.options
+        connector = aiohttp.TCPConnector(limit=0)
+        # Bearer tokens only: no cookie is ever sent, so no request is
+        # cookie-authenticated (and none needs a CSRF token).
+        async with aiohttp.ClientSession(connector=connector,
+                                         cookie_jar=aiohttp.DummyCookieJar()) as http:
+            shared = Shared(options, http,
+                            [SeatPicker(p, options.hot_seat_bias) for p in self.plan.showtimes],
+                            self.recorder, self.ledger, asyncio.Event(), self.budget, [], [])
+            buyers = [Buyer(shared, f"c{i}", random.Random(f"{options.seed}:buyer:{i}"))
+                      for i in self.plan.clients]
+            kiosks = [Kiosk(shared, f"k{i}", random.Random(f"{options.seed}:kiosk:{i}"),
+                            self.plan.showtimes[i % len(self.plan.showtimes)].id)
+                      for i in self.plan.kiosks]
+            tasks: dict[Person, asyncio.Task[None]] = {}
+            ticker = asyncio.create_task(self._tick())
+            arrivals = asyncio.create_task(self._arrive([*kiosks, *buyers], tasks))
+            try:
+                await self._until_stop(shared)
+            finally:
+                arrivals.cancel()
+                await asyncio.gather(arrivals, return_exceptions=True)
+            result = await self._finish(shared, buyers, kiosks, tasks)
+            ticker.cancel()
+            await asyncio.gather(ticker, return_exceptions=True)
+            self._send_tick(final=True)
+            self.queue.put(("result", result))
+
+    async def _arrive(self, people: list[Person], tasks: dict[Person, asyncio.Task[None]]
+                      ) -> None:
+        """Start each person at its arrival time: client i at i / rate seconds."""
+        rate = self.plan.options.arrival_rate
+        kiosk_count = len(self.plan.kiosks)
+        for n, person in enumerate(people):
+            if isinstance(person, Buyer) and rate > 0:
+                number = self.plan.clients[n - kiosk_count]
+                delay = self.plan.started + number / rate - time.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            tasks[person] = asyncio.create_task(person.run())
+
+    async def _until_stop(self, shared: Shared) -> None:
+        end = self.plan.started + self.plan.options.duration_s
+        while not self.stop.is_set() and time.time() < end:
+            if os.getppid() != self.plan.parent:
+                break  # the parent died: nobody would read our report
+            await asyncio.sleep(0.05)
+
+    async def _finish(self, shared: Shared, buyers: list[Buyer], kiosks: list[Kiosk],
+                      tasks: dict[Person, asyncio.Task[None]]) -> WorkerResult:
+        stopped = time.monotonic()
+        shared.stopping.set()
+        stop_ms = now_ms()
+        # Idle people stop at once; a step in flight may finish within the grace.
+        for person, task in tasks.items():
+            if not person.busy:
+                task.cancel()
+        if tasks:
+            _, late = await asyncio.wait(tasks.values(), timeout=GRACE_S)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*tasks.values(), return_exceptions=True)
+        for buyer in buyers:
+            buyer.finish(stop_ms)
+        await self._quiet()
+        people: list[Person] = [*buyers, *kiosks]
+        views = await compare_all(shared, people, self.plan.showtimes)
+        self.ledger.close(stop_ms, self.recorder.clock_ahead_ms or 0.0)
+        for person in people:
+            await person.close()
+        return WorkerResult(
+            worker=self.plan.index, grants=self.ledger.grants,
+            unanswered=self.ledger.unanswered(), checkouts=self.ledger.checkouts,
+            views=views, violations=shared.violations, error_frames=shared.error_frames,
+            clients=len(buyers), arrived=sum(1 for b in buyers if b in tasks),
+            never_connected=sum(1 for b in buyers if b in tasks and not b.ever_connected),
+            stop_ms=stop_ms, wind_down_s=time.monotonic() - stopped)
+
+    async def _quiet(self) -> None:
+        """Wait until no update has arrived for a moment (bounded)."""
+        deadline = time.monotonic() + QUIET_MAX_S
+        while time.monotonic() < deadline:
+            if time.monotonic() - self.recorder.last_update >= QUIET_S:
+                return
+            await asyncio.sleep(0.05)
+
+    async def _tick(self) -> None:
+        while True:
+            due = self.plan.started + self._second + 1
+            await asyncio.sleep(max(0.0, due - time.time()))
+            self._send_tick()
+
+    def _send_tick(self, final: bool = False) -> None:
+        counters, histograms = self.recorder.take()
+        second = self._second if not final else max(
+            self._second, int(time.time() - self.plan.started))
+        self.queue.put(("tick", Tick(self.plan.index, second, counters, histograms,
+                                     self.recorder.connected, self._exhausted())))
+        self._second = second + 1
+
+    def _exhausted(self) -> bool:
+        return self.budget.exhausted

@@ -1,0 +1,138 @@
+"""Whole runs of ``seatserver loadgen`` against a real server, and their audit."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import redis
+
+from seatserver import redis_keys
+from tests.loadgen.conftest import Run, loadgen_command, loadgen_env
+from tests.processes import ServerProcess
+
+EVERY_CHECK = {"exercised", "one_holder_stream", "one_holder_clock", "final_views",
+               "protocol", "booked_pg_redis", "one_active_sale", "payments_booked",
+               "buyers_told_truth"}
+
+
+def stores(redis_url: str, database_url: str) -> list[str]:
+    return ["--redis-url", redis_url, "--database-url", database_url]
+
+
+async def start(*args: str) -> asyncio.subprocess.Process:
+    command = loadgen_command(*args)
+    return await asyncio.create_subprocess_exec(
+        *command, env=loadgen_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+async def finish(process: asyncio.subprocess.Process, prefix: Path) -> Run:
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode is not None
+    return Run(process.returncode, out.decode(), err.decode(), prefix)
+
+
+async def test_short_run_with_checkouts_passes_its_audit_and_writes_both_reports(
+        target: ServerProcess, showtime: int, redis_url: str, database_url: str,
+        db_pool: asyncpg.Pool, loadgen: Any) -> None:
+    run: Run = await asyncio.to_thread(
+        loadgen, "--url", target.url, "--clients", "50", "--workers", "2", "--duration", "8",
+        "--showtimes", str(showtime), "--checkout-share", "0.5", "--think", "0.3",
+        "--arrival-rate", "100", "--seed", "7", *stores(redis_url, database_url))
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    report = run.report
+    checks = {c["name"]: c["status"] for c in report["audit"]["checks"]}
+    assert checks == dict.fromkeys(EVERY_CHECK, "passed")
+    assert report["audit"]["passed"] and not report["partial"]
+    totals = report["totals"]
+    assert totals["hold.ok"] > 50 and totals["checkout.booked"] > 0
+    assert report["latency"]["hold"]["count"] >= totals["hold.ok"]
+    assert report["latency"]["fanout"]["count"] > 0
+    assert report["latency"]["checkout"]["count"] > 0
+    assert len(report["series"]) >= 7
+    assert run.check("one_holder_stream")["figures"]["acks_matched"] == totals["hold.ok"]
+    assert run.check("final_views")["figures"]["views_equal"] > 0
+    # The report's bookings are PostgreSQL's: the run started with none.
+    async with db_pool.acquire() as conn:
+        booked = await conn.fetchval(
+            "SELECT count(*) FROM bookings WHERE status = 'booked' AND showtime_id = $1",
+            showtime)
+    assert booked == totals["checkout.booked"]
+    page = run.html
+    assert "Audit passed" in page and page.count("<svg") >= 8
+    assert not re.search(r"<script|(src|href)=\"https?:", page)
+    assert "audit: PASSED" in run.stdout
+
+
+async def test_audit_fails_when_state_is_corrupted_during_the_run(
+        target: ServerProcess, showtime: int, redis_url: str, database_url: str,
+        tmp_path: Path) -> None:
+    """A seat booked in Redis behind everyone's back (no event, no sale in
+    PostgreSQL): the clients' views miss it and the stores disagree."""
+    prefix = tmp_path / "corrupted"
+    process = await start(
+        "--url", target.url, "--clients", "20", "--duration", "6",
+        "--showtimes", str(showtime), "--think", "0.3", "--hot-seat-bias", "1",
+        "--report", str(prefix), *stores(redis_url, database_url))
+    await asyncio.sleep(4)  # the clients are connected and clicking
+    with redis.Redis.from_url(redis_url) as client:
+        client.sadd(redis_keys.booked(showtime), "A1")
+    run = await finish(process, prefix)
+
+    assert run.returncode == 1, run.stdout + run.stderr
+    out = run.stdout
+    assert run.check("final_views")["status"] == "failed"
+    assert any("A1" in d for d in run.check("final_views")["details"])
+    assert run.check("booked_pg_redis")["status"] == "failed"
+    assert any("A1 is booked in Redis" in d for d in run.check("booked_pg_redis")["details"])
+    assert "audit: FAILED" in out
+
+
+async def test_sigint_mid_run_stops_with_a_partial_report_and_the_audit(
+        target: ServerProcess, showtime: int, redis_url: str, database_url: str,
+        tmp_path: Path) -> None:
+    prefix = tmp_path / "interrupted"
+    process = await start(
+        "--url", target.url, "--clients", "30", "--workers", "2", "--duration", "120",
+        "--showtimes", str(showtime), "--think", "0.2", "--report", str(prefix),
+        *stores(redis_url, database_url))
+    await asyncio.sleep(7)
+    interrupted = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    run = await finish(process, prefix)
+
+    assert run.returncode == 128 + signal.SIGINT, run.stdout + run.stderr
+    assert time.monotonic() - interrupted < 60
+    report = run.report
+    out = run.stdout
+    assert report["partial"] and report["stopped_by"] == "SIGINT"
+    assert report["elapsed_s"] < 30
+    assert report["audit"]["passed"] and report["totals"]["hold.ok"] > 0
+    assert "Partial run" in run.html
+    assert "partial run: stopped by SIGINT" in out
+
+
+async def test_without_store_urls_the_audit_fails_unless_told_to_skip_them(
+        target: ServerProcess, showtime: int, loadgen: Any) -> None:
+    common = ("--url", target.url, "--clients", "10", "--duration", "3",
+              "--showtimes", str(showtime), "--think", "0.1")
+    strict: Run = await asyncio.to_thread(loadgen, *common)
+
+    assert strict.returncode == 1, strict.stdout + strict.stderr
+    assert strict.check("booked_pg_redis")["status"] == "not run"
+    assert strict.check("one_holder_stream")["status"] == "not run"
+    assert strict.check("one_holder_clock")["status"] == "passed"
+    assert "--no-store-audit" in strict.check("payments_booked")["details"][0]
+
+    lenient: Run = await asyncio.to_thread(loadgen, *common, "--no-store-audit")
+
+    assert lenient.returncode == 0, lenient.stdout + lenient.stderr
+    assert lenient.check("booked_pg_redis")["status"] == "skipped"
+    assert lenient.check("final_views")["status"] == "passed"
