@@ -234,7 +234,7 @@ class Buyer(Person):
         choice = self.rng.random()
         share = self.s.options.checkout_share
         if choice < share:
-            await self._checkout(showtime, view, basket)
+            await self._checkout(showtime, basket)
         elif choice < share + (1 - share) / 2:
             await self._release(showtime, basket)
         else:
@@ -330,7 +330,7 @@ class Buyer(Person):
         finally:
             self.busy = False
 
-    async def _checkout(self, showtime: int, view: SeatView, basket: list[str]) -> None:
+    async def _checkout(self, showtime: int, basket: list[str]) -> None:
         record = CheckoutRecord(self.name, self.user, showtime, tuple(basket), now_ms())
         self.s.ledger.checkouts.append(record)
         self._end(showtime, basket, record.sent_ms)
@@ -359,12 +359,32 @@ class Buyer(Person):
             rec.count(f"checkout.failed.{record.code}")
         finally:
             self.busy = False
-        if record.outcome in ("refused", "failed") and self.client is not None \
-                and not self.client.closed:
+        await self._back_to_the_map(showtime, record)
+
+    async def _back_to_the_map(self, showtime: int, record: CheckoutRecord) -> None:
+        """The browser comes back from the payment page: the map loads anew,
+        on a new connection, from a snapshot. That is also the only way to
+        learn which holds are still ours: the server changed them (a payment
+        window, seats freed after a decline or a refusal) and an update does
+        not say whose a hold is."""
+        await self.reopen(showtime)
+        assert self.client is not None
+        view = self.client.views[showtime]
+        still = [s for s in record.seats if s in view.mine]
+        if still and record.outcome in ("refused", "failed"):
             # Give up on the basket, as a person would: free what is still ours.
-            still = [s for s in basket if s in view.mine]
-            if still:
-                await self.client.release(showtime, still)
+            await self._release(showtime, still)
+
+    async def reopen(self, showtime: int) -> None:
+        """A new connection of the same guest (a page load)."""
+        await self.close()
+        self.client = SeatClient(self.s.http, self.s.options.url, self.token,
+                                 protocol=self.s.options.protocol,
+                                 delay_sink=self.s.recorder.fanout)
+        await self.client.connect()
+        self._up()
+        await self._subscribe(showtime, "seats", None)
+        self.showtime = showtime
 
     def _settled(self, record: CheckoutRecord, status: str, declined: bool) -> None:
         rec = self.s.recorder

@@ -200,11 +200,14 @@ class SeatClient:
             async for msg in self.ws:
                 if msg.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
                     break
-                frame = self._codec.decode(msg.data)
                 try:
-                    self._on_frame(frame)
+                    self._on_frame(self._codec.decode(msg.data))
                 except ProtocolViolation as exc:
                     self.violations.append(str(exc))
+                except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                    # A frame of a shape v1 does not allow: the reader goes on,
+                    # or the view would silently freeze while the socket lives.
+                    self.violations.append(f"unreadable frame: {exc!r}")
         finally:
             # Nobody will answer what is still waiting: say so now, not at the timeout.
             # Holds and releases whose outcome this client will never learn:

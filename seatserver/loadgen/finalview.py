@@ -23,7 +23,10 @@ from seatserver.loadgen.client import SeatClient, SeatView
 from seatserver.loadgen.seatmap import ShowtimePlan
 
 ATTEMPTS = 6
-CATCH_UP_S = 3.0  # a view must reach the snapshot's offset within this
+# A view behind its snapshot must keep moving (a loaded server delivers late)
+# and get there within the cap.
+STALL_S = 5.0
+CATCH_UP_MAX_S = 30.0
 CONCURRENCY = 32
 MAX_DETAILS = 20
 
@@ -103,12 +106,18 @@ async def _fresh(probe: SeatClient, showtime: int, view: str) -> dict[str, Any]:
 
 
 async def _reach(position: Callable[[], Position], target: Position) -> Position:
-    """Wait (bounded) until ``position()`` is at least ``target``; returns it."""
-    deadline = time.monotonic() + CATCH_UP_S
-    # A view has no event to wait on; it is polled briefly, at the end only.
-    while position() < target and time.monotonic() < deadline:  # noqa: ASYNC110
+    """Wait until ``position()`` is at least ``target`` (bounded); returns it."""
+    start = moved = time.monotonic()
+    last = position()
+    # A view has no event to wait on; it is polled, at the end of a run only.
+    while last < target:
+        now = time.monotonic()
+        if now - moved > STALL_S or now - start > CATCH_UP_MAX_S:
+            break
         await asyncio.sleep(0.01)
-    return position()
+        if position() != last:
+            last, moved = position(), time.monotonic()
+    return last
 
 
 def _position(frame: dict[str, Any] | None) -> Position:
@@ -124,8 +133,9 @@ async def _seats(view: SeatView, probe: SeatClient, showtime: int) -> str | None
         if reached == target:
             return _diff(view, snap)
         if reached < target:
-            return (f"view stuck at offset {view.offset}: the snapshot is at "
-                    f"{snap['offset']} and no update brought the view there")
+            return (f"view stuck at offset {view.offset}: a fresh snapshot is at "
+                    f"{snap['offset']} and no update brought the view there "
+                    f"(none for {STALL_S:g} s)")
         await asyncio.sleep(0.1 * (attempt + 1))
     return "unsettled"
 

@@ -7,6 +7,10 @@ entries (10,000 by default), so the tail reads as the run goes rather than
 at the end; the start state comes from Redis itself, read in one MULTI with
 the stream's last entry id, so nothing falls between the two.
 
+The tail is stopped by asking, never by cancelling a task in the middle of
+a Redis call (redis-py turns such a cancellation into a connection error,
+which a reader that retries on errors would then swallow).
+
 A gap is noticed, not guessed: if the oldest entry still in the stream is
 newer than the last one read, entries were trimmed before they were read,
 and the audit says the stream check could not be proven.
@@ -61,6 +65,7 @@ class StreamTail:
         self.tails: dict[int, Tail] = {}
         self.errors = 0
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
 
     async def start(self) -> None:
         for showtime in self._showtimes:
@@ -78,16 +83,15 @@ class StreamTail:
 
     async def stop(self) -> None:
         """Read what is left, then stop."""
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._stopping.set()
+        await asyncio.gather(*self._tasks)
         for showtime in self._showtimes:
             while await self._read(showtime) == BATCH:
                 pass
 
     async def _follow(self, showtime: int) -> None:
         backoff = POLL_S
-        while True:
+        while not self._stopping.is_set():
             try:
                 read = await self._read(showtime)
                 backoff = POLL_S
@@ -97,7 +101,10 @@ class StreamTail:
                 backoff = min(1.0, backoff * 2)
                 read = 0
             if read < BATCH:
-                await asyncio.sleep(backoff)
+                try:
+                    await asyncio.wait_for(self._stopping.wait(), backoff)
+                except TimeoutError:
+                    pass
 
     async def _read(self, showtime: int) -> int:
         tail = self.tails[showtime]
