@@ -131,7 +131,7 @@ def _views(ev: Evidence) -> Check:
                  FAILED if mismatched or unsettled else PASSED,
                  {"views_equal": compared, "kiosks_equal": kiosks, "mismatched": mismatched,
                   "unsettled": unsettled,
-                  "not_connected_at_the_end": sum(r.views.not_connected for r in ev.results)},
+                  "not_subscribed_at_the_end": sum(r.views.not_subscribed for r in ev.results)},
                  details)
 
 

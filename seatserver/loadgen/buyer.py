@@ -113,6 +113,7 @@ class Person:
         self.ever_connected = False
         self.busy = False
         self.showtime: int | None = None
+        self.subscribed_at = 0.0  # time.monotonic() of the last subscribe acked
 
     async def run(self) -> None:
         raise NotImplementedError
@@ -131,6 +132,11 @@ class Person:
             self.connected = False
             self.s.recorder.connected -= self.gauge
         if self.client is not None:
+            if self.client.ended_by:
+                # The socket failed rather than closed: say how, by kind.
+                kind = self.client.ended_by.split()[0].lower()
+                self.s.recorder.count(f"connection.failed.{kind}")
+                self.client.ended_by = ""
             self.s.violations.extend(f"{self.name}: {v}" for v in self.client.violations)
             self.s.error_frames.extend(f"{self.name}: {e}" for e in self.client.errors)
             self.client.violations.clear()
@@ -155,10 +161,13 @@ class Person:
             self.showtime = None
         assert self.client is not None
         if self.showtime != showtime:
-            if self.showtime is not None:
-                await self.client.request("unsubscribe", showtime=self.showtime)
-                self.client.views.pop(self.showtime, None)
-            self.showtime = None
+            # Forget the old room before asking to leave it: a task cancelled
+            # while it waits must not leave a view that no longer gets updates
+            # looking current (the final view check would call it stuck).
+            old, self.showtime = self.showtime, None
+            if old is not None:
+                self.client.views.pop(old, None)
+                await self.client.request("unsubscribe", showtime=old)
             await self._subscribe(showtime, view, None)
             self.showtime = showtime
             self.s.recorder.latency("connect", (time.perf_counter() - started) * 1000)
@@ -173,15 +182,18 @@ class Person:
         await client.connect()
         self._up()
         self.s.recorder.count("reconnect")
-        if self.showtime is not None:
-            seen = client.views.get(self.showtime)
+        showtime, self.showtime = self.showtime, None  # not current until subscribed
+        if showtime is not None:
+            seen = client.views.get(showtime)
             resume = view == "seats" and seen is not None and seen.snapshots > 0 and not lost
-            await self._subscribe(self.showtime, view, seen.offset if resume and seen else None)
+            await self._subscribe(showtime, view, seen.offset if resume and seen else None)
+            self.showtime = showtime
         client.lost_replies = 0
 
     async def _subscribe(self, showtime: int, view: str, since: str | None) -> None:
         assert self.client is not None
         ack = await self.client.subscribe(showtime, since=since, view=view)
+        self.subscribed_at = time.monotonic()
         if not ack.get("ok"):
             code = str(ack.get("code", "bad_reply"))
             self.s.recorder.count(f"subscribe.failed.{code}")

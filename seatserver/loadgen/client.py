@@ -94,6 +94,8 @@ class SeatClient:
         self._effects: dict[str, OnReply] = {}
         self._delay_sink = delay_sink
         self.lost_replies = 0
+        self.last_frame = 0.0  # time.monotonic() of the last frame received
+        self.ended_by = ""  # why the reader stopped, when not a clean close
         self._reader: asyncio.Task[None] | None = None
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.views: dict[int, SeatView] = {}
@@ -133,7 +135,9 @@ class SeatClient:
 
     @property
     def closed(self) -> bool:
-        return self.ws is None or self.ws.closed
+        """Closed, or failed: a socket whose reader stopped delivers nothing more."""
+        return self.ws is None or self.ws.closed or (
+            self._reader is not None and self._reader.done())
 
     async def send_raw(self, data: str | bytes) -> None:
         assert self.ws is not None
@@ -199,6 +203,7 @@ class SeatClient:
         try:
             async for msg in self.ws:
                 if msg.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
+                    self.ended_by = f"{msg.type.name} {msg.data!r}"
                     break
                 try:
                     self._on_frame(self._codec.decode(msg.data))
@@ -219,6 +224,7 @@ class SeatClient:
                     future.set_exception(ConnectionError("connection closed"))
 
     def _on_frame(self, frame: dict[str, Any]) -> None:
+        self.last_frame = time.monotonic()
         if self.keep_frames:
             self.frames.append(frame)
         kind = frame.get("t")

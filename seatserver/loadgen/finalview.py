@@ -37,7 +37,8 @@ class ViewCheck:
     kiosks_compared: int = 0
     mismatched: int = 0
     unsettled: int = 0  # the room kept moving: never at one offset with its snapshot
-    not_connected: int = 0  # had left or lost the connection when the run stopped
+    # had left, lost the connection or was between two rooms when the run stopped
+    not_subscribed: int = 0
     details: list[str] = field(default_factory=list)
 
     def fail(self, text: str) -> None:
@@ -64,7 +65,7 @@ async def _compare(shared: Shared, person: Person, check: ViewCheck,
                    types: dict[int, dict[str, int]]) -> None:
     client, showtime = person.client, person.showtime
     if client is None or client.closed or showtime is None:
-        check.not_connected += 1
+        check.not_subscribed += 1
         return
     probe = SeatClient(shared.http, shared.options.url, person.token,
                        protocol=shared.options.protocol)
@@ -76,6 +77,12 @@ async def _compare(shared: Shared, person: Person, check: ViewCheck,
             verdict = await _summary(client.views[showtime], probe, showtime, types[showtime])
         else:
             verdict = await _seats(client.views[showtime], probe, showtime)
+        if verdict is not None and verdict != "unsettled":
+            # When it subscribed and last heard anything: what a reader of
+            # the report needs to tell a stalled room from a slow client.
+            now = time.monotonic()
+            verdict += (f" [subscribed {now - person.subscribed_at:.1f} s ago, last frame "
+                        f"{now - client.last_frame:.1f} s ago]")
     except (OSError, TimeoutError) as exc:
         verdict = f"no fresh snapshot: {exc!r}"
     finally:
