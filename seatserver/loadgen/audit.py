@@ -13,7 +13,6 @@ from functools import partial
 from typing import Any
 
 import asyncpg
-from redis.asyncio import Redis
 
 from seatserver.loadgen import ownership, storecheck
 from seatserver.loadgen.finalview import MAX_DETAILS
@@ -21,6 +20,7 @@ from seatserver.loadgen.ledger import CheckoutRecord, Grant, Unanswered
 from seatserver.loadgen.ownership import Findings
 from seatserver.loadgen.streamtail import StreamTail
 from seatserver.loadgen.worker import WorkerResult
+from seatserver.redis_client import RedisClient
 
 PASSED, FAILED, NOT_RUN, SKIPPED = "passed", "failed", "not run", "skipped"
 
@@ -57,7 +57,7 @@ class Evidence:
     holds_ok: int
     showtimes: list[int]
     tail: StreamTail | None
-    redis: Redis | None
+    redis: RedisClient | None
     pool: asyncpg.Pool | None
     store_audit: bool
 

@@ -24,7 +24,6 @@ from typing import Any
 
 import aiohttp
 import asyncpg
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from rich.console import Console
 from rich.markup import escape
@@ -38,6 +37,7 @@ from seatserver.loadgen.seatmap import LoadgenError, ShowtimePlan, load_showtime
 from seatserver.loadgen.stats import Aggregate, Tick
 from seatserver.loadgen.streamtail import StreamTail
 from seatserver.loadgen.worker import GRACE_S, WorkerPlan, WorkerResult, main
+from seatserver.redis_client import RedisClient, connect, is_cluster_node
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 READY_TIMEOUT_S = 60.0
@@ -80,7 +80,7 @@ class Runner:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._signalled, sig)
-        redis: Redis | None = None
+        redis: RedisClient | None = None
         pool: asyncpg.Pool | None = None
         try:
             plans = await self._plan()
@@ -120,10 +120,15 @@ class Runner:
                                          cookie_jar=aiohttp.DummyCookieJar()) as http:
             return await load_showtimes(http, self.o.url, self.o.showtimes)
 
-    async def _stores(self) -> tuple[Redis | None, asyncpg.Pool | None]:
-        redis = pool = None
+    async def _stores(self) -> tuple[RedisClient | None, asyncpg.Pool | None]:
+        redis: RedisClient | None = None
+        pool = None
         if self.o.redis_url:
-            redis = Redis.from_url(self.o.redis_url)
+            # A Redis Cluster node is read with the cluster client: every key
+            # of a showtime is in one slot, so the audit's scripts still run.
+            cluster = await asyncio.to_thread(is_cluster_node, self.o.redis_url)
+            redis = connect(self.o.redis_url, cluster=bool(cluster), max_connections=8,
+                            socket_timeout=30)
             try:
                 await redis.ping()
             except (RedisError, OSError) as exc:
@@ -272,7 +277,7 @@ class Runner:
         sys.stdout.flush()
 
 
-async def _close(redis: Redis | None, pool: asyncpg.Pool | None) -> None:
+async def _close(redis: RedisClient | None, pool: asyncpg.Pool | None) -> None:
     """Close the audit's connections; a close that hangs must not hang the run."""
     if redis is not None:
         try:

@@ -12,14 +12,17 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import asyncpg
-from redis.asyncio import Redis
 
 from seatserver import redis_keys
 from seatserver.loadgen.ledger import CheckoutRecord
 from seatserver.loadgen.ownership import MAX_DETAILS, Findings
+from seatserver.redis_client import RedisClient
 
 LOOKS = 5
 BETWEEN_LOOKS_S = 0.5
+
+# A showtime's booked seats and their booking references, read together.
+BOOKED = "return {redis.call('SMEMBERS', KEYS[1]), redis.call('HGETALL', KEYS[2])}"
 
 
 def _text(value: Any) -> str:
@@ -36,7 +39,7 @@ async def settled(check: Callable[[], Awaitable[Findings]]) -> Findings:
     return findings
 
 
-async def booked_everywhere(pool: asyncpg.Pool, redis: Redis, showtimes: Sequence[int]
+async def booked_everywhere(pool: asyncpg.Pool, redis: RedisClient, showtimes: Sequence[int]
                             ) -> Findings:
     """Every seat PostgreSQL says is booked is booked in Redis, under the same
     booking reference, and Redis books nothing else."""
@@ -52,12 +55,10 @@ async def booked_everywhere(pool: asyncpg.Pool, redis: Redis, showtimes: Sequenc
         in_pg[row["showtime_id"]][row["seat_id"]] = row["reference"]
     pg_total = redis_total = 0
     for showtime in showtimes:
-        async with redis.pipeline(transaction=True) as pipe:
-            pipe.smembers(redis_keys.booked(showtime))
-            pipe.hgetall(redis_keys.booking_refs(showtime))
-            members, refs = await pipe.execute()
+        members, pairs = await redis.eval(
+            BOOKED, 2, redis_keys.booked(showtime), redis_keys.booking_refs(showtime))
         in_redis = {_text(s) for s in members}
-        ref_of = {_text(k): _text(v) for k, v in refs.items()}
+        ref_of = {_text(k): _text(v) for k, v in zip(pairs[::2], pairs[1::2], strict=True)}
         pg = in_pg[showtime]
         pg_total += len(pg)
         redis_total += len(in_redis)

@@ -4,16 +4,17 @@ The stream is the order in which every seat changed (each hold script
 appends its change atomically), so the audit replays it to prove that no
 seat was granted to two holders. The server trims a stream to its last
 entries (10,000 by default), so the tail reads as the run goes rather than
-at the end; the start state comes from Redis itself, read in one MULTI with
+at the end; the start state comes from Redis itself, read by one script with
 the stream's last entry id, so nothing falls between the two.
 
 The tail is stopped by asking, never by cancelling a task in the middle of
 a Redis call (redis-py turns such a cancellation into a connection error,
 which a reader that retries on errors would then swallow).
 
-A gap is noticed, not guessed: if the oldest entry still in the stream is
-newer than the last one read, entries were trimmed before they were read,
-and the audit says the stream check could not be proven.
+A gap is noticed, not guessed: if the oldest entry in the stream, looked at
+right after a read, is newer than the last entry read before it, entries may
+have been trimmed unread (only possible when the tail is a whole stream's
+length behind), and the audit says the stream check could not be proven.
 """
 
 from __future__ import annotations
@@ -24,16 +25,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from seatserver import redis_keys
 from seatserver.changefeed.events import Event, Position, parse_offset
+from seatserver.redis_client import RedisClient
 
 log = logging.getLogger(__name__)
 
 BATCH = 2000
 POLL_S = 0.02
+
+# One showtime's state and its stream's last id, read atomically (a script
+# runs alone, also on a Redis Cluster, where the three keys share a slot).
+START = """
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local id = '0-0'
+if #last > 0 then id = last[1][1] end
+return {id, redis.call('ZRANGE', KEYS[2], 0, -1), redis.call('SMEMBERS', KEYS[3])}
+"""
 
 
 @dataclass
@@ -59,7 +69,7 @@ def _text(value: Any) -> str:
 
 
 class StreamTail:
-    def __init__(self, redis: Redis, showtimes: Sequence[int]) -> None:
+    def __init__(self, redis: RedisClient, showtimes: Sequence[int]) -> None:
         self._redis = redis
         self._showtimes = list(showtimes)
         self.tails: dict[int, Tail] = {}
@@ -69,12 +79,10 @@ class StreamTail:
 
     async def start(self) -> None:
         for showtime in self._showtimes:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.xrevrange(redis_keys.events(showtime), count=1)
-                pipe.zrange(redis_keys.expiries(showtime), 0, -1)
-                pipe.smembers(redis_keys.booked(showtime))
-                last_entry, held, booked = await pipe.execute()
-            offset = _text(last_entry[0][0]) if last_entry else "0-0"
+            keys = (redis_keys.events(showtime), redis_keys.expiries(showtime),
+                    redis_keys.booked(showtime))
+            offset, held, booked = await self._redis.eval(START, 3, *keys)
+            offset = _text(offset)
             position = parse_offset(offset) or (0, 0)
             self.tails[showtime] = Tail(Initial(offset, {_text(s) for s in held},
                                                 {_text(s) for s in booked}),
@@ -109,17 +117,20 @@ class StreamTail:
     async def _read(self, showtime: int) -> int:
         tail = self.tails[showtime]
         key = redis_keys.events(showtime)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.xrange(key, count=1)
-            pipe.xrange(key, min=f"({tail.last}" if tail.last != "0-0" else "-", count=BATCH)
-            oldest, entries = await pipe.execute()
-        if oldest and tail.last != "0-0":
-            first = parse_offset(_text(oldest[0][0]))
-            if first is not None and first > tail.position:
-                tail.gaps.append(f"entries after {tail.last} were trimmed before they were "
-                                 f"read (the oldest left is {_text(oldest[0][0])})")
+        last, before = tail.last, tail.position
+        entries = await self._redis.xrange(
+            key, min=f"({last}" if last != "0-0" else "-", count=BATCH) or []
         for entry_id, fields in entries:
-            event = Event.from_entry(entry_id, fields)
+            event = Event.from_entry(entry_id, fields or {})
             tail.events.append(event)
             tail.last, tail.position = event.offset, event.position
+        if before != (0, 0):
+            # The oldest entry only moves forward: if it is still at or before
+            # the last one read, nothing after that was trimmed unread.
+            oldest = await self._redis.xrange(key, count=1)
+            first = parse_offset(_text(oldest[0][0])) if oldest else None
+            if first is None or first > before:
+                tail.gaps.append(
+                    f"entries after {last} may have been trimmed before they were read "
+                    f"(the oldest left is {_text(oldest[0][0]) if oldest else 'none'})")
         return len(entries)

@@ -22,10 +22,11 @@ URL_VARS = ("REDIS_URL", "DATABASE_URL", "TEST_REDIS_URL", "TEST_DATABASE_URL")
 
 @pytest.fixture(autouse=True)
 async def no_bookings(db_pool: asyncpg.Pool) -> None:
-    """Each run starts with no sales (the database lives for the whole session)."""
+    """Each run starts with no sales (the database lives for the whole session).
+    CASCADE: whatever else records sales (tickets scanned, ...) goes with them."""
     async with db_pool.acquire() as conn:
-        await conn.execute("TRUNCATE bookings, booking_seats, payments, payment_events, "
-                           "idempotency_keys, audit_log, outbox, sim_provider_orders")
+        await conn.execute("TRUNCATE bookings, payments, payment_events, idempotency_keys, "
+                           "audit_log, outbox, sim_provider_orders CASCADE")
 
 
 @pytest.fixture
