@@ -124,7 +124,7 @@ async def test_sigint_mid_run_stops_with_a_partial_report_and_the_audit(
 
 async def test_without_store_urls_the_audit_fails_unless_told_to_skip_them(
         target: ServerProcess, showtime: int, loadgen: Any) -> None:
-    common = ("--url", target.url, "--clients", "10", "--duration", "3",
+    common = ("--url", target.url, "--clients", "10", "--duration", "2",
               "--showtimes", str(showtime), "--think", "0.1")
     strict: Run = await asyncio.to_thread(loadgen, *common)
 
