@@ -24,6 +24,7 @@ from seatserver.accounts.rbac import RoleGate, check_declared
 from seatserver.accounts.sessions import SessionStore
 from seatserver.accounts.store import AccountStore
 from seatserver.accounts.throttle import Throttle
+from seatserver.audit import AuditStore
 from seatserver.bookings.checkout import Checkout
 from seatserver.bookings.door import Door
 from seatserver.bookings.expirer import PendingExpirer
@@ -41,6 +42,8 @@ from seatserver.bookings.refunds import RefundPolicy
 from seatserver.bookings.simulated import SimulatedGateway, WebhookDispatcher
 from seatserver.bookings.store import BookingStore
 from seatserver.bookings.tickets import TicketSigner
+from seatserver.catalog.admin import CatalogAdminStore
+from seatserver.catalog.admin_http import Auditor, CatalogAdminHandlers
 from seatserver.catalog.availability import Availability
 from seatserver.catalog.http import CatalogHandlers
 from seatserver.catalog.store import CatalogStore
@@ -158,6 +161,8 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(SessionHandlers(sessions, cookies).routes())
     app.router.add_routes(AccountHandlers(auth, accounts, sessions, cookies, proxies).routes())
     app.router.add_routes(CatalogHandlers(catalog, Availability(engine, catalog)).routes())
+    auditor = Auditor(AuditStore(pool), proxies)
+    app.router.add_routes(CatalogAdminHandlers(CatalogAdminStore(pool, catalog), auditor).routes())
     pages = PageHandlers(WEB_DIR)
     app.router.add_routes(BookingHandlers(
         checkout, bookings, keys, tickets, catalog, Door(bookings, catalog, tickets),

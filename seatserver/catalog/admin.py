@@ -243,6 +243,9 @@ class CatalogAdminStore:
                     data.movie_id, data.screen_id, data.starts_at, currency, cleaning)
         return await self._showtime(showtime_id)
 
+    async def get_showtime(self, showtime_id: int) -> ShowtimeSummary | None:
+        return await self._catalog.showtime(showtime_id)
+
     async def update_showtime(self, showtime_id: int, data: ShowtimeInput) -> ShowtimeSummary:
         """Reschedule a showtime. Once it has sold seats only its start may
         change (``in_use`` otherwise): its buyers bought that movie on that screen."""
@@ -302,6 +305,12 @@ class CatalogAdminStore:
                     JOIN seat_types ty ON ty.code = r.seat_type
                     WHERE theater_id = $1 ORDER BY ty.rank, day_kind""", theater_id)
         return [_rule(r) for r in rows]
+
+    async def get_price_rule(self, rule_id: int) -> PriceRule | None:
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(
+                f"SELECT {_RULE_COLUMNS} FROM price_rules WHERE id = $1", rule_id)
+        return None if row is None else _rule(row)
 
     async def set_price_rule(self, data: PriceRuleInput) -> PriceRule:
         """Create or replace the theater's price of a seat type on a kind of day.

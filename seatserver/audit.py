@@ -1,0 +1,53 @@
+"""AuditStore: who changed what, from where, and what it was before and after.
+
+Every change an admin makes through /api/admin/ is written to ``audit_log``
+(migrations/0002): ``actor`` is ``user:<id>``, ``remote`` the client's address
+(as ``TrustedProxies`` judges it), ``detail`` holds ``before`` and ``after``
+as JSON (``null`` for a creation's before and a deletion's after) and any
+note (an admin cancel that bypassed the buyer's cut-off says so).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import orjson
+from pydantic import BaseModel
+
+
+def _default(value: object) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    raise TypeError(f"cannot write {type(value).__name__} to the audit log")
+
+
+def as_json(value: object) -> Any:
+    """A model, dataclass or plain value as the JSON the audit log stores."""
+    return orjson.loads(orjson.dumps(value, default=_default))
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    actor_id: int
+    action: str  # "<entity>.<verb>": "movie.created", "booking.cancelled"
+    remote: str | None
+    before: object = None
+    after: object = None
+    booking_id: int | None = None
+    note: dict[str, Any] = field(default_factory=dict)
+
+
+class AuditStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def record(self, entry: AuditEntry) -> None:
+        detail = {"before": as_json(entry.before), "after": as_json(entry.after), **entry.note}
+        async with self._pool.acquire() as conn:
+            await conn.execute(
+                """INSERT INTO audit_log (actor, action, booking_id, remote, detail)
+                   VALUES ($1, $2, $3, $4, $5::jsonb)""",
+                f"user:{entry.actor_id}", entry.action, entry.booking_id, entry.remote,
+                orjson.dumps(detail).decode())

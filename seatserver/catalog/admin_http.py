@@ -1,0 +1,279 @@
+"""The admin API for the catalog: /api/admin/{movies,theaters,screens,showtimes,prices}.
+
+Thin handlers over ``CatalogAdminStore``: the body is validated into the
+input models of ``catalog.inputs`` (``invalid_input`` / ``bad_layout`` naming
+the field), the store refuses what the database would hold wrong, and every
+change is written to the audit log with what it was before and after.
+Admins only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import orjson
+from aiohttp import web
+from pydantic import BaseModel
+
+from seatserver.accounts.proxies import TrustedProxies
+from seatserver.accounts.rbac import Role, allow, identity_of
+from seatserver.audit import AuditEntry, AuditStore, as_json
+from seatserver.catalog.admin import CatalogAdminStore
+from seatserver.catalog.inputs import (
+    MovieInput,
+    PriceOverrideInput,
+    PriceRuleInput,
+    ScreenInput,
+    ShowtimeInput,
+    TheaterInput,
+    parse_input,
+)
+from seatserver.catalog.layouts import SEAT_TYPE_PATTERN
+from seatserver.catalog.queries import MAX_ID
+from seatserver.errors import BadRequest, NotFound
+
+_SEAT_TYPE = re.compile(SEAT_TYPE_PATTERN)
+
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+
+
+def json_response(body: object, status: int = 200) -> web.Response:
+    return web.Response(status=status, body=orjson.dumps(as_json(body)),
+                        content_type="application/json")
+
+
+def path_id(request: web.Request, name: str = "id") -> int:
+    """A path part as a row id; ``bad_request`` unless it is one."""
+    raw = request.match_info[name]
+    if not (raw.isascii() and raw.isdecimal()) or not 0 < int(raw) <= MAX_ID:
+        raise BadRequest(f"{name} must be a whole number from 1, got {raw!r}")
+    return int(raw)
+
+
+async def read_body(request: web.Request, model: type[M]) -> M:
+    """The JSON body as ``model``; ``bad_request`` when it is not JSON at all."""
+    if request.content_type != "application/json":
+        raise BadRequest("send the body as application/json")
+    try:
+        raw = orjson.loads(await request.read())
+    except orjson.JSONDecodeError:
+        raise BadRequest("body must be JSON") from None
+    if not isinstance(raw, dict):
+        raise BadRequest("body must be a JSON object")
+    return parse_input(model, raw)
+
+
+def found(thing: T | None, what: str) -> T:
+    if thing is None:
+        raise NotFound(f"there is no {what}")
+    return thing
+
+
+class Auditor:
+    """Writes an admin's change to the audit log, naming the admin and their address."""
+
+    def __init__(self, audit: AuditStore, proxies: TrustedProxies) -> None:
+        self._audit = audit
+        self._proxies = proxies
+
+    async def record(self, request: web.Request, action: str, before: object, after: object,
+                     **extra: Any) -> None:
+        await self._audit.record(AuditEntry(
+            actor_id=identity_of(request).user_id, action=action,
+            remote=self._proxies.client_address(request), before=before, after=after,
+            booking_id=extra.pop("booking_id", None), note=extra))
+
+
+Getter = Callable[[int], Awaitable[object | None]]
+
+
+class CatalogAdminHandlers:
+    def __init__(self, store: CatalogAdminStore, auditor: Auditor) -> None:
+        self._store = store
+        self._auditor = auditor
+
+    def routes(self) -> list[web.RouteDef]:
+        base = "/api/admin"
+        return [
+            web.post(f"{base}/movies", self.create_movie),
+            web.get(f"{base}/movies/{{id}}", self.get_movie),
+            web.put(f"{base}/movies/{{id}}", self.update_movie),
+            web.delete(f"{base}/movies/{{id}}", self.delete_movie),
+            web.post(f"{base}/theaters", self.create_theater),
+            web.get(f"{base}/theaters/{{id}}", self.get_theater),
+            web.put(f"{base}/theaters/{{id}}", self.update_theater),
+            web.delete(f"{base}/theaters/{{id}}", self.delete_theater),
+            web.get(f"{base}/theaters/{{id}}/prices", self.price_rules),
+            web.post(f"{base}/screens", self.create_screen),
+            web.get(f"{base}/screens/{{id}}", self.get_screen),
+            web.put(f"{base}/screens/{{id}}", self.update_screen),
+            web.delete(f"{base}/screens/{{id}}", self.delete_screen),
+            web.post(f"{base}/showtimes", self.create_showtime),
+            web.put(f"{base}/showtimes/{{id}}", self.update_showtime),
+            web.delete(f"{base}/showtimes/{{id}}", self.delete_showtime),
+            web.put(f"{base}/showtimes/{{id}}/prices", self.set_price_override),
+            web.delete(f"{base}/showtimes/{{id}}/prices/{{seat_type}}",
+                       self.delete_price_override),
+            web.put(f"{base}/prices", self.set_price_rule),
+            web.delete(f"{base}/prices/{{id}}", self.delete_price_rule),
+        ]
+
+    # -- movies ---------------------------------------------------------------
+
+    @allow(Role.ADMIN)
+    async def create_movie(self, request: web.Request) -> web.Response:
+        movie = await self._store.create_movie(await read_body(request, MovieInput))
+        await self._auditor.record(request, "movie.created", None, movie)
+        return json_response(movie, 201)
+
+    @allow(Role.ADMIN)
+    async def get_movie(self, request: web.Request) -> web.Response:
+        movie_id = path_id(request)
+        return json_response(found(await self._store.get_movie(movie_id), f"movie {movie_id}"))
+
+    @allow(Role.ADMIN)
+    async def update_movie(self, request: web.Request) -> web.Response:
+        movie_id = path_id(request)
+        data = await read_body(request, MovieInput)
+        before = found(await self._store.get_movie(movie_id), f"movie {movie_id}")
+        movie = await self._store.update_movie(movie_id, data)
+        await self._auditor.record(request, "movie.updated", before, movie)
+        return json_response(movie)
+
+    @allow(Role.ADMIN)
+    async def delete_movie(self, request: web.Request) -> web.Response:
+        return await self._delete(request, "movie", self._store.get_movie,
+                                  self._store.delete_movie)
+
+    # -- theaters -------------------------------------------------------------
+
+    @allow(Role.ADMIN)
+    async def create_theater(self, request: web.Request) -> web.Response:
+        theater = await self._store.create_theater(await read_body(request, TheaterInput))
+        await self._auditor.record(request, "theater.created", None, theater)
+        return json_response(theater, 201)
+
+    @allow(Role.ADMIN)
+    async def get_theater(self, request: web.Request) -> web.Response:
+        theater_id = path_id(request)
+        return json_response(found(await self._store.get_theater(theater_id),
+                                   f"theater {theater_id}"))
+
+    @allow(Role.ADMIN)
+    async def update_theater(self, request: web.Request) -> web.Response:
+        theater_id = path_id(request)
+        data = await read_body(request, TheaterInput)
+        before = found(await self._store.get_theater(theater_id), f"theater {theater_id}")
+        theater = await self._store.update_theater(theater_id, data)
+        await self._auditor.record(request, "theater.updated", before, theater)
+        return json_response(theater)
+
+    @allow(Role.ADMIN)
+    async def delete_theater(self, request: web.Request) -> web.Response:
+        return await self._delete(request, "theater", self._store.get_theater,
+                                  self._store.delete_theater)
+
+    @allow(Role.ADMIN)
+    async def price_rules(self, request: web.Request) -> web.Response:
+        theater_id = path_id(request)
+        found(await self._store.get_theater(theater_id), f"theater {theater_id}")
+        return json_response({"rules": await self._store.price_rules(theater_id)})
+
+    # -- screens --------------------------------------------------------------
+
+    @allow(Role.ADMIN)
+    async def create_screen(self, request: web.Request) -> web.Response:
+        screen = await self._store.create_screen(await read_body(request, ScreenInput))
+        await self._auditor.record(request, "screen.created", None, screen)
+        return json_response(screen, 201)
+
+    @allow(Role.ADMIN)
+    async def get_screen(self, request: web.Request) -> web.Response:
+        screen_id = path_id(request)
+        return json_response(found(await self._store.get_screen(screen_id),
+                                   f"screen {screen_id}"))
+
+    @allow(Role.ADMIN)
+    async def update_screen(self, request: web.Request) -> web.Response:
+        screen_id = path_id(request)
+        data = await read_body(request, ScreenInput)
+        before = found(await self._store.get_screen(screen_id), f"screen {screen_id}")
+        screen = await self._store.update_screen(screen_id, data)
+        await self._auditor.record(request, "screen.updated", before, screen)
+        return json_response(screen)
+
+    @allow(Role.ADMIN)
+    async def delete_screen(self, request: web.Request) -> web.Response:
+        return await self._delete(request, "screen", self._store.get_screen,
+                                  self._store.delete_screen)
+
+    # -- showtimes ------------------------------------------------------------
+
+    @allow(Role.ADMIN)
+    async def create_showtime(self, request: web.Request) -> web.Response:
+        showtime = await self._store.create_showtime(await read_body(request, ShowtimeInput))
+        await self._auditor.record(request, "showtime.created", None, showtime)
+        return json_response(showtime, 201)
+
+    @allow(Role.ADMIN)
+    async def update_showtime(self, request: web.Request) -> web.Response:
+        showtime_id = path_id(request)
+        data = await read_body(request, ShowtimeInput)
+        before = found(await self._store.get_showtime(showtime_id), f"showtime {showtime_id}")
+        showtime = await self._store.update_showtime(showtime_id, data)
+        await self._auditor.record(request, "showtime.updated", before, showtime)
+        return json_response(showtime)
+
+    @allow(Role.ADMIN)
+    async def delete_showtime(self, request: web.Request) -> web.Response:
+        return await self._delete(request, "showtime", self._store.get_showtime,
+                                  self._store.delete_showtime)
+
+    @allow(Role.ADMIN)
+    async def set_price_override(self, request: web.Request) -> web.Response:
+        showtime_id = path_id(request)
+        data = await read_body(request, PriceOverrideInput)
+        before = found(await self._store.get_showtime(showtime_id), f"showtime {showtime_id}")
+        prices = await self._store.set_price_override(showtime_id, data)
+        await self._auditor.record(request, "showtime.price_set", before.prices, prices,
+                                   showtime_id=showtime_id)
+        return json_response({"prices": prices})
+
+    @allow(Role.ADMIN)
+    async def delete_price_override(self, request: web.Request) -> web.Response:
+        showtime_id = path_id(request)
+        seat_type = request.match_info["seat_type"]
+        if not _SEAT_TYPE.fullmatch(seat_type):
+            raise BadRequest(f"seat_type: {seat_type!r} is not a seat type code")
+        before = found(await self._store.get_showtime(showtime_id), f"showtime {showtime_id}")
+        prices = await self._store.delete_price_override(showtime_id, seat_type)
+        await self._auditor.record(request, "showtime.price_reset", before.prices, prices,
+                                   showtime_id=showtime_id)
+        return json_response({"prices": prices})
+
+    # -- price rules ----------------------------------------------------------
+
+    @allow(Role.ADMIN)
+    async def set_price_rule(self, request: web.Request) -> web.Response:
+        data = await read_body(request, PriceRuleInput)
+        before = next((r for r in await self._store.price_rules(data.theater_id)
+                       if (r.seat_type, r.day_kind) == (data.seat_type, data.day_kind)), None)
+        rule = await self._store.set_price_rule(data)
+        await self._auditor.record(request, "price_rule.set", before, rule)
+        return json_response(rule, 200 if before else 201)
+
+    @allow(Role.ADMIN)
+    async def delete_price_rule(self, request: web.Request) -> web.Response:
+        return await self._delete(request, "price rule", self._store.get_price_rule,
+                                  self._store.delete_price_rule)
+
+    async def _delete(self, request: web.Request, what: str, get: Getter,
+                      delete: Callable[[int], Awaitable[None]]) -> web.Response:
+        row_id = path_id(request)
+        before = found(await get(row_id), f"{what} {row_id}")
+        await delete(row_id)
+        await self._auditor.record(request, f"{what.replace(' ', '_')}.deleted", before, None)
+        return web.Response(status=204)
