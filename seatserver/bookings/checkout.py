@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from seatserver.bookings.gateway import PaymentEvent, PaymentGateway
 from seatserver.bookings.models import Booking, Sale
@@ -22,6 +23,7 @@ from seatserver.catalog.store import CatalogStore
 from seatserver.errors import (
     CancelClosed,
     HoldExpired,
+    InvalidInput,
     NotFound,
     NothingToBook,
     NotHolder,
@@ -267,6 +269,33 @@ class Checkout:
         booking = await self._store.get(reference)
         if booking is None or booking.user_id != user_id:
             raise NotFound(f"no booking {reference}")
+        refund = await self._policy_refund(booking)
+        if refund is None:
+            raise CancelClosed("cancellation closed: the show starts too soon")
+        return await self._cancel(booking, refund, actor_id=user_id, remote=remote)
+
+    async def cancel_as_admin(self, reference: str, *, admin_id: int, remote: str | None,
+                              refund: int | None, reason: str) -> Booking:
+        """Cancel for support: the buyer's cut-off does not apply. ``refund``
+        (minor units, up to the total) overrides the policy's amount; left out,
+        the policy's amount is refunded, or nothing once the policy would have
+        refused. The audit row says whether the cut-off was bypassed."""
+        booking = await self._store.get(reference)
+        if booking is None:
+            raise NotFound(f"no booking {reference}")
+        policy = await self._policy_refund(booking)
+        amount = (policy or 0) if refund is None else refund
+        if amount > booking.total.amount:
+            raise InvalidInput(f"refund: at most the booking's total, {booking.total.amount}")
+        if amount > 0 and booking.payment is None:
+            raise InvalidInput("refund: this booking has no payment to refund")
+        note = {"by_admin": True, "reason": reason, "policy_refund": policy,
+                "bypassed_cutoff": policy is None}
+        return await self._cancel(booking, amount, actor_id=admin_id, remote=remote, note=note)
+
+    async def _policy_refund(self, booking: Booking) -> int | None:
+        """What the policy refunds now (None: past the cut-off); ``cancel_closed``
+        for a booking that cannot be cancelled at all."""
         sale = await self._store.sale(booking.showtime)
         assert sale is not None
         if booking.status == "cancelled":
@@ -276,19 +305,20 @@ class Checkout:
                                     booking.seat_ids, kind="cancel")
         if booking.status != "booked":
             raise CancelClosed(f"a {booking.status} booking cannot be cancelled")
-        if await self._store.admission(reference) is not None:
+        if await self._store.admission(booking.reference) is not None:
             raise CancelClosed("the ticket was already used at the door")
-        refund = self._refunds.refund(booking.total.amount, starts_at=sale.starts_at,
-                                      now=datetime.now(UTC))
-        if refund is None:
-            raise CancelClosed("cancellation closed: the show starts too soon")
+        return self._refunds.refund(booking.total.amount, starts_at=sale.starts_at,
+                                    now=datetime.now(UTC))
+
+    async def _cancel(self, booking: Booking, refund: int, *, actor_id: int,
+                      remote: str | None, note: dict[str, Any] | None = None) -> Booking:
         if booking.payment is not None and refund > 0:
             # Refund first: a refund that fails leaves the booking as it was. The
             # amount is the order's refunded total, so a racing cancel refunds once.
             await self._refund(booking.payment.provider, booking.payment.order_id, refund)
         try:
-            cancelled = await self._store.cancel(reference, user_id=user_id,
-                                                 refund=refund, remote=remote)
+            cancelled = await self._store.cancel(booking.reference, user_id=actor_id,
+                                                 refund=refund, remote=remote, note=note)
         except LookupError:
             raise CancelClosed("the booking changed meanwhile; look again") from None
         await self._engine.free(cancelled.showtime, cancelled.holder, cancelled.reference,

@@ -18,6 +18,7 @@ from typing import Any
 
 import asyncpg
 
+from seatserver.audit import as_json
 from seatserver.bookings.gateway import PaymentEvent
 from seatserver.bookings.models import BookedSeat, Booking, PaymentView, Sale
 from seatserver.catalog.models import Price
@@ -206,9 +207,11 @@ class BookingStore:
         return [r["reference"] for r in rows]
 
     async def cancel(self, reference: str, *, user_id: int, refund: int,
-                     remote: str | None) -> Booking:
+                     remote: str | None, note: dict[str, Any] | None = None) -> Booking:
         """booked -> cancelled with the refund recorded; the caller checked the
-        rules. LookupError when it is not booked, or its ticket was admitted."""
+        rules. LookupError when it is not booked, or its ticket was admitted.
+        The audit row says who (``user_id``: the buyer or an admin), the
+        booking before and after, and ``note`` (an admin's reasons)."""
         async with self._pool.acquire() as conn, conn.transaction():
             booking_id = await conn.fetchval(
                 """SELECT id FROM bookings b WHERE reference = $1 AND status = 'booked'
@@ -216,6 +219,7 @@ class BookingStore:
                    FOR UPDATE""", reference)
             if booking_id is None:
                 raise LookupError(reference)
+            before = await _load(conn, "b.id = $1", booking_id)
             await _set_status(conn, booking_id, "cancelled", active=False)
             await conn.execute(
                 """UPDATE payments SET refunded_amount = refunded_amount + $2,
@@ -223,9 +227,34 @@ class BookingStore:
                                         ELSE 'partially_refunded' END,
                           updated_at = now()
                    WHERE booking_id = $1 AND $2 > 0""", booking_id, refund)
+            after = await _load(conn, "b.id = $1", booking_id)
             await _audit(conn, f"user:{user_id}", "booking.cancelled", booking_id, remote,
-                         {"refund": refund})
-            return await _load(conn, "b.id = $1", booking_id)
+                         {"refund": refund, "before": as_json(before),
+                          "after": as_json(after), **(note or {})})
+            return after
+
+    async def search(self, *, reference: str | None = None, user_id: int | None = None,
+                     email: str | None = None, showtime: int | None = None,
+                     limit: int = 100) -> list[Booking]:
+        """Bookings matching every criterion given, newest first (support's lookup)."""
+        async with self._pool.acquire() as conn:
+            ids = await conn.fetch(
+                """SELECT b.id FROM bookings b JOIN users u ON u.id = b.user_id
+                   WHERE ($1::text IS NULL OR b.reference = $1)
+                     AND ($2::bigint IS NULL OR b.user_id = $2)
+                     AND ($3::text IS NULL OR lower(u.email) = lower($3))
+                     AND ($4::bigint IS NULL OR b.showtime_id = $4)
+                   ORDER BY b.created_at DESC, b.id DESC LIMIT $5""",
+                reference, user_id, email, showtime, limit)
+            return [await _load(conn, "b.id = $1", r["id"]) for r in ids]
+
+    async def needing_attention(self, limit: int = 100) -> list[Booking]:
+        """Bookings flagged for support (a late payment refunded or re-acquired)."""
+        async with self._pool.acquire() as conn:
+            ids = await conn.fetch(
+                """SELECT id FROM bookings WHERE attention IS NOT NULL
+                   ORDER BY updated_at DESC, id DESC LIMIT $1""", limit)
+            return [await _load(conn, "b.id = $1", r["id"]) for r in ids]
 
     async def record_refused(self, provider: str, event: PaymentEvent, outcome: str,
                              remote: str | None) -> None:
