@@ -25,6 +25,7 @@ from seatserver.accounts.sessions import SessionStore
 from seatserver.accounts.store import AccountStore
 from seatserver.accounts.throttle import Throttle
 from seatserver.audit import AuditStore
+from seatserver.bookings.admin_http import BookingAdminHandlers
 from seatserver.bookings.checkout import Checkout
 from seatserver.bookings.door import Door
 from seatserver.bookings.expirer import PendingExpirer
@@ -35,6 +36,7 @@ from seatserver.bookings.outbox import (
     ComposerByKind,
     LogSink,
     MessageComposer,
+    OutboxStore,
     OutboxWorker,
 )
 from seatserver.bookings.reconcile import Reconciler
@@ -163,6 +165,8 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(CatalogHandlers(catalog, Availability(engine, catalog)).routes())
     auditor = Auditor(AuditStore(pool), proxies)
     app.router.add_routes(CatalogAdminHandlers(CatalogAdminStore(pool, catalog), auditor).routes())
+    app.router.add_routes(BookingAdminHandlers(
+        checkout, bookings, OutboxStore(pool), auditor).routes())
     pages = PageHandlers(WEB_DIR)
     app.router.add_routes(BookingHandlers(
         checkout, bookings, keys, tickets, catalog, Door(bookings, catalog, tickets),

@@ -79,11 +79,14 @@ class Auditor:
         self._audit = audit
         self._proxies = proxies
 
+    def address(self, request: web.Request) -> str:
+        return self._proxies.client_address(request)
+
     async def record(self, request: web.Request, action: str, before: object, after: object,
                      **extra: Any) -> None:
         await self._audit.record(AuditEntry(
             actor_id=identity_of(request).user_id, action=action,
-            remote=self._proxies.client_address(request), before=before, after=after,
+            remote=self.address(request), before=before, after=after,
             booking_id=extra.pop("booking_id", None), note=extra))
 
 

@@ -27,7 +27,7 @@ from seatserver.app import create_app
 from seatserver.loadgen.client import SeatClient
 from seatserver.settings import Settings
 from tests.accounts.conftest import new_email
-from tests.admin.test_catalog_api import ADMIN_ROUTES
+from tests.admin.test_catalog_api import ADMIN_ROUTES, BOOKING_ROUTES
 
 ANONYMOUS = (Role.ANONYMOUS,)
 OPEN_TO_SESSIONS = (Role.ANONYMOUS, *SIGNED_IN)
@@ -71,7 +71,7 @@ MATRIX: dict[tuple[str, str], tuple[Role, ...]] = {
     ("GET", "/account"): ANONYMOUS,
     ("GET", "/static/{version}/{path}"): ANONYMOUS,
     ("GET", "/version"): ANONYMOUS,
-    **dict.fromkeys(ADMIN_ROUTES, (Role.ADMIN,)),
+    **dict.fromkeys(ADMIN_ROUTES + BOOKING_ROUTES, (Role.ADMIN,)),
 }
 PATH_VALUES = {"id": "1", "ref": "ABCDEFGHJK", "provider": "simulated", "order": "sim_none",
                "seat_type": "vip", "action": "pay", "version": "000000000000", "path": "x.js"}

@@ -28,6 +28,11 @@ ADMIN_ROUTES = [
     ("DELETE", "/api/admin/showtimes/{id}/prices/{seat_type}"),
     ("PUT", "/api/admin/prices"), ("DELETE", "/api/admin/prices/{id}"),
 ]
+BOOKING_ROUTES = [
+    ("GET", "/api/admin/bookings"), ("GET", "/api/admin/bookings/attention"),
+    ("POST", "/api/admin/bookings/{ref}/cancel"), ("GET", "/api/admin/outbox/dead"),
+    ("POST", "/api/admin/outbox/requeue"),
+]
 
 
 def movie_body(**changes: Any) -> dict[str, Any]:
@@ -131,8 +136,7 @@ async def test_a_screen_keeps_its_layout_and_a_bad_layout_names_the_seat(
                                            {"number": 1, "type": "silver"}]}]}
     message = await admin.refused("POST", "/api/admin/screens", {
         "theater_id": made["theater"]["id"], "name": "2", "layout": bad}, 422, "bad_layout")
-    assert \
-        message.endswith("row A seat 1: the number is used twice in the row")
+    assert message.endswith("row A seat 1: the number is used twice in the row")
 
     smaller = {"rows": SMALL_LAYOUT["rows"][:1]}
     changed = await admin.ok("PUT", f"/api/admin/screens/{screen['id']}", {

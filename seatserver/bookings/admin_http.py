@@ -1,0 +1,128 @@
+"""The admin API for bookings: look-up, cancel with refund, what needs attention,
+and dead outbox messages.
+
+``GET /api/admin/bookings`` finds bookings by reference, buyer (e-mail or
+user id) or showtime. ``POST /api/admin/bookings/{ref}/cancel`` cancels
+through the buyer's own cancel path (refund first, seats freed after) but past
+the buyer's cut-off too; its audit row says so. Admins only; every change is
+audited (a cancel by ``BookingStore.cancel`` in its own transaction).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from seatserver.accounts.rbac import Role, allow, identity_of
+from seatserver.bookings.checkout import Checkout
+from seatserver.bookings.outbox import OutboxStore
+from seatserver.bookings.store import BookingStore
+from seatserver.catalog.admin_http import Auditor, json_response, read_body
+from seatserver.catalog.inputs import Id
+from seatserver.catalog.queries import MAX_ID
+from seatserver.errors import InvalidInput, NotFound
+
+_REFERENCE = r"^[A-HJ-NP-Z2-9]{6,16}$"  # the alphabet of new_reference
+_REFERENCE_RE = re.compile(_REFERENCE)
+
+
+class BookingSearch(BaseModel):
+    """The query of a look-up: at least one criterion, all must match."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    reference: str | None = Field(default=None, pattern=_REFERENCE)
+    email: str | None = Field(default=None, min_length=3, max_length=254, pattern=r"@")
+    user_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    showtime: int | None = Field(default=None, ge=1, le=MAX_ID)
+
+
+class AdminCancel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    reason: str = Field(min_length=1, max_length=500,
+                        description="Why support cancels: kept in the audit log.")
+    refund: int | None = Field(default=None, ge=0, description=(
+        "Minor units to refund, up to the total; left out: what the policy gives now "
+        "(nothing past the cut-off)."))
+
+
+class Requeue(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ids: Annotated[list[Id], Field(min_length=1, max_length=1000)]
+
+
+def _search(request: web.Request) -> BookingSearch:
+    query = {key: value for key, value in request.query.items()}
+    if len(query) != len(request.query):
+        raise InvalidInput("give each search criterion once")
+    try:
+        search = BookingSearch.model_validate(query)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidInput(f"{where}: {first['msg']}") from None
+    if not search.model_dump(exclude_none=True):
+        raise InvalidInput("reference, email, user_id or showtime: give at least one")
+    return search
+
+
+class BookingAdminHandlers:
+    def __init__(self, checkout: Checkout, bookings: BookingStore, outbox: OutboxStore,
+                 auditor: Auditor) -> None:
+        self._checkout = checkout
+        self._bookings = bookings
+        self._outbox = outbox
+        self._auditor = auditor
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/api/admin/bookings", self.search),
+            web.get("/api/admin/bookings/attention", self.attention),
+            web.post("/api/admin/bookings/{ref}/cancel", self.cancel),
+            web.get("/api/admin/outbox/dead", self.dead_messages),
+            web.post("/api/admin/outbox/requeue", self.requeue),
+        ]
+
+    @allow(Role.ADMIN)
+    async def search(self, request: web.Request) -> web.Response:
+        search = _search(request)
+        found = await self._bookings.search(
+            reference=search.reference, user_id=search.user_id, email=search.email,
+            showtime=search.showtime)
+        return json_response({"bookings": found})
+
+    @allow(Role.ADMIN)
+    async def attention(self, request: web.Request) -> web.Response:
+        return json_response({"bookings": await self._bookings.needing_attention()})
+
+    @allow(Role.ADMIN)
+    async def cancel(self, request: web.Request) -> web.Response:
+        reference = request.match_info["ref"].upper()
+        if not _REFERENCE_RE.fullmatch(reference):
+            raise NotFound(f"no booking reference looks like {reference!r}")
+        data = await read_body(request, AdminCancel)
+        cancelled = await self._checkout.cancel_as_admin(
+            reference, admin_id=identity_of(request).user_id,
+            remote=self._auditor.address(request), refund=data.refund, reason=data.reason)
+        return json_response(cancelled)
+
+    @allow(Role.ADMIN)
+    async def dead_messages(self, request: web.Request) -> web.Response:
+        return json_response({"messages": await self._outbox.dead()})
+
+    @allow(Role.ADMIN)
+    async def requeue(self, request: web.Request) -> web.Response:
+        data = await read_body(request, Requeue)
+        dead = {m.id: m for m in await self._outbox.dead(limit=10_000)}
+        requeued = await self._outbox.requeue(data.ids)
+        if not requeued:
+            raise NotFound("none of these messages is dead: nothing to requeue")
+        await self._auditor.record(request, "outbox.requeued",
+                                   [dead[i] for i in requeued if i in dead],
+                                   {"requeued": requeued})
+        return json_response({"requeued": requeued})
