@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -78,12 +79,30 @@ class ScreenDetail(BaseModel):
     layout: SeatLayout
 
 
+@dataclass(frozen=True, slots=True)
+class ScreenName:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class TheaterScreens:
+    theater: Theater
+    screens: list[ScreenName]
+
+
 class CatalogAdminStore:
     def __init__(self, pool: asyncpg.Pool, catalog: CatalogStore) -> None:
         self._pool = pool
         self._catalog = catalog
 
     # -- movies ---------------------------------------------------------------
+
+    async def movies(self) -> list[Movie]:
+        """Every movie, by title (the admin's pick list; a catalog is hundreds, not millions)."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(f"SELECT {_MOVIE_COLUMNS} FROM movies ORDER BY title, id")
+        return [movie_from(r) for r in rows]
 
     async def get_movie(self, movie_id: int) -> Movie | None:
         async with self._pool.acquire() as conn:
@@ -124,6 +143,17 @@ class CatalogAdminStore:
         await self._delete("movies", movie_id, "movie", "it has showtimes")
 
     # -- theaters -------------------------------------------------------------
+
+    async def theaters(self) -> list[TheaterScreens]:
+        """Every theater with its screens' ids and names, by city and name."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(f"SELECT {_THEATER_COLUMNS} FROM theaters ORDER BY city, name")
+            screens = await conn.fetch("SELECT id, theater_id, name FROM screens ORDER BY name")
+        by_theater: dict[int, list[ScreenName]] = {}
+        for s in screens:
+            by_theater.setdefault(s["theater_id"], []).append(ScreenName(s["id"], s["name"]))
+        return [TheaterScreens(theater_from(r), by_theater.get(r["theater_id"], []))
+                for r in rows]
 
     async def get_theater(self, theater_id: int) -> Theater | None:
         async with self._pool.acquire() as conn:

@@ -101,10 +101,12 @@ class CatalogAdminHandlers:
     def routes(self) -> list[web.RouteDef]:
         base = "/api/admin"
         return [
+            web.get(f"{base}/movies", self.list_movies),
             web.post(f"{base}/movies", self.create_movie),
             web.get(f"{base}/movies/{{id}}", self.get_movie),
             web.put(f"{base}/movies/{{id}}", self.update_movie),
             web.delete(f"{base}/movies/{{id}}", self.delete_movie),
+            web.get(f"{base}/theaters", self.list_theaters),
             web.post(f"{base}/theaters", self.create_theater),
             web.get(f"{base}/theaters/{{id}}", self.get_theater),
             web.put(f"{base}/theaters/{{id}}", self.update_theater),
@@ -125,6 +127,10 @@ class CatalogAdminHandlers:
         ]
 
     # -- movies ---------------------------------------------------------------
+
+    @allow(Role.ADMIN)
+    async def list_movies(self, request: web.Request) -> web.Response:
+        return json_response({"movies": await self._store.movies()})
 
     @allow(Role.ADMIN)
     async def create_movie(self, request: web.Request) -> web.Response:
@@ -152,6 +158,10 @@ class CatalogAdminHandlers:
                                   self._store.delete_movie)
 
     # -- theaters -------------------------------------------------------------
+
+    @allow(Role.ADMIN)
+    async def list_theaters(self, request: web.Request) -> web.Response:
+        return json_response({"theaters": await self._store.theaters()})
 
     @allow(Role.ADMIN)
     async def create_theater(self, request: web.Request) -> web.Response:

@@ -16,6 +16,7 @@ from tests.admin.conftest import Admin, audit_rows
 from tests.catalog.conftest import SMALL_LAYOUT
 
 ADMIN_ROUTES = [
+    ("GET", "/api/admin/movies"), ("GET", "/api/admin/theaters"),
     ("POST", "/api/admin/movies"), ("GET", "/api/admin/movies/{id}"),
     ("PUT", "/api/admin/movies/{id}"), ("DELETE", "/api/admin/movies/{id}"),
     ("POST", "/api/admin/theaters"), ("GET", "/api/admin/theaters/{id}"),
@@ -72,6 +73,8 @@ async def test_admin_creates_changes_and_deletes_a_movie_each_step_audited_with_
 
     changed = await admin.ok("PUT", path, movie_body(slug=created["slug"], title="Dawn"))
     assert changed["title"] == "Dawn"
+    listed = (await admin.ok("GET", "/api/admin/movies"))["movies"]
+    assert changed in listed
     await admin.ok("DELETE", path, status=204)
     await admin.refused("GET", path, None, 404, "not_found")
 
@@ -131,6 +134,9 @@ async def test_a_screen_keeps_its_layout_and_a_bad_layout_names_the_seat(
     screen = made["screen"]
     assert await admin.ok("GET", f"/api/admin/screens/{screen['id']}") == screen
     assert [row["row"] for row in screen["layout"]["rows"]] == ["A", "B"]
+    theaters = (await admin.ok("GET", "/api/admin/theaters"))["theaters"]
+    mine = [t for t in theaters if t["theater"]["id"] == made["theater"]["id"]]
+    assert mine == [{"theater": made["theater"], "screens": [{"id": screen["id"], "name": "1"}]}]
 
     bad = {"rows": [{"row": "A", "seats": [{"number": 1, "type": "silver"},
                                            {"number": 1, "type": "silver"}]}]}
