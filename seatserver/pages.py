@@ -58,6 +58,7 @@ PAGES = {
     r"/showtimes/{id:\d+}": "picker/index.html",
     "/kiosk": "kiosk/index.html",
     "/account": "account/index.html",
+    "/admin": "admin/index.html",
 }
 
 

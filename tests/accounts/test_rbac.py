@@ -69,6 +69,7 @@ MATRIX: dict[tuple[str, str], tuple[Role, ...]] = {
     ("GET", "/showtimes/{id}"): ANONYMOUS,
     ("GET", "/kiosk"): ANONYMOUS,
     ("GET", "/account"): ANONYMOUS,
+    ("GET", "/admin"): ANONYMOUS,
     ("GET", "/static/{version}/{path}"): ANONYMOUS,
     ("GET", "/version"): ANONYMOUS,
     **dict.fromkeys(ADMIN_ROUTES + BOOKING_ROUTES, (Role.ADMIN,)),
