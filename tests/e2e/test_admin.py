@@ -1,0 +1,111 @@
+"""The admin page in Chromium: an admin logs in, schedules a showtime on the
+admin page, and it is on sale in the public listing and on the kiosk board."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+import aiohttp
+from playwright.async_api import Page, expect
+
+from seatserver.accounts.seed import ADMIN_EMAIL, seed_staff
+from seatserver.catalog.admin import CatalogAdminStore
+from seatserver.catalog.inputs import MovieInput, PriceRuleInput, ScreenInput, TheaterInput
+from seatserver.catalog.store import CatalogStore
+from seatserver.db import create_pool
+from tests.catalog.conftest import SMALL_LAYOUT
+from tests.e2e.browsing import Browsing, Shop
+from tests.e2e.test_accessibility import serious_findings
+
+PASSWORD = "admin password for the test"
+
+
+async def venue(database_url: str) -> tuple[str, str, str, int]:
+    """The admin account, and a theater of its own with a screen, prices and a
+    movie: (movie title, screen label as the page lists it, theater name, theater id)."""
+    pool = await create_pool(database_url, 2)
+    try:
+        await seed_staff(pool, admin_password=PASSWORD, kiosk_password=None)
+        admin = CatalogAdminStore(pool, CatalogStore(pool))
+        tag = secrets.token_hex(3)
+        theater = await admin.create_theater(TheaterInput(
+            slug=f"kino-{tag}", name=f"Kino {tag}", city="Berlin", time_zone="Europe/Berlin"))
+        await admin.create_screen(ScreenInput(theater_id=theater.id, name="Blue",
+                                              layout=SMALL_LAYOUT))
+        for seat_type in ("silver", "gold", "vip"):
+            for day_kind in ("weekday", "weekend"):
+                await admin.set_price_rule(PriceRuleInput(
+                    theater_id=theater.id, seat_type=seat_type, day_kind=day_kind,
+                    amount=900, currency="EUR"))
+        movie = await admin.create_movie(MovieInput(
+            slug=f"film-{tag}", title=f"Admin's film {tag}", runtime_min=95))
+    finally:
+        await pool.close()
+    return movie.title, f"{theater.name} · Blue", theater.name, theater.id
+
+
+async def log_in_as_admin(browsing: Browsing, base_url: str) -> Page:
+    page = await browsing.page(f"{base_url}/account")
+    await page.locator("#login-email").fill(ADMIN_EMAIL)
+    await page.locator("#login-password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.locator("#who")).to_have_text(f"Logged in as {ADMIN_EMAIL} (admin)")
+    await page.goto(f"{base_url}/admin")
+    await expect(page.locator("#who")).to_have_text(f"Signed in as {ADMIN_EMAIL}")
+    return page
+
+
+async def test_an_admin_creates_a_showtime_that_appears_in_the_listing_and_on_the_kiosk(
+        shop: Shop) -> None:
+    title, screen, _, theater_id = await venue(shop.database_url)
+    server = shop.server()
+    page = await log_in_as_admin(shop.browsing, server.url)
+
+    form = page.locator("#showtime-form")
+    await form.get_by_label("Movie").select_option(label=title)
+    await form.get_by_label("Screen").select_option(label=screen)
+    starts = (datetime.now() + timedelta(days=2)).replace(hour=19, minute=30)
+    await form.get_by_label("Starts at").fill(starts.strftime("%Y-%m-%dT%H:%M"))
+    await form.get_by_role("button", name="Create showtime").click()
+    done = form.locator(".form-done")
+    await expect(done).to_contain_text("created")
+    showtime_id = int((await done.inner_text()).split()[1])
+
+    async with aiohttp.ClientSession() as http, http.get(
+            f"{server.url}/api/showtimes") as resp:
+        listed = {s["id"]: s for s in await resp.json()}
+    assert listed[showtime_id]["movie"]["title"] == title
+
+    kiosk = await shop.browsing.kiosk(server.url, f"?theater={theater_id}")
+    await expect(kiosk.locator(f'.show[data-showtime="{showtime_id}"]')).to_contain_text(title)
+
+
+async def test_an_overlapping_showtime_is_refused_with_the_show_in_the_way(shop: Shop) -> None:
+    title, screen, _, _ = await venue(shop.database_url)
+    server = shop.server()
+    page = await log_in_as_admin(shop.browsing, server.url)
+    form = page.locator("#showtime-form")
+    starts = (datetime.now() + timedelta(days=3)).replace(hour=18, minute=0)
+    for outcome in (".form-done", ".form-error"):
+        await form.get_by_label("Movie").select_option(label=title)
+        await form.get_by_label("Screen").select_option(label=screen)
+        await form.get_by_label("Starts at").fill(starts.strftime("%Y-%m-%dT%H:%M"))
+        await form.get_by_role("button", name="Create showtime").click()
+        await expect(form.locator(outcome)).to_be_visible()
+    await expect(form.locator(".form-error")).to_contain_text("the screen is busy")
+    await expect(form.locator(".form-done")).to_be_hidden()
+
+
+async def test_admin_pages_have_no_serious_accessibility_findings(shop: Shop) -> None:
+    await venue(shop.database_url)
+    server = shop.server()
+    gate = await shop.browsing.page(f"{server.url}/admin")
+    await expect(gate.locator("#gate")).to_be_visible()
+    assert await serious_findings(gate) == []
+
+    page = await log_in_as_admin(shop.browsing, server.url)
+    await expect(page.locator("#layout-preview .preview-seat").first).to_be_visible()
+    await page.locator("#movie-form").get_by_role("button", name="Save movie").click()
+    await expect(page.locator('#movie-form .field-error[data-for="slug"]')).to_be_visible()
+    assert await serious_findings(page) == []
