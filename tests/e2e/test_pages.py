@@ -18,7 +18,8 @@ MakeClient = Callable[[web.Application], Awaitable[Client]]
 
 
 def site(root: Path, script: str = "export const answer = 42;\n") -> Path:
-    for page in ("index.html", "picker/index.html", "kiosk/index.html", "account/index.html"):
+    for page in ("index.html", "picker/index.html", "kiosk/index.html", "account/index.html",
+                 "admin/index.html"):
         (root / page).parent.mkdir(parents=True, exist_ok=True)
         (root / page).write_text(
             f'<script type="module" src="{{{{static}}}}/{page.split("/")[0]}.js"></script>'
