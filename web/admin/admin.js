@@ -79,6 +79,26 @@ function options(select, items, label) {
   if (chosen) select.value = chosen;
 }
 
+// A hidden input's value survives form.reset(): forget what was being edited.
+for (const form of document.querySelectorAll("form")) {
+  form.addEventListener("reset", () => {
+    if (form.elements.id) form.elements.id.value = "";
+    clearErrors(form);
+  });
+}
+
+/** Delete after a confirmation; a refusal (in use...) is shown under ``form``. */
+async function remove(form, path, what) {
+  if (!window.confirm(`Delete ${what}?`)) return;
+  clearErrors(form);
+  try {
+    await sendJSON(path, undefined, { method: "DELETE" });
+    await loadCatalog();
+  } catch (error) {
+    showError(form, error);
+  }
+}
+
 // -- catalog ------------------------------------------------------------------
 
 async function loadCatalog() {
@@ -87,10 +107,14 @@ async function loadCatalog() {
   state.movies = movies.body.movies;
   state.theaters = theaters.body.theaters;
   $("#movie-list").replaceChildren(...state.movies.map((m) => row(
-    `${m.title} (${m.runtime_min} min)`, [["Edit", () => editMovie(m)]])));
+    `${m.title} (${m.runtime_min} min)`, [
+      ["Edit", () => editMovie(m)],
+      ["Delete", () => remove($("#movie-form"), `/api/admin/movies/${m.id}`, m.title)]])));
   $("#theater-list").replaceChildren(...state.theaters.map(({ theater, screens }) => row(
-    `${theater.name}, ${theater.city} — screens: ${screens.map((s) => s.name).join(", ") || "none"}`,
-    [["Edit", () => editTheater(theater)]])));
+    `${theater.name}, ${theater.city}`, [
+      ["Edit", () => editTheater(theater)],
+      ["Delete", () => remove($("#theater-form"), `/api/admin/theaters/${theater.id}`, theater.name)],
+      ...screens.map((s) => [`Edit screen ${s.name}`, () => editScreen(s.id)])])));
   for (const select of document.querySelectorAll(".theater-select")) {
     options(select, state.theaters.map((t) => t.theater), (t) => `${t.name}, ${t.city}`);
   }
@@ -179,6 +203,27 @@ function renderPreview() {
 }
 
 $("#screen-layout").addEventListener("input", renderPreview);
+// After the reset has put the sample layout back (the event comes before it).
+$("#screen-form").addEventListener("reset", () => setTimeout(renderPreview));
+$("#movie-form").addEventListener("reset", () => {
+  $("#movie-form-heading").textContent = "New movie";
+});
+
+async function editScreen(screenId) {
+  const form = $("#screen-form");
+  clearErrors(form);
+  try {
+    const { body: screen } = await getJSON(`/api/admin/screens/${screenId}`);
+    form.elements.id.value = screen.id;
+    form.elements.theater_id.value = screen.theater_id;
+    form.elements.name.value = screen.name;
+    form.elements.layout.value = JSON.stringify(screen.layout, null, 2);
+    renderPreview();
+    form.elements.name.focus();
+  } catch (error) {
+    showError(form, error);
+  }
+}
 
 $("#screen-form").addEventListener("submit", async (event) => {
   event.preventDefault();
