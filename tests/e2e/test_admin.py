@@ -109,3 +109,28 @@ async def test_admin_pages_have_no_serious_accessibility_findings(shop: Shop) ->
     await page.locator("#movie-form").get_by_role("button", name="Save movie").click()
     await expect(page.locator('#movie-form .field-error[data-for="slug"]')).to_be_visible()
     assert await serious_findings(page) == []
+
+
+async def test_editing_a_screen_previews_its_layout_and_a_bad_layout_is_named_by_the_field(
+        shop: Shop) -> None:
+    await venue(shop.database_url)
+    server = shop.server()
+    page = await log_in_as_admin(shop.browsing, server.url)
+    await page.get_by_role("button", name="Edit screen Blue").click()
+    form = page.locator("#screen-form")
+    await expect(form.get_by_label("Name")).to_have_value("Blue")
+    preview = page.locator("#layout-preview")
+    await expect(preview.locator(".preview-row")).to_have_count(2)
+    await expect(preview.locator(".preview-seat")).to_have_count(6)
+    await expect(preview).to_have_attribute("aria-label",
+                                             "Seat layout preview: 2 rows, 6 seats")
+
+    duplicate = ('{"rows": [{"row": "A", "seats": [{"number": 1, "type": "silver"}, '
+                 '{"number": 1, "type": "silver"}]}]}')
+    await form.get_by_label("Seat layout (JSON)").fill(duplicate)
+    await expect(preview.locator(".preview-seat")).to_have_count(2)
+    await form.get_by_role("button", name="Save screen").click()
+    error = form.locator('.field-error[data-for="layout"]')
+    await expect(error).to_contain_text("row A seat 1: the number is used twice in the row")
+    await expect(form.get_by_label("Seat layout (JSON)")).to_have_attribute(
+        "aria-invalid", "true")

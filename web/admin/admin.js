@@ -18,7 +18,9 @@ function clearErrors(form) {
 /** Show an API error next to the field it names, or under the form. */
 function showError(form, error) {
   const message = error instanceof HttpError ? error.message : String(error?.message ?? error);
-  const { field, text } = fieldOf(message);
+  // A layout's errors name rows and seats ("row C seat 4: ..."), not a field.
+  const { field, text } = error?.code === "bad_layout"
+    ? { field: "layout", text: message } : fieldOf(message);
   const slot = field && form.querySelector(`.field-error[data-for="${field}"]`);
   if (slot) {
     slot.textContent = text;
@@ -349,6 +351,34 @@ $("#booking-search").addEventListener("submit", async (event) => {
   }
 });
 
+// -- what needs attention ----------------------------------------------------
+
+async function loadSupport() {
+  const [attention, dead] = await Promise.all([
+    getJSON("/api/admin/bookings/attention"), getJSON("/api/admin/outbox/dead")]);
+  const flagged = attention.body.bookings.map((b) => row(
+    `${b.reference} · showtime ${b.showtime} · ${b.status} · ${b.attention}`, []));
+  $("#attention-list").replaceChildren(...(flagged.length ? flagged : [row("Nothing flagged.", [])]));
+  const form = $("#dead-form");
+  const messages = dead.body.messages.map((m) => row(
+    `#${m.id} ${m.kind}, ${m.attempts} attempts, last error: ${m.last_error ?? "none"}`,
+    [["Send again", () => requeue(form, m.id)]]));
+  $("#dead-list").replaceChildren(...(messages.length ? messages : [row("No dead messages.", [])]));
+}
+
+async function requeue(form, id) {
+  clearErrors(form);
+  const done = $(".form-done", form);
+  try {
+    await sendJSON("/api/admin/outbox/requeue", { ids: [id] });
+    done.textContent = `Message ${id} is queued again.`;
+    done.hidden = false;
+    await loadSupport();
+  } catch (error) {
+    showError(form, error);
+  }
+}
+
 // -- start --------------------------------------------------------------------
 
 async function start() {
@@ -365,7 +395,7 @@ async function start() {
   $("#admin").hidden = false;
   $("#sections").hidden = false;
   renderPreview();
-  await loadCatalog();
+  await Promise.all([loadCatalog(), loadSupport()]);
 }
 
 start();
