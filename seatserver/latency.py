@@ -25,10 +25,6 @@ class Histogram:
         self.counts[bisect_left(self.bounds, seconds)] += 1
         self.sum += seconds
 
-    @property
-    def count(self) -> int:
-        return sum(self.counts)
-
     def cumulative(self) -> list[tuple[str, float]]:
         """Prometheus buckets: (upper bound, observations at or below it), +Inf last."""
         out, running = [], 0
