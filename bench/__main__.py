@@ -17,7 +17,7 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable
 
-from bench import expiry, fanout, holds, memory
+from bench import expiry, fanout, holds, loadgen, memory
 from bench.machine import describe
 from bench.report import Row, print_rows, run_loop, say
 from bench.services import prepare
@@ -27,6 +27,7 @@ BENCHES: dict[str, Callable[[bool], Awaitable[list[Row]]]] = {
     "fanout": fanout.bench,
     "expiry": expiry.bench,
     "memory": memory.bench,
+    "loadgen": loadgen.bench,
 }
 
 
@@ -67,7 +68,8 @@ def main() -> None:
     print(f"\ncommand: {command.strip()}  ({time.monotonic() - started:.0f} s)")
     print(f"machine: {info['nproc']} cores, {info['cpu']}; Python {info['python']}, "
           f"Redis {info['redis']}, PostgreSQL {info['postgresql']}")
-    print(f"services: {info['services']}; servers under test run one worker process each")
+    print(f"services: {info['services']}; servers under test run one worker process each "
+          "unless a figure says otherwise")
     print("load average before/after: "
           f"{' '.join(f'{x:.2f}' for x in load_before)} / "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -60,7 +60,7 @@ async def bench(quick: bool) -> list[Row]:
     say("memory: preparing Redis and PostgreSQL")
     services = await prepare()
     try:
-        return await _bench(services, 500 if quick else 2000)
+        return await _bench(services, 500 if quick else 10_000)
     finally:
         services.stop()
 

@@ -160,12 +160,16 @@ class Agent:
         self._proc: asyncio.subprocess.Process | None = None
         self._lock = asyncio.Lock()
 
-    async def start(self) -> Agent:
+    async def start(self, nice: int = 0) -> Agent:
+        """``nice``: how much lower than ours its CPU priority is (0: the same)."""
         raise_fd_limit()
         self._proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bench.agent", stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE, limit=1 << 26,
             preexec_fn=die_with_parent(signal.SIGTERM))
+        if nice:
+            os.setpriority(os.PRIO_PROCESS, self._proc.pid, os.getpriority(
+                os.PRIO_PROCESS, 0) + nice)
         return self
 
     async def call(self, cmd: str, **args: Any) -> dict[str, Any]:
@@ -196,8 +200,8 @@ class Agent:
                 await self._proc.wait()
 
 
-async def start_agents(n: int) -> list[Agent]:
-    return list(await asyncio.gather(*(Agent().start() for _ in range(n))))
+async def start_agents(n: int, nice: int = 0) -> list[Agent]:
+    return list(await asyncio.gather(*(Agent().start(nice) for _ in range(n))))
 
 
 async def stop_all(*things: Listener | Agent) -> None:

@@ -181,13 +181,25 @@ def http_session() -> aiohttp.ClientSession:
 
 
 async def metrics(session: aiohttp.ClientSession, base_url: str) -> dict[str, float]:
-    """The server's /metrics, unlabelled samples only, by name."""
+    """The server's /metrics by sample: ``name`` or ``name{label="value",...}``."""
     async with session.get(base_url + "/metrics") as resp:
         text = await resp.text()
     values = {}
     for line in text.splitlines():
-        if line.startswith("#") or "{" in line or not line.strip():
+        if line.startswith("#") or not line.strip():
             continue
-        name, _, value = line.partition(" ")
+        name, _, value = line.rpartition(" ")
         values[name] = float(value)
     return values
+
+
+def bucket_share_over(before: dict[str, float], after: dict[str, float], histogram: str,
+                      labels: str, bound: str) -> tuple[float, int]:
+    """Of a histogram's observations between two scrapes, the share above
+    ``bound`` (one of its bucket bounds, as exported) and how many there were."""
+    def count(le: str) -> float:
+        key = f'{histogram}_bucket{{le="{le}",{labels}}}'
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    total = count("+Inf")
+    return ((total - count(bound)) / total if total else float("nan")), int(total)

@@ -32,6 +32,18 @@ async def start(*args: str) -> asyncio.subprocess.Process:
         *command, env=loadgen_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
+async def clicking(redis_url: str, showtime: int, events: int = 5) -> None:
+    """Until the run's buyers have changed ``events`` seats: they are connected
+    and clicking (a fixed sleep is too short on a loaded machine, and too long
+    on a quiet one)."""
+    with redis.Redis.from_url(redis_url) as client:
+        for _ in range(600):
+            if client.xlen(redis_keys.events(showtime)) >= events:
+                return
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"no {events} seat changes within 30 s: are the buyers stuck?")
+
+
 async def finish(process: asyncio.subprocess.Process, prefix: Path) -> Run:
     out, err = await asyncio.wait_for(process.communicate(), 120)
     assert process.returncode is not None
@@ -83,7 +95,7 @@ async def test_audit_fails_when_state_is_corrupted_during_the_run(
         "--url", target.url, "--clients", "20", "--duration", "6", "--think", "2",
         "--checkout-share", "0", "--showtimes", str(showtime), "--hot-seat-bias", "1",
         "--report", str(prefix), *stores(redis_url, database_url))
-    await asyncio.sleep(4)  # the clients are connected and clicking
+    await clicking(redis_url, showtime)
     with redis.Redis.from_url(redis_url) as client:
         client.sadd(redis_keys.booked(showtime), "A1")
     run = await finish(process, prefix)
@@ -106,7 +118,7 @@ async def test_sigint_mid_run_stops_with_a_partial_report_and_the_audit(
         "--url", target.url, "--clients", "30", "--workers", "2", "--duration", "120",
         "--showtimes", str(showtime), "--think", "0.2", "--report", str(prefix),
         *stores(redis_url, database_url))
-    await asyncio.sleep(7)
+    await clicking(redis_url, showtime, events=20)
     interrupted = time.monotonic()
     process.send_signal(signal.SIGINT)
     run = await finish(process, prefix)
