@@ -5,6 +5,10 @@ without them one embedded Redis and PostgreSQL serve the whole session. Each
 session migrates a database of its own, so concurrent runs on one PostgreSQL
 do not meet; Redis is flushed before each test that asks for it.
 
+``make test`` runs the suite in parallel processes (pytest-xdist); each is a
+session of its own here, with its own embedded servers or, on given ones, its
+own Redis database number (``worker_redis_url``).
+
 Session-scoped fixtures are sync and run their async work in a short loop of
 their own (on a thread, see ``tests.services.run_sync``), which keeps them out of the way of
 pytest-asyncio's per-test loops.
@@ -17,6 +21,7 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -50,12 +55,31 @@ def server_data_dir(server_data_root: Path) -> Path:
     return Path(tempfile.mkdtemp(dir=server_data_root)) / "data"
 
 
+# Databases a test session uses beyond its own (tests.bookings.conftest.other_db).
+REDIS_DBS_PER_SESSION = 3
+
+
+def worker_redis_url(redis_url: str) -> str:
+    """The given Redis for this process: parallel workers (pytest-xdist's
+    ``gwN``) each take the database number ``REDIS_DBS_PER_SESSION * N`` past
+    the given one, as Redis is flushed per test."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker.removeprefix("gw") or 0)
+    parts = urlsplit(redis_url)
+    db = int(parts.path.lstrip("/") or 0) + REDIS_DBS_PER_SESSION * index
+    if db + REDIS_DBS_PER_SESSION > 16:
+        raise pytest.UsageError(
+            f"TEST_REDIS_URL's database number is too high: each test process uses "
+            f"{REDIS_DBS_PER_SESSION} from it (this is process {index + 1}), of 16")
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
 @pytest.fixture(scope="session")
 def services(server_data_root: Path) -> Iterator[Services]:
     redis_url = os.environ.get("TEST_REDIS_URL")
     database_url = os.environ.get("TEST_DATABASE_URL")
     if redis_url and database_url:
-        yield Services(redis_url, database_url)
+        yield Services(worker_redis_url(redis_url), database_url)
         return
     embedded = EmbeddedServices(server_data_root / "services")
     redis_url, database_url = embedded.start()

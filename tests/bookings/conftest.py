@@ -125,7 +125,7 @@ def other_db(redis_url: str, offset: int) -> str:
     """The same Redis, another database number: an independent "view" of seat state."""
     parts = urlsplit(redis_url)
     db = int(parts.path.lstrip("/") or 0)
-    return parts._replace(path=f"/{(db + offset) % 16}").geturl()
+    return parts._replace(path=f"/{db + offset}").geturl()
 
 
 @pytest.fixture
