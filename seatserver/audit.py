@@ -44,10 +44,16 @@ class AuditStore:
         self._pool = pool
 
     async def record(self, entry: AuditEntry) -> None:
-        detail = {"before": as_json(entry.before), "after": as_json(entry.after), **entry.note}
         async with self._pool.acquire() as conn:
-            await conn.execute(
-                """INSERT INTO audit_log (actor, action, booking_id, remote, detail)
-                   VALUES ($1, $2, $3, $4, $5::jsonb)""",
-                f"user:{entry.actor_id}", entry.action, entry.booking_id, entry.remote,
-                orjson.dumps(detail).decode())
+            await write_audit(conn, entry)
+
+
+async def write_audit(conn: asyncpg.Connection, entry: AuditEntry) -> None:
+    """Write ``entry`` on ``conn``: inside the caller's transaction, the change
+    and its audit row are committed (or rolled back) together."""
+    detail = {"before": as_json(entry.before), "after": as_json(entry.after), **entry.note}
+    await conn.execute(
+        """INSERT INTO audit_log (actor, action, booking_id, remote, detail)
+           VALUES ($1, $2, $3, $4, $5::jsonb)""",
+        f"user:{entry.actor_id}", entry.action, entry.booking_id, entry.remote,
+        orjson.dumps(detail).decode())

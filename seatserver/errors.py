@@ -44,6 +44,7 @@ CODES: dict[str, int] = {
     "csrf_failed": 403,
     "email_taken": 409,
     "invalid_token": 400,
+    "not_eligible": 403,
 }
 
 
@@ -211,6 +212,12 @@ class InvalidToken(SeatError):
     code = "invalid_token"
 
 
+class NotEligible(SeatError):
+    """A review by someone who has not seen the movie (no booked, past showtime)."""
+
+    code = "not_eligible"
+
+
 BY_CODE: dict[str, type[SeatError]] = {
     cls.code: cls
     for cls in (
@@ -219,6 +226,6 @@ BY_CODE: dict[str, type[SeatError]] = {
         RateLimited, SalesClosed, NothingToBook, HoldExpired, IdempotencyMismatch,
         RequestInFlight, CancelClosed, BadSignature, PaymentMismatch, PaymentUnavailable,
         Unavailable, InvalidInput, BadLayout, AlreadyExists, InUse, ShowtimeOverlap, BadCursor,
-        InvalidCredentials, CsrfFailed, EmailTaken, InvalidToken,
+        InvalidCredentials, CsrfFailed, EmailTaken, InvalidToken, NotEligible,
     )
 }

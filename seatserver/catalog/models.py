@@ -79,6 +79,21 @@ class Movie:
 
 
 @dataclass(frozen=True, slots=True)
+class Rating:
+    """A movie's visible reviews: their mean stars (None without any) and number."""
+
+    average: float | None
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class RatedMovie(Movie):
+    """A movie as the public listing shows it: with its reviews' rating."""
+
+    rating: Rating
+
+
+@dataclass(frozen=True, slots=True)
 class Theater:
     id: int
     name: str

@@ -15,6 +15,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -26,6 +27,10 @@ PAGE_DEFAULT = 20
 PAGE_MAX = 100
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CURSOR_VERSION = 1
+Q = TypeVar("Q", bound=BaseModel)
+# A movie's rating from its visible reviews (migrations/0007), for a given movie id expression.
+RATING_OF_MOVIE = """SELECT round(avg(stars), 2)::float8 AS average, count(*) AS count
+FROM reviews WHERE movie_id = {movie} AND NOT hidden"""
 
 
 class MovieQuery(BaseModel):
@@ -40,12 +45,17 @@ class MovieQuery(BaseModel):
                               description="A day on the calendar of each theater's zone.")
 
 
-class ShowtimeQuery(MovieQuery):
-    """Filters and paging of the showtime listing; every filter is optional."""
+class ShowtimeFilters(MovieQuery):
+    """Filters of the showtime listing; every filter is optional."""
 
     movie: int | None = Field(default=None, ge=1, le=MAX_ID, description="A movie id.")
     genre: str | None = Field(default=None, min_length=1, max_length=40,
                               description="Only movies of this genre (exact).")
+
+
+class ShowtimeQuery(ShowtimeFilters):
+    """Filters and paging of the showtime listing."""
+
     limit: int = Field(default=PAGE_DEFAULT, ge=1, le=PAGE_MAX,
                        description=f"Showtimes per page, at most {PAGE_MAX}.")
     cursor: str | None = Field(default=None, max_length=200,
@@ -58,8 +68,7 @@ class ShowtimeQuery(MovieQuery):
         return digest.hexdigest()[:12]
 
 
-def query_from(model: type[MovieQuery], params: Mapping[str, str],
-               names: list[str]) -> MovieQuery:
+def query_from(model: type[Q], params: Mapping[str, str], names: list[str]) -> Q:
     """A query model from URL parameters; ``bad_request`` naming the parameter."""
     if len(names) != len(set(names)):
         repeated = sorted({n for n in names if names.count(n) > 1})

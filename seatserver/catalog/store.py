@@ -25,6 +25,8 @@ from seatserver.catalog.models import (
     Movie,
     Price,
     PricedSeat,
+    RatedMovie,
+    Rating,
     Screen,
     Seat,
     Showtime,
@@ -37,6 +39,7 @@ from seatserver.catalog.models import (
 from seatserver.catalog.pricing import PriceRule, price_list
 from seatserver.catalog.queries import (
     MAX_ID,
+    RATING_OF_MOVIE,
     MovieQuery,
     Position,
     ShowtimeQuery,
@@ -52,6 +55,7 @@ LAYOUT_CACHE_SIZE = 4096
 # The list form of GET /api/showtimes answers at most this many (pages don't).
 LIST_MAX = 500
 _SHOWTIME_FIELDS = [f.name for f in fields(Showtime)]
+_MOVIE_FIELDS = [f.name for f in fields(Movie)]
 
 _SHOWTIME_COLUMNS = """
     st.id, st.starts_at, st.ends_at, st.currency,
@@ -99,8 +103,9 @@ LIMIT $8
 
 _NOW_SHOWING = f"""
 SELECT m.id AS movie_id, m.title, m.synopsis, m.runtime_min, m.certificate, m.poster_url,
-       m.languages, m.genres, m.slug AS movie_slug
+       m.languages, m.genres, m.slug AS movie_slug, rt.average, rt.count
 FROM movies m
+CROSS JOIN LATERAL ({RATING_OF_MOVIE.format(movie="m.id")}) rt
 WHERE EXISTS (
     SELECT 1 FROM showtimes st
     JOIN screens sc ON sc.id = st.screen_id
@@ -160,12 +165,15 @@ class CatalogStore:
                   if more and last else None)
         return ShowtimePage(showtimes=showtimes, next_cursor=cursor)
 
-    async def now_showing(self, query: MovieQuery | None = None) -> list[Movie]:
-        """Movies with a showtime that has not ended (and matches ``query``), by title."""
+    async def now_showing(self, query: MovieQuery | None = None) -> list[RatedMovie]:
+        """Movies with a showtime that has not ended (and matches ``query``), by
+        title, with the rating of their visible reviews."""
         query = query or MovieQuery()
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(_NOW_SHOWING, *_filter_args(query))
-        return [movie_from(row) for row in rows]
+        return [RatedMovie(**{f: getattr(movie, f) for f in _MOVIE_FIELDS},
+                           rating=Rating(row["average"], row["count"]))
+                for row in rows for movie in [movie_from(row)]]
 
     async def showtime(self, showtime_id: int) -> ShowtimeSummary | None:
         """One showtime without its seats (no free counts)."""

@@ -1,0 +1,1 @@
+"""Reviews and ratings of movies, by people who saw them."""
