@@ -57,11 +57,14 @@ from seatserver.http_errors import error_middleware
 from seatserver.logs import echo_request_id, request_id_middleware
 from seatserver.loop_lag import LoopLagMonitor
 from seatserver.metrics import MetricsHandlers, SeatCollector
+from seatserver.openapi import OpenApiHandlers
 from seatserver.pages import STATIC_PREFIX, PageHandlers
 from seatserver.realtime.commands import Commands
 from seatserver.realtime.rooms import RoomRegistry
 from seatserver.realtime.view import SocketView
 from seatserver.redis_client import RedisClient, cluster_mode, connect
+from seatserver.reviews.http import ReviewHandlers
+from seatserver.reviews.store import ReviewStore
 from seatserver.settings import Settings
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -171,8 +174,10 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(BookingHandlers(
         checkout, bookings, keys, tickets, catalog, Door(bookings, catalog, tickets),
         static_url=f"{STATIC_PREFIX}/{pages.version}").routes())
+    app.router.add_routes(ReviewHandlers(ReviewStore(pool), auditor).routes())
     app.router.add_routes(simulated.routes())
     app.router.add_routes(pages.routes())
+    app.router.add_routes(OpenApiHandlers().routes())
     check_declared(app)  # and again at start-up, for routes added after this
     app.cleanup_ctx.append(_services)
     app.on_shutdown.append(_close_sockets)

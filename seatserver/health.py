@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
 from seatserver.accounts.rbac import Role, allow
+from seatserver.openapi import describe
 
 CHECK_TIMEOUT_S = 2.0
 
@@ -31,10 +32,12 @@ class HealthHandlers:
 
     # Probes of load balancers and orchestrators carry no session.
     @allow(Role.ANONYMOUS)
+    @describe("Alive (no dependency checked).")
     async def healthz(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
     @allow(Role.ANONYMOUS)
+    @describe("Ready: Redis and PostgreSQL answer (503 when not).")
     async def readyz(self, request: web.Request) -> web.Response:
         checks = {
             "redis": await self._check(self._ping_redis()),

@@ -24,6 +24,7 @@ from seatserver.changefeed import ChangeFeed
 from seatserver.holds import HoldEngine
 from seatserver.latency import Histogram
 from seatserver.loop_lag import LoopLagMonitor
+from seatserver.openapi import describe
 from seatserver.realtime.commands import Commands
 from seatserver.realtime.rooms import RoomRegistry
 from seatserver.realtime.view import SocketView
@@ -97,6 +98,7 @@ class MetricsHandlers:
     # Scrapers carry no session: keep /metrics off the public side of the
     # balancer (docs/operations.md) rather than behind a login.
     @allow(Role.ANONYMOUS)
+    @describe("Prometheus metrics.", content="text/plain")
     async def metrics(self, request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(self._registry),
                             content_type="text/plain", charset="utf-8")

@@ -22,6 +22,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from seatserver.accounts.rbac import Role, allow
+from seatserver.openapi import describe
 
 STATIC_PREFIX = "/static"
 VERSION_LENGTH = 12
@@ -118,6 +119,7 @@ class PageHandlers:
     def _page_handler(self, name: str) -> Handler:
         # Pages are public: what they show comes from the API, which checks.
         @allow(Role.ANONYMOUS)
+        @describe("A page of the web app.", content="text/html", also={304: "Not modified"})
         async def page(request: web.Request) -> web.StreamResponse:
             return self.page(request, name)
 
@@ -138,6 +140,8 @@ class PageHandlers:
                             content_type="text/html", charset="utf-8")
 
     @allow(Role.ANONYMOUS)
+    @describe("A static file of the current version.", content="application/octet-stream",
+              errors=[404])
     async def asset(self, request: web.Request) -> web.Response:
         # Path traversal is moot: only names read at start are ever served.
         asset = self._assets.get(request.match_info["path"])
@@ -150,6 +154,7 @@ class PageHandlers:
         })
 
     @allow(Role.ANONYMOUS)
+    @describe("The web app's current version.")
     async def current_version(self, request: web.Request) -> web.Response:
         return web.Response(body=orjson.dumps({"version": self.version}),
                             content_type="application/json",

@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 from typing import Annotated, TypeVar
 
-import orjson
 from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr
 from pydantic import ValidationError as PydanticValidationError
 
 from seatserver.accounts.passwords import MAX_LENGTH, MIN_LENGTH
 from seatserver.errors import BadRequest
+from seatserver.http_bodies import first_problem, json_object
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()./-]{3,23}$")
@@ -91,28 +91,10 @@ class NewPassword(_Form):
 F = TypeVar("F", bound=_Form)
 
 
-def _describe(exc: PydanticValidationError) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "body"
-    message = str(first["msg"]).removeprefix("Value error, ")
-    return f"{where}: {message}"
-
-
 async def read_form(request: web.Request, form: type[F]) -> F:
-    """The JSON body as ``form``, or ``bad_request`` naming the first problem.
-
-    JSON only: an HTML form from another site cannot send it without a CORS
-    preflight, one more thing between a forged request and our routes.
-    """
-    if request.content_type != "application/json":
-        raise BadRequest("send the body as application/json")
-    try:
-        raw = orjson.loads(await request.read())
-    except orjson.JSONDecodeError:
-        raise BadRequest("body must be JSON") from None
-    if not isinstance(raw, dict):
-        raise BadRequest("body must be a JSON object")
+    """The JSON body as ``form``, or ``bad_request`` naming the first problem."""
+    raw = await json_object(request)
     try:
         return form.model_validate(raw)
     except PydanticValidationError as exc:
-        raise BadRequest(_describe(exc)) from None
+        raise BadRequest(first_problem(exc)) from None

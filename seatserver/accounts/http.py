@@ -36,6 +36,7 @@ from seatserver.accounts.rbac import (
 from seatserver.accounts.sessions import SessionStore
 from seatserver.accounts.store import Account, AccountStore, NewAccount
 from seatserver.errors import NotFound, Unauthorized
+from seatserver.openapi import describe
 
 
 def _json(body: object, status: int = 200) -> web.Response:
@@ -60,6 +61,7 @@ class SessionHandlers:
         return [web.post("/api/sessions", self.create_session)]
 
     @allow(Role.ANONYMOUS)
+    @describe("A new guest session: the token, and the session cookie.", status=201)
     async def create_session(self, request: web.Request) -> web.Response:
         session = await self._store.create_guest()
         body = {"token": session.token, "user_id": session.user_id,
@@ -104,6 +106,8 @@ class AccountHandlers:
 
     # Open to anyone; a guest's session is resolved so that it can be linked.
     @allow(Role.ANONYMOUS, *SIGNED_IN)
+    @describe("Sign up; a guest caller's holds and bookings come along.",
+              body=Registration, status=201, errors=[409, 429])
     async def register(self, request: web.Request) -> web.Response:
         form = await read_form(request, Registration)
         done = await self._auth.register(
@@ -112,6 +116,8 @@ class AccountHandlers:
         return self._signed_in(request, done, bearer=form.bearer, status=201)
 
     @allow(Role.ANONYMOUS, *SIGNED_IN)
+    @describe("Log in (a guest caller's holds and bookings come along).",
+              body=LogIn, errors=[401, 429])
     async def log_in(self, request: web.Request) -> web.Response:
         form = await read_form(request, LogIn)
         done = await self._auth.log_in(form.email, form.password, caller=caller_of(request),
@@ -119,6 +125,7 @@ class AccountHandlers:
         return self._signed_in(request, done, bearer=form.bearer, status=200)
 
     @allow(*SIGNED_IN)
+    @describe("End the session.", status=204)
     async def log_out(self, request: web.Request) -> web.Response:
         caller = caller_of(request)
         if caller is None:
@@ -129,6 +136,7 @@ class AccountHandlers:
         return response
 
     @allow(*SIGNED_IN)
+    @describe("The caller's account.", errors=[404])
     async def me(self, request: web.Request) -> web.Response:
         identity = identity_of(request)
         account = await self._accounts.get(identity.user_id)
@@ -138,6 +146,8 @@ class AccountHandlers:
         return _json(public(account, email_pending=pending))
 
     @allow(*ACCOUNTS)
+    @describe("Change name, phone or e-mail (confirmed from a link first).",
+              body=ProfileUpdate, errors=[404, 409])
     async def update_me(self, request: web.Request) -> web.Response:
         identity = identity_of(request)
         form = await read_form(request, ProfileUpdate)
@@ -161,12 +171,16 @@ class AccountHandlers:
         return _json(public(account, email_pending=pending))
 
     @allow(Role.ANONYMOUS)
+    @describe("Confirm an e-mail address with the token of its link.",
+              body=TokenForm)
     async def confirm_email(self, request: web.Request) -> web.Response:
         form = await read_form(request, TokenForm)
         account = await self._accounts.confirm_email(form.token)
         return _json({"email": account.email, "email_verified": account.email_verified})
 
     @allow(Role.ANONYMOUS)
+    @describe("Send a password-reset link (the same answer for any address).",
+              body=ResetRequest, status=202, errors=[429])
     async def request_reset(self, request: web.Request) -> web.Response:
         form = await read_form(request, ResetRequest)
         await self._auth.request_reset(form.email,
@@ -176,6 +190,8 @@ class AccountHandlers:
                      202)
 
     @allow(Role.ANONYMOUS)
+    @describe("Set a new password with the token of a reset link.",
+              body=NewPassword, status=204)
     async def reset_password(self, request: web.Request) -> web.Response:
         form = await read_form(request, NewPassword)
         await self._auth.reset_password(form.token, form.password,

@@ -24,6 +24,7 @@ from seatserver.catalog.admin_http import Auditor, json_response, read_body
 from seatserver.catalog.inputs import Id
 from seatserver.catalog.queries import MAX_ID
 from seatserver.errors import InvalidInput, NotFound
+from seatserver.openapi import describe
 
 _REFERENCE = r"^[A-HJ-NP-Z2-9]{6,16}$"  # the alphabet of new_reference
 _REFERENCE_RE = re.compile(_REFERENCE)
@@ -89,6 +90,7 @@ class BookingAdminHandlers:
         ]
 
     @allow(Role.ADMIN)
+    @describe("Find bookings (at least one criterion).", query=BookingSearch, errors=[422])
     async def search(self, request: web.Request) -> web.Response:
         search = _search(request)
         found = await self._bookings.search(
@@ -97,10 +99,13 @@ class BookingAdminHandlers:
         return json_response({"bookings": found})
 
     @allow(Role.ADMIN)
+    @describe("Bookings flagged for support.")
     async def attention(self, request: web.Request) -> web.Response:
         return json_response({"bookings": await self._bookings.needing_attention()})
 
     @allow(Role.ADMIN)
+    @describe("Cancel a booking as support, past the cut-off too (audited).",
+              body=AdminCancel, errors=[404, 409, 422, 503])
     async def cancel(self, request: web.Request) -> web.Response:
         reference = request.match_info["ref"].upper()
         if not _REFERENCE_RE.fullmatch(reference):
@@ -112,10 +117,12 @@ class BookingAdminHandlers:
         return json_response(cancelled)
 
     @allow(Role.ADMIN)
+    @describe("Messages the outbox gave up on.")
     async def dead_messages(self, request: web.Request) -> web.Response:
         return json_response({"messages": await self._outbox.dead()})
 
     @allow(Role.ADMIN)
+    @describe("Send dead messages again (audited).", body=Requeue, errors=[404, 422])
     async def requeue(self, request: web.Request) -> web.Response:
         data = await read_body(request, Requeue)
         dead = {m.id: m for m in await self._outbox.dead(limit=10_000)}

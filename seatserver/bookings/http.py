@@ -6,10 +6,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 from seatserver.accounts.rbac import BUYERS, Role, allow, identity_of
 from seatserver.accounts.sessions import Identity
@@ -23,6 +24,7 @@ from seatserver.bookings.store import BookingStore
 from seatserver.bookings.tickets import TicketSigner, qr_png, qr_svg
 from seatserver.catalog.http import showtime_id
 from seatserver.catalog.models import ShowtimeDetail
+from seatserver.catalog.queries import MAX_ID
 from seatserver.catalog.store import CatalogStore
 from seatserver.errors import (
     BadMessage,
@@ -33,12 +35,13 @@ from seatserver.errors import (
     SeatError,
     Unauthorized,
 )
+from seatserver.http_bodies import optional_body
+from seatserver.openapi import describe
 from seatserver.pages import CONTENT_SECURITY_POLICY
 
 log = logging.getLogger(__name__)
 
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
-_SEAT = re.compile(r"^[A-Za-z0-9-]{1,16}$")
 
 
 def public(booking: Booking, **extra: Any) -> dict[str, Any]:
@@ -61,40 +64,39 @@ def _json(body: object, status: int = 200) -> web.Response:
                         content_type="application/json")
 
 
-def _object(raw: bytes, allowed: set[str]) -> dict[str, Any] | None:
-    """A JSON object body with only ``allowed`` keys; None for an empty body."""
-    if not raw.strip():
-        return None
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise BadRequest("body must be JSON") from None
-    if not isinstance(body, dict) or set(body) - allowed:
-        raise BadRequest(f"body must be an object with at most {sorted(allowed)}")
-    return body
+SeatId = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9-]{1,16}$")]
 
 
-def _seats(raw: bytes) -> list[str] | None:
-    """The optional ``{"seats": [...]}`` body: a named subset of one's holds."""
-    body = _object(raw, {"seats"})
-    seats = None if body is None else body.get("seats")
-    if seats is None:
-        return None
-    if (not isinstance(seats, list) or len(seats) > 100 or len(set(seats)) != len(seats)
-            or not all(isinstance(s, str) and _SEAT.match(s) for s in seats)):
-        raise BadRequest("seats must be a list of distinct seat ids")
-    return seats
+class SeatChoice(BaseModel):
+    """Checkout's optional body: a named subset of one's holds (default: all of them)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    seats: list[SeatId] | None = Field(default=None, max_length=100)
+
+    @field_validator("seats")
+    @classmethod
+    def _distinct(cls, seats: list[str] | None) -> list[str] | None:
+        if seats is not None and len(set(seats)) != len(seats):
+            raise ValueError("seats must be distinct")
+        return seats
 
 
-def _ticket_query(raw: bytes) -> tuple[str, int | None]:
-    """``{"ticket": "<id>", "showtime": 42?}`` as a door scanner sends it."""
-    body = _object(raw, {"ticket", "showtime"}) or {}
-    ticket, showtime = body.get("ticket"), body.get("showtime")
-    if not isinstance(ticket, str) or not 0 < len(ticket) <= 128:
+class TicketScan(BaseModel):
+    """A ticket as a door scanner reads it, and the showtime it scans for."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ticket: StrictStr = Field(min_length=1, max_length=128,
+                              description="The ticket id read from the QR code.")
+    showtime: StrictInt | None = Field(default=None, ge=1, le=MAX_ID)
+
+
+def _ticket_query(raw: bytes) -> TicketScan:
+    scan = optional_body(raw, TicketScan)
+    if scan is None:
         raise BadRequest("ticket must be the ticket id read from the QR code")
-    if showtime is not None and (isinstance(showtime, bool) or not isinstance(showtime, int)):
-        raise BadRequest("showtime must be a showtime id")
-    return ticket.strip(), showtime
+    return scan
 
 
 def _landing(booking: Booking) -> str:
@@ -134,6 +136,11 @@ class BookingHandlers:
         ]
 
     @allow(*BUYERS)
+    @describe("Check out the caller's holds (or the named ones): a pending booking and "
+              "the payment page's address.", body=SeatChoice, body_required=False, status=201,
+              errors=[404, 409, 422, 503],
+              headers=[("Idempotency-Key", True, "1-255 printable characters; a retry with the "
+                        "same key answers the first answer again.")])
     async def create(self, request: web.Request) -> web.Response:
         identity = identity_of(request)
         showtime = showtime_id(request)
@@ -141,7 +148,8 @@ class BookingHandlers:
         if not _KEY.match(key):
             raise BadRequest("an Idempotency-Key header (1-255 printable characters) is needed")
         raw = await request.read()
-        seats = _seats(raw)
+        choice = optional_body(raw, SeatChoice)
+        seats = None if choice is None else choice.seats
         fingerprint = request_hash(str(showtime).encode(), orjson.dumps(seats))
         saved = await self._keys.claim(identity.user_id, key, fingerprint)
         if saved is not None:
@@ -191,6 +199,7 @@ class BookingHandlers:
         return public(booking, show=_show(detail), ticket=ticket, ticket_qr=qr)
 
     @allow(*BUYERS)
+    @describe("One of the caller's bookings, with its show and ticket.", errors=[404])
     async def get(self, request: web.Request) -> web.Response:
         _, booking = await self._owned(request)
         return _json(self._full(booking, await self._catalog.get_showtime(booking.showtime)))
@@ -203,6 +212,8 @@ class BookingHandlers:
         return ticket
 
     @allow(*BUYERS)
+    @describe("The booking's ticket as a QR code.", content="image/svg+xml",
+              errors=[404])
     async def ticket_svg(self, request: web.Request) -> web.Response:
         ticket = await self._ticket_of(request)
         return web.Response(text=qr_svg(ticket, standalone=True),
@@ -210,12 +221,14 @@ class BookingHandlers:
                             headers={"Cache-Control": "private, no-store"})
 
     @allow(*BUYERS)
+    @describe("The booking's ticket as a QR code.", content="image/png", errors=[404])
     async def ticket_png(self, request: web.Request) -> web.Response:
         ticket = await self._ticket_of(request)
         return web.Response(body=qr_png(ticket), content_type="image/png",
                             headers={"Cache-Control": "private, no-store"})
 
     @allow(*BUYERS)
+    @describe("The caller's bookings, newest first.")
     async def history(self, request: web.Request) -> web.Response:
         """The caller's orders, newest first, each as ``GET /api/bookings/{ref}``."""
         identity = identity_of(request)
@@ -226,6 +239,7 @@ class BookingHandlers:
         return _json([self._full(b, shows[b.showtime]) for b in bookings])
 
     @allow(*BUYERS)
+    @describe("Cancel one's booking (refunded by the refund policy).", errors=[404, 409, 503])
     async def cancel(self, request: web.Request) -> web.Response:
         identity, booking = await self._owned(request)
         cancelled = await self._checkout.cancel(booking.reference, user_id=identity.user_id,
@@ -240,6 +254,8 @@ class BookingHandlers:
 
     # Signed by the provider; the browser may have lost its session.
     @allow(Role.ANONYMOUS)
+    @describe("Where the payment provider sends the buyer back (signed).", status=303,
+              errors=[404])
     async def payment_return(self, request: web.Request) -> web.Response:
         gateway = self._gateway(request)
         try:
@@ -263,6 +279,7 @@ class BookingHandlers:
         raise web.HTTPSeeOther(_landing(booking))
 
     @allow(Role.ANONYMOUS)  # the provider's server, proven by the signature
+    @describe("The payment provider's signed event.", errors=[404, 422])
     async def webhook(self, request: web.Request) -> web.Response:
         gateway = self._gateway(request)
         body = await request.read()
@@ -277,17 +294,19 @@ class BookingHandlers:
                       "status": booking.status})
 
     @allow(Role.KIOSK, Role.ADMIN)
+    @describe("Would this ticket admit? Changes nothing.", body=TicketScan)
     async def verify_ticket(self, request: web.Request) -> web.Response:
         """Would this ticket admit? Changes nothing."""
-        ticket, showtime = _ticket_query(await request.read())
-        return _json(await self._door.check(ticket, showtime=showtime))
+        scan = _ticket_query(await request.read())
+        return _json(await self._door.check(scan.ticket.strip(), showtime=scan.showtime))
 
     @allow(Role.KIOSK, Role.ADMIN)
+    @describe("Admit the ticket's holder once.", body=TicketScan, errors=[409])
     async def admit_ticket(self, request: web.Request) -> web.Response:
         """Admit the ticket's holder once; a second scan is refused with the time."""
         identity = identity_of(request)
-        ticket, showtime = _ticket_query(await request.read())
-        return _json(await self._door.admit(ticket, showtime=showtime,
+        scan = _ticket_query(await request.read())
+        return _json(await self._door.admit(scan.ticket.strip(), showtime=scan.showtime,
                                             actor=f"user:{identity.user_id}",
                                             remote=request.remote))
 
@@ -299,6 +318,7 @@ class BookingHandlers:
 
     # Open, so that a visitor without the session sees "not found", not JSON.
     @allow(Role.ANONYMOUS, *BUYERS)
+    @describe("The receipt page.", content="text/html", errors=[404])
     async def receipt(self, request: web.Request) -> web.Response:
         try:
             _, booking = await self._owned(request)

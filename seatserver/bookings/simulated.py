@@ -35,6 +35,7 @@ from seatserver.bookings.gateway import (
     signature_matches,
 )
 from seatserver.errors import BadSignature, NotFound
+from seatserver.openapi import describe
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +208,8 @@ class SimulatedGateway:
 
     # The provider's own pages: on another site in real life, no session of ours.
     @allow(Role.ANONYMOUS)
+    @describe("The simulated provider's checkout page.", content="text/html",
+              errors=[404])
     async def page(self, request: web.Request) -> web.Response:
         row = await self._order(request.match_info["order"])
         amount = f"{row['amount'] / 100:.2f} {row['currency']}"
@@ -225,6 +228,8 @@ class SimulatedGateway:
             "<p><small>A simulated payment provider: no money moves.</small></p>"))
 
     @allow(Role.ANONYMOUS)
+    @describe("Pay, decline or abandon on the simulated checkout page.", status=303,
+              errors=[404])
     async def act(self, request: web.Request) -> web.Response:
         order_id, action = request.match_info["order"], request.match_info["action"]
         if action not in _OUTCOMES:

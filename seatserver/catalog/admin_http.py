@@ -33,6 +33,8 @@ from seatserver.catalog.inputs import (
 from seatserver.catalog.layouts import SEAT_TYPE_PATTERN
 from seatserver.catalog.queries import MAX_ID
 from seatserver.errors import BadRequest, NotFound
+from seatserver.http_bodies import json_object
+from seatserver.openapi import describe
 
 _SEAT_TYPE = re.compile(SEAT_TYPE_PATTERN)
 
@@ -54,16 +56,9 @@ def path_id(request: web.Request, name: str = "id") -> int:
 
 
 async def read_body(request: web.Request, model: type[M]) -> M:
-    """The JSON body as ``model``; ``bad_request`` when it is not JSON at all."""
-    if request.content_type != "application/json":
-        raise BadRequest("send the body as application/json")
-    try:
-        raw = orjson.loads(await request.read())
-    except orjson.JSONDecodeError:
-        raise BadRequest("body must be JSON") from None
-    if not isinstance(raw, dict):
-        raise BadRequest("body must be a JSON object")
-    return parse_input(model, raw)
+    """The JSON body as ``model``: ``bad_request`` when it is not a JSON object,
+    ``invalid_input`` (or ``bad_layout``) naming the field that does not validate."""
+    return parse_input(model, await json_object(request))
 
 
 def found(thing: T | None, what: str) -> T:
@@ -129,21 +124,25 @@ class CatalogAdminHandlers:
     # -- movies ---------------------------------------------------------------
 
     @allow(Role.ADMIN)
+    @describe("Every movie.")
     async def list_movies(self, request: web.Request) -> web.Response:
         return json_response({"movies": await self._store.movies()})
 
     @allow(Role.ADMIN)
+    @describe("Add a movie.", body=MovieInput, status=201, errors=[409, 422])
     async def create_movie(self, request: web.Request) -> web.Response:
         movie = await self._store.create_movie(await read_body(request, MovieInput))
         await self._auditor.record(request, "movie.created", None, movie)
         return json_response(movie, 201)
 
     @allow(Role.ADMIN)
+    @describe("One movie.", errors=[404])
     async def get_movie(self, request: web.Request) -> web.Response:
         movie_id = path_id(request)
         return json_response(found(await self._store.get_movie(movie_id), f"movie {movie_id}"))
 
     @allow(Role.ADMIN)
+    @describe("Change a movie.", body=MovieInput, errors=[404, 409, 422])
     async def update_movie(self, request: web.Request) -> web.Response:
         movie_id = path_id(request)
         data = await read_body(request, MovieInput)
@@ -153,6 +152,7 @@ class CatalogAdminHandlers:
         return json_response(movie)
 
     @allow(Role.ADMIN)
+    @describe("Delete a movie no showtime needs.", status=204, errors=[404, 409])
     async def delete_movie(self, request: web.Request) -> web.Response:
         return await self._delete(request, "movie", self._store.get_movie,
                                   self._store.delete_movie)
@@ -160,22 +160,26 @@ class CatalogAdminHandlers:
     # -- theaters -------------------------------------------------------------
 
     @allow(Role.ADMIN)
+    @describe("Every theater.")
     async def list_theaters(self, request: web.Request) -> web.Response:
         return json_response({"theaters": await self._store.theaters()})
 
     @allow(Role.ADMIN)
+    @describe("Add a theater.", body=TheaterInput, status=201, errors=[409, 422])
     async def create_theater(self, request: web.Request) -> web.Response:
         theater = await self._store.create_theater(await read_body(request, TheaterInput))
         await self._auditor.record(request, "theater.created", None, theater)
         return json_response(theater, 201)
 
     @allow(Role.ADMIN)
+    @describe("One theater with its screens.", errors=[404])
     async def get_theater(self, request: web.Request) -> web.Response:
         theater_id = path_id(request)
         return json_response(found(await self._store.get_theater(theater_id),
                                    f"theater {theater_id}"))
 
     @allow(Role.ADMIN)
+    @describe("Change a theater.", body=TheaterInput, errors=[404, 409, 422])
     async def update_theater(self, request: web.Request) -> web.Response:
         theater_id = path_id(request)
         data = await read_body(request, TheaterInput)
@@ -185,11 +189,13 @@ class CatalogAdminHandlers:
         return json_response(theater)
 
     @allow(Role.ADMIN)
+    @describe("Delete a theater no showtime needs.", status=204, errors=[404, 409])
     async def delete_theater(self, request: web.Request) -> web.Response:
         return await self._delete(request, "theater", self._store.get_theater,
                                   self._store.delete_theater)
 
     @allow(Role.ADMIN)
+    @describe("A theater's price rules.", errors=[404])
     async def price_rules(self, request: web.Request) -> web.Response:
         theater_id = path_id(request)
         found(await self._store.get_theater(theater_id), f"theater {theater_id}")
@@ -198,18 +204,22 @@ class CatalogAdminHandlers:
     # -- screens --------------------------------------------------------------
 
     @allow(Role.ADMIN)
+    @describe("Add a screen with its seat layout.", body=ScreenInput, status=201,
+              errors=[404, 409, 422])
     async def create_screen(self, request: web.Request) -> web.Response:
         screen = await self._store.create_screen(await read_body(request, ScreenInput))
         await self._auditor.record(request, "screen.created", None, screen)
         return json_response(screen, 201)
 
     @allow(Role.ADMIN)
+    @describe("One screen with its seat layout.", errors=[404])
     async def get_screen(self, request: web.Request) -> web.Response:
         screen_id = path_id(request)
         return json_response(found(await self._store.get_screen(screen_id),
                                    f"screen {screen_id}"))
 
     @allow(Role.ADMIN)
+    @describe("Change a screen or its layout.", body=ScreenInput, errors=[404, 409, 422])
     async def update_screen(self, request: web.Request) -> web.Response:
         screen_id = path_id(request)
         data = await read_body(request, ScreenInput)
@@ -219,6 +229,7 @@ class CatalogAdminHandlers:
         return json_response(screen)
 
     @allow(Role.ADMIN)
+    @describe("Delete a screen no showtime needs.", status=204, errors=[404, 409])
     async def delete_screen(self, request: web.Request) -> web.Response:
         return await self._delete(request, "screen", self._store.get_screen,
                                   self._store.delete_screen)
@@ -226,12 +237,14 @@ class CatalogAdminHandlers:
     # -- showtimes ------------------------------------------------------------
 
     @allow(Role.ADMIN)
+    @describe("Schedule a showtime.", body=ShowtimeInput, status=201, errors=[404, 409, 422])
     async def create_showtime(self, request: web.Request) -> web.Response:
         showtime = await self._store.create_showtime(await read_body(request, ShowtimeInput))
         await self._auditor.record(request, "showtime.created", None, showtime)
         return json_response(showtime, 201)
 
     @allow(Role.ADMIN)
+    @describe("Move or change a showtime.", body=ShowtimeInput, errors=[404, 409, 422])
     async def update_showtime(self, request: web.Request) -> web.Response:
         showtime_id = path_id(request)
         data = await read_body(request, ShowtimeInput)
@@ -241,11 +254,14 @@ class CatalogAdminHandlers:
         return json_response(showtime)
 
     @allow(Role.ADMIN)
+    @describe("Delete a showtime with no sales.", status=204, errors=[404, 409])
     async def delete_showtime(self, request: web.Request) -> web.Response:
         return await self._delete(request, "showtime", self._store.get_showtime,
                                   self._store.delete_showtime)
 
     @allow(Role.ADMIN)
+    @describe("Set a showtime's price of a seat type.", body=PriceOverrideInput,
+              errors=[404, 409, 422])
     async def set_price_override(self, request: web.Request) -> web.Response:
         showtime_id = path_id(request)
         data = await read_body(request, PriceOverrideInput)
@@ -256,6 +272,7 @@ class CatalogAdminHandlers:
         return json_response({"prices": prices})
 
     @allow(Role.ADMIN)
+    @describe("Back to the theater's rule for a seat type.", errors=[404, 409])
     async def delete_price_override(self, request: web.Request) -> web.Response:
         showtime_id = path_id(request)
         seat_type = request.match_info["seat_type"]
@@ -270,6 +287,8 @@ class CatalogAdminHandlers:
     # -- price rules ----------------------------------------------------------
 
     @allow(Role.ADMIN)
+    @describe("Set a theater's price of a seat type on weekdays or weekends.",
+              body=PriceRuleInput, also={201: "Created"}, errors=[404, 409, 422])
     async def set_price_rule(self, request: web.Request) -> web.Response:
         data = await read_body(request, PriceRuleInput)
         before = next((r for r in await self._store.price_rules(data.theater_id)
@@ -279,6 +298,7 @@ class CatalogAdminHandlers:
         return json_response(rule, 200 if before else 201)
 
     @allow(Role.ADMIN)
+    @describe("Delete a price rule.", status=204, errors=[404, 409])
     async def delete_price_rule(self, request: web.Request) -> web.Response:
         return await self._delete(request, "price rule", self._store.get_price_rule,
                                   self._store.delete_price_rule)

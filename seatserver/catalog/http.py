@@ -8,19 +8,33 @@ scripts rely on. The paged query with its filters is
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 import orjson
 from aiohttp import web
+from pydantic import BaseModel
 
 from seatserver.accounts.rbac import Role, allow
 from seatserver.catalog.availability import Availability
-from seatserver.catalog.queries import MAX_ID, MovieQuery, ShowtimeQuery, query_from
+from seatserver.catalog.models import RatedMovie, ShowtimeDetail, ShowtimePage, ShowtimeSummary
+from seatserver.catalog.queries import (
+    MAX_ID,
+    MovieQuery,
+    ShowtimeFilters,
+    ShowtimeQuery,
+    query_from,
+)
 from seatserver.catalog.store import CatalogStore
 from seatserver.errors import BadRequest, UnknownShowtime
+from seatserver.openapi import describe
 
-Q = TypeVar("Q", bound=MovieQuery)
+Q = TypeVar("Q", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class MovieList:
+    movies: list[RatedMovie]
 
 
 def json_response(body: object) -> web.Response:
@@ -36,10 +50,9 @@ def showtime_id(request: web.Request) -> int:
     return int(raw)
 
 
-def _query(request: web.Request, model: type[Q]) -> Q:
-    parsed = query_from(model, request.query, [key for key, _ in request.query.items()])
-    assert isinstance(parsed, model)
-    return parsed
+def query_of(request: web.Request, model: type[Q]) -> Q:
+    """The URL's parameters as ``model``; ``bad_request`` naming the parameter."""
+    return query_from(model, request.query, [key for key, _ in request.query.items()])
 
 
 class CatalogHandlers:
@@ -56,27 +69,35 @@ class CatalogHandlers:
         ]
 
     @allow(Role.ANONYMOUS)
+    @describe("Every upcoming showtime (up to 500) matching the filters, as a list.",
+              query=ShowtimeFilters, response=list[ShowtimeSummary])
     async def list_showtimes(self, request: web.Request) -> web.Response:
         """Every upcoming showtime (up to 500) matching the filters, as a plain list."""
         paging = [p for p in ("limit", "cursor") if p in request.query]
         if paging:
             raise BadRequest(f"this list has no pages ({', '.join(paging)}); "
                              "/api/catalog/showtimes has")
-        showtimes = await self._store.list_showtimes(_query(request, ShowtimeQuery))
+        showtimes = await self._store.list_showtimes(query_of(request, ShowtimeQuery))
         counts = await self._availability.free(showtimes) or {}
         return json_response([replace(s, free=counts.get(s.id)) for s in showtimes])
 
     @allow(Role.ANONYMOUS)
+    @describe("Showtimes matching the filters, a page at a time.", query=ShowtimeQuery,
+              response=ShowtimePage)
     async def find_showtimes(self, request: web.Request) -> web.Response:
-        page = await self._store.find_showtimes(_query(request, ShowtimeQuery))
+        page = await self._store.find_showtimes(query_of(request, ShowtimeQuery))
         return json_response(await self._availability.counted(page))
 
     @allow(Role.ANONYMOUS)
+    @describe("Movies now showing, with their rating.", query=MovieQuery,
+              response=MovieList)
     async def now_showing(self, request: web.Request) -> web.Response:
-        movies = await self._store.now_showing(_query(request, MovieQuery))
-        return json_response({"movies": movies})
+        movies = await self._store.now_showing(query_of(request, MovieQuery))
+        return json_response(MovieList(movies))
 
     @allow(Role.ANONYMOUS)
+    @describe("A showtime with its seats and prices.", response=ShowtimeDetail,
+              errors=[404])
     async def get_showtime(self, request: web.Request) -> web.Response:
         wanted = showtime_id(request)
         detail = await self._store.get_showtime(wanted)

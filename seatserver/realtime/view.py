@@ -10,6 +10,7 @@ from aiohttp import WSMsgType, web
 from seatserver.accounts.csrf import origin_allowed
 from seatserver.accounts.rbac import SIGNED_IN, Role, allow, identity_of
 from seatserver.errors import BadMessage, Forbidden
+from seatserver.openapi import describe
 from seatserver.protocol import messages as m
 from seatserver.protocol.codecs import BY_PROTOCOL, CODECS, JSON
 from seatserver.realtime.commands import Commands
@@ -30,6 +31,8 @@ class SocketView:
 
     # Any session: the role gate resolves it (401 without one) before the upgrade.
     @allow(*SIGNED_IN)
+    @describe("The WebSocket upgrade (protocol: docs/protocol.md).", status=101,
+              content="application/octet-stream")
     async def handle(self, request: web.Request) -> web.StreamResponse:
         identity = identity_of(request)
         self._check_origin(request)

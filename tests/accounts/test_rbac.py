@@ -72,10 +72,18 @@ MATRIX: dict[tuple[str, str], tuple[Role, ...]] = {
     ("GET", "/admin"): ANONYMOUS,
     ("GET", "/static/{version}/{path}"): ANONYMOUS,
     ("GET", "/version"): ANONYMOUS,
+    ("GET", "/api/openapi.json"): ANONYMOUS,
+    ("GET", "/api/movies/{movie}/reviews"): ANONYMOUS,
+    ("POST", "/api/movies/{movie}/reviews"): BUYERS,
+    ("GET", "/api/movies/{movie}/reviews/mine"): BUYERS,
+    ("PATCH", "/api/reviews/{review}"): BUYERS,
+    ("GET", "/api/admin/reviews"): (Role.ADMIN,),
+    ("PATCH", "/api/admin/reviews/{review}"): (Role.ADMIN,),
     **dict.fromkeys(ADMIN_ROUTES + BOOKING_ROUTES, (Role.ADMIN,)),
 }
 PATH_VALUES = {"id": "1", "ref": "ABCDEFGHJK", "provider": "simulated", "order": "sim_none",
-               "seat_type": "vip", "action": "pay", "version": "000000000000", "path": "x.js"}
+               "seat_type": "vip", "action": "pay", "version": "000000000000", "path": "x.js",
+               "movie": "1", "review": "1"}
 
 
 def routes_of(app: web.Application) -> dict[tuple[str, str], Any]:
