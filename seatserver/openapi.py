@@ -184,6 +184,8 @@ def _operation(route: web.AbstractRoute, desc: Description, schemas: _Schemas,
         "operationId": re.sub(r"\W+", "_", f"{route.method} {path}".lower()).strip("_"),
         "summary": desc.summary,
         "tags": [path.split("/")[2] if path.startswith("/api/") else "pages"],
+        # Who may call it (``@allow``): "anonymous" means no session is needed.
+        "x-roles": sorted(role.value for role in roles),
     }
     params = [{"name": name, "in": "path", "required": True,
                "schema": PATH_PARAMETERS.get(name, {"type": "string"})}

@@ -31,7 +31,7 @@ class SocketView:
 
     # Any session: the role gate resolves it (401 without one) before the upgrade.
     @allow(*SIGNED_IN)
-    @describe("The WebSocket upgrade (protocol: docs/protocol.md).", status=101,
+    @describe("The WebSocket upgrade (protocol: docs/protocol.md).", status=101, errors=[400],
               content="application/octet-stream")
     async def handle(self, request: web.Request) -> web.StreamResponse:
         identity = identity_of(request)

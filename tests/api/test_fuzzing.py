@@ -1,0 +1,116 @@
+"""schemathesis against the live server's own /api/openapi.json, as an admin,
+a customer and anonymously: no route answers 5xx, and every answer has a
+status, content type and (for JSON) a shape its operation documents.
+
+A real ``seatserver serve`` on a database of this module's own (the admin's
+fuzzing creates and deletes catalog entries that other tests must not meet)
+and the test Redis. Bounded by ``MAX_EXAMPLES`` per operation and role: the
+whole file takes about 30 s on a 2-core machine. Deterministic (derandomized),
+so a failure here is reproducible; ``FUZZ_EXAMPLES`` runs more examples by hand.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.schemas import APIOperation
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from seatserver.accounts.rbac import Role
+from seatserver.accounts.sessions import open_session
+from seatserver.db import create_pool
+from tests.e2e.conftest import _migrate_and_seed
+from tests.e2e.server import Server
+from tests.services import Services, drop_database, make_database, run_sync
+
+MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "4"))
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
+          response_schema_conformance]
+
+
+@dataclass(frozen=True)
+class LiveApi:
+    url: str
+    tokens: dict[Role, str]
+
+
+async def _session(database_url: str, role: Role) -> str:
+    pool = await create_pool(database_url, 1)
+    try:
+        async with pool.acquire() as conn:
+            user_id = await conn.fetchval(
+                "INSERT INTO users (kind, email, password_hash) VALUES ($1, $2, $3) RETURNING id",
+                role.value, f"fuzz-{role.value}@example.com", "$argon2id$not-a-real-hash")
+            return (await open_session(conn, user_id)).token
+    finally:
+        await pool.close()
+
+
+@pytest.fixture(scope="module")
+def live_api(services: Services) -> Iterator[LiveApi]:
+    name, dsn = make_database(services.database_url, prefix="seatserver_fuzz")
+    server = None
+    try:
+        run_sync(_migrate_and_seed(dsn))
+        tokens = {role: run_sync(_session(dsn, role)) for role in (Role.ADMIN, Role.CUSTOMER)}
+        server = Server(services.redis_url, dsn).start()
+        yield LiveApi(server.url, tokens)
+    finally:
+        if server is not None:
+            server.close()
+        drop_database(services.database_url, name)
+
+
+def operations(live_api: LiveApi, role: Role) -> list[APIOperation]:
+    """The live document's operations, sending the Bearer token of ``role``."""
+    schema = schemathesis.openapi.from_url(f"{live_api.url}/api/openapi.json")
+    token = live_api.tokens.get(role)
+    if token is not None:
+        schema.config.update(headers={"Authorization": f"Bearer {token}"})
+        # Log-out would end the very session being fuzzed (anonymous callers cover it).
+        schema = schema.exclude(method="POST", path="/api/auth/logout")
+    # Only what the role may call: the rest is refused (401/403) before any input is read.
+    allowed = {role.value, Role.ANONYMOUS.value}
+    return [op for op in (result.ok() for result in schema.get_all_operations())
+            if allowed & set(op.definition.raw["x-roles"])]
+
+
+def fuzz(operation: APIOperation, http: requests.Session) -> None:
+    """Valid and invalid requests of one operation; raises on the first failed check."""
+    cases = st.one_of(operation.as_strategy(GenerationMode.POSITIVE),
+                      operation.as_strategy(GenerationMode.NEGATIVE))
+
+    @given(cases)
+    @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
+    def run(case: schemathesis.Case) -> None:
+        case.call_and_validate(session=http, checks=CHECKS, timeout=10)
+
+    run()
+
+
+@pytest.mark.parametrize("role", [Role.ADMIN, Role.CUSTOMER, Role.ANONYMOUS],
+                         ids=lambda role: role.value)
+def test_no_route_fails_or_answers_what_it_does_not_document(
+        live_api: LiveApi, role: Role) -> None:
+    failed = {}
+    with requests.Session() as http:
+        for operation in operations(live_api, role):
+            try:
+                fuzz(operation, http)
+            except Exception as exc:
+                failed[operation.label] = exc
+    assert not failed, "\n\n".join(f"{label}: {exc}"[:2000] for label, exc in failed.items())
