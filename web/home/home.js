@@ -18,7 +18,13 @@ function cheapest(prices) {
   return amounts.reduce((low, price) => (price.amount < low.amount ? price : low));
 }
 
-function card(showtime) {
+function ratingText(rating) {
+  if (!rating?.count) return null;
+  return `rated ${rating.average.toFixed(1)} of 5 (${rating.count} `
+    + `${rating.count === 1 ? "review" : "reviews"})`;
+}
+
+function card(showtime, ratings) {
   const zone = showtime.theater.time_zone;
   const li = element("li", "showtime");
   const link = element("a", "showtime-link");
@@ -30,14 +36,27 @@ function card(showtime) {
   const facts = [`${showtime.theater.name}, ${showtime.screen.name}`,
     `${showtime.movie.runtime_min} min`];
   if (showtime.movie.certificate) facts.push(`rated ${showtime.movie.certificate}`);
+  const rating = ratingText(ratings.get(showtime.movie.id));
+  if (rating) facts.push(rating);
   const from = cheapest(showtime.prices);
   if (from) facts.push(`from ${formatMoney(from.amount, from.currency)}`);
   li.append(link, element("p", "showtime-facts", facts.join(" · ")));
   return li;
 }
 
+/** Movie id -> rating; none when the ratings cannot be had (the list still shows). */
+async function ratings() {
+  try {
+    const { body } = await getJSON("/api/catalog/movies");
+    return new Map(body.movies.map((movie) => [movie.id, movie.rating]));
+  } catch {
+    return new Map();
+  }
+}
+
 async function main() {
   let showtimes;
+  const rated = ratings();
   try {
     ({ body: showtimes } = await getJSON("/api/showtimes"));
   } catch {
@@ -58,13 +77,14 @@ async function main() {
     if (!days.has(key)) days.set(key, { showtime, list: [] });
     days.get(key).list.push(showtime);
   }
+  const byMovie = await rated;
   const sections = [...days.values()].map(({ showtime, list }) => {
     const section = element("section", "day");
     const heading = element("h2", null, formatStart(showtime.starts_at,
       showtime.theater.time_zone, { weekday: "long", month: "long", hour: undefined,
         minute: undefined }));
     const ul = element("ul", "day-list");
-    ul.append(...list.map(card));
+    ul.append(...list.map((showtime) => card(showtime, byMovie)));
     section.append(heading, ul);
     return section;
   });
