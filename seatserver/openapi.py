@@ -169,8 +169,10 @@ def _error_statuses(route: web.AbstractRoute, desc: Description,
         statuses |= {401, 403}
     if route.method not in {"GET", "HEAD"}:
         statuses.add(403)  # csrf_failed: a cookie without its token, or a foreign Origin
-    if desc.body is not None or desc.query is not None or _PARAMETER.search(_path(route)):
+    if desc.body is not None or desc.query is not None:
         statuses.add(400)
+    if _PARAMETER.search(_path(route)):
+        statuses |= {400, 404}  # a path value the route's pattern does not take is no route
     if desc.body is not None:
         statuses |= {400, 413}
     return statuses
