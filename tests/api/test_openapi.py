@@ -71,3 +71,5 @@ async def test_the_document_has_every_route_with_typed_parameters_and_one_schema
     assert review["security"] == [{"session": [], "csrf": []}, {"bearer": []}]
     assert set(doc["components"]["securitySchemes"]) == {"session", "csrf", "bearer"}
     assert doc["paths"]["/api/catalog/movies"]["get"]["security"] == []
+    # A path value the route's pattern does not take (/showtimes/false) is no route: 404.
+    assert "404" in doc["paths"]["/showtimes/{id}"]["get"]["responses"]
