@@ -32,3 +32,14 @@ class Histogram:
             running += n
             out.append((bound, float(running)))
         return out
+
+
+class Histograms(dict[str, Histogram]):
+    """Histograms by the value of one label, each made on first use: for labels
+    with a closed set of values (outcomes, error codes)."""
+
+    def observe(self, label: str, seconds: float) -> None:
+        histogram = self.get(label)
+        if histogram is None:
+            histogram = self[label] = Histogram()
+        histogram.observe(seconds)

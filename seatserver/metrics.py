@@ -20,6 +20,7 @@ from prometheus_client.registry import Collector
 
 from seatserver import http_errors
 from seatserver.accounts.rbac import Role, allow
+from seatserver.bookings.checkout import Checkout
 from seatserver.changefeed import ChangeFeed
 from seatserver.holds import HoldEngine
 from seatserver.latency import Histogram
@@ -39,13 +40,15 @@ def _histogram(name: str, doc: str, label: str, by: dict[str, Histogram]) -> Met
 
 class SeatCollector(Collector):
     def __init__(self, sockets: SocketView, rooms: RoomRegistry, feed: ChangeFeed,
-                 lag: LoopLagMonitor, commands: Commands, engine: HoldEngine) -> None:
+                 lag: LoopLagMonitor, commands: Commands, engine: HoldEngine,
+                 checkout: Checkout) -> None:
         self._sockets = sockets
         self._rooms = rooms
         self._feed = feed
         self._lag = lag
         self._commands = commands
         self._engine = engine
+        self._checkout = checkout
 
     def collect(self) -> Iterator[Metric]:
         rooms = self._rooms.rooms.values()
@@ -69,6 +72,9 @@ class SeatCollector(Collector):
         yield _histogram("seatserver_command_seconds",
                          "From a parsed hold or release to its ack written", "op",
                          self._commands.latency)
+        yield _histogram("seatserver_checkout_seconds",
+                         "A checkout request (POST .../bookings) from receipt to answer",
+                         "outcome", self._checkout.latency)
         yield _histogram("seatserver_feed_lag_seconds",
                          "From a stream entry's id (Redis' clock) to its read", "",
                          {"": self._feed.lag})

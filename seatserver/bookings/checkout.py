@@ -35,6 +35,7 @@ from seatserver.errors import (
     UnknownShowtime,
 )
 from seatserver.holds import HoldEngine
+from seatserver.latency import Histograms
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,8 @@ class Checkout:
         self._window = payment_window
         self._timeout = payment_timeout_s
         self._refunds = refunds
+        # Checkout requests by outcome, timed by the HTTP handler (read by /metrics).
+        self.latency = Histograms()
 
     def gateway(self, name: str) -> PaymentGateway | None:
         return self._gateways.get(name)

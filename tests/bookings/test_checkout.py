@@ -10,6 +10,7 @@ import aiohttp
 import asyncpg
 import pytest
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 
 from seatserver.accounts.sessions import token_hash
 from seatserver.bookings.idempotency import request_hash
@@ -386,3 +387,23 @@ async def test_keys_older_than_a_day_are_purged_by_the_housekeeping_job(
                 break
             await asyncio.sleep(0.02)
     assert [k["key"] for k in keys] == ["young"]
+
+
+async def test_metrics_time_checkouts_by_outcome(
+        buyer: Buyer, base_url: str, ws: Any, showtime: int, seats: list[str]) -> None:
+    async def counts() -> dict[str, float]:
+        async with buyer.http.get(base_url + "/metrics") as resp:
+            text = await resp.text()
+        return {s.labels["outcome"]: s.value for f in text_string_to_metric_families(text)
+                if f.name == "seatserver_checkout_seconds" for s in f.samples
+                if s.name.endswith("_count")}
+
+    before = await counts()
+    client = await ws(buyer)
+    assert (await client.hold(showtime, seats[:1]))["ok"] is True
+    assert (await buyer.checkout(showtime, "m1"))[0] == 201
+    assert (await buyer.checkout(showtime, "m1"))[0] == 201  # the same key: replayed
+    assert (await buyer.checkout(showtime, "m2", seats[5:6]))[0] == 409  # not held
+    after = await counts()
+    grew = {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
+    assert grew == {"created": 1, "replayed": 1, "not_holder": 1}, after
