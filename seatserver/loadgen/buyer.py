@@ -35,6 +35,8 @@ CHANGE_MIND = 0.15  # of baskets lose one seat for another
 WALK_AWAY = 0.05  # of checkouts are left on the payment page (pending, then expired)
 REFUSALS_PER_BASKET = 6
 BACKOFF_CODES = {"rate_limited", "unavailable", "internal_error"}
+# Between tries to get (back) in after a failure: doubling, capped, jittered.
+RETRY_BASE_S, RETRY_CAP_S = 0.25, 8.0
 
 
 class Stopped(Exception):
@@ -64,6 +66,27 @@ class Budget:
     @property
     def exhausted(self) -> bool:
         return self.left is not None and self.left <= 0
+
+
+class Backoff:
+    """Waits between tries that keep failing: doubling up to a cap, with full
+    jitter, so that clients cut off together (an instance killed, a store
+    restarting) do not all come back at the same moment."""
+
+    def __init__(self, rng: random.Random, base_s: float = RETRY_BASE_S,
+                 cap_s: float = RETRY_CAP_S) -> None:
+        self._rng = rng
+        self._base = base_s
+        self._cap = cap_s
+        self.failures = 0
+
+    def next(self) -> float:
+        delay = self._rng.uniform(0, min(self._cap, self._base * 2 ** self.failures))
+        self.failures += 1
+        return delay
+
+    def reset(self) -> None:
+        self.failures = 0
 
 
 @dataclass
@@ -114,9 +137,21 @@ class Person:
         self.busy = False
         self.showtime: int | None = None
         self.subscribed_at = 0.0  # time.monotonic() of the last subscribe acked
+        self.backoff = Backoff(rng)
 
     async def run(self) -> None:
         raise NotImplementedError
+
+    async def _retry_later(self) -> None:
+        """After a failure: wait the back-off's next delay (or stop)."""
+        delay = self.backoff.next()
+        if self.s.stopping.is_set():
+            raise Stopped
+        try:
+            await asyncio.wait_for(self.s.stopping.wait(), delay)
+        except TimeoutError:
+            return
+        raise Stopped
 
     async def _think(self, mean: float) -> None:
         if self.s.stopping.is_set():
@@ -171,6 +206,7 @@ class Person:
             await self._subscribe(showtime, view, None)
             self.showtime = showtime
             self.s.recorder.latency("connect", (time.perf_counter() - started) * 1000)
+        self.backoff.reset()
 
     def _up(self) -> None:
         self.connected = self.ever_connected = True
@@ -187,8 +223,13 @@ class Person:
             seen = client.views.get(showtime)
             resume = view == "seats" and seen is not None and seen.snapshots > 0 and not lost
             await self._subscribe(showtime, view, seen.offset if resume and seen else None)
+            self.s.recorder.count("reconnect.resumed" if resume else "reconnect.snapshot")
             self.showtime = showtime
+            self._rejoined(showtime)
         client.lost_replies = 0
+
+    def _rejoined(self, showtime: int) -> None:
+        """Back in ``showtime``'s room after a reconnect, its view up to date."""
 
     async def _subscribe(self, showtime: int, view: str, since: str | None) -> None:
         assert self.client is not None
@@ -214,16 +255,17 @@ class Buyer(Person):
         self.live: dict[tuple[int, str], Grant] = {}
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self._visit()
-            except Stopped:
-                return
-            except VisitFailed:
-                await self._think(2 * self.s.options.think_s + 0.5)
-            except (aiohttp.ClientError, ConnectionError, TimeoutError, OSError) as exc:
-                self.s.recorder.count(f"visit.failed.{_failure(exc)}")
-                await self._think(2 * self.s.options.think_s + 0.5)
+        try:
+            while True:
+                try:
+                    await self._visit()
+                except VisitFailed:
+                    await self._retry_later()
+                except (aiohttp.ClientError, ConnectionError, TimeoutError, OSError) as exc:
+                    self.s.recorder.count(f"visit.failed.{_failure(exc)}")
+                    await self._retry_later()
+        except Stopped:
+            return
 
     async def _visit(self) -> None:
         think = self.s.options.think_s
@@ -322,6 +364,11 @@ class Buyer(Person):
             if grant is not None:
                 grant.ends.setdefault(seat, at)
 
+    def _rejoined(self, showtime: int) -> None:
+        # The snapshot or the replay says which of our holds are still ours.
+        assert self.client is not None
+        self._sync_lost(showtime, self.client.views[showtime])
+
     def _sync_lost(self, showtime: int, view: SeatView) -> None:
         """Holds the view shows gone (expired, booked by a late payment):
         their interval ends now at the latest."""
@@ -348,7 +395,8 @@ class Buyer(Person):
         self._end(showtime, basket, record.sent_ms)
         rec = self.s.recorder
         rec.count("checkout.started")
-        payer = Payer(self.s.http, self.s.options.url, self.token)
+        payer = Payer(self.s.http, self.s.options.url, self.token,
+                      on_retry=lambda code: rec.count(f"checkout.retried.{code}"))
         started = time.perf_counter()
         self.busy = True
         try:
@@ -434,19 +482,19 @@ class Kiosk(Person):
         self.target = showtime
 
     async def run(self) -> None:
-        while not self.s.stopping.is_set():
-            try:
-                await self._open(self.target, "summary")
-                assert self.client is not None
-                await self._watch(self.client)
-            except Stopped:
-                return
-            except VisitFailed:
-                pass
-            except (aiohttp.ClientError, ConnectionError, TimeoutError, OSError) as exc:
-                self.s.recorder.count(f"kiosk.failed.{_failure(exc)}")
-            if not self.s.stopping.is_set():
-                await asyncio.sleep(1 + self.rng.random())
+        try:
+            while not self.s.stopping.is_set():
+                try:
+                    await self._open(self.target, "summary")
+                    assert self.client is not None
+                    await self._watch(self.client)
+                except VisitFailed:
+                    pass
+                except (aiohttp.ClientError, ConnectionError, TimeoutError, OSError) as exc:
+                    self.s.recorder.count(f"kiosk.failed.{_failure(exc)}")
+                await self._retry_later()
+        except Stopped:
+            return
 
     async def _watch(self, client: SeatClient) -> None:
         """Until the run stops or the connection drops."""

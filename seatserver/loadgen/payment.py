@@ -12,13 +12,21 @@ The flow is the picker's (web/picker/checkout.js), done with plain HTTP:
 3. ``GET`` that return URL: the server verifies and applies the payment and
    answers 303 to the receipt.
 4. ``GET /api/bookings/{ref}``: the booking's status as the buyer sees it.
+
+Every step is safe to repeat (the provider's page shows a settled order's
+result again, the return is deduplicated), so each is retried while the
+server says "later" (503 ``unavailable`` / ``payment_unavailable``, after its
+``Retry-After``) or does not answer (a restarting instance behind a load
+balancer), for up to ``RETRY_FOR_S``: what a chaos run needs from a buyer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import secrets
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,8 +35,9 @@ import aiohttp
 
 from seatserver.loadgen.ledger import CheckoutRecord
 
-ATTEMPTS = 4
 TIMEOUT = aiohttp.ClientTimeout(total=30)
+RETRY_FOR_S = 30.0  # a step that keeps hearing "later" gives up after this long
+BACKOFF_S, BACKOFF_CAP_S = 0.2, 2.0  # without a Retry-After: doubling, jittered
 
 
 class CheckoutFailed(Exception):
@@ -64,54 +73,86 @@ def _deadline_ms(iso: str | None) -> int | None:
     return round(datetime.fromisoformat(iso).timestamp() * 1000)
 
 
-class Payer:
-    """One buyer's HTTP side: bookings and the provider's page."""
+def _pause(attempt: int, retry_after: str | None) -> float:
+    """How long to wait before trying again: the server's Retry-After (seconds)
+    when it gave one, else a capped doubling; jittered, so that buyers told
+    "later" at once do not all come back at once."""
+    if retry_after is not None and retry_after.isdigit():
+        base = min(float(retry_after), RETRY_FOR_S / 4)
+    else:
+        base = min(BACKOFF_CAP_S, BACKOFF_S * 2 ** attempt)
+    return base * random.uniform(0.5, 1.5)
 
-    def __init__(self, http: aiohttp.ClientSession, base_url: str, token: str) -> None:
+
+class Payer:
+    """One buyer's HTTP side: bookings and the provider's page.
+
+    ``on_retry`` is told the code of every answer that made a step try again
+    (``unavailable``, ``payment_unavailable``, ``no_answer``, ...).
+    """
+
+    def __init__(self, http: aiohttp.ClientSession, base_url: str, token: str,
+                 on_retry: Callable[[str], None] | None = None) -> None:
         self._http = http
         self._base = base_url
         self._auth = {"Authorization": f"Bearer {token}"}
+        self._on_retry = on_retry
 
-    async def _json(self, method: str, url: str, **kwargs: Any) -> tuple[int, Any]:
+    async def _once(self, method: str, url: str, **kwargs: Any
+                    ) -> tuple[int, Any, str | None, str | None]:
+        """One request: status (0: no answer), JSON body, Retry-After, Location."""
         headers = {**self._auth, **kwargs.pop("headers", {})}
-        async with self._http.request(method, url, headers=headers, allow_redirects=False,
-                                      timeout=TIMEOUT, **kwargs) as resp:
-            body = await resp.json() if resp.content_type == "application/json" else None
-            return resp.status, body
+        try:
+            async with self._http.request(method, url, headers=headers, allow_redirects=False,
+                                          timeout=TIMEOUT, **kwargs) as resp:
+                body = await resp.json() if resp.content_type == "application/json" else None
+                return (resp.status, body, resp.headers.get("Retry-After"),
+                        resp.headers.get("Location"))
+        except (aiohttp.ClientError, TimeoutError):
+            return 0, None, None, None
+
+    async def _request(self, method: str, url: str, **kwargs: Any
+                       ) -> tuple[int, Any, str | None]:
+        """A request retried while its answer says "later" or never comes; the
+        last answer (status, body, Location) once it says anything else."""
+        deadline = time.monotonic() + RETRY_FOR_S
+        attempt = 0
+        while True:
+            status, body, retry_after, location = await self._once(method, url, **kwargs)
+            code = _code(status, body) if status else "no_answer"
+            later = status == 0 or status >= 500 or code == "request_in_flight"
+            pause = _pause(attempt, retry_after)
+            if not later or time.monotonic() + pause > deadline:
+                return status, body, location
+            if self._on_retry is not None:
+                self._on_retry(code)
+            attempt += 1
+            await asyncio.sleep(pause)
 
     async def book(self, record: CheckoutRecord) -> dict[str, Any]:
-        """The pending booking for the record's seats (step 1)."""
+        """The pending booking for the record's seats (step 1); every try
+        carries the same Idempotency-Key."""
         key = secrets.token_hex(16)
         url = f"{self._base}/api/showtimes/{record.showtime}/bookings"
-        code = "no_answer"
-        for attempt in range(ATTEMPTS):
-            try:
-                status, body = await self._json("POST", url, json={"seats": list(record.seats)},
-                                                headers={"Idempotency-Key": key})
-            except (aiohttp.ClientError, TimeoutError):
-                status, body = 0, None
-            if status == 201 and isinstance(body, dict):
-                record.reference = str(body["reference"])
-                record.hold_deadline_ms = _deadline_ms(body.get("hold_deadline"))
-                record.status = str(body.get("status"))
-                return body
-            code = _code(status, body) if status else "no_answer"
-            if status and status < 500 and code != "request_in_flight":
-                raise CheckoutFailed(code)
-            await asyncio.sleep(0.2 * 2 ** attempt)
-        raise CheckoutFailed(code)
+        status, body, _ = await self._request("POST", url, json={"seats": list(record.seats)},
+                                              headers={"Idempotency-Key": key})
+        if status == 201 and isinstance(body, dict):
+            record.reference = str(body["reference"])
+            record.hold_deadline_ms = _deadline_ms(body.get("hold_deadline"))
+            record.status = str(body.get("status"))
+            return body
+        raise CheckoutFailed(_code(status, body) if status else "no_answer")
 
     async def pay(self, record: CheckoutRecord, checkout_url: str, action: str) -> str:
         """Click ``action`` (pay | decline) on the provider's page and come back
         (steps 2-4); returns the booking's status as the buyer then sees it."""
-        async with self._http.post(_local(self._base, checkout_url) + "/" + action,
-                                   allow_redirects=False, timeout=TIMEOUT) as resp:
-            if resp.status != 303:
-                raise CheckoutFailed(f"provider_{resp.status}")
-            back = resp.headers["Location"]
-        status, body = await self._json("GET", _local(self._base, back))
+        status, body, back = await self._request(
+            "POST", _local(self._base, checkout_url) + "/" + action)
+        if status != 303 or back is None:
+            raise CheckoutFailed(f"provider_{_code(status, body) if status else 'no_answer'}")
+        status, body, _ = await self._request("GET", _local(self._base, back))
         if status != 303:
-            raise CheckoutFailed(_code(status, body))
+            raise CheckoutFailed(_code(status, body) if status else "no_answer")
         return await self.status(record)
 
     async def status(self, record: CheckoutRecord) -> str:
@@ -119,10 +160,10 @@ class Payer:
         payment's webhook may be what settles it)."""
         assert record.reference is not None
         for attempt in range(10):
-            status, body = await self._json("GET", f"{self._base}/api/bookings/"
-                                                   f"{record.reference}")
+            status, body, _ = await self._request(
+                "GET", f"{self._base}/api/bookings/{record.reference}")
             if status != 200 or not isinstance(body, dict):
-                raise CheckoutFailed(_code(status, body))
+                raise CheckoutFailed(_code(status, body) if status else "no_answer")
             state = record.status = str(body["status"])
             if state != "pending":
                 break

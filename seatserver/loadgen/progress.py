@@ -24,6 +24,14 @@ def _codes(codes: dict[str, int]) -> str:
     return ", ".join(f"{code} {n}" for code, n in sorted(codes.items(), key=lambda x: -x[1]))
 
 
+def _unavailable(totals: dict[str, int]) -> int:
+    """Answers that said a store is down (Redis, PostgreSQL, the payment
+    provider): refusals, failures and retries alike."""
+    return sum(n for codes in error_codes(totals).values()
+               for code, n in codes.items() if code.endswith("unavailable")
+               and code != "seats_unavailable")
+
+
 class Progress:
     def __init__(self, target: str, clients: int, duration_s: float, *, enabled: bool) -> None:
         self.console = Console(stderr=True)
@@ -71,7 +79,8 @@ class Progress:
                 f"hold p50/p99 {_ms(agg.percentile_ms('hold', 50))}/"
                 f"{_ms(agg.percentile_ms('hold', 99))}  fan-out p99 "
                 f"{_ms(agg.percentile_ms('fanout', 99))}  booked "
-                f"{t.get('checkout.booked', 0)}")
+                f"{t.get('checkout.booked', 0)}  reconnects {t.get('reconnect', 0)}  "
+                f"unavailable {_unavailable(t)}")
 
     def _panel(self, agg: Aggregate, elapsed: float, phase: str) -> Group:
         t = agg.totals
@@ -84,6 +93,7 @@ class Progress:
         table.add_column()
         table.add_row("clients", f"{agg.connected_now} connected of {self.clients}, "
                                  f"{t.get('reconnect', 0)} reconnects, "
+                                 f"{_unavailable(t)} answers unavailable, "
                                  f"{t.get('visit', 0)} visits")
         table.add_row("holds", f"{t.get('hold.ok', 0)} granted ({self._rate():.0f}/s), "
                                f"{sum(codes.get('hold', {}).values())} refused")

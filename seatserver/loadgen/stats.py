@@ -89,12 +89,15 @@ def _edge(b: int, per_decade: int) -> float:
 
 def error_codes(counters: Counter[str] | dict[str, int]) -> dict[str, dict[str, int]]:
     """``{"hold": {"seats_unavailable": 3}, ...}`` from ``hold.refused.<code>``
-    and ``<action>.failed.<code>`` counters."""
+    and ``<action>.failed.<code>`` counters; answers that made a step try
+    again (``<action>.retried.<code>``) under ``"<action> retried"``."""
     out: dict[str, dict[str, int]] = {}
     for name, n in counters.items():
         action, _, rest = name.partition(".")
         kind, _, code = rest.partition(".")
-        if kind in ("refused", "failed") and code and n:
+        if kind == "retried":
+            action = f"{action} retried"
+        if kind in ("refused", "failed", "retried") and code and n:
             out.setdefault(action, {})[code] = out.get(action, {}).get(code, 0) + n
     return out
 
