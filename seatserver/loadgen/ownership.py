@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from seatserver.changefeed.events import Event
@@ -104,21 +104,33 @@ class _Replay:
         if acked:
             self.matched += 1
             return acked.pop(0).client, "ack"
-        lost = self.unanswered.get(seats)
-        if lost:
-            return lost.pop(0).client, "hold whose ack was lost"
         for record in self.checkouts:
             if record.hold_deadline_ms == event.deadline and seats <= set(record.seats):
                 return record.client, "checkout"
-        # A checkout that was refused or cut off puts holds back or extends
-        # them with no deadline we learn: a hold on seats that the client
-        # was checking out, and that nobody else holds.
-        fits = {r.client for r in self.checkouts if seats <= set(r.seats)
-                and all(self.owners.get(s) in (None, r.client) for s in seats)}
-        if len(fits) == 1:
-            return fits.pop(), "checkout"
+        # A checkout whose answer was lost (its instance died) or that was
+        # refused extends or puts back its buyer's holds with a deadline we
+        # never learn: a hold on seats their own buyer holds and checks out.
+        # Before lost acks: a lost answer may have been a refusal, and must
+        # not take the blame for the holder's own checkout.
+        own = self._checking_out(seats, lambda owner, client: owner == client)
+        if own is not None:
+            return own, "checkout"
+        lost = self.unanswered.get(seats)
+        if lost:
+            return lost.pop(0).client, "hold whose ack was lost"
+        # Or on seats that nobody holds, which the buyer was checking out.
+        fits = self._checking_out(seats, lambda owner, client: owner in (None, client))
+        if fits is not None:
+            return fits, "checkout"
         self.foreign += 1
         return OUTSIDE, "no ack"
+
+    def _checking_out(self, seats: frozenset[str],
+                      owned: Callable[[str | None, str], bool]) -> str | None:
+        """The one client checking out ``seats`` whose owners are ``owned``."""
+        fits = {r.client for r in self.checkouts if seats <= set(r.seats)
+                and all(owned(self.owners.get(s), r.client) for s in seats)}
+        return fits.pop() if len(fits) == 1 else None
 
     def leftover(self) -> list[Grant]:
         return [g for grants in self.acks.values() for g in grants]

@@ -100,6 +100,17 @@ def test_stream_check_attributes_a_hold_whose_ack_was_lost() -> None:
     assert stream(events, [again], unanswered=[lost]) == (0, [])
 
 
+def test_stream_check_blames_no_lost_ack_for_a_checkout_cut_off_with_its_instance() -> None:
+    """c2's hold of A1 went unanswered (a refusal, lost with its instance);
+    c1's checkout of A1, whose answer was lost too, then extended c1's hold."""
+    a = grant("c1", "A1", 500)
+    refused = Unanswered("c2", 2, SHOW, ("A1",), 3.0)
+    checkout = CheckoutRecord("c1", 1, SHOW, ("A1",), 4.0)
+    events = [event(1, "hold", "A1", 500), event(2, "hold", "A1", 9000)]
+
+    assert stream(events, [a], unanswered=[refused], checkouts=[checkout]) == (0, [])
+
+
 def test_stream_check_catches_an_unexplained_hold_on_a_clients_seat() -> None:
     events = [event(1, "hold", "A1", 500), event(2, "hold", "A1", 700)]
 
