@@ -8,7 +8,11 @@ same request get the saved response; a different request gets
 so that the client's retry runs again. A claim still unfinished after
 ``LEASE`` was left by a process that died mid-request: it is taken over, so
 a crash does not lock the key for a day (checkout supersedes any pending
-booking the dead request made).
+booking the dead request made). A claim that could not be forgotten because
+the database was gone (the usual reason to forget one) is remembered by the
+process that made it, whose next claim of that key takes it over at once:
+a buyer retrying after a database restart is not told ``request_in_flight``
+for the whole lease (a retry that reaches another instance still is).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from datetime import timedelta
 import asyncpg
 
 from seatserver.errors import IdempotencyMismatch, RequestInFlight
+from seatserver.http_errors import DB_DOWN
 
 KEEP = timedelta(hours=24)
 # Far beyond what a checkout can take (the provider's timeout included).
@@ -42,6 +47,8 @@ def request_hash(*parts: bytes) -> bytes:
 class IdempotencyStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+        # (user, key) claimed here, whose request ended but whose claim stayed.
+        self._abandoned: set[tuple[int, str]] = set()
 
     async def claim(self, user_id: int, key: str, fingerprint: bytes) -> SavedResponse | None:
         """None: the caller owns the key and must ``finish`` or ``forget`` it."""
@@ -51,12 +58,13 @@ class IdempotencyStore:
             await conn.execute(
                 """DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2
                    AND (created_at < now() - $3::interval
-                        OR (status IS NULL AND created_at < now() - $4::interval))""",
-                user_id, key, KEEP, LEASE)
+                        OR (status IS NULL AND (created_at < now() - $4::interval OR $5)))""",
+                user_id, key, KEEP, LEASE, (user_id, key) in self._abandoned)
             claimed = await conn.fetchval(
                 """INSERT INTO idempotency_keys (user_id, key, request_hash) VALUES ($1, $2, $3)
                    ON CONFLICT (user_id, key) DO NOTHING RETURNING true""",
                 user_id, key, fingerprint)
+            self._abandoned.discard((user_id, key))
             if claimed:
                 return None
             row = await conn.fetchrow(
@@ -79,9 +87,14 @@ class IdempotencyStore:
                 user_id, key, response.status, response.body)
 
     async def forget(self, user_id: int, key: str) -> None:
-        async with self._pool.acquire() as conn:
-            await conn.execute(
-                "DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2", user_id, key)
+        try:
+            async with self._pool.acquire() as conn:
+                await conn.execute(
+                    "DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2",
+                    user_id, key)
+        except DB_DOWN:
+            self._abandoned.add((user_id, key))
+            raise
 
     async def purge(self) -> int:
         """Forget every key older than ``KEEP``; returns how many."""
