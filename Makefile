@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck pytest system-packages bench screenshots clean
+.PHONY: install run test lint typecheck pytest system-packages bench chaos screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,11 @@ test: lint typecheck pytest
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+# Chaos runs (docs/operations.md): load while an instance, Redis or PostgreSQL
+# fails; longer with e.g. `make chaos CHAOS_DURATION=120 CHAOS_CLIENTS=300`.
+chaos: $(STAMP) system-packages
+	$(PY) -m tests.chaos
 
 screenshots: $(STAMP) system-packages
 	$(PY) -m tests.e2e.screenshots

@@ -154,6 +154,21 @@ class EmbeddedServices:
             os.close(self._lock_fd)
             self._lock_fd = None
 
+    def stop_postgres(self) -> None:
+        """Stop PostgreSQL alone, as a crash would (immediate shutdown: no
+        checkpoint, crash recovery on the next start), keeping its port for
+        :meth:`start_postgres`. For chaos runs: the app sees its database go."""
+        if self._postgres is None:
+            raise RuntimeError("embedded services are not started")
+        _signal(self._postgres, signal.SIGQUIT)
+        _reap(self._postgres, self.stop_timeout)
+
+    def start_postgres(self) -> None:
+        """Start PostgreSQL again on its port after :meth:`stop_postgres`."""
+        if self._postgres is None or self._postgres.proc.poll() is None:
+            raise RuntimeError("embedded PostgreSQL is not stopped")
+        self._postgres = self._start_postgres(self._postgres.port)
+
     def __enter__(self) -> Self:
         self.start()
         return self

@@ -64,9 +64,14 @@ class PrivateRedis:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_port(self.port, proc=self.proc)
 
-    def stop(self) -> None:
+    def stop(self, *, graceful: bool = False) -> None:
+        """Kill it, or with ``graceful`` let it shut down as an operator's stop
+        does (SIGTERM: with ``--appendonly yes`` it writes its AOF out first)."""
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
+            if graceful:
+                self.proc.terminate()
+            else:
+                self.proc.kill()
             self.proc.wait(10)
         self.proc = None
 

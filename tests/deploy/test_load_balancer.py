@@ -9,56 +9,18 @@ to the other and resume with ``since``.
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
-import os
-import shutil
 import signal
-import subprocess
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import aiohttp
 import pytest
 
 from seatserver.loadgen.client import SeatClient, new_session
-from tests.processes import ServerProcess, free_port, wait_for_port
+from tests.balancer import Balancer, NoHAProxy, balancer_for, haproxy_binary
+from tests.processes import ServerProcess
 from tests.support import eventually
 
-CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "haproxy.cfg"
 CLIENTS = 8
-
-
-def haproxy_binary() -> str:
-    found = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin:/sbin")
-    if found is None:
-        pytest.fail("the load balancer test needs HAProxy: apt-get install haproxy "
-                    "(`make test` installs it when run as root)")
-    return found
-
-
-@dataclass
-class Balancer:
-    url: str
-    stats_url: str
-    proc: subprocess.Popen[bytes]
-
-    async def servers(self, http: aiohttp.ClientSession) -> dict[str, dict[str, str]]:
-        """Each backend server's row of HAProxy's CSV statistics."""
-        async with http.get(self.stats_url + "/;csv") as resp:
-            text = (await resp.text()).lstrip("# ")
-        rows = csv.DictReader(io.StringIO(text))
-        return {r["svname"]: r for r in rows
-                if r["pxname"] == "instances" and r["svname"] not in ("BACKEND", "FRONTEND")}
-
-
-def start_haproxy(binary: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    check = subprocess.run([binary, "-c", "-f", str(CONFIG)], env=env,
-                           capture_output=True, text=True, check=False)
-    assert check.returncode == 0, check.stdout + check.stderr
-    return subprocess.Popen([binary, "-db", "-f", str(CONFIG)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 @pytest.fixture
@@ -83,25 +45,12 @@ async def instances(redis_url: str, database_url: str, demo: list[int]
 @pytest.fixture
 async def balancer(instances: list[ServerProcess], http: aiohttp.ClientSession
                    ) -> AsyncIterator[Balancer]:
-    binary = haproxy_binary()
-    port, stats = free_port(), free_port()
-    env = {**os.environ, "LB_BIND": f"127.0.0.1:{port}",
-           "LB_STATS_BIND": f"127.0.0.1:{stats}",
-           "LB_BACKEND_1": f"127.0.0.1:{instances[0].port}",
-           "LB_BACKEND_2": f"127.0.0.1:{instances[1].port}"}
-    proc = await asyncio.to_thread(start_haproxy, binary, env)
-    lb = Balancer(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{stats}", proc)
     try:
-        await asyncio.to_thread(wait_for_port, port, 10.0, proc)
-
-        async def both_up() -> bool:
-            return all(r["status"] == "UP" for r in (await lb.servers(http)).values())
-
-        await eventually(both_up, within=10)
+        haproxy_binary()
+    except NoHAProxy as exc:
+        pytest.fail(str(exc))
+    async with balancer_for([s.port for s in instances], http) as lb:
         yield lb
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(10)
 
 
 async def connect(http: aiohttp.ClientSession, url: str) -> SeatClient:
@@ -141,10 +90,7 @@ async def test_when_an_instance_dies_clients_resume_through_the_balancer(
                          within=5)
         cut = [c for c in clients if c.closed]
 
-        async def marked_down() -> bool:
-            return (await balancer.servers(http))["app1"]["status"].startswith("DOWN")
-
-        await eventually(marked_down, within=10)
+        await balancer.until(http, "app1", "DOWN")
         # Changes made while they were away reach them on resume, exactly once.
         survivor = next(c for c in clients if not c.closed)
         assert (await survivor.hold(showtime, ["B2"]))["ok"]
