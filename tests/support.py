@@ -56,3 +56,66 @@ async def read_until_closed(reader: asyncio.StreamReader) -> bytes:
     except ConnectionResetError:
         pass
     return data
+
+
+class CuttingProxy:
+    """A TCP proxy in front of a server that can cut every connection through
+    it at once, as a network failure or a dying balancer would (the sockets
+    are aborted: no close frame, no FIN to wait for)."""
+
+    def __init__(self, port: int) -> None:
+        self._target = port
+        self._server: asyncio.Server | None = None
+        self._links: set[asyncio.StreamWriter] = set()
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> CuttingProxy:
+        self._server = await asyncio.start_server(self._link, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def _link(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self._target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._links |= {writer, up_writer}
+        try:
+            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        finally:
+            self._links -= {writer, up_writer}
+            for end in (writer, up_writer):
+                end.transport.abort()
+
+    @property
+    def connections(self) -> int:
+        return len(self._links) // 2
+
+    def cut(self) -> int:
+        """Abort every connection through the proxy; returns how many there were."""
+        count = self.connections
+        for writer in list(self._links):
+            writer.transport.abort()
+        return count
+
+    async def close(self) -> None:
+        self.cut()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        writer.transport.abort()
