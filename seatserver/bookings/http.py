@@ -157,6 +157,9 @@ class BookingHandlers:
         except DB_DOWN:
             outcome = "unavailable"
             raise
+        except web.HTTPException as exc:
+            outcome = f"http_{exc.status}"
+            raise
         finally:
             self._checkout.latency.observe(outcome, time.perf_counter() - started)
 
