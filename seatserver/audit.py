@@ -1,10 +1,14 @@
-"""AuditStore: who changed what, from where, and what it was before and after.
+"""The audit log: who changed what, from where, and what it was before and after.
 
 Every change an admin makes through /api/admin/ is written to ``audit_log``
-(migrations/0002): ``actor`` is ``user:<id>``, ``remote`` the client's address
-(as ``TrustedProxies`` judges it), ``detail`` holds ``before`` and ``after``
-as JSON (``null`` for a creation's before and a deletion's after) and any
-note (an admin cancel that bypassed the buyer's cut-off says so).
+(migrations/0002): ``actor`` is ``user:<id>`` (``system`` for changes made
+from code, such as seeding), ``remote`` the client's address (as
+``TrustedProxies`` judges it), ``detail`` holds ``before`` and ``after`` as
+JSON (``null`` for a creation's before and a deletion's after) and any note
+(an admin cancel that bypassed the buyer's cut-off says so).
+
+``write_audit`` takes the connection of the change it records: called inside
+the change's transaction, the change and its row commit together or not at all.
 """
 
 from __future__ import annotations
@@ -29,31 +33,46 @@ def as_json(value: object) -> Any:
 
 
 @dataclass(frozen=True, slots=True)
+class Actor:
+    """Who makes a change, as the audit log names them, and from which address."""
+
+    name: str  # "user:<id>" or "system"
+    remote: str | None = None
+
+    @classmethod
+    def user(cls, user_id: int, remote: str | None) -> Actor:
+        return cls(f"user:{user_id}", remote)
+
+
+SYSTEM = Actor("system")
+
+
+@dataclass(frozen=True, slots=True)
 class AuditEntry:
-    actor_id: int
+    actor: Actor
     action: str  # "<entity>.<verb>": "movie.created", "booking.cancelled"
-    remote: str | None
     before: object = None
     after: object = None
     booking_id: int | None = None
     note: dict[str, Any] = field(default_factory=dict)
 
 
+async def write_audit(conn: asyncpg.Connection, entry: AuditEntry) -> None:
+    """Insert ``entry`` on ``conn``: in the caller's transaction, if it has one."""
+    detail = {"before": as_json(entry.before), "after": as_json(entry.after), **entry.note}
+    await conn.execute(
+        """INSERT INTO audit_log (actor, action, booking_id, remote, detail)
+           VALUES ($1, $2, $3, $4, $5::jsonb)""",
+        entry.actor.name, entry.action, entry.booking_id, entry.actor.remote,
+        orjson.dumps(detail).decode())
+
+
 class AuditStore:
+    """Audit rows of changes that are not in PostgreSQL transactions of their own."""
+
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
     async def record(self, entry: AuditEntry) -> None:
         async with self._pool.acquire() as conn:
             await write_audit(conn, entry)
-
-
-async def write_audit(conn: asyncpg.Connection, entry: AuditEntry) -> None:
-    """Write ``entry`` on ``conn``: inside the caller's transaction, the change
-    and its audit row are committed (or rolled back) together."""
-    detail = {"before": as_json(entry.before), "after": as_json(entry.after), **entry.note}
-    await conn.execute(
-        """INSERT INTO audit_log (actor, action, booking_id, remote, detail)
-           VALUES ($1, $2, $3, $4, $5::jsonb)""",
-        f"user:{entry.actor_id}", entry.action, entry.booking_id, entry.remote,
-        orjson.dumps(detail).decode())

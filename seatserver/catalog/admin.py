@@ -7,22 +7,29 @@ refuses what the database would otherwise hold wrong, with a coded error:
 exclusion constraint refused it), ``in_use`` (bookings or showtimes still
 need it) and ``not_found`` (the thing to change does not exist).
 
+Each change takes the ``Actor`` who makes it (``SYSTEM`` by default, for
+seeding and tests) and writes its audit row, with the entity before and after,
+in the change's own transaction: a change is never without its row, nor a row
+without its change.
+
 A change that moves seats or prices invalidates the read side's layout cache
 in this process; other processes see it within ``LAYOUT_TTL_S``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import asyncpg
 import orjson
 from pydantic import BaseModel, ConfigDict
 
+from seatserver.audit import SYSTEM, Actor, AuditEntry, write_audit
 from seatserver.catalog.inputs import (
     MovieInput,
     PriceOverrideInput,
@@ -32,8 +39,9 @@ from seatserver.catalog.inputs import (
     TheaterInput,
 )
 from seatserver.catalog.layouts import PlacedSeat, SeatLayout, layout_of
-from seatserver.catalog.models import Movie, Price, ShowtimeSummary, Theater
+from seatserver.catalog.models import Movie, Price, ShowtimePage, ShowtimeSummary, Theater
 from seatserver.catalog.pricing import PriceRule
+from seatserver.catalog.queries import ShowtimeQuery
 from seatserver.catalog.store import CatalogStore, movie_from, theater_from
 from seatserver.errors import (
     AlreadyExists,
@@ -48,6 +56,8 @@ _MOVIE_COLUMNS = """id AS movie_id, title, synopsis, runtime_min, certificate, p
 _THEATER_COLUMNS = """id AS theater_id, name AS theater_name, city, address, time_zone,
                       slug AS theater_slug, cleaning_min AS theater_cleaning_min"""
 _RULE_COLUMNS = "id, theater_id, seat_type, day_kind, amount, currency"
+
+T = TypeVar("T")
 
 # The showtime (if any) that keeps a new one off its screen, for the message.
 _OVERLAPPING = """
@@ -91,6 +101,20 @@ class TheaterScreens:
     screens: list[ScreenName]
 
 
+@dataclass(frozen=True, slots=True)
+class ShowtimePrices:
+    """A showtime's prices (what the seat map shows) and which of them are
+    its own overrides (seat type -> minor units) rather than the theater's rules."""
+
+    showtime: int
+    prices: dict[str, Price]
+    overrides: dict[str, int]
+
+
+# The entity a change starts from, read on the change's connection (None: no such row).
+Loader = Callable[[asyncpg.Connection, int], Awaitable[object | None]]
+
+
 class CatalogAdminStore:
     def __init__(self, pool: asyncpg.Pool, catalog: CatalogStore) -> None:
         self._pool = pool
@@ -106,23 +130,24 @@ class CatalogAdminStore:
 
     async def get_movie(self, movie_id: int) -> Movie | None:
         async with self._pool.acquire() as conn:
-            row = await conn.fetchrow(f"SELECT {_MOVIE_COLUMNS} FROM movies WHERE id = $1",
-                                      movie_id)
-        return None if row is None else movie_from(row)
+            return await _movie(conn, movie_id)
 
-    async def create_movie(self, data: MovieInput) -> Movie:
-        async with self._pool.acquire() as conn, _taken("a movie with this slug"):
+    async def create_movie(self, data: MovieInput, by: Actor = SYSTEM) -> Movie:
+        async with self._change() as conn, _taken("a movie with this slug"):
             row = await conn.fetchrow(
                 f"""INSERT INTO movies (slug, title, synopsis, runtime_min, certificate,
                                         poster_url, languages, genres, released_on)
                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {_MOVIE_COLUMNS}""",
                 *_movie_values(data))
-        return movie_from(row)
+            movie = movie_from(row)
+            await write_audit(conn, AuditEntry(by, "movie.created", None, movie))
+        return movie
 
-    async def update_movie(self, movie_id: int, data: MovieInput) -> Movie:
+    async def update_movie(self, movie_id: int, data: MovieInput, by: Actor = SYSTEM) -> Movie:
         """Replace a movie's facts. A new runtime moves the end of its showtimes,
         and is refused (``showtime_overlap``) if two would then overlap."""
-        async with self._pool.acquire() as conn, _taken("a movie with this slug"):
+        async with self._change() as conn, _taken("a movie with this slug"):
+            before = _existing(await _movie(conn, movie_id, lock=True), f"movie {movie_id}")
             try:
                 row = await conn.fetchrow(
                     f"""UPDATE movies SET slug = $1, title = $2, synopsis = $3,
@@ -134,13 +159,13 @@ class CatalogAdminStore:
                 raise ShowtimeOverlap(
                     f"a runtime of {data.runtime_min} min would make showtimes of this "
                     "movie overlap the next show on their screen") from None
-        if row is None:
-            raise NotFound(f"there is no movie {movie_id}")
+            movie = movie_from(row)
+            await write_audit(conn, AuditEntry(by, "movie.updated", before, movie))
         self._catalog.invalidate()
-        return movie_from(row)
+        return movie
 
-    async def delete_movie(self, movie_id: int) -> None:
-        await self._delete("movies", movie_id, "movie", "it has showtimes")
+    async def delete_movie(self, movie_id: int, by: Actor = SYSTEM) -> None:
+        await self._delete("movies", movie_id, "movie", "it has showtimes", _movie, by)
 
     # -- theaters -------------------------------------------------------------
 
@@ -157,39 +182,43 @@ class CatalogAdminStore:
 
     async def get_theater(self, theater_id: int) -> Theater | None:
         async with self._pool.acquire() as conn:
-            row = await conn.fetchrow(
-                f"SELECT {_THEATER_COLUMNS} FROM theaters WHERE id = $1", theater_id)
-        return None if row is None else theater_from(row)
+            return await _theater(conn, theater_id)
 
-    async def create_theater(self, data: TheaterInput) -> Theater:
-        async with self._pool.acquire() as conn, _taken("a theater with this slug"):
+    async def create_theater(self, data: TheaterInput, by: Actor = SYSTEM) -> Theater:
+        async with self._change() as conn, _taken("a theater with this slug"):
             await _known_zone(conn, data.time_zone)
             row = await conn.fetchrow(
                 f"""INSERT INTO theaters (slug, name, city, address, time_zone, cleaning_min)
                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_THEATER_COLUMNS}""",
                 data.slug, data.name, data.city, data.address, data.time_zone,
                 data.cleaning_min)
-        return theater_from(row)
+            theater = theater_from(row)
+            await write_audit(conn, AuditEntry(by, "theater.created", None, theater))
+        return theater
 
-    async def update_theater(self, theater_id: int, data: TheaterInput) -> Theater:
+    async def update_theater(self, theater_id: int, data: TheaterInput,
+                             by: Actor = SYSTEM) -> Theater:
         """Replace a theater's facts. Its existing showtimes keep their cleaning gap;
         a new time zone changes which of them are weekend shows."""
-        async with self._pool.acquire() as conn, _taken("a theater with this slug"):
+        async with self._change() as conn, _taken("a theater with this slug"):
             await _known_zone(conn, data.time_zone)
+            before = _existing(await _theater(conn, theater_id, lock=True),
+                               f"theater {theater_id}")
             row = await conn.fetchrow(
                 f"""UPDATE theaters SET slug = $1, name = $2, city = $3, address = $4,
                            time_zone = $5, cleaning_min = $6
                     WHERE id = $7 RETURNING {_THEATER_COLUMNS}""",
                 data.slug, data.name, data.city, data.address, data.time_zone,
                 data.cleaning_min, theater_id)
-        if row is None:
-            raise NotFound(f"there is no theater {theater_id}")
-        return theater_from(row)
+            theater = theater_from(row)
+            await write_audit(conn, AuditEntry(by, "theater.updated", before, theater))
+        return theater
 
-    async def delete_theater(self, theater_id: int) -> None:
+    async def delete_theater(self, theater_id: int, by: Actor = SYSTEM) -> None:
         """Delete a theater with its screens and price rules; ``in_use`` while
         any of its screens has showtimes."""
-        await self._delete("theaters", theater_id, "theater", "its screens have showtimes")
+        await self._delete("theaters", theater_id, "theater", "its screens have showtimes",
+                           _theater, by)
 
     # -- screens --------------------------------------------------------------
 
@@ -197,8 +226,8 @@ class CatalogAdminStore:
         async with self._pool.acquire() as conn:
             return await _screen(conn, screen_id)
 
-    async def create_screen(self, data: ScreenInput) -> ScreenDetail:
-        async with self._pool.acquire() as conn, conn.transaction():
+    async def create_screen(self, data: ScreenInput, by: Actor = SYSTEM) -> ScreenDetail:
+        async with self._change() as conn:
             await _known_seat_types(conn, data.layout)
             with _taken("this theater already has a screen of this name"):
                 screen_id = await conn.fetchval(
@@ -206,21 +235,27 @@ class CatalogAdminStore:
                        RETURNING id""",
                     data.theater_id, data.name, _hints(data.layout))
             await _insert_seats(conn, screen_id, data.layout.seats)
-            return await _existing_screen(conn, screen_id)
+            screen = await _existing_screen(conn, screen_id)
+            await write_audit(conn, AuditEntry(by, "screen.created", None, screen))
+        return screen
 
-    async def update_screen(self, screen_id: int, data: ScreenInput) -> ScreenDetail:
+    async def update_screen(self, screen_id: int, data: ScreenInput,
+                            by: Actor = SYSTEM) -> ScreenDetail:
         """Rename a screen and replace its layout (see ``replace_layout``); a
         screen stays in its theater."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            current = await _existing_screen(conn, screen_id)
-            if current.theater_id != data.theater_id:
+        async with self._change() as conn:
+            before = await _existing_screen(conn, screen_id, lock=True)
+            if before.theater_id != data.theater_id:
                 raise InvalidInput("theater_id: a screen cannot move to another theater")
             with _taken("this theater already has a screen of this name"):
                 await conn.execute("UPDATE screens SET name = $2 WHERE id = $1",
                                    screen_id, data.name)
-            return await self._replace_layout(conn, screen_id, data.layout)
+            screen = await self._replace_layout(conn, screen_id, data.layout)
+            await write_audit(conn, AuditEntry(by, "screen.updated", before, screen))
+        return screen
 
-    async def replace_layout(self, screen_id: int, layout: SeatLayout) -> ScreenDetail:
+    async def replace_layout(self, screen_id: int, layout: SeatLayout,
+                             by: Actor = SYSTEM) -> ScreenDetail:
         """Give a screen a new seat layout.
 
         Refused (``in_use``, naming the seats) when a seat sold for a showtime
@@ -228,9 +263,11 @@ class CatalogAdminStore:
         anything else may change, sold seats' types and positions included (a
         booking keeps the price it was sold at).
         """
-        async with self._pool.acquire() as conn, conn.transaction():
-            await _existing_screen(conn, screen_id)
-            return await self._replace_layout(conn, screen_id, layout)
+        async with self._change() as conn:
+            before = await _existing_screen(conn, screen_id, lock=True)
+            screen = await self._replace_layout(conn, screen_id, layout)
+            await write_audit(conn, AuditEntry(by, "screen.updated", before, screen))
+        return screen
 
     async def _replace_layout(self, conn: asyncpg.Connection, screen_id: int,
                               layout: SeatLayout) -> ScreenDetail:
@@ -252,16 +289,17 @@ class CatalogAdminStore:
         self._catalog.invalidate()
         return await _existing_screen(conn, screen_id)
 
-    async def delete_screen(self, screen_id: int) -> None:
-        await self._delete("screens", screen_id, "screen", "it has showtimes")
+    async def delete_screen(self, screen_id: int, by: Actor = SYSTEM) -> None:
+        await self._delete("screens", screen_id, "screen", "it has showtimes", _screen, by)
 
     # -- showtimes ------------------------------------------------------------
 
-    async def create_showtime(self, data: ShowtimeInput) -> ShowtimeSummary:
+    async def create_showtime(self, data: ShowtimeInput, by: Actor = SYSTEM
+                              ) -> ShowtimeSummary:
         """Schedule a movie on a screen; ``showtime_overlap`` when the screen is
         busy then (the movie's runtime plus the cleaning gap)."""
         _not_past(data.starts_at)
-        async with self._pool.acquire() as conn:
+        async with self._change() as conn:
             theater = await _screen_theater(conn, data.screen_id)
             currency = await _currency(conn, theater["id"], data.currency)
             cleaning = theater["cleaning_min"] if data.cleaning_min is None else data.cleaning_min
@@ -271,21 +309,29 @@ class CatalogAdminStore:
                                               cleaning_min)
                        VALUES ($1, $2, $3, $4, $5) RETURNING id""",
                     data.movie_id, data.screen_id, data.starts_at, currency, cleaning)
-        return await self._showtime(showtime_id)
+            showtime = await self._showtime(conn, showtime_id)
+            await write_audit(conn, AuditEntry(by, "showtime.created", None, showtime))
+        return showtime
 
     async def get_showtime(self, showtime_id: int) -> ShowtimeSummary | None:
         return await self._catalog.showtime(showtime_id)
 
-    async def update_showtime(self, showtime_id: int, data: ShowtimeInput) -> ShowtimeSummary:
+    async def showtimes(self, query: ShowtimeQuery) -> ShowtimePage:
+        """A page of the showtimes that have not ended, as the public query pages them."""
+        return await self._catalog.find_showtimes(query)
+
+    async def update_showtime(self, showtime_id: int, data: ShowtimeInput,
+                              by: Actor = SYSTEM) -> ShowtimeSummary:
         """Reschedule a showtime. Once it has sold seats only its start may
         change (``in_use`` otherwise): its buyers bought that movie on that screen."""
         _not_past(data.starts_at)
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._change() as conn:
             current = await conn.fetchrow(
                 "SELECT movie_id, screen_id, currency, cleaning_min FROM showtimes "
                 "WHERE id = $1 FOR UPDATE", showtime_id)
             if current is None:
                 raise NotFound(f"there is no showtime {showtime_id}")
+            before = await self._showtime(conn, showtime_id)
             theater = await _screen_theater(conn, data.screen_id)
             currency = await _currency(conn, theater["id"], data.currency or current["currency"])
             cleaning = current["cleaning_min"] if data.cleaning_min is None else data.cleaning_min
@@ -299,11 +345,14 @@ class CatalogAdminStore:
                               currency = $5, cleaning_min = $6 WHERE id = $1""",
                     showtime_id, data.movie_id, data.screen_id, data.starts_at, currency,
                     cleaning)
+            showtime = await self._showtime(conn, showtime_id)
+            await write_audit(conn, AuditEntry(by, "showtime.updated", before, showtime))
         self._catalog.invalidate(showtime_id)
-        return await self._showtime(showtime_id)
+        return showtime
 
-    async def delete_showtime(self, showtime_id: int) -> None:
-        await self._delete("showtimes", showtime_id, "showtime", "it has bookings")
+    async def delete_showtime(self, showtime_id: int, by: Actor = SYSTEM) -> None:
+        await self._delete("showtimes", showtime_id, "showtime", "it has bookings",
+                           lambda conn, row_id: self._catalog.showtime(row_id, conn), by)
         self._catalog.invalidate(showtime_id)
 
     @asynccontextmanager
@@ -320,11 +369,9 @@ class CatalogAdminStore:
                                         data.starts_at, data.movie_id, cleaning)
             raise ShowtimeOverlap(_overlap_message(other)) from None
 
-    async def _showtime(self, showtime_id: int) -> ShowtimeSummary:
-        summary = await self._catalog.showtime(showtime_id)
-        if summary is None:  # deleted the moment after we wrote it
-            raise NotFound(f"there is no showtime {showtime_id}")
-        return summary
+    async def _showtime(self, conn: asyncpg.Connection, showtime_id: int) -> ShowtimeSummary:
+        return _existing(await self._catalog.showtime(showtime_id, conn),
+                         f"showtime {showtime_id}")
 
     # -- prices ---------------------------------------------------------------
 
@@ -338,14 +385,14 @@ class CatalogAdminStore:
 
     async def get_price_rule(self, rule_id: int) -> PriceRule | None:
         async with self._pool.acquire() as conn:
-            row = await conn.fetchrow(
-                f"SELECT {_RULE_COLUMNS} FROM price_rules WHERE id = $1", rule_id)
-        return None if row is None else _rule(row)
+            return await _price_rule(conn, rule_id)
 
-    async def set_price_rule(self, data: PriceRuleInput) -> PriceRule:
-        """Create or replace the theater's price of a seat type on a kind of day.
-        A theater prices in one currency: a rule in another is refused."""
-        async with self._pool.acquire() as conn, conn.transaction():
+    async def set_price_rule(self, data: PriceRuleInput, by: Actor = SYSTEM
+                             ) -> tuple[PriceRule, bool]:
+        """Create or replace the theater's price of a seat type on a kind of day;
+        returns the rule and whether it is new. A theater prices in one
+        currency: a rule in another is refused."""
+        async with self._change() as conn:
             theater = await conn.fetchval(
                 "SELECT id FROM theaters WHERE id = $1 FOR UPDATE", data.theater_id)
             if theater is None:
@@ -358,6 +405,10 @@ class CatalogAdminStore:
             if others and {r["currency"] for r in others} != {data.currency}:
                 theirs = ", ".join(sorted(r["currency"] for r in others))
                 raise InvalidInput(f"currency: this theater's prices are in {theirs}")
+            old = await conn.fetchrow(
+                f"""SELECT {_RULE_COLUMNS} FROM price_rules
+                    WHERE (theater_id, seat_type, day_kind) = ($1, $2, $3)""",
+                data.theater_id, data.seat_type, data.day_kind)
             row = await conn.fetchrow(
                 f"""INSERT INTO price_rules (theater_id, seat_type, day_kind, amount, currency)
                     VALUES ($1, $2, $3, $4, $5)
@@ -365,43 +416,76 @@ class CatalogAdminStore:
                     DO UPDATE SET amount = EXCLUDED.amount, currency = EXCLUDED.currency
                     RETURNING {_RULE_COLUMNS}""",
                 data.theater_id, data.seat_type, data.day_kind, data.amount, data.currency)
-        return _rule(row)
+            rule = _rule(row)
+            before = None if old is None else _rule(old)
+            await write_audit(conn, AuditEntry(by, "price_rule.set", before, rule))
+        return rule, old is None
 
-    async def delete_price_rule(self, rule_id: int) -> None:
-        await self._delete("price_rules", rule_id, "price rule", "")
+    async def delete_price_rule(self, rule_id: int, by: Actor = SYSTEM) -> None:
+        await self._delete("price_rules", rule_id, "price rule", "", _price_rule, by)
 
-    async def set_price_override(self, showtime_id: int, data: PriceOverrideInput
-                                 ) -> dict[str, Price]:
-        """Price one seat type of one showtime apart from the rules; returns its prices."""
+    async def showtime_prices(self, showtime_id: int) -> ShowtimePrices:
         async with self._pool.acquire() as conn:
-            if not await conn.fetchval("SELECT 1 FROM showtimes WHERE id = $1", showtime_id):
-                raise NotFound(f"there is no showtime {showtime_id}")
+            return await self._prices(conn, showtime_id)
+
+    async def set_price_override(self, showtime_id: int, data: PriceOverrideInput,
+                                 by: Actor = SYSTEM) -> ShowtimePrices:
+        """Price one seat type of one showtime apart from the rules; returns its prices."""
+        async with self._change() as conn:
+            before = await self._prices(conn, showtime_id, lock=True)
             await _known_seat_type(conn, data.seat_type)
             await conn.execute(
                 """INSERT INTO showtime_prices (showtime_id, seat_type, amount) VALUES ($1, $2, $3)
                    ON CONFLICT (showtime_id, seat_type) DO UPDATE SET amount = EXCLUDED.amount""",
                 showtime_id, data.seat_type, data.amount)
-        return (await self._showtime(showtime_id)).prices
+            return await self._priced(conn, by, "showtime.price_set", before)
 
-    async def delete_price_override(self, showtime_id: int, seat_type: str) -> dict[str, Price]:
+    async def delete_price_override(self, showtime_id: int, seat_type: str,
+                                    by: Actor = SYSTEM) -> ShowtimePrices:
         """Back to the rules for that seat type; returns the showtime's prices."""
-        async with self._pool.acquire() as conn:
+        async with self._change() as conn:
+            before = await self._prices(conn, showtime_id, lock=True)
             await conn.execute(
                 "DELETE FROM showtime_prices WHERE showtime_id = $1 AND seat_type = $2",
                 showtime_id, seat_type)
-        return (await self._showtime(showtime_id)).prices
+            return await self._priced(conn, by, "showtime.price_reset", before)
 
-    # -- deleting -------------------------------------------------------------
+    async def _prices(self, conn: asyncpg.Connection, showtime_id: int, *,
+                      lock: bool = False) -> ShowtimePrices:
+        if lock:  # a second admin's change to these prices waits for ours
+            await conn.execute("SELECT 1 FROM showtimes WHERE id = $1 FOR UPDATE", showtime_id)
+        showtime = await self._showtime(conn, showtime_id)
+        rows = await conn.fetch(
+            "SELECT seat_type, amount FROM showtime_prices WHERE showtime_id = $1", showtime_id)
+        return ShowtimePrices(showtime=showtime_id, prices=showtime.prices,
+                              overrides={r["seat_type"]: r["amount"] for r in rows})
 
-    async def _delete(self, table: str, row_id: int, what: str, in_use: str) -> None:
-        async with self._pool.acquire() as conn:
+    async def _priced(self, conn: asyncpg.Connection, by: Actor, action: str,
+                      before: ShowtimePrices) -> ShowtimePrices:
+        after = await self._prices(conn, before.showtime)
+        await write_audit(conn, AuditEntry(by, action, before.prices, after.prices,
+                                           note={"showtime_id": before.showtime}))
+        return after
+
+    # -- changing and deleting ----------------------------------------------
+
+    @asynccontextmanager
+    async def _change(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection in a transaction: the change and its audit row commit together."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            yield conn
+
+    async def _delete(self, table: str, row_id: int, what: str, in_use: str,
+                      load: Loader, by: Actor) -> None:
+        async with self._change() as conn:
+            await conn.execute(f"SELECT 1 FROM {table} WHERE id = $1 FOR UPDATE", row_id)
+            before = _existing(await load(conn, row_id), f"{what} {row_id}")
             try:
-                deleted = await conn.fetchval(
-                    f"DELETE FROM {table} WHERE id = $1 RETURNING id", row_id)
+                await conn.execute(f"DELETE FROM {table} WHERE id = $1", row_id)
             except asyncpg.ForeignKeyViolationError:
                 raise InUse(f"{what} {row_id} cannot be deleted: {in_use}") from None
-        if deleted is None:
-            raise NotFound(f"there is no {what} {row_id}")
+            await write_audit(conn, AuditEntry(by, f"{what.replace(' ', '_')}.deleted",
+                                               before, None))
 
 
 class _taken:  # lower case: it reads as a clause, `with _taken("a movie ...")`
@@ -504,10 +588,42 @@ async def _insert_seats(conn: asyncpg.Connection, screen_id: int,
           s.companion_of) for s in seats])
 
 
-async def _screen(conn: asyncpg.Connection, screen_id: int) -> ScreenDetail | None:
+def _existing(thing: T | None, what: str) -> T:
+    if thing is None:
+        raise NotFound(f"there is no {what}")
+    return thing
+
+
+def _for_update(lock: bool) -> str:
+    return " FOR UPDATE" if lock else ""
+
+
+async def _movie(conn: asyncpg.Connection, movie_id: int, *, lock: bool = False
+                 ) -> Movie | None:
     row = await conn.fetchrow(
-        "SELECT id, theater_id, name, layout->>'screen' AS side FROM screens WHERE id = $1",
-        screen_id)
+        f"SELECT {_MOVIE_COLUMNS} FROM movies WHERE id = $1{_for_update(lock)}", movie_id)
+    return None if row is None else movie_from(row)
+
+
+async def _theater(conn: asyncpg.Connection, theater_id: int, *, lock: bool = False
+                   ) -> Theater | None:
+    row = await conn.fetchrow(
+        f"SELECT {_THEATER_COLUMNS} FROM theaters WHERE id = $1{_for_update(lock)}",
+        theater_id)
+    return None if row is None else theater_from(row)
+
+
+async def _price_rule(conn: asyncpg.Connection, rule_id: int) -> PriceRule | None:
+    row = await conn.fetchrow(f"SELECT {_RULE_COLUMNS} FROM price_rules WHERE id = $1",
+                              rule_id)
+    return None if row is None else _rule(row)
+
+
+async def _screen(conn: asyncpg.Connection, screen_id: int, *, lock: bool = False
+                  ) -> ScreenDetail | None:
+    row = await conn.fetchrow(
+        "SELECT id, theater_id, name, layout->>'screen' AS side FROM screens "
+        f"WHERE id = $1{_for_update(lock)}", screen_id)
     if row is None:
         return None
     seats = await conn.fetch(
@@ -520,11 +636,9 @@ async def _screen(conn: asyncpg.Connection, screen_id: int) -> ScreenDetail | No
                         layout=layout_of(placed, side))
 
 
-async def _existing_screen(conn: asyncpg.Connection, screen_id: int) -> ScreenDetail:
-    screen = await _screen(conn, screen_id)
-    if screen is None:
-        raise NotFound(f"there is no screen {screen_id}")
-    return screen
+async def _existing_screen(conn: asyncpg.Connection, screen_id: int, *,
+                          lock: bool = False) -> ScreenDetail:
+    return _existing(await _screen(conn, screen_id, lock=lock), f"screen {screen_id}")
 
 
 def _movie_values(data: MovieInput) -> tuple[object, ...]:

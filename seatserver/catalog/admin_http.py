@@ -2,15 +2,14 @@
 
 Thin handlers over ``CatalogAdminStore``: the body is validated into the
 input models of ``catalog.inputs`` (``invalid_input`` / ``bad_layout`` naming
-the field), the store refuses what the database would hold wrong, and every
-change is written to the audit log with what it was before and after.
-Admins only.
+the field), the store refuses what the database would hold wrong, and writes
+every change with its audit row (the admin, their address, before and after)
+in one transaction. Admins only.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import orjson
@@ -19,8 +18,9 @@ from pydantic import BaseModel
 
 from seatserver.accounts.proxies import TrustedProxies
 from seatserver.accounts.rbac import Role, allow, identity_of
-from seatserver.audit import AuditEntry, AuditStore, as_json
+from seatserver.audit import Actor, AuditEntry, AuditStore, as_json
 from seatserver.catalog.admin import CatalogAdminStore
+from seatserver.catalog.http import query_of
 from seatserver.catalog.inputs import (
     MovieInput,
     PriceOverrideInput,
@@ -31,7 +31,7 @@ from seatserver.catalog.inputs import (
     parse_input,
 )
 from seatserver.catalog.layouts import SEAT_TYPE_PATTERN
-from seatserver.catalog.queries import MAX_ID
+from seatserver.catalog.queries import MAX_ID, ShowtimeQuery
 from seatserver.errors import BadRequest, NotFound
 from seatserver.http_bodies import json_object
 from seatserver.openapi import describe
@@ -68,7 +68,7 @@ def found(thing: T | None, what: str) -> T:
 
 
 class Auditor:
-    """Writes an admin's change to the audit log, naming the admin and their address."""
+    """Names the admin behind a request and their address, for the audit log."""
 
     def __init__(self, audit: AuditStore, proxies: TrustedProxies) -> None:
         self._audit = audit
@@ -77,15 +77,15 @@ class Auditor:
     def address(self, request: web.Request) -> str:
         return self._proxies.client_address(request)
 
+    def actor(self, request: web.Request) -> Actor:
+        return Actor.user(identity_of(request).user_id, self.address(request))
+
     async def record(self, request: web.Request, action: str, before: object, after: object,
                      **extra: Any) -> None:
+        """A row for a change that is not the catalog's (those write their own)."""
         await self._audit.record(AuditEntry(
-            actor_id=identity_of(request).user_id, action=action,
-            remote=self.address(request), before=before, after=after,
+            self.actor(request), action, before=before, after=after,
             booking_id=extra.pop("booking_id", None), note=extra))
-
-
-Getter = Callable[[int], Awaitable[object | None]]
 
 
 class CatalogAdminHandlers:
@@ -111,9 +111,11 @@ class CatalogAdminHandlers:
             web.get(f"{base}/screens/{{id}}", self.get_screen),
             web.put(f"{base}/screens/{{id}}", self.update_screen),
             web.delete(f"{base}/screens/{{id}}", self.delete_screen),
+            web.get(f"{base}/showtimes", self.list_showtimes),
             web.post(f"{base}/showtimes", self.create_showtime),
             web.put(f"{base}/showtimes/{{id}}", self.update_showtime),
             web.delete(f"{base}/showtimes/{{id}}", self.delete_showtime),
+            web.get(f"{base}/showtimes/{{id}}/prices", self.showtime_prices),
             web.put(f"{base}/showtimes/{{id}}/prices", self.set_price_override),
             web.delete(f"{base}/showtimes/{{id}}/prices/{{seat_type}}",
                        self.delete_price_override),
@@ -131,9 +133,8 @@ class CatalogAdminHandlers:
     @allow(Role.ADMIN)
     @describe("Add a movie.", body=MovieInput, status=201, errors=[409, 422])
     async def create_movie(self, request: web.Request) -> web.Response:
-        movie = await self._store.create_movie(await read_body(request, MovieInput))
-        await self._auditor.record(request, "movie.created", None, movie)
-        return json_response(movie, 201)
+        data = await read_body(request, MovieInput)
+        return json_response(await self._store.create_movie(data, self._by(request)), 201)
 
     @allow(Role.ADMIN)
     @describe("One movie.", errors=[404])
@@ -146,16 +147,13 @@ class CatalogAdminHandlers:
     async def update_movie(self, request: web.Request) -> web.Response:
         movie_id = path_id(request)
         data = await read_body(request, MovieInput)
-        before = found(await self._store.get_movie(movie_id), f"movie {movie_id}")
-        movie = await self._store.update_movie(movie_id, data)
-        await self._auditor.record(request, "movie.updated", before, movie)
-        return json_response(movie)
+        return json_response(await self._store.update_movie(movie_id, data, self._by(request)))
 
     @allow(Role.ADMIN)
     @describe("Delete a movie no showtime needs.", status=204, errors=[404, 409])
     async def delete_movie(self, request: web.Request) -> web.Response:
-        return await self._delete(request, "movie", self._store.get_movie,
-                                  self._store.delete_movie)
+        await self._store.delete_movie(path_id(request), self._by(request))
+        return web.Response(status=204)
 
     # -- theaters -------------------------------------------------------------
 
@@ -167,9 +165,8 @@ class CatalogAdminHandlers:
     @allow(Role.ADMIN)
     @describe("Add a theater.", body=TheaterInput, status=201, errors=[409, 422])
     async def create_theater(self, request: web.Request) -> web.Response:
-        theater = await self._store.create_theater(await read_body(request, TheaterInput))
-        await self._auditor.record(request, "theater.created", None, theater)
-        return json_response(theater, 201)
+        data = await read_body(request, TheaterInput)
+        return json_response(await self._store.create_theater(data, self._by(request)), 201)
 
     @allow(Role.ADMIN)
     @describe("One theater with its screens.", errors=[404])
@@ -183,16 +180,14 @@ class CatalogAdminHandlers:
     async def update_theater(self, request: web.Request) -> web.Response:
         theater_id = path_id(request)
         data = await read_body(request, TheaterInput)
-        before = found(await self._store.get_theater(theater_id), f"theater {theater_id}")
-        theater = await self._store.update_theater(theater_id, data)
-        await self._auditor.record(request, "theater.updated", before, theater)
-        return json_response(theater)
+        return json_response(await self._store.update_theater(theater_id, data,
+                                                              self._by(request)))
 
     @allow(Role.ADMIN)
     @describe("Delete a theater no showtime needs.", status=204, errors=[404, 409])
     async def delete_theater(self, request: web.Request) -> web.Response:
-        return await self._delete(request, "theater", self._store.get_theater,
-                                  self._store.delete_theater)
+        await self._store.delete_theater(path_id(request), self._by(request))
+        return web.Response(status=204)
 
     @allow(Role.ADMIN)
     @describe("A theater's price rules.", errors=[404])
@@ -207,9 +202,8 @@ class CatalogAdminHandlers:
     @describe("Add a screen with its seat layout.", body=ScreenInput, status=201,
               errors=[404, 409, 422])
     async def create_screen(self, request: web.Request) -> web.Response:
-        screen = await self._store.create_screen(await read_body(request, ScreenInput))
-        await self._auditor.record(request, "screen.created", None, screen)
-        return json_response(screen, 201)
+        data = await read_body(request, ScreenInput)
+        return json_response(await self._store.create_screen(data, self._by(request)), 201)
 
     @allow(Role.ADMIN)
     @describe("One screen with its seat layout.", errors=[404])
@@ -223,41 +217,47 @@ class CatalogAdminHandlers:
     async def update_screen(self, request: web.Request) -> web.Response:
         screen_id = path_id(request)
         data = await read_body(request, ScreenInput)
-        before = found(await self._store.get_screen(screen_id), f"screen {screen_id}")
-        screen = await self._store.update_screen(screen_id, data)
-        await self._auditor.record(request, "screen.updated", before, screen)
-        return json_response(screen)
+        return json_response(await self._store.update_screen(screen_id, data,
+                                                             self._by(request)))
 
     @allow(Role.ADMIN)
     @describe("Delete a screen no showtime needs.", status=204, errors=[404, 409])
     async def delete_screen(self, request: web.Request) -> web.Response:
-        return await self._delete(request, "screen", self._store.get_screen,
-                                  self._store.delete_screen)
+        await self._store.delete_screen(path_id(request), self._by(request))
+        return web.Response(status=204)
 
     # -- showtimes ------------------------------------------------------------
 
     @allow(Role.ADMIN)
+    @describe("Showtimes by theater, screen, movie or day, in pages.", query=ShowtimeQuery)
+    async def list_showtimes(self, request: web.Request) -> web.Response:
+        """The paged listing of ``GET /api/catalog/showtimes`` (same filters,
+        ``screen`` among them), without the free-seat counts."""
+        return json_response(await self._store.showtimes(query_of(request, ShowtimeQuery)))
+
+    @allow(Role.ADMIN)
     @describe("Schedule a showtime.", body=ShowtimeInput, status=201, errors=[404, 409, 422])
     async def create_showtime(self, request: web.Request) -> web.Response:
-        showtime = await self._store.create_showtime(await read_body(request, ShowtimeInput))
-        await self._auditor.record(request, "showtime.created", None, showtime)
-        return json_response(showtime, 201)
+        data = await read_body(request, ShowtimeInput)
+        return json_response(await self._store.create_showtime(data, self._by(request)), 201)
 
     @allow(Role.ADMIN)
     @describe("Move or change a showtime.", body=ShowtimeInput, errors=[404, 409, 422])
     async def update_showtime(self, request: web.Request) -> web.Response:
         showtime_id = path_id(request)
         data = await read_body(request, ShowtimeInput)
-        before = found(await self._store.get_showtime(showtime_id), f"showtime {showtime_id}")
-        showtime = await self._store.update_showtime(showtime_id, data)
-        await self._auditor.record(request, "showtime.updated", before, showtime)
-        return json_response(showtime)
+        return json_response(await self._store.update_showtime(showtime_id, data,
+                                                               self._by(request)))
 
     @allow(Role.ADMIN)
     @describe("Delete a showtime with no sales.", status=204, errors=[404, 409])
     async def delete_showtime(self, request: web.Request) -> web.Response:
-        return await self._delete(request, "showtime", self._store.get_showtime,
-                                  self._store.delete_showtime)
+        await self._store.delete_showtime(path_id(request), self._by(request))
+        return web.Response(status=204)
+
+    @allow(Role.ADMIN)
+    async def showtime_prices(self, request: web.Request) -> web.Response:
+        return json_response(await self._store.showtime_prices(path_id(request)))
 
     @allow(Role.ADMIN)
     @describe("Set a showtime's price of a seat type.", body=PriceOverrideInput,
@@ -265,11 +265,8 @@ class CatalogAdminHandlers:
     async def set_price_override(self, request: web.Request) -> web.Response:
         showtime_id = path_id(request)
         data = await read_body(request, PriceOverrideInput)
-        before = found(await self._store.get_showtime(showtime_id), f"showtime {showtime_id}")
-        prices = await self._store.set_price_override(showtime_id, data)
-        await self._auditor.record(request, "showtime.price_set", before.prices, prices,
-                                   showtime_id=showtime_id)
-        return json_response({"prices": prices})
+        return json_response(await self._store.set_price_override(showtime_id, data,
+                                                                  self._by(request)))
 
     @allow(Role.ADMIN)
     @describe("Back to the theater's rule for a seat type.", errors=[404, 409])
@@ -278,11 +275,8 @@ class CatalogAdminHandlers:
         seat_type = request.match_info["seat_type"]
         if not _SEAT_TYPE.fullmatch(seat_type):
             raise BadRequest(f"seat_type: {seat_type!r} is not a seat type code")
-        before = found(await self._store.get_showtime(showtime_id), f"showtime {showtime_id}")
-        prices = await self._store.delete_price_override(showtime_id, seat_type)
-        await self._auditor.record(request, "showtime.price_reset", before.prices, prices,
-                                   showtime_id=showtime_id)
-        return json_response({"prices": prices})
+        return json_response(await self._store.delete_price_override(
+            showtime_id, seat_type, self._by(request)))
 
     # -- price rules ----------------------------------------------------------
 
@@ -291,22 +285,14 @@ class CatalogAdminHandlers:
               body=PriceRuleInput, also={201: "Created"}, errors=[404, 409, 422])
     async def set_price_rule(self, request: web.Request) -> web.Response:
         data = await read_body(request, PriceRuleInput)
-        before = next((r for r in await self._store.price_rules(data.theater_id)
-                       if (r.seat_type, r.day_kind) == (data.seat_type, data.day_kind)), None)
-        rule = await self._store.set_price_rule(data)
-        await self._auditor.record(request, "price_rule.set", before, rule)
-        return json_response(rule, 200 if before else 201)
+        rule, created = await self._store.set_price_rule(data, self._by(request))
+        return json_response(rule, 201 if created else 200)
 
     @allow(Role.ADMIN)
     @describe("Delete a price rule.", status=204, errors=[404, 409])
     async def delete_price_rule(self, request: web.Request) -> web.Response:
-        return await self._delete(request, "price rule", self._store.get_price_rule,
-                                  self._store.delete_price_rule)
-
-    async def _delete(self, request: web.Request, what: str, get: Getter,
-                      delete: Callable[[int], Awaitable[None]]) -> web.Response:
-        row_id = path_id(request)
-        before = found(await get(row_id), f"{what} {row_id}")
-        await delete(row_id)
-        await self._auditor.record(request, f"{what.replace(' ', '_')}.deleted", before, None)
+        await self._store.delete_price_rule(path_id(request), self._by(request))
         return web.Response(status=204)
+
+    def _by(self, request: web.Request) -> Actor:
+        return self._auditor.actor(request)

@@ -51,6 +51,7 @@ class ShowtimeFilters(MovieQuery):
     movie: int | None = Field(default=None, ge=1, le=MAX_ID, description="A movie id.")
     genre: str | None = Field(default=None, min_length=1, max_length=40,
                               description="Only movies of this genre (exact).")
+    screen: int | None = Field(default=None, ge=1, le=MAX_ID, description="A screen id.")
 
 
 class ShowtimeQuery(ShowtimeFilters):

@@ -91,14 +91,15 @@ _FILTERS = """
         st.starts_at >= $4::date - interval '2 days' AND st.starts_at < $4::date + interval '3 days'
         AND (st.starts_at AT TIME ZONE t.time_zone)::date = $4))
     AND ($5::text IS NULL OR $5 = ANY (m.genres))
+    AND ($6::bigint IS NULL OR st.screen_id = $6)
 """
 
 _PAGE = f"""
 SELECT {_SHOWTIME_COLUMNS}
 WHERE {_FILTERS}
-  AND ($6::timestamptz IS NULL OR (st.starts_at, st.id) > ($6, $7::bigint))
+  AND ($7::timestamptz IS NULL OR (st.starts_at, st.id) > ($7, $8::bigint))
 ORDER BY st.starts_at, st.id
-LIMIT $8
+LIMIT $9
 """
 
 _NOW_SHOWING = f"""
@@ -175,13 +176,16 @@ class CatalogStore:
                            rating=Rating(row["average"], row["count"]))
                 for row in rows for movie in [movie_from(row)]]
 
-    async def showtime(self, showtime_id: int) -> ShowtimeSummary | None:
-        """One showtime without its seats (no free counts)."""
+    async def showtime(self, showtime_id: int, conn: asyncpg.Connection | None = None
+                       ) -> ShowtimeSummary | None:
+        """One showtime without its seats (no free counts); on ``conn`` when
+        given, to read inside the caller's transaction."""
         if not 0 < showtime_id <= MAX_ID:
             return None
-        async with self._pool.acquire() as conn:
-            row = await conn.fetchrow(f"SELECT {_SHOWTIME_COLUMNS} WHERE st.id = $1",
-                                      showtime_id)
+        if conn is None:
+            async with self._pool.acquire() as own:
+                return await self.showtime(showtime_id, own)
+        row = await conn.fetchrow(f"SELECT {_SHOWTIME_COLUMNS} WHERE st.id = $1", showtime_id)
         return None if row is None else self._summary(row)
 
     async def prices(self, showtime_id: int) -> dict[str, Price] | None:
@@ -284,10 +288,10 @@ def _zone(name: str) -> ZoneInfo:
 
 
 def _filter_args(query: MovieQuery) -> tuple[object, ...]:
-    """$1..$5 of _FILTERS."""
-    movie = query.movie if isinstance(query, ShowtimeQuery) else None
-    genre = query.genre if isinstance(query, ShowtimeQuery) else None
-    return (movie, query.theater, query.city, query.date, genre)
+    """$1..$6 of _FILTERS."""
+    if isinstance(query, ShowtimeQuery):
+        return (query.movie, query.theater, query.city, query.date, query.genre, query.screen)
+    return (None, query.theater, query.city, query.date, None, None)
 
 
 def movie_from(row: asyncpg.Record) -> Movie:

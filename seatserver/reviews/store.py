@@ -13,7 +13,7 @@ import binascii
 import asyncpg
 import orjson
 
-from seatserver.audit import AuditEntry, write_audit
+from seatserver.audit import Actor, AuditEntry, write_audit
 from seatserver.catalog.models import Rating
 from seatserver.catalog.queries import MAX_ID, RATING_OF_MOVIE
 from seatserver.errors import AlreadyExists, BadCursor, NotEligible, NotFound
@@ -178,8 +178,9 @@ class ReviewStore:
                 review_id, change.hidden, change.reason if change.hidden else None)
             after = await self._get(conn, review_id)
             await write_audit(conn, AuditEntry(
-                actor_id=admin_id, action="review.hidden" if change.hidden else "review.shown",
-                remote=remote, before=before, after=after, note={"reason": change.reason}))
+                Actor.user(admin_id, remote),
+                "review.hidden" if change.hidden else "review.shown",
+                before=before, after=after, note={"reason": change.reason}))
             return after
 
     @staticmethod

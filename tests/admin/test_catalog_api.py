@@ -24,8 +24,9 @@ ADMIN_ROUTES = [
     ("GET", "/api/admin/theaters/{id}/prices"),
     ("POST", "/api/admin/screens"), ("GET", "/api/admin/screens/{id}"),
     ("PUT", "/api/admin/screens/{id}"), ("DELETE", "/api/admin/screens/{id}"),
-    ("POST", "/api/admin/showtimes"), ("PUT", "/api/admin/showtimes/{id}"),
-    ("DELETE", "/api/admin/showtimes/{id}"), ("PUT", "/api/admin/showtimes/{id}/prices"),
+    ("GET", "/api/admin/showtimes"), ("POST", "/api/admin/showtimes"),
+    ("PUT", "/api/admin/showtimes/{id}"), ("DELETE", "/api/admin/showtimes/{id}"),
+    ("GET", "/api/admin/showtimes/{id}/prices"), ("PUT", "/api/admin/showtimes/{id}/prices"),
     ("DELETE", "/api/admin/showtimes/{id}/prices/{seat_type}"),
     ("PUT", "/api/admin/prices"), ("DELETE", "/api/admin/prices/{id}"),
 ]
@@ -211,6 +212,32 @@ async def test_price_rules_and_a_showtimes_override_are_set_reset_and_audited(
     assert by_action["showtime.price_set"]["after"]["vip"]["amount"] == 2000
     assert by_action["showtime.price_reset"]["before"]["vip"]["amount"] == 2000
     assert by_action["price_rule.deleted"]["before"] == replaced
+
+
+async def test_showtimes_are_listed_by_screen_and_date_in_pages_with_their_overrides(
+        admin: Admin) -> None:
+    made = await venue(admin)
+    second = await admin.ok("POST", "/api/admin/screens", {
+        "theater_id": made["theater"]["id"], "name": "2", "layout": SMALL_LAYOUT}, 201)
+    shows = [await admin.ok("POST", "/api/admin/showtimes", {
+        "movie_id": made["movie"]["id"], "screen_id": screen["id"], "starts_at": next_week(hour)},
+        201) for screen, hour in ((made["screen"], 14), (made["screen"], 18), (second, 18))]
+    day = shows[0]["starts_at"][:10]
+
+    query = f"theater={made['theater']['id']}&screen={made['screen']['id']}&date={day}&limit=1"
+    first = await admin.ok("GET", f"/api/admin/showtimes?{query}")
+    assert [s["id"] for s in first["showtimes"]] == [shows[0]["id"]]
+    rest = await admin.ok("GET", f"/api/admin/showtimes?{query}&cursor={first['next_cursor']}")
+    assert [s["id"] for s in rest["showtimes"]] == [shows[1]["id"]]
+    assert rest["next_cursor"] is None
+    await admin.refused("GET", "/api/admin/showtimes?screen=x", None, 400, "bad_request")
+
+    path = f"/api/admin/showtimes/{shows[2]['id']}/prices"
+    await admin.ok("PUT", path, {"seat_type": "gold", "amount": 1234})
+    prices = await admin.ok("GET", path)
+    assert prices["overrides"] == {"gold": 1234}
+    assert (prices["prices"]["gold"]["amount"], prices["prices"]["vip"]["amount"]) == (1234, 1500)
+    await admin.refused("GET", "/api/admin/showtimes/999999999/prices", None, 404, "not_found")
 
 
 async def test_a_theater_whose_screen_has_showtimes_is_in_use(admin: Admin) -> None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
+import asyncpg
 import pytest
 
+from seatserver.audit import Actor
 from seatserver.catalog.admin import CatalogAdminStore
 from seatserver.catalog.inputs import (
     MovieInput,
+    PriceOverrideInput,
     ScreenInput,
     ShowtimeInput,
     TheaterInput,
@@ -134,3 +138,51 @@ async def test_a_screen_keeps_its_theater(venue: Venue, admin: CatalogAdminStore
     renamed = await admin.update_screen(venue.screens[0].id, ScreenInput(
         theater_id=venue.theater.id, name="Saal Eins", layout=SMALL_LAYOUT))
     assert renamed.name == "Saal Eins"
+
+
+# PostgreSQL text cannot hold a NUL character: an audit row naming this address
+# is refused by the database itself, after the change it records was written.
+UNWRITABLE = Actor("user:1", remote="bad\x00address")
+
+
+async def test_a_change_whose_audit_row_fails_is_rolled_back_with_it(
+        venue: Venue, db_pool: asyncpg.Pool) -> None:
+    admin, movie = venue.admin, venue.movie
+    slug = f"film-{secrets.token_hex(4)}"
+    with pytest.raises(asyncpg.PostgresError):
+        await admin.create_movie(MovieInput(slug=slug, title="Lost", runtime_min=90),
+                                 UNWRITABLE)
+    with pytest.raises(asyncpg.PostgresError):
+        await admin.update_movie(movie.id, MovieInput(slug=movie.slug, title="Renamed",
+                                                      runtime_min=90), UNWRITABLE)
+    show = await venue.show(local("2031-05-06 20:00"))
+    with pytest.raises(asyncpg.PostgresError):
+        await admin.set_price_override(
+            show.id, PriceOverrideInput(seat_type="vip", amount=1), UNWRITABLE)
+    with pytest.raises(asyncpg.PostgresError):
+        await admin.delete_showtime(show.id, UNWRITABLE)
+
+    assert await admin.get_movie(movie.id) == movie
+    assert await admin.get_showtime(show.id) == show
+    async with db_pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM movies WHERE slug = $1", slug) == 0
+        assert await conn.fetchval(
+            "SELECT count(*) FROM audit_log WHERE actor = $1", UNWRITABLE.name) == 0
+
+
+async def test_each_change_writes_its_audit_row_and_a_refused_one_writes_none(
+        venue: Venue, db_pool: asyncpg.Pool) -> None:
+    someone = Actor(f"user:{secrets.randbelow(10**9) + 10**9}", "192.0.2.7")
+    show = await venue.admin.create_showtime(ShowtimeInput(
+        movie_id=venue.movie.id, screen_id=venue.screens[0].id,
+        starts_at=local("2031-05-07 20:00")), someone)
+    prices = await venue.admin.set_price_override(
+        show.id, PriceOverrideInput(seat_type="vip", amount=1999), someone)
+    assert prices.overrides == {"vip": 1999} and prices.prices["vip"].amount == 1999
+    with pytest.raises(InUse):
+        await venue.admin.delete_movie(venue.movie.id, someone)
+    async with db_pool.acquire() as conn:
+        rows = await conn.fetch("SELECT action, remote FROM audit_log WHERE actor = $1 "
+                                "ORDER BY id", someone.name)
+    assert [(r["action"], r["remote"]) for r in rows] == [
+        ("showtime.created", "192.0.2.7"), ("showtime.price_set", "192.0.2.7")]

@@ -89,14 +89,14 @@ async def test_an_override_prices_one_showtime_apart_until_removed(
 
     changed = await admin.set_price_override(show.id, PriceOverrideInput(seat_type="vip",
                                                                           amount=2500))
-    assert changed["vip"] == Price(2500, "EUR")
-    assert changed["gold"] == Price(WEEKDAY["gold"], "EUR")
+    assert changed.prices["vip"] == Price(2500, "EUR")
+    assert changed.prices["gold"] == Price(WEEKDAY["gold"], "EUR")
     seat_map = await venue.catalog.get_showtime(show.id)
     assert seat_map is not None
     assert {s.id: s.price for s in seat_map.seats if s.type == "vip"} == {
         "B1": Price(2500, "EUR"), "B2": Price(2500, "EUR")}
 
-    assert (await admin.delete_price_override(show.id, "vip"))["vip"] == Price(
+    assert (await admin.delete_price_override(show.id, "vip")).prices["vip"] == Price(
         WEEKDAY["vip"], "EUR")
 
 
