@@ -1,17 +1,24 @@
 """The admin page in Chromium: an admin logs in, schedules a showtime on the
-admin page, and it is on sale in the public listing and on the kiosk board."""
+admin page, and it is on sale in the public listing and on the kiosk board;
+a price changed for one showtime is what its picker shows."""
 
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 from playwright.async_api import Page, expect
 
 from seatserver.accounts.seed import ADMIN_EMAIL, seed_staff
 from seatserver.catalog.admin import CatalogAdminStore
-from seatserver.catalog.inputs import MovieInput, PriceRuleInput, ScreenInput, TheaterInput
+from seatserver.catalog.inputs import (
+    MovieInput,
+    PriceRuleInput,
+    ScreenInput,
+    ShowtimeInput,
+    TheaterInput,
+)
 from seatserver.catalog.store import CatalogStore
 from seatserver.db import create_pool
 from tests.catalog.conftest import SMALL_LAYOUT
@@ -45,6 +52,22 @@ async def venue(database_url: str) -> tuple[str, str, str, int]:
     return movie.title, f"{theater.name} · Blue", theater.name, theater.id
 
 
+async def scheduled(database_url: str, theater_id: int, title: str) -> int:
+    """A showtime of the movie ``title`` in the theater's screen, in three days."""
+    pool = await create_pool(database_url, 2)
+    try:
+        async with pool.acquire() as conn:
+            screen_id = await conn.fetchval("SELECT id FROM screens WHERE theater_id = $1",
+                                            theater_id)
+            movie_id = await conn.fetchval("SELECT id FROM movies WHERE title = $1", title)
+        starts = (datetime.now(UTC) + timedelta(days=3)).replace(second=0, microsecond=0)
+        showtime = await CatalogAdminStore(pool, CatalogStore(pool)).create_showtime(
+            ShowtimeInput(movie_id=movie_id, screen_id=screen_id, starts_at=starts))
+    finally:
+        await pool.close()
+    return showtime.id
+
+
 async def log_in_as_admin(browsing: Browsing, base_url: str) -> Page:
     page = await browsing.page(f"{base_url}/account")
     await page.locator("#login-email").fill(ADMIN_EMAIL)
@@ -67,7 +90,7 @@ async def test_an_admin_creates_a_showtime_that_appears_in_the_listing_and_on_th
     await form.get_by_label("Screen").select_option(label=screen)
     starts = (datetime.now() + timedelta(days=2)).replace(hour=19, minute=30)
     await form.get_by_label("Starts at").fill(starts.strftime("%Y-%m-%dT%H:%M"))
-    await form.get_by_role("button", name="Create showtime").click()
+    await form.get_by_role("button", name="Save showtime").click()
     done = form.locator(".form-done")
     await expect(done).to_contain_text("created")
     showtime_id = int((await done.inner_text()).split()[1])
@@ -91,7 +114,7 @@ async def test_an_overlapping_showtime_is_refused_with_the_show_in_the_way(shop:
         await form.get_by_label("Movie").select_option(label=title)
         await form.get_by_label("Screen").select_option(label=screen)
         await form.get_by_label("Starts at").fill(starts.strftime("%Y-%m-%dT%H:%M"))
-        await form.get_by_role("button", name="Create showtime").click()
+        await form.get_by_role("button", name="Save showtime").click()
         await expect(form.locator(outcome)).to_be_visible()
     await expect(form.locator(".form-error")).to_contain_text("the screen is busy")
     await expect(form.locator(".form-done")).to_be_hidden()
@@ -134,3 +157,32 @@ async def test_editing_a_screen_previews_its_layout_and_a_bad_layout_is_named_by
     await expect(error).to_contain_text("row A seat 1: the number is used twice in the row")
     await expect(form.get_by_label("Seat layout (JSON)")).to_have_attribute(
         "aria-invalid", "true")
+
+
+async def test_an_admins_price_for_one_showtime_is_the_price_its_picker_shows(
+        shop: Shop) -> None:
+    title, _, theater, theater_id = await venue(shop.database_url)
+    showtime_id = await scheduled(shop.database_url, theater_id, title)
+    server = shop.server()
+    page = await log_in_as_admin(shop.browsing, server.url)
+
+    await page.locator("#showtime-filter").get_by_label("Theater", exact=True).select_option(
+        label=f"{theater}, Berlin")
+    await page.get_by_role("button", name="Show showtimes").click()
+    listed = page.locator("#showtime-list li")
+    await expect(listed).to_have_count(1)
+    await expect(listed).to_contain_text("VIP €9.00")
+    await listed.get_by_role("button", name="Prices").click()
+
+    form = page.locator("#override-form")
+    await form.get_by_label("Seat type").fill("vip")
+    await form.get_by_label("Price in minor units").fill("1234")
+    await expect(form.locator("output")).to_have_text("€12.34")
+    await form.get_by_role("button", name="Set this showtime's price").click()
+    await expect(form.locator("#override-list")).to_contain_text(
+        "VIP: €12.34 (this showtime's price)")
+    await expect(listed).to_contain_text("VIP €12.34")
+    assert await serious_findings(page) == []
+
+    picker = await shop.browsing.page(f"{server.url}/showtimes/{showtime_id}")
+    await expect(picker.locator("#legend-types")).to_contain_text("€12.34")

@@ -1,22 +1,64 @@
 // The admin page: forms on /api/admin/ (catalog and bookings). Errors from the
 // API name their field ("slug: ..."): they are shown next to that field.
+// Sections of other files (reviews.js...) use the exports below for their forms.
 import { getJSON, HttpError, sendJSON } from "../shared/api.js";
+import { formatMoney, formatStart, typeName } from "../shared/format.js";
 
-const $ = (selector, root = document) => root.querySelector(selector);
-const state = { theaters: [], movies: [] };
+export const $ = (selector, root = document) => root.querySelector(selector);
+const state = {
+  theaters: [], movies: [],
+  // The showtime list's pages: the cursor of each one seen (null: the first).
+  showtimePages: [null], showtimePage: 0,
+  priced: null, // the showtime whose prices the override form shows
+};
+
+// -- the parts every form has -------------------------------------------------
+
+function paragraph(className, attributes = {}) {
+  const p = document.createElement("p");
+  p.className = className;
+  p.hidden = true;
+  for (const [name, value] of Object.entries(attributes)) p.setAttribute(name, value);
+  return p;
+}
+
+/**
+ * Give a form what the HTML leaves out: an error slot after each named field
+ * (linked to it with aria-describedby), and the form's own error and done
+ * boxes before its buttons. Safe to call twice.
+ */
+export function formParts(form) {
+  if (form.dataset.parts) return;
+  form.dataset.parts = "yes";
+  for (const field of form.querySelectorAll("input[name]:not([type=hidden]), select[name], textarea[name]")) {
+    const slot = paragraph("field-error", { "data-for": field.name });
+    if (field.id) {
+      slot.id = `${field.id}-error`;
+      field.setAttribute("aria-describedby",
+        [field.getAttribute("aria-describedby"), slot.id].filter(Boolean).join(" "));
+    }
+    // After the field's hint or money preview, if it has one.
+    let after = field;
+    while (after.nextElementSibling?.matches("output, datalist, p.hint")) after = after.nextElementSibling;
+    after.after(slot);
+  }
+  const boxes = [paragraph("form-error", { role: "alert" }), paragraph("form-done", { role: "status" })];
+  const actions = $(":scope > .actions", form);
+  if (actions) actions.before(...boxes); else form.append(...boxes);
+}
 
 function fieldOf(message) {
   const match = /^([a-z_]+)(?:[.\d\w]*)?:\s*(.*)$/s.exec(message ?? "");
   return match ? { field: match[1], text: match[2] } : { field: null, text: message };
 }
 
-function clearErrors(form) {
-  for (const p of form.querySelectorAll(".field-error, .form-error")) { p.hidden = true; p.textContent = ""; }
+export function clearErrors(form) {
+  for (const p of form.querySelectorAll(".field-error, .form-error, .form-done")) { p.hidden = true; p.textContent = ""; }
   for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
 }
 
 /** Show an API error next to the field it names, or under the form. */
-function showError(form, error) {
+export function showError(form, error) {
   const message = error instanceof HttpError ? error.message : String(error?.message ?? error);
   // A layout's errors name rows and seats ("row C seat 4: ..."), not a field.
   const { field, text } = error?.code === "bad_layout"
@@ -34,32 +76,63 @@ function showError(form, error) {
   box.hidden = false;
 }
 
-function list(value) {
-  return value.split(",").map((s) => s.trim()).filter(Boolean);
+/** Say what was done, under the form (text and nodes such as links). */
+export function done(form, ...parts) {
+  const box = $(".form-done", form);
+  box.replaceChildren(...parts);
+  box.hidden = false;
 }
 
-function optional(value) {
-  return value.trim() === "" ? undefined : value.trim();
+/**
+ * Run ``action`` on submit, errors cleared first; whatever it throws is shown
+ * on the form (next to the field the API names).
+ */
+export function onSubmit(form, action) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    try {
+      await action(form.elements, form);
+    } catch (error) {
+      showError(form, error);
+    }
+  });
 }
 
-function number(value) {
-  return value.trim() === "" ? undefined : Number(value);
-}
-
-async function save(form, path, body) {
+/** Load ``values`` into the form to edit the thing whose id they carry; "Edit <title>". */
+function edit(form, values, title) {
+  for (const [key, value] of Object.entries(values)) {
+    const field = form.elements.namedItem(key);
+    if (!field) continue;
+    field.value = value ?? "";
+    field.dispatchEvent(new Event("input")); // previews follow
+  }
   clearErrors(form);
+  $("h3", form).textContent = `Edit ${title}`;
+  form.querySelector("input:not([type=hidden]), select").focus();
+}
+
+/** POST a new thing, or PUT the one being edited; the form is cleared after. */
+async function save(form, path, body) {
   const id = form.elements.id?.value;
+  const saved = await sendJSON(id ? `${path}/${id}` : path, body, { method: id ? "PUT" : "POST" });
+  form.reset();
+  return saved;
+}
+
+/** Delete after a confirmation; a refusal (in use...) is shown under ``form``. */
+async function remove(form, path, what, reload) {
+  if (!window.confirm(`Delete ${what}?`)) return;
+  clearErrors(form);
   try {
-    const saved = await sendJSON(id ? `${path}/${id}` : path, body, { method: id ? "PUT" : "POST" });
-    form.reset();
-    return saved;
+    await sendJSON(path, undefined, { method: "DELETE" });
+    await reload();
   } catch (error) {
     showError(form, error);
-    return null;
   }
 }
 
-function row(label, actions) {
+export function row(label, actions) {
   const li = document.createElement("li");
   const span = document.createElement("span");
   span.textContent = label;
@@ -75,93 +148,93 @@ function row(label, actions) {
   return li;
 }
 
+/** The rows, or one row saying there are none. */
+function rowsOr(list, items, none) {
+  list.replaceChildren(...(items.length ? items : [row(none, [])]));
+}
+
 function options(select, items, label) {
   const chosen = select.value;
-  select.replaceChildren(...items.map((item) => new Option(label(item), item.id)));
+  const any = select.dataset.any ? [new Option(select.dataset.any, "")] : [];
+  select.replaceChildren(...any, ...items.map((item) => new Option(label(item), item.id)));
   if (chosen) select.value = chosen;
 }
 
-// A hidden input's value survives form.reset(): forget what was being edited.
-for (const form of document.querySelectorAll("form")) {
+const list = (value) => value.split(",").map((s) => s.trim()).filter(Boolean);
+const optional = (value) => (value.trim() === "" ? undefined : value.trim());
+const number = (value) => (value.trim() === "" ? undefined : Number(value));
+
+/** "€12.50" under a minor-units field as it is typed (nothing while it is not a price). */
+function moneyPreview(input, output, currency) {
+  const show = () => {
+    const amount = Number(input.value);
+    let text = "";
+    if (input.value.trim() !== "" && Number.isInteger(amount) && amount >= 0) {
+      try { text = formatMoney(amount, currency()); } catch { /* not a currency (yet) */ }
+    }
+    output.textContent = text;
+  };
+  input.addEventListener("input", show);
+  input.form.addEventListener("reset", () => setTimeout(show));
+  return show;
+}
+
+/** "VIP €15.00, Gold €10.00" */
+const priceList = (prices) => Object.entries(prices)
+  .map(([type, p]) => `${typeName(type)} ${formatMoney(p.amount, p.currency)}`).join(", ");
+
+for (const form of document.querySelectorAll("#admin form")) {
+  formParts(form);
+  // A hidden input's value survives form.reset(): forget what was being edited.
   form.addEventListener("reset", () => {
     if (form.elements.id) form.elements.id.value = "";
+    if (form.dataset.new) $("h3", form).textContent = form.dataset.new;
     clearErrors(form);
   });
 }
 
-/** Delete after a confirmation; a refusal (in use...) is shown under ``form``. */
-async function remove(form, path, what) {
-  if (!window.confirm(`Delete ${what}?`)) return;
-  clearErrors(form);
-  try {
-    await sendJSON(path, undefined, { method: "DELETE" });
-    await loadCatalog();
-  } catch (error) {
-    showError(form, error);
-  }
-}
-
-// -- catalog ------------------------------------------------------------------
+// -- movies and theaters ------------------------------------------------------
 
 async function loadCatalog() {
   const [movies, theaters] = await Promise.all([
     getJSON("/api/admin/movies"), getJSON("/api/admin/theaters")]);
   state.movies = movies.body.movies;
   state.theaters = theaters.body.theaters;
+  const movieForm = $("#movie-form");
   $("#movie-list").replaceChildren(...state.movies.map((m) => row(
     `${m.title} (${m.runtime_min} min)`, [
-      ["Edit", () => editMovie(m)],
-      ["Delete", () => remove($("#movie-form"), `/api/admin/movies/${m.id}`, m.title)]])));
+      ["Edit", () => edit(movieForm, {
+        ...m, languages: m.languages.join(", "), genres: m.genres.join(", ") }, m.title)],
+      ["Delete", () => remove(movieForm, `/api/admin/movies/${m.id}`, m.title, loadCatalog)]])));
+  const theaterForm = $("#theater-form");
   $("#theater-list").replaceChildren(...state.theaters.map(({ theater, screens }) => row(
     `${theater.name}, ${theater.city}`, [
-      ["Edit", () => editTheater(theater)],
-      ["Delete", () => remove($("#theater-form"), `/api/admin/theaters/${theater.id}`, theater.name)],
+      ["Edit", () => edit(theaterForm, theater, theater.name)],
+      ["Delete", () => remove(theaterForm, `/api/admin/theaters/${theater.id}`, theater.name, loadCatalog)],
       ...screens.map((s) => [`Edit screen ${s.name}`, () => editScreen(s.id)])])));
   for (const select of document.querySelectorAll(".theater-select")) {
     options(select, state.theaters.map((t) => t.theater), (t) => `${t.name}, ${t.city}`);
   }
   options($(".movie-select"), state.movies, (m) => m.title);
-  const screens = state.theaters.flatMap(({ theater, screens }) =>
-    screens.map((s) => ({ id: s.id, label: `${theater.name} · ${s.name}` })));
-  options($(".screen-select"), screens, (s) => s.label);
+  options($(".screen-select"), screensOf(null), (s) => s.label);
+  filterScreens();
   await loadPrices();
 }
 
-function editMovie(movie) {
-  const form = $("#movie-form");
-  for (const key of ["id", "title", "slug", "runtime_min", "synopsis"]) form.elements[key].value = movie[key] ?? "";
-  form.elements.languages.value = movie.languages.join(", ");
-  form.elements.genres.value = movie.genres.join(", ");
-  $("#movie-form-heading").textContent = `Edit ${movie.title}`;
-  form.elements.title.focus();
-}
-
-function editTheater(theater) {
-  const form = $("#theater-form");
-  for (const key of ["id", "name", "slug", "city", "address", "time_zone", "cleaning_min"]) {
-    form.elements[key].value = theater[key] ?? "";
-  }
-  form.elements.name.focus();
-}
-
-$("#movie-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const f = event.target.elements;
-  const saved = await save(event.target, "/api/admin/movies", {
+onSubmit($("#movie-form"), async (f, form) => {
+  await save(form, "/api/admin/movies", {
     title: f.title.value, slug: f.slug.value, runtime_min: number(f.runtime_min.value),
     languages: list(f.languages.value), genres: list(f.genres.value), synopsis: f.synopsis.value,
   });
-  if (saved) { $("#movie-form-heading").textContent = "New movie"; await loadCatalog(); }
+  await loadCatalog();
 });
 
-$("#theater-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const f = event.target.elements;
-  const saved = await save(event.target, "/api/admin/theaters", {
+onSubmit($("#theater-form"), async (f, form) => {
+  await save(form, "/api/admin/theaters", {
     name: f.name.value, slug: f.slug.value, city: f.city.value, address: f.address.value,
     time_zone: f.time_zone.value, cleaning_min: number(f.cleaning_min.value),
   });
-  if (saved) await loadCatalog();
+  await loadCatalog();
 });
 
 // -- screens and their layout preview ---------------------------------------
@@ -207,103 +280,201 @@ function renderPreview() {
 $("#screen-layout").addEventListener("input", renderPreview);
 // After the reset has put the sample layout back (the event comes before it).
 $("#screen-form").addEventListener("reset", () => setTimeout(renderPreview));
-$("#movie-form").addEventListener("reset", () => {
-  $("#movie-form-heading").textContent = "New movie";
-});
 
 async function editScreen(screenId) {
   const form = $("#screen-form");
   clearErrors(form);
   try {
     const { body: screen } = await getJSON(`/api/admin/screens/${screenId}`);
-    form.elements.id.value = screen.id;
-    form.elements.theater_id.value = screen.theater_id;
-    form.elements.name.value = screen.name;
-    form.elements.layout.value = JSON.stringify(screen.layout, null, 2);
-    renderPreview();
-    form.elements.name.focus();
+    edit(form, { ...screen, layout: JSON.stringify(screen.layout, null, 2) }, `screen ${screen.name}`);
   } catch (error) {
     showError(form, error);
   }
 }
 
-$("#screen-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const form = event.target;
-  clearErrors(form);
+onSubmit($("#screen-form"), async (f, form) => {
   let layout;
   try {
-    layout = JSON.parse(form.elements.layout.value);
+    layout = JSON.parse(f.layout.value);
   } catch (error) {
-    showError(form, `layout: not valid JSON (${error.message})`);
-    return;
+    throw new Error(`layout: not valid JSON (${error.message})`);
   }
-  const saved = await save(form, "/api/admin/screens", {
-    theater_id: number(form.elements.theater_id.value), name: form.elements.name.value, layout,
+  await save(form, "/api/admin/screens", {
+    theater_id: number(f.theater_id.value), name: f.name.value, layout,
   });
-  if (saved) { renderPreview(); await loadCatalog(); }
+  await loadCatalog();
 });
 
-// -- showtimes and prices -----------------------------------------------------
+// -- showtimes: the paged list, edit, delete, and each one's own prices ----------
 
-$("#showtime-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const form = event.target;
-  const f = form.elements;
+/** The screens of one theater (every theater's for null), labelled with the theater. */
+function screensOf(theaterId) {
+  return state.theaters.filter(({ theater }) => !theaterId || theater.id === theaterId)
+    .flatMap(({ theater, screens }) => screens.map((s) => ({ id: s.id, label: `${theater.name} · ${s.name}` })));
+}
+
+function filterScreens() {
+  options($("#filter-screen"), screensOf(Number($("#filter-theater").value)), (s) => s.label);
+}
+
+$("#filter-theater").addEventListener("change", filterScreens);
+
+async function loadShowtimes() {
+  const form = $("#showtime-filter");
   clearErrors(form);
-  $(".form-done", form).hidden = true;
-  const local = f.starts_at.value;
-  if (!local) { showError(form, "starts_at: choose the date and time"); return; }
+  const query = new URLSearchParams({ limit: "20" });
+  for (const key of ["theater", "screen", "date"]) {
+    if (form.elements[key].value) query.set(key, form.elements[key].value);
+  }
+  const cursor = state.showtimePages[state.showtimePage];
+  if (cursor) query.set("cursor", cursor);
+  const { body } = await getJSON(`/api/admin/showtimes?${query}`);
+  if (body.next_cursor) state.showtimePages[state.showtimePage + 1] = body.next_cursor;
+  else state.showtimePages.length = state.showtimePage + 1;
+  $("#showtimes-next").disabled = !body.next_cursor;
+  $("#showtimes-previous").disabled = state.showtimePage === 0;
+  const showtimeForm = $("#showtime-form");
+  rowsOr($("#showtime-list"), body.showtimes.map((s) => row(
+    `${s.id} · ${s.movie.title} · ${s.theater.name} · ${s.screen.name} · ${
+      formatStart(s.starts_at, s.theater.time_zone)} · ${priceList(s.prices) || "no prices"}`, [
+      ["Edit", () => editShowtime(s)],
+      ["Prices", () => openPrices(s)],
+      ["Delete", () => remove(showtimeForm, `/api/admin/showtimes/${s.id}`,
+        `showtime ${s.id} (${s.movie.title})`, loadShowtimes)]])), "No showtimes match.");
+}
+
+async function turnPage(by) {
+  state.showtimePage += by;
   try {
-    const showtime = await sendJSON("/api/admin/showtimes", {
-      movie_id: number(f.movie_id.value), screen_id: number(f.screen_id.value),
-      starts_at: new Date(local).toISOString(), currency: optional(f.currency.value),
-    });
-    const done = $(".form-done", form);
-    done.replaceChildren(`Showtime ${showtime.id} created: `);
-    const link = document.createElement("a");
-    link.href = `/showtimes/${showtime.id}`;
-    link.textContent = `${showtime.movie.title}, ${showtime.starts_at}`;
-    done.append(link);
-    done.hidden = false;
+    await loadShowtimes();
+  } catch (error) {
+    showError($("#showtime-filter"), error);
+  }
+}
+
+onSubmit($("#showtime-filter"), async () => {
+  state.showtimePages = [null];
+  state.showtimePage = 0;
+  await loadShowtimes();
+});
+$("#showtimes-next").addEventListener("click", () => turnPage(1));
+$("#showtimes-previous").addEventListener("click", () => turnPage(-1));
+
+/** "2026-11-25T19:30": an instant in this browser's time, for a datetime-local field. */
+function localInput(iso) {
+  const date = new Date(iso);
+  return new Date(date.getTime() - date.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+}
+
+function editShowtime(showtime) {
+  edit($("#showtime-form"), {
+    id: showtime.id, movie_id: showtime.movie.id, screen_id: showtime.screen.id,
+    starts_at: localInput(showtime.starts_at), currency: showtime.currency,
+  }, `showtime ${showtime.id}`);
+}
+
+onSubmit($("#showtime-form"), async (f, form) => {
+  if (!f.starts_at.value) throw new Error("starts_at: choose the date and time");
+  const editing = Boolean(f.id.value);
+  const showtime = await save(form, "/api/admin/showtimes", {
+    movie_id: number(f.movie_id.value), screen_id: number(f.screen_id.value),
+    starts_at: new Date(f.starts_at.value).toISOString(), currency: optional(f.currency.value),
+  });
+  const link = document.createElement("a");
+  link.href = `/showtimes/${showtime.id}`;
+  link.textContent = `${showtime.movie.title}, ${formatStart(showtime.starts_at, showtime.theater.time_zone)}`;
+  done(form, `Showtime ${showtime.id} ${editing ? "saved" : "created"}: `, link);
+  await loadShowtimes();
+});
+
+const overrideMoney = moneyPreview($("#override-amount"), $("#override-money"),
+  () => $("#override-form").dataset.currency);
+
+function showPrices(showtime, { prices, overrides }) {
+  const form = $("#override-form");
+  rowsOr($("#override-list"), Object.entries(prices).map(([type, price]) => {
+    const own = type in overrides;
+    return row(`${typeName(type)}: ${formatMoney(price.amount, price.currency)} ${
+      own ? "(this showtime's price)" : "(theater's rule)"}`, own ? [[`Reset ${typeName(type)} to the rule`,
+      () => resetPrice(showtime, type)]] : []);
+  }), "No seat type is on sale.");
+  $("#override-types").replaceChildren(...Object.keys(prices).map((type) => new Option(typeName(type), type)));
+  form.dataset.currency = showtime.currency;
+  overrideMoney();
+}
+
+async function openPrices(showtime) {
+  const form = $("#override-form");
+  form.reset();
+  $("#override-heading").textContent = `Prices of showtime ${showtime.id} (${showtime.movie.title})`;
+  form.hidden = false;
+  state.priced = showtime;
+  try {
+    showPrices(showtime, (await getJSON(`/api/admin/showtimes/${showtime.id}/prices`)).body);
+    form.elements.seat_type.focus();
   } catch (error) {
     showError(form, error);
   }
+}
+
+async function resetPrice(showtime, type) {
+  const form = $("#override-form");
+  clearErrors(form);
+  try {
+    showPrices(showtime, await sendJSON(
+      `/api/admin/showtimes/${showtime.id}/prices/${encodeURIComponent(type)}`, undefined, { method: "DELETE" }));
+    done(form, `${typeName(type)} is back to the theater's price.`);
+    await loadShowtimes();
+  } catch (error) {
+    showError(form, error);
+  }
+}
+
+onSubmit($("#override-form"), async (f, form) => {
+  const showtime = state.priced;
+  const type = f.seat_type.value.trim();
+  showPrices(showtime, await sendJSON(`/api/admin/showtimes/${showtime.id}/prices`, {
+    seat_type: type, amount: number(f.amount.value),
+  }, { method: "PUT" }));
+  done(form, `${typeName(type)} now costs ${formatMoney(number(f.amount.value), showtime.currency)} for this showtime.`);
+  await loadShowtimes();
 });
+
+// -- price rules --------------------------------------------------------------
+
+const ruleMoney = moneyPreview($("#price-amount"), $("#price-money"),
+  () => $("#price-currency").value.trim().toUpperCase());
+$("#price-currency").addEventListener("input", ruleMoney);
 
 async function loadPrices() {
   const theaterId = $("#price-theater").value;
   if (!theaterId) return;
   const { body } = await getJSON(`/api/admin/theaters/${theaterId}/prices`);
-  $("#price-list").replaceChildren(...body.rules.map((r) => row(
-    `${r.seat_type}, ${r.day_kind}: ${(r.amount / 100).toFixed(2)} ${r.currency}`,
-    [["Delete", async () => { await sendJSON(`/api/admin/prices/${r.id}`, undefined, { method: "DELETE" }); await loadPrices(); }]])));
+  const form = $("#price-form");
+  rowsOr($("#price-list"), body.rules.map((r) => row(
+    `${typeName(r.seat_type)}, ${r.day_kind}: ${formatMoney(r.amount, r.currency)}`,
+    [["Edit", () => edit(form, r, `the ${r.day_kind} price of ${typeName(r.seat_type)}`)],
+      ["Delete", () => remove(form, `/api/admin/prices/${r.id}`,
+      `the ${r.day_kind} price of ${typeName(r.seat_type)}`, loadPrices)]])), "No price rules yet.");
 }
 
 $("#price-theater").addEventListener("change", loadPrices);
 
-$("#price-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const form = event.target;
-  const f = form.elements;
-  clearErrors(form);
-  try {
-    await sendJSON("/api/admin/prices", {
-      theater_id: number(f.theater_id.value), seat_type: f.seat_type.value,
-      day_kind: f.day_kind.value, amount: number(f.amount.value), currency: f.currency.value,
-    }, { method: "PUT" });
-    await loadPrices();
-  } catch (error) {
-    showError(form, error);
-  }
+onSubmit($("#price-form"), async (f, form) => {
+  await sendJSON("/api/admin/prices", {
+    theater_id: number(f.theater_id.value), seat_type: f.seat_type.value,
+    day_kind: f.day_kind.value, amount: number(f.amount.value), currency: f.currency.value,
+  }, { method: "PUT" });
+  $("h3", form).textContent = form.dataset.new;
+  await loadPrices();
 });
 
 // -- bookings -----------------------------------------------------------------
 
-function bookingRow(booking, form) {
+function bookingRow(booking, search) {
   const seats = booking.seats.map((s) => s.id).join(", ");
-  const label = `${booking.reference} · showtime ${booking.showtime} · ${seats} · ${
-    (booking.total.amount / 100).toFixed(2)} ${booking.total.currency} · ${booking.status}`;
+  const label = `${booking.reference} · user ${booking.user_id} · showtime ${booking.showtime} · ${seats} · ${
+    formatMoney(booking.total.amount, booking.total.currency)} · ${booking.status}`;
   const li = row(label, []);
   if (booking.status !== "booked") return li;
   const cancel = document.createElement("form");
@@ -311,44 +482,28 @@ function bookingRow(booking, form) {
   const id = `cancel-${booking.reference}`;
   cancel.innerHTML = `
     <label for="${id}-reason">Reason</label><input id="${id}-reason" name="reason" required>
-    <p class="field-error" data-for="reason" hidden></p>
-    <label for="${id}-refund">Refund in cents <span class="hint">(empty: the policy's)</span></label>
+    <label for="${id}-refund">Refund in minor units <span class="hint">(empty: the policy's)</span></label>
     <input id="${id}-refund" name="refund" type="number" min="0" max="${booking.total.amount}">
-    <p class="field-error" data-for="refund" hidden></p>
-    <p class="form-error" role="alert" hidden></p>
-    <button type="submit">Cancel booking</button>`;
-  cancel.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    clearErrors(cancel);
-    try {
-      await sendJSON(`/api/admin/bookings/${booking.reference}/cancel`, {
-        reason: cancel.elements.reason.value, refund: number(cancel.elements.refund.value),
-      });
-      form.requestSubmit();
-    } catch (error) {
-      showError(cancel, error);
-    }
+    <div class="actions"><button type="submit">Cancel booking</button></div>`;
+  formParts(cancel);
+  onSubmit(cancel, async (f) => {
+    await sendJSON(`/api/admin/bookings/${booking.reference}/cancel`, {
+      reason: f.reason.value, refund: number(f.refund.value),
+    });
+    search.requestSubmit();
   });
   li.append(cancel);
   return li;
 }
 
-$("#booking-search").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const form = event.target;
-  clearErrors(form);
+onSubmit($("#booking-search"), async (f, form) => {
   const query = new URLSearchParams();
-  for (const key of ["reference", "email", "showtime"]) {
-    const value = form.elements[key].value.trim();
+  for (const key of ["reference", "email", "user_id", "showtime"]) {
+    const value = f[key].value.trim();
     if (value) query.set(key, key === "reference" ? value.toUpperCase() : value);
   }
-  try {
-    const { body } = await getJSON(`/api/admin/bookings?${query}`);
-    const items = body.bookings.map((b) => bookingRow(b, form));
-    $("#booking-list").replaceChildren(...(items.length ? items : [row("No bookings found.", [])]));
-  } catch (error) {
-    showError(form, error);
-  }
+  const { body } = await getJSON(`/api/admin/bookings?${query}`);
+  rowsOr($("#booking-list"), body.bookings.map((b) => bookingRow(b, form)), "No bookings found.");
 });
 
 // -- what needs attention ----------------------------------------------------
@@ -356,23 +511,19 @@ $("#booking-search").addEventListener("submit", async (event) => {
 async function loadSupport() {
   const [attention, dead] = await Promise.all([
     getJSON("/api/admin/bookings/attention"), getJSON("/api/admin/outbox/dead")]);
-  const flagged = attention.body.bookings.map((b) => row(
-    `${b.reference} · showtime ${b.showtime} · ${b.status} · ${b.attention}`, []));
-  $("#attention-list").replaceChildren(...(flagged.length ? flagged : [row("Nothing flagged.", [])]));
+  rowsOr($("#attention-list"), attention.body.bookings.map((b) => row(
+    `${b.reference} · showtime ${b.showtime} · ${b.status} · ${b.attention}`, [])), "Nothing flagged.");
   const form = $("#dead-form");
-  const messages = dead.body.messages.map((m) => row(
+  rowsOr($("#dead-list"), dead.body.messages.map((m) => row(
     `#${m.id} ${m.kind}, ${m.attempts} attempts, last error: ${m.last_error ?? "none"}`,
-    [["Send again", () => requeue(form, m.id)]]));
-  $("#dead-list").replaceChildren(...(messages.length ? messages : [row("No dead messages.", [])]));
+    [["Send again", () => requeue(form, m.id)]])), "No dead messages.");
 }
 
 async function requeue(form, id) {
   clearErrors(form);
-  const done = $(".form-done", form);
   try {
     await sendJSON("/api/admin/outbox/requeue", { ids: [id] });
-    done.textContent = `Message ${id} is queued again.`;
-    done.hidden = false;
+    done(form, `Message ${id} is queued again.`);
     await loadSupport();
   } catch (error) {
     showError(form, error);
@@ -395,7 +546,7 @@ async function start() {
   $("#admin").hidden = false;
   $("#sections").hidden = false;
   renderPreview();
-  await Promise.all([loadCatalog(), loadSupport()]);
+  await Promise.all([loadCatalog().then(loadShowtimes), loadSupport()]);
 }
 
 start();
