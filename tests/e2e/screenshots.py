@@ -1,4 +1,4 @@
-"""``make screenshots``: PNGs of the picker, the kiosk and the account page for docs/images/.
+"""``make screenshots``: PNGs of the picker, the kiosk, the account and admin pages (docs/images/).
 
 Self-contained: it starts an embedded Redis and PostgreSQL in a temporary
 folder (never touching servers of yours), seeds the demo, serves it, books and
@@ -20,6 +20,7 @@ from pathlib import Path
 import redis.asyncio as aioredis
 from playwright.async_api import Browser, Page, async_playwright, expect
 
+from seatserver.accounts.seed import ADMIN_EMAIL, seed_staff
 from seatserver.catalog.seed import seed_demo
 from seatserver.db import create_pool, migrate
 from seatserver.embedded import EmbeddedServices
@@ -32,12 +33,14 @@ BOOKED = ["C8", "C9", "C10", "C11", "D9", "D10", "G13", "G14", "G15", "J1", "J2"
           "L7", "L8", "L9", "L10", "K13", "K14"]
 HELD_BY_OTHERS = ["E11", "E12", "F3", "F4", "H9", "H10", "H11", "K4", "K5"]
 HELD_BY_US = ["F9", "F10"]
+ADMIN_PASSWORD = "admin password for the screenshots"
 
 
 async def prepare(database_url: str) -> int:
     await migrate(database_url)
     pool = await create_pool(database_url, 2)
     try:
+        await seed_staff(pool, admin_password=ADMIN_PASSWORD, kiosk_password=None)
         return (await seed_demo(pool))[0]
     finally:
         await pool.close()
@@ -99,6 +102,25 @@ async def photograph_account(browser: Browser, base: str, showtime: int, path: P
     print(f"wrote {path}")
 
 
+async def photograph_admin(browser: Browser, base: str, path: Path) -> None:
+    """The admin page with the demo's showtimes listed and one's prices open."""
+    context = await browser.new_context(viewport={"width": 1440, "height": 900},
+                                        reduced_motion="reduce")
+    page = await context.new_page()
+    await page.goto(f"{base}/account")
+    await page.locator("#login-email").fill(ADMIN_EMAIL)
+    await page.locator("#login-password").fill(ADMIN_PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.locator("#who")).to_contain_text("(admin)")
+    await page.goto(f"{base}/admin")
+    await page.locator("#showtime-list li").first.get_by_role("button", name="Prices").click()
+    await expect(page.locator("#override-list li").first).to_be_visible()
+    await settle(page)
+    await page.screenshot(path=str(path), full_page=True)
+    await context.close()
+    print(f"wrote {path}")
+
+
 async def settle(page: Page) -> None:
     """Let counts, frames and fonts finish before the photograph."""
     await page.evaluate("document.fonts.ready")
@@ -125,6 +147,7 @@ async def shoot(server: Server, redis_url: str, showtime: int, out: Path) -> Non
             await photograph(browser, f"{server.url}/kiosk?showtime={showtime}",
                              out / "kiosk-map.png", width=1920, height=1080)
             await photograph_account(browser, server.url, showtime, out / "account.png")
+            await photograph_admin(browser, server.url, out / "admin.png")
         finally:
             await browser.close()
 
