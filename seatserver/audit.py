@@ -1,8 +1,8 @@
 """The audit log: who changed what, from where, and what it was before and after.
 
 Every change an admin makes through /api/admin/ is written to ``audit_log``
-(migrations/0002): ``actor`` is ``user:<id>`` (``system`` for changes made
-from code, such as seeding), ``remote`` the client's address (as
+(migrations/0002): ``actor`` is ``user:<id>`` (``system`` for catalog changes
+made from code without an admin: scripts, tests), ``remote`` the client's address (as
 ``TrustedProxies`` judges it), ``detail`` holds ``before`` and ``after`` as
 JSON (``null`` for a creation's before and a deletion's after) and any note
 (an admin cancel that bypassed the buyer's cut-off says so).

@@ -8,7 +8,7 @@ exclusion constraint refused it), ``in_use`` (bookings or showtimes still
 need it) and ``not_found`` (the thing to change does not exist).
 
 Each change takes the ``Actor`` who makes it (``SYSTEM`` by default, for
-seeding and tests) and writes its audit row, with the entity before and after,
+scripts and tests) and writes its audit row, with the entity before and after,
 in the change's own transaction: a change is never without its row, nor a row
 without its change.
 
