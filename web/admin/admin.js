@@ -340,7 +340,10 @@ async function loadShowtimes() {
       ["Edit", () => editShowtime(s)],
       ["Prices", () => openPrices(s)],
       ["Delete", () => remove(showtimeForm, `/api/admin/showtimes/${s.id}`,
-        `showtime ${s.id} (${s.movie.title})`, loadShowtimes)]])), "No showtimes match.");
+        `showtime ${s.id} (${s.movie.title})`, async () => {
+          if (state.priced?.id === s.id) $("#override-form").hidden = true;
+          await loadShowtimes();
+        })]])), "No showtimes match.");
 }
 
 async function turnPage(by) {
