@@ -256,6 +256,7 @@ class CatalogAdminHandlers:
         return web.Response(status=204)
 
     @allow(Role.ADMIN)
+    @describe("A showtime's price per seat type, and which are its own.", errors=[404])
     async def showtime_prices(self, request: web.Request) -> web.Response:
         return json_response(await self._store.showtime_prices(path_id(request)))
 
