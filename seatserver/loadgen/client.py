@@ -105,6 +105,11 @@ class SeatClient:
         self.errors: list[dict[str, Any]] = []
         self.update_delays_ms: list[float] = []
 
+    @property
+    def token(self) -> str:
+        """The session token the client connects with (its bearer token)."""
+        return self._token
+
     async def connect(self) -> SeatClient:
         headers = {"Authorization": f"Bearer {self._token}"}
         if self._origin:

@@ -19,6 +19,7 @@ from seatserver.errors import (
     RateLimited,
     SeatError,
     TooManySeats,
+    Unavailable,
     UnknownSeat,
 )
 from seatserver.holds import HoldEngine
@@ -97,5 +98,14 @@ class Commands:
         now = time.monotonic()
         if now - conn.noted.get(showtime, -1e18) < self._engine.renote_after_s:
             return
-        await self._engine.note_holding(conn.holder, showtime)
+        try:
+            await self._engine.note_holding(conn.holder, showtime)
+        except Unavailable:
+            # On a Redis Cluster the index lives on the holder's node, not the
+            # showtime's: with that node down the hold itself may still work.
+            # Go on without the note (the next hold tries again); linking at
+            # sign-in may then miss this showtime's holds, which expire.
+            log.warning("holder index unavailable; holding in showtime %s without it",
+                        showtime)
+            return
         conn.noted[showtime] = now

@@ -15,6 +15,7 @@ from redis.asyncio.cluster import RedisCluster
 
 from seatserver import redis_keys
 from seatserver.holds import HoldEngine
+from seatserver.loadgen.client import SeatClient
 from tests.cluster.conftest import ClusterFactory, Spread, add_showtimes, choose, slot_of
 from tests.processes import PrivateCluster
 from tests.realtime.conftest import ClientFactory, ServerFactory
@@ -128,6 +129,13 @@ async def test_flushed_scripts_are_loaded_again_on_each_master(
     assert (await engine.snapshot(spread.c, "u1")).mine.keys() == {"A1", "A2"}
 
 
+async def holder_of(url: str, client: SeatClient) -> str:
+    """The holder id of a client's session (its user id)."""
+    async with aiohttp.ClientSession() as http, http.get(
+            url + "/api/me", headers={"Authorization": f"Bearer {client.token}"}) as resp:
+        return str((await resp.json())["id"])
+
+
 async def test_a_dead_master_makes_only_its_showtimes_unavailable(
         make_cluster: ClusterFactory, make_server: ServerFactory, connect: ClientFactory,
         db_pool: asyncpg.Pool, demo: list[int], seats: list[str]) -> None:
@@ -141,14 +149,25 @@ async def test_a_dead_master_makes_only_its_showtimes_unavailable(
     watcher, buyer = await connect(url), await connect(url)
     for showtime in spread.all:
         await watcher.subscribe(showtime)
+    doomed = broken.master_of(redis_keys.events(spread.c))
+    # A buyer whose own holder index (guest linking) lives on the node that
+    # dies: holding in the live showtimes must not depend on it.
+    stranded = None
+    for _ in range(30):
+        client = await connect(url)
+        if broken.master_of(redis_keys.holder_showtimes(await holder_of(url, client))) is doomed:
+            stranded = client
+            break
+    assert stranded is not None, "no guest's holder index landed on that node in 30 tries"
 
-    broken.master_of(redis_keys.events(spread.c)).stop()
+    doomed.stop()
 
     refused = await buyer.hold(spread.c, seats[:1])
     assert refused["ok"] is False and refused["code"] == "unavailable"
     for showtime in (spread.a, spread.b):
         assert (await buyer.hold(showtime, seats[:1]))["ok"] is True
-    await eventually(lambda: all(watcher.views[s].held == {seats[0]}
+        assert (await stranded.hold(showtime, seats[2:3]))["ok"] is True
+    await eventually(lambda: all(watcher.views[s].held == {seats[0], seats[2]}
                                  for s in (spread.a, spread.b)))
     status, body = await readyz(url)
     assert status == 200, body
