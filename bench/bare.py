@@ -17,6 +17,8 @@ import time
 
 from aiohttp import web
 
+from seatserver.serving import LISTEN_BACKLOG
+
 SUBS = web.AppKey("subs", set[web.WebSocketResponse])
 
 
@@ -79,7 +81,8 @@ def main() -> None:
 async def _serve(port: int) -> None:
     runner = web.AppRunner(make_app(), access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    # The same listen backlog as ours.
+    await web.TCPSite(runner, "127.0.0.1", port, backlog=LISTEN_BACKLOG).start()
     try:
         await asyncio.Event().wait()
     finally:

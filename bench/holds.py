@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 
 from bench.machine import Noise, quiet
 from bench.processes import Agent, SeatServer, start_agents, stop_all
@@ -95,7 +96,8 @@ async def open_holders(agents: list[Agent], server: SeatServer, tokens: list[str
 
 async def peak(agents: list[Agent], servers: dict[int, SeatServer], services: BenchServices,
                tokens: list[str], concurrency: int, warmup: float, duration: float,
-               noise: Noise) -> tuple[list[float], list[float], dict[int, list[float]]]:
+               noise: Noise
+               ) -> tuple[list[float], list[float], dict[int, list[float]], dict[int, float]]:
     """Runs of the WebSocket peak of each server (by its number of workers),
     each right after a run of its ceilings."""
     per_showtime = PEAK_SOCKETS // len(services.showtimes)
@@ -106,10 +108,16 @@ async def peak(agents: list[Agent], servers: dict[int, SeatServer], services: Be
         await open_holders(agents, server, tokens[i * PEAK_SOCKETS:(i + 1) * PEAK_SOCKETS],
                            seats, f"peak{workers}")
 
+    cores: dict[int, list[float]] = {workers: [] for workers in servers}
+
     async def ours(workers: int) -> float:
+        server = servers[workers]
+        cpu, began = server.cpu_seconds(), time.monotonic()
         replies = await asyncio.gather(*(
             a.call("closed_loop", tag=f"peak{workers}", max_rate_per_client=PEAK_RATE_CAP,
                    warmup=warmup, duration=duration) for a in agents))
+        # Cores the server's processes used over the run (warm-up included).
+        cores[workers].append((server.cpu_seconds() - cpu) / (time.monotonic() - began))
         errors = _merge_errors(replies)
         if errors:
             raise RuntimeError(f"holds were refused during the peak run: {errors}")
@@ -133,7 +141,7 @@ async def peak(agents: list[Agent], servers: dict[int, SeatServer], services: Be
     for workers in servers:
         await asyncio.gather(*(a.call("close", tag=f"peak{workers}") for a in agents))
     await services.flush_redis()
-    return raws, pipelined, peaks
+    return raws, pipelined, peaks, {w: median(c) for w, c in cores.items()}
 
 
 async def paced(holders: list[Agent], crowd: list[Agent], server: SeatServer,
@@ -220,8 +228,9 @@ async def _bench(services: BenchServices, warmup: float, duration: float) -> lis
             tokens = await new_tokens(http, one.url, 2 * PEAK_SOCKETS)
             say("holds: peak over WebSocket (one worker, then two) and its ceilings, in turn")
             before = await metrics(http, one.url)
-            raws, pipelined, peaks = await peak(agents[:2], {1: one, 2: two}, services, tokens,
-                                                concurrency, warmup, duration, peak_noise)
+            raws, pipelined, peaks, cores = await peak(
+                agents[:2], {1: one, 2: two}, services, tokens, concurrency, warmup, duration,
+                peak_noise)
             after = await metrics(http, one.url)
         stalls = after[STALL_METRIC] - before[STALL_METRIC]
         await stop_all(one, two)
@@ -251,7 +260,9 @@ async def _bench(services: BenchServices, warmup: float, duration: float) -> lis
         Row("holds: peak with `serve --workers 2` (2 processes sharing the port)",
             per_s(ours2), f"1 worker {per_s(ours)}", times(ours2 / ours), "≥ 1.6x",
             ours2 >= 1.6 * ours,
-            note="load processes, Redis and PostgreSQL share the same 2 cores"),
+            note=f"the server's processes used {cores[1]:.2f} cores with 1 worker and "
+                 f"{cores[2]:.2f} with 2, of the machine's 2: the load processes, Redis "
+                 "and PostgreSQL use the rest"),
         Row(f"holds: hold ack p99 at {PACED_HOLDS_PER_S:,} holds/s (+ as many releases), "
             f"room of {ROOM_SUBSCRIBERS} subscribers", ms(median(p99s)),
             "", "", "≤ 5 ms", median(p99s) <= 5.0,
