@@ -14,6 +14,7 @@ can click, and it keeps the view's idea of its own holds exact.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from dataclasses import dataclass
@@ -267,6 +268,14 @@ class Buyer(Person):
         except Stopped:
             return
 
+    async def settle(self) -> None:
+        """At the end of the run: the final view must say which seats are ours,
+        even if the last hold's or release's outcome was unknown."""
+        if self.client is None or self.showtime is None:
+            return
+        with contextlib.suppress(aiohttp.ClientError, ConnectionError, TimeoutError, OSError):
+            await self.client.settle(self.showtime)
+
     async def _visit(self) -> None:
         think = self.s.options.think_s
         picker = self.rng.choice(self.s.pickers)
@@ -281,6 +290,7 @@ class Buyer(Person):
         if basket and self.rng.random() < CHANGE_MIND:
             basket = await self._change_mind(showtime, picker, view, basket)
         await self._think(think)
+        await self.client.settle(showtime)
         self._sync_lost(showtime, view)
         basket = [s for s in basket if s in view.mine]
         if not basket:

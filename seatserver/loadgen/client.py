@@ -104,6 +104,10 @@ class SeatClient:
         self.violations: list[str] = []
         self.errors: list[dict[str, Any]] = []
         self.update_delays_ms: list[float] = []
+        # Showtimes where a hold or release was answered `unavailable`: Redis may
+        # have carried it out just before it went away, so which seats are ours
+        # is unknown until a snapshot says (``settle``).
+        self.unsure: set[int] = set()
 
     @property
     def token(self) -> str:
@@ -185,6 +189,8 @@ class SeatClient:
     async def hold(self, showtime: int, seats: list[str],
                    on_reply: OnReply | None = None) -> dict[str, Any]:
         def granted(ack: Reply) -> None:
+            if ack.get("code") == "unavailable":
+                self.unsure.add(showtime)
             if ack.get("ok") and showtime in self.views:
                 for seat in seats:
                     self.views[showtime].mine[seat] = ack["expires_at"]
@@ -195,6 +201,8 @@ class SeatClient:
     async def release(self, showtime: int, seats: list[str],
                       on_reply: OnReply | None = None) -> dict[str, Any]:
         def released(ack: Reply) -> None:
+            if ack.get("code") == "unavailable":
+                self.unsure.add(showtime)
             if ack.get("ok") and showtime in self.views:
                 for seat in seats:
                     self.views[showtime].mine.pop(seat, None)
@@ -202,6 +210,16 @@ class SeatClient:
                 on_reply(ack)
         return await self.request("release", showtime=showtime, seats=seats,
                                   on_reply=released)
+
+    async def settle(self, showtime: int) -> None:
+        """Learn which seats of ``showtime`` are ours from a fresh snapshot, if a
+        hold or release there had an unknown outcome; it stays unsure while the
+        seat service is still unavailable."""
+        if showtime not in self.unsure:
+            return
+        await self.request("unsubscribe", showtime=showtime)
+        if (await self.subscribe(showtime)).get("ok"):
+            self.unsure.discard(showtime)
 
     async def _read(self) -> None:
         assert self.ws is not None

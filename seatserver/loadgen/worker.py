@@ -147,6 +147,7 @@ class Worker:
             await asyncio.gather(*tasks.values(), return_exceptions=True)
         for buyer in buyers:
             buyer.finish(stop_ms)
+        await asyncio.gather(*(buyer.settle() for buyer in buyers))
         await self._quiet()
         people: list[Person] = [*buyers, *kiosks]
         views = await compare_all(shared, people, self.plan.showtimes)
