@@ -33,12 +33,8 @@ def database_down(exc: BaseException) -> bool:
         return True
     if not isinstance(exc, ConnectionError | OSError | TimeoutError):
         return False
-    # The exception itself, or what it was raised from or during (a timeout
-    # that cancelled a query in flight).
-    chain = (exc, exc.__cause__, exc.__context__)
     return any(frame.f_globals.get("__name__", "").startswith("asyncpg")
-               for link in chain if link is not None
-               for frame, _ in traceback.walk_tb(link.__traceback__))
+               for frame, _ in traceback.walk_tb(exc.__traceback__))
 
 
 @dataclass

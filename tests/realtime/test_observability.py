@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from typing import Any
@@ -90,7 +89,7 @@ async def test_lost_database_answers_503_unavailable_with_retry_after() -> None:
         assert (await resp.json())["error"]["code"] == "unavailable"
 
 
-async def test_postgresql_refusing_or_timing_out_is_503_and_any_other_oserror_a_500(
+async def test_a_refused_connection_to_postgresql_is_503_and_any_other_oserror_a_500(
         services: Services) -> None:
     """Only a socket error on its way through asyncpg means the database is
     down; a file that cannot be read is the server's own fault."""
@@ -100,27 +99,16 @@ async def test_postgresql_refusing_or_timing_out_is_503_and_any_other_oserror_a_
         await asyncpg.connect(dead.geturl(), timeout=5)
         raise AssertionError("connected to a port nothing listens on")
 
-    async def slow(request: web.Request) -> web.Response:
-        conn = await asyncpg.connect(services.database_url)
-        try:
-            async with asyncio.timeout(0.05):  # a query that outlives its deadline
-                await conn.execute("SELECT pg_sleep(5)")
-        finally:
-            conn.terminate()
-        raise AssertionError("pg_sleep(5) returned within 50 ms")
-
     async def disk(request: web.Request) -> web.Response:
         raise FileNotFoundError("/nowhere/receipt-template.html")
 
     app = web.Application(middlewares=[error_middleware])
     app.router.add_get("/db", database)
-    app.router.add_get("/slow", slow)
     app.router.add_get("/disk", disk)
     async with TestClient(TestServer(app)) as client:
-        for path in ("/db", "/slow"):
-            resp = await client.get(path)
-            assert resp.status == 503, (path, await resp.text())
-            assert (await resp.json())["error"]["code"] == "unavailable"
+        resp = await client.get("/db")
+        assert resp.status == 503, await resp.text()
+        assert (await resp.json())["error"]["code"] == "unavailable"
         resp = await client.get("/disk")
         assert resp.status == 500
         assert (await resp.json())["error"]["code"] == "internal_error"
