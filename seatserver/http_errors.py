@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import traceback
 from dataclasses import dataclass
 
 import asyncpg
@@ -16,25 +15,10 @@ from seatserver.errors import RateLimited, SeatError
 log = logging.getLogger(__name__)
 
 # PostgreSQL unreachable, restarting or shutting down: a retryable 503, not a 500.
-# For code that only talks to PostgreSQL; elsewhere see ``database_down``.
 DB_DOWN = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
            asyncpg.exceptions.OperatorInterventionError, ConnectionError, OSError,
            TimeoutError)
-_ASYNCPG_DOWN = DB_DOWN[:3]
 RETRY_AFTER_S = "1"
-
-
-def database_down(exc: BaseException) -> bool:
-    """Whether ``exc`` says PostgreSQL is out of reach: asyncpg's own errors, or a
-    socket error or timeout raised on its way through asyncpg (connecting, the
-    pool). The same OSError from a file, a client going away or another
-    service is a fault of its own, not the database's."""
-    if isinstance(exc, _ASYNCPG_DOWN):
-        return True
-    if not isinstance(exc, ConnectionError | OSError | TimeoutError):
-        return False
-    return any(frame.f_globals.get("__name__", "").startswith("asyncpg")
-               for frame, _ in traceback.walk_tb(exc.__traceback__))
 
 
 @dataclass
@@ -71,14 +55,13 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         code = _BY_STATUS.get(exc.status, "bad_request" if exc.status < 500 else "internal_error")
         return error_response(exc.status, code, exc.reason)
-    except Exception as exc:
-        if database_down(exc):
-            counts.database += 1
-            log.warning("%s %s: database unavailable: %r", request.method, request.path, exc)
-            response = error_response(503, "unavailable",
-                                      "the database is unavailable, retry shortly")
-            response.headers["Retry-After"] = RETRY_AFTER_S
-            return response
+    except DB_DOWN as exc:
+        counts.database += 1
+        log.warning("%s %s: database unavailable: %r", request.method, request.path, exc)
+        response = error_response(503, "unavailable", "the database is unavailable, retry shortly")
+        response.headers["Retry-After"] = RETRY_AFTER_S
+        return response
+    except Exception:
         counts.internal += 1
         log.exception("%s %s failed", request.method, request.path)
         return error_response(500, "internal_error", "internal error")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 import asyncpg
@@ -16,9 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from seatserver import logs
 from seatserver.http_errors import error_middleware
-from tests.processes import free_port
 from tests.realtime.conftest import ClientFactory
-from tests.services import Services
 from tests.support import eventually
 
 
@@ -87,31 +84,6 @@ async def test_lost_database_answers_503_unavailable_with_retry_after() -> None:
         assert resp.status == 503
         assert resp.headers["Retry-After"] == "1"
         assert (await resp.json())["error"]["code"] == "unavailable"
-
-
-async def test_a_refused_connection_to_postgresql_is_503_and_any_other_oserror_a_500(
-        services: Services) -> None:
-    """Only a socket error on its way through asyncpg means the database is
-    down; a file that cannot be read is the server's own fault."""
-    dead = urlsplit(services.database_url)._replace(netloc=f"127.0.0.1:{free_port()}")
-
-    async def database(request: web.Request) -> web.Response:
-        await asyncpg.connect(dead.geturl(), timeout=5)
-        raise AssertionError("connected to a port nothing listens on")
-
-    async def disk(request: web.Request) -> web.Response:
-        raise FileNotFoundError("/nowhere/receipt-template.html")
-
-    app = web.Application(middlewares=[error_middleware])
-    app.router.add_get("/db", database)
-    app.router.add_get("/disk", disk)
-    async with TestClient(TestServer(app)) as client:
-        resp = await client.get("/db")
-        assert resp.status == 503, await resp.text()
-        assert (await resp.json())["error"]["code"] == "unavailable"
-        resp = await client.get("/disk")
-        assert resp.status == 500
-        assert (await resp.json())["error"]["code"] == "internal_error"
 
 
 def test_json_log_lines_carry_the_request_id_and_the_error(
