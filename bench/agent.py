@@ -61,8 +61,9 @@ class HolderState:
     seat: str
     # ref -> (when the command was due, when it was written, op)
     pending: dict[str, tuple[float, float, str]] = field(default_factory=dict)
-    # Set by a closed-loop sender waiting for its last command's ack.
-    waiter: asyncio.Future[None] | None = None
+    # Closed loop: the op to send next and when the last one was written.
+    next_op: str = "hold"
+    last_sent: float = 0.0
 
 
 class Agent:
@@ -80,6 +81,8 @@ class Agent:
         self._done_ops = 0
         self._outstanding = 0
         self._idle = asyncio.Event()
+        self._looping = False  # a closed loop is running
+        self._gap = 0.0  # its least time between one socket's commands
 
     # -- subscribers -------------------------------------------------------------
 
@@ -228,8 +231,8 @@ class Agent:
             self._outstanding -= 1
             if not self._outstanding:
                 self._idle.set()
-        if state.waiter is not None and not state.pending and not state.waiter.done():
-            state.waiter.set_result(None)
+        if self._looping and not state.pending:
+            self._next_in_loop(client, state)
         if not self._recording or not due:
             return
         if not frame.get("ok"):
@@ -289,42 +292,52 @@ class Agent:
     async def closed_loop(self, tag: str, max_rate_per_client: float, warmup: float,
                           duration: float) -> dict[str, Any]:
         """Each socket sends its next command when the last is acked, at most
-        ``max_rate_per_client`` a second (below the server's per-client limit)."""
+        ``max_rate_per_client`` a second (below the server's per-client limit).
+
+        Driven from the ack callbacks, with no task, future or timeout per
+        command: this process shares the machine's cores with the server it
+        measures, so every microsecond it spends per command is one the server
+        under test cannot have (see the peak figures in docs/performance.md).
+        """
         clients = self.holders[tag]
-        gap = 1.0 / max_rate_per_client
-        stop = False
-
-        async def run(client: WsClient) -> None:
-            state: HolderState = client.state  # type: ignore[assignment]
-            op = "hold"
-            loop = asyncio.get_running_loop()
-            while not stop and not client.closed:
-                sent = time.time()
-                state.waiter = loop.create_future()
-                self._send_op(client, op, sent)
-                try:
-                    await asyncio.wait_for(state.waiter, 30)
-                finally:
-                    state.waiter = None
-                op = "release" if op == "hold" else "hold"
-                wait = sent + gap - time.time()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-
+        self._gap = 1.0 / max_rate_per_client
         self._begin_recording(False)
-        tasks = [asyncio.create_task(run(c)) for c in clients]
+        self._looping = True
+        for client in clients:
+            state: HolderState = client.state  # type: ignore[assignment]
+            state.next_op = "hold"
+            self._next_in_loop(client, state)
         await asyncio.sleep(warmup)
         self._begin_recording(True)
         began = time.time()
         await asyncio.sleep(duration)
         done, took = self._done_ops, time.time() - began
-        stop = True
-        await asyncio.wait_for(asyncio.gather(*tasks), 30)
+        self._looping = False
+        await self._drain()
+        if self._outstanding:
+            raise RuntimeError(f"{self._outstanding} commands unanswered after {DRAIN_S:g} s")
         self._recording = False
         report = self._holder_report(took)
         report["ops"] = done
         report["ops_per_s"] = done / took
         return report
+
+    def _next_in_loop(self, client: WsClient, state: HolderState) -> None:
+        """Send the socket's next closed-loop command now, or when its rate cap allows."""
+        wait = state.last_sent + self._gap - time.time()
+        if wait > 0:
+            asyncio.get_running_loop().call_later(wait, self._send_in_loop, client, state)
+        else:
+            self._send_in_loop(client, state)
+
+    def _send_in_loop(self, client: WsClient, state: HolderState) -> None:
+        if not self._looping or client.closed:
+            return
+        now = time.time()
+        state.last_sent = now
+        op = state.next_op
+        state.next_op = "release" if op == "hold" else "hold"
+        self._send_op(client, op, now)
 
     def _begin_recording(self, on: bool) -> None:
         self._recording = on

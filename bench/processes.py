@@ -52,6 +52,17 @@ async def wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path | No
     raise TimeoutError(f"nothing listening on {port} after {STARTUP_S}s")
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its descendants so far."""
+    process = psutil.Process(pid)
+    total = 0.0
+    for p in [process, *process.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = p.cpu_times()
+            total += times.user + times.system
+    return total
+
+
 def _tail(log: Path | None) -> str:
     return log.read_text()[-3000:] if log else ""
 
@@ -84,12 +95,12 @@ class Listener:
         return sum(p.memory_info().rss for p in [process, *process.children(recursive=True)])
 
     def cpu_seconds(self) -> float:
-        process = psutil.Process(self.pid)
-        total = 0.0
-        for p in [process, *process.children(recursive=True)]:
-            times = p.cpu_times()
-            total += times.user + times.system
-        return total
+        return cpu_seconds(self.pid)
+
+    def worker_pids(self) -> list[int]:
+        """The processes that serve: the workers, or the one process itself."""
+        children = psutil.Process(self.pid).children(recursive=True)
+        return [c.pid for c in children] or [self.pid]
 
     async def start(self) -> None:
         self.proc = self._spawn()
@@ -168,9 +179,18 @@ class Agent:
             stdout=asyncio.subprocess.PIPE, limit=1 << 26,
             preexec_fn=die_with_parent(signal.SIGTERM))
         if nice:
-            os.setpriority(os.PRIO_PROCESS, self._proc.pid, os.getpriority(
-                os.PRIO_PROCESS, 0) + nice)
+            self.renice(nice)
         return self
+
+    def renice(self, nice: int) -> None:
+        """Run ``nice`` steps below our own CPU priority (0: the same)."""
+        assert self._proc is not None
+        os.setpriority(os.PRIO_PROCESS, self._proc.pid, os.getpriority(
+            os.PRIO_PROCESS, 0) + nice)
+
+    def cpu_seconds(self) -> float:
+        assert self._proc is not None
+        return cpu_seconds(self._proc.pid)
 
     async def call(self, cmd: str, **args: Any) -> dict[str, Any]:
         assert self._proc is not None and self._proc.stdin and self._proc.stdout

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import asyncpg
+import psutil
 import redis.asyncio as aioredis
 
 from bench.agent import raise_fd_limit
@@ -39,7 +40,7 @@ from seatserver.embedded import EmbeddedServices, die_with_parent
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/seatserver_bench"
 # The demo seed makes two showtimes of 212 seats; the peak run needs more
 # seats than that (one per socket), so it is seeded for a few more days.
-SHOWTIMES = 8
+SHOWTIMES = 16
 
 
 @dataclass
@@ -61,6 +62,18 @@ class BenchServices:
             await client.flushdb()
         finally:
             await client.aclose()
+
+    async def redis_pid(self) -> int | None:
+        """The Redis server's process, if it runs on this machine (for its CPU time)."""
+        client = aioredis.from_url(self.redis_url)
+        try:
+            pid = int((await client.info("server"))["process_id"])
+        finally:
+            await client.aclose()
+        try:
+            return pid if "redis" in psutil.Process(pid).name() else None
+        except psutil.Error:
+            return None
 
     def stop(self) -> None:
         if self._redis is not None:
