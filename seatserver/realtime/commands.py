@@ -73,8 +73,8 @@ class Commands:
             return await self._hold(conn, msg)
         if isinstance(msg, m.Release):
             require_seats(await self._rooms.layout(msg.showtime), msg.seats)
-            await self._engine.release(msg.showtime, conn.holder, msg.seats)
-            return m.ack_ok(msg.ref)
+            offset = await self._engine.release(msg.showtime, conn.holder, msg.seats)
+            return m.ack_ok(msg.ref, offset=offset)
         if isinstance(msg, m.Subscribe):
             resumed = await self._rooms.subscribe(conn, msg.showtime, msg.since, msg.view)
             return m.ack_ok(msg.ref, showtime=msg.showtime, resumed=resumed)
@@ -89,7 +89,10 @@ class Commands:
             raise TooManySeats(f"at most {self._engine.max_seats} seats per showtime")
         await self._note(conn, msg.showtime)
         result = await self._engine.hold(msg.showtime, conn.holder, msg.seats)
-        return m.ack_ok(msg.ref, expires_at=result.expires_at)
+        # The ack is written now, the update only once the feed reads the
+        # stream: the offset lets a client tell older updates of these seats
+        # (arriving after the ack) from what happened to them since.
+        return m.ack_ok(msg.ref, expires_at=result.expires_at, offset=result.offset)
 
     async def _note(self, conn: Connection, showtime: int) -> None:
         """Keep the holder index naming this showtime, so that the holds can be

@@ -34,10 +34,14 @@ async def test_subscribe_gets_snapshot_then_live_updates(
     assert update["t"] == "update"
     assert update["seats"] == dict.fromkeys(seats[:2], "held")
     assert update["reasons"] == dict.fromkeys(seats[:2], "hold")
+    # The ack names the hold's event: a client tells older updates by it.
+    assert held["offset"] == update["offset"]
 
-    assert (await buyer.release(showtime, seats[:1]))["ok"] is True
+    released = await buyer.release(showtime, seats[:1])
+    assert released["ok"] is True
     await eventually(lambda: watcher.views[showtime].held == {seats[1]})
     assert watcher.frames[-1]["reasons"] == {seats[0]: "release"}
+    assert released["offset"] == watcher.frames[-1]["offset"]
     assert watcher.violations == []
 
 
