@@ -29,13 +29,24 @@ class ProtocolViolation(AssertionError):
 
 @dataclass
 class SeatView:
-    """One showtime as a client sees it: held and booked seats, its own holds."""
+    """One showtime as a client sees it: held and booked seats, its own holds.
+
+    Own holds come from hold acks, which are written at once, while the
+    update a hold causes goes through the room's event stream: updates of a
+    seat from before our hold can still arrive after its ack (the previous
+    holder's hold and release, read by the feed a moment late). Such an
+    update is old news for ``mine``. The ack's ``offset`` (the hold's stream
+    entry) tells them apart: until the view reaches it, the seat stays ours
+    whatever older updates say (``unechoed``).
+    """
 
     offset: str = "0-0"
     position: Position = (0, 0)
     held: set[str] = field(default_factory=set)
     booked: set[str] = field(default_factory=set)
     mine: dict[str, int] = field(default_factory=dict)
+    # Own holds acked at a position the view has not reached yet.
+    unechoed: dict[str, Position] = field(default_factory=dict)
     snapshots: int = 0
     updates: int = 0
     summary: dict[str, Any] | None = None
@@ -43,12 +54,16 @@ class SeatView:
     def apply_snapshot(self, frame: dict[str, Any]) -> None:
         self.held = set(frame["held"])
         self.booked = set(frame["booked"])
-        self.mine = dict(frame["mine"])
         self._move(frame["offset"], strict=False)
+        # A snapshot older than a hold we were granted cannot know of it.
+        later = {s: at for s, at in self.unechoed.items() if at > self.position}
+        self.mine = {**{s: self.mine[s] for s in later if s in self.mine}, **frame["mine"]}
+        self.unechoed = later
         self.snapshots += 1
 
     def apply_update(self, frame: dict[str, Any]) -> None:
         self._move(frame["offset"], strict=True)
+        unechoed = self.unechoed
         for seat, state in frame["seats"].items():
             self.held.discard(seat)
             self.booked.discard(seat)
@@ -56,9 +71,31 @@ class SeatView:
                 self.held.add(seat)
             elif state == "booked":
                 self.booked.add(seat)
-            if state != "held" or frame["reasons"].get(seat) != "hold":
-                self.mine.pop(seat, None)
+            if state == "held" and frame["reasons"].get(seat) == "hold":
+                continue
+            if seat in unechoed and unechoed[seat] > self.position:
+                continue  # from before our hold
+            self.mine.pop(seat, None)
+        if unechoed:
+            self.unechoed = {s: at for s, at in unechoed.items() if at > self.position}
         self.updates += 1
+
+    def granted(self, seats: list[str], expires_at: int, offset: str | None) -> None:
+        """A hold ack: the seats are ours from the stream entry at ``offset``
+        (None from a server that does not say) until an update says otherwise."""
+        at = parse_offset(offset) if offset else None
+        for seat in seats:
+            if at is not None and at <= self.position:
+                if seat not in self.held:
+                    continue  # the view has already seen the hold end
+            elif at is not None:
+                self.unechoed[seat] = at
+            self.mine[seat] = expires_at
+
+    def released(self, seats: list[str]) -> None:
+        for seat in seats:
+            self.mine.pop(seat, None)
+            self.unechoed.pop(seat, None)
 
     def _move(self, offset: str, *, strict: bool) -> None:
         position = parse_offset(offset)
@@ -192,8 +229,7 @@ class SeatClient:
             if ack.get("code") == "unavailable":
                 self.unsure.add(showtime)
             if ack.get("ok") and showtime in self.views:
-                for seat in seats:
-                    self.views[showtime].mine[seat] = ack["expires_at"]
+                self.views[showtime].granted(seats, ack["expires_at"], ack.get("offset"))
             if on_reply is not None:
                 on_reply(ack)
         return await self.request("hold", showtime=showtime, seats=seats, on_reply=granted)
@@ -204,8 +240,7 @@ class SeatClient:
             if ack.get("code") == "unavailable":
                 self.unsure.add(showtime)
             if ack.get("ok") and showtime in self.views:
-                for seat in seats:
-                    self.views[showtime].mine.pop(seat, None)
+                self.views[showtime].released(seats)
             if on_reply is not None:
                 on_reply(ack)
         return await self.request("release", showtime=showtime, seats=seats,
