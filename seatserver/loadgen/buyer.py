@@ -38,6 +38,8 @@ REFUSALS_PER_BASKET = 6
 BACKOFF_CODES = {"rate_limited", "unavailable", "internal_error"}
 # Between tries to get (back) in after a failure: doubling, capped, jittered.
 RETRY_BASE_S, RETRY_CAP_S = 0.25, 8.0
+# At the end of a run, for replies to holds and releases still on their way.
+REPLY_WAIT_S = 5.0
 
 
 class Stopped(Exception):
@@ -270,11 +272,13 @@ class Buyer(Person):
 
     async def settle(self) -> None:
         """At the end of the run: the final view must say which seats are ours,
-        even if the last hold's or release's outcome was unknown."""
+        even if the last hold's or release's outcome was unknown. A reply still
+        on its way (its step was cut short by the stop) is waited for a while
+        first: it says what the snapshot would."""
         if self.client is None or self.showtime is None:
             return
         with contextlib.suppress(aiohttp.ClientError, ConnectionError, TimeoutError, OSError):
-            await self.client.settle(self.showtime)
+            await self.client.settle(self.showtime, wait_s=REPLY_WAIT_S)
 
     async def _visit(self) -> None:
         think = self.s.options.think_s

@@ -9,6 +9,7 @@ snapshot.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
 from collections.abc import Callable
@@ -129,6 +130,8 @@ class SeatClient:
         # stopped waiting (cancelled, timed out): a hold granted after its
         # caller gave up is still the client's hold.
         self._effects: dict[str, OnReply] = {}
+        self._answered = asyncio.Event()  # set while no effect is outstanding
+        self._answered.set()
         self._delay_sink = delay_sink
         self.lost_replies = 0
         self.last_frame = 0.0  # time.monotonic() of the last frame received
@@ -205,15 +208,31 @@ class SeatClient:
         self._waiting[ref] = future
         if on_reply is not None:
             self._effects[ref] = on_reply
+            self._answered.clear()
         payload = self._codec.encode({"op": op, "ref": ref, **fields})
         try:
-            if self._codec.binary:
-                await self.ws.send_bytes(payload)
-            else:
-                await self.ws.send_str(payload.decode())
+            try:
+                if self._codec.binary:
+                    await self.ws.send_bytes(payload)
+                else:
+                    await self.ws.send_str(payload.decode())
+            except Exception:
+                # A socket whose reader has stopped refuses the write: nothing
+                # went out, nothing is to come. (While the reader runs, it counts
+                # the effect as a lost reply when it stops.)
+                if self._reader is None or self._reader.done():
+                    self._forget(ref)
+                raise
             return await asyncio.wait_for(future, within)
         finally:
             self._waiting.pop(ref, None)
+
+    def _forget(self, ref: str) -> OnReply | None:
+        """Take a reply's effect off the outstanding ones."""
+        effect = self._effects.pop(ref, None)
+        if not self._effects:
+            self._answered.set()
+        return effect
 
     async def subscribe(self, showtime: int, since: str | None = None,
                         view: str = "seats") -> dict[str, Any]:
@@ -246,10 +265,18 @@ class SeatClient:
         return await self.request("release", showtime=showtime, seats=seats,
                                   on_reply=released)
 
-    async def settle(self, showtime: int) -> None:
+    async def settle(self, showtime: int, wait_s: float = 0.0) -> None:
         """Learn which seats of ``showtime`` are ours from a fresh snapshot, if a
-        hold or release there had an unknown outcome; it stays unsure while the
-        seat service is still unavailable."""
+        hold or release there had an unknown outcome: answered `unavailable`, or
+        still unanswered after ``wait_s`` (its caller gave up waiting: timed out,
+        or cancelled when a run stopped). It stays unsure while the seat service
+        is still unavailable."""
+        if self._effects and wait_s > 0:
+            # The reader sets it when the last reply comes or the socket closes.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._answered.wait(), wait_s)
+        if self._effects:
+            self.unsure.add(showtime)
         if showtime not in self.unsure:
             return
         await self.request("unsubscribe", showtime=showtime)
@@ -277,6 +304,7 @@ class SeatClient:
             # after a reconnect only a snapshot's `mine` tells what it holds.
             self.lost_replies += len(self._effects)
             self._effects.clear()
+            self._answered.set()
             for future in self._waiting.values():
                 if not future.done():
                     future.set_exception(ConnectionError("connection closed"))
@@ -290,7 +318,7 @@ class SeatClient:
             if kind == "error":
                 self.errors.append(frame)
             ref = str(frame.get("ref"))
-            effect = self._effects.pop(ref, None)
+            effect = self._forget(ref)
             if effect is not None:
                 effect(frame)
             future = self._waiting.get(ref)

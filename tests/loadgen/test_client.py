@@ -128,3 +128,53 @@ async def test_own_holds_follow_every_order_of_ack_and_updates(
 
     assert view.mine == ours
     assert client.violations == []
+
+
+async def cut_short(client: SeatClient, seats: list[str]) -> None:
+    """A hold whose step is cancelled before its reply comes, as a run's stop does."""
+    hold = asyncio.create_task(client.hold(SHOWTIME, seats))
+    await asyncio.sleep(0.05)
+    hold.cancel()
+    await asyncio.gather(hold, return_exceptions=True)
+
+
+async def test_settle_waits_for_the_reply_of_a_hold_cut_short(peer: Peer) -> None:
+    client = await peer(answers(lambda ref: [
+        0.3, update("2-0", "F14", "held", "hold"),
+        {"t": "ack", "ref": ref, "ok": True, "expires_at": EXPIRES, "offset": "2-0"}]))
+    await client.subscribe(SHOWTIME)
+    await cut_short(client, ["F14"])
+    assert client.views[SHOWTIME].mine == {}
+
+    await client.settle(SHOWTIME, wait_s=5)
+
+    assert client.views[SHOWTIME].mine == {"F14": EXPIRES}
+    assert client.views[SHOWTIME].snapshots == 1 and not client.unsure
+
+
+async def test_settle_takes_a_snapshot_when_a_hold_reply_never_comes(
+        peer: Peer) -> None:
+    # The hold went through, but its reply does not come within the wait: the
+    # outcome is unknown, and only a snapshot can say the seat is ours.
+    subscribes = 0
+
+    def answer(msg: Frame) -> list[Frame | float]:
+        nonlocal subscribes
+        if msg["op"] == "hold":
+            return []
+        if msg["op"] == "subscribe":
+            subscribes += 1
+            if subscribes == 2:
+                return [snapshot("2-0", ["F14"], {"F14": EXPIRES}),
+                        {"t": "ack", "ref": msg["ref"], "ok": True}]
+        return answers(lambda ref: [])(msg)
+
+    client = await peer(answer)
+    await client.subscribe(SHOWTIME)
+    await cut_short(client, ["F14"])
+
+    await client.settle(SHOWTIME, wait_s=0.2)
+
+    view = client.views[SHOWTIME]
+    assert subscribes == 2 and view.snapshots == 2 and not client.unsure
+    assert view.mine == {"F14": EXPIRES} and view.held == {"F14"}
