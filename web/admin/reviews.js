@@ -1,19 +1,13 @@
 // The admin page's reviews moderation: list reviews (by movie, hidden or
 // shown), hide one or show it again with a reason (the server audits it).
 import { getJSON, sendJSON } from "../shared/api.js";
+import { element } from "../shared/dom.js";
+import { $, clearErrors, showError } from "./admin.js";
 
-const $ = (selector, root = document) => root.querySelector(selector);
 const form = $("#review-filter");
 const list = $("#review-list");
 const more = $("#review-more");
 let cursor = null;
-
-function element(tag, text, className) {
-  const node = document.createElement(tag);
-  if (text !== undefined) node.textContent = text;
-  if (className) node.className = className;
-  return node;
-}
 
 function query() {
   const params = new URLSearchParams({ limit: "20" });
@@ -24,35 +18,29 @@ function query() {
   return params;
 }
 
-function showError(message) {
-  const box = $(".form-error", form);
-  box.textContent = message;
-  box.hidden = !message;
-}
-
 function row(review) {
   const li = element("li");
   li.dataset.review = String(review.id);
   const who = review.author ?? `user ${review.user_id}`;
-  const head = element("p", `${"★".repeat(review.stars)}${"☆".repeat(5 - review.stars)} `
+  const head = element("p", "", `${"★".repeat(review.stars)}${"☆".repeat(5 - review.stars)} `
     + `movie ${review.movie_id}, by ${who}`);
-  const text = element("p", review.text, "review-text");
-  const status = element("p", review.hidden ? `Hidden: ${review.hidden_reason}` : "Shown",
-    "hint");
+  const text = element("p", "review-text", review.text);
+  const status = element("p", "hint",
+    review.hidden ? `Hidden: ${review.hidden_reason}` : "Shown");
   const moderate = element("form");
   moderate.noValidate = true;
   const reasonId = `review-reason-${review.id}`;
-  const label = element("label", review.hidden ? "Why show it again" : "Why hide it");
+  const label = element("label", "", review.hidden ? "Why show it again" : "Why hide it");
   label.htmlFor = reasonId;
   const reason = element("input");
   reason.id = reasonId;
   reason.name = "reason";
   reason.required = true;
   reason.maxLength = 500;
-  const error = element("p", "", "field-error");
+  const error = element("p", "field-error", "");
   error.hidden = true;
   error.setAttribute("role", "alert");
-  const button = element("button", review.hidden ? "Show again" : "Hide");
+  const button = element("button", "", review.hidden ? "Show again" : "Hide");
   button.type = "submit";
   moderate.append(label, reason, error, button);
   moderate.addEventListener("submit", async (event) => {
@@ -74,17 +62,17 @@ function row(review) {
 }
 
 async function load({ append = false } = {}) {
-  showError("");
+  clearErrors(form);
   if (!append) cursor = null;
   try {
     const { body } = await getJSON(`/api/admin/reviews?${query()}`);
     if (!append) list.replaceChildren();
     list.append(...body.reviews.map(row));
-    if (!list.children.length) list.append(element("li", "No reviews match."));
+    if (!list.children.length) list.append(element("li", "", "No reviews match."));
     cursor = body.next_cursor;
     more.hidden = cursor === null;
   } catch (failure) {
-    showError(failure.message);
+    showError(form, failure);
   }
 }
 

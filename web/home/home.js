@@ -1,16 +1,10 @@
 // The showtime list at /: every showtime that has not ended, by day.
 
 import { getJSON } from "../shared/api.js";
+import { element } from "../shared/dom.js";
 import { dayKey, formatMoney, formatStart, formatTime } from "../shared/format.js";
 
 const root = document.querySelector("#showtimes");
-
-function element(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 function cheapest(prices) {
   const amounts = Object.values(prices);

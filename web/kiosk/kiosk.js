@@ -9,6 +9,7 @@
 // It only ever reads: it never holds a seat.
 
 import { ensureSession, getJSON, HttpError } from "../shared/api.js";
+import { element } from "../shared/dom.js";
 import { dayKey, formatStart, formatTime, typeName } from "../shared/format.js";
 import { SeatSocket } from "../shared/socket.js";
 import { installSprite } from "../shared/sprite.js";
@@ -30,13 +31,6 @@ const FEW_LEFT_MIN = 5;
 const SVG = "http://www.w3.org/2000/svg";
 const $ = (selector) => document.querySelector(selector);
 const params = new URLSearchParams(location.search);
-
-function element(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 

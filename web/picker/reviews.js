@@ -2,6 +2,7 @@
 // time, and for someone who saw it (a paid showtime that is over) a form to
 // write or edit their own. Guests and visitors without a session only read.
 import { getJSON, sendJSON } from "../shared/api.js";
+import { element } from "../shared/dom.js";
 
 const $ = (selector) => document.querySelector(selector);
 const section = $("#reviews");
@@ -12,17 +13,10 @@ let movieId = null;
 let cursor = null;
 let mine = null;
 
-function element(tag, text, className) {
-  const node = document.createElement(tag);
-  if (text !== undefined) node.textContent = text;
-  if (className) node.className = className;
-  return node;
-}
-
 function stars(count) {
-  const shown = element("span", "★".repeat(count) + "☆".repeat(5 - count), "review-stars");
+  const shown = element("span", "review-stars", "★".repeat(count) + "☆".repeat(5 - count));
   shown.setAttribute("aria-hidden", "true");
-  return [shown, element("span", `${count} of 5 stars`, "visually-hidden")];
+  return [shown, element("span", "visually-hidden", `${count} of 5 stars`)];
 }
 
 function showRating(rating) {
@@ -33,12 +27,12 @@ function showRating(rating) {
 }
 
 function item(review) {
-  const li = element("li", undefined, "review");
-  const by = element("p", undefined, "review-by");
-  const date = element("time", new Date(review.created_at).toLocaleDateString());
+  const li = element("li", "review");
+  const by = element("p", "review-by");
+  const date = element("time", "", new Date(review.created_at).toLocaleDateString());
   date.dateTime = review.created_at;
   by.append(...stars(review.stars), ` ${review.author ?? "A viewer"}, `, date);
-  li.append(by, element("p", review.text, "review-text"));
+  li.append(by, element("p", "review-text", review.text));
   return li;
 }
 
