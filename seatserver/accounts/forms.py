@@ -71,8 +71,10 @@ class ProfileUpdate(_Form):
 
     name: Name | None = None
     phone: Phone | None = None
-    # A new address is only used once confirmed from a link sent to it.
+    # A new address is only used once confirmed from a link sent to it; asking
+    # for one takes the current password (a session left open is not enough).
     email: Email | None = None
+    current_password: Annotated[StrictStr, Field(max_length=MAX_LENGTH)] | None = None
 
 
 class TokenForm(_Form):
