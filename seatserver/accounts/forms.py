@@ -19,7 +19,7 @@ _PHONE = re.compile(r"^\+?[0-9][0-9 ()./-]{3,23}$")
 
 def _email(value: str) -> str:
     value = value.strip()
-    if len(value) > 254 or not _EMAIL.match(value):
+    if len(value) > 254 or not _EMAIL.match(value) or not value.isprintable():
         raise ValueError("not an e-mail address")
     return value
 
