@@ -62,7 +62,9 @@ if #refused > 0 then return {'seats_unavailable', now, refused} end
 if held_count + fresh > max_seats then return {'too_many_seats', now, {}} end
 
 local addr_key = false
-if addr_prefix ~= '' and address ~= '' then addr_key = addr_prefix .. address end
+if addr_prefix ~= '' and address ~= '' and address_cap > 0 then
+  addr_key = addr_prefix .. address
+end
 
 -- Seats held from the address now, and how many of the requested ones would
 -- be new to its count.
