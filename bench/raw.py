@@ -29,6 +29,8 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from seatserver import redis_keys
 from seatserver.settings import Settings
 
+RAW_ADDRESS_CAP = 1_000_000
+
 
 def script(name: str) -> str:
     """The script text exactly as HoldEngine loads it: prelude, then the verb."""
@@ -45,8 +47,12 @@ def _calls(i: int, showtimes: list[int], settings: Settings
     common: list[Any] = [redis_keys.seat_prefix(showtime), redis_keys.mine_prefix(showtime),
                             settings.stream_maxlen]
     holder, seat = f"raw{i}", f"R{i}"
+    # Every raw holder acts from one address under a cap far above the run's
+    # holds, so the per-address bookkeeping a real hold does is measured too.
+    per_address = [RAW_ADDRESS_CAP, "127.0.0.1", redis_keys.address_prefix(showtime),
+                   redis_keys.seat_addresses(showtime)]
     hold_args = [*common, holder, settings.hold_ttl_s * 1000, settings.max_seats,
-                 settings.backstop_ms, seat]
+                 settings.backstop_ms, *per_address, seat]
     return keys, hold_args, [*common, holder, seat]
 
 

@@ -100,6 +100,7 @@ def create_app(settings: Settings) -> web.Application:
         stream_maxlen=settings.stream_maxlen,
         backstop_ms=settings.backstop_ms,
         longest_hold_ms=settings.payment_window_s * 1000,
+        max_seats_per_address=settings.max_seats_per_address,
     )
     feed = ChangeFeed(feed_redis)
     sweeper = ExpirySweeper(engine)
@@ -108,7 +109,8 @@ def create_app(settings: Settings) -> web.Application:
     rooms = RoomRegistry(engine, feed, catalog, sweeper,
                          summary_interval_s=settings.summary_interval_s)
     commands = Commands(engine, rooms)
-    sockets = SocketView(commands, rooms, settings)
+    proxies = TrustedProxies(settings.trusted_proxies)
+    sockets = SocketView(commands, rooms, settings, proxies)
     lag = LoopLagMonitor()
     bookings = BookingStore(pool)
     webhooks = WebhookDispatcher(
@@ -151,7 +153,6 @@ def create_app(settings: Settings) -> web.Application:
         poll_s=settings.outbox_poll_s, retry_base_s=settings.outbox_retry_base_s,
         retry_cap_s=settings.outbox_retry_cap_s, max_attempts=settings.outbox_max_attempts)
 
-    proxies = TrustedProxies(settings.trusted_proxies)
     cookies = SessionCookies(proxies, always_secure=settings.secure_cookies)
     accounts = AccountStore(pool, email_ttl=timedelta(seconds=settings.email_token_ttl_s),
                             reset_ttl=timedelta(seconds=settings.reset_token_ttl_s))
@@ -163,7 +164,8 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(HealthHandlers(redis, pool).routes())
     app.router.add_routes(MetricsHandlers(
         SeatCollector(sockets, rooms, feed, lag, commands, engine, checkout)).routes())
-    app.router.add_routes(SessionHandlers(sessions, cookies).routes())
+    app.router.add_routes(SessionHandlers(sessions, cookies, proxies, _guest_sessions(
+        redis, settings)).routes())
     app.router.add_routes(AccountHandlers(auth, accounts, sessions, cookies, proxies).routes())
     app.router.add_routes(CatalogHandlers(catalog, Availability(engine, catalog)).routes())
     auditor = Auditor(AuditStore(pool), proxies)
@@ -197,7 +199,16 @@ def _throttles(redis: RedisClient, settings: Settings) -> Throttles:
                                window_s=window),
         reset_address=Throttle(redis, "reset:address", limit=3 * settings.reset_limit,
                                window_s=window),
+        email_change=Throttle(redis, "email:account", limit=settings.email_change_limit,
+                              window_s=window),
     )
+
+
+def _guest_sessions(redis: RedisClient, settings: Settings) -> Throttle | None:
+    if not settings.guest_sessions_per_minute:
+        return None
+    return Throttle(redis, "sessions:address", limit=settings.guest_sessions_per_minute,
+                    window_s=60)
 
 
 async def _services(app: web.Application) -> AsyncIterator[None]:

@@ -63,6 +63,7 @@ class SeatCollector(Collector):
                                   labels=["cause"])
         cut.add_metric(["too_slow"], self._sockets.stats.too_slow)
         cut.add_metric(["flooding"], self._sockets.stats.flooding)
+        cut.add_metric(["too_many_sockets"], self._sockets.stats.too_many_sockets)
         yield cut
         stats = self._sockets.stats
         yield CounterMetricFamily("seatserver_frames_out", "WebSocket frames written",

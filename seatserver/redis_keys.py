@@ -50,6 +50,23 @@ def lapsed(showtime: int, holder: str) -> str:
     return f"{mine(showtime, holder)}:lapsed"
 
 
+def address_prefix(showtime: int) -> str:
+    """Prefix of ``addr:{st:<id>}:<address>``: a sorted set of the seats held
+    from one client address (IPv4, or IPv6 /64) -> their deadline, for the
+    per-address seat cap. The hold script appends the address."""
+    return f"addr:{tag(showtime)}:"
+
+
+def address_seats(showtime: int, address: str) -> str:
+    return f"{address_prefix(showtime)}{address}"
+
+
+def seat_addresses(showtime: int) -> str:
+    """Hash: held seat -> the client address of its latest hold (what tells a
+    live entry of an address set from one whose hold ended)."""
+    return f"addrof:{tag(showtime)}"
+
+
 def mirror_marker(part: int | None = None) -> str:
     """Present while Redis holds the mirror of PostgreSQL's bookings (booked and
     pending seats); a flushed or restarted Redis lacks it, which asks for a

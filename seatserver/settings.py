@@ -80,6 +80,12 @@ class Settings:
     port: int = 8080
     hold_ttl_s: int = 480
     max_seats: int = 10
+    # Seats held at once from one client address (an IPv4 address or an IPv6
+    # /64) in one showtime, across all its sessions; 0: no cap. Four buyers at
+    # max_seats: a household or an office behind one NAT still buys.
+    max_seats_per_address: int = 40
+    # WebSocket connections one session may have open on one server process.
+    max_sockets_per_session: int = 16
     # Empty means "the server's own origin only" (judged from the Host header).
     allowed_origins: tuple[str, ...] = ()
     data_dir: Path = field(default_factory=lambda: Path(".data"))
@@ -147,12 +153,17 @@ class Settings:
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (the
     # client's address for rate limits, https for Secure cookies).
     trusted_proxies: tuple[Network, ...] = ()
+    # Guest sessions (POST /api/sessions) one client address may open per
+    # minute; 0: no limit.
+    guest_sessions_per_minute: int = 30
     # Failed log-ins allowed per account and per client address in a window.
     login_limit_account: int = 5
     login_limit_address: int = 30
     login_window_s: int = 900
     # Password-reset messages per account (and 3x that per address) per window.
     reset_limit: int = 3
+    # E-mail address changes per account per log-in window.
+    email_change_limit: int = 3
     # How long a password-reset and an e-mail confirmation link work.
     reset_token_ttl_s: int = 3600
     email_token_ttl_s: int = 86_400
@@ -179,6 +190,9 @@ class Settings:
             port=_int(env, "SEATSERVER_PORT", 8080, minimum=0),
             hold_ttl_s=_int(env, "SEATSERVER_HOLD_TTL", 480, minimum=1),
             max_seats=_int(env, "SEATSERVER_MAX_SEATS", 10, minimum=1),
+            max_seats_per_address=_int(env, "SEATSERVER_MAX_SEATS_PER_ADDRESS", 40),
+            max_sockets_per_session=_int(env, "SEATSERVER_MAX_SOCKETS_PER_SESSION", 16,
+                                         minimum=1),
             allowed_origins=_origins(env.get("SEATSERVER_ALLOWED_ORIGINS")),
             data_dir=Path(env.get("SEATSERVER_DATA_DIR") or ".data"),
             stream_maxlen=_int(env, "SEATSERVER_STREAM_MAXLEN", 10_000, minimum=100),
@@ -196,9 +210,11 @@ class Settings:
             outbox_max_attempts=_int(env, "SEATSERVER_OUTBOX_MAX_ATTEMPTS", 20, minimum=1),
             secure_cookies=_bool(env, "SEATSERVER_SECURE_COOKIES"),
             trusted_proxies=_networks(env, "SEATSERVER_TRUSTED_PROXIES"),
+            guest_sessions_per_minute=_int(env, "SEATSERVER_GUEST_SESSIONS_PER_MINUTE", 30),
             login_limit_account=_int(env, "SEATSERVER_LOGIN_LIMIT_ACCOUNT", 5, minimum=1),
             login_limit_address=_int(env, "SEATSERVER_LOGIN_LIMIT_ADDRESS", 30, minimum=1),
             login_window_s=_int(env, "SEATSERVER_LOGIN_WINDOW", 900, minimum=1),
+            email_change_limit=_int(env, "SEATSERVER_EMAIL_CHANGE_LIMIT", 3, minimum=1),
             reset_token_ttl_s=_int(env, "SEATSERVER_RESET_TOKEN_TTL", 3600, minimum=60),
             email_token_ttl_s=_int(env, "SEATSERVER_EMAIL_TOKEN_TTL", 86_400, minimum=60),
             admin_password=env.get("SEATSERVER_ADMIN_PASSWORD") or None,

@@ -55,6 +55,14 @@ def server_data_dir(server_data_root: Path) -> Path:
     return Path(tempfile.mkdtemp(dir=server_data_root)) / "data"
 
 
+# Tests run many buyers from one address (127.0.0.1), as load tests do: every
+# server they start raises the per-address limits meant for the public, on
+# purpose and in one place. Tests of the limits themselves set their own.
+MANY_BUYERS = {"guest_sessions_per_minute": 1_000_000, "max_seats_per_address": 1_000_000}
+MANY_BUYERS_ENV = {"SEATSERVER_GUEST_SESSIONS_PER_MINUTE": "1000000",
+                   "SEATSERVER_MAX_SEATS_PER_ADDRESS": "1000000"}
+
+
 # Databases a test session uses beyond its own (tests.bookings.conftest.other_db).
 REDIS_DBS_PER_SESSION = 3
 

@@ -20,6 +20,7 @@ import redis
 from redis.crc import key_slot
 
 from seatserver.embedded import _redis_binary
+from tests.conftest import MANY_BUYERS_ENV
 
 REDIS_SERVER = _redis_binary()
 
@@ -81,7 +82,7 @@ class ServerProcess:
 
     def __init__(self, env: dict[str, str]) -> None:
         self.port = free_port()
-        self.env = {**os.environ, **env, "SEATSERVER_PORT": str(self.port),
+        self.env = {**os.environ, **MANY_BUYERS_ENV, **env, "SEATSERVER_PORT": str(self.port),
                     "SEATSERVER_HOST": "127.0.0.1"}
         self.proc: subprocess.Popen[bytes] | None = None
         self.log: IO[bytes] | None = None

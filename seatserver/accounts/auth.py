@@ -2,8 +2,12 @@
 
 Log-in answers the same way, after the same work, whether the e-mail is
 unknown or the password wrong (one ``invalid_credentials``, a hash verified
-either way), and counts failures per account and per client address; past
-either limit it answers ``rate_limited`` before looking at the password.
+either way). Every attempt is counted first, per client address and per
+account, in one Redis step each, and one past either limit is answered
+``rate_limited`` without hashing: twenty attempts sent at once get exactly
+the limit's worth of password checks. A successful log-in gives its attempt
+back to the address (only failures count there) and forgets the account's
+failures, as it proves the password is known.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from seatserver.accounts.linking import GuestLinker
 from seatserver.accounts.passwords import Passwords
 from seatserver.accounts.rbac import Caller, Role
 from seatserver.accounts.sessions import NewSession
-from seatserver.accounts.store import Account, AccountStore, NewAccount
+from seatserver.accounts.store import Account, AccountStore, Credentials, NewAccount
 from seatserver.accounts.throttle import Throttle, subject_of
 from seatserver.errors import InvalidCredentials, NotFound
 
@@ -38,6 +42,7 @@ class Throttles:
     register_address: Throttle
     reset_account: Throttle
     reset_address: Throttle
+    email_change: Throttle
 
 
 def _guest(caller: Caller | None) -> int | None:
@@ -56,8 +61,7 @@ class Authenticator:
                        address: str) -> SignedIn:
         """A customer account, logged in. From a guest session the guest
         becomes the account, holds and bookings included."""
-        await self._throttles.register_address.check(address)
-        await self._throttles.register_address.count(address)
+        await self._throttles.register_address.hit(address)
         hashed = NewAccount(new.email, await self._passwords.hash(password), new.name,
                             new.phone)
         account, session = await self._store.register(
@@ -67,20 +71,28 @@ class Authenticator:
 
     async def log_in(self, email: str, password: str, *, caller: Caller | None,
                      address: str) -> SignedIn:
-        account_key = subject_of(email)
-        await self._throttles.login_address.check(address)
-        await self._throttles.login_account.check(account_key)
-        found = await self._store.credentials(email)
-        ok = await self._passwords.verify(found.password_hash if found else None, password)
-        if found is None or not ok:
-            await self._throttles.login_address.count(address)
-            await self._throttles.login_account.count(account_key)
-            raise InvalidCredentials("the e-mail address or the password is wrong")
-        await self._throttles.login_account.clear(account_key)
+        found = await self.check_password(email, password, address=address)
         if self._passwords.needs_rehash(found.password_hash):
             await self._store.set_password_hash(found.user_id,
                                                 await self._passwords.hash(password))
         return await self._open(found.user_id, caller, address)
+
+    async def check_password(self, email: str, password: str, *, address: str
+                             ) -> Credentials:
+        """The account whose e-mail and password these are; ``invalid_credentials``
+        otherwise. Counted (before hashing) against the log-in limits of the
+        account and the address, whatever route asks: a password is guessed
+        at the same pace through any of them."""
+        account_key = subject_of(email)
+        await self._throttles.login_address.hit(address)
+        await self._throttles.login_account.hit(account_key)
+        found = await self._store.credentials(email)
+        ok = await self._passwords.verify(found.password_hash if found else None, password)
+        if found is None or not ok:
+            raise InvalidCredentials("the e-mail address or the password is wrong")
+        await self._throttles.login_account.clear(account_key)
+        await self._throttles.login_address.refund(address)
+        return found
 
     async def _open(self, user_id: int, caller: Caller | None, address: str) -> SignedIn:
         guest = _guest(caller)
@@ -101,15 +113,26 @@ class Authenticator:
             raise NotFound("the account was deleted meanwhile")
         return SignedIn(account, session, linked.bookings, seats)
 
+    async def change_email(self, account: Account, email: str, password: str, *,
+                           address: str) -> None:
+        """Ask for ``email`` to become the account's address (see
+        ``AccountStore.request_email_change``): at most ``email_change``'s
+        limit per account and window, and only with the current password,
+        checked like a log-in (counted against the same limits)."""
+        await self._throttles.email_change.hit(
+            str(account.id), "too many e-mail address changes; try again later")
+        if account.email is None:
+            raise InvalidCredentials("this account has no password to confirm with")
+        await self.check_password(account.email, password, address=address)
+        await self._store.request_email_change(account.id, email, remote=address)
+
     async def request_reset(self, email: str, *, address: str) -> None:
         """Send a reset link if the address is an account's. Limited per
         address and per account, so nobody's inbox can be flooded; the caller
         answers the same whether or not a message was sent."""
         account_key = subject_of(email)
-        await self._throttles.reset_address.check(address)
-        await self._throttles.reset_account.check(account_key)
-        await self._throttles.reset_address.count(address)
-        await self._throttles.reset_account.count(account_key)
+        await self._throttles.reset_address.hit(address)
+        await self._throttles.reset_account.hit(account_key)
         await self._store.request_reset(email)
 
     async def reset_password(self, token: str, password: str, *, address: str) -> None:

@@ -19,7 +19,7 @@ _PHONE = re.compile(r"^\+?[0-9][0-9 ()./-]{3,23}$")
 
 def _email(value: str) -> str:
     value = value.strip()
-    if len(value) > 254 or not _EMAIL.match(value):
+    if len(value) > 254 or not _EMAIL.match(value) or not value.isprintable():
         raise ValueError("not an e-mail address")
     return value
 
@@ -71,8 +71,10 @@ class ProfileUpdate(_Form):
 
     name: Name | None = None
     phone: Phone | None = None
-    # A new address is only used once confirmed from a link sent to it.
+    # A new address is only used once confirmed from a link sent to it; asking
+    # for one takes the current password (a session left open is not enough).
     email: Email | None = None
+    current_password: Annotated[StrictStr, Field(max_length=MAX_LENGTH)] | None = None
 
 
 class TokenForm(_Form):

@@ -35,7 +35,8 @@ from seatserver.accounts.rbac import (
 )
 from seatserver.accounts.sessions import SessionStore
 from seatserver.accounts.store import Account, AccountStore, NewAccount
-from seatserver.errors import NotFound, Unauthorized
+from seatserver.accounts.throttle import Throttle
+from seatserver.errors import BadRequest, NotFound, Unauthorized
 from seatserver.openapi import describe
 
 
@@ -53,16 +54,29 @@ def public(account: Account, *, email_pending: str | None = None) -> dict[str, A
 
 
 class SessionHandlers:
-    def __init__(self, store: SessionStore, cookies: SessionCookies) -> None:
+    """Guest sessions. ``per_address`` (None: no limit) bounds how many one
+    client address opens: each is a holder of its own, with its own seat
+    limit, and a row in the database."""
+
+    def __init__(self, store: SessionStore, cookies: SessionCookies, proxies: TrustedProxies,
+                 per_address: Throttle | None) -> None:
         self._store = store
         self._cookies = cookies
+        self._proxies = proxies
+        self._per_address = per_address
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post("/api/sessions", self.create_session)]
 
     @allow(Role.ANONYMOUS)
-    @describe("A new guest session: the token, and the session cookie.", status=201)
+    @describe("A new guest session: the token, and the session cookie.", status=201,
+              errors=[429])
     async def create_session(self, request: web.Request) -> web.Response:
+        if self._per_address is not None:
+            await self._per_address.hit(
+                self._proxies.client_subject(request),
+                f"at most {self._per_address.limit} new sessions a minute from one "
+                "address; try again shortly")
         session = await self._store.create_guest()
         body = {"token": session.token, "user_id": session.user_id,
                 "expires_at": session.expires_at}
@@ -146,8 +160,10 @@ class AccountHandlers:
         return _json(public(account, email_pending=pending))
 
     @allow(*ACCOUNTS)
-    @describe("Change name, phone or e-mail (confirmed from a link first).",
-              body=ProfileUpdate, errors=[404, 409])
+    @describe("Change name, phone or e-mail (confirmed from a link first; a new "
+              "address needs current_password, and the answer is the same whether "
+              "or not another account has it).",
+              body=ProfileUpdate, errors=[401, 404, 429])
     async def update_me(self, request: web.Request) -> web.Response:
         identity = identity_of(request)
         form = await read_form(request, ProfileUpdate)
@@ -160,9 +176,13 @@ class AccountHandlers:
             if same and current.email_verified:
                 # Back to the address it has: a pending change is called off.
                 await self._accounts.cancel_email_change(identity.user_id)
+            elif form.current_password is None:
+                raise BadRequest("current_password: needed to change the e-mail address")
             else:
                 # A new address, or the unconfirmed one again: (re)send the link.
-                await self._accounts.request_email_change(identity.user_id, form.email)
+                await self._auth.change_email(
+                    current, form.email, form.current_password,
+                    address=self._proxies.client_address(request))
         changes: dict[str, str | None] = {
             field: getattr(form, field) for field in ("name", "phone")
             if field in form.model_fields_set}

@@ -1,4 +1,5 @@
-"""The account messages the outbox sends: e-mail confirmation and password reset.
+"""The account messages the outbox sends: e-mail confirmation, password reset,
+and the notice that another account tried to use one's address.
 
 Links are relative to the site, like the booking confirmations' (a mail
 sender would put the public address in front). The token is in the query of
@@ -11,14 +12,16 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from seatserver.accounts.tokens import MESSAGE_KINDS
+from seatserver.accounts.tokens import EMAIL_IN_USE_KIND, MESSAGE_KINDS
 from seatserver.bookings.outbox import Message
 
-KINDS = tuple(MESSAGE_KINDS.values())
+KINDS = (*MESSAGE_KINDS.values(), EMAIL_IN_USE_KIND)
 
 
 class AccountComposer:
     async def compose(self, row_id: int, kind: str, payload: Mapping[str, Any]) -> Message:
+        if kind == EMAIL_IN_USE_KIND:
+            return self._in_use(row_id, kind, str(payload["to"]))
         to, secret = str(payload["to"]), str(payload["secret"])
         until = datetime.fromisoformat(str(payload["expires_at"]))
         if kind == MESSAGE_KINDS["verify_email"]:
@@ -34,3 +37,12 @@ class AccountComposer:
                 f"The link works once, until {until:%Y-%m-%d %H:%M %Z}. If it was not you, "
                 "ignore this message: your password stays as it is.\n"))
         raise ValueError(f"no account message for outbox kind {kind!r}")
+
+    @staticmethod
+    def _in_use(row_id: int, kind: str, to: str) -> Message:
+        return Message(row_id, kind, to, "Someone tried to use your e-mail address", (
+            f"Someone asked to make {to} the address of another seatserver account.\n"
+            "Nothing has changed: the address stays with your account, and we sent no "
+            "link that could move it.\n\nIf that was you, log in with this address "
+            "instead (or reset its password from the log-in page). If it was not, you "
+            "can ignore this message.\n"))

@@ -25,6 +25,25 @@ def _address(raw: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address |
         return None
 
 
+# The part of an IPv6 address one subscriber line gets: a household or an
+# office is routed a whole /64 (often a /56), so counting per address would
+# let one client pick a fresh address for every request.
+IPV6_SUBSCRIBER_PREFIX = 64
+
+
+def quota_subject(address: str) -> str:
+    """What per-address limits count against: an IPv4 address as it is, an
+    IPv6 address as its /64 network (an IPv4-mapped one as the IPv4 address);
+    anything else (``unknown``, a unix socket) as given."""
+    parsed = _address(address)
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        net = ipaddress.IPv6Network((parsed, IPV6_SUBSCRIBER_PREFIX), strict=False)
+        return str(net)
+    return str(parsed) if parsed is not None else address[:64]
+
+
 class TrustedProxies:
     def __init__(self, networks: tuple[Network, ...]) -> None:
         self._networks = networks
@@ -48,6 +67,10 @@ class TrustedProxies:
             if not self._trusted(hop):
                 return hop if _address(hop) else peer
         return hops[0] if hops else peer
+
+    def client_subject(self, request: web.Request) -> str:
+        """The client's address as per-address limits count it (``quota_subject``)."""
+        return quota_subject(self.client_address(request))
 
     def is_https(self, request: web.Request) -> bool:
         """Whether the browser reached us (or our trusted proxy) over TLS."""

@@ -175,17 +175,30 @@ class AccountStore:
                 "phone" in changes, changes.get("phone"))
         return _account(row)
 
-    async def request_email_change(self, user_id: int, email: str) -> None:
+    async def request_email_change(self, user_id: int, email: str, *,
+                                   remote: str | None = None) -> None:
         """Send a confirmation link to ``email``; it becomes the account's
-        address only when the link is used."""
+        address only when the link is used.
+
+        An address another account has gets no link: its owner is told that
+        someone tried to use it instead. The change is recorded as pending
+        all the same (with a token nobody is sent), so the caller sees the
+        same answer, now and in ``pending_email``, whether the address is
+        taken or not: the form tells no one who has an account.
+        """
         async with self._pool.acquire() as conn, conn.transaction():
-            taken = await conn.fetchval(
-                "SELECT 1 FROM users WHERE lower(email) = lower($1) AND id <> $2",
+            owner = await conn.fetchrow(
+                "SELECT id, email FROM users WHERE lower(email) = lower($1) AND id <> $2",
                 email, user_id)
-            if taken:
-                raise EmailTaken("another account uses this e-mail address")
             await tokens.issue(conn, user_id=user_id, purpose="verify_email", email=email,
-                               ttl=self._email_ttl)
+                               ttl=self._email_ttl, send=owner is None)
+            if owner is not None:
+                await conn.execute(
+                    "INSERT INTO outbox (kind, payload) VALUES ($1, $2::jsonb)",
+                    tokens.EMAIL_IN_USE_KIND,
+                    json.dumps({"user_id": owner["id"], "to": owner["email"]}))
+            await _audit(conn, user_id, "account.email_change_requested", remote,
+                         {"taken": owner is not None})
 
     async def cancel_email_change(self, user_id: int) -> None:
         async with self._pool.acquire() as conn:

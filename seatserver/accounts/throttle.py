@@ -1,8 +1,12 @@
 """Fixed-window counters in Redis: how many times something happened lately.
 
-Used to slow password guessing (failed log-ins per account and per client
-address) and to stop reset mails being sent to someone in a loop. Every
-instance shares the counters, so adding instances adds no guesses.
+Used to slow password guessing (log-ins per account and per client address),
+to stop mails being sent to someone in a loop and to bound guest sessions per
+address. Every instance shares the counters, so adding instances adds no guesses.
+
+``hit`` counts an attempt and answers whether it is within the limit in one
+Redis step, before the work it guards: a burst of concurrent attempts cannot
+all read "under the limit" and then all do the (slow) work.
 """
 
 from __future__ import annotations
@@ -21,6 +25,32 @@ def subject_of(text: str) -> str:
     return hashlib.sha256(text.strip().lower().encode()).hexdigest()[:32]
 
 
+# KEYS[1] the counter; ARGV[1] window (ms), ARGV[2] limit.
+# Returns 0 when this attempt is within the limit, else the window's ms left.
+# The window starts with the first attempt; a counter found without an expiry
+# (written by something else) gets one, so it can never block for ever.
+_HIT = """
+local n = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if n == 1 or ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+if n > tonumber(ARGV[2]) then return math.max(ttl, 1) end
+return 0
+"""
+# KEYS[1] the counter: gives back one attempt (never below zero, expiry kept).
+_REFUND = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end
+return 0
+"""
+
+
+def retry_after_s(ttl_ms: int | None) -> int:
+    """Whole seconds to wait for a window with ``ttl_ms`` left (at least 1)."""
+    return max(1, math.ceil(ttl_ms / 1000)) if ttl_ms and ttl_ms > 0 else 1
+
+
 class Throttle:
     """At most ``limit`` counted events per subject in a window of ``window_s``."""
 
@@ -29,35 +59,36 @@ class Throttle:
         self._name = name
         self._limit = limit
         self._window_ms = window_s * 1000
+        self._hit = redis.register_script(_HIT)
+        self._refund = redis.register_script(_REFUND)
+
+    @property
+    def limit(self) -> int:
+        return self._limit
 
     def _key(self, subject: str) -> str:
         return redis_keys.throttle(self._name, subject)
 
-    async def check(self, subject: str) -> None:
-        """Raise ``rate_limited`` (with the seconds to wait) once the limit is reached."""
+    async def hit(self, subject: str, message: str = "too many attempts; try again later"
+                  ) -> None:
+        """Count one attempt now, before its work; raise ``rate_limited`` (with
+        the seconds to wait) when it is past the limit. Atomic in Redis: of any
+        number of concurrent attempts exactly ``limit`` per window pass."""
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.get(self._key(subject))
-                pipe.pttl(self._key(subject))
-                count, ttl = await pipe.execute()
+            left = int(await self._hit(keys=[self._key(subject)],
+                                       args=[self._window_ms, self._limit]))
         except REDIS_DOWN as exc:
             raise Unavailable("cannot check the rate limit right now") from exc
-        if count is not None and int(count) >= self._limit:
-            retry = max(1, math.ceil(ttl / 1000)) if ttl and ttl > 0 else 1
-            raise RateLimited("too many attempts; try again later", retry_after_s=retry)
+        if left:
+            raise RateLimited(message, retry_after_s=retry_after_s(left))
 
-    async def count(self, subject: str) -> None:
-        """Count one event. The window starts with the first event: the key is
-        created with its expiry and incremented in one transaction, so a
-        counter can never be left without one."""
-        key = self._key(subject)
+    async def refund(self, subject: str) -> None:
+        """Give back an attempt counted by ``hit`` (it turned out not to count,
+        e.g. a successful log-in against the per-address limit of failures)."""
         try:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.set(key, 0, px=self._window_ms, nx=True)
-                pipe.incr(key)
-                await pipe.execute()
+            await self._refund(keys=[self._key(subject)])
         except REDIS_DOWN as exc:
-            raise Unavailable("cannot count the attempt right now") from exc
+            raise Unavailable("cannot update the rate limit right now") from exc
 
     async def clear(self, subject: str) -> None:
         try:

@@ -25,6 +25,8 @@ Purpose = Literal["verify_email", "reset_password"]
 # The outbox kind of each purpose's message (see accounts.messages).
 MESSAGE_KINDS: dict[str, str] = {"verify_email": "account_verify_email",
                                  "reset_password": "account_reset_password"}
+# The notice to the owner of an address another account asked to use.
+EMAIL_IN_USE_KIND = "account_email_in_use"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +36,10 @@ class Redeemed:
 
 
 async def issue(conn: asyncpg.Connection, *, user_id: int, purpose: Purpose, email: str,
-                ttl: timedelta) -> None:
-    """A new token for ``purpose``, replacing the user's unused ones, and its message."""
+                ttl: timedelta, send: bool = True) -> None:
+    """A new token for ``purpose``, replacing the user's unused ones, and its
+    message; with ``send`` False no message, so nobody ever learns the token
+    (an address change that must look requested but can never be confirmed)."""
     token = secrets.token_urlsafe(32)
     expires_at = datetime.now(UTC) + ttl
     await conn.execute(
@@ -45,6 +49,8 @@ async def issue(conn: asyncpg.Connection, *, user_id: int, purpose: Purpose, ema
         """INSERT INTO account_tokens (token_hash, user_id, purpose, email, expires_at)
            VALUES ($1, $2, $3, $4, $5)""",
         token_hash(token), user_id, purpose, email, expires_at)
+    if not send:
+        return
     payload = {"user_id": user_id, "to": email, "secret": token,
                "expires_at": expires_at.isoformat()}
     await conn.execute("INSERT INTO outbox (kind, payload) VALUES ($1, $2::jsonb)",

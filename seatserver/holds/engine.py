@@ -98,6 +98,7 @@ class HoldEngine:
         backstop_ms: int,
         timeout_s: float = 5.0,
         longest_hold_ms: int = 0,
+        max_seats_per_address: int = 0,
     ) -> None:
         self._redis = redis
         self._ttl = hold_ttl_ms
@@ -107,6 +108,8 @@ class HoldEngine:
         # payment window).
         self._index_ttl = hold_ttl_ms + max(hold_ttl_ms, longest_hold_ms) + backstop_ms
         self._max_seats = max_seats
+        # 0: no per-address cap, and no per-address bookkeeping either.
+        self._max_per_address = max_seats_per_address
         self._maxlen = stream_maxlen
         self._backstop = backstop_ms
         self.clock_offset_ms = 0.0
@@ -160,17 +163,29 @@ class HoldEngine:
         return reply
 
     async def hold(self, showtime: int, holder: str, seats: Sequence[str],
-                   ttl_ms: int | None = None) -> HoldResult:
+                   ttl_ms: int | None = None, *, address: str = "") -> HoldResult:
         """Hold all seats or none; ``ttl_ms`` overrides the hold time (checkout
-        extends a buyer's holds to cover the payment window this way)."""
+        extends a buyer's holds to cover the payment window this way).
+
+        ``address`` is the client's (see ``accounts.proxies.quota_subject``):
+        the seats held from it in the showtime, by all its holders together,
+        are capped. A hold without one (checkout's extension) is not capped
+        and keeps each seat counted for the address it was taken from.
+        """
         ttl = self._ttl if ttl_ms is None else ttl_ms
+        cap = self._max_per_address
+        per_address = ([cap, address, redis_keys.address_prefix(showtime),
+                        redis_keys.seat_addresses(showtime)] if cap else [0, "", "", ""])
         reply = await self._run(
-            self._hold, showtime, [holder, ttl, self._max_seats, self._backstop, *seats]
-        )
+            self._hold, showtime,
+            [holder, ttl, self._max_seats, self._backstop, *per_address, *seats])
         status = _text(reply[0])
         if status == "seats_unavailable":
             refused = [_text(s) for s in reply[2]]
             raise SeatsUnavailable(f"not available: {', '.join(refused)}", refused)
+        if status == "too_many_seats" and len(reply) > 3:
+            raise TooManySeats(f"at most {cap} seats per showtime may be held from one "
+                               "address (network) at a time", seats)
         if status == "too_many_seats":
             raise TooManySeats(f"at most {self._max_seats} seats per showtime", seats)
         return HoldResult(expires_at=int(reply[2]), offset=_text(reply[3]))

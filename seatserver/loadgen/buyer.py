@@ -27,7 +27,7 @@ from seatserver.loadgen.ledger import CheckoutRecord, Grant, Ledger, Unanswered
 from seatserver.loadgen.options import LoadOptions
 from seatserver.loadgen.payment import CheckoutFailed, Payer
 from seatserver.loadgen.seatmap import SeatPicker
-from seatserver.loadgen.stats import Recorder
+from seatserver.loadgen.stats import ADDRESS_CAP_COUNTER, Recorder
 
 PARTY_SIZES = (1, 2, 3, 4)
 PARTY_WEIGHTS = (20, 45, 15, 20)
@@ -115,7 +115,8 @@ def _failure(exc: BaseException) -> str:
     if isinstance(exc, aiohttp.WSServerHandshakeError):
         return f"upgrade_{exc.status}"
     if isinstance(exc, aiohttp.ClientResponseError):
-        return f"http_{exc.status}"
+        # 429 on a new session: the server's guest sessions per address limit.
+        return "rate_limited" if exc.status == 429 else f"http_{exc.status}"
     if isinstance(exc, TimeoutError):
         return "timeout"
     if isinstance(exc, aiohttp.ClientConnectionError | ConnectionError | OSError):
@@ -365,6 +366,8 @@ class Buyer(Person):
                     self.live[(showtime, seat)] = grant
             else:
                 rec.count(f"hold.refused.{ack.get('code')}")
+                if ack.get("code") == "too_many_seats" and "address" in str(ack.get("message")):
+                    rec.count(ADDRESS_CAP_COUNTER)
 
         self.busy = True
         try:

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,12 +118,15 @@ class SeatClient:
 
     def __init__(self, session: aiohttp.ClientSession, base_url: str, token: str, *,
                  protocol: str = JSON_PROTOCOL, origin: str | None = None,
-                 delay_sink: Callable[[float], None] | None = None) -> None:
+                 delay_sink: Callable[[float], None] | None = None,
+                 headers: Mapping[str, str] | None = None) -> None:
         self._session = session
         self._url = base_url.rstrip("/").replace("http", "ws", 1) + "/ws"
         self._token = token
         self._codec = BY_PROTOCOL[protocol]
         self._origin = origin
+        # Extra headers of the upgrade request (a proxy's X-Forwarded-For).
+        self._headers = dict(headers or {})
         self._refs = itertools.count(1)
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
         # Effects of replies, applied by the reader even when the caller
@@ -155,7 +158,7 @@ class SeatClient:
         return self._token
 
     async def connect(self) -> SeatClient:
-        headers = {"Authorization": f"Bearer {self._token}"}
+        headers = {**self._headers, "Authorization": f"Bearer {self._token}"}
         if self._origin:
             headers["Origin"] = self._origin
         self.ws = await self._session.ws_connect(

@@ -20,7 +20,14 @@ from seatserver.loadgen import charts
 from seatserver.loadgen.audit import FAILED, NOT_RUN, PASSED, Audit, describe
 from seatserver.loadgen.options import LoadOptions
 from seatserver.loadgen.seatmap import ShowtimePlan
-from seatserver.loadgen.stats import METRICS, Aggregate, buckets, error_codes, summary
+from seatserver.loadgen.stats import (
+    METRICS,
+    Aggregate,
+    buckets,
+    error_codes,
+    server_limits,
+    summary,
+)
 
 
 def redacted(url: str | None) -> str | None:
@@ -56,6 +63,7 @@ def build(options: LoadOptions, plans: list[ShowtimePlan], agg: Aggregate, audit
                            "hdr_histogram": h.encode().decode("ascii")}
                     for name, h in agg.histograms.items()},
         "errors": error_codes(agg.totals),
+        "server_limits": server_limits(agg.totals),
         "series": agg.series,
         "audit": {"passed": audit.passed, "checks": describe(audit.checks)},
     }
@@ -113,6 +121,7 @@ def page(report: dict[str, Any], agg: Aggregate) -> str:
     parts += _audit(audit["checks"])
     parts += _latency(report, agg)
     parts += _over_time(report["series"])
+    parts += _limits(report["server_limits"])
     parts += _errors(report["errors"])
     parts += _options(report)
     parts.append("<p><small>How to read this page: docs/loadgen.md.</small></p></body></html>")
@@ -182,6 +191,19 @@ def _over_time(rows: list[dict[str, Any]]) -> list[str]:
     out.append(charts.lines("Connected clients", "s-connected",
                             [_series(rows, "connected", "connected")],
                             "seconds since the start", "clients"))
+    return out
+
+
+def _limits(limits: list[dict[str, Any]]) -> list[str]:
+    """The server's per-address limits that refused this run, and how to raise them."""
+    if not limits:
+        return []
+    out = ['<h2 class="failed">The server\'s per-address limits refused this run</h2><ul>']
+    for limit in limits:
+        out.append(f"<li>{_e(limit['count'])} {_e(limit['what'])}: raise "
+                   f"<code>{_e(limit['setting'])}</code> on the server for a load test "
+                   "(docs/loadgen.md)</li>")
+    out.append("</ul>")
     return out
 
 

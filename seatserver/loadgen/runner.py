@@ -259,6 +259,11 @@ class Runner:
             f"refusals and errors: " + ("; ".join(
                 f"{action} " + ", ".join(f"{c} {n}" for c, n in codes.items())
                 for action, codes in body["errors"].items()) or "none")))
+        for limit in body["server_limits"]:
+            self.out.print(escape(
+                f"server limit: {limit['count']} {limit['what']}; the server refuses many "
+                f"buyers from one address: raise {limit['setting']} on it for a load test "
+                "(docs/loadgen.md)"), style="bold yellow")
         table = Table(title=f"audit: {'PASSED' if audit.passed else 'FAILED'}",
                       title_justify="left", show_lines=False)
         table.add_column("check")

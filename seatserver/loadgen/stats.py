@@ -102,6 +102,27 @@ def error_codes(counters: Counter[str] | dict[str, int]) -> dict[str, dict[str, 
     return out
 
 
+# Holds the server refused under its seats-per-address cap (a part of
+# hold.refused.too_many_seats, told apart by the ack's message).
+ADDRESS_CAP_COUNTER = "limits.seats_per_address"
+# What the server's abuse limits look like from here, and the setting that
+# raises each: a load test runs many buyers from one address, which a server
+# configured for the public refuses.
+LIMIT_HINTS = (
+    ("visit.failed.rate_limited", "new guest sessions refused (rate_limited)",
+     "SEATSERVER_GUEST_SESSIONS_PER_MINUTE"),
+    (ADDRESS_CAP_COUNTER, "holds refused by the seats-per-address cap (too_many_seats)",
+     "SEATSERVER_MAX_SEATS_PER_ADDRESS"),
+)
+
+
+def server_limits(counters: Counter[str] | dict[str, int]) -> list[dict[str, Any]]:
+    """The server's per-address limits that refused this run, with their counts
+    and the setting to raise on the server for a load test (docs/loadgen.md)."""
+    return [{"what": what, "count": counters.get(name, 0), "setting": setting}
+            for name, what, setting in LIMIT_HINTS if counters.get(name, 0)]
+
+
 class Recorder:
     """One worker's figures for the second in progress (then handed over and reset)."""
 

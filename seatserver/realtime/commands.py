@@ -88,7 +88,8 @@ class Commands:
         if len(msg.seats) > self._engine.max_seats:
             raise TooManySeats(f"at most {self._engine.max_seats} seats per showtime")
         await self._note(conn, msg.showtime)
-        result = await self._engine.hold(msg.showtime, conn.holder, msg.seats)
+        result = await self._engine.hold(msg.showtime, conn.holder, msg.seats,
+                                         address=conn.address)
         # The ack is written now, the update only once the feed reads the
         # stream: the offset lets a client tell older updates of these seats
         # (arriving after the ack) from what happened to them since.

@@ -32,10 +32,12 @@ FLOOD_STRIKES = 50
 
 @dataclass
 class Stats:
-    """What this instance's connections sent, and how many were cut off, by cause."""
+    """What this instance's connections sent, and how many were cut off (or
+    refused: a session past its socket cap), by cause."""
 
     too_slow: int = 0
     flooding: int = 0
+    too_many_sockets: int = 0
     frames_out: int = 0
     bytes_out: int = 0
 
@@ -50,6 +52,7 @@ class Connection:
         stats: Stats,
         *,
         read_only: bool = False,
+        address: str = "",
         buffer_limit: int,
         rate_per_s: float,
         rate_burst: int,
@@ -59,6 +62,9 @@ class Connection:
         self.holder = holder
         # Kiosk boards watch; they never hold or release seats.
         self.read_only = read_only
+        # The client's address as per-address limits count it (seats held
+        # from one address); '' for none.
+        self.address = address
         self._stats = stats
         self.showtimes: set[int] = set()
         # Showtime -> when the holder index last noted it (monotonic seconds).

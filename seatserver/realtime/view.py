@@ -1,4 +1,12 @@
-"""The /ws endpoint: identity and origin at the upgrade, then the socket's sole reader."""
+"""The /ws endpoint: identity and origin at the upgrade, then the socket's sole reader.
+
+A session may keep ``max_sockets_per_session`` sockets open on this process
+(a browser tab each); one more is told ``rate_limited`` in an ``error`` frame
+and closed with 1008. The count is per process: it bounds what one session
+can make a process keep (memory, fan-out time per update), which is the
+resource at stake, without a shared count a crashed instance would leave
+wrong.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +16,14 @@ import socket
 from aiohttp import WSMsgType, web
 
 from seatserver.accounts.csrf import origin_allowed
-from seatserver.accounts.rbac import SIGNED_IN, Role, allow, identity_of
-from seatserver.errors import BadMessage, Forbidden
+from seatserver.accounts.proxies import TrustedProxies
+from seatserver.accounts.rbac import SIGNED_IN, Role, allow, caller_of, identity_of
+from seatserver.errors import BadMessage, Forbidden, RateLimited
 from seatserver.openapi import describe
 from seatserver.protocol import messages as m
 from seatserver.protocol.codecs import BY_PROTOCOL, CODECS, JSON
 from seatserver.realtime.commands import Commands
-from seatserver.realtime.connection import Connection, Stats
+from seatserver.realtime.connection import CLOSE_POLICY, Connection, Stats
 from seatserver.realtime.rooms import RoomRegistry
 from seatserver.settings import Settings
 
@@ -22,11 +31,15 @@ log = logging.getLogger(__name__)
 
 
 class SocketView:
-    def __init__(self, commands: Commands, rooms: RoomRegistry, settings: Settings) -> None:
+    def __init__(self, commands: Commands, rooms: RoomRegistry, settings: Settings,
+                 proxies: TrustedProxies) -> None:
         self._commands = commands
         self._rooms = rooms
         self._settings = settings
+        self._proxies = proxies
         self.connections: set[Connection] = set()
+        # Open sockets per session token on this process (the socket cap).
+        self._per_session: dict[str, int] = {}
         self.stats = Stats()
 
     # Any session: the role gate resolves it (401 without one) before the upgrade.
@@ -53,10 +66,22 @@ class SocketView:
         conn = Connection(
             ws, request.transport, codec, str(identity.user_id), self.stats,
             read_only=identity.kind == Role.KIOSK.value,
+            address=self._proxies.client_subject(request),
             buffer_limit=self._settings.send_buffer_limit,
             rate_per_s=self._settings.rate_per_s,
             rate_burst=self._settings.rate_burst,
         )
+        caller = caller_of(request)
+        session = caller.token if caller is not None else ""
+        cap = self._settings.max_sockets_per_session
+        if self._per_session.get(session, 0) >= cap:
+            self.stats.too_many_sockets += 1
+            conn.send(m.error(None, RateLimited(
+                f"at most {cap} connections per session: close another tab or window")))
+            conn.close(CLOSE_POLICY, "too many connections for this session")
+            await conn.finish()
+            return ws
+        self._per_session[session] = self._per_session.get(session, 0) + 1
         self.connections.add(conn)
         try:
             await self._read(conn, ws)
@@ -64,7 +89,15 @@ class SocketView:
         finally:
             self.connections.discard(conn)
             self._rooms.drop(conn)
+            self._release(session)
         return ws
+
+    def _release(self, session: str) -> None:
+        left = self._per_session.get(session, 1) - 1
+        if left > 0:
+            self._per_session[session] = left
+        else:
+            self._per_session.pop(session, None)
 
     async def _read(self, conn: Connection, ws: web.WebSocketResponse) -> None:
         async for msg in ws:

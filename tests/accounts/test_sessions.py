@@ -70,7 +70,8 @@ async def test_expired_session_resolves_to_nobody(
 async def test_post_sessions_answers_201_with_the_token_and_a_session_cookie(
         aiohttp_client: ClientFactory, store: SessionStore) -> None:
     app = web.Application(middlewares=[error_middleware])
-    app.router.add_routes(SessionHandlers(store, SessionCookies(TrustedProxies(()))).routes())
+    app.router.add_routes(SessionHandlers(store, SessionCookies(TrustedProxies(())),
+                                          TrustedProxies(()), None).routes())
     client = await aiohttp_client(app)
 
     resp = await client.post("/api/sessions")
@@ -93,7 +94,8 @@ async def test_session_cookie_is_secure_when_asked(
         aiohttp_client: ClientFactory, store: SessionStore) -> None:
     app = web.Application()
     app.router.add_routes(SessionHandlers(
-        store, SessionCookies(TrustedProxies(()), always_secure=True)).routes())
+        store, SessionCookies(TrustedProxies(()), always_secure=True), TrustedProxies(()),
+        None).routes())
     client = await aiohttp_client(app)
 
     resp = await client.post("/api/sessions")

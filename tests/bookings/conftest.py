@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestServer
 
 from seatserver.loadgen.client import new_session
 from seatserver.settings import Settings
+from tests.conftest import MANY_BUYERS
 from tests.realtime import conftest as realtime
 from tests.realtime.conftest import ClientFactory, ServerFactory
 
@@ -38,7 +39,7 @@ def settings(redis_url: str, database_url: str, tmp_path: Path) -> Settings:
                     max_seats=4, heartbeat_s=5.0, rate_per_s=10_000, rate_burst=10_000,
                     sim_duplicate_rate=0.0, sim_reorder_rate=0.0, sim_retry_base_s=0.05,
                     pending_sweep_s=0.2, outbox_poll_s=0.1, mirror_check_s=3600,
-                    data_dir=tmp_path / "data")
+                    data_dir=tmp_path / "data", **MANY_BUYERS)
 
 
 @pytest.fixture(autouse=True)

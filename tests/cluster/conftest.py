@@ -23,6 +23,7 @@ from redis.crc import key_slot
 from seatserver import redis_keys
 from seatserver.app import create_app
 from seatserver.settings import Settings
+from tests.conftest import MANY_BUYERS
 from tests.processes import ClusterNodeProcess, PrivateCluster
 from tests.realtime import conftest as realtime
 from tests.realtime.conftest import ServerFactory
@@ -133,7 +134,8 @@ def settings(cluster: PrivateCluster, database_url: str, tmp_path: Path) -> Sett
     return Settings(redis_url=cluster.url, database_url=database_url, hold_ttl_s=60,
                     max_seats=4, heartbeat_s=5.0, rate_per_s=10_000, rate_burst=10_000,
                     sim_duplicate_rate=0.0, sim_reorder_rate=0.0, sim_retry_base_s=0.05,
-                    pending_sweep_s=0.2, outbox_poll_s=0.1, data_dir=tmp_path / "data")
+                    pending_sweep_s=0.2, outbox_poll_s=0.1, data_dir=tmp_path / "data",
+                    **MANY_BUYERS)
 
 
 @pytest.fixture

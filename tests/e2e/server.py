@@ -9,6 +9,7 @@ import sys
 import tempfile
 from typing import IO
 
+from tests.conftest import MANY_BUYERS_ENV
 from tests.processes import free_port, wait_for_port
 
 # Settings a developer's shell might carry that must not leak into a test server.
@@ -24,7 +25,8 @@ class Server:
         self.port = port or free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED)}
         self.env = env | {"REDIS_URL": redis_url, "DATABASE_URL": database_url,
-                          "SEATSERVER_HOLD_TTL": str(DEFAULT_HOLD_TTL_S)} | settings
+                          "SEATSERVER_HOLD_TTL": str(DEFAULT_HOLD_TTL_S)
+                          } | MANY_BUYERS_ENV | settings
         self.proc: subprocess.Popen[bytes] | None = None
         self.log: IO[bytes] | None = None
 

@@ -9,7 +9,8 @@ import secrets
 import aiohttp
 from playwright.async_api import Page, expect
 
-from tests.e2e.browsing import Picker, Shop
+from tests.e2e.browsing import Browsing, Picker, Shop
+from tests.e2e.server import Server
 
 PASSWORD = "correct horse battery"
 BOOKING_PAGE = re.compile(r"/bookings/[A-Za-z0-9]+$")
@@ -119,3 +120,39 @@ async def test_a_wrong_password_is_said_in_words_and_logging_out_makes_a_guest_a
     picker = Picker(page)
     await picker.wait_live()
     await picker.hold("G2")
+
+
+async def test_changing_the_email_asks_for_the_current_password(
+        browsing: Browsing, server: Server) -> None:
+    email, other, taken = new_email(), new_email(), new_email()
+    async with aiohttp.ClientSession() as http, http.post(
+            f"{server.url}/api/auth/register",
+            json={"email": taken, "password": PASSWORD, "bearer": True}) as resp:
+        assert resp.status == 201, await resp.text()
+    page = await browsing.page(f"{server.url}/account")
+    await page.locator("#register-email").fill(email)
+    await page.locator("#register-password").fill(PASSWORD)
+    await page.get_by_role("button", name="Create account").click()
+    await expect(page.locator("#who")).to_have_text(f"Logged in as {email}")
+    password = page.get_by_label("Current password")
+    await expect(password).to_be_hidden()
+
+    await page.locator("#profile-email").fill(other)
+    await expect(password).to_be_visible()
+    await password.fill("not my password")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.locator("#profile .form-error")).to_have_text(
+        "That is not your current password, so the e-mail address was not changed.")
+
+    await password.fill(PASSWORD)
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.locator("#notice")).to_contain_text(
+        f"Open the link we sent to {other} to make it your address.")
+    await expect(password).to_be_hidden()
+
+    # Another account's address: the page says exactly the same.
+    await page.locator("#profile-email").fill(taken)
+    await password.fill(PASSWORD)
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.locator("#notice")).to_contain_text(
+        f"Open the link we sent to {taken} to make it your address.")

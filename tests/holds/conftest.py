@@ -27,9 +27,11 @@ async def make_engine(redis: Redis) -> AsyncIterator[EngineFactory]:
     """Engines on ``redis``, closed (their script connection too) after the test."""
     made: list[HoldEngine] = []
 
-    def make(ttl_ms: int = 60_000, max_seats: int = 4, maxlen: int = 1000) -> HoldEngine:
+    def make(ttl_ms: int = 60_000, max_seats: int = 4, maxlen: int = 1000,
+             per_address: int = 0) -> HoldEngine:
         engine = HoldEngine(redis, hold_ttl_ms=ttl_ms, max_seats=max_seats,
-                            stream_maxlen=maxlen, backstop_ms=1000)
+                            stream_maxlen=maxlen, backstop_ms=1000,
+                            max_seats_per_address=per_address)
         made.append(engine)
         return engine
 

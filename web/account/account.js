@@ -70,6 +70,7 @@ class AccountPage {
     this.bind("#login", () => this.logIn());
     this.bind("#forgot", () => this.forgot());
     this.bind("#profile", () => this.saveProfile());
+    $("#profile-email").addEventListener("input", () => this.askPasswordIfNeeded());
     this.bind("#reset-form", () => this.reset());
     $("#logout").addEventListener("click", () => this.logOut());
     if (this.confirmToken) await this.confirm();
@@ -155,6 +156,8 @@ class AccountPage {
     $("#profile-name").value = me.name ?? "";
     $("#profile-phone").value = me.phone ?? "";
     $("#profile-email").value = me.email ?? "";
+    $("#profile-password").value = "";
+    this.askPasswordIfNeeded();
     let state = me.email_verified ? "Your e-mail address is confirmed."
       : "Not confirmed yet: use the link we sent to this address.";
     if (me.email_pending) {
@@ -235,12 +238,47 @@ class AccountPage {
     this.notice(`If an account uses ${email}, a link to reset its password is on its way.`);
   }
 
+  /** A new e-mail address takes the current password: show its field only then. */
+  emailChanged() {
+    const email = $("#profile-email").value.trim().toLowerCase();
+    return email !== (this.email ?? "").toLowerCase();
+  }
+
+  askPasswordIfNeeded() {
+    const needed = this.emailChanged();
+    $("#profile-password-field").hidden = !needed;
+    $("#profile-password").required = needed;
+  }
+
   async saveProfile() {
     const { name, phone, email } = this.values("#profile");
+    const password = $("#profile-password").value;
     const changes = { name: name.trim() || null, phone: phone.trim() || null };
     // Sent only when changed: the same address again would send its link again.
-    if (email.trim().toLowerCase() !== (this.email ?? "").toLowerCase()) changes.email = email;
-    const me = await sendJSON("/api/me", changes, { method: "PATCH" });
+    if (this.emailChanged()) {
+      if (!password) {
+        throw new HttpError(400, "bad_request",
+          "Enter your current password to change your e-mail address.");
+      }
+      changes.email = email;
+      changes.current_password = password;
+    }
+    let me;
+    try {
+      me = await sendJSON("/api/me", changes, { method: "PATCH" });
+    } catch (error) {
+      if (error instanceof HttpError && error.code === "invalid_credentials") {
+        throw new HttpError(error.status, "wrong_password",
+          "That is not your current password, so the e-mail address was not changed.");
+      }
+      if (error instanceof HttpError && error.code === "rate_limited") {
+        const minutes = Math.max(1, Math.ceil((error.retryAfterS ?? 60) / 60));
+        throw new HttpError(error.status, "too_many_changes", "Too many changes or wrong "
+          + `passwords in a row. Please wait ${minutes} minute${minutes === 1 ? "" : "s"} `
+          + "and try again.");
+      }
+      throw error;
+    }
     this.render(me);
     this.notice(me.email_pending
       ? `Saved. Open the link we sent to ${me.email_pending} to make it your address.`

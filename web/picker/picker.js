@@ -63,7 +63,10 @@ class Picker {
       onFrame: (frame) => this.onFrame(frame),
       onRefused: (ack) => this.notice(`This showtime cannot be followed live: ${ack.message}`),
     });
-    await ensureSession().catch(() => {}); // the socket renews it if need be
+    await ensureSession().catch((error) => {
+      // Otherwise the socket renews it if need be.
+      if (error instanceof HttpError && error.code === "rate_limited") this.sessionRefused(error);
+    });
     this.socket.start();
     this.checkout.showOutcome();
     // Back from the payment page out of the back/forward cache: unfreeze the button.
@@ -98,6 +101,14 @@ class Picker {
         await new Promise((resolve) => setTimeout(resolve, Math.min(15000, 1000 * 2 ** attempt)));
       }
     }
+  }
+
+  /** Too many new visits from this internet connection: say why nothing can be held yet. */
+  sessionRefused(error) {
+    const seconds = error.retryAfterS ?? 60;
+    this.notice(`Too many visitors from your internet connection have started a visit in the `
+      + `last minute, so seats cannot be held from this page yet. Please reload it in `
+      + `${seconds} second${seconds === 1 ? "" : "s"}.`);
   }
 
   fail(message) {
@@ -374,6 +385,13 @@ export function refusal(op, ack, seats) {
         + "someone else got there first. Please pick another seat.";
     case "too_many_seats": {
       const limit = /at most (\d+)/.exec(ack.message ?? "")?.[1];
+      if (/address/.test(ack.message ?? "")) {
+        // The cap on everyone behind one internet connection (a household, an office).
+        return `${names} could not be held: at most ${limit ?? "a limited number of"} seats `
+          + "for one showtime may be held from one internet connection at a time, and "
+          + "people on your network (this browser's other tabs included) hold them already. "
+          + "Wait for their holds to end or be booked, or release some seats.";
+      }
       return `${names} could not be held: you can hold at most ${limit ?? "a few"} seats `
         + "for one showtime. Remove one to pick another.";
     }

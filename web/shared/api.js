@@ -105,7 +105,8 @@ function remembered() {
  */
 export async function newSession() {
   const response = await fetch("/api/sessions", { method: "POST", credentials: "same-origin" });
-  if (!response.ok) throw new HttpError(response.status, "session", "no session");
+  // rate_limited (with Retry-After) when too many come from one address.
+  if (!response.ok) throw await failure(response, "/api/sessions");
   try {
     localStorage.setItem(SESSION_FLAG, String(Date.now()));
   } catch {
