@@ -80,10 +80,10 @@ def _secret(env: Mapping[str, str], name: str) -> str | None:
     raw = env.get(name)
     if raw is None or raw == "":
         return None
-    if len(raw) < MIN_SECRET_LENGTH or raw != raw.strip():
-        raise SettingsError(f"{name} must be at least {MIN_SECRET_LENGTH} characters without "
-                            "surrounding spaces (e.g. `openssl rand -hex 32`); or leave it "
-                            "unset to have one generated and kept in the database")
+    if len(raw) < MIN_SECRET_LENGTH or raw != raw.strip() or not raw.isprintable():
+        raise SettingsError(f"{name} must be at least {MIN_SECRET_LENGTH} printable characters "
+                            "without surrounding spaces (e.g. `openssl rand -hex 32`); or "
+                            "leave it unset to have one generated and kept in the database")
     return raw
 
 
