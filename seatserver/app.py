@@ -31,6 +31,7 @@ from seatserver.bookings.door import Door
 from seatserver.bookings.expirer import PendingExpirer
 from seatserver.bookings.http import BookingHandlers
 from seatserver.bookings.idempotency import IdempotencyStore
+from seatserver.bookings.keys import Keyring, SecretStore
 from seatserver.bookings.outbox import (
     Composer,
     ComposerByKind,
@@ -53,6 +54,7 @@ from seatserver.changefeed import ChangeFeed
 from seatserver.health import HealthHandlers
 from seatserver.holds import HoldEngine
 from seatserver.holds.sweeper import ExpirySweeper
+from seatserver.host_header import host_middleware
 from seatserver.http_errors import error_middleware
 from seatserver.logs import echo_request_id, request_id_middleware
 from seatserver.loop_lag import LoopLagMonitor
@@ -80,7 +82,8 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings) -> web.Application:
     if not settings.redis_url or not settings.database_url:
         raise ValueError("create_app needs redis_url and database_url")
-    app = web.Application(middlewares=[request_id_middleware, error_middleware],
+    app = web.Application(middlewares=[request_id_middleware, host_middleware,
+                                       error_middleware],
                           client_max_size=64 * 1024)
     app.on_response_prepare.append(echo_request_id)
     cluster = cluster_mode(settings)
@@ -113,18 +116,22 @@ def create_app(settings: Settings) -> web.Application:
     sockets = SocketView(commands, rooms, settings, proxies)
     lag = LoopLagMonitor()
     bookings = BookingStore(pool)
+    # Configured keys, else the ones generated and kept in PostgreSQL.
+    keyring = Keyring(SecretStore(pool), {"payment": settings.payment_secret,
+                                          "ticket": settings.ticket_secret},
+                      refresh_s=settings.secret_refresh_s)
     webhooks = WebhookDispatcher(
-        settings.payment_secret, duplicate_rate=settings.sim_duplicate_rate,
+        keyring, duplicate_rate=settings.sim_duplicate_rate,
         reorder_rate=settings.sim_reorder_rate, retry_base_s=settings.sim_retry_base_s)
-    simulated = SimulatedGateway(pool, settings.payment_secret, webhooks,
+    simulated = SimulatedGateway(pool, keyring, webhooks,
                                  tolerance_s=settings.webhook_tolerance_s)
-    tickets = TicketSigner(settings.ticket_secret)
+    tickets = TicketSigner(keyring)
     checkout = Checkout(
         bookings, engine, catalog, {simulated.name: simulated},
         default_gateway=simulated.name,
         sales_close=timedelta(minutes=settings.sales_close_min),
         payment_window=timedelta(seconds=settings.payment_window_s),
-        payment_timeout_s=settings.payment_timeout_s,
+        payment_timeout_s=settings.payment_timeout_s, public_url=settings.public_origin,
         refunds=RefundPolicy(full_before=timedelta(hours=settings.refund_full_h),
                              cutoff=timedelta(minutes=settings.cancel_cutoff_min),
                              partial_percent=settings.refund_partial_percent))
@@ -140,6 +147,7 @@ def create_app(settings: Settings) -> web.Application:
     app[k.SOCKETS] = sockets
     app[k.LOOP_LAG] = lag
     app[k.CHECKOUT] = checkout
+    app[k.KEYRING] = keyring
     keys = IdempotencyStore(pool)
     app[k.PENDING_EXPIRER] = PendingExpirer(checkout, keys, settings.pending_sweep_s)
     app[k.RECONCILER] = Reconciler(bookings, engine, check_s=settings.mirror_check_s)
@@ -213,6 +221,7 @@ def _guest_sessions(redis: RedisClient, settings: Settings) -> Throttle | None:
 
 async def _services(app: web.Application) -> AsyncIterator[None]:
     await app[k.DB_POOL]  # opens the pool's first connections
+    await app[k.KEYRING].start()  # before anything signs or verifies
     await app[k.FEED].start()
     await app[k.SWEEPER].start()
     await app[k.LOOP_LAG].start()
@@ -224,6 +233,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     # Each step is bounded: a stuck part must not hang the whole shutdown.
     for name, step in (
         ("loop-lag monitor", app[k.LOOP_LAG].stop()),
+        ("signing keys reload", app[k.KEYRING].stop()),
         ("pending expirer", app[k.PENDING_EXPIRER].stop()),
         ("bookings mirror check", app[k.RECONCILER].stop()),
         ("outbox worker", app[k.OUTBOX].stop()),

@@ -7,6 +7,7 @@ from aiohttp import web
 
 from seatserver.bookings.checkout import Checkout
 from seatserver.bookings.expirer import PendingExpirer
+from seatserver.bookings.keys import Keyring
 from seatserver.bookings.outbox import OutboxWorker
 from seatserver.bookings.reconcile import Reconciler
 from seatserver.bookings.simulated import WebhookDispatcher
@@ -34,3 +35,4 @@ PENDING_EXPIRER = web.AppKey("pending_expirer", PendingExpirer)
 OUTBOX = web.AppKey("outbox", OutboxWorker)
 WEBHOOKS = web.AppKey("webhooks", WebhookDispatcher)
 RECONCILER = web.AppKey("reconciler", Reconciler)
+KEYRING = web.AppKey("keyring", Keyring)

@@ -1,5 +1,5 @@
 """The ``seatserver`` command: ``serve``, ``migrate``, ``seed --demo``, ``reconcile``,
-``outbox``, ``loadgen``.
+``outbox``, ``secrets``, ``loadgen``.
 
 ``serve`` with neither ``REDIS_URL`` nor ``DATABASE_URL`` starts the embedded
 servers (data under ``SEATSERVER_DATA_DIR``), migrates, seeds the demo and
@@ -15,16 +15,19 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import timedelta
 from types import FrameType
 
 import asyncpg
 
 from seatserver import logs
 from seatserver.accounts.seed import StaffAccount, seed_staff
+from seatserver.bookings.keys import KEY_NAMES, SecretStore, StoredKey
 from seatserver.bookings.outbox import OutboxStore
 from seatserver.bookings.reconcile import Reconciler
 from seatserver.bookings.store import BookingStore
@@ -62,6 +65,17 @@ def build_parser() -> argparse.ArgumentParser:
     outbox_do.add_parser("dead", help="list messages parked after too many failed deliveries")
     retry = outbox_do.add_parser("retry", help="queue dead messages to be sent again")
     retry.add_argument("ids", type=int, nargs="+", metavar="ID", help="outbox message ids")
+    keys = commands.add_parser("secrets", help="the signing keys kept in the database")
+    keys_do = keys.add_subparsers(dest="secrets_command", required=True)
+    keys_do.add_parser("show", help="print the keys that sign and verify (door scanners "
+                                    "need the ticket key)")
+    rotate = keys_do.add_parser("rotate", help="make new current keys; the replaced ones "
+                                               "still verify for the grace period")
+    rotate.add_argument("names", nargs="*", metavar="NAME",
+                        help=f"which keys ({', '.join(KEY_NAMES)}; default: all)")
+    rotate.add_argument("--grace", type=int, metavar="SECONDS",
+                        help="how long replaced keys still verify (default "
+                             "$SEATSERVER_SECRET_GRACE, 30 days; 0 after a leak)")
     seed = commands.add_parser("seed", help="add sample data to $DATABASE_URL")
     seed.add_argument("--demo", action="store_true", help="the demo cinema and showtimes")
     loadgen_options.add_parser(commands)
@@ -87,6 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not settings.redis_url:
                 raise UsageError("REDIS_URL is not set")
             return asyncio.run(_reconcile(settings, _database_url(settings)))
+        if args.command == "secrets":
+            return asyncio.run(_secrets(settings, _database_url(settings), args))
         if args.command == "outbox":
             return asyncio.run(_outbox(_database_url(settings), args.outbox_command,
                                        getattr(args, "ids", [])))
@@ -148,6 +164,51 @@ async def _outbox(dsn: str, command: str, ids: list[int]) -> int:
     return 0
 
 
+def _configured(settings: Settings) -> dict[str, bool]:
+    return {"payment": bool(settings.payment_secret), "ticket": bool(settings.ticket_secret)}
+
+
+async def _secrets(settings: Settings, dsn: str, args: argparse.Namespace) -> int:
+    """``show``: the stored keys still valid; ``rotate``: new current keys."""
+    names = tuple(dict.fromkeys(getattr(args, "names", None) or KEY_NAMES))
+    unknown = [n for n in names if n not in KEY_NAMES]
+    if unknown:
+        raise UsageError(f"no key named {', '.join(unknown)}: the keys are "
+                         f"{', '.join(KEY_NAMES)}")
+    grace = settings.secret_grace_s if getattr(args, "grace", None) is None else args.grace
+    if grace < 0:
+        raise UsageError("--grace must be 0 or more seconds")
+    pool = await create_pool(dsn, 2)
+    try:
+        store = SecretStore(pool)
+        await store.ensure()
+        rotated = []
+        if args.secrets_command == "rotate":
+            rotated = [await store.rotate(n, timedelta(seconds=grace)) for n in names]
+        valid = await store.valid()
+    finally:
+        await pool.close()
+    configured = _configured(settings)
+    for key in rotated:
+        print(f"rotated {key.name}: version {key.version} signs from now on; the one it "
+              f"replaced verifies for {grace} s more", file=sys.stderr)
+        if configured[key.name]:
+            print(f"note: SEATSERVER_{key.name.upper()}_SECRET is set here; servers with it "
+                  "set use that key, not the stored ones", file=sys.stderr)
+    for key in valid:
+        print(_key_line(key, configured[key.name]))
+    return 0
+
+
+def _key_line(key: StoredKey, overridden: bool) -> str:
+    """name, version, state, key: tab-separated, one key a line."""
+    state = ("current" if key.valid_until is None
+             else f"valid-until={key.valid_until:%Y-%m-%dT%H:%M:%S%z}")
+    if overridden:
+        state += ",overridden-by-environment"
+    return f"{key.name}\t{key.version}\t{state}\t{key.secret}"
+
+
 async def _seed(settings: Settings, dsn: str) -> int:
     pool = await create_pool(dsn, 2)
     try:
@@ -183,6 +244,9 @@ def serve(settings: Settings, *, host: str | None, port: int | None, workers: in
                        port=settings.port if port is None else port)
     if workers < 1:
         raise UsageError("--workers must be at least 1")
+    if settings.port == 0 and not is_worker():
+        # The public URL (by default) names the port: choose it now.
+        settings = replace(settings, port=_free_port(settings.host))
     if bool(settings.redis_url) != bool(settings.database_url):
         raise UsageError("set both REDIS_URL and DATABASE_URL, or neither "
                          "to run embedded servers")
@@ -198,7 +262,7 @@ def serve(settings: Settings, *, host: str | None, port: int | None, workers: in
             first, staff = asyncio.run(_prepare(settings, seed=embedded is not None))
 
             def announce(bound: int) -> None:
-                print(f"seatserver is up: {_picker_url(settings.host, bound, first)}", flush=True)
+                print(f"seatserver is up: {_picker_url(settings, first)}", flush=True)
                 for line in staff:
                     print(line, flush=True)
 
@@ -228,10 +292,19 @@ async def _prepare(settings: Settings, *, seed: bool) -> tuple[int | None, list[
         await pool.close()
 
 
-def _picker_url(host: str, port: int, showtime: int | None) -> str:
-    shown = "localhost" if host in ("", "0.0.0.0", "::", "127.0.0.1") else host
+def _picker_url(settings: Settings, showtime: int | None) -> str:
+    """The demo's address as buyers must use it: on the public URL, where the
+    payment provider sends them back (their session cookie is for that host)."""
     path = f"/showtimes/{showtime}" if showtime is not None else "/"
-    return f"http://{shown}:{port}{path}"
+    return f"{settings.public_origin}{path}"
+
+
+def _free_port(host: str) -> int:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 @contextmanager

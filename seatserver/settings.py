@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -70,6 +72,56 @@ def _networks(env: Mapping[str, str], name: str) -> tuple[Network, ...]:
     return tuple(found)
 
 
+# Shorter configured secrets are refused: a guessable key forges payments and tickets.
+MIN_SECRET_LENGTH = 32
+
+
+def _secret(env: Mapping[str, str], name: str) -> str | None:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return None
+    if len(raw) < MIN_SECRET_LENGTH or raw != raw.strip() or not raw.isprintable():
+        raise SettingsError(f"{name} must be at least {MIN_SECRET_LENGTH} printable characters "
+                            "without surrounding spaces (e.g. `openssl rand -hex 32`); or "
+                            "leave it unset to have one generated and kept in the database")
+    return raw
+
+
+_HOST_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                        r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+
+
+def _public_url(env: Mapping[str, str], name: str) -> str | None:
+    """``http(s)://host[:port]``, normalised (no trailing slash); nothing else."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    problem = f"{name} must be like https://tickets.example.com or http://localhost:8080 " \
+              f"(scheme, host, optional port; no path, query or user), got {raw!r}"
+    try:
+        parts = urlsplit(raw)
+        port = parts.port
+    except ValueError:
+        raise SettingsError(problem) from None
+    host = parts.hostname or ""
+    if (parts.scheme not in ("http", "https") or parts.path not in ("", "/")
+            or parts.query or parts.fragment or parts.username or parts.password
+            or not raw.isascii() or port == 0 or not _valid_host(host)):
+        raise SettingsError(problem)
+    shown = f"[{host}]" if ":" in host else host.lower()
+    return f"{parts.scheme}://{shown}" + ("" if port is None else f":{port}")
+
+
+def _valid_host(host: str) -> bool:
+    if _HOST_NAME.match(host):
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     redis_url: str | None = None
@@ -123,9 +175,19 @@ class Settings:
     refund_full_h: int = 24
     refund_partial_percent: int = 50
     # HMAC-SHA256 key of the payment provider's signed returns and webhooks.
-    payment_secret: str = "dev-only-payment-secret"
+    # None: generated once and kept in PostgreSQL (bookings/keys.py), shared
+    # by every instance; there is no default in the code.
+    payment_secret: str | None = None
     # HMAC-SHA256 key of the ticket ids in QR codes (the door's scanners hold it).
-    ticket_secret: str = "dev-only-ticket-secret"
+    ticket_secret: str | None = None
+    # How long a stored key stays valid for verifying after `secrets rotate`.
+    secret_grace_s: int = 30 * 86_400
+    # How often each instance reloads the stored keys (sees a rotation).
+    secret_refresh_s: float = 10.0
+    # Where buyers and the payment provider reach this server: the origin of
+    # the return and webhook URLs. None: http://<host>:<port> as served
+    # (localhost for a wildcard host); never the request's Host header.
+    public_url: str | None = None
     # Webhooks signed longer ago than this are refused as stale (replays).
     webhook_tolerance_s: int = 300
     # How often each instance looks for pending bookings past their window.
@@ -205,8 +267,10 @@ class Settings:
             cancel_cutoff_min=_int(env, "SEATSERVER_CANCEL_CUTOFF_MIN", 120),
             refund_full_h=_int(env, "SEATSERVER_REFUND_FULL_HOURS", 24),
             refund_partial_percent=_int(env, "SEATSERVER_REFUND_PARTIAL_PERCENT", 50),
-            payment_secret=env.get("SEATSERVER_PAYMENT_SECRET") or "dev-only-payment-secret",
-            ticket_secret=env.get("SEATSERVER_TICKET_SECRET") or "dev-only-ticket-secret",
+            payment_secret=_secret(env, "SEATSERVER_PAYMENT_SECRET"),
+            ticket_secret=_secret(env, "SEATSERVER_TICKET_SECRET"),
+            secret_grace_s=_int(env, "SEATSERVER_SECRET_GRACE", 30 * 86_400),
+            public_url=_public_url(env, "SEATSERVER_PUBLIC_URL"),
             outbox_max_attempts=_int(env, "SEATSERVER_OUTBOX_MAX_ATTEMPTS", 20, minimum=1),
             secure_cookies=_bool(env, "SEATSERVER_SECURE_COOKIES"),
             trusted_proxies=_networks(env, "SEATSERVER_TRUSTED_PROXIES"),
@@ -223,3 +287,16 @@ class Settings:
 
     def with_urls(self, redis_url: str, database_url: str) -> Settings:
         return replace(self, redis_url=redis_url, database_url=database_url)
+
+    @property
+    def public_origin(self) -> str:
+        """The configured public URL, else this server's own address as
+        served: what `serve` announces, and what every worker agrees on."""
+        if self.public_url:
+            return self.public_url
+        host = self.host
+        if host in ("", "0.0.0.0", "::"):
+            host = "localhost"
+        elif ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"

@@ -16,7 +16,8 @@ import psutil
 import pytest
 
 URL_VARS = ("REDIS_URL", "DATABASE_URL", "TEST_REDIS_URL", "TEST_DATABASE_URL",
-            "SEATSERVER_PORT", "SEATSERVER_HOST", "SEATSERVER_WORKER")
+            "SEATSERVER_PORT", "SEATSERVER_HOST", "SEATSERVER_WORKER",
+            "SEATSERVER_PUBLIC_URL", "SEATSERVER_PAYMENT_SECRET", "SEATSERVER_TICKET_SECRET")
 
 
 def environment(**extra: str) -> dict[str, str]:
@@ -76,6 +77,63 @@ def test_serve_with_only_one_url_is_refused(database_url: str) -> None:
     assert "both REDIS_URL and DATABASE_URL" in result.stderr
 
 
+def test_serve_with_a_malformed_public_url_or_a_weak_key_says_what_is_wrong(
+        database_url: str) -> None:
+    for setting, value in (("SEATSERVER_PUBLIC_URL", "https://shop.example/path"),
+                           ("SEATSERVER_PUBLIC_URL", "http://exa_mple.com:99999"),
+                           ("SEATSERVER_PAYMENT_SECRET", "changeme")):
+        result = seatserver("serve", DATABASE_URL=database_url, REDIS_URL="redis://x",
+                            **{setting: value})
+        assert result.returncode == 2, result.stderr
+        assert setting in result.stderr and "Traceback" not in result.stderr
+
+
+def _keys(result: subprocess.CompletedProcess[str]) -> dict[tuple[str, int], tuple[str, str]]:
+    assert result.returncode == 0, result.stderr
+    found = {}
+    for line in result.stdout.splitlines():
+        name, version, state, key = line.split("\t")
+        assert len(key) == 64 and int(key, 16) >= 0
+        found[name, int(version)] = (state, key)
+    return found
+
+
+def test_secrets_show_then_rotate_keeps_the_replaced_key_for_the_grace(
+        fresh_database_url: str) -> None:
+    assert seatserver("migrate", DATABASE_URL=fresh_database_url).returncode == 0
+    first = _keys(seatserver("secrets", "show", DATABASE_URL=fresh_database_url))
+    assert sorted(first) == [("payment", 1), ("ticket", 1)]
+    assert {state for state, _ in first.values()} == {"current"}
+    assert _keys(seatserver("secrets", "show", DATABASE_URL=fresh_database_url)) == first
+
+    rotated = seatserver("secrets", "rotate", "ticket", "--grace", "3600",
+                         DATABASE_URL=fresh_database_url)
+    after = _keys(rotated)
+    assert "rotated ticket: version 2" in rotated.stderr
+    assert after["payment", 1] == first["payment", 1]
+    assert after["ticket", 2][0] == "current" and after["ticket", 2][1] != first["ticket", 1][1]
+    assert after["ticket", 1][0].startswith("valid-until=")
+    assert after["ticket", 1][1] == first["ticket", 1][1]
+
+    # After a leak: no grace; the key replaced is gone at once, older ones keep theirs.
+    now = _keys(seatserver("secrets", "rotate", "--grace", "0",
+                           DATABASE_URL=fresh_database_url))
+    assert sorted(now) == [("payment", 2), ("ticket", 1), ("ticket", 3)]
+    overridden = seatserver("secrets", "show", DATABASE_URL=fresh_database_url,
+                            SEATSERVER_TICKET_SECRET="t" * 40)
+    assert "current,overridden-by-environment" in overridden.stdout
+
+
+def test_secrets_refuses_unknown_keys_a_bad_grace_and_no_database(
+        fresh_database_url: str) -> None:
+    assert seatserver("migrate", DATABASE_URL=fresh_database_url).returncode == 0
+    for args in (("rotate", "door"), ("rotate", "--grace", "-1"), ("rotate", "ticket\x01")):
+        result = seatserver("secrets", *args, DATABASE_URL=fresh_database_url)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, args
+    assert seatserver("secrets", "show").returncode == 2
+    assert seatserver("secrets").returncode == 2
+
+
 def get_json(url: str) -> object:
     with urllib.request.urlopen(url, timeout=5) as resp:
         assert resp.status == 200
@@ -125,7 +183,8 @@ def test_serve_with_embedded_services_answers_and_sigterm_leaves_no_process(
     assert "redis-server" in names and "postgres" in names
     assert names.count("-m seatserver serve") == (workers if workers > 1 else 0)
     assert not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children)
-    assert f"http://localhost:{port}/showtimes/{showtimes[0]['id']}" in announced
+    # The public URL by default: where the provider sends buyers back.
+    assert f"http://127.0.0.1:{port}/showtimes/{showtimes[0]['id']}" in announced
 
 
 def test_a_worker_that_dies_stops_the_rest_and_fails_the_command(

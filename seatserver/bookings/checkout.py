@@ -39,6 +39,10 @@ from seatserver.latency import Histograms
 
 log = logging.getLogger(__name__)
 
+# Attention flags of a capture refunded in full because it could not book:
+# a resend of its event asks the provider for the refund again (idempotent).
+REFUNDED_CAPTURES = ("late_payment_refunded", "capture_after_cancel")
+
 # A booking reference no booking has (references are 10 characters): freeing
 # with it drops the buyer's holds but never touches a booked seat.
 _NO_BOOKING = "-"
@@ -48,7 +52,7 @@ class Checkout:
     def __init__(self, store: BookingStore, engine: HoldEngine, catalog: CatalogStore,
                  gateways: Mapping[str, PaymentGateway], *, default_gateway: str,
                  sales_close: timedelta, payment_window: timedelta,
-                 payment_timeout_s: float, refunds: RefundPolicy) -> None:
+                 payment_timeout_s: float, refunds: RefundPolicy, public_url: str) -> None:
         self._store = store
         self._engine = engine
         self._catalog = catalog
@@ -58,6 +62,9 @@ class Checkout:
         self._window = payment_window
         self._timeout = payment_timeout_s
         self._refunds = refunds
+        # Where the provider sends the buyer back and posts its webhooks:
+        # configured (SEATSERVER_PUBLIC_URL), never taken from a request.
+        self._public_url = public_url
         # Checkout requests by outcome, timed by the HTTP handler (read by /metrics).
         self.latency = Histograms()
 
@@ -65,7 +72,7 @@ class Checkout:
         return self._gateways.get(name)
 
     async def start(self, *, user_id: int, showtime: int, seats: Sequence[str] | None,
-                    base_url: str, remote: str | None) -> tuple[Booking, str]:
+                    remote: str | None) -> tuple[Booking, str]:
         """The caller's holds (or the named ones) as a pending booking with a
         payment order; returns it and the URL where the buyer pays."""
         sale = await self._store.sale(showtime)
@@ -91,14 +98,13 @@ class Checkout:
             await self._undo_extension(showtime, holder, deadlines, sold=[])
             raise
         try:
-            booking, url = await self._pay(booking, deadline, base_url)
+            booking, url = await self._pay(booking, deadline)
         except BaseException:
             await self._abandon(booking, deadlines)
             raise
         return booking, url
 
-    async def _pay(self, booking: Booking, deadline: datetime,
-                   base_url: str) -> tuple[Booking, str]:
+    async def _pay(self, booking: Booking, deadline: datetime) -> tuple[Booking, str]:
         """The provider's order for a pending booking; PaymentUnavailable when
         the provider fails or does not answer in time."""
         gateway = self._gateways[self._default]
@@ -106,8 +112,8 @@ class Checkout:
             order = await asyncio.wait_for(gateway.create_order(
                 reference=booking.reference, amount=booking.total.amount,
                 currency=booking.total.currency,
-                return_url=f"{base_url}/api/payments/{gateway.name}/return",
-                webhook_url=f"{base_url}/api/payments/{gateway.name}/webhook",
+                return_url=f"{self._public_url}/api/payments/{gateway.name}/return",
+                webhook_url=f"{self._public_url}/api/payments/{gateway.name}/webhook",
                 expires_at=deadline), self._timeout)
         except Exception as exc:  # TimeoutError included
             log.warning("payment provider %s could not create an order for %s: %r",
@@ -212,6 +218,8 @@ class Checkout:
         if outcome is None:
             await self._store.record_refused(provider, event, "unknown_order", remote)
             raise NotFound(f"unknown order {event.order_id}")
+        log.info("payment event %s (%s) for order %s: %s", event.event_id, event.type,
+                 event.order_id, outcome.result)
         if outcome.result == "mismatch":
             # We never book for the wrong money; support sees it in the audit log.
             await self._store.record_refused(provider, event, "amount_mismatch", remote)
@@ -235,8 +243,9 @@ class Checkout:
         elif booking.status == "cancelled" and again:
             await self._engine.free(booking.showtime, "", booking.reference,
                                     booking.seat_ids, kind="cancel")
-        elif result == "refund" or (again and booking.attention == "late_payment_refunded"):
-            log.warning("late payment for %s: seats gone, refunding", booking.reference)
+        if result == "refund" or (again and booking.attention in REFUNDED_CAPTURES):
+            log.warning("payment for %s that cannot book (%s): refunding", booking.reference,
+                        booking.status)
             await self._refund(provider, event.order_id, booking.total.amount)
 
     async def _refund(self, provider: str, order_id: str, total: int) -> None:

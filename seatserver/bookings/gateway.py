@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
@@ -69,3 +69,8 @@ def sign(secret: str, message: str) -> str:
 
 def signature_matches(secret: str, message: str, signature: str) -> bool:
     return hmac.compare_digest(sign(secret, message), signature)
+
+
+def signed_by_any(secrets: Sequence[str], message: str, signature: str) -> bool:
+    """Whether one of ``secrets`` (the current key, keys in their grace) made it."""
+    return any(signature_matches(s, message, signature) for s in secrets)

@@ -200,8 +200,7 @@ class BookingHandlers:
     async def _start(self, request: web.Request, identity: Identity, showtime: int,
                      seats: list[str] | None) -> web.Response:
         booking, pay_url = await self._checkout.start(
-            user_id=identity.user_id, showtime=showtime, seats=seats,
-            base_url=str(request.url.origin()), remote=request.remote)
+            user_id=identity.user_id, showtime=showtime, seats=seats, remote=request.remote)
         return _json(public(booking, checkout_url=pay_url), 201)
 
     async def _owned(self, request: web.Request) -> tuple[Identity, Booking]:

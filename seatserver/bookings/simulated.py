@@ -7,6 +7,12 @@ an HMAC-SHA256-signed result; webhooks are signed with a timestamp
 least once, sometimes twice, sometimes late enough to be overtaken, and
 retried with back-off until our endpoint answers 2xx. Its orders live in the
 ``sim_provider_orders`` table, so every instance can serve its pages.
+
+An order settles once (paid, declined or timed out) and its signed return is
+made once, stamped with the settle time: asking the page again for a settled
+order hands out that same return while it is fresh, and after that only the
+page saying how the order ended. So a return cannot be refreshed to outlive
+the freshness window. The key is the ``payment`` key of ``keys.Keyring``.
 """
 
 from __future__ import annotations
@@ -32,14 +38,16 @@ from seatserver.bookings.gateway import (
     Order,
     PaymentEvent,
     sign,
-    signature_matches,
+    signed_by_any,
 )
+from seatserver.bookings.keys import Keyring
 from seatserver.errors import BadSignature, NotFound
 from seatserver.openapi import describe
 
 log = logging.getLogger(__name__)
 
 NAME = "simulated"
+KEY = "payment"
 SIGNATURE_HEADER = "Sim-Signature"
 MAX_ATTEMPTS = 8
 RETRY_CAP_S = 30.0
@@ -61,9 +69,9 @@ def webhook_signature(secret: str, body: bytes, at: int) -> str:
 class WebhookDispatcher:
     """Delivers signed webhooks at least once, retrying with capped back-off."""
 
-    def __init__(self, secret: str, *, duplicate_rate: float, reorder_rate: float,
+    def __init__(self, keys: Keyring, *, duplicate_rate: float, reorder_rate: float,
                  retry_base_s: float, rng: random.Random | None = None) -> None:
-        self._secret = secret
+        self._keys = keys
         self._dup = duplicate_rate
         self._reorder = reorder_rate
         self._base = retry_base_s
@@ -92,7 +100,8 @@ class WebhookDispatcher:
         if self._session is None:
             self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         # Signed at send time, as real providers do: a retry carries a fresh stamp.
-        headers = {SIGNATURE_HEADER: webhook_signature(self._secret, body, int(time.time())),
+        headers = {SIGNATURE_HEADER: webhook_signature(self._keys.signing(KEY), body,
+                                                       int(time.time())),
                    "Content-Type": "application/json"}
         try:
             async with self._session.post(url, data=body, headers=headers,
@@ -115,10 +124,10 @@ class SimulatedGateway:
 
     name = NAME
 
-    def __init__(self, pool: asyncpg.Pool, secret: str, dispatcher: WebhookDispatcher, *,
+    def __init__(self, pool: asyncpg.Pool, keys: Keyring, dispatcher: WebhookDispatcher, *,
                  tolerance_s: int) -> None:
         self._pool = pool
-        self._secret = secret
+        self._keys = keys
         self._dispatcher = dispatcher
         self._tolerance = tolerance_s
 
@@ -136,7 +145,8 @@ class SimulatedGateway:
         return Order(order_id, f"/pay/{order_id}")
 
     def verify_return(self, query: Mapping[str, str]) -> PaymentEvent:
-        if not signature_matches(self._secret, return_message(query), query.get("sig", "")):
+        if not signed_by_any(self._keys.verifying(KEY), return_message(query),
+                             query.get("sig", "")):
             raise BadSignature("the payment result is not signed by the provider")
         self._fresh(query.get("ts", ""))
         status = query["status"]
@@ -156,7 +166,7 @@ class SimulatedGateway:
             text = body.decode()
         except UnicodeDecodeError:
             raise BadSignature("webhook body is not UTF-8") from None
-        if not signature_matches(self._secret, f"{stamp}.{text}", given):
+        if not signed_by_any(self._keys.verifying(KEY), f"{stamp}.{text}", given):
             raise BadSignature("webhook signature does not verify")
         self._fresh(stamp)
         try:
@@ -211,25 +221,12 @@ class SimulatedGateway:
     @describe("The simulated provider's checkout page.", content="text/html",
               errors=[404])
     async def page(self, request: web.Request) -> web.Response:
-        row = await self._order(request.match_info["order"])
-        amount = f"{row['amount'] / 100:.2f} {row['currency']}"
-        if row["status"] != "open":
-            body = f"<p>This payment is {html.escape(row['status'])}.</p>"
-        else:
-            body = "".join(
-                f'<form method="post" action="/pay/{row["order_id"]}/{action}">'
-                f'<button name="go" value="1">{label}</button></form>'
-                for action, label in (("pay", "Pay " + amount), ("decline", "Decline"),
-                                      ("timeout", "Let it time out")))
-        return web.Response(content_type="text/html", text=_page(
-            "SimPay checkout",
-            f"<h1>SimPay</h1><p>Order for booking <strong>{html.escape(row['reference'])}"
-            f"</strong>: <strong>{amount}</strong></p>{body}"
-            "<p><small>A simulated payment provider: no money moves.</small></p>"))
+        return _order_page(await self._order(request.match_info["order"]))
 
     @allow(Role.ANONYMOUS)
-    @describe("Pay, decline or abandon on the simulated checkout page.", status=303,
-              errors=[404])
+    @describe("Pay, decline or abandon on the simulated checkout page: 303 to the signed "
+              "return, made once when the order settles.", status=303, errors=[404],
+              also={200: "The page of an order that settled too long ago (HTML)."})
     async def act(self, request: web.Request) -> web.Response:
         order_id, action = request.match_info["order"], request.match_info["action"]
         if action not in _OUTCOMES:
@@ -238,16 +235,37 @@ class SimulatedGateway:
         async with self._pool.acquire() as conn:
             row = await conn.fetchrow(
                 """UPDATE sim_provider_orders SET status = CASE
-                          WHEN expires_at < now() THEN 'expired' ELSE $2 END
+                          WHEN expires_at < now() THEN 'expired' ELSE $2 END,
+                          settled_at = now()
                    WHERE order_id = $1 AND status = 'open' RETURNING *""", order_id, status)
         if row is None:
-            row = await self._order(order_id)  # already settled: show its result again
+            row = await self._order(order_id)  # settled before: its one return, if fresh
         else:
             self._notify(row, _OUTCOMES_BY_STATUS[row["status"]])
+        settled = int(row["settled_at"].timestamp())
+        if time.time() - settled > self._tolerance:
+            return _order_page(row)
         query = {"order": order_id, "status": row["status"], "amount": str(row["amount"]),
-                 "currency": row["currency"], "ts": str(int(time.time()))}
-        query["sig"] = sign(self._secret, return_message(query))
+                 "currency": row["currency"], "ts": str(settled)}
+        query["sig"] = sign(self._keys.signing(KEY), return_message(query))
         raise web.HTTPSeeOther(f"{row['return_url']}?{urlencode(query)}")
+
+
+def _order_page(row: asyncpg.Record) -> web.Response:
+    amount = f"{row['amount'] / 100:.2f} {row['currency']}"
+    if row["status"] != "open":
+        body = f"<p>This payment is {html.escape(row['status'])}.</p>"
+    else:
+        body = "".join(
+            f'<form method="post" action="/pay/{row["order_id"]}/{action}">'
+            f'<button name="go" value="1">{label}</button></form>'
+            for action, label in (("pay", "Pay " + amount), ("decline", "Decline"),
+                                  ("timeout", "Let it time out")))
+    return web.Response(content_type="text/html", text=_page(
+        "SimPay checkout",
+        f"<h1>SimPay</h1><p>Order for booking <strong>{html.escape(row['reference'])}"
+        f"</strong>: <strong>{amount}</strong></p>{body}"
+        "<p><small>A simulated payment provider: no money moves.</small></p>"))
 
 
 _OUTCOMES_BY_STATUS: dict[str, EventType] = {s: k for s, k in _OUTCOMES.values()}

@@ -273,8 +273,15 @@ class BookingStore:
                           remote: str | None = None) -> EventOutcome | None:
         """Record the event once and move the booking on; None for an unknown order.
 
-        A duplicate (same provider event id) changes nothing and says so.
+        An order's outcome (captured, failed, expired) is one fact however
+        many times and by whichever channel it comes (signed return, webhook,
+        a resend): the first records it and acts, every later one is a
+        ``duplicate`` that changes nothing. Other events (refunds, a capture
+        of the wrong amount) are deduplicated by the provider's event id.
+        A capture that does not book (the booking is cancelled, or its late
+        payment was refunded) is written to the audit log.
         """
+        actor = _Actor(f"provider:{provider}", remote)
         async with self._pool.acquire() as conn, conn.transaction():
             booking_id = await conn.fetchval(
                 """SELECT b.id FROM payments p JOIN bookings b ON b.id = p.booking_id
@@ -282,24 +289,31 @@ class BookingStore:
                 provider, event.order_id)
             if booking_id is None:
                 return None
+            booking = await _load(conn, "b.id = $1", booking_id)
+            mismatch = event.type == "captured" and (event.amount, event.currency) != (
+                booking.total.amount, booking.total.currency)
+            fact = event.type if event.type in _OUTCOMES and not mismatch else None
             fresh = await conn.fetchval(
                 """INSERT INTO payment_events (provider, event_id, event_type, order_id,
-                                               raw_body, outcome)
-                   VALUES ($1, $2, $3, $4, $5, 'received')
-                   ON CONFLICT (provider, event_id) DO NOTHING RETURNING id""",
-                provider, event.event_id, event.type, event.order_id, event.raw)
-            booking = await _load(conn, "b.id = $1", booking_id)
+                                               raw_body, outcome, fact)
+                   VALUES ($1, $2, $3, $4, $5, 'received', $6)
+                   ON CONFLICT DO NOTHING RETURNING id""",
+                provider, event.event_id, event.type, event.order_id, event.raw, fact)
             if fresh is None:
-                return EventOutcome("duplicate", booking)
-            if event.type == "captured" and (event.amount, event.currency) != (
-                    booking.total.amount, booking.total.currency):
+                outcome = EventOutcome("duplicate", booking)
+            elif mismatch:
                 # Recorded (so a retry is a duplicate) but never acted on.
                 outcome = EventOutcome("mismatch", booking)
             else:
-                outcome = await _transition(conn, booking_id, booking, event,
-                                            _Actor(f"provider:{provider}", remote))
-            await conn.execute("UPDATE payment_events SET outcome = $2 WHERE id = $1",
-                               fresh, outcome.result)
+                outcome = await _transition(conn, booking_id, booking, event, actor)
+                await conn.execute("UPDATE payment_events SET outcome = $2 WHERE id = $1",
+                                   fresh, outcome.result)
+            after = outcome.booking
+            if event.type == "captured" and not mismatch and after.status != "booked":
+                await _audit(conn, actor.name, "payment.capture_not_booked", booking_id,
+                             actor.remote, {"event": event.event_id, "result": outcome.result,
+                                            "status": after.status,
+                                            "payment": after.payment and after.payment.status})
             return outcome
 
     async def active_sales(self) -> dict[int, list[ActiveSale]]:
@@ -346,22 +360,37 @@ class _Actor:
     remote: str | None
 
 
+# The outcomes of an order: one fact each (payment_events.fact).
+_OUTCOMES = ("captured", "failed", "expired")
+# Payment states in which the order's capture is already accounted for.
+_CAPTURE_KNOWN = ("captured", "refunded", "partially_refunded")
+
+
 async def _transition(conn: asyncpg.Connection, booking_id: int, booking: Booking,
                       event: PaymentEvent, actor: _Actor) -> EventOutcome:
+    """The payment state machine (docs/bookings.md, "Payment state machine")."""
     detail = {"event": event.event_id, "type": event.type}
     if event.type == "captured":
+        assert booking.payment is not None
+        if booking.payment.status in _CAPTURE_KNOWN:
+            # This order's capture is recorded already (it came by the other
+            # channel before facts were kept): the same money, nothing to do.
+            return EventOutcome("ignored", booking)
         await conn.execute(
             """UPDATE payments SET status = 'captured', provider_payment_id = $2,
                       updated_at = now()
                WHERE booking_id = $1 AND status IN ('created', 'authorized', 'failed')""",
             booking_id, event.payment_id)
-        if booking.status == "booked":
-            return EventOutcome("ignored", booking)
         if booking.status == "pending":
             await _set_status(conn, booking_id, "booked", active=True)
             await _confirmed(conn, booking_id, actor, "booking.booked", detail)
             return EventOutcome("booked", await _load(conn, "b.id = $1", booking_id))
-        return await _late_capture(conn, booking_id, booking, actor, detail)
+        if booking.status == "expired":
+            return await _late_capture(conn, booking_id, booking, actor, detail)
+        # Money for a booking no longer for sale (cancelled): never booked,
+        # given back in full and shown to support.
+        return await _refund_capture(conn, booking_id, booking, actor, detail,
+                                     attention="capture_after_cancel")
     if event.type in ("failed", "expired"):
         if booking.status != "pending":
             return EventOutcome("ignored", booking)  # a capture (or cancel) came first
@@ -384,20 +413,29 @@ async def _late_capture(conn: asyncpg.Connection, booking_id: int, booking: Book
             await conn.execute("UPDATE booking_seats SET active = true WHERE booking_id = $1",
                                booking_id)
     except asyncpg.UniqueViolationError:
-        await conn.execute(
-            """UPDATE payments SET status = 'refunded', refunded_amount = amount,
-                      updated_at = now() WHERE booking_id = $1""", booking_id)
-        await conn.execute(
-            """UPDATE bookings SET attention = 'late_payment_refunded', updated_at = now()
-               WHERE id = $1""", booking_id)
-        await _audit(conn, actor.name, "payment.late_refunded", booking_id, actor.remote,
-                     {**detail, "refund": booking.total.amount})
-        return EventOutcome("refund", await _load(conn, "b.id = $1", booking_id))
+        return await _refund_capture(conn, booking_id, booking, actor, detail,
+                                     attention="late_payment_refunded")
     await conn.execute(
         """UPDATE bookings SET status = 'booked', attention = 'late_payment_reacquired',
                   updated_at = now() WHERE id = $1""", booking_id)
     await _confirmed(conn, booking_id, actor, "booking.late_reacquired", detail)
     return EventOutcome("reacquired", await _load(conn, "b.id = $1", booking_id))
+
+
+async def _refund_capture(conn: asyncpg.Connection, booking_id: int, booking: Booking,
+                          actor: _Actor, detail: dict[str, Any], *,
+                          attention: str) -> EventOutcome:
+    """A capture that cannot book: recorded as refunded in full and flagged;
+    the caller asks the provider for the refund (``refund``)."""
+    await conn.execute(
+        """UPDATE payments SET status = 'refunded', refunded_amount = amount,
+                  updated_at = now() WHERE booking_id = $1""", booking_id)
+    await conn.execute(
+        "UPDATE bookings SET attention = $2, updated_at = now() WHERE id = $1",
+        booking_id, attention)
+    await _audit(conn, actor.name, "payment.late_refunded", booking_id, actor.remote,
+                 {**detail, "refund": booking.total.amount, "status": booking.status})
+    return EventOutcome("refund", await _load(conn, "b.id = $1", booking_id))
 
 
 async def _confirmed(conn: asyncpg.Connection, booking_id: int, actor: _Actor,

@@ -1,11 +1,13 @@
 """Tickets: a booking reference signed so the door can check it offline.
 
 The ticket id is ``<reference>.<mac>``, the mac the first 16 hex digits
-(64 bits) of HMAC-SHA256(ticket secret, "ticket:<reference>"): short enough
+(64 bits) of HMAC-SHA256(ticket key, "ticket:<reference>"): short enough
 for a small QR code a phone camera reads from a crumpled printout, and far
 beyond guessing for the few thousand seats of a show. A scanner holding the
-secret verifies without asking the server; whether the booking is still
-valid (not cancelled) is the server's to say.
+key verifies without asking the server; whether the booking is still
+valid (not cancelled) is the server's to say. Tickets are signed with the
+newest key and verify with any key still valid (see ``keys.Keyring``), so a
+rotation does not void tickets already issued until its grace period ends.
 """
 
 from __future__ import annotations
@@ -16,28 +18,32 @@ import io
 import segno
 
 from seatserver.bookings.gateway import sign
+from seatserver.bookings.keys import Keyring
 
 MAC_HEX = 16
+KEY = "ticket"
 
 
 class TicketSigner:
-    def __init__(self, secret: str) -> None:
-        self._secret = secret
+    def __init__(self, keys: Keyring) -> None:
+        self._keys = keys
 
     def issue(self, reference: str) -> str:
-        return f"{reference}.{self._mac(reference)}"
+        return f"{reference}.{_mac(self._keys.signing(KEY), reference)}"
 
     def verify(self, ticket: str) -> str | None:
         """The booking reference a genuine ticket id names; None for anything else."""
         reference, dot, mac = ticket.rpartition(".")
         if not dot or not reference or len(mac) != MAC_HEX:
             return None
-        if not hmac.compare_digest(self._mac(reference), mac):
+        if not any(hmac.compare_digest(_mac(key, reference), mac)
+                   for key in self._keys.verifying(KEY)):
             return None
         return reference
 
-    def _mac(self, reference: str) -> str:
-        return sign(self._secret, "ticket:" + reference)[:MAC_HEX]
+
+def _mac(key: str, reference: str) -> str:
+    return sign(key, "ticket:" + reference)[:MAC_HEX]
 
 
 def _code(ticket: str) -> segno.QRCode:

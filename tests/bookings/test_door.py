@@ -12,9 +12,9 @@ import asyncpg
 import pytest
 
 from seatserver.accounts.sessions import open_session
+from seatserver.bookings.keys import Keyring
 from seatserver.bookings.tickets import TicketSigner
 from seatserver.loadgen.client import SeatClient
-from seatserver.settings import Settings
 from tests.bookings.conftest import Buyer
 
 BuyerFactory = Callable[..., Awaitable[Buyer]]
@@ -103,18 +103,18 @@ async def test_racing_scanners_admit_a_copied_ticket_once(
 
 
 async def test_forged_altered_cancelled_and_wrong_show_tickets_do_not_admit(
-        buyer: Buyer, scanner: Buyer, showtime: int, seats: list[str], settings: Settings,
+        buyer: Buyer, scanner: Buyer, showtime: int, seats: list[str], keys: Keyring,
         starts_in: Callable[[timedelta], Awaitable[None]]) -> None:
     await starts_in(timedelta(days=3))
     booking = await _paid(buyer, showtime, seats[:1])
     ticket = booking["ticket"]
     reference, mac = ticket.split(".")
-    for forged in (TicketSigner("someone-else").issue(reference),
+    for forged in (TicketSigner(Keyring.of(ticket="someone-else" * 3)).issue(reference),
                    f"{reference}.{mac[::-1]}", "not a ticket"):
         answer = await _scan(scanner, "admit", forged)
         assert (answer["valid"], answer["result"], answer["reference"]) == (
             False, "not_genuine", None)
-    unknown = TicketSigner(settings.ticket_secret).issue("ZZZZZZZZZZ")
+    unknown = TicketSigner(keys).issue("ZZZZZZZZZZ")
     assert (await _scan(scanner, "verify", unknown))["result"] == "unknown_booking"
     other = await _scan(scanner, "admit", ticket, showtime + 1000)
     assert (other["valid"], other["result"]) == (False, "other_showtime")

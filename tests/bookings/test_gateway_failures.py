@@ -70,6 +70,7 @@ def _checkout(db_pool: asyncpg.Pool, engine: HoldEngine, gateway: BrokenGateway)
     return Checkout(BookingStore(db_pool), engine, CatalogStore(db_pool), {"broken": gateway},
                     default_gateway="broken", sales_close=timedelta(minutes=10),
                     payment_window=timedelta(minutes=10), payment_timeout_s=0.3,
+                    public_url="http://shop.example",
                     refunds=RefundPolicy(timedelta(hours=24), timedelta(hours=2), 50))
 
 
@@ -83,7 +84,7 @@ async def test_provider_failing_at_checkout_gives_the_holds_back_and_books_nothi
 
     with pytest.raises(PaymentUnavailable) as refused:
         await checkout.start(user_id=user, showtime=showtime, seats=None,
-                             base_url="http://shop", remote="192.0.2.7")
+                             remote="192.0.2.7")
     assert refused.value.status == 503
 
     # The holds are the buyer's still, on the deadline they had: not released,
@@ -102,7 +103,7 @@ async def test_provider_failing_at_checkout_gives_the_holds_back_and_books_nothi
 
     gateway.mode = "ok"  # the provider is back: the same holds check out
     booking, url = await checkout.start(user_id=user, showtime=showtime, seats=None,
-                                        base_url="http://shop", remote=None)
+                                        remote=None)
     assert booking.status == "pending" and booking.seat_ids == ["B1", "B2"]
     assert url == f"/pay/ord_{booking.reference}"
 

@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from seatserver.bookings.keys import Keyring
 from seatserver.bookings.outbox import (
     Composer,
     LogSink,
@@ -85,8 +86,8 @@ async def worker_pools(database_url: str) -> AsyncIterator[list[asyncpg.Pool]]:
         await pool.close()
 
 
-def _worker(pool: asyncpg.Pool, sink: Any, settings: Settings, **knobs: float) -> OutboxWorker:
-    composer = Composer(BookingStore(pool), TicketSigner(settings.ticket_secret))
+def _worker(pool: asyncpg.Pool, sink: Any, keys: Keyring, **knobs: float) -> OutboxWorker:
+    composer = Composer(BookingStore(pool), TicketSigner(keys))
     return OutboxWorker(pool, composer, sink, poll_s=3600,
                         retry_base_s=knobs.get("base", 0.2), retry_cap_s=knobs.get("cap", 0.3),
                         max_attempts=int(knobs.get("attempts", 20)))
@@ -94,7 +95,7 @@ def _worker(pool: asyncpg.Pool, sink: Any, settings: Settings, **knobs: float) -
 
 async def test_confirmation_is_written_by_the_log_sink_and_marked_sent(
         make_server: Any, buyer_at: BuyerFactory, showtime: int, seats: list[str],
-        settings: Settings, db_pool: asyncpg.Pool) -> None:
+        settings: Settings, db_pool: asyncpg.Pool, keys: Keyring) -> None:
     server = await make_server(outbox_poll_s=0.05)
     buyer = await buyer_at(str(server.make_url("/")).rstrip("/"))
     reference = await _paid(buyer, showtime, seats[:2])
@@ -108,7 +109,7 @@ async def test_confirmation_is_written_by_the_log_sink_and_marked_sent(
     (written,) = (settings.data_dir / "outbox").glob("*-booking_confirmed.txt")
     text = written.read_text()
     assert f"Subject: Your booking {reference} is confirmed" in text
-    assert TicketSigner(settings.ticket_secret).issue(reference) in text
+    assert TicketSigner(keys).issue(reference) in text
     assert all(seat in text for seat in seats[:2])
 
 
@@ -129,9 +130,9 @@ async def _time_passes(pool: asyncpg.Pool) -> None:
 
 
 async def test_failed_delivery_is_retried_after_a_doubling_capped_backoff(
-        queued: str, settings: Settings, db_pool: asyncpg.Pool) -> None:
+        queued: str, keys: Keyring, db_pool: asyncpg.Pool) -> None:
     sink = RecordingSink(failures=2)
-    worker = _worker(db_pool, sink, settings, base=1.0, cap=1.5)
+    worker = _worker(db_pool, sink, keys, base=1.0, cap=1.5)
     assert await worker.deliver_due() == 0
     async with db_pool.acquire() as conn:
         row = await conn.fetchrow("SELECT attempts, last_error, sent_at FROM outbox")
@@ -150,14 +151,14 @@ async def test_failed_delivery_is_retried_after_a_doubling_capped_backoff(
 
 
 async def test_several_workers_never_send_one_message_twice(
-        queued: str, settings: Settings, db_pool: asyncpg.Pool,
+        queued: str, keys: Keyring, db_pool: asyncpg.Pool,
         worker_pools: list[asyncpg.Pool]) -> None:
     async with db_pool.acquire() as conn:
         await conn.executemany(
             "INSERT INTO outbox (kind, payload) VALUES ('booking_confirmed', $1)",
             [(json.dumps({"reference": queued}),)] * 119)
     sink = RecordingSink()
-    workers = [_worker(pool, sink, settings) for pool in worker_pools]
+    workers = [_worker(pool, sink, keys) for pool in worker_pools]
     sent = await asyncio.gather(*(w.deliver_due(limit=1000) for w in workers))
     assert sum(sent) == 120 and sum(1 for n in sent if n) >= 2, sent  # shared out
     counts = Counter(m.id for m in sink.delivered)
@@ -177,10 +178,10 @@ async def test_log_sink_resending_a_message_rewrites_its_file(tmp_path: Any) -> 
 
 
 async def test_message_that_keeps_failing_is_parked_dead_then_requeued_by_hand(
-        queued: str, settings: Settings, db_pool: asyncpg.Pool, database_url: str,
+        queued: str, keys: Keyring, db_pool: asyncpg.Pool, database_url: str,
         caplog: pytest.LogCaptureFixture) -> None:
     sink = RecordingSink(failures=4)
-    worker = _worker(db_pool, sink, settings, attempts=3)
+    worker = _worker(db_pool, sink, keys, attempts=3)
     for _ in range(3):
         await _time_passes(db_pool)
         assert await worker.deliver_due() == 0

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from seatserver.bookings.keys import Keyring
 from seatserver.bookings.tickets import TicketSigner, qr_png, qr_svg
 from seatserver.loadgen.client import SeatClient
-from seatserver.settings import Settings
 from tests.bookings.conftest import Buyer
 
 BuyerFactory = Callable[..., Awaitable[Buyer]]
@@ -32,20 +32,20 @@ async def _booking(buyer: Buyer, showtime: int, seats: list[str], *, pay: bool) 
 
 
 def test_signed_ticket_id_verifies_and_tampered_ones_do_not() -> None:
-    signer = TicketSigner("door-secret")
+    signer = TicketSigner(Keyring.of(ticket="door-secret"))
     ticket = signer.issue("ABCDEFGHJK")
     assert signer.verify(ticket) == "ABCDEFGHJK"
     reference, mac = ticket.split(".")
     flipped = mac[:-1] + ("0" if mac[-1] != "0" else "1")
     for forged in (f"{reference}.{flipped}",          # mac altered
                    f"ABCDEFGHJL.{mac}",                # another booking, same mac
-                   TicketSigner("other").issue(reference),  # someone else's key
+                   TicketSigner(Keyring.of(ticket="other")).issue(reference),  # another key
                    reference, f"{reference}.", f".{mac}", f"{reference}.{mac}0", ""):
         assert signer.verify(forged) is None, forged
 
 
 def test_qr_code_of_a_ticket_is_svg_and_png() -> None:
-    ticket = TicketSigner("s").issue("ABCDEFGHJK")
+    ticket = TicketSigner(Keyring.of(ticket="s")).issue("ABCDEFGHJK")
     inline = qr_svg(ticket)
     assert inline.startswith("<svg") and ticket in inline  # titled with the id
     document = qr_svg(ticket, standalone=True)
@@ -54,9 +54,9 @@ def test_qr_code_of_a_ticket_is_svg_and_png() -> None:
 
 
 async def test_booked_booking_shows_its_signed_ticket_as_a_qr_code(
-        buyer: Buyer, showtime: int, seats: list[str], settings: Settings) -> None:
+        buyer: Buyer, showtime: int, seats: list[str], keys: Keyring) -> None:
     booking = await _booking(buyer, showtime, seats[:1], pay=True)
-    assert TicketSigner(settings.ticket_secret).verify(booking["ticket"]) \
+    assert TicketSigner(keys).verify(booking["ticket"]) \
         == booking["reference"]
     qr = booking["ticket_qr"]
     async with buyer.http.get(buyer.base + qr["svg"], headers=buyer.auth) as resp:
