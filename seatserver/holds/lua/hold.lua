@@ -5,7 +5,7 @@
 --   ARGV[6] most seats one holder may hold in this showtime
 --   ARGV[7] backstop (ms) the seat key outlives its deadline by
 --   ARGV[8..] seat ids (validated against the layout, no duplicates)
--- Returns {'ok', now, deadline, offset}
+-- Returns {'ok', now, deadline, offset, epoch}
 --      or {'seats_unavailable', now, {seats}} | {'too_many_seats', now, {}}.
 -- Re-holding one's own seat succeeds and moves its deadline (later or earlier).
 -- A seat held again is no longer in the holder's lapsed set.
@@ -59,4 +59,4 @@ if redis.call('PTTL', mine_key) < ttl + backstop then
   redis.call('PEXPIREAT', mine_key, deadline + backstop)
 end
 local offset = append('hold', seats, {'e', deadline})
-return {'ok', now, deadline, offset}
+return {'ok', now, deadline, offset, stream_epoch()}
