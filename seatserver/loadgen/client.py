@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 
 from seatserver.changefeed.events import Position, parse_offset
-from seatserver.protocol.codecs import BY_PROTOCOL, JSON_PROTOCOL
+from seatserver.protocol.codecs import BY_PROTOCOL, JSON_PROTOCOL, Codec
 
 ACK_TIMEOUT_S = 10.0
 
@@ -165,6 +165,11 @@ class SeatClient:
         # have carried it out just before it went away, so which seats are ours
         # is unknown until a snapshot says (``settle``).
         self.unsure: set[int] = set()
+
+    @property
+    def codec(self) -> Codec:
+        """The encoding the client speaks (its subprotocol)."""
+        return self._codec
 
     @property
     def token(self) -> str:
