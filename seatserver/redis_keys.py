@@ -84,6 +84,12 @@ def events(showtime: int) -> str:
     return f"ev:{tag(showtime)}"
 
 
+def epoch(showtime: int) -> str:
+    """The epoch of the showtime's stream: offsets are comparable only within one
+    (set by the hold scripts, see holds/lua/_prelude.lua)."""
+    return f"epoch:{tag(showtime)}"
+
+
 def wake(instance: str) -> str:
     """A stream the change-feed reader of one instance blocks on besides its rooms.
 

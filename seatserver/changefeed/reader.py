@@ -17,8 +17,17 @@ reader follows its slot through a failover or a resharding by itself.
 On a Redis error a reader backs off (capped) and resumes from each stream's
 last delivered position. If that position is gone from the stream afterwards
 (Redis lost its data, or trimmed past it, or a failover lost the last
-writes), entries may have been missed, so the sink is told to resynchronise
-that stream from a snapshot.
+writes), or the stream's epoch changed, entries may have been missed, so the
+sink is told to resynchronise that stream from a snapshot.
+
+A reader need not see an error to be on another Redis: a connection that
+died while the reader was between reads (delivering a batch, or pausing for
+the busy-read floor) is replaced by the pool without a word, and the next
+XREAD goes to whatever answers now, a Redis restarted empty or a promoted
+replica, from a position that means nothing there. So every entry carries
+the epoch of its stream (holds/lua/_prelude.lua), and a batch of another
+epoch than the one the sink holds is never delivered: the sink
+resynchronises instead.
 """
 
 from __future__ import annotations
@@ -68,6 +77,7 @@ class ChangeFeed:
         self._redis = redis
         self._instance = secrets.token_hex(6)
         self._positions: dict[int, str] = {}  # showtime -> last delivered offset
+        self._epochs: dict[int, str] = {}  # showtime -> the epoch of that offset
         self._sink: FeedSink | None = None
         self._cluster = isinstance(redis, RedisCluster)
         self._readers: dict[int, StreamReader] = {}  # group -> its reader
@@ -79,7 +89,7 @@ class ChangeFeed:
         # Seconds from an entry's id (Redis' clock when it was added) to its read.
         self.lag = Histogram()
         if not self._cluster:
-            self._readers[ALL] = StreamReader(self, self._positions,
+            self._readers[ALL] = StreamReader(self, self._positions, self._epochs,
                                               redis_keys.wake(self._instance))
 
     def bind(self, sink: FeedSink) -> None:
@@ -111,14 +121,16 @@ class ChangeFeed:
             await reader.stop()
         await asyncio.gather(*self._retiring, return_exceptions=True)
 
-    def follow(self, showtime: int, offset: str) -> None:
-        """Read ``showtime``'s stream from after ``offset`` on."""
+    def follow(self, showtime: int, offset: str, epoch: str) -> None:
+        """Read ``showtime``'s stream from after ``offset`` (of ``epoch``) on."""
         self._positions[showtime] = offset
+        self._epochs[showtime] = epoch
         group = self._group(showtime)
         reader = self._readers.get(group)
         if reader is None:
             wake_key = redis_keys.slot_wake(showtime, self._instance)
-            reader = self._readers[group] = StreamReader(self, self._positions, wake_key)
+            reader = self._readers[group] = StreamReader(self, self._positions, self._epochs,
+                                                         wake_key)
             reader.showtimes.add(showtime)
             if self._started:
                 reader.start()
@@ -128,6 +140,7 @@ class ChangeFeed:
 
     def unfollow(self, showtime: int) -> None:
         self._positions.pop(showtime, None)
+        self._epochs.pop(showtime, None)
         group = self._group(showtime)
         reader = self._readers.get(group)
         if reader is None:
@@ -143,9 +156,13 @@ class ChangeFeed:
     def position(self, showtime: int) -> str | None:
         return self._positions.get(showtime)
 
-    def advance(self, showtime: int, offset: str) -> None:
+    def epoch(self, showtime: int) -> str | None:
+        return self._epochs.get(showtime)
+
+    def advance(self, showtime: int, offset: str, epoch: str) -> None:
         if showtime in self._positions:
             self._positions[showtime] = offset
+            self._epochs[showtime] = epoch
 
     def _group(self, showtime: int) -> int:
         if not self._cluster:
@@ -169,6 +186,11 @@ class ChangeFeed:
         raw = await self._redis.xrange(redis_keys.events(showtime), offset, offset, 1)
         return bool(raw)
 
+    async def stored_epoch(self, showtime: int) -> str | None:
+        """The epoch key as stored (None when Redis has none: it lost the stream)."""
+        raw: Any = await self._redis.get(redis_keys.epoch(showtime))
+        return None if raw is None else _text(raw)
+
     async def xread(self, streams: dict[Any, Any]) -> Any:
         """One blocking XREAD; on a cluster, sent to the master of the streams' slot."""
         redis = self._redis
@@ -187,9 +209,11 @@ class ChangeFeed:
 class StreamReader:
     """One blocking read loop over a group of the feed's streams and a wake stream."""
 
-    def __init__(self, feed: ChangeFeed, positions: dict[int, str], wake_key: str) -> None:
+    def __init__(self, feed: ChangeFeed, positions: dict[int, str], epochs: dict[int, str],
+                 wake_key: str) -> None:
         self._feed = feed
         self._positions = positions  # the feed's, shared by its readers
+        self._epochs = epochs
         self.wake_key = wake_key
         self.showtimes: set[int] = set()
         self._loop = BackgroundTask("changefeed", self._run)
@@ -279,6 +303,14 @@ class StreamReader:
                 # while we read: it starts from its new position next read.
                 continue
             events = [Event.from_entry(i, f) for i, f in entries]
+            epoch = self._epochs.get(followed)
+            if any(e.epoch and e.epoch != epoch for e in events):
+                # Not the stream the room was built from: the position is
+                # meaningless here, whatever the ids say.
+                log.info("showtime %s: stream epoch changed from %s to %s, resynchronising",
+                         followed, epoch, events[-1].epoch)
+                await sink.resync(followed)
+                continue
             feed.lag.observe(max(0.0, time.time() - events[0].position[0] / 1000))
             positions[followed] = events[-1].offset
             self._busy = True
@@ -291,10 +323,16 @@ class StreamReader:
             offset = feed.position(showtime)
             if offset is None:
                 continue
-            if offset == "0-0" or not await feed.has_entry(showtime, offset):
-                log.info("showtime %s: stream position %s lost, resynchronising",
-                         showtime, offset)
+            stored = await feed.stored_epoch(showtime)
+            if (offset == "0-0" or stored != feed.epoch(showtime)
+                    or not await feed.has_entry(showtime, offset)):
+                log.info("showtime %s: stream position %s (epoch %s) lost, resynchronising",
+                         showtime, offset, feed.epoch(showtime))
                 await feed.sink.resync(showtime)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _showtime_of(key: bytes | str) -> int | None:

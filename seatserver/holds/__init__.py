@@ -4,8 +4,11 @@ from seatserver.holds.engine import (
     ExpireResult,
     HoldEngine,
     HoldResult,
+    ResumePoint,
     SeatChange,
     Snapshot,
+    StreamMark,
 )
 
-__all__ = ["ExpireResult", "HoldEngine", "HoldResult", "SeatChange", "Snapshot"]
+__all__ = ["ExpireResult", "HoldEngine", "HoldResult", "ResumePoint", "SeatChange", "Snapshot",
+           "StreamMark"]

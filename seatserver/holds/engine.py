@@ -55,6 +55,24 @@ def _batcher(redis: Redis | RedisCluster, timeout: float) -> Batcher:
 class HoldResult:
     expires_at: int
     offset: str
+    epoch: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamMark:
+    """A stream entry a change appended: its offset and the stream's epoch."""
+
+    offset: str
+    epoch: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResumePoint:
+    """What the stream says of an offset: its current epoch, and whether the
+    entry at the offset is still in it."""
+
+    epoch: str
+    present: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +96,7 @@ class Snapshot:
     held: list[str]
     booked: list[str]
     mine: dict[str, int]
+    epoch: str = ""
 
 
 class HoldEngine:
@@ -122,6 +141,7 @@ class HoldEngine:
         self._reserve = redis.register_script(_load("reserve"))
         self._booked = redis.register_script(_load("booked"))
         self._move = redis.register_script(_load("move"))
+        self._position = redis.register_script(_load("position"))
         self._commons: dict[int, tuple[list[str], list[Any]]] = {}
         self.redis_errors = 0  # script calls that found Redis unreachable
         self._batcher = _batcher(redis, timeout_s)
@@ -147,7 +167,7 @@ class HoldEngine:
                 self._commons.clear()
             common = self._commons[showtime] = (
                 [redis_keys.expiries(showtime), redis_keys.booked(showtime),
-                 redis_keys.events(showtime)],
+                 redis_keys.events(showtime), redis_keys.epoch(showtime)],
                 [redis_keys.seat_prefix(showtime), redis_keys.mine_prefix(showtime),
                  self._maxlen])
         return common
@@ -188,14 +208,21 @@ class HoldEngine:
                                "address (network) at a time", seats)
         if status == "too_many_seats":
             raise TooManySeats(f"at most {self._max_seats} seats per showtime", seats)
-        return HoldResult(expires_at=int(reply[2]), offset=_text(reply[3]))
+        return HoldResult(expires_at=int(reply[2]), offset=_text(reply[3]),
+                          epoch=_text(reply[4]))
 
-    async def release(self, showtime: int, holder: str, seats: Sequence[str]) -> str:
+    async def release(self, showtime: int, holder: str, seats: Sequence[str]) -> StreamMark:
         reply = await self._run(self._release, showtime, [holder, *seats])
         if _text(reply[0]) == "not_holder":
             refused = [_text(s) for s in reply[2]]
             raise NotHolder(f"not held by you: {', '.join(refused)}", refused)
-        return _text(reply[2])
+        return StreamMark(offset=_text(reply[2]), epoch=_text(reply[3]))
+
+    async def position(self, showtime: int, offset: str) -> ResumePoint:
+        """The stream's epoch and whether ``offset`` (a valid stream id) is in it,
+        read in one step: what resuming from an offset must check."""
+        reply = await self._run(self._position, showtime, [offset])
+        return ResumePoint(epoch=_text(reply[2]), present=bool(int(reply[3])))
 
     async def book(self, showtime: int, holder: str, reference: str, seats: Sequence[str],
                    *, force: bool = False) -> SeatChange:
@@ -335,4 +362,5 @@ class HoldEngine:
             held=[_text(s) for s in reply[3]],
             booked=[_text(s) for s in reply[4]],
             mine=mine,
+            epoch=_text(reply[6]),
         )

@@ -226,7 +226,8 @@ class Person:
         if showtime is not None:
             seen = client.views.get(showtime)
             resume = view == "seats" and seen is not None and seen.snapshots > 0 and not lost
-            await self._subscribe(showtime, view, seen.offset if resume and seen else None)
+            await self._subscribe(showtime, view, seen.offset if resume and seen else None,
+                                  seen.epoch if resume and seen else None)
             self.s.recorder.count("reconnect.resumed" if resume else "reconnect.snapshot")
             self.showtime = showtime
             self._rejoined(showtime)
@@ -235,9 +236,10 @@ class Person:
     def _rejoined(self, showtime: int) -> None:
         """Back in ``showtime``'s room after a reconnect, its view up to date."""
 
-    async def _subscribe(self, showtime: int, view: str, since: str | None) -> None:
+    async def _subscribe(self, showtime: int, view: str, since: str | None,
+                         epoch: str | None = None) -> None:
         assert self.client is not None
-        ack = await self.client.subscribe(showtime, since=since, view=view)
+        ack = await self.client.subscribe(showtime, since=since, view=view, epoch=epoch)
         self.subscribed_at = time.monotonic()
         if not ack.get("ok"):
             code = str(ack.get("code", "bad_reply"))

@@ -1,9 +1,10 @@
 """SeatClient: a protocol v1 client that keeps a live view of each showtime.
 
 Used by the test suite, the benchmarks and the load generator, so it checks
-what a careful client would: offsets only ever grow (a repeated or reordered
-update is recorded as a violation), and the view is rebuilt from every
-snapshot.
+what a careful client would: offsets only ever grow within an epoch (a
+repeated or reordered update is recorded as a violation, and so is an update
+of another epoch than the view's snapshot), and the view is rebuilt from every
+snapshot. It resumes with the offset and the epoch it last applied.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 import aiohttp
 
 from seatserver.changefeed.events import Position, parse_offset
-from seatserver.protocol.codecs import BY_PROTOCOL, JSON_PROTOCOL
+from seatserver.protocol.codecs import BY_PROTOCOL, JSON_PROTOCOL, Codec
 
 ACK_TIMEOUT_S = 10.0
 
@@ -43,6 +44,7 @@ class SeatView:
 
     offset: str = "0-0"
     position: Position = (0, 0)
+    epoch: str = ""  # the stream epoch of ``offset``: offsets compare only within one
     held: set[str] = field(default_factory=set)
     booked: set[str] = field(default_factory=set)
     mine: dict[str, int] = field(default_factory=dict)
@@ -55,6 +57,11 @@ class SeatView:
     def apply_snapshot(self, frame: dict[str, Any]) -> None:
         self.held = set(frame["held"])
         self.booked = set(frame["booked"])
+        epoch = str(frame.get("epoch", ""))
+        if epoch != self.epoch:
+            self.position = (0, 0)  # positions of another epoch say nothing here
+            self.unechoed = {}
+        self.epoch = epoch
         self._move(frame["offset"], strict=False)
         # A snapshot older than a hold we were granted cannot know of it.
         later = {s: at for s, at in self.unechoed.items() if at > self.position}
@@ -63,6 +70,12 @@ class SeatView:
         self.snapshots += 1
 
     def apply_update(self, frame: dict[str, Any]) -> None:
+        epoch = frame.get("epoch")
+        if epoch is not None and epoch != self.epoch:
+            if self.epoch:
+                raise ProtocolViolation(f"update at {frame['offset']} of epoch {epoch!r} "
+                                        f"on a view of epoch {self.epoch!r}")
+            self.epoch = str(epoch)  # resumed without naming one: learn it
         self._move(frame["offset"], strict=True)
         unechoed = self.unechoed
         for seat, state in frame["seats"].items():
@@ -81,10 +94,14 @@ class SeatView:
             self.unechoed = {s: at for s, at in unechoed.items() if at > self.position}
         self.updates += 1
 
-    def granted(self, seats: list[str], expires_at: int, offset: str | None) -> None:
+    def granted(self, seats: list[str], expires_at: int, offset: str | None,
+                epoch: str | None = None) -> None:
         """A hold ack: the seats are ours from the stream entry at ``offset``
-        (None from a server that does not say) until an update says otherwise."""
-        at = parse_offset(offset) if offset else None
+        (None from a server that does not say) until an update says otherwise.
+        An offset of another epoch than the view's cannot be placed: the next
+        snapshot (of that epoch) will say."""
+        same_epoch = epoch is None or epoch == self.epoch
+        at = parse_offset(offset) if offset and same_epoch else None
         for seat in seats:
             if at is not None and at <= self.position:
                 if seat not in self.held:
@@ -151,6 +168,11 @@ class SeatClient:
         # have carried it out just before it went away, so which seats are ours
         # is unknown until a snapshot says (``settle``).
         self.unsure: set[int] = set()
+
+    @property
+    def codec(self) -> Codec:
+        """The encoding the client speaks (its subprotocol)."""
+        return self._codec
 
     @property
     def token(self) -> str:
@@ -238,11 +260,15 @@ class SeatClient:
         return effect
 
     async def subscribe(self, showtime: int, since: str | None = None,
-                        view: str = "seats") -> dict[str, Any]:
+                        view: str = "seats", epoch: str | None = None) -> dict[str, Any]:
+        """Join a room; with ``since`` (and the ``epoch`` of that offset) resume
+        from it, which the server grants only within the stream's epoch."""
         self.views.setdefault(showtime, SeatView())
         fields: dict[str, Any] = {"showtime": showtime, "view": view}
         if since is not None:
             fields["since"] = since
+        if epoch is not None:
+            fields["epoch"] = epoch
         return await self.request("subscribe", **fields)
 
     async def hold(self, showtime: int, seats: list[str],
@@ -251,7 +277,8 @@ class SeatClient:
             if ack.get("code") == "unavailable":
                 self.unsure.add(showtime)
             if ack.get("ok") and showtime in self.views:
-                self.views[showtime].granted(seats, ack["expires_at"], ack.get("offset"))
+                self.views[showtime].granted(seats, ack["expires_at"], ack.get("offset"),
+                                             ack.get("epoch"))
             if on_reply is not None:
                 on_reply(ack)
         return await self.request("hold", showtime=showtime, seats=seats, on_reply=granted)

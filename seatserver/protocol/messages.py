@@ -14,7 +14,11 @@ from pydantic import ValidationError as PydanticValidationError
 
 from seatserver.errors import BadMessage, SeatError
 
-Ref = StrictStr | StrictInt
+# docs/protocol.md: a string or an integer of at most 64 characters. Bounded in
+# the model, so an oversized one is refused before anything echoes it.
+MAX_REF_CHARS = 64
+Ref = (Annotated[StrictStr, Field(max_length=MAX_REF_CHARS)]
+       | Annotated[StrictInt, Field(gt=-(10**63), lt=10**64)])
 ShowtimeId = Annotated[StrictInt, Field(gt=0, lt=2**63)]
 SeatId = Annotated[StrictStr, Field(min_length=1, max_length=16)]
 # A generous cap that keeps a hostile list cheap to reject; the real per-holder
@@ -32,6 +36,9 @@ class Subscribe(_Message):
     op: Literal["subscribe"]
     showtime: ShowtimeId
     since: Annotated[StrictStr, Field(max_length=64)] | None = None
+    # The epoch of ``since`` (as snapshots, updates and acks name it); a
+    # ``since`` without one is checked as before epochs existed.
+    epoch: Annotated[StrictStr, Field(max_length=64)] | None = None
     view: Literal["seats", "summary"] = "seats"
 
 
@@ -67,7 +74,11 @@ def ref_of(raw: Any) -> Ref | None:
     """The ``ref`` of a frame, if it has a usable one, so even errors echo it."""
     if isinstance(raw, dict):
         ref = raw.get("ref")
-        if isinstance(ref, str | int) and not isinstance(ref, bool) and len(str(ref)) <= 64:
+        if isinstance(ref, bool):
+            return None
+        if isinstance(ref, str) and len(ref) <= MAX_REF_CHARS:
+            return ref
+        if isinstance(ref, int) and -(10**63) < ref < 10**64:
             return ref
     return None
 

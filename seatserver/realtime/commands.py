@@ -73,10 +73,11 @@ class Commands:
             return await self._hold(conn, msg)
         if isinstance(msg, m.Release):
             require_seats(await self._rooms.layout(msg.showtime), msg.seats)
-            offset = await self._engine.release(msg.showtime, conn.holder, msg.seats)
-            return m.ack_ok(msg.ref, offset=offset)
+            mark = await self._engine.release(msg.showtime, conn.holder, msg.seats)
+            return m.ack_ok(msg.ref, offset=mark.offset, epoch=mark.epoch)
         if isinstance(msg, m.Subscribe):
-            resumed = await self._rooms.subscribe(conn, msg.showtime, msg.since, msg.view)
+            resumed = await self._rooms.subscribe(conn, msg.showtime, msg.since, msg.view,
+                                                  msg.epoch)
             return m.ack_ok(msg.ref, showtime=msg.showtime, resumed=resumed)
         if isinstance(msg, m.Unsubscribe):
             self._rooms.unsubscribe(conn, msg.showtime)
@@ -93,7 +94,8 @@ class Commands:
         # The ack is written now, the update only once the feed reads the
         # stream: the offset lets a client tell older updates of these seats
         # (arriving after the ack) from what happened to them since.
-        return m.ack_ok(msg.ref, expires_at=result.expires_at, offset=result.offset)
+        return m.ack_ok(msg.ref, expires_at=result.expires_at, offset=result.offset,
+                        epoch=result.epoch)
 
     async def _note(self, conn: Connection, showtime: int) -> None:
         """Keep the holder index naming this showtime, so that the holds can be

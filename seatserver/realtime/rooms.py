@@ -15,6 +15,12 @@ delivered up to the feed's position ``p``.
 The check and the move happen with no await between them, and the feed
 advances its position before a batch's fan-out starts, so a joiner that
 arrives while a fan-out yields never receives that batch twice.
+
+Offsets compare only within one epoch of the stream (holds/lua/_prelude.lua).
+A ``since`` resumes only when its epoch is the stream's and the room's and
+its entry is still in the stream; anything else gets a snapshot. A room that
+finds the stream in another epoch than its own (from a joiner's snapshot or
+from entries it reads) resynchronises before it delivers anything more.
 """
 
 from __future__ import annotations
@@ -54,7 +60,7 @@ class LayoutSource(Protocol):
     async def layout(self, showtime_id: int) -> Layout | None: ...
 
 
-def update_frame(showtime: int, events: Iterable[Event]) -> dict[str, Any]:
+def update_frame(showtime: int, events: Iterable[Event], epoch: str) -> dict[str, Any]:
     """One update carrying several events: each seat's final state and why."""
     seats: dict[str, str] = {}
     reasons: dict[str, str] = {}
@@ -65,13 +71,19 @@ def update_frame(showtime: int, events: Iterable[Event]) -> dict[str, Any]:
             seats[seat] = state
             reasons[seat] = event.kind
         last = event.offset
-    return {"t": "update", "showtime": showtime, "offset": last, "seats": seats,
-            "reasons": reasons, "ts": int(time.time() * 1000)}
+    return {"t": "update", "showtime": showtime, "offset": last, "epoch": epoch,
+            "seats": seats, "reasons": reasons, "ts": int(time.time() * 1000)}
 
 
 def snapshot_frame(showtime: int, snap: Snapshot) -> dict[str, Any]:
-    return {"t": "snapshot", "showtime": showtime, "offset": snap.offset,
+    return {"t": "snapshot", "showtime": showtime, "offset": snap.offset, "epoch": snap.epoch,
             "held": snap.held, "booked": snap.booked, "mine": snap.mine}
+
+
+def _foreign(events: Iterable[Event], epoch: str) -> bool:
+    """Whether any entry was stamped in another epoch (unstamped ones, from a
+    server older than epochs, are taken as they come)."""
+    return any(e.epoch and e.epoch != epoch for e in events)
 
 
 class Room:
@@ -84,6 +96,7 @@ class Room:
         self.joining = 0
         self.state: dict[str, str] = {}
         self.offset = snap.offset
+        self.epoch = snap.epoch
         self.reset(snap)
         self.summary_task: asyncio.Task[None] | None = None
         self.summary_sent = 0.0
@@ -92,6 +105,7 @@ class Room:
         self.state = dict.fromkeys(snap.held, "held")
         self.state.update(dict.fromkeys(snap.booked, "booked"))
         self.offset = snap.offset
+        self.epoch = snap.epoch
 
     def apply(self, events: Iterable[Event]) -> None:
         state = self.state
@@ -116,7 +130,7 @@ class Room:
         for seat_id, seat in self.layout.seats.items():
             counts[self.state.get(seat_id)][seat.type] += 1
         return {"t": "summary", "showtime": self.showtime, "offset": self.offset,
-                "free": free, "held": held, "booked": booked}
+                "epoch": self.epoch, "free": free, "held": held, "booked": booked}
 
     def drop(self, conn: Connection) -> None:
         self.members.pop(conn, None)
@@ -165,8 +179,9 @@ class RoomRegistry:
     # -- joining -----------------------------------------------------------------
 
     async def subscribe(self, conn: Connection, showtime: int, since: str | None,
-                        view: str) -> bool:
-        """Join ``conn`` to the room; returns whether it resumed from ``since``."""
+                        view: str, epoch: str | None = None) -> bool:
+        """Join ``conn`` to the room; returns whether it resumed from ``since``
+        (of ``epoch``; without one, as clients from before epochs did)."""
         layout = await self.layout(showtime)
         self.unsubscribe(conn, showtime)  # subscribing again starts afresh
         conn.showtimes.add(showtime)
@@ -184,7 +199,7 @@ class RoomRegistry:
                 conn.send(room.summary())
                 room.summaries[conn] = None
                 return False
-            return await self._join(conn, room, since, snap)
+            return await self._join(conn, room, since, epoch, snap)
         finally:
             room.joining -= 1
             self._close_if_empty(room)
@@ -200,30 +215,41 @@ class RoomRegistry:
             return room, snap
         room = Room(showtime, layout, snap)
         self._rooms[showtime] = room
-        self._feed.follow(showtime, snap.offset)
+        self._feed.follow(showtime, snap.offset, snap.epoch)
         self._sweeper.watch(showtime)
         return room, snap
 
     async def _join(self, conn: Connection, room: Room, since: str | None,
-                    snap: Snapshot | None) -> bool:
+                    epoch: str | None, snap: Snapshot | None) -> bool:
         showtime = room.showtime
-        resumed = since is not None and await self._can_resume(showtime, since)
+        resumed = since is not None and await self._can_resume(room, since, epoch)
         if resumed:
             assert since is not None
             start = since
         else:
             if snap is None:
                 snap = await self._engine.snapshot(showtime, conn.holder)
+            if snap.epoch != room.epoch:
+                # The stream is in an epoch the room has not seen yet (Redis
+                # restarted, or another server took over): rebuild the room first.
+                await self.resync(showtime)
             conn.send(snapshot_frame(showtime, snap))
             start = snap.offset
         await self._catch_up(conn, room, start)
         return resumed
 
-    async def _can_resume(self, showtime: int, since: str) -> bool:
-        """Whether ``since`` is an entry still in the stream (else: snapshot)."""
+    async def _can_resume(self, room: Room, since: str, epoch: str | None) -> bool:
+        """Whether ``since`` is an entry still in the stream, of the stream's and
+        the room's epoch (else: snapshot). A client that names no epoch (one
+        from before epochs) is checked for the entry alone."""
         if parse_offset(since) is None or since == "0-0":
             return False
-        return await self._feed.has_entry(showtime, since)
+        if epoch is None:
+            return await self._feed.has_entry(room.showtime, since)
+        point = await self._engine.position(room.showtime, since)
+        if point.epoch != room.epoch:
+            await self.resync(room.showtime)
+        return point.present and epoch == point.epoch == room.epoch
 
     async def _catch_up(self, conn: Connection, room: Room, start: str) -> None:
         showtime = room.showtime
@@ -244,12 +270,20 @@ class RoomRegistry:
             events = await self._feed.entries_after(showtime, start)
             if conn.closed or showtime not in conn.showtimes:
                 return
+            if _foreign(events, room.epoch):
+                # A new epoch began after ``start``: what follows it is no
+                # continuation. Rebuild the room and start this joiner afresh.
+                await self.resync(showtime)
+                snap = await self._engine.snapshot(showtime, conn.holder)
+                conn.send(snapshot_frame(showtime, snap))
+                start = snap.offset
+                continue
             if not events:
                 # Nothing after `start` although the room is past it: the
                 # stream lost entries. Let the next batch carry it on.
                 room.pending[conn] = mine
                 return
-            conn.send(update_frame(showtime, events))
+            conn.send(update_frame(showtime, events, room.epoch))
             start = events[-1].offset
 
     # -- leaving -----------------------------------------------------------------
@@ -289,7 +323,7 @@ class RoomRegistry:
             self._schedule_summary(room)
         if not members:
             return
-        frame = update_frame(showtime, events)
+        frame = update_frame(showtime, events, room.epoch)
         encoded: dict[Codec, bytes] = {}
         for i, conn in enumerate(members, 1):
             data = encoded.get(conn.codec)
@@ -305,7 +339,7 @@ class RoomRegistry:
             if position >= last:
                 continue
             missed = [e for e in events if e.position > position]
-            conn.send(update_frame(room.showtime, missed))
+            conn.send(update_frame(room.showtime, missed, room.epoch))
             del room.pending[conn]
             room.members[conn] = None
 
@@ -333,7 +367,7 @@ class RoomRegistry:
             return
         snap = await self._engine.snapshot(showtime)
         room.reset(snap)
-        self._feed.advance(showtime, snap.offset)
+        self._feed.advance(showtime, snap.offset, snap.epoch)
         rejoin = [*room.members, *room.pending]
         room.members.clear()
         room.pending.clear()
@@ -347,7 +381,7 @@ class RoomRegistry:
 
     async def _rejoin(self, conn: Connection, room: Room) -> None:
         try:
-            await self._join(conn, room, None, None)
+            await self._join(conn, room, None, None, None)
         except Exception as exc:  # Redis gone again: the client reconnects
             log.warning("rejoin of %s to showtime %s failed: %s", conn.holder,
                         room.showtime, exc)

@@ -1,8 +1,9 @@
 // SeatSocket: one WebSocket to /ws (protocol seats.v1.json) that stays up.
 //
 // It reconnects by itself with capped, jittered back-off, resubscribes every
-// showtime with `since` = the last offset it applied (so it gets exactly the
-// updates it missed, or a fresh snapshot), matches replies to requests by
+// showtime with `since` = the last offset it applied and `epoch` = that
+// offset's stream epoch (so it gets exactly the updates it missed, or a fresh
+// snapshot when the stream is not the one the offset came from), matches replies to requests by
 // `ref`, and reports its state as "connecting", "live", "reconnecting" or
 // "offline". Frames of a showtime go to that subscription's handler in offset
 // order; a repeated or older update is dropped here, never applied twice.
@@ -82,7 +83,8 @@ export class SeatSocket {
    */
   subscribe(showtime, { view = "seats", onFrame, onRefused = () => {} }) {
     const subscription = {
-      showtime, view, onFrame, onRefused, offset: null, position: null, wantSnapshot: false,
+      showtime, view, onFrame, onRefused, offset: null, position: null, epoch: null,
+      wantSnapshot: false,
     };
     this.subscriptions.set(showtime, subscription);
     if (this.isOpen()) this.sendSubscribe(subscription);
@@ -166,6 +168,7 @@ export class SeatSocket {
     const fields = { showtime: subscription.showtime, view: subscription.view };
     if (subscription.offset !== null && !subscription.wantSnapshot) {
       fields.since = subscription.offset;
+      if (subscription.epoch !== null) fields.epoch = subscription.epoch;
     }
     this.request("subscribe", fields).then((ack) => {
       if (this.subscriptions.get(subscription.showtime) !== subscription) return;
@@ -207,6 +210,17 @@ export class SeatSocket {
     const subscription = this.subscriptions.get(frame.showtime);
     if (!subscription) return;
     const position = parseOffset(frame.offset);
+    const epoch = typeof frame.epoch === "string" ? frame.epoch : null;
+    if (frame.t === "update" && epoch !== null && subscription.epoch !== null
+        && epoch !== subscription.epoch) {
+      // Offsets of another epoch of the stream say nothing about ours: start
+      // again from a snapshot rather than apply it.
+      subscription.wantSnapshot = true;
+      subscription.offset = null;
+      subscription.position = null;
+      if (this.isOpen()) this.sendSubscribe(subscription);
+      return;
+    }
     if (frame.t === "update" && position && subscription.position
         && !isAfter(position, subscription.position)) {
       return; // already applied
@@ -214,6 +228,7 @@ export class SeatSocket {
     if (position) {
       subscription.offset = frame.offset;
       subscription.position = position;
+      if (epoch !== null || frame.t === "snapshot") subscription.epoch = epoch;
     }
     subscription.onFrame(frame);
   }

@@ -4,6 +4,7 @@
 --   KEYS[1] exp:{st:<id>}     zset: held seat -> deadline (ms, Redis clock)
 --   KEYS[2] booked:{st:<id>}  set:  booked seats
 --   KEYS[3] ev:{st:<id>}      stream: the showtime's event log
+--   KEYS[4] epoch:{st:<id>}   string: the stream's epoch (see stream_epoch)
 --   ARGV[1] seat key prefix   "seat:{st:<id>}:" (a seat key is prefix .. seat id)
 --   ARGV[2] mine key prefix   "mine:{st:<id>}:" (a holder's set is prefix .. holder)
 --   ARGV[3] stream max length (approximate trim)
@@ -14,15 +15,46 @@
 -- The deadline clock is Redis' own TIME, never the caller's. Running the due
 -- expiries first means no script ever acts on a hold whose deadline passed.
 
-local exp_key, booked_key, ev_key = KEYS[1], KEYS[2], KEYS[3]
+local exp_key, booked_key, ev_key, epoch_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local seat_prefix, mine_prefix, maxlen = ARGV[1], ARGV[2], ARGV[3]
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 
+-- The stream's epoch: an offset means something only within one epoch.
+-- Stream ids are Redis' clock, so a Redis that lost the stream (restarted
+-- empty) or never had all of it (a replica promoted while behind) can hand
+-- out ids a client already saw, for other events. An epoch is one Redis
+-- server's unbroken custody of the stream: it starts with the first script
+-- that finds the key missing, or written by another server (the first 12
+-- digits of its replication id, which a restart or a promotion changes, are
+-- the epoch's first part; a replica carries its master's). Every entry is
+-- stamped with it, so a reader never mistakes one epoch's entries for
+-- another's. Read (INFO) once per script, and only by scripts that append or
+-- answer with an offset.
+local epoch_now = nil
+local function stream_epoch()
+  if epoch_now then return epoch_now end
+  -- pcall: a server that does not let scripts call INFO (fakeredis) gets
+  -- epochs that change only when the key is lost.
+  local info = redis.pcall('INFO', 'replication')
+  local server = ''
+  if type(info) == 'string' then
+    server = string.sub(string.match(info, 'master_replid:(%w+)') or '', 1, 12)
+  end
+  local stored = redis.call('GET', epoch_key)
+  if stored and string.sub(stored, 1, #server + 1) == server .. '.' then
+    epoch_now = stored
+  else
+    epoch_now = server .. '.' .. clock[1] .. string.format('%06d', tonumber(clock[2]))
+    redis.call('SET', epoch_key, epoch_now)
+  end
+  return epoch_now
+end
+
 -- Appends one event to the stream; returns its id (the room's new offset).
 local function append(kind, seats, extra)
   local args = {'XADD', ev_key, 'MAXLEN', '~', maxlen, '*',
-                'k', kind, 's', table.concat(seats, ',')}
+                'k', kind, 's', table.concat(seats, ','), 'x', stream_epoch()}
   if extra then
     for i = 1, #extra do args[#args + 1] = extra[i] end
   end

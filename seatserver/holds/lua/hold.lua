@@ -9,7 +9,7 @@
 --   ARGV[10] address set prefix "addr:{st:<id>}:" ('' : no per-address cap)
 --   ARGV[11] seat -> address hash "addrof:{st:<id>}"
 --   ARGV[12..] seat ids (validated against the layout, no duplicates)
--- Returns {'ok', now, deadline, offset}
+-- Returns {'ok', now, deadline, offset, epoch}
 --      or {'seats_unavailable', now, {seats}} | {'too_many_seats', now, {}}
 --      or {'too_many_seats', now, {}, 'address'} (the client address's cap).
 -- Re-holding one's own seat succeeds and moves its deadline (later or earlier).
@@ -146,4 +146,4 @@ if redis.call('PTTL', mine_key) < ttl + backstop then
   redis.call('PEXPIREAT', mine_key, deadline + backstop)
 end
 local offset = append('hold', seats, {'e', deadline})
-return {'ok', now, deadline, offset}
+return {'ok', now, deadline, offset, stream_epoch()}

@@ -2,7 +2,7 @@
 --   KEYS, ARGV[1..3]  see _prelude.lua
 --   ARGV[4] holder id
 --   ARGV[5..] seat ids
--- Returns {'ok', now, offset} or {'not_holder', now, {seats}}.
+-- Returns {'ok', now, offset, epoch} or {'not_holder', now, {seats}}.
 -- A seat whose hold has just expired is no longer the holder's: not_holder.
 
 local holder = ARGV[4]
@@ -23,4 +23,4 @@ end
 redis.call('ZREM', exp_key, unpack(seats))
 redis.call('SREM', mine_prefix .. holder, unpack(seats))
 local offset = append('release', seats)
-return {'ok', now, offset}
+return {'ok', now, offset, stream_epoch()}

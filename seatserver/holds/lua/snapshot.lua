@@ -1,9 +1,11 @@
 -- snapshot: the showtime's seat state and the stream offset it corresponds to.
 --   KEYS, ARGV[1..3]  see _prelude.lua
 --   ARGV[4] holder id whose own holds to include, or '' for none
--- Returns {'ok', now, offset, {held seats}, {booked seats}, {seat, deadline, ...}}.
+-- Returns {'ok', now, offset, {held seats}, {booked seats}, {seat, deadline, ...},
+--          epoch}.
 -- offset is the id of the stream's last entry ('0-0' for an empty stream):
--- the state is exactly what the events up to and including it produce.
+-- the state is exactly what the events up to and including it produce. The
+-- epoch is the stream's, started here if it has none yet (see _prelude.lua).
 
 local holder = ARGV[4]
 local held = redis.call('ZRANGE', exp_key, 0, -1)
@@ -21,4 +23,4 @@ end
 local last = redis.call('XREVRANGE', ev_key, '+', '-', 'COUNT', 1)
 local offset = '0-0'
 if last[1] then offset = last[1][1] end
-return {'ok', now, offset, held, booked, mine}
+return {'ok', now, offset, held, booked, mine, stream_epoch()}
