@@ -43,7 +43,7 @@ def _calls(i: int, showtimes: list[int], settings: Settings
     """Keys, hold arguments and release arguments for the i-th holder and seat."""
     showtime = showtimes[i % len(showtimes)]
     keys = [redis_keys.expiries(showtime), redis_keys.booked(showtime),
-            redis_keys.events(showtime)]
+            redis_keys.events(showtime), redis_keys.epoch(showtime)]
     common: list[Any] = [redis_keys.seat_prefix(showtime), redis_keys.mine_prefix(showtime),
                             settings.stream_maxlen]
     holder, seat = f"raw{i}", f"R{i}"
