@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
+import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from aiohttp.test_utils import TestServer
+
+from seatserver.app import create_app
+from seatserver.settings import Settings
 
 
 async def eventually(check: Callable[[], bool | Awaitable[bool]], within: float = 5.0,
@@ -19,6 +27,39 @@ async def eventually(check: Callable[[], bool | Awaitable[bool]], within: float 
             raise AssertionError(f"condition not met within {within}s")
         await asyncio.sleep(interval)
     return time.monotonic() - start
+
+
+async def bound_server(settings: Settings, **overrides: Any) -> TestServer:
+    """A started test server whose public URL (SEATSERVER_PUBLIC_URL: where the
+    payment provider sends buyers back and posts webhooks) is its own address.
+
+    The socket is bound before the app is made, so the app knows its port
+    without a window in which another process could take it.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port: int = sock.getsockname()[1]
+    overrides.setdefault("public_url", f"http://127.0.0.1:{port}")
+    server = TestServer(create_app(dataclasses.replace(settings, **overrides)),
+                        host="127.0.0.1", port=port,
+                        socket_factory=lambda host, port, family: sock)
+    await server.start_server()
+    return server
+
+
+async def bound_servers(settings: Settings
+                        ) -> AsyncIterator[Callable[..., Awaitable[TestServer]]]:
+    """The body of a ``make_server`` fixture: makes bound servers, closes them after."""
+    servers: list[TestServer] = []
+
+    async def make(**overrides: Any) -> TestServer:
+        servers.append(await bound_server(settings, **overrides))
+        return servers[-1]
+
+    yield make
+    while servers:
+        await servers.pop().close()
 
 
 async def _holds(check: Callable[[], bool | Awaitable[bool]]) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -15,7 +14,6 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestServer
 
-from seatserver.app import create_app
 from seatserver.bookings.keys import Keyring, SecretStore
 from seatserver.loadgen.client import new_session
 from seatserver.settings import Settings
@@ -29,6 +27,7 @@ server = realtime.server
 base_url = realtime.base_url
 seats = realtime.seats
 connect = realtime.connect
+make_server = realtime.make_server
 
 
 @pytest.fixture
@@ -42,38 +41,6 @@ def settings(redis_url: str, database_url: str, tmp_path: Path) -> Settings:
                     sim_duplicate_rate=0.0, sim_reorder_rate=0.0, sim_retry_base_s=0.05,
                     pending_sweep_s=0.2, outbox_poll_s=0.1, mirror_check_s=3600,
                     data_dir=tmp_path / "data", **MANY_BUYERS)
-
-
-async def bound_server(settings: Settings, **overrides: Any) -> TestServer:
-    """A started test server whose public URL (SEATSERVER_PUBLIC_URL: where the
-    payment provider sends buyers back and posts webhooks) is its own address.
-
-    The socket is bound before the app is made, so the app knows its port
-    without a window in which another process could take it.
-    """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port: int = sock.getsockname()[1]
-    overrides.setdefault("public_url", f"http://127.0.0.1:{port}")
-    server = TestServer(create_app(dataclasses.replace(settings, **overrides)),
-                        host="127.0.0.1", port=port,
-                        socket_factory=lambda host, port, family: sock)
-    await server.start_server()
-    return server
-
-
-@pytest.fixture
-async def make_server(settings: Settings) -> AsyncIterator[ServerFactory]:
-    servers: list[TestServer] = []
-
-    async def make(**overrides: Any) -> TestServer:
-        servers.append(await bound_server(settings, **overrides))
-        return servers[-1]
-
-    yield make
-    while servers:
-        await servers.pop().close()
 
 
 @pytest.fixture
@@ -183,5 +150,5 @@ async def plain_http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-__all__ = ["Buyer", "ClientFactory", "ServerFactory", "TestServer", "bound_server",
+__all__ = ["Buyer", "ClientFactory", "ServerFactory", "TestServer",
            "dataclasses", "other_db"]

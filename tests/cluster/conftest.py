@@ -9,11 +9,9 @@ would be refused with CROSSSLOT) and one on another master.
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import pytest
@@ -21,12 +19,12 @@ from aiohttp.test_utils import TestServer
 from redis.crc import key_slot
 
 from seatserver import redis_keys
-from seatserver.app import create_app
 from seatserver.settings import Settings
 from tests.conftest import MANY_BUYERS
 from tests.processes import ClusterNodeProcess, PrivateCluster
 from tests.realtime import conftest as realtime
 from tests.realtime.conftest import ServerFactory
+from tests.support import bound_servers
 
 # The realtime suite's fixtures: an HTTP session and WebSocket clients.
 http = realtime.http
@@ -139,12 +137,10 @@ def settings(cluster: PrivateCluster, database_url: str, tmp_path: Path) -> Sett
 
 
 @pytest.fixture
-async def make_server(aiohttp_server: Any, settings: Settings) -> ServerFactory:
-    async def make(**overrides: Any) -> TestServer:
-        server: TestServer = await aiohttp_server(
-            create_app(dataclasses.replace(settings, **overrides)))
-        return server
-    return make
+async def make_server(settings: Settings) -> AsyncIterator[ServerFactory]:
+    # Bound servers, so the payment provider's callbacks come back to them.
+    async for make in bound_servers(settings):
+        yield make
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -8,10 +7,10 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from seatserver.app import create_app
 from seatserver.loadgen.client import SeatClient, new_session
 from seatserver.settings import Settings
 from tests.conftest import MANY_BUYERS
+from tests.support import bound_servers
 
 ServerFactory = Callable[..., Awaitable[TestServer]]
 ClientFactory = Callable[..., Awaitable[SeatClient]]
@@ -33,12 +32,10 @@ def settings(redis_url: str, database_url: str) -> Settings:
 
 
 @pytest.fixture
-async def make_server(aiohttp_server: Any, settings: Settings) -> ServerFactory:
-    async def make(**overrides: Any) -> TestServer:
-        server: TestServer = await aiohttp_server(
-            create_app(dataclasses.replace(settings, **overrides)))
-        return server
-    return make
+async def make_server(settings: Settings) -> AsyncIterator[ServerFactory]:
+    # Bound servers, so the payment provider's callbacks come back to them.
+    async for make in bound_servers(settings):
+        yield make
 
 
 @pytest.fixture
