@@ -54,6 +54,7 @@ from seatserver.health import HealthHandlers
 from seatserver.holds import HoldEngine
 from seatserver.holds.sweeper import ExpirySweeper
 from seatserver.http_errors import error_middleware
+from seatserver.http_inputs import quiet_protocol_errors, refuse_nul
 from seatserver.logs import echo_request_id, request_id_middleware
 from seatserver.loop_lag import LoopLagMonitor
 from seatserver.metrics import MetricsHandlers, SeatCollector
@@ -80,8 +81,9 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings) -> web.Application:
     if not settings.redis_url or not settings.database_url:
         raise ValueError("create_app needs redis_url and database_url")
-    app = web.Application(middlewares=[request_id_middleware, error_middleware],
+    app = web.Application(middlewares=[request_id_middleware, error_middleware, refuse_nul],
                           client_max_size=64 * 1024)
+    quiet_protocol_errors()
     app.on_response_prepare.append(echo_request_id)
     cluster = cluster_mode(settings)
     redis = connect(settings.redis_url, cluster=cluster,

@@ -14,6 +14,7 @@ another version's asset is a 404, never today's file under yesterday's name.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +53,13 @@ CONTENT_TYPES = {
     ".woff2": "font/woff2",
     ".txt": "text/plain; charset=utf-8",
 }
+
+# What /account's `?next=` (the Back link) may be: a path of ours as the picker
+# links it, in segments of unreserved characters, none "." or "..". Anything
+# else (a backslash, a tab, "//", another site) is dropped by a redirect, and
+# the page's script judges what is left again as the browser will follow it.
+SAME_SITE_PATH = re.compile(r"/|(/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)+/?")
+ACCOUNT_PAGE = "account/index.html"
 
 # Page routes and the file under web/ each one serves.
 PAGES = {
@@ -126,6 +134,9 @@ class PageHandlers:
         return page
 
     def page(self, request: web.Request, name: str) -> web.Response:
+        back = request.query.get("next")
+        if name == ACCOUNT_PAGE and back is not None and not SAME_SITE_PATH.fullmatch(back):
+            raise web.HTTPSeeOther(request.rel_url.without_query_params("next"))
         headers = {
             "Cache-Control": PAGE_CACHE,
             "ETag": self._etag,
