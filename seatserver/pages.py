@@ -23,6 +23,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from seatserver.accounts.rbac import Role, allow
+from seatserver.http_inputs import path_number
 from seatserver.openapi import describe
 
 STATIC_PREFIX = "/static"
@@ -64,7 +65,8 @@ ACCOUNT_PAGE = "account/index.html"
 # Page routes and the file under web/ each one serves.
 PAGES = {
     "/": "index.html",
-    r"/showtimes/{id:\d+}": "picker/index.html",
+    # [0-9], not \d: that would take other scripts' digits too.
+    "/showtimes/{id:[0-9]+}": "picker/index.html",
     "/kiosk": "kiosk/index.html",
     "/account": "account/index.html",
     "/admin": "admin/index.html",
@@ -134,6 +136,8 @@ class PageHandlers:
         return page
 
     def page(self, request: web.Request, name: str) -> web.Response:
+        if "id" in request.match_info:
+            path_number(request.match_info["id"], "showtime")  # 404 beyond any id
         back = request.query.get("next")
         if name == ACCOUNT_PAGE and back is not None and not SAME_SITE_PATH.fullmatch(back):
             raise web.HTTPSeeOther(request.rel_url.without_query_params("next"))

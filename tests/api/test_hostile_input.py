@@ -251,3 +251,10 @@ async def test_account_page_keeps_a_back_link_to_our_own_pages(
     async with http.get(f"{base_url}/account", params={"next": next_path},
                         allow_redirects=False) as resp:
         assert resp.status == 200
+
+
+@pytest.mark.parametrize("raw", [HUGE, JUST_PAST_BIGINT, "%D9%A1%D9%A2", "0"])
+async def test_the_picker_page_of_a_showtime_that_cannot_exist_is_404(
+        http: aiohttp.ClientSession, base_url: str, no_tracebacks: None, raw: str) -> None:
+    async with http.get(f"{base_url}/showtimes/{raw}") as resp:
+        assert resp.status == 404
