@@ -164,7 +164,8 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/ws", sockets.handle)
     app.router.add_routes(HealthHandlers(redis, pool).routes())
     app.router.add_routes(MetricsHandlers(
-        SeatCollector(sockets, rooms, feed, lag, commands, engine, checkout)).routes())
+        SeatCollector(sockets, rooms, feed, lag, commands, engine, checkout),
+        settings.metrics_token).routes())
     app.router.add_routes(SessionHandlers(sessions, cookies).routes())
     app.router.add_routes(AccountHandlers(auth, accounts, sessions, cookies, proxies).routes())
     app.router.add_routes(CatalogHandlers(catalog, Availability(engine, catalog)).routes())
