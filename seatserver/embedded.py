@@ -62,7 +62,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -160,6 +160,7 @@ class EmbeddedServices:
             raise RuntimeError("embedded services are already started")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock_fd = _lock_data_dir(self.data_dir)
+        self._pg_place = None
         try:
             self._redis = _retry_ports(self._start_redis)
             self._postgres = _retry_ports(self._start_postgres)
@@ -181,16 +182,16 @@ class EmbeddedServices:
             self._temp_socket_dir = None
         if self._pg_place is not None and self._pg_place.lock_fd is not None:
             os.close(self._pg_place.lock_fd)
-        self._pg_place = None
+            self._pg_place = replace(self._pg_place, lock_fd=None)  # pgdata stays known
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
 
     @property
     def pgdata(self) -> Path:
-        """The PostgreSQL cluster's folder (known once started)."""
+        """The PostgreSQL cluster's folder (known once started, and after stop)."""
         if self._pg_place is None:
-            raise RuntimeError("embedded services are not started")
+            raise RuntimeError("embedded services were not started")
         return self._pg_place.pgdata
 
     def stop_postgres(self) -> None:

@@ -107,7 +107,7 @@ def test_stale_postmaster_pid_from_a_crash_does_not_block_the_start(
     embedded.stop()
     dead = subprocess.Popen(["true"])
     dead.wait()
-    (data_dir / "postgres" / "postmaster.pid").write_text(f"{dead.pid}\n{data_dir}\n")
+    (embedded.pgdata / "postmaster.pid").write_text(f"{dead.pid}\n{embedded.pgdata}\n")
 
     with EmbeddedServices(data_dir) as again:
         assert run_sync(pg_roundtrip(again.database_url)) is None
@@ -117,7 +117,7 @@ def test_failed_start_reports_the_server_log_and_leaves_nothing_running(
         embedded: EmbeddedServices, data_dir: Path) -> None:
     embedded.start()
     embedded.stop()
-    with (data_dir / "postgres" / "postgresql.conf").open("a") as conf:
+    with (embedded.pgdata / "postgresql.conf").open("a") as conf:
         conf.write("this is not a setting\n")
 
     broken = EmbeddedServices(data_dir)
