@@ -23,7 +23,6 @@ import traceback
 
 TRACEBACK = "Traceback (most recent call last)"
 MARKER = "expect_traceback"
-_SNIPPET = 1500
 
 
 class TracebackWatch(logging.Handler):
@@ -46,8 +45,11 @@ class TracebackWatch(logging.Handler):
         start = output.find(TRACEBACK)
         while start != -1:
             line_start = output.rfind("\n", 0, start) + 1
-            self.found.append(f"{name}: {output[line_start:start + _SNIPPET]}")
-            start = output.find(TRACEBACK, start + 1)
+            line_end = output.find("\n", start)
+            line_end = len(output) if line_end == -1 else line_end
+            # A log line is one record (JSON), chained tracebacks and all: kept whole.
+            self.found.append(f"{name}: {output[line_start:line_end]}")
+            start = output.find(TRACEBACK, line_end)
 
     def unexpected(self, patterns: list[str]) -> list[str]:
         return [text for text in self.found
