@@ -56,6 +56,7 @@ from seatserver.holds import HoldEngine
 from seatserver.holds.sweeper import ExpirySweeper
 from seatserver.host_header import host_middleware
 from seatserver.http_errors import error_middleware
+from seatserver.http_inputs import quiet_protocol_errors, refuse_nul
 from seatserver.logs import echo_request_id, request_id_middleware
 from seatserver.loop_lag import LoopLagMonitor
 from seatserver.metrics import MetricsHandlers, SeatCollector
@@ -83,8 +84,9 @@ def create_app(settings: Settings) -> web.Application:
     if not settings.redis_url or not settings.database_url:
         raise ValueError("create_app needs redis_url and database_url")
     app = web.Application(middlewares=[request_id_middleware, host_middleware,
-                                       error_middleware],
+                                       error_middleware, refuse_nul],
                           client_max_size=64 * 1024)
+    quiet_protocol_errors()
     app.on_response_prepare.append(echo_request_id)
     cluster = cluster_mode(settings)
     redis = connect(settings.redis_url, cluster=cluster,
@@ -171,7 +173,8 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/ws", sockets.handle)
     app.router.add_routes(HealthHandlers(redis, pool).routes())
     app.router.add_routes(MetricsHandlers(
-        SeatCollector(sockets, rooms, feed, lag, commands, engine, checkout)).routes())
+        SeatCollector(sockets, rooms, feed, lag, commands, engine, checkout),
+        settings.metrics_token).routes())
     app.router.add_routes(SessionHandlers(sessions, cookies, proxies, _guest_sessions(
         redis, settings)).routes())
     app.router.add_routes(AccountHandlers(auth, accounts, sessions, cookies, proxies).routes())

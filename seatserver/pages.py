@@ -14,6 +14,7 @@ another version's asset is a 404, never today's file under yesterday's name.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from seatserver.accounts.rbac import Role, allow
+from seatserver.http_inputs import path_number
 from seatserver.openapi import describe
 
 STATIC_PREFIX = "/static"
@@ -53,10 +55,18 @@ CONTENT_TYPES = {
     ".txt": "text/plain; charset=utf-8",
 }
 
+# What /account's `?next=` (the Back link) may be: a path of ours as the picker
+# links it, in segments of unreserved characters, none "." or "..". Anything
+# else (a backslash, a tab, "//", another site) is dropped by a redirect, and
+# the page's script judges what is left again as the browser will follow it.
+SAME_SITE_PATH = re.compile(r"/|(/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)+/?")
+ACCOUNT_PAGE = "account/index.html"
+
 # Page routes and the file under web/ each one serves.
 PAGES = {
     "/": "index.html",
-    r"/showtimes/{id:\d+}": "picker/index.html",
+    # [0-9], not \d: that would take other scripts' digits too.
+    "/showtimes/{id:[0-9]+}": "picker/index.html",
     "/kiosk": "kiosk/index.html",
     "/account": "account/index.html",
     "/admin": "admin/index.html",
@@ -126,6 +136,11 @@ class PageHandlers:
         return page
 
     def page(self, request: web.Request, name: str) -> web.Response:
+        if "id" in request.match_info:
+            path_number(request.match_info["id"], "showtime")  # 404 beyond any id
+        back = request.query.get("next")
+        if name == ACCOUNT_PAGE and back is not None and not SAME_SITE_PATH.fullmatch(back):
+            raise web.HTTPSeeOther(request.rel_url.without_query_params("next"))
         headers = {
             "Cache-Control": PAGE_CACHE,
             "ETag": self._etag,

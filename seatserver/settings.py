@@ -235,11 +235,19 @@ class Settings:
     # and printed once when the account is created.
     admin_password: str | None = None
     kiosk_password: str | None = None
+    # Bearer token /metrics asks for; unset: /metrics answers only local
+    # scrapers that came straight to us (loopback, no forwarding header).
+    metrics_token: str | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.refund_partial_percent <= 100:
             raise SettingsError("SEATSERVER_REFUND_PARTIAL_PERCENT must be 0 to 100, got "
                                 f"{self.refund_partial_percent}")
+        if self.metrics_token is not None and (len(self.metrics_token) < 16
+                                               or not self.metrics_token.isprintable()
+                                               or " " in self.metrics_token):
+            raise SettingsError("SEATSERVER_METRICS_TOKEN must be at least 16 printable "
+                                "characters without spaces (e.g. `openssl rand -hex 32`)")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -283,6 +291,7 @@ class Settings:
             email_token_ttl_s=_int(env, "SEATSERVER_EMAIL_TOKEN_TTL", 86_400, minimum=60),
             admin_password=env.get("SEATSERVER_ADMIN_PASSWORD") or None,
             kiosk_password=env.get("SEATSERVER_KIOSK_PASSWORD") or None,
+            metrics_token=env.get("SEATSERVER_METRICS_TOKEN") or None,
         )
 
     def with_urls(self, redis_url: str, database_url: str) -> Settings:

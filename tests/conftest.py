@@ -16,6 +16,7 @@ pytest-asyncio's per-test loops.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -30,6 +31,7 @@ import redis
 from seatserver.catalog.seed import seed_demo
 from seatserver.db import create_pool, migrate
 from seatserver.embedded import EmbeddedServices
+from tests import tracebacks
 from tests.services import Services, drop_database, make_database, run_sync
 
 
@@ -138,3 +140,30 @@ async def db_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 async def demo(db_pool: asyncpg.Pool) -> list[int]:
     """The demo catalog in the test database; the ids of its showtimes."""
     return await seed_demo(db_pool)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", f"{tracebacks.MARKER}(*patterns): the test makes its server log a "
+        "traceback on purpose; each one logged must match a pattern (tests/tracebacks.py)")
+
+
+@pytest.fixture(autouse=True)
+def no_unexpected_tracebacks(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fails the test when a server it ran logged a traceback it did not expect."""
+    watch = tracebacks.TracebackWatch()
+    root = logging.getLogger()
+    root.addHandler(watch)
+    tracebacks.watch(watch)
+    try:
+        yield
+    finally:
+        tracebacks.watch(None)
+        root.removeHandler(watch)
+    marker = request.node.get_closest_marker(tracebacks.MARKER)
+    patterns = [str(p) for p in marker.args] if marker else []
+    unexpected = watch.unexpected(patterns)
+    if unexpected:
+        pytest.fail(f"{len(unexpected)} unexpected traceback(s) logged (mark the test "
+                    f"@pytest.mark.{tracebacks.MARKER}(pattern) if it is meant to):\n\n"
+                    + "\n\n".join(t[:3000] for t in unexpected[:5]), pytrace=False)

@@ -20,6 +20,7 @@ import redis
 from redis.crc import key_slot
 
 from seatserver.embedded import _redis_binary
+from tests import tracebacks
 from tests.conftest import MANY_BUYERS_ENV
 
 REDIS_SERVER = _redis_binary()
@@ -117,6 +118,9 @@ class ServerProcess:
                 self.proc.wait(5)
         self.proc = None
         if self.log is not None:
+            self.log.seek(0)
+            tracebacks.report_output(f"server :{self.port}",
+                                     self.log.read().decode(errors="replace"))
             self.log.close()
             self.log = None
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import stat
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +17,7 @@ import psutil
 import pytest
 import redis
 
-from seatserver.embedded import EmbeddedError, EmbeddedServices
+from seatserver.embedded import PG_SHARED_ROOT, EmbeddedError, EmbeddedServices
 from tests.services import run_sync
 
 
@@ -104,7 +107,7 @@ def test_stale_postmaster_pid_from_a_crash_does_not_block_the_start(
     embedded.stop()
     dead = subprocess.Popen(["true"])
     dead.wait()
-    (data_dir / "postgres" / "postmaster.pid").write_text(f"{dead.pid}\n{data_dir}\n")
+    (embedded.pgdata / "postmaster.pid").write_text(f"{dead.pid}\n{embedded.pgdata}\n")
 
     with EmbeddedServices(data_dir) as again:
         assert run_sync(pg_roundtrip(again.database_url)) is None
@@ -114,7 +117,7 @@ def test_failed_start_reports_the_server_log_and_leaves_nothing_running(
         embedded: EmbeddedServices, data_dir: Path) -> None:
     embedded.start()
     embedded.stop()
-    with (data_dir / "postgres" / "postgresql.conf").open("a") as conf:
+    with (embedded.pgdata / "postgresql.conf").open("a") as conf:
         conf.write("this is not a setting\n")
 
     broken = EmbeddedServices(data_dir)
@@ -141,3 +144,50 @@ def test_postgres_runs_as_an_unprivileged_user_under_root(embedded: EmbeddedServ
 
     postgres = psutil.Process(embedded.pids[1])
     assert postgres.uids().real != 0
+
+
+def _modes(path: Path) -> dict[Path, int]:
+    return {p: p.stat().st_mode for p in (path, *path.parents)}
+
+
+def test_starts_in_a_private_folder_without_opening_its_parents(server_data_dir: Path) -> None:
+    """As root (CI is), PostgreSQL runs as a system user that cannot enter a 0700
+    folder such as root's home: its programs and data go where it can, and no
+    folder that is not ours changes mode (the old code made them all a+x)."""
+    private = Path(tempfile.mkdtemp(prefix="seatserver-private-"))
+    try:
+        private.chmod(0o700)
+        data_dir = private / "checkout" / ".data"
+        before = _modes(private)
+        embedded = EmbeddedServices(data_dir)
+        try:
+            _, database_url = embedded.start()
+            assert run_sync(pg_roundtrip(database_url, "kept")) == "kept"
+            assert _modes(private) == before
+            pgdata = embedded.pgdata
+            postgres = psutil.Process(embedded.pids[1])
+            if os.geteuid() == 0:
+                assert PG_SHARED_ROOT in pgdata.parents
+                assert pgdata.stat().st_uid == postgres.uids().real != 0
+                assert stat.S_IMODE(pgdata.stat().st_mode) == 0o700
+                assert PG_SHARED_ROOT in Path(postgres.exe()).parents
+        finally:
+            embedded.stop()
+
+        again = EmbeddedServices(data_dir)  # the same data dir finds its cluster again
+        try:
+            _, database_url = again.start()
+            assert run_sync(pg_roundtrip(database_url)) == "kept"
+            assert again.pgdata == pgdata
+        finally:
+            again.stop()
+        assert _modes(private) == before
+    finally:
+        shutil.rmtree(private)
+
+    other = EmbeddedServices(server_data_dir)
+    try:
+        other.start()  # a later start removes the cluster of a data dir that is gone
+        assert not pgdata.exists()
+    finally:
+        other.stop()

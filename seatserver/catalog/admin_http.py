@@ -31,9 +31,10 @@ from seatserver.catalog.inputs import (
     parse_input,
 )
 from seatserver.catalog.layouts import SEAT_TYPE_PATTERN
-from seatserver.catalog.queries import MAX_ID, ShowtimeQuery
+from seatserver.catalog.queries import ShowtimeQuery
 from seatserver.errors import BadRequest, NotFound
 from seatserver.http_bodies import json_object
+from seatserver.http_inputs import path_number
 from seatserver.openapi import describe
 
 _SEAT_TYPE = re.compile(SEAT_TYPE_PATTERN)
@@ -48,11 +49,9 @@ def json_response(body: object, status: int = 200) -> web.Response:
 
 
 def path_id(request: web.Request, name: str = "id") -> int:
-    """A path part as a row id; ``bad_request`` unless it is one."""
-    raw = request.match_info[name]
-    if not (raw.isascii() and raw.isdecimal()) or not 0 < int(raw) <= MAX_ID:
-        raise BadRequest(f"{name} must be a whole number from 1, got {raw!r}")
-    return int(raw)
+    """A path part as a row id: ``bad_request`` unless written in digits,
+    ``not_found`` beyond any id."""
+    return path_number(request.match_info[name], name)
 
 
 async def read_body(request: web.Request, model: type[M]) -> M:

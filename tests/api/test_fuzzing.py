@@ -4,24 +4,29 @@ status, content type and (for JSON) a shape its operation documents.
 
 A real ``seatserver serve`` on a database of this module's own (the admin's
 fuzzing creates and deletes catalog entries that other tests must not meet)
-and the test Redis. Bounded by ``MAX_EXAMPLES`` per operation and role: the
-whole file takes about 30 s on a 2-core machine. Deterministic (derandomized),
-so a failure here is reproducible; ``FUZZ_EXAMPLES`` runs more examples by hand.
+and the test Redis. Bounded by ``MAX_EXAMPLES`` per operation and role (and
+``NEGATIVE_EXAMPLES`` of schemathesis' negative mode alone: data that breaks
+the schema, which must get a 4xx): the whole file takes about a minute and a
+half on a 2-core machine. Deterministic (derandomized), so a failure here is
+reproducible; ``FUZZ_EXAMPLES`` / ``FUZZ_NEGATIVE_EXAMPLES`` run more by hand.
+A server that logged a traceback fails the test too (``tests/tracebacks.py``).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import negative_data_rejection, not_a_server_error
 from schemathesis.schemas import APIOperation
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -32,19 +37,34 @@ from schemathesis.specs.openapi.checks import (
 from seatserver.accounts.rbac import Role
 from seatserver.accounts.sessions import open_session
 from seatserver.db import create_pool
+from tests import tracebacks
 from tests.e2e.conftest import _migrate_and_seed
 from tests.e2e.server import Server
 from tests.services import Services, drop_database, make_database, run_sync
 
 MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "4"))
+NEGATIVE_EXAMPLES = int(os.environ.get("FUZZ_NEGATIVE_EXAMPLES", "10"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
+# Invalid data: never a 5xx, always refused (a 4xx); what it answers must be documented.
+NEGATIVE_CHECKS = [not_a_server_error, negative_data_rejection, status_code_conformance,
+                   content_type_conformance]
 
 
 @dataclass(frozen=True)
 class LiveApi:
     url: str
     tokens: dict[Role, str]
+    server: Server
+
+    def tracebacks(self) -> list[str]:
+        """Tracebacks the server has logged so far (its output is kept whole)."""
+        assert self.server.log is not None
+        self.server.log.seek(0)
+        output = self.server.log.read().decode(errors="replace")
+        watch = tracebacks.TracebackWatch()
+        watch.server_output("fuzzed server", output)
+        return watch.found
 
 
 async def _session(database_url: str, role: Role) -> str:
@@ -67,7 +87,7 @@ def live_api(services: Services) -> Iterator[LiveApi]:
         run_sync(_migrate_and_seed(dsn))
         tokens = {role: run_sync(_session(dsn, role)) for role in (Role.ADMIN, Role.CUSTOMER)}
         server = Server(services.redis_url, dsn).start()
-        yield LiveApi(server.url, tokens)
+        yield LiveApi(server.url, tokens, server)
     finally:
         if server is not None:
             server.close()
@@ -92,25 +112,50 @@ def fuzz(operation: APIOperation, http: requests.Session) -> None:
     """Valid and invalid requests of one operation; raises on the first failed check."""
     cases = st.one_of(operation.as_strategy(GenerationMode.POSITIVE),
                       operation.as_strategy(GenerationMode.NEGATIVE))
+    _run(cases, MAX_EXAMPLES, CHECKS, http)
 
+
+def fuzz_negative(operation: APIOperation, http: requests.Session) -> None:
+    """Requests that break the operation's schema; raises on the first failed check."""
+    _run(operation.as_strategy(GenerationMode.NEGATIVE), NEGATIVE_EXAMPLES, NEGATIVE_CHECKS,
+         http)
+
+
+def _run(cases: st.SearchStrategy[schemathesis.Case], examples: int,
+         checks: list[Any], http: requests.Session) -> None:
     @given(cases)
-    @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
+    @settings(max_examples=examples, deadline=None, derandomize=True, database=None,
               suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
     def run(case: schemathesis.Case) -> None:
-        case.call_and_validate(session=http, checks=CHECKS, timeout=10)
+        case.call_and_validate(session=http, checks=checks, timeout=10)
 
     run()
 
 
-@pytest.mark.parametrize("role", [Role.ADMIN, Role.CUSTOMER, Role.ANONYMOUS],
-                         ids=lambda role: role.value)
-def test_no_route_fails_or_answers_what_it_does_not_document(
-        live_api: LiveApi, role: Role) -> None:
+ROLES = [Role.ADMIN, Role.CUSTOMER, Role.ANONYMOUS]
+
+
+def fuzz_all(live_api: LiveApi, role: Role, fuzz_one: Callable[..., None]) -> None:
     failed = {}
     with requests.Session() as http:
         for operation in operations(live_api, role):
             try:
-                fuzz(operation, http)
+                fuzz_one(operation, http)
+            except Unsatisfiable:
+                pass  # nothing to break: a route without parameters or body constraints
             except (Exception, BaseExceptionGroup) as exc:  # schemathesis' FailureGroup
                 failed[operation.label] = exc
     assert not failed, "\n\n".join(f"{label}: {exc}"[:2000] for label, exc in failed.items())
+    assert not live_api.tracebacks(), live_api.tracebacks()[:3]
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda role: role.value)
+def test_no_route_fails_or_answers_what_it_does_not_document(
+        live_api: LiveApi, role: Role) -> None:
+    fuzz_all(live_api, role, fuzz)
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda role: role.value)
+def test_every_route_refuses_data_that_breaks_its_schema_with_a_4xx(
+        live_api: LiveApi, role: Role) -> None:
+    fuzz_all(live_api, role, fuzz_negative)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import pytest
 import redis
 
 from seatserver import redis_keys
@@ -60,6 +61,10 @@ def run(*argv: str | Path) -> None:
     assert done.returncode == 0, f"{argv[0]} failed:\n{done.stdout}\n{done.stderr}"
 
 
+# The restored database is dropped at teardown while the server on it still
+# runs: its background loops see connections killed and the database gone.
+@pytest.mark.expect_traceback(r"InvalidCatalogNameError|cannot switch to state \d+; another "
+                              r"operation \(\d+\) is in progress")
 async def test_dump_restore_and_reconcile_lose_no_booking(
         buyer_at: BuyerFactory, base_url: str, showtime: int, seats: list[str],
         database_url: str, fresh_database_url: str, redis_url: str, tmp_path: Path,

@@ -67,11 +67,18 @@ async def test_unknown_showtime_is_404_unknown_showtime(
     assert str(max(demo) + 1000) in body["error"]["message"]
 
 
-@pytest.mark.parametrize("raw", ["abc", "-1", "1.5", "+1", "%201", "99999999999999999999"])
+@pytest.mark.parametrize("raw", ["abc", "-1", "1.5", "+1", "%201", "%D9%A1%D9%A2", "1_0"])
 async def test_showtime_id_that_is_not_a_whole_number_is_400(client: Client, raw: str) -> None:
     body = await json_of(client, f"/api/showtimes/{raw}", 400)
 
     assert body["error"]["code"] == "bad_request"
+
+
+@pytest.mark.parametrize("raw", ["0", "99999999999999999999", "9" * 5000, "0" * 5000 + "1" * 30])
+async def test_showtime_id_beyond_bigint_is_an_unknown_showtime(client: Client, raw: str) -> None:
+    body = await json_of(client, f"/api/showtimes/{raw}", 404)
+
+    assert body["error"]["code"] == "unknown_showtime"
 
 
 async def test_showtime_says_when_sales_close(client: Client, demo: list[int]) -> None:

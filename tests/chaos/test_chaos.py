@@ -17,6 +17,11 @@ from tests.chaos.scenarios import (
 )
 from tests.services import Services
 
+# What a server logs while the store it depends on is down: its background
+# loops and requests fail with the client library's connection errors.
+OUTAGE = (r"redis\.exceptions\.|asyncpg\.exceptions\.|Connection(Refused|Reset)?Error|"
+          r"TimeoutError|OSError|seatserver\.errors\.Unavailable|Failed to restore the pool")
+
 
 @pytest.fixture
 def stores(services: Services, redis_url: str, server_data_dir: Path) -> Stores:
@@ -39,12 +44,14 @@ async def test_clients_of_a_killed_instance_resume_through_the_balancer(
     assert outcome.figures["reconnects"] > 0
 
 
+@pytest.mark.expect_traceback(OUTAGE)
 async def test_redis_restart_mid_run_answers_unavailable_then_recovers(
         stores: Stores, plan: Plan) -> None:
     outcome = await redis_restarted(stores, plan)
     assert outcome.passed, outcome.explain()
 
 
+@pytest.mark.expect_traceback(OUTAGE)
 async def test_postgres_restart_during_checkouts_loses_and_doubles_no_booking(
         stores: Stores, plan: Plan) -> None:
     outcome = await postgres_restarted(stores, plan)

@@ -9,6 +9,7 @@ import sys
 import tempfile
 from typing import IO
 
+from tests import tracebacks
 from tests.conftest import MANY_BUYERS_ENV
 from tests.processes import free_port, wait_for_port
 
@@ -35,6 +36,7 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Server:
+        self._report()  # a restart: the last run's output, before a new file
         # Output to a file, not a pipe nobody reads: a chatty server would block.
         self.log = tempfile.TemporaryFile(prefix="seatserver-e2e-")  # noqa: SIM115
         self.proc = subprocess.Popen(
@@ -66,7 +68,14 @@ class Server:
 
     def close(self) -> None:
         self.stop()
+        self._report()
+
+    def _report(self) -> None:
+        """Hand the whole output to the traceback watch, and close it."""
         if self.log is not None:
+            self.log.seek(0)
+            tracebacks.report_output(f"server :{self.port}",
+                                     self.log.read().decode(errors="replace"))
             self.log.close()
             self.log = None
 

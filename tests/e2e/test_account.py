@@ -7,7 +7,7 @@ import re
 import secrets
 
 import aiohttp
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, Route, expect
 
 from tests.e2e.browsing import Browsing, Picker, Shop
 from tests.e2e.server import Server
@@ -156,3 +156,37 @@ async def test_changing_the_email_asks_for_the_current_password(
     await page.get_by_role("button", name="Save").click()
     await expect(page.locator("#notice")).to_contain_text(
         f"Open the link we sent to {taken} to make it your address.")
+
+
+OFF_SITE_NEXT = ["/%5Cevil.example/", "/%09/evil.example/", "/%5C%5Cevil.example",
+                 "/%0A/evil.example/", "//evil.example/", "/.//evil.example/"]
+
+
+async def test_back_link_never_leaves_the_site(browsing: Browsing, server: Server) -> None:
+    page = await browsing.blank()
+    for next_path in OFF_SITE_NEXT:
+        await page.goto(f"{server.url}/account?next={next_path}")
+        await expect(page.locator("#who")).to_have_text("You are not logged in.")
+        back = await page.locator("#back").evaluate("a => a.href")
+        assert back.startswith(server.url + "/"), (next_path, back)
+
+
+async def test_the_page_itself_refuses_an_off_site_back_link(
+        browsing: Browsing, server: Server) -> None:
+    """The page's own check, without the server's redirect in front of it: the
+    browser is handed the page for any /account address, as a cache or an
+    older server might."""
+    page = await browsing.blank()
+
+    async def plain_page(route: Route) -> None:
+        await route.fulfill(response=await route.fetch(url=f"{server.url}/account"))
+
+    await page.route(re.compile(r".*/account\?.*"), plain_page)
+    for next_path in OFF_SITE_NEXT:
+        await page.goto(f"{server.url}/account?next={next_path}")
+        assert "evil.example" in page.url  # the hostile address is in the bar
+        await expect(page.locator("#who")).to_have_text("You are not logged in.")
+        back = await page.locator("#back").evaluate("a => a.href")
+        assert back == server.url + "/", (next_path, back)
+    await page.goto(f"{server.url}/account?next=%2Fshowtimes%2F7")
+    await expect(page.locator("#back")).to_have_attribute("href", "/showtimes/7")

@@ -13,10 +13,24 @@ const STATUS_WORDS = {
   cancelled: "cancelled and refunded",
 };
 
-/** Where to go back to: a path on this site only, never another site. */
+/**
+ * Where to go back to: a path on this site only, never another site. Judged
+ * the way the browser will follow it (URL parsing reads a backslash as "/" and
+ * drops tabs and newlines, so "/\evil.example/" and "/<tab>/evil.example/" are
+ * other sites), and only the same-origin result's path is kept; anything unusual
+ * (a backslash, a control character) is refused outright.
+ */
 function nextPath(params) {
   const next = params.get("next");
-  return next && next.startsWith("/") && !next.startsWith("//") ? next : null;
+  if (!next || !next.startsWith("/") || /[\\\u0000-\u001f\u007f]/.test(next)) return null;
+  let url;
+  try {
+    url = new URL(next, location.origin);
+  } catch {
+    return null;
+  }
+  if (url.origin !== location.origin || url.pathname.startsWith("//")) return null;
+  return url.pathname + url.search + url.hash;
 }
 
 function errorText(error) {
