@@ -25,11 +25,11 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
+from seatserver.catalog.queries import MAX_ID  # PostgreSQL's bigint
 from seatserver.errors import BadRequest, NotFound, SeatError
 
 log = logging.getLogger(__name__)
 
-MAX_ID = 2**63 - 1  # PostgreSQL's bigint
 _MAX_DIGITS = len(str(MAX_ID))
 _SHOWN = 24  # characters of a refused value echoed back
 _NUL = "\x00"

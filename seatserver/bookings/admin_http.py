@@ -24,6 +24,7 @@ from seatserver.catalog.admin_http import Auditor, json_response, read_body
 from seatserver.catalog.inputs import Id
 from seatserver.catalog.queries import MAX_ID
 from seatserver.errors import InvalidInput, NotFound
+from seatserver.http_inputs import shown
 from seatserver.openapi import describe
 
 _REFERENCE = r"^[A-HJ-NP-Z2-9]{6,16}$"  # the alphabet of new_reference
@@ -109,7 +110,7 @@ class BookingAdminHandlers:
     async def cancel(self, request: web.Request) -> web.Response:
         reference = request.match_info["ref"].upper()
         if not _REFERENCE_RE.fullmatch(reference):
-            raise NotFound(f"no booking reference looks like {reference!r}")
+            raise NotFound(f"no booking reference looks like {shown(reference)}")
         data = await read_body(request, AdminCancel)
         cancelled = await self._checkout.cancel_as_admin(
             reference, admin_id=identity_of(request).user_id,

@@ -38,6 +38,7 @@ from seatserver.errors import (
 )
 from seatserver.http_bodies import optional_body
 from seatserver.http_errors import DB_DOWN
+from seatserver.http_inputs import shown
 from seatserver.openapi import describe
 from seatserver.pages import CONTENT_SECURITY_POLICY
 
@@ -208,7 +209,7 @@ class BookingHandlers:
         reference = request.match_info["ref"]
         booking = await self._store.get(reference) if len(reference) <= 32 else None
         if booking is None or booking.user_id != identity.user_id:
-            raise NotFound(f"no booking {reference}")
+            raise NotFound(f"no booking {shown(reference)}")
         return identity, booking
 
     def _full(self, booking: Booking, detail: ShowtimeDetail | None) -> dict[str, Any]:
