@@ -12,7 +12,15 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from seatserver.db import DB_DOWN
+from seatserver.errors import Unavailable
+from seatserver.redis_client import REDIS_DOWN
+
 log = logging.getLogger(__name__)
+
+# Redis or PostgreSQL away (raw, or as the engines report it): the step is
+# tried again and the log says so in a line; tracebacks are kept for bugs.
+OUTAGES = (*REDIS_DOWN, *DB_DOWN, Unavailable)
 
 RECANCEL_S = 0.1
 
@@ -53,6 +61,9 @@ class BackgroundTask:
             while True:
                 try:
                     await step()
+                except OUTAGES as exc:
+                    log.warning("%s failed, a service is away (%s: %s); trying again in %.0fs",
+                                name, type(exc).__name__, exc, interval_s)
                 except Exception:
                     log.exception("%s failed; trying again in %.0fs", name, interval_s)
                 await asyncio.sleep(interval_s)

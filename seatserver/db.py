@@ -20,6 +20,11 @@ import asyncpg
 
 log = logging.getLogger(__name__)
 
+# PostgreSQL unreachable, restarting or shutting down: a retryable 503, not a 500.
+DB_DOWN = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+           asyncpg.exceptions.OperatorInterventionError, ConnectionError, OSError,
+           TimeoutError)
+
 MIGRATIONS_DIR_ENV = "SEATSERVER_MIGRATIONS_DIR"
 _NAME = re.compile(r"^\d{4}_[a-z0-9_]+\.sql$")
 # Any constant shared by every seatserver process; "seat" in ASCII.

@@ -5,19 +5,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-import asyncpg
 import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from seatserver.db import DB_DOWN
 from seatserver.errors import RateLimited, SeatError
 
 log = logging.getLogger(__name__)
 
-# PostgreSQL unreachable, restarting or shutting down: a retryable 503, not a 500.
-DB_DOWN = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-           asyncpg.exceptions.OperatorInterventionError, ConnectionError, OSError,
-           TimeoutError)
 RETRY_AFTER_S = "1"
 
 

@@ -15,12 +15,20 @@ import logging
 import redis
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import ClusterError, RedisClusterException
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from seatserver.settings import Settings
 
 log = logging.getLogger(__name__)
 
 RedisClient = Redis | RedisCluster
+
+# What "Redis cannot answer now" looks like, from a single server or a cluster
+# (a cluster that cannot be reached, a slot no node serves, CLUSTERDOWN).
+REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError,
+              RedisClusterException, ClusterError)
 
 DETECT_TIMEOUT_S = 2.0
 

@@ -16,8 +16,7 @@ import math
 
 from seatserver import redis_keys
 from seatserver.errors import RateLimited, Unavailable
-from seatserver.holds.engine import REDIS_DOWN
-from seatserver.redis_client import RedisClient
+from seatserver.redis_client import REDIS_DOWN, RedisClient
 
 
 def subject_of(text: str) -> str:

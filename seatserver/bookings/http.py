@@ -27,6 +27,7 @@ from seatserver.catalog.http import showtime_id
 from seatserver.catalog.models import ShowtimeDetail
 from seatserver.catalog.queries import MAX_ID
 from seatserver.catalog.store import CatalogStore
+from seatserver.db import DB_DOWN
 from seatserver.errors import (
     BadMessage,
     BadRequest,
@@ -37,7 +38,6 @@ from seatserver.errors import (
     Unauthorized,
 )
 from seatserver.http_bodies import optional_body
-from seatserver.http_errors import DB_DOWN
 from seatserver.http_inputs import shown
 from seatserver.openapi import describe
 from seatserver.pages import CONTENT_SECURITY_POLICY

@@ -23,8 +23,8 @@ from datetime import timedelta
 
 import asyncpg
 
+from seatserver.db import DB_DOWN
 from seatserver.errors import IdempotencyMismatch, RequestInFlight
-from seatserver.http_errors import DB_DOWN
 
 KEEP = timedelta(hours=24)
 # Far beyond what a checkout can take (the provider's timeout included).

@@ -46,8 +46,8 @@ from redis.crc import key_slot
 from seatserver import redis_keys
 from seatserver.background import BackgroundTask
 from seatserver.changefeed.events import Event
-from seatserver.holds.engine import REDIS_DOWN
 from seatserver.latency import Histogram
+from seatserver.redis_client import REDIS_DOWN
 
 log = logging.getLogger(__name__)
 

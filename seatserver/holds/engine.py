@@ -17,23 +17,17 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import ClusterError, RedisClusterException
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from seatserver import redis_keys
 from seatserver.errors import NotHolder, SeatsUnavailable, TooManySeats, Unavailable
 from seatserver.holds.batcher import Batcher, batcher_for
 from seatserver.holds.cluster import ClusterScriptBatcher
+from seatserver.redis_client import REDIS_DOWN
 
 MAX_CACHED_SHOWTIMES = 10_000
 # Hash tags tried to find a mirror marker slot on every master (16 equal
 # masters need about 54).
 MAX_MARKER_PARTS = 10_000
-# What "Redis cannot answer now" looks like, from a single server or a cluster
-# (a cluster that cannot be reached, a slot no node serves, CLUSTERDOWN).
-REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError,
-              RedisClusterException, ClusterError)
 
 
 def _load(name: str) -> str:
