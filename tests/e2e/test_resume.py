@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
-from playwright.async_api import Page, expect
+from playwright.async_api import Locator, Page, expect
 
 from seatserver.loadgen.client import SeatClient
 from tests.e2e.browsing import Browsing, Line, Picker, someone_else
@@ -90,18 +90,8 @@ async def test_picker_away_while_redis_restarted_empty_gets_a_snapshot_and_the_t
     snapshot, ack = frames
     assert snapshot["epoch"] != epoch and ack["resumed"] is False
 
-    # And the new epoch is now the page's: the next cut resumes within it.
-    await line.cut()
-    async with someone_else(server.url, showtime) as other:
-        held = await other.hold(showtime, ["H1"])
-        assert held["ok"] and held["epoch"] == snapshot["epoch"]
-    line.mend()
-    await picker.wait_live()
+    await _next_cut_resumes_within(line, picker.status, server, showtime, snapshot["epoch"])
     await picker.expect_look("H1", "held")
-    assert _subscribes(line) == [(snapshot["offset"], snapshot["epoch"])]
-    frames = await _answer(line, showtime)
-    assert [(f["t"], f.get("epoch"), f.get("resumed")) for f in frames] == [
-        ("update", snapshot["epoch"], None), ("ack", None, True)]
 
 
 async def test_picker_resumed_by_offset_alone_into_a_new_epoch_takes_a_snapshot_instead(
@@ -130,6 +120,8 @@ async def test_picker_resumed_by_offset_alone_into_a_new_epoch_takes_a_snapshot_
     assert replayed and all(f["epoch"] != epoch for f in replayed)
     assert _subscribes(line) == [(since, epoch), (None, None)]
     assert frames[-2]["t"] == "snapshot" and frames[-2]["epoch"] == replayed[0]["epoch"]
+    await _next_cut_resumes_within(line, picker.status, server, showtime, frames[-2]["epoch"])
+    await picker.expect_look("H1", "held")
 
 
 async def test_kiosk_map_away_while_redis_restarted_empty_gets_a_snapshot_and_the_truth(
@@ -140,6 +132,7 @@ async def test_kiosk_map_away_while_redis_restarted_empty_gets_a_snapshot_and_th
     line = Line()
     kiosk = await browsing.kiosk(server.url, f"?showtime={showtime}", gate=line)
     seat_map = kiosk.get_by_role("img", name=re.compile("Seat map"))
+    status = kiosk.locator("#conn")
     async with someone_else(server.url, showtime) as other:
         assert (await other.hold(showtime, ["F3"]))["ok"]
         assert (await other.hold(showtime, ["F4"]))["ok"]
@@ -147,7 +140,7 @@ async def test_kiosk_map_away_while_redis_restarted_empty_gets_a_snapshot_and_th
     since, epoch = line.last_position(showtime)
 
     await line.cut()
-    await expect(kiosk.locator("#conn")).to_have_attribute("data-status", AWAY)
+    await expect(status).to_have_attribute("data-status", AWAY)
     await _restart_empty(frozen_redis, server)
     async with someone_else(server.url, showtime) as other:
         assert (await _when_back(other.hold, showtime, ["G7"]))["ok"]
@@ -156,12 +149,14 @@ async def test_kiosk_map_away_while_redis_restarted_empty_gets_a_snapshot_and_th
     _reissued(frozen_redis, showtime, since)
     line.mend()
 
-    await expect(kiosk.locator("#conn")).to_have_attribute("data-status", "live")
+    await expect(status).to_have_attribute("data-status", "live")
     await expect(seat_map).to_have_attribute("aria-label", "Seat map: 211 of 212 seats free")
     assert _subscribes(line) == [(since, epoch)]
     frames = await _answer(line, showtime)
     assert [f["t"] for f in frames] == ["snapshot", "ack"]
     assert frames[0]["epoch"] != epoch and frames[0]["held"] == ["G7"]
+    await _next_cut_resumes_within(line, status, server, showtime, frames[0]["epoch"])
+    await expect(seat_map).to_have_attribute("aria-label", "Seat map: 210 of 212 seats free")
 
 
 # -- steps the epoch tests share -------------------------------------------------------
@@ -204,6 +199,27 @@ async def _meanwhile(page: Page, server: Server, showtime: int) -> None:
     async with someone_else(server.url, showtime) as other:
         assert (await _when_back(other.hold, showtime, ["G7"]))["ok"]
         assert (await other.hold(showtime, ["G8"]))["ok"]
+
+
+async def _next_cut_resumes_within(line: Line, status: Locator, server: Server, showtime: int,
+                                   epoch: str) -> None:
+    """Once a page has the new epoch's snapshot, the epoch is its own: cut
+    again while someone else holds H1, it resumes from where it was in that
+    epoch and is sent just the update it missed."""
+    since = line.last_position(showtime)
+    assert since[1] == epoch
+    await line.cut()
+    await expect(status).to_have_attribute("data-status", AWAY)
+    async with someone_else(server.url, showtime) as other:
+        held = await other.hold(showtime, ["H1"])
+        assert held["ok"] and held["epoch"] == epoch
+    line.mend()
+
+    await expect(status).to_have_attribute("data-status", "live")
+    assert _subscribes(line) == [since]
+    frames = await _answer(line, showtime)
+    assert [(f["t"], f.get("epoch"), f.get("resumed")) for f in frames] == [
+        ("update", epoch, None), ("ack", None, True)]
 
 
 def _reissued(redis: FrozenRedis, showtime: int, since: str) -> None:
