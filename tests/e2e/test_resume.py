@@ -288,3 +288,35 @@ async def _answer(line: Line, showtime: int, snapshots: int = 0) -> list[dict[st
     after = seen[snapshots - 1] if snapshots else -1
     end = next(i for i in range(after + 1, len(got)) if got[i]["t"] == "ack")
     return got[:end + 1]
+
+
+async def test_picker_reconnecting_while_redis_is_down_follows_the_showtime_once_it_is_back(
+        frozen_redis: FrozenRedis, browsing: Browsing, start_server: ServerFactory,
+        showtimes: list[int]) -> None:
+    showtime = showtimes[0]
+    server = start_server(REDIS_URL=frozen_redis.url)
+    line = Line()
+    picker = await browsing.picker(server.url, showtime, gate=line)
+
+    await line.cut()
+    frozen_redis.stop()
+    line.mend()
+    # The server answers, but cannot serve the showtime: not live, and not given up.
+    refused = await _refusal(line, showtime)
+    assert refused["code"] == "unavailable"
+    await expect(picker.status).to_have_attribute("data-status", AWAY)
+    frozen_redis.start()
+
+    await picker.wait_live()
+    async with someone_else(server.url, showtime) as other:
+        assert (await _when_back(other.hold, showtime, ["F3"]))["ok"]
+    await picker.expect_look("F3", "held")
+    await expect(picker.notice).to_be_hidden()
+
+
+async def _refusal(line: Line, showtime: int) -> dict[str, Any]:
+    def refusals() -> list[dict[str, Any]]:
+        return [f for f in line.received() if f["t"] == "ack" and f["ok"] is False]
+
+    await eventually(lambda: bool(refusals()))
+    return refusals()[0]
