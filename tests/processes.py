@@ -78,6 +78,44 @@ class PrivateRedis:
         self.proc = None
 
 
+def build_frozen_clock(folder: Path) -> Path:
+    """Build frozen_clock.c (a wall clock that stands still, to LD_PRELOAD into a
+    redis-server) into ``folder``; it needs a C compiler."""
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        raise RuntimeError("these tests build a small LD_PRELOAD shim and need cc or gcc")
+    library = folder / "frozen_clock.so"
+    subprocess.run([compiler, "-shared", "-fPIC", "-O2", "-o", str(library),
+                    str(Path(__file__).with_name("frozen_clock.c")), "-ldl"], check=True)
+    return library
+
+
+class FrozenRedis(PrivateRedis):
+    """A PrivateRedis whose wall clock stands at ``at_ms``: restarted empty, it
+    hands out the stream ids it handed out before, for other entries, as a Redis
+    whose clock is behind the previous one's does (see frozen_clock.c)."""
+
+    def __init__(self, library: Path, at_ms: int, *options: str) -> None:
+        # A folder of its own: a master writes an RDB file for a replica's sync.
+        self.dir = tempfile.mkdtemp(prefix="seatserver-redis-")
+        super().__init__("--dir", self.dir, *options)
+        self.env = {**os.environ, "LD_PRELOAD": str(library), "FROZEN_CLOCK_MS": str(at_ms)}
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [str(REDIS_SERVER), "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", *self.options],
+            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(self.port, proc=self.proc)
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(port=self.port, socket_timeout=5)
+
+
 class ServerProcess:
     """``seatserver serve`` in its own process, on a free port."""
 

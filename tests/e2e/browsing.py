@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -58,7 +61,7 @@ class Browsing:
         return page
 
     async def page(self, url: str, *, width: int = 1280, height: int = 900,
-                   phone: bool = False, gate: Gate | None = None) -> Page:
+                   phone: bool = False, gate: Gate | Line | None = None) -> Page:
         page = await self.blank(width=width, height=height, phone=phone)
         if gate is not None:
             await page.route_web_socket("**/ws", gate.route)
@@ -66,7 +69,7 @@ class Browsing:
         return page
 
     async def picker(self, base_url: str, showtime: int, *, width: int = 1280,
-                     height: int = 900, phone: bool = False, gate: Gate | None = None
+                     height: int = 900, phone: bool = False, gate: Gate | Line | None = None
                      ) -> Picker:
         page = await self.page(f"{base_url}/showtimes/{showtime}", width=width, height=height,
                                phone=phone, gate=gate)
@@ -74,8 +77,9 @@ class Browsing:
         await picker.wait_live()
         return picker
 
-    async def kiosk(self, base_url: str, query: str = "") -> Page:
-        page = await self.page(f"{base_url}/kiosk{query}", width=1920, height=1080)
+    async def kiosk(self, base_url: str, query: str = "", *, gate: Gate | Line | None = None
+                    ) -> Page:
+        page = await self.page(f"{base_url}/kiosk{query}", width=1920, height=1080, gate=gate)
         await expect(page.locator("#conn")).to_have_attribute("data-status", "live",
                                                               timeout=LIVE_WITHIN_MS)
         return page
@@ -169,6 +173,73 @@ class Gate:
         waiting, self.waiting = self.waiting, []
         for ws, message in waiting:
             ws.send(message)
+
+
+class Line:
+    """The line between a page and the server, inside the page's WebSocket.
+
+    Keeps every JSON frame of each connection, both ways, in order. ``cut``
+    ends the page's connections and keeps the line down: a new connection
+    waits, neither refused nor answered, as over a network that is gone,
+    until ``mend``. With ``forget_epoch`` the page's subscribes lose their
+    ``epoch`` on the way, so the server resumes them by offset alone, as it
+    does for clients from before epochs: what the page then receives is for
+    it alone to judge.
+    """
+
+    def __init__(self, *, forget_epoch: bool = False) -> None:
+        self.forget_epoch = forget_epoch
+        self.connections: list[list[tuple[str, dict[str, Any]]]] = []
+        self._up = asyncio.Event()
+        self._up.set()
+        self._open: list[WebSocketRoute] = []
+
+    async def route(self, ws: WebSocketRoute) -> None:
+        await self._up.wait()  # the page's socket stays "connecting" meanwhile
+        server = ws.connect_to_server()
+        frames: list[tuple[str, dict[str, Any]]] = []
+        self.connections.append(frames)
+        self._open.append(ws)
+
+        def to_server(message: str | bytes) -> None:
+            frame = json.loads(message)
+            frames.append(("sent", frame))
+            if self.forget_epoch and frame.get("op") == "subscribe" and "epoch" in frame:
+                message = json.dumps({k: v for k, v in frame.items() if k != "epoch"})
+            server.send(message)
+
+        def to_page(message: str | bytes) -> None:
+            frames.append(("received", json.loads(message)))
+            ws.send(message)
+
+        ws.on_message(to_server)
+        server.on_message(to_page)
+
+    async def cut(self) -> None:
+        """End every open connection (both ends close) and stay down."""
+        self._up.clear()
+        cut, self._open = self._open, []
+        for ws in cut:
+            await ws.close()
+
+    def mend(self) -> None:
+        self._up.set()
+
+    def sent(self, connection: int = -1) -> list[dict[str, Any]]:
+        return [frame for way, frame in self.connections[connection] if way == "sent"]
+
+    def received(self, connection: int = -1) -> list[dict[str, Any]]:
+        return [frame for way, frame in self.connections[connection] if way == "received"]
+
+    def last_position(self, showtime: int) -> tuple[str, str]:
+        """The offset and epoch of the last snapshot or update the page was sent
+        for ``showtime``, over every connection so far."""
+        for frames in reversed(self.connections):
+            for way, frame in reversed(frames):
+                if (way == "received" and frame.get("showtime") == showtime
+                        and frame.get("t") in ("snapshot", "update")):
+                    return frame["offset"], frame["epoch"]
+        raise AssertionError(f"the page was sent nothing of showtime {showtime}")
 
 
 @asynccontextmanager

@@ -8,7 +8,9 @@ cookie jar: two contexts are two different people.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, async_playwright
@@ -17,6 +19,7 @@ from seatserver.catalog.seed import seed_demo
 from seatserver.db import create_pool, migrate
 from tests.e2e.browsing import CHROMIUM, CHROMIUM_ARGS, Browsing, Shop, require_chromium
 from tests.e2e.server import Server, ServerFactory
+from tests.processes import FrozenRedis, build_frozen_clock
 from tests.services import run_sync
 
 
@@ -52,6 +55,24 @@ def start_server(redis_url: str, database_url: str, showtimes: list[int]
 @pytest.fixture
 def server(start_server: ServerFactory) -> Server:
     return start_server()
+
+
+@pytest.fixture(scope="session")
+def frozen_clock(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_frozen_clock(tmp_path_factory.mktemp("clock"))
+
+
+@pytest.fixture
+def frozen_redis(frozen_clock: Path) -> Iterator[FrozenRedis]:
+    """A Redis of the test's own, to restart empty, whose wall clock stands at
+    the test's start: restarted, it hands out the stream ids it handed out
+    before, for other entries, so only the stream's epoch tells them apart."""
+    redis = FrozenRedis(frozen_clock, int(time.time() * 1000))
+    redis.start()
+    try:
+        yield redis
+    finally:
+        redis.remove()
 
 
 @pytest.fixture

@@ -6,26 +6,21 @@ from whatever its clock says, and when that clock is not past the ids handed
 out before (a host whose clock was stepped back, a replica on a host that is
 behind), it hands out the same ids again for other events. A client resuming
 from such an id would find it "still there" and miss everything in between.
-The Redis servers here run with their wall clock frozen (frozen_clock.c), so
+The Redis servers here run with their wall clock frozen (tests/frozen_clock.c), so
 the reissue happens every time rather than by bad luck.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 
 from seatserver.loadgen.client import SeatClient
-from tests.processes import REDIS_SERVER, PrivateRedis, wait_for_port
+from tests.processes import FrozenRedis, build_frozen_clock
 from tests.realtime.conftest import ClientFactory, ServerFactory
 from tests.support import eventually
 
@@ -33,37 +28,7 @@ from tests.support import eventually
 @pytest.fixture(scope="session")
 def frozen_clock(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The clock shim, built for this machine (it needs a C compiler)."""
-    compiler = shutil.which("cc") or shutil.which("gcc")
-    if compiler is None:
-        pytest.fail("these tests build a small LD_PRELOAD shim and need cc or gcc")
-    library = tmp_path_factory.mktemp("clock") / "frozen_clock.so"
-    subprocess.run([compiler, "-shared", "-fPIC", "-O2", "-o", str(library),
-                    str(Path(__file__).with_name("frozen_clock.c")), "-ldl"], check=True)
-    return library
-
-
-class FrozenRedis(PrivateRedis):
-    """A PrivateRedis whose wall clock stands at ``at_ms``."""
-
-    def __init__(self, library: Path, at_ms: int, *options: str) -> None:
-        # A folder of its own: a master writes an RDB file for a replica's sync.
-        self.dir = tempfile.mkdtemp(prefix="seatserver-redis-")
-        super().__init__("--dir", self.dir, *options)
-        self.env = {**os.environ, "LD_PRELOAD": str(library), "FROZEN_CLOCK_MS": str(at_ms)}
-
-    def remove(self) -> None:
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [str(REDIS_SERVER), "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", *self.options],
-            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for_port(self.port, proc=self.proc)
-
-    def client(self) -> redis.Redis:
-        return redis.Redis(port=self.port, socket_timeout=5)
+    return build_frozen_clock(tmp_path_factory.mktemp("clock"))
 
 
 @pytest.fixture

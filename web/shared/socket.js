@@ -12,6 +12,10 @@ import { newSession, serverAnswers } from "./api.js";
 
 export const PROTOCOL = "seats.v1.json";
 
+// Refusals that say "not now" rather than "no": Redis is down, or we sent too
+// much. A subscribe refused so is asked again later, never given up.
+const TRANSIENT = new Set(["unavailable", "rate_limited"]);
+
 export class ConnectionLost extends Error {
   constructor() {
     super("the connection to the server was lost");
@@ -84,7 +88,7 @@ export class SeatSocket {
   subscribe(showtime, { view = "seats", onFrame, onRefused = () => {} }) {
     const subscription = {
       showtime, view, onFrame, onRefused, offset: null, position: null, epoch: null,
-      wantSnapshot: false,
+      wantSnapshot: false, resyncing: false, refusals: 0, retryTimer: 0,
     };
     this.subscriptions.set(showtime, subscription);
     if (this.isOpen()) this.sendSubscribe(subscription);
@@ -92,6 +96,7 @@ export class SeatSocket {
   }
 
   unsubscribe(showtime) {
+    clearTimeout(this.subscriptions.get(showtime)?.retryTimer);
     if (this.subscriptions.delete(showtime) && this.isOpen()) {
       this.request("unsubscribe", { showtime }).catch(() => {});
     }
@@ -170,11 +175,23 @@ export class SeatSocket {
       fields.since = subscription.offset;
       if (subscription.epoch !== null) fields.epoch = subscription.epoch;
     }
+    const ws = this.ws;
     this.request("subscribe", fields).then((ack) => {
       if (this.subscriptions.get(subscription.showtime) !== subscription) return;
       if (ack.ok) {
         subscription.wantSnapshot = false;
+        subscription.refusals = 0;
         subscription.live = true;
+      } else if (TRANSIENT.has(ack.code)) {
+        // Not live yet: ask again on this connection (a new one asks anyway).
+        subscription.refusals += 1;
+        subscription.retryTimer = setTimeout(() => {
+          if (this.ws === ws && this.isOpen()
+              && this.subscriptions.get(subscription.showtime) === subscription) {
+            this.sendSubscribe(subscription);
+          }
+        }, this.backoff(subscription.refusals));
+        return;
       } else {
         this.subscriptions.delete(subscription.showtime);
         subscription.onRefused(ack);
@@ -237,7 +254,10 @@ export class SeatSocket {
     if (this.ws !== ws) return;
     this.ws = null;
     clearInterval(this.pingTimer);
-    for (const subscription of this.subscriptions.values()) subscription.live = false;
+    for (const subscription of this.subscriptions.values()) {
+      subscription.live = false;
+      clearTimeout(subscription.retryTimer);
+    }
     for (const waiting of this.waiting.values()) {
       clearTimeout(waiting.timer);
       waiting.reject(new ConnectionLost());
@@ -264,8 +284,8 @@ export class SeatSocket {
   }
 
   /** Full jitter over a doubling window, capped: a restarted server is not stampeded. */
-  backoff() {
-    const window = Math.min(this.backoffCapMs, this.backoffBaseMs * 2 ** (this.failures - 1));
+  backoff(failures = this.failures) {
+    const window = Math.min(this.backoffCapMs, this.backoffBaseMs * 2 ** (failures - 1));
     return Math.round(window / 2 + Math.random() * window / 2);
   }
 
