@@ -231,11 +231,13 @@ export class SeatSocket {
     if (frame.t === "update" && epoch !== null && subscription.epoch !== null
         && epoch !== subscription.epoch) {
       // Offsets of another epoch of the stream say nothing about ours: start
-      // again from a snapshot rather than apply it.
+      // again from a snapshot rather than apply it. Asked once: the updates
+      // that follow before the snapshot come are dropped the same way.
+      const asked = subscription.wantSnapshot;
       subscription.wantSnapshot = true;
       subscription.offset = null;
       subscription.position = null;
-      if (this.isOpen()) this.sendSubscribe(subscription);
+      if (!asked && this.isOpen()) this.sendSubscribe(subscription);
       return;
     }
     if (frame.t === "update" && position && subscription.position
