@@ -53,8 +53,14 @@ def server_data_root() -> Iterator[Path]:
 
 @pytest.fixture
 def server_data_dir(server_data_root: Path) -> Path:
-    """A data folder of this test's own for embedded servers (not yet created)."""
-    return Path(tempfile.mkdtemp(dir=server_data_root)) / "data"
+    """A data folder of this test's own for embedded servers (not yet created).
+
+    Open like the root above, so that as root the embedded PostgreSQL keeps
+    its cluster here, removed with the folder, rather than in the shared place
+    for unreachable folders (seatserver/embedded.py) until a later start."""
+    folder = Path(tempfile.mkdtemp(dir=server_data_root))
+    folder.chmod(0o755)
+    return folder / "data"
 
 
 # Tests run many buyers from one address (127.0.0.1), as load tests do: every
