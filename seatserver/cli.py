@@ -129,7 +129,7 @@ async def _migrate(dsn: str) -> int:
 
 async def _reconcile(settings: Settings, dsn: str) -> int:
     assert settings.redis_url is not None
-    redis = connect(settings.redis_url, cluster=cluster_mode(settings), max_connections=4,
+    redis = connect(settings.redis_url, cluster=await cluster_mode(settings), max_connections=4,
                     socket_timeout=5.0)
     pool = await create_pool(dsn, 2)
     engine = HoldEngine(redis, hold_ttl_ms=1000, max_seats=1, stream_maxlen=10_000,

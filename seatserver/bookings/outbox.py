@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 import asyncpg
 
-from seatserver.background import BackgroundTask
+from seatserver.background import BackgroundService, BackgroundTask
 from seatserver.bookings.store import BookingStore
 from seatserver.bookings.tickets import TicketSigner
 
@@ -173,7 +173,7 @@ class OutboxStore:
         return sorted(r["id"] for r in rows)
 
 
-class OutboxWorker:
+class OutboxWorker(BackgroundService):
     def __init__(self, pool: asyncpg.Pool, composer: MessageComposer, sink: MessageSink, *,
                  poll_s: float, retry_base_s: float, retry_cap_s: float,
                  max_attempts: int, send_timeout_s: float = 30.0) -> None:
@@ -184,14 +184,8 @@ class OutboxWorker:
         self._cap = retry_cap_s
         self._max_attempts = max_attempts
         self._timeout = send_timeout_s
-        self._loop = BackgroundTask.every("delivering outbox messages", poll_s,
-                                          self.deliver_due)
-
-    async def start(self) -> None:
-        self._loop.start()
-
-    async def stop(self) -> None:
-        await self._loop.stop()
+        super().__init__(BackgroundTask.every("delivering outbox messages", poll_s,
+                                              self.deliver_due))
 
     async def deliver_due(self, limit: int = 100) -> int:
         """Send due messages one by one until none is left (or ``limit``);
