@@ -35,14 +35,7 @@ from seatserver.bookings.expirer import PendingExpirer
 from seatserver.bookings.http import BookingHandlers
 from seatserver.bookings.idempotency import IdempotencyStore
 from seatserver.bookings.keys import Keyring, SecretStore
-from seatserver.bookings.outbox import (
-    Composer,
-    ComposerByKind,
-    LogSink,
-    MessageComposer,
-    OutboxStore,
-    OutboxWorker,
-)
+from seatserver.bookings.messages import BookingComposer
 from seatserver.bookings.reconcile import Reconciler
 from seatserver.bookings.refunds import RefundPolicy
 from seatserver.bookings.simulated import SimulatedGateway, WebhookDispatcher
@@ -65,6 +58,8 @@ from seatserver.logs import echo_request_id, request_id_middleware
 from seatserver.loop_lag import LoopLagMonitor
 from seatserver.metrics import MetricsHandlers, SeatCollector
 from seatserver.openapi import OpenApiHandlers
+from seatserver.outbox.messages import ComposerByKind, LogSink, MessageComposer
+from seatserver.outbox.worker import OutboxStore, OutboxWorker
 from seatserver.pages import STATIC_PREFIX, PageHandlers
 from seatserver.realtime.commands import Commands
 from seatserver.realtime.rooms import RoomRegistry
@@ -194,7 +189,8 @@ def _wire(app: web.Application, edge: _Edge, cluster: bool) -> Lifecycle:
     app[k.WEBHOOKS] = webhooks
     # Confirmation messages go to the log and to readable files under the
     # data folder until a real sender (mail, SMS) implements MessageSink.
-    composers: dict[str, MessageComposer] = {"booking_confirmed": Composer(bookings, tickets)}
+    composers: dict[str, MessageComposer] = {
+        "booking_confirmed": BookingComposer(bookings, tickets)}
     composers |= dict.fromkeys(ACCOUNT_MESSAGES, AccountComposer())
     app[k.OUTBOX] = OutboxWorker(
         pool, ComposerByKind(composers), LogSink(settings.data_dir / "outbox"),

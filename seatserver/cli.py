@@ -28,7 +28,6 @@ import asyncpg
 from seatserver import logs
 from seatserver.accounts.seed import StaffAccount, seed_staff
 from seatserver.bookings.keys import KEY_NAMES, SecretStore, StoredKey
-from seatserver.bookings.outbox import OutboxStore
 from seatserver.bookings.reconcile import Reconciler
 from seatserver.bookings.store import BookingStore
 from seatserver.catalog.seed import seed_demo
@@ -38,6 +37,7 @@ from seatserver.embedded import EmbeddedError, EmbeddedServices
 from seatserver.holds import HoldEngine
 from seatserver.loadgen import options as loadgen_options
 from seatserver.loadgen import runner as loadgen
+from seatserver.outbox.worker import OutboxStore
 from seatserver.redis_client import cluster_mode, connect
 from seatserver.serving import is_worker, run_app, run_workers
 from seatserver.settings import Settings, SettingsError
