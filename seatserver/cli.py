@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -38,6 +37,7 @@ from seatserver.holds import HoldEngine
 from seatserver.loadgen import options as loadgen_options
 from seatserver.loadgen import runner as loadgen
 from seatserver.outbox.worker import OutboxStore
+from seatserver.ports import free_port
 from seatserver.redis_client import cluster_mode, connect
 from seatserver.serving import is_worker, run_app, run_workers
 from seatserver.settings import Settings, SettingsError
@@ -246,7 +246,7 @@ def serve(settings: Settings, *, host: str | None, port: int | None, workers: in
         raise UsageError("--workers must be at least 1")
     if settings.port == 0 and not is_worker():
         # The public URL (by default) names the port: choose it now.
-        settings = replace(settings, port=_free_port(settings.host))
+        settings = replace(settings, port=free_port(settings.host))
     if bool(settings.redis_url) != bool(settings.database_url):
         raise UsageError("set both REDIS_URL and DATABASE_URL, or neither "
                          "to run embedded servers")
@@ -297,14 +297,6 @@ def _picker_url(settings: Settings, showtime: int | None) -> str:
     payment provider sends them back (their session cookie is for that host)."""
     path = f"/showtimes/{showtime}" if showtime is not None else "/"
     return f"{settings.public_origin}{path}"
-
-
-def _free_port(host: str) -> int:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextmanager
