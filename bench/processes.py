@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,15 +24,9 @@ import psutil
 
 from bench.agent import raise_fd_limit
 from seatserver.embedded import die_with_parent
+from seatserver.ports import free_port
 
 STARTUP_S = 60.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path | None) -> None:

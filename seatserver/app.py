@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import asyncpg
@@ -32,14 +35,7 @@ from seatserver.bookings.expirer import PendingExpirer
 from seatserver.bookings.http import BookingHandlers
 from seatserver.bookings.idempotency import IdempotencyStore
 from seatserver.bookings.keys import Keyring, SecretStore
-from seatserver.bookings.outbox import (
-    Composer,
-    ComposerByKind,
-    LogSink,
-    MessageComposer,
-    OutboxStore,
-    OutboxWorker,
-)
+from seatserver.bookings.messages import BookingComposer
 from seatserver.bookings.reconcile import Reconciler
 from seatserver.bookings.refunds import RefundPolicy
 from seatserver.bookings.simulated import SimulatedGateway, WebhookDispatcher
@@ -57,10 +53,13 @@ from seatserver.holds.sweeper import ExpirySweeper
 from seatserver.host_header import host_middleware
 from seatserver.http_errors import error_middleware
 from seatserver.http_inputs import quiet_protocol_errors, refuse_nul
+from seatserver.lifecycle import Lifecycle, started
 from seatserver.logs import echo_request_id, request_id_middleware
 from seatserver.loop_lag import LoopLagMonitor
 from seatserver.metrics import MetricsHandlers, SeatCollector
 from seatserver.openapi import OpenApiHandlers
+from seatserver.outbox.messages import ComposerByKind, LogSink, MessageComposer
+from seatserver.outbox.worker import OutboxStore, OutboxWorker
 from seatserver.pages import STATIC_PREFIX, PageHandlers
 from seatserver.realtime.commands import Commands
 from seatserver.realtime.rooms import RoomRegistry
@@ -81,6 +80,9 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> web.Application:
+    """The app for ``settings``, made without any I/O: whether Redis is a
+    cluster is asked, and the parts that depend on it are made, when the app
+    starts (``_lifecycle``)."""
     if not settings.redis_url or not settings.database_url:
         raise ValueError("create_app needs redis_url and database_url")
     app = web.Application(middlewares=[request_id_middleware, host_middleware,
@@ -88,15 +90,50 @@ def create_app(settings: Settings) -> web.Application:
                           client_max_size=64 * 1024)
     quiet_protocol_errors()
     app.on_response_prepare.append(echo_request_id)
-    cluster = cluster_mode(settings)
+    pool = asyncpg.create_pool(settings.database_url, min_size=1,
+                               max_size=settings.db_pool_size)
+    sessions = SessionStore(pool)
+    proxies = TrustedProxies(settings.trusted_proxies)
+    cookies = SessionCookies(proxies, always_secure=settings.secure_cookies)
+    # Installed now: start-up steps and middlewares are fixed once it starts.
+    RoleGate(sessions, cookies, settings.allowed_origins).install(app)
+    app[k.SETTINGS] = settings
+    app[k.DB_POOL] = pool
+    app.cleanup_ctx.append(partial(_lifecycle, edge=_Edge(sessions, cookies, proxies)))
+    app.on_shutdown.append(_close_sockets)
+    return app
+
+
+@dataclass(frozen=True, slots=True)
+class _Edge:
+    """What create_app made for the role gate, and the routes share."""
+
+    sessions: SessionStore
+    cookies: SessionCookies
+    proxies: TrustedProxies
+
+
+async def _lifecycle(app: web.Application, *, edge: _Edge) -> AsyncIterator[None]:
+    """The app's one cleanup context: asks Redis what it is, wires the app
+    (routes included: the router is fixed only after start-up) and runs its
+    services for as long as the app runs."""
+    cluster = await cluster_mode(app[k.SETTINGS])
+    with_services = _wire(app, edge, cluster)
+    check_declared(app)  # the routes just added; RoleGate checked the others first
+    async with with_services.running():
+        yield
+
+
+def _wire(app: web.Application, edge: _Edge, cluster: bool) -> Lifecycle:
+    settings = app[k.SETTINGS]
+    assert settings.redis_url is not None
+    pool, sessions, cookies, proxies = app[k.DB_POOL], edge.sessions, edge.cookies, edge.proxies
     redis = connect(settings.redis_url, cluster=cluster,
                     max_connections=settings.redis_pool_size, socket_timeout=5.0)
     # On a cluster the feed blocks one connection per followed showtime.
     feed_redis = connect(settings.redis_url, cluster=cluster,
                          max_connections=FEED_CLUSTER_CONNECTIONS if cluster else 4,
                          socket_timeout=FEED_SOCKET_TIMEOUT_S)
-    pool = asyncpg.create_pool(settings.database_url, min_size=1,
-                               max_size=settings.db_pool_size)
 
     engine = HoldEngine(
         redis,
@@ -110,11 +147,9 @@ def create_app(settings: Settings) -> web.Application:
     feed = ChangeFeed(feed_redis)
     sweeper = ExpirySweeper(engine)
     catalog = CatalogStore(pool, sales_close=timedelta(minutes=settings.sales_close_min))
-    sessions = SessionStore(pool)
     rooms = RoomRegistry(engine, feed, catalog, sweeper,
                          summary_interval_s=settings.summary_interval_s)
     commands = Commands(engine, rooms)
-    proxies = TrustedProxies(settings.trusted_proxies)
     sockets = SocketView(commands, rooms, settings, proxies)
     lag = LoopLagMonitor()
     bookings = BookingStore(pool)
@@ -138,10 +173,8 @@ def create_app(settings: Settings) -> web.Application:
                              cutoff=timedelta(minutes=settings.cancel_cutoff_min),
                              partial_percent=settings.refund_partial_percent))
 
-    app[k.SETTINGS] = settings
     app[k.REDIS] = redis
     app[k.FEED_REDIS] = feed_redis
-    app[k.DB_POOL] = pool
     app[k.ENGINE] = engine
     app[k.FEED] = feed
     app[k.SWEEPER] = sweeper
@@ -156,19 +189,18 @@ def create_app(settings: Settings) -> web.Application:
     app[k.WEBHOOKS] = webhooks
     # Confirmation messages go to the log and to readable files under the
     # data folder until a real sender (mail, SMS) implements MessageSink.
-    composers: dict[str, MessageComposer] = {"booking_confirmed": Composer(bookings, tickets)}
+    composers: dict[str, MessageComposer] = {
+        "booking_confirmed": BookingComposer(bookings, tickets)}
     composers |= dict.fromkeys(ACCOUNT_MESSAGES, AccountComposer())
     app[k.OUTBOX] = OutboxWorker(
         pool, ComposerByKind(composers), LogSink(settings.data_dir / "outbox"),
         poll_s=settings.outbox_poll_s, retry_base_s=settings.outbox_retry_base_s,
         retry_cap_s=settings.outbox_retry_cap_s, max_attempts=settings.outbox_max_attempts)
 
-    cookies = SessionCookies(proxies, always_secure=settings.secure_cookies)
     accounts = AccountStore(pool, email_ttl=timedelta(seconds=settings.email_token_ttl_s),
                             reset_ttl=timedelta(seconds=settings.reset_token_ttl_s))
     auth = Authenticator(accounts, Passwords(concurrency=settings.password_hash_concurrency),
                          GuestLinker(engine), _throttles(redis, settings))
-    RoleGate(sessions, cookies, settings.allowed_origins).install(app)
 
     app.router.add_get("/ws", sockets.handle)
     app.router.add_routes(HealthHandlers(redis, pool).routes())
@@ -191,10 +223,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(simulated.routes())
     app.router.add_routes(pages.routes())
     app.router.add_routes(OpenApiHandlers().routes())
-    check_declared(app)  # and again at start-up, for routes added after this
-    app.cleanup_ctx.append(_services)
-    app.on_shutdown.append(_close_sockets)
-    return app
+    return _services(app)
 
 
 def _throttles(redis: RedisClient, settings: Settings) -> Throttles:
@@ -222,60 +251,45 @@ def _guest_sessions(redis: RedisClient, settings: Settings) -> Throttle | None:
                     window_s=60)
 
 
-async def _services(app: web.Application) -> AsyncIterator[None]:
-    await app[k.DB_POOL]  # opens the pool's first connections
-    await app[k.KEYRING].start()  # before anything signs or verifies
-    await app[k.FEED].start()
-    await app[k.SWEEPER].start()
-    await app[k.LOOP_LAG].start()
-    await _reconcile(app[k.RECONCILER])
-    await app[k.RECONCILER].start()
-    await app[k.PENDING_EXPIRER].start()
-    await app[k.OUTBOX].start()
-    yield
-    # Each step is bounded: a stuck part must not hang the whole shutdown.
-    for name, step in (
-        ("loop-lag monitor", app[k.LOOP_LAG].stop()),
-        ("signing keys reload", app[k.KEYRING].stop()),
-        ("pending expirer", app[k.PENDING_EXPIRER].stop()),
-        ("bookings mirror check", app[k.RECONCILER].stop()),
-        ("outbox worker", app[k.OUTBOX].stop()),
-        ("webhook deliveries", app[k.WEBHOOKS].close()),
-        ("rooms", app[k.ROOMS].close()),
-        ("expiry sweeper", app[k.SWEEPER].stop()),
-        ("change feed", app[k.FEED].stop()),
-        ("hold engine", app[k.ENGINE].close()),
-        ("redis", app[k.REDIS].aclose()),
-        ("feed redis", app[k.FEED_REDIS].aclose()),
-    ):
-        await _bounded(name, step)
-    if not await _bounded("database pool", app[k.DB_POOL].close()):
-        app[k.DB_POOL].terminate()
+def _services(app: web.Application) -> Lifecycle:
+    """Every service, in the order it starts; they stop in reverse."""
+    services = Lifecycle(stop_within_s=SHUTDOWN_STEP_S)
+    feed, lag = app[k.FEED], app[k.LOOP_LAG]
+    keyring, reconciler, expirer, outbox = (app[k.KEYRING], app[k.RECONCILER],
+                                            app[k.PENDING_EXPIRER], app[k.OUTBOX])
+    # The stores and the hold path.
+    services.add("database pool", _opened(app[k.DB_POOL]), bounded=False)
+    services.add("redis", started(stop=app[k.REDIS].aclose))
+    services.add("feed redis", started(stop=app[k.FEED_REDIS].aclose))
+    services.add("hold engine", started(stop=app[k.ENGINE].close))
+    services.add("change feed", feed)
+    services.add("expiry sweeper", started(app[k.SWEEPER].start, app[k.SWEEPER].stop))
+    # Rooms.
+    services.add("rooms", started(stop=app[k.ROOMS].close))
+    # Bookings: keys before anything signs or verifies; the mirror rebuilt
+    # before the first sale.
+    services.add("signing keys reload", keyring)
+    services.add("bookings mirror check", reconciler)
+    services.add("pending expirer", expirer)
+    services.add("outbox worker", outbox)
+    services.add("webhook deliveries", started(stop=app[k.WEBHOOKS].close))
+    # Last in, first out: it watches the loop while everything else runs.
+    services.add("loop-lag monitor", lag)
+    return services
 
 
-async def _reconcile(reconciler: Reconciler) -> None:
-    """Rebuild Redis' booked and pending seats from PostgreSQL, so a flushed
-    Redis loses no sale and shows no sold or reserved seat as free.
-
-    A Redis that is down must not keep the app from starting: the hold path
-    answers `unavailable` meanwhile, and the mirror check repairs later.
-    """
+@asynccontextmanager
+async def _opened(pool: asyncpg.Pool) -> AsyncIterator[None]:
+    await pool  # opens the pool's first connections
     try:
-        done = await asyncio.wait_for(reconciler.run(), 30)
-    except Exception:
-        log.exception("start-up reconciliation of booked seats failed")
-        return
-    if done.changed:
-        log.warning("reconciliation: %s", done)
-
-
-async def _bounded(name: str, step: Awaitable[None]) -> bool:
-    try:
-        await asyncio.wait_for(step, SHUTDOWN_STEP_S)
-    except TimeoutError:
-        log.error("shutdown: %s did not stop within %ss", name, SHUTDOWN_STEP_S)
-        return False
-    return True
+        yield
+    finally:
+        try:
+            await asyncio.wait_for(pool.close(), SHUTDOWN_STEP_S)
+        except TimeoutError:
+            log.error("shutdown: the database pool did not close within %ss; "
+                      "terminating its connections", SHUTDOWN_STEP_S)
+            pool.terminate()
 
 
 async def _close_sockets(app: web.Application) -> None:

@@ -8,13 +8,13 @@ from aiohttp import web
 from seatserver.bookings.checkout import Checkout
 from seatserver.bookings.expirer import PendingExpirer
 from seatserver.bookings.keys import Keyring
-from seatserver.bookings.outbox import OutboxWorker
 from seatserver.bookings.reconcile import Reconciler
 from seatserver.bookings.simulated import WebhookDispatcher
 from seatserver.changefeed import ChangeFeed
 from seatserver.holds import HoldEngine
 from seatserver.holds.sweeper import ExpirySweeper
 from seatserver.loop_lag import LoopLagMonitor
+from seatserver.outbox.worker import OutboxWorker
 from seatserver.realtime.rooms import RoomRegistry
 from seatserver.realtime.view import SocketView
 from seatserver.redis_client import RedisClient

@@ -13,6 +13,7 @@ the change's transaction, the change and its row commit together or not at all.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,11 +61,20 @@ class AuditEntry:
 async def write_audit(conn: asyncpg.Connection, entry: AuditEntry) -> None:
     """Insert ``entry`` on ``conn``: in the caller's transaction, if it has one."""
     detail = {"before": as_json(entry.before), "after": as_json(entry.after), **entry.note}
+    await insert_audit(conn, actor=entry.actor.name, action=entry.action,
+                       remote=entry.actor.remote, detail=detail, booking_id=entry.booking_id)
+
+
+async def insert_audit(conn: asyncpg.Connection, *, actor: str, action: str,
+                       remote: str | None, detail: Mapping[str, Any],
+                       booking_id: int | None = None) -> None:
+    """The one writer of ``audit_log`` rows, on ``conn`` (in its transaction,
+    if it has one). ``detail`` is stored as given; admin changes go through
+    ``write_audit``, which puts their before and after in it."""
     await conn.execute(
         """INSERT INTO audit_log (actor, action, booking_id, remote, detail)
            VALUES ($1, $2, $3, $4, $5::jsonb)""",
-        entry.actor.name, entry.action, entry.booking_id, entry.actor.remote,
-        orjson.dumps(detail).decode())
+        actor, action, booking_id, remote, orjson.dumps(detail, default=_default).decode())
 
 
 class AuditStore:

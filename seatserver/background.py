@@ -2,7 +2,9 @@
 
 Every loop the server runs beside its requests (the change feed, the expiry
 sweeper, the loop-lag monitor) is one of these, so each is started once, and
-on stop cancelled and awaited: no task outlives its owner.
+on stop cancelled and awaited: no task outlives its owner. A service whose
+work is one such loop is a ``BackgroundService``: ``async with service:``
+runs it for the length of the block.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 from seatserver.db import DB_DOWN
 from seatserver.errors import Unavailable
@@ -69,3 +72,28 @@ class BackgroundTask:
                 await asyncio.sleep(interval_s)
 
         return cls(name, run)
+
+
+class BackgroundService:
+    """A service whose work is one ``BackgroundTask``, run as an async context
+    manager: entering runs ``prepare`` and then starts the task, leaving
+    cancels and awaits it. A ``prepare`` that raises starts nothing."""
+
+    def __init__(self, task: BackgroundTask) -> None:
+        self._task = task
+
+    @property
+    def running(self) -> bool:
+        return self._task.running
+
+    async def prepare(self) -> None:
+        """What must hold before the task runs (loaded keys, say); none by default."""
+
+    async def __aenter__(self) -> Self:
+        await self.prepare()
+        self._task.start()
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                        trace: TracebackType | None) -> None:
+        await self._task.stop()

@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -28,7 +27,6 @@ import asyncpg
 from seatserver import logs
 from seatserver.accounts.seed import StaffAccount, seed_staff
 from seatserver.bookings.keys import KEY_NAMES, SecretStore, StoredKey
-from seatserver.bookings.outbox import OutboxStore
 from seatserver.bookings.reconcile import Reconciler
 from seatserver.bookings.store import BookingStore
 from seatserver.catalog.seed import seed_demo
@@ -38,6 +36,8 @@ from seatserver.embedded import EmbeddedError, EmbeddedServices
 from seatserver.holds import HoldEngine
 from seatserver.loadgen import options as loadgen_options
 from seatserver.loadgen import runner as loadgen
+from seatserver.outbox.worker import OutboxStore
+from seatserver.ports import free_port
 from seatserver.redis_client import cluster_mode, connect
 from seatserver.serving import is_worker, run_app, run_workers
 from seatserver.settings import Settings, SettingsError
@@ -129,7 +129,7 @@ async def _migrate(dsn: str) -> int:
 
 async def _reconcile(settings: Settings, dsn: str) -> int:
     assert settings.redis_url is not None
-    redis = connect(settings.redis_url, cluster=cluster_mode(settings), max_connections=4,
+    redis = connect(settings.redis_url, cluster=await cluster_mode(settings), max_connections=4,
                     socket_timeout=5.0)
     pool = await create_pool(dsn, 2)
     engine = HoldEngine(redis, hold_ttl_ms=1000, max_seats=1, stream_maxlen=10_000,
@@ -246,7 +246,7 @@ def serve(settings: Settings, *, host: str | None, port: int | None, workers: in
         raise UsageError("--workers must be at least 1")
     if settings.port == 0 and not is_worker():
         # The public URL (by default) names the port: choose it now.
-        settings = replace(settings, port=_free_port(settings.host))
+        settings = replace(settings, port=free_port(settings.host))
     if bool(settings.redis_url) != bool(settings.database_url):
         raise UsageError("set both REDIS_URL and DATABASE_URL, or neither "
                          "to run embedded servers")
@@ -297,14 +297,6 @@ def _picker_url(settings: Settings, showtime: int | None) -> str:
     payment provider sends them back (their session cookie is for that host)."""
     path = f"/showtimes/{showtime}" if showtime is not None else "/"
     return f"{settings.public_origin}{path}"
-
-
-def _free_port(host: str) -> int:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextmanager

@@ -69,6 +69,8 @@ from typing import Any, Self, TypeVar
 
 import asyncpg
 
+from seatserver.ports import free_port
+
 log = logging.getLogger(__name__)
 
 PG_SYSTEM_USER = "seatserver-pg"
@@ -361,19 +363,12 @@ def _retry_ports(start: Callable[[int], _Child]) -> _Child:
     """Start a server on a free port, again on another if that one got taken."""
     for attempt in range(_PORT_ATTEMPTS):
         try:
-            return start(_free_port())
+            return start(free_port())
         except EmbeddedError as exc:
             if "in use" not in str(exc) or attempt == _PORT_ATTEMPTS - 1:
                 raise
             log.warning("port taken while starting; retrying on another port")
     raise AssertionError("unreachable")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _tail(path: Path, offset: int) -> str:

@@ -10,27 +10,21 @@ from __future__ import annotations
 import asyncio
 import time
 
-from seatserver.background import BackgroundTask
+from seatserver.background import BackgroundService, BackgroundTask
 
 TICK_S = 0.02
 
 
-class LoopLagMonitor:
+class LoopLagMonitor(BackgroundService):
     def __init__(self) -> None:
+        super().__init__(BackgroundTask("loop-lag", self._run))
         self.max_lag_ms = 0.0
         self.last_lag_ms = 0.0
         self.stalls_over_100ms = 0
-        self._loop = BackgroundTask("loop-lag", self._run)
 
     def reset(self) -> None:
         self.max_lag_ms = 0.0
         self.stalls_over_100ms = 0
-
-    async def start(self) -> None:
-        self._loop.start()
-
-    async def stop(self) -> None:
-        await self._loop.stop()
 
     async def _run(self) -> None:
         while True:

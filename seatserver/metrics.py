@@ -54,14 +54,14 @@ class SeatCollector(Collector):
         self._checkout = checkout
 
     def collect(self) -> Iterator[Metric]:
-        rooms = self._rooms.rooms.values()
+        rooms = self._rooms.stats()
         yield GaugeMetricFamily("seatserver_connections", "Open WebSocket connections",
                                 value=len(self._sockets.connections))
         yield GaugeMetricFamily("seatserver_rooms", "Showtimes with local subscribers",
-                                value=len(rooms))
+                                value=rooms.rooms)
         yield GaugeMetricFamily(
             "seatserver_subscribers", "Subscriptions across rooms",
-            value=sum(len(r.members) + len(r.pending) + len(r.summaries) for r in rooms))
+            value=rooms.subscribers)
         cut = CounterMetricFamily("seatserver_disconnects", "Connections cut off",
                                   labels=["cause"])
         cut.add_metric(["too_slow"], self._sockets.stats.too_slow)

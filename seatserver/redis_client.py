@@ -33,30 +33,30 @@ REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError,
 DETECT_TIMEOUT_S = 2.0
 
 
-def is_cluster_node(url: str) -> bool | None:
-    """Whether the node at ``url`` runs in cluster mode; None when it cannot be asked.
-
-    Blocking, on purpose: it runs once, before the app exists.
-    """
-    client = redis.Redis.from_url(url, socket_connect_timeout=DETECT_TIMEOUT_S,
-                                  socket_timeout=DETECT_TIMEOUT_S)
+async def is_cluster_node(url: str) -> bool | None:
+    """Whether the node at ``url`` runs in cluster mode; None when it cannot be asked."""
+    client = Redis.from_url(url, socket_connect_timeout=DETECT_TIMEOUT_S,
+                            socket_timeout=DETECT_TIMEOUT_S)
     try:
-        info = client.info("cluster")
-    except redis.RedisError as exc:
+        info = await client.info("cluster")
+    except (redis.RedisError, OSError) as exc:
         log.warning("could not ask Redis at start whether it is a cluster (%s)", exc)
         return None
     finally:
-        client.close()
+        await client.aclose()
     return bool(info.get("cluster_enabled"))
 
 
-def cluster_mode(settings: Settings) -> bool:
-    """Whether ``settings.redis_url`` is a Redis Cluster (asking it when set to auto)."""
+async def cluster_mode(settings: Settings) -> bool:
+    """Whether ``settings.redis_url`` is a Redis Cluster (asking it when set to auto).
+
+    Run when the app starts, not when it is made: making an app does no I/O.
+    """
     if settings.redis_cluster is not None:
         return settings.redis_cluster
     if not settings.redis_url:
         return False
-    found = is_cluster_node(settings.redis_url)
+    found = await is_cluster_node(settings.redis_url)
     if found is None:
         log.warning("taking REDIS_URL for a single Redis server; for a cluster set "
                     "SEATSERVER_REDIS_CLUSTER=yes")

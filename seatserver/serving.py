@@ -27,6 +27,7 @@ from typing import Any
 from aiohttp import web
 
 from seatserver.embedded import die_with_parent
+from seatserver.ports import free_port
 from seatserver.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -146,7 +147,7 @@ def run_workers(settings: Settings, count: int, *, announce: Announce | None) ->
     """
     if not settings.redis_url or not settings.database_url:
         raise ValueError("workers need redis_url and database_url")
-    port = settings.port or _free_port(settings.host)
+    port = settings.port or free_port(settings.host)
     env = os.environ | {
         "REDIS_URL": settings.redis_url, "DATABASE_URL": settings.database_url,
         "SEATSERVER_HOST": settings.host, "SEATSERVER_PORT": str(port), WORKER_ENV: "1",
@@ -232,10 +233,3 @@ def _accepts(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
-
-
-def _free_port(host: str) -> int:
-    with socket.socket() as sock:
-        sock.bind((host if host not in ("", "::") else "0.0.0.0", 0))
-        port: int = sock.getsockname()[1]
-        return port

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.processes import free_port, wait_for_port
+from seatserver.ports import free_port
+from tests.processes import wait_for_port
 from tests.support import eventually
 
 CONFIG = Path(__file__).resolve().parents[1] / "deploy" / "haproxy.cfg"

@@ -20,17 +20,11 @@ import redis
 from redis.crc import key_slot
 
 from seatserver.embedded import _redis_binary
+from seatserver.ports import free_port
 from tests import tracebacks
 from tests.conftest import MANY_BUYERS_ENV
 
 REDIS_SERVER = _redis_binary()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_for_port(port: int, timeout: float = 20.0, proc: subprocess.Popen[bytes] | None = None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,8 @@ from pathlib import Path
 
 import psutil
 import pytest
+
+from seatserver.ports import free_port
 
 URL_VARS = ("REDIS_URL", "DATABASE_URL", "TEST_REDIS_URL", "TEST_DATABASE_URL",
             "SEATSERVER_PORT", "SEATSERVER_HOST", "SEATSERVER_WORKER",
@@ -28,13 +29,6 @@ def environment(**extra: str) -> dict[str, str]:
 def seatserver(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "seatserver", *args], env=environment(**env),
                           capture_output=True, text=True, timeout=60, check=False)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_migrate_applies_once_then_reports_up_to_date(fresh_database_url: str) -> None:

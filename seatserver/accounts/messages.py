@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from seatserver.accounts.tokens import EMAIL_IN_USE_KIND, MESSAGE_KINDS
-from seatserver.bookings.outbox import Message
+from seatserver.outbox.messages import Message
 
 KINDS = (*MESSAGE_KINDS.values(), EMAIL_IN_USE_KIND)
 

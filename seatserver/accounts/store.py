@@ -17,6 +17,7 @@ import asyncpg
 
 from seatserver.accounts import tokens
 from seatserver.accounts.sessions import NewSession, close_sessions, open_session, token_hash
+from seatserver.audit import insert_audit
 from seatserver.errors import EmailTaken, InvalidToken
 
 _COLUMNS = "id, kind, email, email_verified, name, phone, created_at"
@@ -63,9 +64,8 @@ def _account(row: asyncpg.Record) -> Account:
 
 async def _audit(conn: asyncpg.Connection, user_id: int, action: str, remote: str | None,
                  detail: dict[str, Any]) -> None:
-    await conn.execute(
-        "INSERT INTO audit_log (actor, action, remote, detail) VALUES ($1, $2, $3, $4::jsonb)",
-        f"user:{user_id}", action, remote, json.dumps(detail))
+    await insert_audit(conn, actor=f"user:{user_id}", action=action, remote=remote,
+                       detail=detail)
 
 
 class AccountStore:

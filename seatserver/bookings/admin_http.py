@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from seatserver.accounts.rbac import Role, allow, identity_of
 from seatserver.bookings.checkout import Checkout
-from seatserver.bookings.outbox import OutboxStore
 from seatserver.bookings.store import BookingStore
 from seatserver.catalog.admin_http import Auditor, json_response, read_body
 from seatserver.catalog.inputs import Id
@@ -26,6 +25,7 @@ from seatserver.catalog.queries import MAX_ID
 from seatserver.errors import InvalidInput, NotFound
 from seatserver.http_inputs import shown
 from seatserver.openapi import describe
+from seatserver.outbox.worker import OutboxStore
 
 _REFERENCE = r"^[A-HJ-NP-Z2-9]{6,16}$"  # the alphabet of new_reference
 _REFERENCE_RE = re.compile(_REFERENCE)

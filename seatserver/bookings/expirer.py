@@ -10,25 +10,19 @@ from __future__ import annotations
 
 import logging
 
-from seatserver.background import BackgroundTask
+from seatserver.background import BackgroundService, BackgroundTask
 from seatserver.bookings.checkout import Checkout
 from seatserver.bookings.idempotency import IdempotencyStore
 
 log = logging.getLogger(__name__)
 
 
-class PendingExpirer:
+class PendingExpirer(BackgroundService):
     def __init__(self, checkout: Checkout, keys: IdempotencyStore, interval_s: float) -> None:
         self._checkout = checkout
         self._keys = keys
-        self._loop = BackgroundTask.every("expiring unpaid bookings", interval_s,
-                                          self._expire)
-
-    async def start(self) -> None:
-        self._loop.start()
-
-    async def stop(self) -> None:
-        await self._loop.stop()
+        super().__init__(BackgroundTask.every("expiring unpaid bookings", interval_s,
+                                              self._expire))
 
     async def _expire(self) -> None:
         expired = await self._checkout.expire_due()

@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from seatserver.background import BackgroundTask
+from seatserver.background import BackgroundService, BackgroundTask
 
 log = logging.getLogger(__name__)
 
@@ -99,12 +99,13 @@ class SecretStore:
                          row["valid_until"])
 
 
-class Keyring:
+class Keyring(BackgroundService):
     """The keys this instance signs and verifies with, by name.
 
     ``configured`` keys (from the environment) win over stored ones and never
-    change while the process runs. Call ``start`` before serving: it loads
-    the stored keys (generating any that are missing) and keeps them fresh.
+    change while the process runs. Enter it (``async with``) before serving:
+    that loads the stored keys (generating any that are missing), and the
+    keys are kept fresh until it is left.
     """
 
     def __init__(self, store: SecretStore | None, configured: Mapping[str, str | None], *,
@@ -112,7 +113,7 @@ class Keyring:
         self._store = store
         self._configured = {n: k for n, k in configured.items() if k}
         self._stored: dict[str, list[StoredKey]] = {}
-        self._refresh = BackgroundTask.every("reloading signing keys", refresh_s, self.load)
+        super().__init__(BackgroundTask.every("reloading signing keys", refresh_s, self.load))
 
     @classmethod
     def of(cls, **keys: str) -> Keyring:
@@ -133,12 +134,8 @@ class Keyring:
             found.setdefault(key.name, []).append(key)
         self._stored = found
 
-    async def start(self) -> None:
+    async def prepare(self) -> None:
         await self.load()
-        self._refresh.start()
-
-    async def stop(self) -> None:
-        await self._refresh.stop()
 
     def signing(self, name: str) -> str:
         """The key that signs: the configured one, else the newest stored one."""
@@ -147,7 +144,7 @@ class Keyring:
         for key in self._stored.get(name, ()):
             if key.valid_until is None:
                 return key.secret
-        raise LookupError(f"no {name} key loaded (Keyring.start not awaited?)")
+        raise LookupError(f"no {name} key loaded (Keyring not entered?)")
 
     def verifying(self, name: str) -> list[str]:
         """Every key a signature may be made with: the signing key first, then

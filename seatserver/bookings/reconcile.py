@@ -15,18 +15,21 @@ so a booking that changed under a step is put right, not left wrong.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from seatserver.background import BackgroundTask
+from seatserver.background import BackgroundService, BackgroundTask
 from seatserver.bookings.store import ActiveSale, BookingStore
 from seatserver.errors import SeatsUnavailable
 from seatserver.holds import HoldEngine
 
 log = logging.getLogger(__name__)
+
+STARTUP_RUN_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +126,7 @@ async def _settle(store: BookingStore, engine: HoldEngine,
             await engine.free(showtime, sale.holder, sale.reference, sale.seats, kind=kind)
 
 
-class Reconciler:
+class Reconciler(BackgroundService):
     """Keeps Redis' mirror of the bookings in place.
 
     The mirror marker (a Redis key) says the mirror is there. ``run`` (at
@@ -137,14 +140,25 @@ class Reconciler:
         self._store = store
         self._engine = engine
         self._token = secrets.token_hex(8)
-        self._loop = BackgroundTask.every("checking the bookings mirror in Redis", check_s,
-                                          self.check)
+        super().__init__(BackgroundTask.every("checking the bookings mirror in Redis",
+                                              check_s, self.check))
 
-    async def start(self) -> None:
-        self._loop.start()
+    async def prepare(self) -> None:
+        """Rebuild Redis' booked and pending seats from PostgreSQL before
+        serving, so a flushed Redis loses no sale and shows no sold or
+        reserved seat as free.
 
-    async def stop(self) -> None:
-        await self._loop.stop()
+        A Redis that is down must not keep the app from starting: the hold
+        path answers ``unavailable`` meanwhile, and the mirror check repairs
+        later.
+        """
+        try:
+            done = await asyncio.wait_for(self.run(), STARTUP_RUN_S)
+        except Exception:
+            log.exception("start-up reconciliation of booked seats failed")
+            return
+        if done.changed:
+            log.warning("reconciliation: %s", done)
 
     async def run(self) -> Reconciled:
         await self._engine.mark_mirrored(self._token)

@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 
-from seatserver.audit import as_json
+from seatserver.audit import as_json, insert_audit
 from seatserver.bookings.gateway import PaymentEvent
 from seatserver.bookings.models import BookedSeat, Booking, PaymentView, Sale
 from seatserver.catalog.models import Price
@@ -473,10 +473,8 @@ async def _set_status(conn: asyncpg.Connection, booking_id: int, status: str, *,
 
 async def _audit(conn: asyncpg.Connection, actor: str, action: str, booking_id: int | None,
                  remote: str | None, detail: dict[str, Any]) -> None:
-    await conn.execute(
-        """INSERT INTO audit_log (actor, action, booking_id, remote, detail)
-           VALUES ($1, $2, $3, $4, $5::jsonb)""",
-        actor, action, booking_id, remote, json.dumps(detail))
+    await insert_audit(conn, actor=actor, action=action, remote=remote, detail=detail,
+                       booking_id=booking_id)
 
 
 async def _maybe(conn: asyncpg.Connection, where: str, *args: Any) -> Booking | None:

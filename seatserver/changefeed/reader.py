@@ -37,7 +37,8 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from types import TracebackType
+from typing import Any, Protocol, Self
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
@@ -109,12 +110,15 @@ class ChangeFeed:
         """Readers running (one, or on a cluster one per followed hash slot)."""
         return sum(1 for r in self._readers.values() if r.running)
 
-    async def start(self) -> None:
+    async def __aenter__(self) -> Self:
+        """Start the readers (and any that following a stream adds later)."""
         self._started = True
         for reader in self._readers.values():
             reader.start()
+        return self
 
-    async def stop(self) -> None:
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                        trace: TracebackType | None) -> None:
         self._started = False
         readers, self._readers = list(self._readers.values()), {}
         for reader in readers:

@@ -126,7 +126,7 @@ class Runner:
         if self.o.redis_url:
             # A Redis Cluster node is read with the cluster client: every key
             # of a showtime is in one slot, so the audit's scripts still run.
-            cluster = await asyncio.to_thread(is_cluster_node, self.o.redis_url)
+            cluster = await is_cluster_node(self.o.redis_url)
             redis = connect(self.o.redis_url, cluster=bool(cluster), max_connections=8,
                             socket_timeout=30)
             try:

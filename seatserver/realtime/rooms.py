@@ -29,6 +29,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from seatserver.changefeed import ChangeFeed, Event, parse_offset
@@ -86,6 +87,12 @@ def _foreign(events: Iterable[Event], epoch: str) -> bool:
     return any(e.epoch and e.epoch != epoch for e in events)
 
 
+@dataclass(frozen=True, slots=True)
+class RoomStats:
+    rooms: int
+    subscribers: int
+
+
 class Room:
     def __init__(self, showtime: int, layout: Layout, snap: Snapshot) -> None:
         self.showtime = showtime
@@ -100,6 +107,10 @@ class Room:
         self.reset(snap)
         self.summary_task: asyncio.Task[None] | None = None
         self.summary_sent = 0.0
+
+    @property
+    def subscribers(self) -> int:
+        return len(self.members) + len(self.pending) + len(self.summaries)
 
     def reset(self, snap: Snapshot) -> None:
         self.state = dict.fromkeys(snap.held, "held")
@@ -159,9 +170,11 @@ class RoomRegistry:
         self._tasks: set[asyncio.Task[None]] = set()
         feed.bind(self)
 
-    @property
-    def rooms(self) -> Mapping[int, Room]:
-        return self._rooms
+    def stats(self) -> RoomStats:
+        """How many rooms are open here and how many subscriptions they hold
+        (joined, joining, and kiosks' summaries), for the metrics."""
+        return RoomStats(rooms=len(self._rooms),
+                         subscribers=sum(r.subscribers for r in self._rooms.values()))
 
     async def close(self) -> None:
         tasks = [*self._tasks]

@@ -13,18 +13,13 @@ import asyncpg
 import pytest
 
 from seatserver.bookings.keys import Keyring
-from seatserver.bookings.outbox import (
-    Composer,
-    LogSink,
-    Message,
-    OutboxStore,
-    OutboxWorker,
-    backoff,
-)
+from seatserver.bookings.messages import BookingComposer
 from seatserver.bookings.store import BookingStore
 from seatserver.bookings.tickets import TicketSigner
 from seatserver.db import create_pool
 from seatserver.loadgen.client import SeatClient
+from seatserver.outbox.messages import LogSink, Message
+from seatserver.outbox.worker import OutboxStore, OutboxWorker, backoff
 from seatserver.settings import Settings
 from tests.bookings.conftest import Buyer
 from tests.test_cli import seatserver
@@ -87,7 +82,7 @@ async def worker_pools(database_url: str) -> AsyncIterator[list[asyncpg.Pool]]:
 
 
 def _worker(pool: asyncpg.Pool, sink: Any, keys: Keyring, **knobs: float) -> OutboxWorker:
-    composer = Composer(BookingStore(pool), TicketSigner(keys))
+    composer = BookingComposer(BookingStore(pool), TicketSigner(keys))
     return OutboxWorker(pool, composer, sink, poll_s=3600,
                         retry_base_s=knobs.get("base", 0.2), retry_cap_s=knobs.get("cap", 0.3),
                         max_attempts=int(knobs.get("attempts", 20)))

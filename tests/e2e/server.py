@@ -9,9 +9,10 @@ import sys
 import tempfile
 from typing import IO
 
+from seatserver.ports import free_port
 from tests import tracebacks
 from tests.conftest import MANY_BUYERS_ENV
-from tests.processes import free_port, wait_for_port
+from tests.processes import wait_for_port
 
 # Settings a developer's shell might carry that must not leak into a test server.
 _SCRUBBED = ("REDIS_URL", "DATABASE_URL", "SEATSERVER_", "TEST_REDIS_URL", "TEST_DATABASE_URL")

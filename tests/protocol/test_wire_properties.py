@@ -25,9 +25,9 @@ from hypothesis import strategies as st
 
 from seatserver.app import create_app
 from seatserver.loadgen.client import SeatClient, new_session
+from seatserver.ports import free_port
 from seatserver.protocol.codecs import JSON_PROTOCOL, MSGPACK_PROTOCOL
 from seatserver.settings import Settings
-from tests.processes import free_port
 from tests.protocol.strategies import BOUNDED, MSGPACK_INTS, commands, values
 
 # Each example is two round trips through the app; fewer than the decoders get.

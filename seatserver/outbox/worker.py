@@ -21,111 +21,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import asyncpg
 
-from seatserver.background import BackgroundTask
-from seatserver.bookings.store import BookingStore
-from seatserver.bookings.tickets import TicketSigner
+from seatserver.background import BackgroundService, BackgroundTask
+from seatserver.outbox.messages import MessageComposer, MessageSink
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """A message ready for a person: who it is for, what it says."""
-
-    id: int  # the outbox row: stable across retries, for deduplication
-    kind: str
-    to: str
-    subject: str
-    text: str
-
-
-class MessageSink(Protocol):
-    """Delivers one message or raises. It may be given the same message again
-    after a crash (same ``id``), never twice at once."""
-
-    async def deliver(self, message: Message) -> None: ...
-
-
-class MessageComposer(Protocol):
-    """Turns an outbox row of the kinds it knows into a message; raises for others."""
-
-    async def compose(self, row_id: int, kind: str, payload: Mapping[str, Any]) -> Message: ...
-
-
-class ComposerByKind:
-    """One outbox, many features: each kind of row goes to its feature's composer."""
-
-    def __init__(self, composers: Mapping[str, MessageComposer]) -> None:
-        self._composers = dict(composers)
-
-    async def compose(self, row_id: int, kind: str, payload: Mapping[str, Any]) -> Message:
-        composer = self._composers.get(kind)
-        if composer is None:
-            raise ValueError(f"no message for outbox kind {kind!r}")
-        return await composer.compose(row_id, kind, payload)
-
-
-class LogSink:
-    """For developers: each message is logged and written out readable, one
-    file per message under ``folder`` (rewritten, not doubled, if resent)."""
-
-    def __init__(self, folder: Path) -> None:
-        self._folder = folder
-
-    def path(self, message: Message) -> Path:
-        return self._folder / f"{message.id:08d}-{message.kind}.txt"
-
-    async def deliver(self, message: Message) -> None:
-        text = f"To: {message.to}\nSubject: {message.subject}\n\n{message.text}"
-        await asyncio.to_thread(self._write, self.path(message), text)
-        log.info("message %d to %s: %s\n%s", message.id, message.to, message.subject,
-                 message.text)
-
-    def _write(self, path: Path, text: str) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".part")
-        partial.write_text(text, encoding="utf-8")
-        partial.replace(path)  # a reader never sees half a message
-
-
-class Composer:
-    """Turns an outbox row into the message a person reads."""
-
-    def __init__(self, store: BookingStore, tickets: TicketSigner) -> None:
-        self._store = store
-        self._tickets = tickets
-
-    async def compose(self, row_id: int, kind: str, payload: Mapping[str, Any]) -> Message:
-        if kind != "booking_confirmed":
-            raise ValueError(f"no message for outbox kind {kind!r}")
-        reference = str(payload["reference"])
-        booking = await self._store.get(reference)
-        sale = await self._store.sale(booking.showtime) if booking else None
-        if booking is None or sale is None:
-            raise LookupError(f"booking {reference} is gone")
-        seats = "\n".join(f"  {s.id}  {s.type:<10} {_money(s.price.amount, s.price.currency)}"
-                          for s in booking.seats)
-        text = (
-            f"Your booking {reference} is confirmed.\n\n"
-            f"Showtime {booking.showtime}, starting {sale.starts_at:%Y-%m-%d %H:%M %Z}\n"
-            f"Seats:\n{seats}\n"
-            f"Total: {_money(booking.total.amount, booking.total.currency)}\n\n"
-            f"Ticket: {self._tickets.issue(reference)}\n"
-            f"Receipt and QR code: /bookings/{reference}\n")
-        return Message(row_id, kind, f"user:{booking.user_id}",
-                       f"Your booking {reference} is confirmed", text)
-
-
-def _money(amount: int, currency: str) -> str:
-    return f"{amount // 100}.{amount % 100:02d} {currency}"
 
 
 def backoff(attempts: int, base_s: float, cap_s: float) -> float:
@@ -173,7 +78,7 @@ class OutboxStore:
         return sorted(r["id"] for r in rows)
 
 
-class OutboxWorker:
+class OutboxWorker(BackgroundService):
     def __init__(self, pool: asyncpg.Pool, composer: MessageComposer, sink: MessageSink, *,
                  poll_s: float, retry_base_s: float, retry_cap_s: float,
                  max_attempts: int, send_timeout_s: float = 30.0) -> None:
@@ -184,14 +89,8 @@ class OutboxWorker:
         self._cap = retry_cap_s
         self._max_attempts = max_attempts
         self._timeout = send_timeout_s
-        self._loop = BackgroundTask.every("delivering outbox messages", poll_s,
-                                          self.deliver_due)
-
-    async def start(self) -> None:
-        self._loop.start()
-
-    async def stop(self) -> None:
-        await self._loop.stop()
+        super().__init__(BackgroundTask.every("delivering outbox messages", poll_s,
+                                              self.deliver_due))
 
     async def deliver_due(self, limit: int = 100) -> int:
         """Send due messages one by one until none is left (or ``limit``);

@@ -1,0 +1,1 @@
+"""The outbox: messages written with the change that makes them true, delivered after."""
