@@ -51,17 +51,18 @@ from seatserver.catalog.availability import Availability
 from seatserver.catalog.http import CatalogHandlers
 from seatserver.catalog.store import CatalogStore
 from seatserver.changefeed import ChangeFeed
-from seatserver.health import HealthHandlers
 from seatserver.holds import HoldEngine
 from seatserver.holds.sweeper import ExpirySweeper
-from seatserver.host_header import host_middleware
-from seatserver.http_errors import error_middleware
-from seatserver.http_inputs import quiet_protocol_errors, refuse_nul
+from seatserver.http.errors import error_middleware
+from seatserver.http.health import HealthHandlers
+from seatserver.http.host import host_middleware
+from seatserver.http.inputs import quiet_protocol_errors, refuse_nul
+from seatserver.http.metrics import MetricsHandlers
+from seatserver.http.openapi import OpenApiHandlers
+from seatserver.http.pages import STATIC_PREFIX, PageHandlers
 from seatserver.logs import echo_request_id, request_id_middleware
 from seatserver.loop_lag import LoopLagMonitor
-from seatserver.metrics import MetricsHandlers, SeatCollector
-from seatserver.openapi import OpenApiHandlers
-from seatserver.pages import STATIC_PREFIX, PageHandlers
+from seatserver.metrics import SeatCollector
 from seatserver.realtime.commands import Commands
 from seatserver.realtime.rooms import RoomRegistry
 from seatserver.realtime.view import SocketView

@@ -42,7 +42,7 @@ from seatserver.bookings.gateway import (
 )
 from seatserver.bookings.keys import Keyring
 from seatserver.errors import BadSignature, NotFound
-from seatserver.openapi import describe
+from seatserver.http.openapi import describe
 
 log = logging.getLogger(__name__)
 

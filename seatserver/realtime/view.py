@@ -19,7 +19,7 @@ from seatserver.accounts.csrf import origin_allowed
 from seatserver.accounts.proxies import TrustedProxies
 from seatserver.accounts.rbac import SIGNED_IN, Role, allow, caller_of, identity_of
 from seatserver.errors import BadMessage, Forbidden, RateLimited
-from seatserver.openapi import describe
+from seatserver.http.openapi import describe
 from seatserver.protocol import messages as m
 from seatserver.protocol.codecs import BY_PROTOCOL, CODECS, JSON
 from seatserver.realtime.commands import Commands

@@ -26,7 +26,7 @@ from seatserver import __version__
 from seatserver.accounts.csrf import CSRF_HEADER
 from seatserver.accounts.rbac import Role, allow, declared_roles
 from seatserver.accounts.sessions import SESSION_COOKIE
-from seatserver.catalog.queries import MAX_ID
+from seatserver.db import MAX_ID
 from seatserver.errors import CODES
 
 H = TypeVar("H", bound=Callable[..., Awaitable[web.StreamResponse]])
@@ -174,7 +174,7 @@ def _error_statuses(route: web.AbstractRoute, desc: Description,
     if _PARAMETER.search(_path(route)):
         statuses |= {400, 404}  # a path value the route's pattern does not take is no route
     if desc.body is not None:
-        statuses |= {400, 413}
+        statuses |= {400, 413, 422}  # http.bodies: unreadable 400, fields that do not fit 422
     return statuses
 
 
@@ -230,7 +230,10 @@ _ERROR_SCHEMA = {
     "type": "object", "required": ["error"], "additionalProperties": False,
     "properties": {"error": {
         "type": "object", "required": ["code", "message"],
-        "properties": {"code": {"enum": sorted(CODES)}, "message": {"type": "string"}}}},
+        "properties": {
+            "code": {"enum": sorted(CODES)}, "message": {"type": "string"},
+            "seats": {"type": "array", "items": {"type": "string"},
+                      "description": "The seats at fault (every seat refusal names them)."}}}},
 }
 
 
