@@ -20,7 +20,7 @@ from seatserver.accounts.messages import KINDS as ACCOUNT_MESSAGES
 from seatserver.accounts.messages import AccountComposer
 from seatserver.accounts.passwords import Passwords
 from seatserver.accounts.proxies import TrustedProxies
-from seatserver.accounts.rbac import RoleGate, check_declared
+from seatserver.accounts.rbac import SECURITY_SCHEMES, RoleGate
 from seatserver.accounts.sessions import SessionStore
 from seatserver.accounts.store import AccountStore
 from seatserver.accounts.throttle import Throttle
@@ -60,6 +60,7 @@ from seatserver.http.inputs import quiet_protocol_errors, refuse_nul
 from seatserver.http.metrics import MetricsHandlers
 from seatserver.http.openapi import OpenApiHandlers
 from seatserver.http.pages import STATIC_PREFIX, PageHandlers
+from seatserver.http.roles import check_declared
 from seatserver.logs import echo_request_id, request_id_middleware
 from seatserver.loop_lag import LoopLagMonitor
 from seatserver.metrics import SeatCollector
@@ -191,7 +192,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(ReviewHandlers(ReviewStore(pool), auditor).routes())
     app.router.add_routes(simulated.routes())
     app.router.add_routes(pages.routes())
-    app.router.add_routes(OpenApiHandlers().routes())
+    app.router.add_routes(OpenApiHandlers(SECURITY_SCHEMES).routes())
     check_declared(app)  # and again at start-up, for routes added after this
     app.cleanup_ctx.append(_services)
     app.on_shutdown.append(_close_sockets)

@@ -23,14 +23,7 @@ from seatserver.accounts.forms import (
     TokenForm,
 )
 from seatserver.accounts.proxies import TrustedProxies
-from seatserver.accounts.rbac import (
-    ACCOUNTS,
-    SIGNED_IN,
-    Role,
-    allow,
-    caller_of,
-    identity_of,
-)
+from seatserver.accounts.rbac import caller_of, identity_of
 from seatserver.accounts.sessions import SessionStore
 from seatserver.accounts.store import Account, AccountStore, NewAccount
 from seatserver.accounts.throttle import Throttle
@@ -38,6 +31,7 @@ from seatserver.errors import InvalidInput, NotFound, Unauthorized
 from seatserver.http.bodies import read_body
 from seatserver.http.openapi import describe
 from seatserver.http.responses import NO_STORE, json_response
+from seatserver.http.roles import ACCOUNTS, SIGNED_IN, Role, allow
 
 
 def _private(body: object, status: int = 200) -> web.Response:

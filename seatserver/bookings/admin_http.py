@@ -16,7 +16,7 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from seatserver.accounts.rbac import Role, allow, identity_of
+from seatserver.accounts.rbac import identity_of
 from seatserver.bookings.checkout import Checkout
 from seatserver.bookings.outbox import OutboxStore
 from seatserver.bookings.store import BookingStore
@@ -28,6 +28,7 @@ from seatserver.http.bodies import read_body
 from seatserver.http.openapi import describe
 from seatserver.http.params import shown
 from seatserver.http.responses import json_response
+from seatserver.http.roles import Role, allow
 
 _REFERENCE = r"^[A-HJ-NP-Z2-9]{6,16}$"  # the alphabet of new_reference
 _REFERENCE_RE = re.compile(_REFERENCE)

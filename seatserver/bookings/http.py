@@ -13,7 +13,7 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
-from seatserver.accounts.rbac import BUYERS, Role, allow, identity_of
+from seatserver.accounts.rbac import identity_of
 from seatserver.accounts.sessions import Identity
 from seatserver.bookings.checkout import Checkout
 from seatserver.bookings.door import Door
@@ -40,6 +40,7 @@ from seatserver.http.errors import coded_response
 from seatserver.http.openapi import describe
 from seatserver.http.params import shown, showtime_id
 from seatserver.http.responses import JSON, PAGE_HEADERS, json_response
+from seatserver.http.roles import BUYERS, Role, allow
 
 log = logging.getLogger(__name__)
 

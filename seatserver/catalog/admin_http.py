@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from seatserver.accounts.proxies import TrustedProxies
-from seatserver.accounts.rbac import Role, allow, identity_of
+from seatserver.accounts.rbac import identity_of
 from seatserver.audit import Actor, AuditEntry, AuditStore
 from seatserver.catalog.admin import CatalogAdminStore
 from seatserver.catalog.inputs import (
@@ -34,6 +34,7 @@ from seatserver.http.bodies import read_body
 from seatserver.http.openapi import describe
 from seatserver.http.params import found, path_id, query_of
 from seatserver.http.responses import json_response
+from seatserver.http.roles import Role, allow
 
 _SEAT_TYPE = re.compile(SEAT_TYPE_PATTERN)
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass, replace
 
 from aiohttp import web
 
-from seatserver.accounts.rbac import Role, allow
 from seatserver.catalog.availability import Availability
 from seatserver.catalog.models import RatedMovie, ShowtimeDetail, ShowtimePage, ShowtimeSummary
 from seatserver.catalog.queries import MovieQuery, ShowtimeFilters, ShowtimeQuery
@@ -21,6 +20,7 @@ from seatserver.errors import BadRequest, UnknownShowtime
 from seatserver.http.openapi import describe
 from seatserver.http.params import query_of, showtime_id
 from seatserver.http.responses import json_response
+from seatserver.http.roles import Role, allow
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,9 +18,9 @@ from aiohttp import web
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
-from seatserver.accounts.rbac import Role, allow
 from seatserver.http.openapi import describe
 from seatserver.http.responses import json_response
+from seatserver.http.roles import Role, allow
 
 CHECK_TIMEOUT_S = 2.0
 

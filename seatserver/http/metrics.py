@@ -12,10 +12,10 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.registry import Collector
 
-from seatserver.accounts.rbac import Role, allow
 from seatserver.errors import Forbidden
 from seatserver.http.errors import error_response
 from seatserver.http.openapi import describe
+from seatserver.http.roles import Role, allow
 
 
 class MetricsHandlers:

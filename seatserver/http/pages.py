@@ -21,10 +21,10 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from seatserver.accounts.rbac import Role, allow
 from seatserver.http.openapi import describe
 from seatserver.http.params import path_number
 from seatserver.http.responses import NO_STORE, PAGE_HEADERS, json_response
+from seatserver.http.roles import Role, allow
 
 STATIC_PREFIX = "/static"
 VERSION_LENGTH = 12

@@ -12,7 +12,7 @@ import asyncpg
 import orjson
 import pytest
 
-from seatserver.accounts.rbac import Role
+from seatserver.http.roles import Role
 from tests.admin.conftest import Admin, audit_rows, session_of
 from tests.bookings.conftest import Buyer
 from tests.bookings.test_refunds import _eventually_refunded, _paid, _provider_refunded
