@@ -23,7 +23,7 @@ from seatserver.accounts.messages import KINDS as ACCOUNT_MESSAGES
 from seatserver.accounts.messages import AccountComposer
 from seatserver.accounts.passwords import Passwords
 from seatserver.accounts.proxies import TrustedProxies
-from seatserver.accounts.rbac import RoleGate, check_declared
+from seatserver.accounts.rbac import SECURITY_SCHEMES, RoleGate
 from seatserver.accounts.sessions import SessionStore
 from seatserver.accounts.store import AccountStore
 from seatserver.accounts.throttle import Throttle
@@ -47,20 +47,22 @@ from seatserver.catalog.availability import Availability
 from seatserver.catalog.http import CatalogHandlers
 from seatserver.catalog.store import CatalogStore
 from seatserver.changefeed import ChangeFeed
-from seatserver.health import HealthHandlers
 from seatserver.holds import HoldEngine
 from seatserver.holds.sweeper import ExpirySweeper
-from seatserver.host_header import host_middleware
-from seatserver.http_errors import error_middleware
-from seatserver.http_inputs import quiet_protocol_errors, refuse_nul
+from seatserver.http.errors import error_middleware
+from seatserver.http.health import HealthHandlers
+from seatserver.http.host import host_middleware
+from seatserver.http.inputs import quiet_protocol_errors, refuse_nul
+from seatserver.http.metrics import MetricsHandlers
+from seatserver.http.openapi import OpenApiHandlers
+from seatserver.http.pages import STATIC_PREFIX, PageHandlers
+from seatserver.http.roles import check_declared
 from seatserver.lifecycle import Lifecycle, started
 from seatserver.logs import echo_request_id, request_id_middleware
 from seatserver.loop_lag import LoopLagMonitor
-from seatserver.metrics import MetricsHandlers, SeatCollector
-from seatserver.openapi import OpenApiHandlers
+from seatserver.metrics import SeatCollector
 from seatserver.outbox.messages import ComposerByKind, LogSink, MessageComposer
 from seatserver.outbox.worker import OutboxStore, OutboxWorker
-from seatserver.pages import STATIC_PREFIX, PageHandlers
 from seatserver.realtime.commands import Commands
 from seatserver.realtime.rooms import RoomRegistry
 from seatserver.realtime.view import SocketView
@@ -222,7 +224,7 @@ def _wire(app: web.Application, edge: _Edge, cluster: bool) -> Lifecycle:
     app.router.add_routes(ReviewHandlers(ReviewStore(pool), auditor).routes())
     app.router.add_routes(simulated.routes())
     app.router.add_routes(pages.routes())
-    app.router.add_routes(OpenApiHandlers().routes())
+    app.router.add_routes(OpenApiHandlers(SECURITY_SCHEMES).routes())
     return _services(app)
 
 

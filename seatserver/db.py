@@ -25,6 +25,10 @@ DB_DOWN = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
            asyncpg.exceptions.OperatorInterventionError, ConnectionError, OSError,
            TimeoutError)
 
+# PostgreSQL's bigint: no row id is larger. Ids from outside are checked
+# against it before they reach a query, which would fail on them otherwise.
+MAX_ID = 2**63 - 1
+
 MIGRATIONS_DIR_ENV = "SEATSERVER_MIGRATIONS_DIR"
 _NAME = re.compile(r"^\d{4}_[a-z0-9_]+\.sql$")
 # Any constant shared by every seatserver process; "seat" in ASCII.

@@ -2,111 +2,83 @@
 
 Raised anywhere below the edge; mapped to a WebSocket ``ack``/``error`` frame
 or an HTTP ``{"error": {...}}`` body in exactly one place each
-(``realtime.commands`` and ``http_errors``). The codes are a closed list,
-documented in docs/protocol.md.
+(``realtime.commands`` and ``http.errors``). Each subclass declares its code
+and status once, in its ``class`` line; ``CODES`` is collected from them and
+is the closed list of codes a client may ever see, documented in
+docs/protocol.md (a test holds the two together).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, ClassVar
 
-# code -> HTTP status. The closed list of codes a client may ever see.
-CODES: dict[str, int] = {
-    "bad_message": 400,
-    "bad_request": 400,
-    "unauthorized": 401,
-    "forbidden": 403,
-    "not_found": 404,
-    "unknown_showtime": 404,
-    "unknown_seat": 422,
-    "seats_unavailable": 409,
-    "too_many_seats": 409,
-    "not_holder": 409,
-    "rate_limited": 429,
-    "sales_closed": 409,
-    "nothing_to_book": 422,
-    "hold_expired": 409,
-    "idempotency_mismatch": 422,
-    "request_in_flight": 409,
-    "cancel_closed": 409,
-    "bad_signature": 400,
-    "payment_mismatch": 422,
-    "invalid_input": 422,
-    "bad_layout": 422,
-    "already_exists": 409,
-    "in_use": 409,
-    "showtime_overlap": 409,
-    "bad_cursor": 400,
-    "payment_unavailable": 503,
-    "unavailable": 503,
-    "internal_error": 500,
-    "invalid_credentials": 401,
-    "csrf_failed": 403,
-    "email_taken": 409,
-    "invalid_token": 400,
-    "not_eligible": 403,
-}
+# code -> HTTP status, filled in as each error class below is defined.
+CODES: dict[str, int] = {"internal_error": 500}
 
 
-class SeatError(Exception):
-    """Base of every error that has a wire code."""
+class CodedError(Exception):
+    """Base of every error that has a wire code: a bug, unless a subclass says
+    otherwise (``internal_error``, 500). ``seats`` names the seats at fault."""
 
-    code = "internal_error"
+    code: ClassVar[str] = "internal_error"
+    status: ClassVar[int] = 500
+
+    def __init_subclass__(cls, *, code: str, status: int, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if code in CODES:
+            raise TypeError(f"two error types declare the code {code!r}")
+        cls.code, cls.status = code, status
+        CODES[code] = status
 
     def __init__(self, message: str, seats: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.message = message
         self.seats = list(seats)
 
-    @property
-    def status(self) -> int:
-        return CODES[self.code]
+
+class BadMessage(CodedError, code="bad_message", status=400):
+    """A WebSocket frame that cannot be understood at all."""
 
 
-class BadMessage(SeatError):
-    code = "bad_message"
+class BadRequest(CodedError, code="bad_request", status=400):
+    """An HTTP request that cannot be read: its path, query or body."""
 
 
-class BadRequest(SeatError):
-    code = "bad_request"
+class Unauthorized(CodedError, code="unauthorized", status=401):
+    pass
 
 
-class Unauthorized(SeatError):
-    code = "unauthorized"
+class Forbidden(CodedError, code="forbidden", status=403):
+    pass
 
 
-class Forbidden(SeatError):
-    code = "forbidden"
+class NotFound(CodedError, code="not_found", status=404):
+    pass
 
 
-class NotFound(SeatError):
-    code = "not_found"
+class UnknownShowtime(CodedError, code="unknown_showtime", status=404):
+    pass
 
 
-class UnknownShowtime(SeatError):
-    code = "unknown_showtime"
+class UnknownSeat(CodedError, code="unknown_seat", status=422):
+    pass
 
 
-class UnknownSeat(SeatError):
-    code = "unknown_seat"
+class SeatsUnavailable(CodedError, code="seats_unavailable", status=409):
+    pass
 
 
-class SeatsUnavailable(SeatError):
-    code = "seats_unavailable"
+class TooManySeats(CodedError, code="too_many_seats", status=409):
+    pass
 
 
-class TooManySeats(SeatError):
-    code = "too_many_seats"
+class NotHolder(CodedError, code="not_holder", status=409):
+    pass
 
 
-class NotHolder(SeatError):
-    code = "not_holder"
-
-
-class RateLimited(SeatError):
+class RateLimited(CodedError, code="rate_limited", status=429):
     """Too many tries; ``retry_after_s``, when known, becomes HTTP's Retry-After."""
-
-    code = "rate_limited"
 
     def __init__(self, message: str, seats: Sequence[str] = (), *,
                  retry_after_s: int | None = None) -> None:
@@ -114,118 +86,85 @@ class RateLimited(SeatError):
         self.retry_after_s = retry_after_s
 
 
-class SalesClosed(SeatError):
-    code = "sales_closed"
+class SalesClosed(CodedError, code="sales_closed", status=409):
+    pass
 
 
-class NothingToBook(SeatError):
-    code = "nothing_to_book"
+class NothingToBook(CodedError, code="nothing_to_book", status=422):
+    pass
 
 
-class HoldExpired(SeatError):
-    code = "hold_expired"
+class HoldExpired(CodedError, code="hold_expired", status=409):
+    pass
 
 
-class IdempotencyMismatch(SeatError):
-    code = "idempotency_mismatch"
+class IdempotencyMismatch(CodedError, code="idempotency_mismatch", status=422):
+    pass
 
 
-class RequestInFlight(SeatError):
-    code = "request_in_flight"
+class RequestInFlight(CodedError, code="request_in_flight", status=409):
+    pass
 
 
-class CancelClosed(SeatError):
-    code = "cancel_closed"
+class CancelClosed(CodedError, code="cancel_closed", status=409):
+    pass
 
 
-class BadSignature(SeatError):
+class BadSignature(CodedError, code="bad_signature", status=400):
     """A payment callback or webhook whose signature or timestamp does not verify."""
 
-    code = "bad_signature"
+
+class PaymentMismatch(CodedError, code="payment_mismatch", status=422):
+    pass
 
 
-class PaymentMismatch(SeatError):
-    code = "payment_mismatch"
+class InvalidInput(CodedError, code="invalid_input", status=422):
+    """A JSON body whose fields do not validate; the message names the field."""
 
 
-class InvalidInput(SeatError):
-    """A catalog entity that does not validate; the message names the field."""
-
-    code = "invalid_input"
-
-
-class BadLayout(SeatError):
+class BadLayout(CodedError, code="bad_layout", status=422):
     """A seat layout that does not validate; the message names the row and seat."""
 
-    code = "bad_layout"
+
+class AlreadyExists(CodedError, code="already_exists", status=409):
+    pass
 
 
-class AlreadyExists(SeatError):
-    code = "already_exists"
-
-
-class InUse(SeatError):
+class InUse(CodedError, code="in_use", status=409):
     """A change that would remove something bookings or showtimes still need."""
 
-    code = "in_use"
+
+class ShowtimeOverlap(CodedError, code="showtime_overlap", status=409):
+    pass
 
 
-class ShowtimeOverlap(SeatError):
-    code = "showtime_overlap"
+class BadCursor(CodedError, code="bad_cursor", status=400):
+    pass
 
 
-class BadCursor(SeatError):
-    code = "bad_cursor"
-
-
-class PaymentUnavailable(SeatError):
+class PaymentUnavailable(CodedError, code="payment_unavailable", status=503):
     """The payment provider failed or timed out; nothing was charged, retry."""
 
-    code = "payment_unavailable"
 
-
-class Unavailable(SeatError):
+class Unavailable(CodedError, code="unavailable", status=503):
     """A backing service (Redis, PostgreSQL) cannot be reached right now."""
 
-    code = "unavailable"
 
-
-class InvalidCredentials(SeatError):
+class InvalidCredentials(CodedError, code="invalid_credentials", status=401):
     """Unknown e-mail or wrong password: one answer for both, on purpose."""
 
-    code = "invalid_credentials"
 
-
-class CsrfFailed(SeatError):
+class CsrfFailed(CodedError, code="csrf_failed", status=403):
     """A cookie-authenticated change without the page's CSRF token, or from another origin."""
 
-    code = "csrf_failed"
+
+class EmailTaken(CodedError, code="email_taken", status=409):
+    pass
 
 
-class EmailTaken(SeatError):
-    code = "email_taken"
-
-
-class InvalidToken(SeatError):
+class InvalidToken(CodedError, code="invalid_token", status=400):
     """A confirmation or reset token that is unknown, used or expired."""
 
-    code = "invalid_token"
 
-
-class NotEligible(SeatError):
+class NotEligible(CodedError, code="not_eligible", status=403):
     """A review by someone who has not seen the movie (no booked, past showtime)."""
-
-    code = "not_eligible"
-
-
-BY_CODE: dict[str, type[SeatError]] = {
-    cls.code: cls
-    for cls in (
-        BadMessage, BadRequest, Unauthorized, Forbidden, NotFound, UnknownShowtime,
-        UnknownSeat, SeatsUnavailable, TooManySeats, NotHolder,
-        RateLimited, SalesClosed, NothingToBook, HoldExpired, IdempotencyMismatch,
-        RequestInFlight, CancelClosed, BadSignature, PaymentMismatch, PaymentUnavailable,
-        Unavailable, InvalidInput, BadLayout, AlreadyExists, InUse, ShowtimeOverlap, BadCursor,
-        InvalidCredentials, CsrfFailed, EmailTaken, InvalidToken, NotEligible,
-    )
-}

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 
 from seatserver.accounts.linking import GuestLinker
 from seatserver.accounts.passwords import Passwords
-from seatserver.accounts.rbac import Caller, Role
+from seatserver.accounts.rbac import Caller
 from seatserver.accounts.sessions import NewSession
 from seatserver.accounts.store import Account, AccountStore, Credentials, NewAccount
 from seatserver.accounts.throttle import Throttle, subject_of
 from seatserver.errors import InvalidCredentials, NotFound
+from seatserver.http.roles import Role
 
 log = logging.getLogger(__name__)
 

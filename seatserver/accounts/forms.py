@@ -1,17 +1,14 @@
-"""Request bodies of the account routes, validated at the edge."""
+"""Request bodies of the account routes, validated at the edge (read by
+``http.bodies.read_body``: a field that does not fit is 422 ``invalid_input``)."""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, TypeVar
+from typing import Annotated
 
-from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr
-from pydantic import ValidationError as PydanticValidationError
 
 from seatserver.accounts.passwords import MAX_LENGTH, MIN_LENGTH
-from seatserver.errors import BadRequest
-from seatserver.http_bodies import first_problem, json_object
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()./-]{3,23}$")
@@ -88,15 +85,3 @@ class ResetRequest(_Form):
 class NewPassword(_Form):
     token: Token
     password: Password
-
-
-F = TypeVar("F", bound=_Form)
-
-
-async def read_form(request: web.Request, form: type[F]) -> F:
-    """The JSON body as ``form``, or ``bad_request`` naming the first problem."""
-    raw = await json_object(request)
-    try:
-        return form.model_validate(raw)
-    except PydanticValidationError as exc:
-        raise BadRequest(first_problem(exc)) from None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 from seatserver.accounts.auth import Authenticator, SignedIn
@@ -22,28 +21,22 @@ from seatserver.accounts.forms import (
     Registration,
     ResetRequest,
     TokenForm,
-    read_form,
 )
 from seatserver.accounts.proxies import TrustedProxies
-from seatserver.accounts.rbac import (
-    ACCOUNTS,
-    SIGNED_IN,
-    Role,
-    allow,
-    caller_of,
-    identity_of,
-)
+from seatserver.accounts.rbac import caller_of, identity_of
 from seatserver.accounts.sessions import SessionStore
 from seatserver.accounts.store import Account, AccountStore, NewAccount
 from seatserver.accounts.throttle import Throttle
-from seatserver.errors import BadRequest, NotFound, Unauthorized
-from seatserver.openapi import describe
+from seatserver.errors import InvalidInput, NotFound, Unauthorized
+from seatserver.http.bodies import read_body
+from seatserver.http.openapi import describe
+from seatserver.http.responses import NO_STORE, json_response
+from seatserver.http.roles import ACCOUNTS, SIGNED_IN, Role, allow
 
 
-def _json(body: object, status: int = 200) -> web.Response:
-    return web.Response(status=status, body=orjson.dumps(body),
-                        content_type="application/json",
-                        headers={"Cache-Control": "no-store"})
+def _private(body: object, status: int = 200) -> web.Response:
+    """An answer about the caller's own session or account: no cache keeps it."""
+    return json_response(body, status, headers=NO_STORE)
 
 
 def public(account: Account, *, email_pending: str | None = None) -> dict[str, Any]:
@@ -80,7 +73,7 @@ class SessionHandlers:
         session = await self._store.create_guest()
         body = {"token": session.token, "user_id": session.user_id,
                 "expires_at": session.expires_at}
-        response = _json(body, 201)
+        response = _private(body, 201)
         self._cookies.set(request, response, session.token)
         return response
 
@@ -113,7 +106,7 @@ class AccountHandlers:
             "linked": {"bookings": done.linked_bookings, "seats": done.linked_seats}}
         if bearer:
             body["token"] = done.session.token
-        response = _json(body, status)
+        response = _private(body, status)
         if not bearer:
             self._cookies.set(request, response, done.session.token)
         return response
@@ -123,7 +116,7 @@ class AccountHandlers:
     @describe("Sign up; a guest caller's holds and bookings come along.",
               body=Registration, status=201, errors=[409, 429])
     async def register(self, request: web.Request) -> web.Response:
-        form = await read_form(request, Registration)
+        form = await read_body(request, Registration)
         done = await self._auth.register(
             NewAccount(form.email, "", form.name, form.phone), password=form.password,
             caller=caller_of(request), address=self._proxies.client_address(request))
@@ -133,7 +126,7 @@ class AccountHandlers:
     @describe("Log in (a guest caller's holds and bookings come along).",
               body=LogIn, errors=[401, 429])
     async def log_in(self, request: web.Request) -> web.Response:
-        form = await read_form(request, LogIn)
+        form = await read_body(request, LogIn)
         done = await self._auth.log_in(form.email, form.password, caller=caller_of(request),
                                        address=self._proxies.client_address(request))
         return self._signed_in(request, done, bearer=form.bearer, status=200)
@@ -145,7 +138,7 @@ class AccountHandlers:
         if caller is None:
             raise Unauthorized("not logged in")
         await self._sessions.close(caller.token)
-        response = web.Response(status=204, headers={"Cache-Control": "no-store"})
+        response = web.Response(status=204, headers=NO_STORE)
         self._cookies.clear(request, response)
         return response
 
@@ -157,7 +150,7 @@ class AccountHandlers:
         if account is None:
             raise NotFound("this account no longer exists")
         pending = await self._accounts.pending_email(account.id) if account.email else None
-        return _json(public(account, email_pending=pending))
+        return _private(public(account, email_pending=pending))
 
     @allow(*ACCOUNTS)
     @describe("Change name, phone or e-mail (confirmed from a link first; a new "
@@ -166,7 +159,7 @@ class AccountHandlers:
               body=ProfileUpdate, errors=[401, 404, 429])
     async def update_me(self, request: web.Request) -> web.Response:
         identity = identity_of(request)
-        form = await read_form(request, ProfileUpdate)
+        form = await read_body(request, ProfileUpdate)
         current = await self._accounts.get(identity.user_id)
         if current is None:
             raise NotFound("this account no longer exists")
@@ -177,7 +170,7 @@ class AccountHandlers:
                 # Back to the address it has: a pending change is called off.
                 await self._accounts.cancel_email_change(identity.user_id)
             elif form.current_password is None:
-                raise BadRequest("current_password: needed to change the e-mail address")
+                raise InvalidInput("current_password: needed to change the e-mail address")
             else:
                 # A new address, or the unconfirmed one again: (re)send the link.
                 await self._auth.change_email(
@@ -188,32 +181,32 @@ class AccountHandlers:
             if field in form.model_fields_set}
         account = await self._accounts.update_profile(identity.user_id, changes)
         pending = await self._accounts.pending_email(identity.user_id)
-        return _json(public(account, email_pending=pending))
+        return _private(public(account, email_pending=pending))
 
     @allow(Role.ANONYMOUS)
     @describe("Confirm an e-mail address with the token of its link.",
               body=TokenForm)
     async def confirm_email(self, request: web.Request) -> web.Response:
-        form = await read_form(request, TokenForm)
+        form = await read_body(request, TokenForm)
         account = await self._accounts.confirm_email(form.token)
-        return _json({"email": account.email, "email_verified": account.email_verified})
+        return _private({"email": account.email, "email_verified": account.email_verified})
 
     @allow(Role.ANONYMOUS)
     @describe("Send a password-reset link (the same answer for any address).",
               body=ResetRequest, status=202, errors=[429])
     async def request_reset(self, request: web.Request) -> web.Response:
-        form = await read_form(request, ResetRequest)
+        form = await read_body(request, ResetRequest)
         await self._auth.request_reset(form.email,
                                        address=self._proxies.client_address(request))
         # The same answer whether or not the address is an account's.
-        return _json({"sent": "if an account uses this address, a reset link is on its way"},
+        return _private({"sent": "if an account uses this address, a reset link is on its way"},
                      202)
 
     @allow(Role.ANONYMOUS)
     @describe("Set a new password with the token of a reset link.",
               body=NewPassword, status=204)
     async def reset_password(self, request: web.Request) -> web.Response:
-        form = await read_form(request, NewPassword)
+        form = await read_body(request, NewPassword)
         await self._auth.reset_password(form.token, form.password,
                                         address=self._proxies.client_address(request))
-        return web.Response(status=204, headers={"Cache-Control": "no-store"})
+        return web.Response(status=204, headers=NO_STORE)

@@ -1,72 +1,33 @@
-"""Who may call which route: declared next to each handler, checked in one place.
+"""Who may call which route: declared next to each handler (``http.roles``),
+checked here, in one place.
 
 Every handler says who may call it with ``@allow(Role...)``. ``RoleGate``'s
 middleware resolves the caller's session once per request, answers 401
 ``unauthorized`` when a session is needed and missing and 403 ``forbidden``
 for a role not allowed, applies the CSRF checks, and leaves the caller for
-the handler under ``CALLER``. ``check_declared`` refuses to start an app with
-a route that declares nothing: forgetting is a start-up error, never an open
-door.
-
-``Role.ANONYMOUS`` means "no session needed": such a route is open to
-everyone. Listed alone, the session is not even looked up (pages, static
-files, health); listed with other roles, a caller's session is resolved when
-there is one, so the handler can use it (log-in links a guest's holds).
+the handler under ``CALLER``. It runs ``check_declared`` first at start-up.
+The roles and ``@allow`` live at the edge, in ``http.roles``, so that the
+routes of every feature (and the OpenAPI document) can declare them without
+importing accounts.
 """
 
 from __future__ import annotations
 
-import enum
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import Any, Literal
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from seatserver.accounts import csrf
 from seatserver.accounts.cookies import SessionCookies
+from seatserver.accounts.csrf import CSRF_HEADER
 from seatserver.accounts.sessions import SESSION_COOKIE, Identity, SessionStore
 from seatserver.errors import Forbidden, Unauthorized
+from seatserver.http.roles import Role, check_declared, declared_roles
 
 log = logging.getLogger(__name__)
-
-
-class Role(enum.Enum):
-    ANONYMOUS = "anonymous"
-    GUEST = "guest"
-    CUSTOMER = "customer"
-    KIOSK = "kiosk"
-    ADMIN = "admin"
-
-
-# Any session at all: the WebSocket, "me", log-out.
-SIGNED_IN = (Role.GUEST, Role.CUSTOMER, Role.KIOSK, Role.ADMIN)
-# Sessions of someone with an e-mail and a password.
-ACCOUNTS = (Role.CUSTOMER, Role.KIOSK, Role.ADMIN)
-# Who buys seats; a kiosk board only watches.
-BUYERS = (Role.GUEST, Role.CUSTOMER, Role.ADMIN)
-
-_ROLES_ATTRIBUTE = "__seatserver_roles__"
-H = TypeVar("H", bound=Callable[..., Awaitable[web.StreamResponse]])
-
-
-def allow(*roles: Role) -> Callable[[H], H]:
-    """Declare the roles that may call the decorated handler."""
-    if not roles:
-        raise ValueError("allow() needs at least one role")
-
-    def declare(handler: H) -> H:
-        setattr(handler, _ROLES_ATTRIBUTE, frozenset(roles))
-        return handler
-
-    return declare
-
-
-def declared_roles(handler: object) -> frozenset[Role] | None:
-    roles: frozenset[Role] | None = getattr(handler, _ROLES_ATTRIBUTE, None)
-    return roles
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,19 +61,6 @@ def identity_of(request: web.Request) -> Identity:
     return caller.identity
 
 
-class UndeclaredRoute(RuntimeError):
-    """A route whose handler has no ``@allow``: the app refuses to start."""
-
-
-def check_declared(app: web.Application) -> None:
-    missing = sorted({
-        f"{route.method} {route.resource.canonical if route.resource else '?'}"
-        for route in app.router.routes() if declared_roles(route.handler) is None})
-    if missing:
-        raise UndeclaredRoute("routes without an @allow(...) declaration of who may call "
-                              f"them: {', '.join(missing)}")
-
-
 async def _check_on_startup(app: web.Application) -> None:
     check_declared(app)  # the router is frozen by now: nothing can be added after
 
@@ -124,6 +72,19 @@ def token_of(request: web.Request) -> tuple[str, Literal["cookie", "bearer"]] | 
         return auth[7:].strip(), "bearer"
     cookie = request.cookies.get(SESSION_COOKIE)
     return (cookie, "cookie") if cookie else None
+
+
+# How a caller proves a session, for the OpenAPI document (``http.openapi``
+# names them "session", "csrf" and "bearer").
+SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
+    "session": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE,
+                "description": "The browser's session cookie."},
+    "csrf": {"type": "apiKey", "in": "header", "name": CSRF_HEADER,
+             "description": "With the cookie on a change: the value of the CSRF cookie."},
+    "bearer": {"type": "http", "scheme": "bearer",
+               "description": "A session token (POST /api/sessions, or log in with "
+                              "bearer: true)."},
+}
 
 
 class RoleGate:

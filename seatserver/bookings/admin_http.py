@@ -16,15 +16,18 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from seatserver.accounts.rbac import Role, allow, identity_of
+from seatserver.accounts.rbac import identity_of
 from seatserver.bookings.checkout import Checkout
 from seatserver.bookings.store import BookingStore
-from seatserver.catalog.admin_http import Auditor, json_response, read_body
+from seatserver.catalog.admin_http import Auditor
 from seatserver.catalog.inputs import Id
-from seatserver.catalog.queries import MAX_ID
+from seatserver.db import MAX_ID
 from seatserver.errors import InvalidInput, NotFound
-from seatserver.http_inputs import shown
-from seatserver.openapi import describe
+from seatserver.http.bodies import read_body
+from seatserver.http.openapi import describe
+from seatserver.http.params import shown
+from seatserver.http.responses import json_response
+from seatserver.http.roles import Role, allow
 from seatserver.outbox.worker import OutboxStore
 
 _REFERENCE = r"^[A-HJ-NP-Z2-9]{6,16}$"  # the alphabet of new_reference

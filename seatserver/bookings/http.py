@@ -13,7 +13,7 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
-from seatserver.accounts.rbac import BUYERS, Role, allow, identity_of
+from seatserver.accounts.rbac import identity_of
 from seatserver.accounts.sessions import Identity
 from seatserver.bookings.checkout import Checkout
 from seatserver.bookings.door import Door
@@ -23,24 +23,24 @@ from seatserver.bookings.models import Booking
 from seatserver.bookings.receipt import render_receipt
 from seatserver.bookings.store import BookingStore
 from seatserver.bookings.tickets import TicketSigner, qr_png, qr_svg
-from seatserver.catalog.http import showtime_id
 from seatserver.catalog.models import ShowtimeDetail
-from seatserver.catalog.queries import MAX_ID
 from seatserver.catalog.store import CatalogStore
-from seatserver.db import DB_DOWN
+from seatserver.db import DB_DOWN, MAX_ID
 from seatserver.errors import (
     BadMessage,
     BadRequest,
     BadSignature,
+    CodedError,
     NotFound,
     PaymentMismatch,
-    SeatError,
     Unauthorized,
 )
-from seatserver.http_bodies import optional_body
-from seatserver.http_inputs import shown
-from seatserver.openapi import describe
-from seatserver.pages import CONTENT_SECURITY_POLICY
+from seatserver.http.bodies import optional_body
+from seatserver.http.errors import coded_response
+from seatserver.http.openapi import describe
+from seatserver.http.params import shown, showtime_id
+from seatserver.http.responses import JSON, PAGE_HEADERS, json_response
+from seatserver.http.roles import BUYERS, Role, allow
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +60,6 @@ def _show(detail: ShowtimeDetail | None) -> dict[str, Any] | None:
     return {"movie": detail.movie.title, "starts_at": detail.starts_at,
             "theater": detail.theater.name, "screen": detail.screen.name,
             "time_zone": detail.theater.time_zone}
-
-
-def _json(body: object, status: int = 200) -> web.Response:
-    return web.Response(status=status, body=orjson.dumps(body),
-                        content_type="application/json")
 
 
 SeatId = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9-]{1,16}$")]
@@ -95,8 +90,8 @@ class TicketScan(BaseModel):
     showtime: StrictInt | None = Field(default=None, ge=1, le=MAX_ID)
 
 
-def _ticket_query(raw: bytes) -> TicketScan:
-    scan = optional_body(raw, TicketScan)
+async def _ticket_scan(request: web.Request) -> TicketScan:
+    scan = await optional_body(request, TicketScan)
     if scan is None:
         raise BadRequest("ticket must be the ticket id read from the QR code")
     return scan
@@ -152,7 +147,7 @@ class BookingHandlers:
         try:
             response, outcome = await self._create(request)
             return response
-        except SeatError as err:
+        except CodedError as err:
             outcome = err.code
             raise
         except DB_DOWN:
@@ -170,26 +165,22 @@ class BookingHandlers:
         key = request.headers.get("Idempotency-Key", "")
         if not _KEY.match(key):
             raise BadRequest("an Idempotency-Key header (1-255 printable characters) is needed")
-        raw = await request.read()
-        choice = optional_body(raw, SeatChoice)
+        choice = await optional_body(request, SeatChoice)
         seats = None if choice is None else choice.seats
         fingerprint = request_hash(str(showtime).encode(), orjson.dumps(seats))
         saved = await self._keys.claim(identity.user_id, key, fingerprint)
         if saved is not None:
             return web.Response(status=saved.status, body=saved.body,
-                                content_type="application/json",
+                                content_type=JSON,
                                 headers={"Idempotent-Replayed": "true"}), "replayed"
         outcome = "created"
         try:
             response = await self._start(request, identity, showtime, seats)
-        except SeatError as err:
+        except CodedError as err:
             if err.status >= 500:
                 await self._keys.forget(identity.user_id, key)
                 raise
-            body = {"error": {"code": err.code, "message": err.message}}
-            if err.seats:
-                body["error"]["seats"] = err.seats  # type: ignore[assignment]
-            response, outcome = _json(body, err.status), err.code
+            response, outcome = coded_response(err), err.code
         except BaseException:
             await self._keys.forget(identity.user_id, key)
             raise
@@ -202,7 +193,7 @@ class BookingHandlers:
                      seats: list[str] | None) -> web.Response:
         booking, pay_url = await self._checkout.start(
             user_id=identity.user_id, showtime=showtime, seats=seats, remote=request.remote)
-        return _json(public(booking, checkout_url=pay_url), 201)
+        return json_response(public(booking, checkout_url=pay_url), 201)
 
     async def _owned(self, request: web.Request) -> tuple[Identity, Booking]:
         identity = identity_of(request)
@@ -225,7 +216,8 @@ class BookingHandlers:
     @describe("One of the caller's bookings, with its show and ticket.", errors=[404])
     async def get(self, request: web.Request) -> web.Response:
         _, booking = await self._owned(request)
-        return _json(self._full(booking, await self._catalog.get_showtime(booking.showtime)))
+        detail = await self._catalog.get_showtime(booking.showtime)
+        return json_response(self._full(booking, detail))
 
     async def _ticket_of(self, request: web.Request) -> str:
         _, booking = await self._owned(request)
@@ -259,7 +251,7 @@ class BookingHandlers:
         shows: dict[int, ShowtimeDetail | None] = {}
         for showtime in {b.showtime for b in bookings}:
             shows[showtime] = await self._catalog.get_showtime(showtime)
-        return _json([self._full(b, shows[b.showtime]) for b in bookings])
+        return json_response([self._full(b, shows[b.showtime]) for b in bookings])
 
     @allow(*BUYERS)
     @describe("Cancel one's booking (refunded by the refund policy).", errors=[404, 409, 503])
@@ -267,7 +259,7 @@ class BookingHandlers:
         identity, booking = await self._owned(request)
         cancelled = await self._checkout.cancel(booking.reference, user_id=identity.user_id,
                                                 remote=request.remote)
-        return _json(public(cancelled))
+        return json_response(public(cancelled))
 
     def _gateway(self, request: web.Request) -> PaymentGateway:
         gateway = self._checkout.gateway(request.match_info["provider"])
@@ -313,23 +305,24 @@ class BookingHandlers:
                                     request.remote, {"reason": err.message})
             raise
         booking = await self._checkout.apply(gateway.name, event, remote=request.remote)
-        return _json({"received": True, "booking": booking.reference,
+        return json_response({"received": True, "booking": booking.reference,
                       "status": booking.status})
 
     @allow(Role.KIOSK, Role.ADMIN)
     @describe("Would this ticket admit? Changes nothing.", body=TicketScan)
     async def verify_ticket(self, request: web.Request) -> web.Response:
         """Would this ticket admit? Changes nothing."""
-        scan = _ticket_query(await request.read())
-        return _json(await self._door.check(scan.ticket.strip(), showtime=scan.showtime))
+        scan = await _ticket_scan(request)
+        return json_response(await self._door.check(scan.ticket.strip(),
+                                                    showtime=scan.showtime))
 
     @allow(Role.KIOSK, Role.ADMIN)
     @describe("Admit the ticket's holder once.", body=TicketScan, errors=[409])
     async def admit_ticket(self, request: web.Request) -> web.Response:
         """Admit the ticket's holder once; a second scan is refused with the time."""
         identity = identity_of(request)
-        scan = _ticket_query(await request.read())
-        return _json(await self._door.admit(scan.ticket.strip(), showtime=scan.showtime,
+        scan = await _ticket_scan(request)
+        return json_response(await self._door.admit(scan.ticket.strip(), showtime=scan.showtime,
                                             actor=f"user:{identity.user_id}",
                                             remote=request.remote))
 
@@ -352,7 +345,5 @@ class BookingHandlers:
                               static_url=self._static_url)
         return web.Response(content_type="text/html", charset="utf-8", text=page, headers={
             "Cache-Control": "private, no-store",
-            "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-            "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "same-origin",
+            **PAGE_HEADERS,
         })

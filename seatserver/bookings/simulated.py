@@ -32,7 +32,6 @@ import aiohttp
 import asyncpg
 from aiohttp import web
 
-from seatserver.accounts.rbac import Role, allow
 from seatserver.bookings.gateway import (
     EventType,
     Order,
@@ -42,7 +41,8 @@ from seatserver.bookings.gateway import (
 )
 from seatserver.bookings.keys import Keyring
 from seatserver.errors import BadSignature, NotFound
-from seatserver.openapi import describe
+from seatserver.http.openapi import describe
+from seatserver.http.roles import Role, allow
 
 log = logging.getLogger(__name__)
 

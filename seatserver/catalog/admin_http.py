@@ -10,17 +10,14 @@ in one transaction. Admins only.
 from __future__ import annotations
 
 import re
-from typing import Any, TypeVar
+from typing import Any
 
-import orjson
 from aiohttp import web
-from pydantic import BaseModel
 
 from seatserver.accounts.proxies import TrustedProxies
-from seatserver.accounts.rbac import Role, allow, identity_of
-from seatserver.audit import Actor, AuditEntry, AuditStore, as_json
+from seatserver.accounts.rbac import identity_of
+from seatserver.audit import Actor, AuditEntry, AuditStore
 from seatserver.catalog.admin import CatalogAdminStore
-from seatserver.catalog.http import query_of
 from seatserver.catalog.inputs import (
     MovieInput,
     PriceOverrideInput,
@@ -28,43 +25,18 @@ from seatserver.catalog.inputs import (
     ScreenInput,
     ShowtimeInput,
     TheaterInput,
-    parse_input,
+    input_error,
 )
 from seatserver.catalog.layouts import SEAT_TYPE_PATTERN
 from seatserver.catalog.queries import ShowtimeQuery
-from seatserver.errors import BadRequest, NotFound
-from seatserver.http_bodies import json_object
-from seatserver.http_inputs import path_number
-from seatserver.openapi import describe
+from seatserver.errors import BadRequest
+from seatserver.http.bodies import read_body
+from seatserver.http.openapi import describe
+from seatserver.http.params import found, path_id, query_of
+from seatserver.http.responses import json_response
+from seatserver.http.roles import Role, allow
 
 _SEAT_TYPE = re.compile(SEAT_TYPE_PATTERN)
-
-M = TypeVar("M", bound=BaseModel)
-T = TypeVar("T")
-
-
-def json_response(body: object, status: int = 200) -> web.Response:
-    return web.Response(status=status, body=orjson.dumps(as_json(body)),
-                        content_type="application/json")
-
-
-def path_id(request: web.Request, name: str = "id") -> int:
-    """A path part as a row id: ``bad_request`` unless written in digits,
-    ``not_found`` beyond any id."""
-    return path_number(request.match_info[name], name)
-
-
-async def read_body(request: web.Request, model: type[M]) -> M:
-    """The JSON body as ``model``: ``bad_request`` when it is not a JSON object,
-    ``invalid_input`` (or ``bad_layout``) naming the field that does not validate."""
-    return parse_input(model, await json_object(request))
-
-
-def found(thing: T | None, what: str) -> T:
-    if thing is None:
-        raise NotFound(f"there is no {what}")
-    return thing
-
 
 class Auditor:
     """Names the admin behind a request and their address, for the audit log."""
@@ -132,7 +104,7 @@ class CatalogAdminHandlers:
     @allow(Role.ADMIN)
     @describe("Add a movie.", body=MovieInput, status=201, errors=[409, 422])
     async def create_movie(self, request: web.Request) -> web.Response:
-        data = await read_body(request, MovieInput)
+        data = await read_body(request, MovieInput, input_error)
         return json_response(await self._store.create_movie(data, self._by(request)), 201)
 
     @allow(Role.ADMIN)
@@ -145,7 +117,7 @@ class CatalogAdminHandlers:
     @describe("Change a movie.", body=MovieInput, errors=[404, 409, 422])
     async def update_movie(self, request: web.Request) -> web.Response:
         movie_id = path_id(request)
-        data = await read_body(request, MovieInput)
+        data = await read_body(request, MovieInput, input_error)
         return json_response(await self._store.update_movie(movie_id, data, self._by(request)))
 
     @allow(Role.ADMIN)
@@ -164,7 +136,7 @@ class CatalogAdminHandlers:
     @allow(Role.ADMIN)
     @describe("Add a theater.", body=TheaterInput, status=201, errors=[409, 422])
     async def create_theater(self, request: web.Request) -> web.Response:
-        data = await read_body(request, TheaterInput)
+        data = await read_body(request, TheaterInput, input_error)
         return json_response(await self._store.create_theater(data, self._by(request)), 201)
 
     @allow(Role.ADMIN)
@@ -178,7 +150,7 @@ class CatalogAdminHandlers:
     @describe("Change a theater.", body=TheaterInput, errors=[404, 409, 422])
     async def update_theater(self, request: web.Request) -> web.Response:
         theater_id = path_id(request)
-        data = await read_body(request, TheaterInput)
+        data = await read_body(request, TheaterInput, input_error)
         return json_response(await self._store.update_theater(theater_id, data,
                                                               self._by(request)))
 
@@ -201,7 +173,7 @@ class CatalogAdminHandlers:
     @describe("Add a screen with its seat layout.", body=ScreenInput, status=201,
               errors=[404, 409, 422])
     async def create_screen(self, request: web.Request) -> web.Response:
-        data = await read_body(request, ScreenInput)
+        data = await read_body(request, ScreenInput, input_error)
         return json_response(await self._store.create_screen(data, self._by(request)), 201)
 
     @allow(Role.ADMIN)
@@ -215,7 +187,7 @@ class CatalogAdminHandlers:
     @describe("Change a screen or its layout.", body=ScreenInput, errors=[404, 409, 422])
     async def update_screen(self, request: web.Request) -> web.Response:
         screen_id = path_id(request)
-        data = await read_body(request, ScreenInput)
+        data = await read_body(request, ScreenInput, input_error)
         return json_response(await self._store.update_screen(screen_id, data,
                                                              self._by(request)))
 
@@ -237,14 +209,14 @@ class CatalogAdminHandlers:
     @allow(Role.ADMIN)
     @describe("Schedule a showtime.", body=ShowtimeInput, status=201, errors=[404, 409, 422])
     async def create_showtime(self, request: web.Request) -> web.Response:
-        data = await read_body(request, ShowtimeInput)
+        data = await read_body(request, ShowtimeInput, input_error)
         return json_response(await self._store.create_showtime(data, self._by(request)), 201)
 
     @allow(Role.ADMIN)
     @describe("Move or change a showtime.", body=ShowtimeInput, errors=[404, 409, 422])
     async def update_showtime(self, request: web.Request) -> web.Response:
         showtime_id = path_id(request)
-        data = await read_body(request, ShowtimeInput)
+        data = await read_body(request, ShowtimeInput, input_error)
         return json_response(await self._store.update_showtime(showtime_id, data,
                                                                self._by(request)))
 
@@ -264,7 +236,7 @@ class CatalogAdminHandlers:
               errors=[404, 409, 422])
     async def set_price_override(self, request: web.Request) -> web.Response:
         showtime_id = path_id(request)
-        data = await read_body(request, PriceOverrideInput)
+        data = await read_body(request, PriceOverrideInput, input_error)
         return json_response(await self._store.set_price_override(showtime_id, data,
                                                                   self._by(request)))
 
@@ -284,7 +256,7 @@ class CatalogAdminHandlers:
     @describe("Set a theater's price of a seat type on weekdays or weekends.",
               body=PriceRuleInput, also={201: "Created"}, errors=[404, 409, 422])
     async def set_price_rule(self, request: web.Request) -> web.Response:
-        data = await read_body(request, PriceRuleInput)
+        data = await read_body(request, PriceRuleInput, input_error)
         rule, created = await self._store.set_price_rule(data, self._by(request))
         return json_response(rule, 201 if created else 200)
 

@@ -9,60 +9,23 @@ scripts rely on. The paged query with its filters is
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TypeVar, get_args
 
-import orjson
 from aiohttp import web
-from pydantic import BaseModel
 
-from seatserver.accounts.rbac import Role, allow
 from seatserver.catalog.availability import Availability
 from seatserver.catalog.models import RatedMovie, ShowtimeDetail, ShowtimePage, ShowtimeSummary
-from seatserver.catalog.queries import (
-    MovieQuery,
-    ShowtimeFilters,
-    ShowtimeQuery,
-    query_from,
-)
+from seatserver.catalog.queries import MovieQuery, ShowtimeFilters, ShowtimeQuery
 from seatserver.catalog.store import CatalogStore
 from seatserver.errors import BadRequest, UnknownShowtime
-from seatserver.http_inputs import path_number, shown
-from seatserver.openapi import describe
-
-Q = TypeVar("Q", bound=BaseModel)
+from seatserver.http.openapi import describe
+from seatserver.http.params import query_of, showtime_id
+from seatserver.http.responses import json_response
+from seatserver.http.roles import Role, allow
 
 
 @dataclass(frozen=True, slots=True)
 class MovieList:
     movies: list[RatedMovie]
-
-
-def json_response(body: object) -> web.Response:
-    return web.Response(body=orjson.dumps(body), content_type="application/json")
-
-
-def showtime_id(request: web.Request) -> int:
-    """The ``{id}`` of the path as a showtime id: ``bad_request`` unless it is
-    written in digits, ``unknown_showtime`` beyond any id."""
-    return path_number(request.match_info["id"], "showtime", UnknownShowtime)
-
-
-def query_of(request: web.Request, model: type[Q]) -> Q:
-    """The URL's parameters as ``model``; ``bad_request`` naming the parameter.
-
-    A whole-number parameter is written in ASCII digits: pydantic would also
-    take " 5", "+5" and "5_0", which no link of ours sends.
-    """
-    for name, value in request.query.items():
-        field = model.model_fields.get(name)
-        if field is not None and _is_int(field.annotation) and not (
-                value.isascii() and value.isdigit()):
-            raise BadRequest(f"{name}: must be a whole number in digits 0-9, got {shown(value)}")
-    return query_from(model, request.query, [key for key, _ in request.query.items()])
-
-
-def _is_int(annotation: object) -> bool:
-    return annotation is int or int in get_args(annotation)
 
 
 class CatalogHandlers:

@@ -23,8 +23,9 @@ from pydantic import (
 )
 
 from seatserver.catalog.layouts import SEAT_TYPE_PATTERN, SeatLayout, layout_error_message
-from seatserver.catalog.queries import MAX_ID
-from seatserver.errors import BadLayout, InvalidInput, SeatError
+from seatserver.db import MAX_ID
+from seatserver.errors import BadLayout, CodedError
+from seatserver.http.bodies import invalid_input, validated
 
 SLUG_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"  # as the tables' CHECK
 CURRENCY_PATTERN = r"^[A-Z]{3}$"
@@ -125,18 +126,11 @@ class PriceOverrideInput(_Input):
 
 def parse_input(model: type[M], data: Any) -> M:
     """Validate a request body; ``bad_layout`` or ``invalid_input`` saying where."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as err:
-        raise input_error(err, data) from None
+    return validated(model, data, input_error)
 
 
-def input_error(err: ValidationError, data: Any) -> SeatError:
+def input_error(err: ValidationError, data: Any) -> CodedError:
     """The coded error of a failed validation: a layout's names its row and seat."""
-    first = err.errors()[0]
-    loc = tuple(first["loc"])
-    if loc[:1] == ("layout",):
+    if tuple(err.errors()[0]["loc"])[:1] == ("layout",):
         return BadLayout(layout_error_message(err, data, prefix=("layout",)))
-    where = ".".join(str(p) for p in loc)
-    message = str(first["msg"]).removeprefix("Value error, ")
-    return InvalidInput(f"{where}: {message}" if where else message)
+    return invalid_input(err, data)

@@ -12,22 +12,19 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from seatserver.errors import BadCursor, BadRequest
+from seatserver.db import MAX_ID
+from seatserver.errors import BadCursor
 
-MAX_ID = 2**63 - 1
 PAGE_DEFAULT = 20
 PAGE_MAX = 100
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CURSOR_VERSION = 1
-Q = TypeVar("Q", bound=BaseModel)
 # A movie's rating from its visible reviews (migrations/0007), for a given movie id expression.
 RATING_OF_MOVIE = """SELECT round(avg(stars), 2)::float8 AS average, count(*) AS count
 FROM reviews WHERE movie_id = {movie} AND NOT hidden"""
@@ -67,21 +64,6 @@ class ShowtimeQuery(ShowtimeFilters):
         filters = self.model_dump(mode="json", exclude={"limit", "cursor"})
         digest = hashlib.sha256(orjson.dumps(filters, option=orjson.OPT_SORT_KEYS))
         return digest.hexdigest()[:12]
-
-
-def query_from(model: type[Q], params: Mapping[str, str], names: list[str]) -> Q:
-    """A query model from URL parameters; ``bad_request`` naming the parameter."""
-    if len(names) != len(set(names)):
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        raise BadRequest(f"parameter given more than once: {', '.join(repeated)}")
-    try:
-        return model.model_validate(dict(params))
-    except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "query"
-        if first["type"] == "extra_forbidden":
-            raise BadRequest(f"unknown parameter {where!r}") from None
-        raise BadRequest(f"{where}: {first['msg']}") from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,6 @@ from seatserver.catalog.models import (
 )
 from seatserver.catalog.pricing import PriceRule, price_list
 from seatserver.catalog.queries import (
-    MAX_ID,
     RATING_OF_MOVIE,
     MovieQuery,
     Position,
@@ -46,6 +45,7 @@ from seatserver.catalog.queries import (
     decode_cursor,
     encode_cursor,
 )
+from seatserver.db import MAX_ID
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
-from seatserver.errors import BadMessage, SeatError
+from seatserver.errors import BadMessage, CodedError
 
 # docs/protocol.md: a string or an integer of at most 64 characters. Bounded in
 # the model, so an oversized one is refused before anything echoes it.
@@ -112,7 +112,7 @@ def ack_ok(ref: Ref | None, **fields: Any) -> dict[str, Any]:
     return {"t": "ack", "ref": ref, "ok": True, **fields}
 
 
-def ack_error(ref: Ref | None, err: SeatError) -> dict[str, Any]:
+def ack_error(ref: Ref | None, err: CodedError) -> dict[str, Any]:
     frame: dict[str, Any] = {"t": "ack", "ref": ref, "ok": False, "code": err.code,
                              "message": err.message}
     if err.seats:
@@ -120,7 +120,7 @@ def ack_error(ref: Ref | None, err: SeatError) -> dict[str, Any]:
     return frame
 
 
-def error(ref: Ref | None, err: SeatError) -> dict[str, Any]:
+def error(ref: Ref | None, err: CodedError) -> dict[str, Any]:
     frame: dict[str, Any] = {"t": "error", "code": err.code, "message": err.message}
     if ref is not None:
         frame["ref"] = ref

@@ -15,9 +15,9 @@ from typing import Any
 
 from seatserver.errors import (
     BadMessage,
+    CodedError,
     Forbidden,
     RateLimited,
-    SeatError,
     TooManySeats,
     Unavailable,
     UnknownSeat,
@@ -54,11 +54,11 @@ class Commands:
         started = time.perf_counter()
         try:
             conn.send(await self._dispatch(conn, msg))
-        except SeatError as err:
+        except CodedError as err:
             conn.send(m.ack_error(ref, err))
         except Exception:
             log.exception("command %s failed", type(msg).__name__)
-            conn.send(m.ack_error(ref, SeatError("internal error")))
+            conn.send(m.ack_error(ref, CodedError("internal error")))
         histogram = self.latency.get(msg.op)
         if histogram is not None:
             histogram.observe(time.perf_counter() - started)

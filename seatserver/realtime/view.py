@@ -17,9 +17,10 @@ from aiohttp import WSMsgType, web
 
 from seatserver.accounts.csrf import origin_allowed
 from seatserver.accounts.proxies import TrustedProxies
-from seatserver.accounts.rbac import SIGNED_IN, Role, allow, caller_of, identity_of
+from seatserver.accounts.rbac import caller_of, identity_of
 from seatserver.errors import BadMessage, Forbidden, RateLimited
-from seatserver.openapi import describe
+from seatserver.http.openapi import describe
+from seatserver.http.roles import SIGNED_IN, Role, allow
 from seatserver.protocol import messages as m
 from seatserver.protocol.codecs import BY_PROTOCOL, CODECS, JSON
 from seatserver.realtime.commands import Commands

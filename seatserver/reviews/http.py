@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from seatserver.accounts.rbac import BUYERS, Role, allow, identity_of
-from seatserver.catalog.admin_http import Auditor, json_response, path_id, read_body
-from seatserver.catalog.http import query_of
+from seatserver.accounts.rbac import identity_of
+from seatserver.catalog.admin_http import Auditor
 from seatserver.errors import NotEligible
-from seatserver.openapi import describe
+from seatserver.http.bodies import read_body
+from seatserver.http.openapi import describe
+from seatserver.http.params import path_id, query_of
+from seatserver.http.responses import json_response
+from seatserver.http.roles import BUYERS, Role, allow
 from seatserver.reviews.models import (
     AdminReviewPage,
     AdminReviewQuery,

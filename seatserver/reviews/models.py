@@ -22,7 +22,8 @@ from pydantic import (
 )
 
 from seatserver.catalog.models import Rating
-from seatserver.catalog.queries import MAX_ID, PAGE_DEFAULT, PAGE_MAX
+from seatserver.catalog.queries import PAGE_DEFAULT, PAGE_MAX
+from seatserver.db import MAX_ID
 
 MAX_TEXT = 2000
 MAX_REASON = 500

@@ -15,7 +15,8 @@ import orjson
 
 from seatserver.audit import Actor, AuditEntry, write_audit
 from seatserver.catalog.models import Rating
-from seatserver.catalog.queries import MAX_ID, RATING_OF_MOVIE
+from seatserver.catalog.queries import RATING_OF_MOVIE
+from seatserver.db import MAX_ID
 from seatserver.errors import AlreadyExists, BadCursor, NotEligible, NotFound
 from seatserver.reviews.models import (
     AdminReviewPage,

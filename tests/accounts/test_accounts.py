@@ -79,8 +79,8 @@ async def test_register_refuses_bad_input_naming_the_field(
         visitor: VisitorFactory, body: dict[str, object], named: str) -> None:
     status, answer = await (await visitor()).call("POST", "/api/auth/register", body)
 
-    assert status == 400
-    assert answer["error"]["code"] == "bad_request"
+    assert status == 422
+    assert answer["error"]["code"] == "invalid_input"
     assert answer["error"]["message"].startswith(named)
     assert PASSWORD not in answer["error"]["message"]
 
@@ -191,7 +191,7 @@ async def test_profile_update_sets_and_clears_name_and_phone(visitor: VisitorFac
     assert (me["name"], me["phone"]) == (None, None)
 
     status, body = await alice.call("PATCH", "/api/me", {"phone": "call me maybe"})
-    assert (status, body["error"]["code"]) == (400, "bad_request")
+    assert (status, body["error"]["code"]) == (422, "invalid_input")
 
 
 async def test_a_guest_has_no_profile_to_update(visitor: VisitorFactory) -> None:

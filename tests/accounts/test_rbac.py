@@ -12,7 +12,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from seatserver.accounts.rbac import (
+from seatserver.accounts.sessions import open_session
+from seatserver.app import create_app
+from seatserver.http.roles import (
     ACCOUNTS,
     BUYERS,
     SIGNED_IN,
@@ -22,8 +24,6 @@ from seatserver.accounts.rbac import (
     check_declared,
     declared_roles,
 )
-from seatserver.accounts.sessions import open_session
-from seatserver.app import create_app
 from seatserver.loadgen.client import SeatClient
 from seatserver.settings import Settings
 from tests.accounts.conftest import new_email

@@ -13,7 +13,7 @@ from seatserver.accounts.cookies import SessionCookies
 from seatserver.accounts.http import SessionHandlers
 from seatserver.accounts.proxies import TrustedProxies
 from seatserver.accounts.sessions import SESSION_COOKIE, Identity, SessionStore
-from seatserver.http_errors import error_middleware
+from seatserver.http.errors import error_middleware
 
 Client = TestClient[web.Request, web.Application]
 ClientFactory = Callable[[web.Application], Awaitable[Client]]

@@ -9,8 +9,8 @@ import asyncpg
 import orjson
 import pytest
 
-from seatserver.accounts.rbac import Role
 from seatserver.accounts.sessions import open_session
+from seatserver.http.roles import Role
 from tests.accounts import conftest as accounts
 from tests.accounts.conftest import Visitor, VisitorFactory, new_email
 

@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from seatserver.accounts.rbac import Role
+from seatserver.http.roles import Role
 from tests.admin.conftest import Admin, audit_rows
 from tests.catalog.conftest import SMALL_LAYOUT
 

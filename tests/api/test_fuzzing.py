@@ -34,9 +34,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from seatserver.accounts.rbac import Role
 from seatserver.accounts.sessions import open_session
 from seatserver.db import create_pool
+from seatserver.http.roles import Role
 from tests import tracebacks
 from tests.e2e.conftest import _migrate_and_seed
 from tests.e2e.server import Server

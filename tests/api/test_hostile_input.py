@@ -17,8 +17,8 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestServer
 
-from seatserver.accounts.rbac import Role
 from seatserver.accounts.sessions import open_session
+from seatserver.http.roles import Role
 from seatserver.settings import Settings
 from tests.realtime import conftest as realtime
 

@@ -9,8 +9,8 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from seatserver.accounts.rbac import Role, allow
-from seatserver.openapi import describe, undescribed
+from seatserver.http.openapi import describe, undescribed
+from seatserver.http.roles import Role, allow
 from seatserver.reviews.models import ReviewInput
 from tests.realtime.conftest import make_server, server, settings
 

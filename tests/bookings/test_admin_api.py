@@ -12,7 +12,7 @@ import asyncpg
 import orjson
 import pytest
 
-from seatserver.accounts.rbac import Role
+from seatserver.http.roles import Role
 from tests.admin.conftest import Admin, audit_rows, session_of
 from tests.bookings.conftest import Buyer
 from tests.bookings.test_refunds import _eventually_refunded, _paid, _provider_refunded
@@ -177,3 +177,16 @@ async def test_only_admins_may_look_up_or_cancel_bookings(
         assert status == (401 if role is Role.ANONYMOUS else 403), (method, path, status)
 
 
+async def test_a_layout_change_that_would_drop_sold_seats_names_them(
+        admin: Admin, buyer: Buyer, showtime: int, seats: list[str]) -> None:
+    await _paid(buyer, showtime, seats[:1])
+    detail = await admin.ok("GET", f"/api/showtimes/{showtime}")
+    sold_row = next(s["row"] for s in detail["seats"] if s["id"] == seats[0])
+    screen = await admin.ok("GET", f"/api/admin/screens/{detail['screen']['id']}")
+    rows = [row for row in screen["layout"]["rows"] if row["row"] != sold_row]
+
+    status, body = await admin.call("PUT", f"/api/admin/screens/{screen['id']}", {
+        "theater_id": detail["theater"]["id"], "name": screen["name"],
+        "layout": {**screen["layout"], "rows": rows}})
+
+    assert (status, body["error"]["code"], body["error"]["seats"]) == (409, "in_use", seats[:1])

@@ -121,6 +121,16 @@ async def test_checkout_refusals_carry_codes(buyer: Buyer, ws: Any, showtime: in
     assert (status, body["error"]["code"]) == (422, "nothing_to_book")
 
 
+async def test_a_checkout_refusal_names_the_seats_and_its_replay_too(
+        buyer: Buyer, showtime: int, seats: list[str]) -> None:
+    first: Any = await buyer.checkout(showtime, "refused", seats[:2])  # never held
+    again: Any = await buyer.checkout(showtime, "refused", seats[:2])
+
+    assert (first[0], first[1]["error"]["code"], first[1]["error"]["seats"]) == (
+        409, "not_holder", seats[:2])
+    assert again == first
+
+
 async def test_checkout_after_the_holds_expired_says_so_and_names_the_seats(
         make_server: Any, buyer_at: BuyerFactory, showtime: int, seats: list[str]) -> None:
     server = await make_server(hold_ttl_s=1)

@@ -14,7 +14,7 @@ from seatserver.catalog.pricing import day_kind
 from seatserver.catalog.seed import PRICES, TIME_ZONE
 from seatserver.catalog.store import CatalogStore
 from seatserver.holds import HoldEngine
-from seatserver.http_errors import error_middleware
+from seatserver.http.errors import error_middleware
 
 Client = TestClient[web.Request, web.Application]
 

@@ -18,7 +18,7 @@ from seatserver.catalog.queries import MovieQuery, ShowtimeQuery
 from seatserver.catalog.store import CatalogStore
 from seatserver.errors import BadCursor
 from seatserver.holds import HoldEngine
-from seatserver.http_errors import error_middleware
+from seatserver.http.errors import error_middleware
 from tests.catalog.conftest import Venue, local, make_venue
 
 Client = TestClient[web.Request, web.Application]

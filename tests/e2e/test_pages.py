@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from seatserver.pages import PageHandlers, read_assets
+from seatserver.http.pages import PageHandlers, read_assets
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 Client = TestClient[web.Request, web.Application]

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
 from seatserver import logs
-from seatserver.http_errors import error_middleware
+from seatserver.http.errors import error_middleware
 from tests.realtime.conftest import ClientFactory
 from tests.support import eventually
 

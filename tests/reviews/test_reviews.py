@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from seatserver.accounts.rbac import Role
+from seatserver.http.roles import Role
 from tests.admin.conftest import audit_rows
 from tests.reviews.conftest import Admin, Film, book
 

@@ -14,13 +14,13 @@ from collections.abc import Coroutine
 from typing import Any
 
 import asyncpg
-import orjson
 from aiohttp import web
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
-from seatserver.accounts.rbac import Role, allow
-from seatserver.openapi import describe
+from seatserver.http.openapi import describe
+from seatserver.http.responses import json_response
+from seatserver.http.roles import Role, allow
 
 CHECK_TIMEOUT_S = 2.0
 
@@ -34,7 +34,7 @@ class HealthHandlers:
     @allow(Role.ANONYMOUS)
     @describe("Alive (no dependency checked).")
     async def healthz(self, request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
+        return json_response({"status": "ok"})
 
     @allow(Role.ANONYMOUS)
     @describe("Ready: Redis and PostgreSQL answer (503 when not).")
@@ -44,9 +44,8 @@ class HealthHandlers:
             "postgres": await self._check(self._ping_postgres()),
         }
         ready = all(v == "ok" or v.startswith("degraded") for v in checks.values())
-        body = orjson.dumps({"status": "ok" if ready else "unavailable", "checks": checks})
-        return web.Response(status=200 if ready else 503, body=body,
-                            content_type="application/json")
+        return json_response({"status": "ok" if ready else "unavailable", "checks": checks},
+                             200 if ready else 503)
 
     async def _ping_redis(self) -> str | None:
         redis = self._redis

@@ -23,11 +23,9 @@ from aiohttp import web
 from pydantic import BaseModel, TypeAdapter
 
 from seatserver import __version__
-from seatserver.accounts.csrf import CSRF_HEADER
-from seatserver.accounts.rbac import Role, allow, declared_roles
-from seatserver.accounts.sessions import SESSION_COOKIE
-from seatserver.catalog.queries import MAX_ID
+from seatserver.db import MAX_ID
 from seatserver.errors import CODES
+from seatserver.http.roles import Role, allow, declared_roles
 
 H = TypeVar("H", bound=Callable[..., Awaitable[web.StreamResponse]])
 _ATTRIBUTE = "__seatserver_openapi__"
@@ -174,7 +172,7 @@ def _error_statuses(route: web.AbstractRoute, desc: Description,
     if _PARAMETER.search(_path(route)):
         statuses |= {400, 404}  # a path value the route's pattern does not take is no route
     if desc.body is not None:
-        statuses |= {400, 413}
+        statuses |= {400, 413, 422}  # http.bodies: unreadable 400, fields that do not fit 422
     return statuses
 
 
@@ -230,12 +228,20 @@ _ERROR_SCHEMA = {
     "type": "object", "required": ["error"], "additionalProperties": False,
     "properties": {"error": {
         "type": "object", "required": ["code", "message"],
-        "properties": {"code": {"enum": sorted(CODES)}, "message": {"type": "string"}}}},
+        "properties": {
+            "code": {"enum": sorted(CODES)}, "message": {"type": "string"},
+            "seats": {"type": "array", "items": {"type": "string"},
+                      "description": "The seats at fault (every seat refusal names them)."}}}},
 }
 
 
-def openapi_document(app: web.Application) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of ``app``'s routes (undescribed ones are left out)."""
+def openapi_document(app: web.Application,
+                     security_schemes: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of ``app``'s routes (undescribed ones are left out).
+
+    ``security_schemes`` are the ways a caller proves a session: "session"
+    (the cookie), "csrf" (its header, on changes) and "bearer".
+    """
     schemas = _Schemas()
     later: list[tuple[dict[str, Any], str, tuple[int, str]]] = []
     paths: dict[str, dict[str, Any]] = {}
@@ -255,22 +261,14 @@ def openapi_document(app: web.Application) -> dict[str, Any]:
         "paths": dict(sorted(paths.items())),
         "components": {
             "schemas": {**defs, "Error": _ERROR_SCHEMA},
-            "securitySchemes": {
-                "session": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE,
-                            "description": "The browser's session cookie."},
-                "csrf": {"type": "apiKey", "in": "header", "name": CSRF_HEADER,
-                         "description": "With the cookie on a change: the value of the "
-                                        "CSRF cookie."},
-                "bearer": {"type": "http", "scheme": "bearer",
-                           "description": "A session token (POST /api/sessions, or log in "
-                                          "with bearer: true)."},
-            },
+            "securitySchemes": security_schemes,
         },
     }
 
 
 class OpenApiHandlers:
-    def __init__(self) -> None:
+    def __init__(self, security_schemes: dict[str, Any]) -> None:
+        self._security_schemes = security_schemes
         self._body: bytes | None = None
 
     def routes(self) -> list[web.RouteDef]:
@@ -280,5 +278,5 @@ class OpenApiHandlers:
     @describe("This document (OpenAPI 3.1).")
     async def document(self, request: web.Request) -> web.Response:
         if self._body is None:  # the router is frozen once serving: build once
-            self._body = orjson.dumps(openapi_document(request.app))
+            self._body = orjson.dumps(openapi_document(request.app, self._security_schemes))
         return web.Response(body=self._body, content_type=JSON)

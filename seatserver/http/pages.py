@@ -18,13 +18,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from seatserver.accounts.rbac import Role, allow
-from seatserver.http_inputs import path_number
-from seatserver.openapi import describe
+from seatserver.http.openapi import describe
+from seatserver.http.params import path_number
+from seatserver.http.responses import NO_STORE, PAGE_HEADERS, json_response
+from seatserver.http.roles import Role, allow
 
 STATIC_PREFIX = "/static"
 VERSION_LENGTH = 12
@@ -34,13 +34,6 @@ VERSION_PLACEHOLDER = b"{{version}}"
 
 PAGE_CACHE = "no-cache"
 ASSET_CACHE = "public, max-age=31536000, immutable"
-# Pages run only their own scripts and styles and talk only to this origin
-# ('self' covers ws:/wss: to the same host).
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-    "frame-ancestors 'self'"
-)
 
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -144,9 +137,7 @@ class PageHandlers:
         headers = {
             "Cache-Control": PAGE_CACHE,
             "ETag": self._etag,
-            "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-            "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "same-origin",
+            **PAGE_HEADERS,
         }
         # A page changes only with the version, so the version is its ETag.
         if self._etag in request.headers.get("If-None-Match", ""):
@@ -171,6 +162,4 @@ class PageHandlers:
     @allow(Role.ANONYMOUS)
     @describe("The web app's current version.")
     async def current_version(self, request: web.Request) -> web.Response:
-        return web.Response(body=orjson.dumps({"version": self.version}),
-                            content_type="application/json",
-                            headers={"Cache-Control": "no-store"})
+        return json_response({"version": self.version}, headers=NO_STORE)

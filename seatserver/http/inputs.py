@@ -3,10 +3,8 @@
 PostgreSQL's text cannot hold NUL (U+0000): a NUL that reaches a query fails
 it with ``CharacterNotInRepertoireError``. Rather than each handler checking
 each field, ``refuse_nul`` turns away a request whose path, query or body
-carries one, before any handler or session look-up runs. Row ids in paths are
-read by ``path_number``: ASCII digits within PostgreSQL's bigint, so that
-neither Python's int() (which takes "+5", " 5", "1_0", "١٢" and gives up
-past 4,300 digits) nor an out-of-range query parameter ever meets a request.
+carries one, before any handler or session look-up runs. (Row ids in paths
+are read by ``http.params.path_number``.)
 
 ``quiet_protocol_errors`` keeps what aiohttp's parser refuses (a header over
 its limit, a NUL byte in a header) out of the error log: the client gets
@@ -25,33 +23,12 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
-from seatserver.catalog.queries import MAX_ID  # PostgreSQL's bigint
-from seatserver.errors import BadRequest, NotFound, SeatError
+from seatserver.errors import BadRequest
 
 log = logging.getLogger(__name__)
 
-_MAX_DIGITS = len(str(MAX_ID))
-_SHOWN = 24  # characters of a refused value echoed back
 _NUL = "\x00"
 _FORM = "application/x-www-form-urlencoded"
-
-
-def shown(raw: str) -> str:
-    """A refused value as an error message quotes it: short, and readable."""
-    return repr(raw if len(raw) <= _SHOWN else raw[:_SHOWN] + "…")
-
-
-def path_number(raw: str, what: str, missing: type[SeatError] = NotFound) -> int:
-    """A path part as a row id: ``bad_request`` unless written in ASCII digits,
-    ``missing`` (404) when no row can have it (0, or beyond bigint)."""
-    if not (raw.isascii() and raw.isdigit()):
-        raise BadRequest(f"{what} id must be a whole number, got {shown(raw)}")
-    significant = raw.lstrip("0")
-    # Counted before int(): past _MAX_DIGITS no bigint is that long anyway.
-    number = int(significant) if 0 < len(significant) <= _MAX_DIGITS else 0
-    if not 0 < number <= MAX_ID:
-        raise missing(f"there is no {what} {shown(raw)}")
-    return number
 
 
 @web.middleware

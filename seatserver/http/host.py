@@ -17,7 +17,7 @@ import re
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
-from seatserver.http_errors import error_response
+from seatserver.http.errors import error_response
 
 # A DNS name (labels of letters, digits, '-' and '_'), an IPv4 address or a
 # bracketed IPv6 address, then an optional port of ASCII digits.

@@ -1,16 +1,24 @@
-"""The one place where errors become HTTP responses: ``{"error": {code, message}}``."""
+"""The one place where errors become HTTP responses.
+
+Every error is ``{"error": {"code", "message"}}`` with the status of its
+code; an error that names seats (every seat refusal) adds ``"seats"``, a
+rate limit that knows when to come back a ``Retry-After`` header. Handlers
+raise; ``error_middleware`` answers (a handler that must keep the answer,
+as checkout does for its Idempotency-Key, calls ``coded_response``).
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from seatserver.db import DB_DOWN
-from seatserver.errors import RateLimited, SeatError
+from seatserver.errors import CodedError, RateLimited
+from seatserver.http.responses import json_response
 
 log = logging.getLogger(__name__)
 
@@ -32,20 +40,28 @@ _BY_STATUS = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "n
               503: "unavailable"}
 
 
-def error_response(status: int, code: str, message: str) -> web.Response:
-    body = orjson.dumps({"error": {"code": code, "message": message}})
-    return web.Response(status=status, body=body, content_type="application/json")
+def error_response(status: int, code: str, message: str,
+                   seats: Sequence[str] = ()) -> web.Response:
+    error: dict[str, object] = {"code": code, "message": message}
+    if seats:
+        error["seats"] = list(seats)
+    return json_response({"error": error}, status)
+
+
+def coded_response(err: CodedError) -> web.Response:
+    """The answer to ``err``: its status, code, message and seats."""
+    response = error_response(err.status, err.code, err.message, err.seats)
+    if isinstance(err, RateLimited) and err.retry_after_s is not None:
+        response.headers["Retry-After"] = str(err.retry_after_s)
+    return response
 
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except SeatError as err:
-        response = error_response(err.status, err.code, err.message)
-        if isinstance(err, RateLimited) and err.retry_after_s is not None:
-            response.headers["Retry-After"] = str(err.retry_after_s)
-        return response
+    except CodedError as err:
+        return coded_response(err)
     except web.HTTPException as exc:
         if exc.status < 400 or exc.status == 101:
             raise
