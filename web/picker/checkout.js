@@ -1,3 +1,4 @@
+// @ts-check
 // Checkout: the held seats become a pending booking, and the buyer goes to the
 // payment provider's page. The provider sends the browser back to the
 // confirmation page (/bookings/{ref}) once paid, or to this map with

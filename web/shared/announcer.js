@@ -1,3 +1,4 @@
+// @ts-check
 // Announcer: polite screen-reader announcements that never flood.
 //
 // Messages said within `gapMs` of the last announcement are held back and

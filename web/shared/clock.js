@@ -1,3 +1,4 @@
+// @ts-check
 // ServerClock: the server's time as seen from here.
 //
 // Hold deadlines (`expires_at`) are on the server's clock; ours may be off by

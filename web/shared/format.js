@@ -1,3 +1,4 @@
+// @ts-check
 // Formatting of money, times and seat names: one place, so the picker, the
 // kiosk and the showtime list say things the same way.
 
