@@ -38,19 +38,20 @@ async function loadCatalog() {
     getJSON("/api/admin/movies"), getJSON("/api/admin/theaters")]);
   state.movies = movies.body.movies;
   state.theaters = theaters.body.theaters;
-  const movieForm = $("#movie-form");
+  const movieForm = $form("#movie-form");
   $("#movie-list").replaceChildren(...state.movies.map((m) => row(
     `${m.title} (${m.runtime_min} min)`, [
       ["Edit", () => edit(movieForm, {
         ...m, languages: m.languages.join(", "), genres: m.genres.join(", ") }, m.title)],
       ["Delete", () => remove(movieForm, `/api/admin/movies/${m.id}`, m.title, loadCatalog)]])));
-  const theaterForm = $("#theater-form");
+  const theaterForm = $form("#theater-form");
   $("#theater-list").replaceChildren(...state.theaters.map(({ theater, screens }) => row(
     `${theater.name}, ${theater.city}`, [
       ["Edit", () => edit(theaterForm, theater, theater.name)],
       ["Delete", () => remove(theaterForm, `/api/admin/theaters/${theater.id}`, theater.name, loadCatalog)],
       ...screens.map((s) => [`Edit screen ${s.name}`, () => editScreen(s.id)])])));
-  for (const select of document.querySelectorAll(".theater-select")) {
+  for (const select of /** @type {NodeListOf<HTMLSelectElement>} */ (
+    document.querySelectorAll(".theater-select"))) {
     options(select, state.theaters.map((t) => t.theater), (t) => `${t.name}, ${t.city}`);
   }
   options($(".movie-select"), state.movies, (m) => m.title);
@@ -171,7 +172,7 @@ async function loadShowtimes() {
   else state.showtimePages.length = state.showtimePage + 1;
   $button("#showtimes-next").disabled = !body.next_cursor;
   $button("#showtimes-previous").disabled = state.showtimePage === 0;
-  const showtimeForm = $("#showtime-form");
+  const showtimeForm = $form("#showtime-form");
   rowsOr($("#showtime-list"), body.showtimes.map((s) => row(
     `${s.id} · ${s.movie.title} · ${s.theater.name} · ${s.screen.name} · ${
       formatStart(s.starts_at, s.theater.time_zone)} · ${priceList(s.prices) || "no prices"}`, [

@@ -36,7 +36,10 @@ const params = new URLSearchParams(location.search);
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** GET with retries for as long as it takes; a kiosk has nobody to press reload. */
+/**
+ * GET with retries for as long as it takes; a kiosk has nobody to press reload.
+ * @param {string} url
+ */
 async function fetchForever(url) {
   for (let attempt = 0; ; attempt++) {
     try {
@@ -48,7 +51,12 @@ async function fetchForever(url) {
   }
 }
 
-/** "sold-out", "few" or "ok" for `free` of `total` seats. */
+/**
+ * "sold-out", "few" or "ok" for `free` of `total` seats.
+ * @param {number} free
+ * @param {number} total
+ * @returns {"sold-out" | "few" | "ok"}
+ */
 export function availability(free, total) {
   if (free <= 0) return "sold-out";
   if (free <= Math.max(FEW_LEFT_MIN, Math.ceil(total * FEW_LEFT_SHARE))) return "few";
