@@ -6,7 +6,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck pytest system-packages bench chaos screenshots clean
+.PHONY: install run test test-fast lint typecheck typecheck-web pytest pytest-fast system-packages \
+	bench chaos screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +16,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The pages' type checker (tsc, a devDependency in package.json), installed
+# exactly as package-lock.json pins it; node_modules/ is not in git.
+NODE_STAMP := node_modules/.installed-stamp
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
 
 # With no REDIS_URL / DATABASE_URL, `serve` starts embedded Redis and PostgreSQL,
 # migrates and seeds the demo itself. With the URLs set it uses those servers.
@@ -27,8 +35,13 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-typecheck: $(STAMP)
+typecheck: $(STAMP) typecheck-web
 	$(VENV)/bin/mypy
+
+# Every script under web/ is `// @ts-check` with JSDoc types; tsc only checks
+# (tsconfig.json), nothing is built: the pages are served as written.
+typecheck-web: $(NODE_STAMP)
+	node_modules/.bin/tsc --noEmit -p tsconfig.json
 
 # Browser tests drive Debian's chromium; the load-balancer test runs Debian's
 # haproxy. Install what is missing when we may (root with apt-get).
@@ -55,6 +68,14 @@ pytest: $(STAMP) system-packages
 
 test: lint typecheck pytest
 
+# The inner loop: the same checks and every test not marked `slow` (chaos,
+# cluster, deploy, API fuzzing and the slowest browser tests; pyproject.toml).
+# `make test` (and CI) still runs them all.
+pytest-fast: $(STAMP) system-packages
+	$(VENV)/bin/pytest -n $(PYTEST_PROCESSES) --dist loadfile -m "not slow"
+
+test-fast: lint typecheck pytest-fast
+
 bench: $(STAMP)
 	$(PY) -m bench
 
@@ -67,4 +88,4 @@ screenshots: $(STAMP) system-packages
 	$(PY) -m tests.e2e.screenshots
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

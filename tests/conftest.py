@@ -173,3 +173,17 @@ def no_unexpected_tracebacks(request: pytest.FixtureRequest) -> Iterator[None]:
         pytest.fail(f"{len(unexpected)} unexpected traceback(s) logged (mark the test "
                     f"@pytest.mark.{tracebacks.MARKER}(pattern) if it is meant to):\n\n"
                     + "\n\n".join(t[:3000] for t in unexpected[:5]), pytrace=False)
+
+
+# Whole-system suites that take minutes: `make test` and CI run them, `make
+# test-fast` (-m "not slow") leaves them out. Marked by place, here, so that
+# the suites need no edit; a slow test elsewhere carries @pytest.mark.slow.
+SLOW_SUITES = ("chaos/", "cluster/", "deploy/", "api/test_fuzzing.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        place = item.path.relative_to(here) if item.path.is_relative_to(here) else None
+        if place is not None and place.as_posix().startswith(SLOW_SUITES):
+            item.add_marker(pytest.mark.slow)

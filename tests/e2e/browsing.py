@@ -147,10 +147,14 @@ class Gate:
 
     Opening lets them through in their order. For races that must really be
     races: every page acts before any of them hears what the others did.
+    With ``updates_only`` only the room's updates wait, as when the server's
+    feed reads the stream late, while the acks of the page's commands (sent at
+    once) pass.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, updates_only: bool = False) -> None:
         self.closed = False
+        self.updates_only = updates_only
         self.waiting: list[tuple[WebSocketRoute, str | bytes]] = []
 
     def route(self, ws: WebSocketRoute) -> None:
@@ -158,7 +162,8 @@ class Gate:
         ws.on_message(server.send)
 
         def to_page(message: str | bytes) -> None:
-            if self.closed:
+            if self.closed and (not self.updates_only
+                                or json.loads(message).get("t") == "update"):
                 self.waiting.append((ws, message))
             else:
                 ws.send(message)
@@ -167,6 +172,9 @@ class Gate:
 
     def close(self) -> None:
         self.closed = True
+
+    def waiting_frames(self) -> list[dict[str, Any]]:
+        return [json.loads(message) for _, message in self.waiting]
 
     def open(self) -> None:
         self.closed = False

@@ -4,6 +4,12 @@ Every test gets a freshly flushed Redis, the session's migrated and seeded
 database, and servers of its own (``start_server``), so a test may stop and
 restart them at will. Pages run in separate browser contexts, each with its own
 cookie jar: two contexts are two different people.
+
+One Chromium serves every test of a process (each pytest-xdist worker has its
+own): starting it costs more than most tests. Contexts are what keep tests
+apart, and each test closes its own. Playwright's objects belong to the event
+loop that made them, so the tests that use the browser, and their async
+fixtures, run on the session's loop (``pytest_collection_modifyitems``).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from playwright.async_api import Browser, async_playwright
 
 from seatserver.catalog.seed import seed_demo
@@ -75,7 +82,14 @@ def frozen_redis(frozen_clock: Path) -> Iterator[FrozenRedis]:
         redis.remove()
 
 
-@pytest.fixture
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    session_loop = pytest.mark.asyncio(loop_scope="session")
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(session_loop, append=False)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def browser() -> AsyncIterator[Browser]:
     require_chromium()
     async with async_playwright() as playwright:
@@ -87,7 +101,7 @@ async def browser() -> AsyncIterator[Browser]:
             await browser.close()
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def browsing(browser: Browser, start_server: ServerFactory) -> AsyncIterator[Browsing]:
     """Opens pages as separate people; fails the test on any uncaught page error.
 

@@ -61,6 +61,8 @@ async def test_checkout_pays_shows_the_ticket_and_others_see_the_seats_sold(
     await expect(back.checkout).to_be_disabled()
 
 
+# Slow: two full checkouts through the simulated payment page.
+@pytest.mark.slow
 @pytest.mark.parametrize(("action", "button"), [("decline", "Decline"),
                                                 ("timeout", "Let it time out")])
 async def test_a_failed_payment_returns_to_the_map_with_the_seats_free_again(
@@ -114,6 +116,8 @@ async def test_back_from_the_payment_page_offers_to_continue_paying(
     await page.wait_for_url(re.compile(r"/pay/sim_\w+$"))
 
 
+# Slow: waits for a hold to expire.
+@pytest.mark.slow
 async def test_checkout_after_the_hold_expired_is_refused_with_the_seats_named(
         shop: Shop) -> None:
     server = shop.server(SEATSERVER_HOLD_TTL="3")

@@ -7,6 +7,7 @@ import json
 import re
 import time
 
+import pytest
 from playwright.async_api import Route, expect
 
 from tests.e2e.browsing import Browsing, someone_else
@@ -61,6 +62,8 @@ async def test_kiosk_map_shows_one_showtime_live(
         await expect(kiosk.locator('.map-count[data-type="vip"] .type-free')).to_have_text("35")
 
 
+# Slow: keeps a server down until the board says it is stale, then restarts it.
+@pytest.mark.slow
 async def test_kiosk_says_when_it_is_stale_and_recovers_by_itself(
         browsing: Browsing, start_server: ServerFactory, showtimes: list[int]) -> None:
     server = start_server()
@@ -82,6 +85,8 @@ async def test_kiosk_says_when_it_is_stale_and_recovers_by_itself(
         await expect(gold).to_have_text("107", timeout=2_000)
 
 
+# Slow: waits for the board to be quiet before the reload.
+@pytest.mark.slow
 async def test_kiosk_reloads_into_a_new_deploy_once_the_board_is_quiet(
         browsing: Browsing, server: Server, showtimes: list[int]) -> None:
     page = await browsing.blank(width=1920, height=1080)

@@ -1,3 +1,4 @@
+// @ts-check
 // The account page at /account: sign up or log in (a guest's held seats and
 // bookings come along), the profile, the order history, log-out; and the
 // targets of the links we send: ?confirm=<token> and ?reset=<token>.
@@ -5,9 +6,10 @@
 import {
   forgetSession, getJSON, HttpError, rememberSession, sendJSON,
 } from "../shared/api.js";
+import { $, $field, $form } from "../shared/dom.js";
 import { formatMoney } from "../shared/format.js";
+import { Notice } from "../shared/notices.js";
 
-const $ = (selector) => document.querySelector(selector);
 const STATUS_WORDS = {
   pending: "waiting for payment", booked: "booked", expired: "expired (not paid)",
   cancelled: "cancelled and refunded",
@@ -74,7 +76,7 @@ class AccountPage {
       history.replaceState(null, "", location.pathname + (query ? `?${query}` : ""));
     }
     if (this.next) {
-      $("#back").href = this.next;
+      /** @type {HTMLAnchorElement} */ ($("#back")).href = this.next;
       $("#back").textContent = "Back to your seats";
     }
   }
@@ -127,16 +129,13 @@ class AccountPage {
     $("#reset").hidden = view !== "reset";
   }
 
+  /**
+   * @param {string} text
+   * @param {import("../shared/notices.js").Tone} [tone]
+   * @param {import("../shared/notices.js").NoticeLink | null} [link]
+   */
   notice(text, tone = "info", link = null) {
-    $("#notice").dataset.tone = tone;
-    $("#notice-text").textContent = text;
-    const anchor = $("#notice-link");
-    anchor.hidden = !link;
-    if (link) {
-      anchor.href = link.href;
-      anchor.textContent = link.text;
-    }
-    $("#notice").hidden = false;
+    new Notice($("#notice")).show(text, tone, link);
   }
 
   backLink() {
@@ -167,10 +166,10 @@ class AccountPage {
     this.email = me.email;
     $("#who").textContent = `Logged in as ${me.email}`
       + (me.kind === "customer" ? "" : ` (${me.kind})`);
-    $("#profile-name").value = me.name ?? "";
-    $("#profile-phone").value = me.phone ?? "";
-    $("#profile-email").value = me.email ?? "";
-    $("#profile-password").value = "";
+    $field("#profile-name").value = me.name ?? "";
+    $field("#profile-phone").value = me.phone ?? "";
+    $field("#profile-email").value = me.email ?? "";
+    $field("#profile-password").value = "";
     this.askPasswordIfNeeded();
     let state = me.email_verified ? "Your e-mail address is confirmed."
       : "Not confirmed yet: use the link we sent to this address.";
@@ -209,8 +208,14 @@ class AccountPage {
     }));
   }
 
+  /**
+   * The form's fields by name (text fields only: it has no file inputs).
+   * @param {string} form
+   * @returns {Record<string, string>}
+   */
   values(form) {
-    return Object.fromEntries(new FormData($(form)).entries());
+    const entries = new FormData($form(form)).entries();
+    return Object.fromEntries(/** @type {Iterable<[string, string]>} */ (entries));
   }
 
   async register() {
@@ -254,19 +259,19 @@ class AccountPage {
 
   /** A new e-mail address takes the current password: show its field only then. */
   emailChanged() {
-    const email = $("#profile-email").value.trim().toLowerCase();
+    const email = $field("#profile-email").value.trim().toLowerCase();
     return email !== (this.email ?? "").toLowerCase();
   }
 
   askPasswordIfNeeded() {
     const needed = this.emailChanged();
     $("#profile-password-field").hidden = !needed;
-    $("#profile-password").required = needed;
+    $field("#profile-password").required = needed;
   }
 
   async saveProfile() {
     const { name, phone, email } = this.values("#profile");
-    const password = $("#profile-password").value;
+    const password = $field("#profile-password").value;
     const changes = { name: name.trim() || null, phone: phone.trim() || null };
     // Sent only when changed: the same address again would send its link again.
     if (this.emailChanged()) {

@@ -1,10 +1,14 @@
-// The admin page: forms on /api/admin/ (catalog and bookings). Errors from the
-// API name their field ("slug: ..."): they are shown next to that field.
-// Sections of other files (reviews.js...) use the exports below for their forms.
-import { getJSON, HttpError, sendJSON } from "../shared/api.js";
+// @ts-check
+// The admin page: forms on /api/admin/ (catalog and bookings), built from the
+// parts in forms.js. Its other sections have modules of their own (reviews.js).
+import { getJSON, sendJSON } from "../shared/api.js";
+import { $, $button, $field, $form } from "../shared/dom.js";
 import { formatMoney, formatStart, typeName } from "../shared/format.js";
+import {
+  clearErrors, done, edit, formParts, list, moneyPreview, number, onSubmit, optional, options,
+  remove, row, rowsOr, save, showError,
+} from "./forms.js";
 
-export const $ = (selector, root = document) => root.querySelector(selector);
 const state = {
   theaters: [], movies: [],
   // The showtime list's pages: the cursor of each one seen (null: the first).
@@ -12,178 +16,12 @@ const state = {
   priced: null, // the showtime whose prices the override form shows
 };
 
-// -- the parts every form has -------------------------------------------------
-
-function paragraph(className, attributes = {}) {
-  const p = document.createElement("p");
-  p.className = className;
-  p.hidden = true;
-  for (const [name, value] of Object.entries(attributes)) p.setAttribute(name, value);
-  return p;
-}
-
-/**
- * Give a form what the HTML leaves out: an error slot after each named field
- * (linked to it with aria-describedby), and the form's own error and done
- * boxes before its buttons. Safe to call twice.
- */
-export function formParts(form) {
-  if (form.dataset.parts) return;
-  form.dataset.parts = "yes";
-  for (const field of form.querySelectorAll("input[name]:not([type=hidden]), select[name], textarea[name]")) {
-    const slot = paragraph("field-error", { "data-for": field.name });
-    if (field.id) {
-      slot.id = `${field.id}-error`;
-      field.setAttribute("aria-describedby",
-        [field.getAttribute("aria-describedby"), slot.id].filter(Boolean).join(" "));
-    }
-    // After the field's hint or money preview, if it has one.
-    let after = field;
-    while (after.nextElementSibling?.matches("output, datalist, p.hint")) after = after.nextElementSibling;
-    after.after(slot);
-  }
-  const boxes = [paragraph("form-error", { role: "alert" }), paragraph("form-done", { role: "status" })];
-  const actions = $(":scope > .actions", form);
-  if (actions) actions.before(...boxes); else form.append(...boxes);
-}
-
-function fieldOf(message) {
-  const match = /^([a-z_]+)(?:[.\d\w]*)?:\s*(.*)$/s.exec(message ?? "");
-  return match ? { field: match[1], text: match[2] } : { field: null, text: message };
-}
-
-export function clearErrors(form) {
-  for (const p of form.querySelectorAll(".field-error, .form-error, .form-done")) { p.hidden = true; p.textContent = ""; }
-  for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
-}
-
-/** Show an API error next to the field it names, or under the form. */
-export function showError(form, error) {
-  const message = error instanceof HttpError ? error.message : String(error?.message ?? error);
-  // A layout's errors name rows and seats ("row C seat 4: ..."), not a field.
-  const { field, text } = error?.code === "bad_layout"
-    ? { field: "layout", text: message } : fieldOf(message);
-  const slot = field && form.querySelector(`.field-error[data-for="${field}"]`);
-  if (slot) {
-    slot.textContent = text;
-    slot.hidden = false;
-    const input = form.elements[field];
-    if (input) { input.setAttribute("aria-invalid", "true"); input.focus(); }
-    return;
-  }
-  const box = $(".form-error", form);
-  box.textContent = message;
-  box.hidden = false;
-}
-
-/** Say what was done, under the form (text and nodes such as links). */
-export function done(form, ...parts) {
-  const box = $(".form-done", form);
-  box.replaceChildren(...parts);
-  box.hidden = false;
-}
-
-/**
- * Run ``action`` on submit, errors cleared first; whatever it throws is shown
- * on the form (next to the field the API names).
- */
-export function onSubmit(form, action) {
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    clearErrors(form);
-    try {
-      await action(form.elements, form);
-    } catch (error) {
-      showError(form, error);
-    }
-  });
-}
-
-/** Load ``values`` into the form to edit the thing whose id they carry; "Edit <title>". */
-function edit(form, values, title) {
-  for (const [key, value] of Object.entries(values)) {
-    const field = form.elements.namedItem(key);
-    if (!field) continue;
-    field.value = value ?? "";
-    field.dispatchEvent(new Event("input")); // previews follow
-  }
-  clearErrors(form);
-  $("h3", form).textContent = `Edit ${title}`;
-  form.querySelector("input:not([type=hidden]), select").focus();
-}
-
-/** POST a new thing, or PUT the one being edited; the form is cleared after. */
-async function save(form, path, body) {
-  const id = form.elements.id?.value;
-  const saved = await sendJSON(id ? `${path}/${id}` : path, body, { method: id ? "PUT" : "POST" });
-  form.reset();
-  return saved;
-}
-
-/** Delete after a confirmation; a refusal (in use...) is shown under ``form``. */
-async function remove(form, path, what, reload) {
-  if (!window.confirm(`Delete ${what}?`)) return;
-  clearErrors(form);
-  try {
-    await sendJSON(path, undefined, { method: "DELETE" });
-    await reload();
-  } catch (error) {
-    showError(form, error);
-  }
-}
-
-export function row(label, actions) {
-  const li = document.createElement("li");
-  const span = document.createElement("span");
-  span.textContent = label;
-  li.append(span);
-  for (const [text, onClick] of actions) {
-    const button = document.createElement("button");
-    button.type = "button";
-    button.className = "link-button";
-    button.textContent = text;
-    button.addEventListener("click", onClick);
-    li.append(" ", button);
-  }
-  return li;
-}
-
-/** The rows, or one row saying there are none. */
-function rowsOr(list, items, none) {
-  list.replaceChildren(...(items.length ? items : [row(none, [])]));
-}
-
-function options(select, items, label) {
-  const chosen = select.value;
-  const any = select.dataset.any ? [new Option(select.dataset.any, "")] : [];
-  select.replaceChildren(...any, ...items.map((item) => new Option(label(item), item.id)));
-  if (chosen) select.value = chosen;
-}
-
-const list = (value) => value.split(",").map((s) => s.trim()).filter(Boolean);
-const optional = (value) => (value.trim() === "" ? undefined : value.trim());
-const number = (value) => (value.trim() === "" ? undefined : Number(value));
-
-/** "€12.50" under a minor-units field as it is typed (nothing while it is not a price). */
-function moneyPreview(input, output, currency) {
-  const show = () => {
-    const amount = Number(input.value);
-    let text = "";
-    if (input.value.trim() !== "" && Number.isInteger(amount) && amount >= 0) {
-      try { text = formatMoney(amount, currency()); } catch { /* not a currency (yet) */ }
-    }
-    output.textContent = text;
-  };
-  input.addEventListener("input", show);
-  input.form.addEventListener("reset", () => setTimeout(show));
-  return show;
-}
-
 /** "VIP €15.00, Gold €10.00" */
 const priceList = (prices) => Object.entries(prices)
   .map(([type, p]) => `${typeName(type)} ${formatMoney(p.amount, p.currency)}`).join(", ");
 
-for (const form of document.querySelectorAll("#admin form")) {
+for (const form of /** @type {NodeListOf<import("../shared/dom.js").Form>} */ (
+  document.querySelectorAll("#admin form"))) {
   formParts(form);
   // A hidden input's value survives form.reset(): forget what was being edited.
   form.addEventListener("reset", () => {
@@ -200,19 +38,20 @@ async function loadCatalog() {
     getJSON("/api/admin/movies"), getJSON("/api/admin/theaters")]);
   state.movies = movies.body.movies;
   state.theaters = theaters.body.theaters;
-  const movieForm = $("#movie-form");
+  const movieForm = $form("#movie-form");
   $("#movie-list").replaceChildren(...state.movies.map((m) => row(
     `${m.title} (${m.runtime_min} min)`, [
       ["Edit", () => edit(movieForm, {
         ...m, languages: m.languages.join(", "), genres: m.genres.join(", ") }, m.title)],
       ["Delete", () => remove(movieForm, `/api/admin/movies/${m.id}`, m.title, loadCatalog)]])));
-  const theaterForm = $("#theater-form");
+  const theaterForm = $form("#theater-form");
   $("#theater-list").replaceChildren(...state.theaters.map(({ theater, screens }) => row(
     `${theater.name}, ${theater.city}`, [
       ["Edit", () => edit(theaterForm, theater, theater.name)],
       ["Delete", () => remove(theaterForm, `/api/admin/theaters/${theater.id}`, theater.name, loadCatalog)],
       ...screens.map((s) => [`Edit screen ${s.name}`, () => editScreen(s.id)])])));
-  for (const select of document.querySelectorAll(".theater-select")) {
+  for (const select of /** @type {NodeListOf<HTMLSelectElement>} */ (
+    document.querySelectorAll(".theater-select"))) {
     options(select, state.theaters.map((t) => t.theater), (t) => `${t.name}, ${t.city}`);
   }
   options($(".movie-select"), state.movies, (m) => m.title);
@@ -244,7 +83,7 @@ function renderPreview() {
   const slot = $('#screen-form .field-error[data-for="layout"]');
   let layout;
   try {
-    layout = JSON.parse($("#screen-layout").value);
+    layout = JSON.parse($field("#screen-layout").value);
   } catch (error) {
     slot.textContent = `Not JSON yet: ${error.message}`;
     slot.hidden = false;
@@ -282,7 +121,7 @@ $("#screen-layout").addEventListener("input", renderPreview);
 $("#screen-form").addEventListener("reset", () => setTimeout(renderPreview));
 
 async function editScreen(screenId) {
-  const form = $("#screen-form");
+  const form = $form("#screen-form");
   clearErrors(form);
   try {
     const { body: screen } = await getJSON(`/api/admin/screens/${screenId}`);
@@ -314,13 +153,13 @@ function screensOf(theaterId) {
 }
 
 function filterScreens() {
-  options($("#filter-screen"), screensOf(Number($("#filter-theater").value)), (s) => s.label);
+  options($("#filter-screen"), screensOf(Number($field("#filter-theater").value)), (s) => s.label);
 }
 
 $("#filter-theater").addEventListener("change", filterScreens);
 
 async function loadShowtimes() {
-  const form = $("#showtime-filter");
+  const form = $form("#showtime-filter");
   clearErrors(form);
   const query = new URLSearchParams({ limit: "20" });
   for (const key of ["theater", "screen", "date"]) {
@@ -331,9 +170,9 @@ async function loadShowtimes() {
   const { body } = await getJSON(`/api/admin/showtimes?${query}`);
   if (body.next_cursor) state.showtimePages[state.showtimePage + 1] = body.next_cursor;
   else state.showtimePages.length = state.showtimePage + 1;
-  $("#showtimes-next").disabled = !body.next_cursor;
-  $("#showtimes-previous").disabled = state.showtimePage === 0;
-  const showtimeForm = $("#showtime-form");
+  $button("#showtimes-next").disabled = !body.next_cursor;
+  $button("#showtimes-previous").disabled = state.showtimePage === 0;
+  const showtimeForm = $form("#showtime-form");
   rowsOr($("#showtime-list"), body.showtimes.map((s) => row(
     `${s.id} · ${s.movie.title} · ${s.theater.name} · ${s.screen.name} · ${
       formatStart(s.starts_at, s.theater.time_zone)} · ${priceList(s.prices) || "no prices"}`, [
@@ -394,7 +233,7 @@ const overrideMoney = moneyPreview($("#override-amount"), $("#override-money"),
   () => $("#override-form").dataset.currency);
 
 function showPrices(showtime, { prices, overrides }) {
-  const form = $("#override-form");
+  const form = $form("#override-form");
   rowsOr($("#override-list"), Object.entries(prices).map(([type, price]) => {
     const own = type in overrides;
     return row(`${typeName(type)}: ${formatMoney(price.amount, price.currency)} ${
@@ -407,7 +246,7 @@ function showPrices(showtime, { prices, overrides }) {
 }
 
 async function openPrices(showtime) {
-  const form = $("#override-form");
+  const form = $form("#override-form");
   form.reset();
   $("#override-heading").textContent = `Prices of showtime ${showtime.id} (${showtime.movie.title})`;
   form.hidden = false;
@@ -421,7 +260,7 @@ async function openPrices(showtime) {
 }
 
 async function resetPrice(showtime, type) {
-  const form = $("#override-form");
+  const form = $form("#override-form");
   clearErrors(form);
   try {
     showPrices(showtime, await sendJSON(
@@ -446,14 +285,14 @@ onSubmit($("#override-form"), async (f, form) => {
 // -- price rules --------------------------------------------------------------
 
 const ruleMoney = moneyPreview($("#price-amount"), $("#price-money"),
-  () => $("#price-currency").value.trim().toUpperCase());
+  () => $field("#price-currency").value.trim().toUpperCase());
 $("#price-currency").addEventListener("input", ruleMoney);
 
 async function loadPrices() {
-  const theaterId = $("#price-theater").value;
+  const theaterId = $field("#price-theater").value;
   if (!theaterId) return;
   const { body } = await getJSON(`/api/admin/theaters/${theaterId}/prices`);
-  const form = $("#price-form");
+  const form = $form("#price-form");
   rowsOr($("#price-list"), body.rules.map((r) => row(
     `${typeName(r.seat_type)}, ${r.day_kind}: ${formatMoney(r.amount, r.currency)}`,
     [["Edit", () => edit(form, r, `the ${r.day_kind} price of ${typeName(r.seat_type)}`)],
@@ -516,7 +355,7 @@ async function loadSupport() {
     getJSON("/api/admin/bookings/attention"), getJSON("/api/admin/outbox/dead")]);
   rowsOr($("#attention-list"), attention.body.bookings.map((b) => row(
     `${b.reference} · showtime ${b.showtime} · ${b.status} · ${b.attention}`, [])), "Nothing flagged.");
-  const form = $("#dead-form");
+  const form = $form("#dead-form");
   rowsOr($("#dead-list"), dead.body.messages.map((m) => row(
     `#${m.id} ${m.kind}, ${m.attempts} attempts, last error: ${m.last_error ?? "none"}`,
     [["Send again", () => requeue(form, m.id)]])), "No dead messages.");

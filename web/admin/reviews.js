@@ -1,10 +1,11 @@
+// @ts-check
 // The admin page's reviews moderation: list reviews (by movie, hidden or
 // shown), hide one or show it again with a reason (the server audits it).
 import { getJSON, sendJSON } from "../shared/api.js";
-import { element } from "../shared/dom.js";
-import { $, clearErrors, showError } from "./admin.js";
+import { $, $form, element } from "../shared/dom.js";
+import { clearErrors, showError } from "./forms.js";
 
-const form = $("#review-filter");
+const form = $form("#review-filter");
 const list = $("#review-list");
 const more = $("#review-more");
 let cursor = null;

@@ -1,3 +1,4 @@
+// @ts-check
 // The showtime list at /: every showtime that has not ended, by day.
 
 import { getJSON } from "../shared/api.js";

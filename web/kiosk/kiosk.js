@@ -1,3 +1,4 @@
+// @ts-check
 // The lobby board at /kiosk: the next showtimes (today's first) with their
 // free seats per type, live through `summary` subscriptions; with
 // ?showtime=ID one showtime's whole seat map instead. ?theater=ID limits the
@@ -9,14 +10,16 @@
 // It only ever reads: it never holds a seat.
 
 import { ensureSession, getJSON, HttpError } from "../shared/api.js";
-import { element } from "../shared/dom.js";
+import { $, element } from "../shared/dom.js";
 import { dayKey, formatStart, formatTime, typeName } from "../shared/format.js";
+import { SeatBoard } from "../shared/seatmap/board.js";
+import { paintIcon, seatIcon, seatUses, typeColours } from "../shared/seatmap/drawing.js";
+import { seatGrid } from "../shared/seatmap/geometry.js";
 import { SeatSocket } from "../shared/socket.js";
 import { installSprite } from "../shared/sprite.js";
-import { SeatBoard } from "../picker/board.js";
-import { typeColours } from "../picker/map.js";
 
-const VERSION = document.querySelector('meta[name="seatserver-version"]')?.content;
+const VERSION = document.querySelector('meta[name="seatserver-version"]')
+  ?.getAttribute("content");
 const LIST_REFRESH_MS = 5 * 60000;
 const VERSION_CHECK_MS = 60000;
 // A new deploy is loaded once no figure has changed for this long...
@@ -29,12 +32,14 @@ const MAX_SHOWTIMES = 6;
 const FEW_LEFT_SHARE = 0.1;
 const FEW_LEFT_MIN = 5;
 const SVG = "http://www.w3.org/2000/svg";
-const $ = (selector) => document.querySelector(selector);
 const params = new URLSearchParams(location.search);
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** GET with retries for as long as it takes; a kiosk has nobody to press reload. */
+/**
+ * GET with retries for as long as it takes; a kiosk has nobody to press reload.
+ * @param {string} url
+ */
 async function fetchForever(url) {
   for (let attempt = 0; ; attempt++) {
     try {
@@ -46,7 +51,12 @@ async function fetchForever(url) {
   }
 }
 
-/** "sold-out", "few" or "ok" for `free` of `total` seats. */
+/**
+ * "sold-out", "few" or "ok" for `free` of `total` seats.
+ * @param {number} free
+ * @param {number} total
+ * @returns {"sold-out" | "few" | "ok"}
+ */
 export function availability(free, total) {
   if (free <= 0) return "sold-out";
   if (free <= Math.max(FEW_LEFT_MIN, Math.ceil(total * FEW_LEFT_SHARE))) return "few";
@@ -340,17 +350,14 @@ class MapBoard {
 
   draw(detail) {
     const seats = detail.seats;
-    const minX = Math.min(...seats.map((s) => s.x));
-    const minY = Math.min(...seats.map((s) => s.y));
-    const cols = Math.max(...seats.map((s) => s.x)) - minX + 1;
-    const rows = Math.max(...seats.map((s) => s.y)) - minY + 1;
+    const grid = seatGrid(seats);
     const cell = 28;
     const label = 36;
     const top = 70;
-    const width = cols * cell + 2 * label;
+    const width = grid.cols * cell + 2 * label;
     const svg = document.createElementNS(SVG, "svg");
     svg.setAttribute("class", "seatmap");
-    svg.setAttribute("viewBox", `0 0 ${width} ${top + rows * cell}`);
+    svg.setAttribute("viewBox", `0 0 ${width} ${top + grid.depth * cell}`);
     svg.setAttribute("role", "img");
     const screen = document.createElementNS(SVG, "path");
     screen.setAttribute("d", `M${width * 0.15} 30 Q${width / 2} 8 ${width * 0.85} 30`);
@@ -362,20 +369,14 @@ class MapBoard {
     screenText.textContent = "SCREEN";
     svg.append(screen, screenText);
     const colours = typeColours(this.types);
-    const rowLetters = new Map();
     for (const seat of seats) {
-      rowLetters.set(seat.y, seat.row);
       const g = document.createElementNS(SVG, "g");
       g.setAttribute("class", "k-seat");
       g.style.setProperty("--fill", colours[seat.type].fill);
       g.style.setProperty("--stroke", colours[seat.type].stroke);
-      const x = label + (seat.x - minX) * cell + 2;
-      const y = top + (seat.y - minY) * cell + 2;
-      for (const [href, cls] of [[seat.accessible ? "#seat-wheelchair" : "#seat", "shape"],
-        [null, "mark"]]) {
-        const use = document.createElementNS(SVG, "use");
-        if (href) use.setAttribute("href", href);
-        use.setAttribute("class", cls);
+      const x = label + grid.column(seat) * cell + 2;
+      const y = top + grid.line(seat) * cell + 2;
+      for (const use of seatUses(seat.accessible)) {
         use.setAttribute("x", String(x));
         use.setAttribute("y", String(y));
         use.setAttribute("width", String(cell - 4));
@@ -385,13 +386,13 @@ class MapBoard {
       this.seatNodes.set(seat.id, g);
       svg.append(g);
     }
-    for (const [y, letter] of rowLetters) {
+    for (const row of grid.rows.values()) {
       for (const x of [label / 2, width - label / 2]) {
         const text = document.createElementNS(SVG, "text");
         text.setAttribute("x", String(x));
-        text.setAttribute("y", String(top + (y - minY) * cell + cell / 2 + 6));
+        text.setAttribute("y", String(top + grid.line(row[0]) * cell + cell / 2 + 6));
         text.setAttribute("class", "row-text");
-        text.textContent = letter;
+        text.textContent = row[0].row;
         svg.append(text);
       }
     }
@@ -399,8 +400,9 @@ class MapBoard {
     const layout = element("div", "map-layout");
     const side = element("section", "map-side");
     side.setAttribute("aria-labelledby", "counts-heading");
-    side.append(element("h2", "map-side-title", "Free seats"));
-    side.firstChild.id = "counts-heading";
+    const heading = element("h2", "map-side-title", "Free seats");
+    heading.id = "counts-heading";
+    side.append(heading);
     this.countList = element("ul", "map-counts");
     side.append(this.countList, this.legend(colours));
     layout.append(svg, side);
@@ -421,20 +423,12 @@ class MapBoard {
     ];
     for (const [type, look, text] of entries) {
       const item = element("li");
-      const svg = document.createElementNS(SVG, "svg");
-      svg.setAttribute("viewBox", "0 0 24 24");
-      svg.setAttribute("aria-hidden", "true");
+      const svg = seatIcon(false);
       svg.setAttribute("class", "k-seat legend-icon");
       svg.dataset.look = look;
       svg.style.setProperty("--fill", colours[type].fill);
       svg.style.setProperty("--stroke", colours[type].stroke);
-      const shape = document.createElementNS(SVG, "use");
-      shape.setAttribute("href", "#seat");
-      shape.setAttribute("class", "shape");
-      const mark = document.createElementNS(SVG, "use");
-      mark.setAttribute("class", "mark");
-      if (look === "booked") mark.setAttribute("href", "#mark-cross");
-      svg.append(shape, mark);
+      paintIcon(svg, look);
       item.append(svg, element("span", null, text));
       list.append(item);
     }
@@ -464,9 +458,7 @@ class MapBoard {
     const look = this.board.look(id) === "mine" ? "held" : this.board.look(id);
     if (g.dataset.look === look) return;
     g.dataset.look = look;
-    const mark = g.lastChild;
-    if (look === "booked") mark.setAttribute("href", "#mark-cross");
-    else mark.removeAttribute("href");
+    paintIcon(g, look);
   }
 
   count() {

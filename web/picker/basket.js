@@ -1,3 +1,4 @@
+// @ts-check
 // Basket: the "your seats" panel: each seat with its type, price and time
 // left, the total, and the countdown to the first hold's expiry.
 
@@ -32,7 +33,7 @@ export class Basket {
   render() {
     const seats = this.board.basket();
     const focused = this.list.contains(document.activeElement)
-      ? document.activeElement.dataset.id : null;
+      ? /** @type {HTMLElement} */ (document.activeElement).dataset.id : null;
     const before = [...this.list.children].map((li) => li.dataset.id);
     this.list.replaceChildren(...seats.map((seat) => this.item(seat)));
     if (focused) this.refocus(focused, before);

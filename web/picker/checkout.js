@@ -1,3 +1,4 @@
+// @ts-check
 // Checkout: the held seats become a pending booking, and the buyer goes to the
 // payment provider's page. The provider sends the browser back to the
 // confirmation page (/bookings/{ref}) once paid, or to this map with
@@ -17,6 +18,14 @@ export class Checkout {
    * `sale` is {closesAt, startsAt, timeZone} from the showtime (`sales_close_at`,
    * `starts_at`, the theater's zone): the note under the button says when sales
    * close, and the button says so once they have.
+   * @param {HTMLElement} root the basket, which holds the button and its notes
+   * @param {import("../shared/seatmap/board.js").SeatBoard} board
+   * @param {number} showtimeId
+   * @param {object} page what the page lends the checkout
+   * @param {(text: string) => void} page.announce
+   * @param {(text: string, tone?: import("../shared/notices.js").Tone,
+   *   link?: import("../shared/notices.js").NoticeLink | null) => void} page.notice
+   * @param {{closesAt: string, startsAt: string, timeZone: string} | null} [page.sale]
    */
   constructor(root, board, showtimeId, { announce, notice, sale = null }) {
     this.board = board;
@@ -24,8 +33,11 @@ export class Checkout {
     this.announce = announce;
     this.notice = notice;
     this.sale = sale?.closesAt ? sale : null;
+    /** @type {HTMLButtonElement} */
     this.button = root.querySelector("#checkout");
+    /** @type {HTMLElement} */
     this.error = root.querySelector("#checkout-error");
+    /** @type {HTMLElement} */
     this.note = root.querySelector(".checkout-note");
     if (this.sale) {
       this.note.textContent = `${salesCloseText(this.sale)} You pay on our payment provider's `

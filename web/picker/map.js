@@ -1,3 +1,4 @@
+// @ts-check
 // SeatMap: the seat grid in the DOM. One <button> per seat, placed on a CSS
 // grid by its x/y, so aisles and gaps are simply empty cells; the seat's
 // shape and marks come from the page's SVG sprite.
@@ -11,31 +12,11 @@
 // touched it meanwhile. A storm of updates costs one pass per frame.
 
 import { formatMoney, seatName, typeName } from "../shared/format.js";
-import { bySeat } from "./board.js";
+import { paintIcon, seatIcon, typeColours } from "../shared/seatmap/drawing.js";
+import { seatGrid } from "../shared/seatmap/geometry.js";
 
-const SVG = "http://www.w3.org/2000/svg";
-const MARKS = { mine: "#mark-check", booked: "#mark-cross", pending: "#mark-dots" };
 // A frame that never comes (hidden tab) must not hold changes back forever.
 const FLUSH_FALLBACK_MS = 250;
-
-export const TYPE_COLOURS = {
-  silver: { fill: "#dfe4ea", stroke: "#4f5b69" },
-  gold: { fill: "#f4d47c", stroke: "#7d5a00" },
-  vip: { fill: "#dcc7f2", stroke: "#5f3593" },
-};
-const SPARE_COLOURS = [
-  { fill: "#bfe3e0", stroke: "#1d6660" }, { fill: "#f6c9b8", stroke: "#8f3b1b" },
-  { fill: "#c5d6f5", stroke: "#2a4f8f" }, { fill: "#e3e8b5", stroke: "#5b6314" },
-];
-
-export function typeColours(types) {
-  const colours = {};
-  let spare = 0;
-  for (const type of types) {
-    colours[type] = TYPE_COLOURS[type] ?? SPARE_COLOURS[spare++ % SPARE_COLOURS.length];
-  }
-  return colours;
-}
 
 export function seatLabel(seat, look, pendingOp) {
   const parts = [seatName(seat), typeName(seat.type)];
@@ -57,33 +38,23 @@ export function lookWords(look, pendingOp) {
   }
 }
 
-/** A small seat drawing from the sprite, for the map and the legend. */
-export function seatIcon(accessible) {
-  const svg = document.createElementNS(SVG, "svg");
-  svg.setAttribute("viewBox", "0 0 24 24");
-  svg.setAttribute("aria-hidden", "true");
-  svg.setAttribute("focusable", "false");
-  const shape = document.createElementNS(SVG, "use");
-  shape.setAttribute("href", accessible ? "#seat-wheelchair" : "#seat");
-  shape.setAttribute("class", "shape");
-  const mark = document.createElementNS(SVG, "use");
-  mark.setAttribute("class", "mark");
-  svg.append(shape, mark);
-  return svg;
-}
-
-export function paintIcon(svg, look) {
-  const mark = svg.lastChild;
-  const href = MARKS[look];
-  if (href) mark.setAttribute("href", href);
-  else mark.removeAttribute("href");
+/**
+ * The seat button an event happened on, if any.
+ * @param {Event} event
+ * @returns {HTMLElement | null}
+ */
+function seatOf(event) {
+  return event.target instanceof Element ? event.target.closest(".seat") : null;
 }
 
 export class SeatMap {
   /**
    * @param {HTMLElement} root the element to fill
-   * @param {import("./board.js").SeatBoard} board
-   * @param {object} layout the screen's layout hints ({screen: "top"|"bottom"})
+   * @param {import("../shared/seatmap/board.js").SeatBoard} board
+   * @param {{screen?: "top" | "bottom"}} layout the screen's layout hints
+   * @param {object} handlers
+   * @param {(id: string) => void} handlers.onActivate a seat was clicked or pressed
+   * @param {(id: string) => void} [handlers.onFocusSeat] a seat was focused or pointed at
    */
   constructor(root, board, layout, { onActivate, onFocusSeat = () => {} }) {
     this.root = root;
@@ -99,20 +70,12 @@ export class SeatMap {
   }
 
   build(layout) {
-    const seats = [...this.board.seats.values()].sort(bySeat);
-    const xs = seats.map((s) => s.x);
-    const ys = seats.map((s) => s.y);
-    const minX = Math.min(...xs);
-    const minY = Math.min(...ys);
-    const cols = Math.max(...xs) - minX + 1;
+    const cells = seatGrid(this.board.seats.values());
+    const seats = cells.seats;
+    const cols = cells.cols;
     const screenAtBottom = layout.screen === "bottom";
-
-    this.rows = new Map(); // y -> seats along the row, by x
-    for (const seat of seats) {
-      if (!this.rows.has(seat.y)) this.rows.set(seat.y, []);
-      this.rows.get(seat.y).push(seat);
-    }
-    this.ys = [...this.rows.keys()].sort((a, b) => a - b);
+    this.rows = cells.rows;
+    this.ys = cells.ys;
 
     const stage = document.createElement("div");
     stage.className = "stage";
@@ -135,7 +98,7 @@ export class SeatMap {
         label.className = "row-label";
         label.setAttribute("aria-hidden", "true");
         label.textContent = row[0].row;
-        label.style.gridRow = String(y - minY + 1);
+        label.style.gridRow = String(cells.line(row[0]) + 1);
         label.style.gridColumn = String(side);
         grid.append(label);
       }
@@ -145,8 +108,8 @@ export class SeatMap {
         button.className = "seat";
         button.dataset.id = seat.id;
         button.tabIndex = -1;
-        button.style.gridRow = String(y - minY + 1);
-        button.style.gridColumn = String(seat.x - minX + 2);
+        button.style.gridRow = String(cells.line(seat) + 1);
+        button.style.gridColumn = String(cells.column(seat) + 2);
         button.style.setProperty("--fill", colours[seat.type].fill);
         button.style.setProperty("--stroke", colours[seat.type].stroke);
         button.append(seatIcon(seat.accessible));
@@ -160,16 +123,16 @@ export class SeatMap {
     this.grid = grid;
 
     grid.addEventListener("click", (event) => {
-      const button = event.target.closest(".seat");
+      const button = seatOf(event);
       if (button) this.onActivate(button.dataset.id);
     });
     grid.addEventListener("keydown", (event) => this.onKey(event));
     grid.addEventListener("focusin", (event) => {
-      const button = event.target.closest(".seat");
+      const button = seatOf(event);
       if (button) this.setCurrent(button.dataset.id);
     });
     grid.addEventListener("pointerover", (event) => {
-      const button = event.target.closest(".seat");
+      const button = seatOf(event);
       if (button) this.onFocusSeat(button.dataset.id);
     });
     this.current = seats[0].id;

@@ -1,26 +1,30 @@
+// @ts-check
 // The seat picker at /showtimes/{id}: draws the map from the catalog, keeps it
 // live over /ws, and holds and releases seats on click, tap or keypress.
 
 import { getJSON, ensureSession, HttpError } from "../shared/api.js";
 import { Announcer } from "../shared/announcer.js";
 import { ServerClock } from "../shared/clock.js";
+import { $ } from "../shared/dom.js";
 import { formatMoney, formatStart, seatList, seatName, typeName } from "../shared/format.js";
 import { ConnectionLost, SeatSocket } from "../shared/socket.js";
+import { Notice } from "../shared/notices.js";
+import { SeatBoard } from "../shared/seatmap/board.js";
+import { paintIcon, seatIcon, typeColours } from "../shared/seatmap/drawing.js";
 import { installSprite } from "../shared/sprite.js";
 import { Basket } from "./basket.js";
 import { Checkout } from "./checkout.js";
-import { SeatBoard } from "./board.js";
-import { lookWords, paintIcon, seatIcon, seatLabel, SeatMap, typeColours } from "./map.js";
+import { lookWords, seatLabel, SeatMap } from "./map.js";
 
 // Changes made by other people are summed up for screen readers at most this often.
 const DIGEST_EVERY_MS = 20000;
-const $ = (selector) => document.querySelector(selector);
 
 class Picker {
   constructor(showtimeId) {
     this.showtimeId = showtimeId;
     this.clock = new ServerClock();
     this.announcer = new Announcer($("#announcer"));
+    this.noticeBox = new Notice($("#notice"));
     this.othersChanged = 0;
     this.wasLive = false;
   }
@@ -28,7 +32,7 @@ class Picker {
   async start() {
     installSprite();
     // Signing up or logging in keeps the seats held here; come back to them after.
-    $("#account-link").href = `/account?next=${encodeURIComponent(location.pathname)}`;
+    /** @type {HTMLAnchorElement} */ ($("#account-link")).href = `/account?next=${encodeURIComponent(location.pathname)}`;
     const detail = await this.load();
     if (!detail.seats.length) {
       this.fail("This showtime has no seat map yet.");
@@ -216,7 +220,7 @@ class Picker {
     const ack = await this.send("hold", id);
     if (ack === null) return;
     if (ack.ok) {
-      this.board.holdAccepted(id, ack.expires_at);
+      this.board.holdAccepted(id, ack.expires_at, ack.offset, ack.epoch);
       this.clearNotice();
       this.checkout.clearError(); // about an earlier basket
       const seats = this.board.mine.size;
@@ -306,24 +310,18 @@ class Picker {
   }
 
   /** The message above the map; `link` ({href, text}) offers the next step. */
+  /**
+   * @param {string} text
+   * @param {import("../shared/notices.js").Tone} [tone]
+   * @param {import("../shared/notices.js").NoticeLink | null} [link]
+   */
   notice(text, tone = "error", link = null) {
-    const box = $("#notice");
-    box.dataset.tone = tone;
-    $("#notice-text").textContent = text;
-    const anchor = $("#notice-link");
-    anchor.hidden = !link;
-    if (link) {
-      anchor.href = link.href;
-      anchor.textContent = link.text;
-    } else {
-      anchor.removeAttribute("href");
-    }
-    box.hidden = false;
+    this.noticeBox.show(text, tone, link);
     this.announcer.say(text);
   }
 
   clearNotice() {
-    $("#notice").hidden = true;
+    this.noticeBox.hide();
   }
 
   showStatus(status, { changed, retryAt }) {

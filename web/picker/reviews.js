@@ -1,14 +1,14 @@
+// @ts-check
 // The movie's reviews under the seat map: its rating, the reviews a page at a
 // time, and for someone who saw it (a paid showtime that is over) a form to
 // write or edit their own. Guests and visitors without a session only read.
 import { getJSON, sendJSON } from "../shared/api.js";
-import { element } from "../shared/dom.js";
+import { $, $form, element } from "../shared/dom.js";
 
-const $ = (selector) => document.querySelector(selector);
 const section = $("#reviews");
 const list = $("#review-list");
 const more = $("#review-more");
-const form = $("#review-form");
+const form = $form("#review-form");
 let movieId = null;
 let cursor = null;
 let mine = null;

@@ -1,3 +1,4 @@
+// @ts-check
 // Announcer: polite screen-reader announcements that never flood.
 //
 // Messages said within `gapMs` of the last announcement are held back and
@@ -6,15 +7,22 @@
 // region, cleared first so that repeating the same sentence is still spoken.
 
 export class Announcer {
+  /**
+   * @param {HTMLElement} region an aria-live="polite" element
+   * @param {{gapMs?: number, keep?: number}} [options] the least time between
+   *   announcements, and how many waiting messages are kept
+   */
   constructor(region, { gapMs = 1500, keep = 3 } = {}) {
     this.region = region;
     this.gapMs = gapMs;
     this.keep = keep;
+    /** @type {string[]} */
     this.queue = [];
     this.lastAt = -Infinity;
     this.timer = 0;
   }
 
+  /** @param {string} text */
   say(text) {
     this.queue = this.queue.filter((queued) => queued !== text);
     this.queue.push(text);

@@ -1,3 +1,4 @@
+// @ts-check
 // HTTP calls of the pages, and the guest session the WebSocket upgrade needs.
 
 const SESSION_FLAG = "seatserver.session";
@@ -30,6 +31,10 @@ async function failure(response, url) {
  * GET a JSON document. Resolves to {body, serverOffsetMs}: the server's clock
  * minus ours, estimated from the Date header (whole seconds, so +500 ms is the
  * middle of its range). Good enough until the socket's `ts` stamps arrive.
+ */
+/**
+ * @param {string} url
+ * @param {{signal?: AbortSignal}} [options]
  */
 export async function getJSON(url, { signal } = {}) {
   const response = await fetch(url, {

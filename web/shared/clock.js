@@ -1,3 +1,4 @@
+// @ts-check
 // ServerClock: the server's time as seen from here.
 //
 // Hold deadlines (`expires_at`) are on the server's clock; ours may be off by
@@ -9,15 +10,20 @@ const SAMPLES = 16;
 
 export class ServerClock {
   constructor() {
+    /** @type {number[]} server clock minus ours, one per recent update (ms) */
     this.samples = [];
     this.rough = 0;
   }
 
-  /** A coarse offset (e.g. from an HTTP Date header) until stamps arrive. */
+  /**
+   * A coarse offset (e.g. from an HTTP Date header) until stamps arrive.
+   * @param {number | null} offsetMs
+   */
   setRough(offsetMs) {
     if (offsetMs !== null && Number.isFinite(offsetMs)) this.rough = offsetMs;
   }
 
+  /** @param {number} serverMs an update's `ts`, taken as it arrives */
   sample(serverMs) {
     if (!Number.isFinite(serverMs)) return;
     this.samples.push(serverMs - Date.now());

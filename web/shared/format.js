@@ -1,9 +1,12 @@
+// @ts-check
 // Formatting of money, times and seat names: one place, so the picker, the
 // kiosk and the showtime list say things the same way.
 
 const LOCALE = document.documentElement.lang || "en";
+/** @type {Map<string, Intl.NumberFormat>} */
 const moneyFormats = new Map();
 
+/** @param {string} currency */
 function moneyFormat(currency) {
   let format = moneyFormats.get(currency);
   if (!format) {
@@ -13,7 +16,11 @@ function moneyFormat(currency) {
   return format;
 }
 
-/** "€12.50" from integer minor units (1250) and an ISO 4217 code. */
+/**
+ * "€12.50" from integer minor units (1250) and an ISO 4217 code.
+ * @param {number} amount
+ * @param {string} currency
+ */
 export function formatMoney(amount, currency) {
   const format = moneyFormat(currency);
   // The currency's own exponent: 2 for EUR, 0 for JPY, 3 for BHD.
@@ -21,7 +28,10 @@ export function formatMoney(amount, currency) {
   return format.format(amount / 10 ** digits);
 }
 
-/** "7:05" for a duration in milliseconds (never negative). */
+/**
+ * "7:05" for a duration in milliseconds (never negative).
+ * @param {number} ms
+ */
 export function formatCountdown(ms) {
   const total = Math.max(0, Math.ceil(ms / 1000));
   const minutes = Math.floor(total / 60);
@@ -29,7 +39,10 @@ export function formatCountdown(ms) {
   return `${minutes}:${seconds}`;
 }
 
-/** "7 minutes 5 seconds", for screen readers. */
+/**
+ * "7 minutes 5 seconds", for screen readers.
+ * @param {number} ms
+ */
 export function spokenDuration(ms) {
   const total = Math.max(0, Math.ceil(ms / 1000));
   const minutes = Math.floor(total / 60);
@@ -40,7 +53,12 @@ export function spokenDuration(ms) {
   return parts.join(" ");
 }
 
-/** A showtime's start as the theater shows it, in the theater's time zone. */
+/**
+ * A showtime's start as the theater shows it, in the theater's time zone.
+ * @param {string} iso
+ * @param {string | undefined} timeZone
+ * @param {Intl.DateTimeFormatOptions} [options] changes to the usual parts
+ */
 export function formatStart(iso, timeZone, options = {}) {
   return new Intl.DateTimeFormat(LOCALE, {
     weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
@@ -48,13 +66,22 @@ export function formatStart(iso, timeZone, options = {}) {
   }).format(new Date(iso));
 }
 
+/**
+ * "19:30" in a time zone.
+ * @param {Date} date
+ * @param {string | undefined} timeZone
+ */
 export function formatTime(date, timeZone) {
   return new Intl.DateTimeFormat(LOCALE, {
     hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone,
   }).format(date);
 }
 
-/** The calendar day ("2026-11-23") of an instant in a time zone, for grouping. */
+/**
+ * The calendar day ("2026-11-23") of an instant in a time zone, for grouping.
+ * @param {Date} date
+ * @param {string | undefined} timeZone
+ */
 export function dayKey(date, timeZone) {
   return new Intl.DateTimeFormat("en-CA", {
     year: "numeric", month: "2-digit", day: "2-digit", timeZone,
@@ -62,19 +89,29 @@ export function dayKey(date, timeZone) {
 }
 
 // Seat types are lower-case codes on the wire; these read better written out.
+/** @type {Record<string, string>} */
 const TYPE_NAMES = { vip: "VIP", d_box: "D-Box", imax: "IMAX" };
 
-/** "Silver" from "silver", "VIP" from "vip". */
+/**
+ * "Silver" from "silver", "VIP" from "vip".
+ * @param {string} code
+ */
 export function typeName(code) {
   return TYPE_NAMES[code] ?? code.charAt(0).toUpperCase() + code.slice(1).replaceAll("_", " ");
 }
 
-/** "Row C, seat 7": how a seat is named to people, in messages and labels. */
+/**
+ * "Row C, seat 7": how a seat is named to people, in messages and labels.
+ * @param {{row: string, number: number}} seat
+ */
 export function seatName(seat) {
   return `Row ${seat.row}, seat ${seat.number}`;
 }
 
-/** "Row C, seat 7 and Row C, seat 8"; "3 seats" beyond a few. */
+/**
+ * "Row C, seat 7 and Row C, seat 8"; "3 seats" beyond a few.
+ * @param {{row: string, number: number}[]} seats
+ */
 export function seatList(seats) {
   if (seats.length > 3) return `${seats.length} seats`;
   const names = seats.map(seatName);

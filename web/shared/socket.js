@@ -1,3 +1,4 @@
+// @ts-check
 // SeatSocket: one WebSocket to /ws (protocol seats.v1.json) that stays up.
 //
 // It reconnects by itself with capped, jittered back-off, resubscribes every
@@ -9,6 +10,7 @@
 // order; a repeated or older update is dropped here, never applied twice.
 
 import { newSession, serverAnswers } from "./api.js";
+import { isAfter, parseOffset } from "./offsets.js";
 
 export const PROTOCOL = "seats.v1.json";
 
@@ -28,23 +30,21 @@ export class RequestTimeout extends Error {
   }
 }
 
-/** "1795426849423-3" -> [1795426849423, 3]; null when it is not an offset. */
-export function parseOffset(offset) {
-  const match = /^(\d+)-(\d+)$/.exec(offset ?? "");
-  return match ? [Number(match[1]), Number(match[2])] : null;
-}
-
-function isAfter(a, b) {
-  return a[0] > b[0] || (a[0] === b[0] && a[1] > b[1]);
-}
+/**
+ * What `onStatus` is told beside the status: whether it changed, since when
+ * the socket is down (ms, or null while live), and when it retries next.
+ * @typedef {{changed: boolean, downSince: number | null, retryAt: number}} StatusDetail
+ */
 
 export class SeatSocket {
   /**
-   * @param {object} options
-   * @param {(status: string, detail: object) => void} options.onStatus
+   * @param {object} [options]
+   * @param {(status: string, detail: StatusDetail) => void} [options.onStatus]
    * @param {number} [options.backoffBaseMs] first retry delay (doubles per failure)
    * @param {number} [options.backoffCapMs] longest retry delay
    * @param {number} [options.offlineAfterMs] down this long: "offline", not "reconnecting"
+   * @param {number} [options.pingEveryMs] a ping this often finds a dead connection
+   * @param {number} [options.requestTimeoutMs] a command unanswered this long fails
    */
   constructor({ onStatus = () => {}, backoffBaseMs = 500, backoffCapMs = 15000,
                 offlineAfterMs = 10000, pingEveryMs = 25000, requestTimeoutMs = 10000 } = {}) {

@@ -1,3 +1,4 @@
+// @ts-check
 // The seat shapes, state marks and hatch pattern, defined once per page and
 // <use>d by every seat drawing (picker buttons, legends, the kiosk's map).
 
