@@ -297,7 +297,7 @@ class StreamReader:
         sink = feed.sink
         self._busy = False
         for key, entries in reply or ():
-            followed = _showtime_of(key)
+            followed = redis_keys.showtime_of_events(key)
             if followed is None or positions.get(followed) != asked.get(followed):
                 # The wake stream; or a room closed, reopened or resynchronised
                 # while we read: it starts from its new position next read.
@@ -333,14 +333,3 @@ class StreamReader:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
-
-
-def _showtime_of(key: bytes | str) -> int | None:
-    text = key.decode() if isinstance(key, bytes) else key
-    prefix = "ev:{st:"
-    if not text.startswith(prefix):
-        return None
-    try:
-        return int(text[len(prefix):-1])
-    except ValueError:
-        return None

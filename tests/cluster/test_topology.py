@@ -79,7 +79,7 @@ async def test_a_call_mid_migration_is_asked_over_to_the_importing_master(
         with node.client() as client:
             client.execute_command("CLUSTER SETSLOT", slot, "NODE", target_id)
     with target.client() as dst:
-        assert dst.get(redis_keys.seat(spread.a, "A2")) == b"u2"
+        assert dst.hget(redis_keys.held(spread.a), "A2") == b"u2"
     snapshot = await engine.snapshot(spread.a)
     assert sorted(snapshot.held) == ["A1", "A2"] and snapshot.booked == ["B1"]
     assert snapshot.offset == result.offset
