@@ -16,7 +16,8 @@
 --   KEYS[8]  lapsedat:{st:<id>} zset: holder id -> its last lapse (ms)
 --   KEYS[9]  bref:{st:<id>}     hash: booked seat -> booking reference
 --   KEYS[10] addr:{st:<id>}     zset, all scores 0: "<address>|<seat>" for
---                               each seat held from a client address
+--                               each seat held from a client address (and
+--                               stale ones, dropped lazily: see hold.lua)
 --   KEYS[11] addrof:{st:<id>}   hash: held seat -> address of its latest hold
 --   ARGV[1]  stream max length (approximate trim); each verb's own
 --            arguments follow from ARGV[2].
@@ -132,16 +133,16 @@ local function address_entry(address, seat)
   return address .. '|' .. seat
 end
 
--- Drops whatever holds `seats` have: their holder, their holders' lists and
--- their address entries (the caller removes them from the expiry set).
--- Returns seat -> holder for the seats that had one.
-local function drop_holds(seats)
+-- Drops whatever holds `seats` have: their holder and their holders' lists
+-- (the caller removes them from the expiry set). `current` is their holders
+-- as HMGET read them, when the caller has read them already. Address entries
+-- are left to the hold script, which drops the stale ones it meets (see
+-- hold.lua). Returns seat -> holder for the seats that had one.
+local function drop_holds(seats, current)
   local holders = {}
   if #seats == 0 then return holders end
-  local current = redis.call('HMGET', held_key, unpack(seats))
-  local froms = redis.call('HMGET', addrof_key, unpack(seats))
+  current = current or redis.call('HMGET', held_key, unpack(seats))
   local gone_of, order = {}, {}  -- holder -> set of its seats dropped
-  local any_from = false
   for i, seat in ipairs(seats) do
     local holder = current[i]
     if holder then
@@ -149,13 +150,8 @@ local function drop_holds(seats)
       if not gone_of[holder] then gone_of[holder] = {}; order[#order + 1] = holder end
       gone_of[holder][seat] = true
     end
-    if froms[i] then
-      any_from = true
-      redis.call('ZREM', addr_key, address_entry(froms[i], seat))
-    end
   end
   redis.call('HDEL', held_key, unpack(seats))
-  if any_from then redis.call('HDEL', addrof_key, unpack(seats)) end
   for _, holder in ipairs(order) do
     local gone = gone_of[holder]
     put_list(mine_key, holder, without(split(redis.call('HGET', mine_key, holder)), gone))

@@ -16,11 +16,11 @@
 --
 -- Per-address cap: the address index (KEYS[10]) has an entry per seat held
 -- from an address, across all its holders, and addrof names the address of
--- each seat's latest hold. Every script that ends a hold drops its entry
--- (drop_holds); entries the backstop TTL left behind are dropped here, only
--- when the count would refuse: each whose seat is no longer held or whose
--- latest hold is another address's. The common hold costs O(log n); a
--- refusal O(cap).
+-- each seat's latest hold. Holds end in scripts that leave addresses alone
+-- (release, expire, book, cancel, the TTL backstop), so entries go stale and
+-- are dropped here, only when the count would refuse: each whose seat is no
+-- longer held or whose latest hold is another address's. Stale entries are
+-- so bounded by the cap; the common hold costs O(log n), a refusal O(cap).
 
 local holder = ARGV[2]
 local ttl = tonumber(ARGV[3])
@@ -111,14 +111,15 @@ keep_until(held_key, until_ms)
 keep_until(mine_key, until_ms)
 unlapse(holder, seats)
 if capped then
+  local entries, owners = {}, {}
   for _, seat in ipairs(seats) do
-    local from = redis.call('HGET', addrof_key, seat)
-    if from and from ~= address then
-      redis.call('ZREM', addr_key, address_entry(from, seat))
-    end
-    redis.call('ZADD', addr_key, 0, address_entry(address, seat))
-    redis.call('HSET', addrof_key, seat, address)
+    entries[#entries + 1] = 0
+    entries[#entries + 1] = address_entry(address, seat)
+    owners[#owners + 1] = seat
+    owners[#owners + 1] = address
   end
+  redis.call('ZADD', addr_key, unpack(entries))
+  redis.call('HSET', addrof_key, unpack(owners))
   keep_until(addr_key, until_ms)
   keep_until(addrof_key, until_ms)
 elseif books then
@@ -130,7 +131,6 @@ elseif books then
     local from = redis.call('HGET', addrof_key, seat)
     if from and not held_before[seat] then
       redis.call('HDEL', addrof_key, seat)
-      redis.call('ZREM', addr_key, address_entry(from, seat))
     elseif from then
       keep_until(addr_key, until_ms)
       keep_until(addrof_key, until_ms)

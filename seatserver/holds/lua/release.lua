@@ -16,7 +16,7 @@ for i, seat in ipairs(seats) do
 end
 if #refused > 0 then return {'not_holder', now, refused} end
 
-drop_holds(seats)
+drop_holds(seats, current)
 redis.call('ZREM', exp_key, unpack(seats))
 local offset = append('release', seats)
 return {'ok', now, offset, stream_epoch()}
