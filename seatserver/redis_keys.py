@@ -53,7 +53,8 @@ def lapsed_at(showtime: int) -> str:
 def address_seats(showtime: int) -> str:
     """Sorted set, every score 0: ``<address>|<seat>`` for each seat held from
     a client address (IPv4, or IPv6 /64), counted by lex range per address
-    for the per-address seat cap (see ``address_entry``)."""
+    for the per-address seat cap (see ``address_entry``); entries of holds
+    that ended are dropped lazily by the hold script (holds/lua/hold.lua)."""
     return f"addr:{tag(showtime)}"
 
 
