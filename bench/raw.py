@@ -42,18 +42,15 @@ def _calls(i: int, showtimes: list[int], settings: Settings
            ) -> tuple[list[str], list[Any], list[Any]]:
     """Keys, hold arguments and release arguments for the i-th holder and seat."""
     showtime = showtimes[i % len(showtimes)]
-    keys = [redis_keys.expiries(showtime), redis_keys.booked(showtime),
-            redis_keys.events(showtime), redis_keys.epoch(showtime)]
-    common: list[Any] = [redis_keys.seat_prefix(showtime), redis_keys.mine_prefix(showtime),
-                            settings.stream_maxlen]
+    keys = redis_keys.showtime_keys(showtime)
     holder, seat = f"raw{i}", f"R{i}"
     # Every raw holder acts from one address under a cap far above the run's
     # holds, so the per-address bookkeeping a real hold does is measured too.
-    per_address = [RAW_ADDRESS_CAP, "127.0.0.1", redis_keys.address_prefix(showtime),
-                   redis_keys.seat_addresses(showtime)]
-    hold_args = [*common, holder, settings.hold_ttl_s * 1000, settings.max_seats,
-                 settings.backstop_ms, *per_address, seat]
-    return keys, hold_args, [*common, holder, seat]
+    hold_args = [settings.stream_maxlen, holder, settings.hold_ttl_s * 1000,
+                 settings.max_seats, settings.backstop_ms, RAW_ADDRESS_CAP, "127.0.0.1",
+                 seat]
+    release_args = [settings.stream_maxlen, holder, seat]
+    return keys, hold_args, release_args
 
 
 async def run(redis_url: str, concurrency: int, duration: float, showtimes: list[int],

@@ -18,7 +18,6 @@ import signal
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import timedelta
 from types import FrameType
 
@@ -240,13 +239,13 @@ def _staff_line(account: StaffAccount) -> str:
 
 
 def serve(settings: Settings, *, host: str | None, port: int | None, workers: int) -> int:
-    settings = replace(settings, host=host or settings.host,
-                       port=settings.port if port is None else port)
+    settings = settings.replace(host=host or settings.host,
+                                port=settings.port if port is None else port)
     if workers < 1:
         raise UsageError("--workers must be at least 1")
     if settings.port == 0 and not is_worker():
         # The public URL (by default) names the port: choose it now.
-        settings = replace(settings, port=free_port(settings.host))
+        settings = settings.replace(port=free_port(settings.host))
     if bool(settings.redis_url) != bool(settings.database_url):
         raise UsageError("set both REDIS_URL and DATABASE_URL, or neither "
                          "to run embedded servers")

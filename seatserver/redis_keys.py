@@ -12,13 +12,9 @@ def tag(showtime: int) -> str:
     return f"{{st:{showtime}}}"
 
 
-def seat_prefix(showtime: int) -> str:
-    """Prefix of ``seat:{st:<id>}:<seat>``; the scripts append the seat id."""
-    return f"seat:{tag(showtime)}:"
-
-
-def seat(showtime: int, seat_id: str) -> str:
-    return f"{seat_prefix(showtime)}{seat_id}"
+def held(showtime: int) -> str:
+    """Hash: held seat -> holder id."""
+    return f"held:{tag(showtime)}"
 
 
 def expiries(showtime: int) -> str:
@@ -35,36 +31,50 @@ def booking_refs(showtime: int) -> str:
     return f"bref:{tag(showtime)}"
 
 
-def mine_prefix(showtime: int) -> str:
-    return f"mine:{tag(showtime)}:"
+def mine(showtime: int) -> str:
+    """Hash: holder id -> the seats it holds in the showtime, comma-joined
+    (the per-holder limit and the snapshot's ``mine``)."""
+    return f"mine:{tag(showtime)}"
 
 
-def mine(showtime: int, holder: str) -> str:
-    """Set of the seats one holder holds in one showtime."""
-    return f"{mine_prefix(showtime)}{holder}"
+def lapsed(showtime: int) -> str:
+    """Hash: holder id -> the seats whose hold by it expired and that it has
+    not held since, comma-joined; kept an hour after its last lapse, by
+    ``lapsed_at``."""
+    return f"lapsed:{tag(showtime)}"
 
 
-def lapsed(showtime: int, holder: str) -> str:
-    """Set of the seats whose hold by ``holder`` expired and that the holder has
-    not held since (kept an hour). The scripts derive it from ``mine_prefix``."""
-    return f"{mine(showtime, holder)}:lapsed"
+def lapsed_at(showtime: int) -> str:
+    """Sorted set: holder id -> when its last hold lapsed (ms of Redis' clock),
+    by which ``lapsed`` entries older than an hour are ignored and pruned."""
+    return f"lapsedat:{tag(showtime)}"
 
 
-def address_prefix(showtime: int) -> str:
-    """Prefix of ``addr:{st:<id>}:<address>``: a sorted set of the seats held
-    from one client address (IPv4, or IPv6 /64) -> their deadline, for the
-    per-address seat cap. The hold script appends the address."""
-    return f"addr:{tag(showtime)}:"
+def address_seats(showtime: int) -> str:
+    """Sorted set, every score 0: ``<address>|<seat>`` for each seat held from
+    a client address (IPv4, or IPv6 /64), counted by lex range per address
+    for the per-address seat cap (see ``address_entry``); entries of holds
+    that ended are dropped lazily by the hold script (holds/lua/hold.lua)."""
+    return f"addr:{tag(showtime)}"
 
 
-def address_seats(showtime: int, address: str) -> str:
-    return f"{address_prefix(showtime)}{address}"
+def address_entry(address: str, seat_id: str) -> str:
+    """A member of ``address_seats`` (the hold script builds the same)."""
+    return f"{address}|{seat_id}"
 
 
 def seat_addresses(showtime: int) -> str:
-    """Hash: held seat -> the client address of its latest hold (what tells a
-    live entry of an address set from one whose hold ended)."""
+    """Hash: held seat -> the client address of its latest hold."""
     return f"addrof:{tag(showtime)}"
+
+
+def showtime_keys(showtime: int) -> list[str]:
+    """Every key a hold script may touch, in the order of KEYS in
+    holds/lua/_prelude.lua: the scripts declare all of them on every call,
+    as Redis (and the proxies and servers that check it) requires."""
+    return [expiries(showtime), booked(showtime), events(showtime), epoch(showtime),
+            held(showtime), mine(showtime), lapsed(showtime), lapsed_at(showtime),
+            booking_refs(showtime), address_seats(showtime), seat_addresses(showtime)]
 
 
 def mirror_marker(part: int | None = None) -> str:
@@ -79,9 +89,23 @@ def mirror_marker(part: int | None = None) -> str:
     return "mirror:bookings" if part is None else f"mirror:bookings:{{m{part}}}"
 
 
+EVENTS_PREFIX = "ev:{st:"
+
+
 def events(showtime: int) -> str:
     """The showtime's event stream; an entry id is the room's offset."""
-    return f"ev:{tag(showtime)}"
+    return f"{EVENTS_PREFIX}{showtime}}}"
+
+
+def showtime_of_events(key: bytes | str) -> int | None:
+    """The showtime whose event stream ``key`` is, or None for any other key."""
+    text = key.decode() if isinstance(key, bytes) else key
+    if not text.startswith(EVENTS_PREFIX) or not text.endswith("}"):
+        return None
+    digits = text[len(EVENTS_PREFIX):-1]
+    if not (digits.isascii() and digits.isdigit()):
+        return None
+    return int(digits)
 
 
 def epoch(showtime: int) -> str:

@@ -1,7 +1,12 @@
 """Process configuration, read once from the environment into a frozen object.
 
-Every knob the server has is here, with its environment name, so that
-docs/configuration.md can be checked against one place.
+One typed model (pydantic-settings): each field the environment may set
+names its variable and how its text reads in an ``Env`` beside its type, so
+the variables, their defaults and bounds live in one place, and
+docs/configuration.md is checked against it (tests/test_settings.py).
+``Settings(...)`` takes values from code only; ``Settings.from_env()`` reads
+the environment, where an unset or empty variable means the default and a
+value the server cannot use stops it with a message naming the variable.
 """
 
 from __future__ import annotations
@@ -9,10 +14,16 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Any
 from urllib.parse import urlsplit
+
+from pydantic import ValidationError, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -21,65 +32,88 @@ class SettingsError(ValueError):
     """An environment variable holds a value the server cannot use."""
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < minimum:
-        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
-    return value
+Reader = Callable[[str, str], Any]
+
+# Whole numbers the environment may set stay below this (the port below
+# 65535): far above any sensible value, and far below what would overflow a
+# deadline in milliseconds.
+MAX_COUNT = 10**9
+# Shorter configured secrets are refused: a guessable key forges payments and tickets.
+MIN_SECRET_LENGTH = 32
 
 
-def _auto_flag(env: Mapping[str, str], name: str) -> bool | None:
+def _shown(raw: str) -> str:
+    """A value as an error message quotes it: repr, cut to a readable length."""
+    return repr(raw if len(raw) <= 40 else raw[:40] + "...")
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    """Reads a whole number in ASCII digits (surrounding spaces allowed), in bounds."""
+
+    minimum: int = 0
+    maximum: int = MAX_COUNT
+
+    def __call__(self, name: str, raw: str) -> int:
+        text = raw.strip()
+        digits = text[1:] if text[:1] in ("-", "+") else text
+        if not (digits.isascii() and digits.isdigit()):
+            raise SettingsError(f"{name} must be a whole number, got {_shown(raw)}")
+        if len(digits) > len(str(MAX_COUNT)):
+            raise SettingsError(f"{name} must be at most {self.maximum}, got {_shown(raw)}")
+        value = int(text)
+        if value < self.minimum:
+            raise SettingsError(f"{name} must be at least {self.minimum}, got {value}")
+        if value > self.maximum:
+            raise SettingsError(f"{name} must be at most {self.maximum}, got {value}")
+        return value
+
+
+def text(name: str, raw: str) -> str:
+    return raw
+
+
+def folder(name: str, raw: str) -> Path:
+    return Path(raw)
+
+
+def auto_flag(name: str, raw: str) -> bool | None:
     """``yes``/``no``, or None for ``auto`` (and unset): find out at start."""
-    raw = (env.get(name) or "auto").strip().lower()
     choices = {"auto": None, "yes": True, "true": True, "1": True,
                "no": False, "false": False, "0": False}
-    if raw not in choices:
-        raise SettingsError(f"{name} must be auto, yes or no, got {raw!r}")
-    return choices[raw]
+    value = raw.strip().lower()
+    if value not in choices:
+        raise SettingsError(f"{name} must be auto, yes or no, got {_shown(value)}")
+    return choices[value]
 
 
-def _origins(raw: str | None) -> tuple[str, ...]:
-    if not raw:
-        return ()
+def flag(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise SettingsError(f"{name} must be 1 or 0 (true/false), got {_shown(value)}")
+
+
+def origins(name: str, raw: str) -> tuple[str, ...]:
     return tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
 
 
-def _bool(env: Mapping[str, str], name: str) -> bool:
-    raw = (env.get(name) or "").strip().lower()
-    if raw in ("", "0", "false", "no", "off"):
-        return False
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    raise SettingsError(f"{name} must be 1 or 0 (true/false), got {raw!r}")
-
-
-def _networks(env: Mapping[str, str], name: str) -> tuple[Network, ...]:
+def networks(name: str, raw: str) -> tuple[Network, ...]:
     found: list[Network] = []
-    for part in (env.get(name) or "").split(","):
+    for part in raw.split(","):
         if not part.strip():
             continue
         try:
             found.append(ipaddress.ip_network(part.strip(), strict=False))
         except ValueError:
-            raise SettingsError(f"{name}: {part.strip()!r} is not an address or "
+            raise SettingsError(f"{name}: {_shown(part.strip())} is not an address or "
                                 "network (like 10.0.0.5 or 10.0.0.0/8)") from None
     return tuple(found)
 
 
-# Shorter configured secrets are refused: a guessable key forges payments and tickets.
-MIN_SECRET_LENGTH = 32
-
-
-def _secret(env: Mapping[str, str], name: str) -> str | None:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return None
+def secret(name: str, raw: str) -> str:
     if len(raw) < MIN_SECRET_LENGTH or raw != raw.strip() or not raw.isprintable():
         raise SettingsError(f"{name} must be at least {MIN_SECRET_LENGTH} printable characters "
                             "without surrounding spaces (e.g. `openssl rand -hex 32`); or "
@@ -91,22 +125,22 @@ _HOST_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0
                         r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 
 
-def _public_url(env: Mapping[str, str], name: str) -> str | None:
+def origin_url(name: str, raw: str) -> str | None:
     """``http(s)://host[:port]``, normalised (no trailing slash); nothing else."""
-    raw = (env.get(name) or "").strip()
-    if not raw:
+    value = raw.strip()
+    if not value:
         return None
     problem = f"{name} must be like https://tickets.example.com or http://localhost:8080 " \
-              f"(scheme, host, optional port; no path, query or user), got {raw!r}"
+              f"(scheme, host, optional port; no path, query or user), got {_shown(value)}"
     try:
-        parts = urlsplit(raw)
+        parts = urlsplit(value)
         port = parts.port
     except ValueError:
         raise SettingsError(problem) from None
     host = parts.hostname or ""
     if (parts.scheme not in ("http", "https") or parts.path not in ("", "/")
             or parts.query or parts.fragment or parts.username or parts.password
-            or not raw.isascii() or port == 0 or not _valid_host(host)):
+            or not value.isascii() or port == 0 or not _valid_host(host)):
         raise SettingsError(problem)
     shown = f"[{host}]" if ":" in host else host.lower()
     return f"{parts.scheme}://{shown}" + ("" if port is None else f":{port}")
@@ -123,32 +157,89 @@ def _valid_host(host: str) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class Settings:
-    redis_url: str | None = None
+class Env:
+    """The environment variable a setting is read from and how its text reads.
+
+    ``shown`` is the default as docs/configuration.md writes it, when that is
+    not the value itself (``None`` is "unset", an empty tuple "empty").
+    """
+
+    name: str
+    read: Reader = text
+    shown: str | None = None
+
+
+def env_fields() -> Iterator[tuple[str, FieldInfo, Env]]:
+    """Every setting the environment may set: field name, field, variable."""
+    for field_name, info in Settings.model_fields.items():
+        for meta in info.metadata:
+            if isinstance(meta, Env):
+                yield field_name, info, meta
+
+
+# The mapping from_env reads; unset: Settings(...) takes values from code only.
+_environment: ContextVar[Mapping[str, str] | None] = ContextVar("environment", default=None)
+
+
+class _EnvironmentSource(PydanticBaseSettingsSource):
+    """The values the environment sets, read by each field's ``Env``.
+
+    An unset or empty variable is left out (the field keeps its default); a
+    NUL byte is refused before any reader sees the value.
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        self._env = env
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # __call__ reads every field at once
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for field_name, _, env in env_fields():
+            raw = self._env.get(env.name)
+            if not raw:
+                continue
+            if "\x00" in raw:
+                raise SettingsError(f"{env.name} must not contain a NUL character")
+            values[field_name] = env.read(env.name, raw)
+        return values
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True, extra="forbid")
+
+    redis_url: Annotated[str | None, Env("REDIS_URL")] = None
     # Whether REDIS_URL is a node of a Redis Cluster; None: ask it at start.
-    redis_cluster: bool | None = None
-    database_url: str | None = None
-    host: str = "0.0.0.0"
-    port: int = 8080
-    hold_ttl_s: int = 480
-    max_seats: int = 10
+    redis_cluster: Annotated[bool | None,
+                             Env("SEATSERVER_REDIS_CLUSTER", auto_flag, shown="auto")] = None
+    database_url: Annotated[str | None, Env("DATABASE_URL")] = None
+    host: Annotated[str, Env("SEATSERVER_HOST")] = "0.0.0.0"
+    port: Annotated[int, Env("SEATSERVER_PORT", Count(maximum=65535))] = 8080
+    hold_ttl_s: Annotated[int, Env("SEATSERVER_HOLD_TTL", Count(minimum=1))] = 480
+    max_seats: Annotated[int, Env("SEATSERVER_MAX_SEATS", Count(minimum=1))] = 10
     # Seats held at once from one client address (an IPv4 address or an IPv6
     # /64) in one showtime, across all its sessions; 0: no cap. Four buyers at
     # max_seats: a household or an office behind one NAT still buys.
-    max_seats_per_address: int = 40
+    max_seats_per_address: Annotated[int, Env("SEATSERVER_MAX_SEATS_PER_ADDRESS",
+                                              Count())] = 40
     # WebSocket connections one session may have open on one server process.
-    max_sockets_per_session: int = 16
+    max_sockets_per_session: Annotated[int, Env("SEATSERVER_MAX_SOCKETS_PER_SESSION",
+                                                Count(minimum=1))] = 16
     # Empty means "the server's own origin only" (judged from the Host header).
-    allowed_origins: tuple[str, ...] = ()
-    data_dir: Path = field(default_factory=lambda: Path(".data"))
+    allowed_origins: Annotated[tuple[str, ...],
+                               Env("SEATSERVER_ALLOWED_ORIGINS", origins)] = ()
+    data_dir: Annotated[Path, Env("SEATSERVER_DATA_DIR", folder, shown="./.data")] = \
+        Path(".data")
     # Events kept per showtime stream; a client further behind gets a snapshot.
-    stream_maxlen: int = 10_000
+    stream_maxlen: Annotated[int, Env("SEATSERVER_STREAM_MAXLEN", Count(minimum=100))] = 10_000
     # Bytes a subscriber may have unsent before it is cut off as too slow.
     send_buffer_limit: int = 1 << 20
     # SO_SNDBUF of WebSocket sockets; 0 keeps the kernel's autotuning (up to
     # net.ipv4.tcp_wmem's maximum, 4 MiB here, buffered before the bound above
     # even starts to count).
-    socket_send_buffer: int = 0
+    socket_send_buffer: Annotated[int, Env("SEATSERVER_SOCKET_SNDBUF", Count())] = 0
     # Largest WebSocket frame a client may send.
     max_frame_bytes: int = 16 * 1024
     # Client messages per second (sustained) and burst before `rate_limited`.
@@ -156,38 +247,44 @@ class Settings:
     rate_burst: int = 40
     # Seconds between WebSocket pings; a peer silent for two of them is closed.
     heartbeat_s: float = 20.0
-    redis_pool_size: int = 64
-    db_pool_size: int = 10
+    redis_pool_size: Annotated[int, Env("SEATSERVER_REDIS_POOL", Count(minimum=4))] = 64
+    db_pool_size: Annotated[int, Env("SEATSERVER_DB_POOL", Count(minimum=2))] = 10
     summary_interval_s: float = 0.25
-    # Margin the seat key's own TTL keeps beyond the hold deadline (backstop).
+    # Margin the hold keys' own TTL keeps beyond the latest deadline (backstop).
     backstop_ms: int = 5_000
 
     # Sales close this long before the start.
-    sales_close_min: int = 10
+    sales_close_min: Annotated[int, Env("SEATSERVER_SALES_CLOSE_MIN", Count())] = 10
     # Seats stay held for the payment (Redis hold extended at checkout).
-    payment_window_s: int = 600
+    payment_window_s: Annotated[int, Env("SEATSERVER_PAYMENT_WINDOW",
+                                         Count(minimum=30))] = 600
     # How long checkout waits for the provider to create a payment order
     # before giving the buyer's holds back and answering payment_unavailable.
-    payment_timeout_s: float = 15.0
+    payment_timeout_s: Annotated[float, Env("SEATSERVER_PAYMENT_TIMEOUT",
+                                            Count(minimum=1), shown="15")] = 15.0
     # Bookings can be cancelled until this long before the start: in full
     # until refund_full_h hours before, then refund_partial_percent % of it.
-    cancel_cutoff_min: int = 120
-    refund_full_h: int = 24
-    refund_partial_percent: int = 50
+    cancel_cutoff_min: Annotated[int, Env("SEATSERVER_CANCEL_CUTOFF_MIN", Count())] = 120
+    refund_full_h: Annotated[int, Env("SEATSERVER_REFUND_FULL_HOURS", Count())] = 24
+    refund_partial_percent: Annotated[int, Env("SEATSERVER_REFUND_PARTIAL_PERCENT",
+                                               Count())] = 50
     # HMAC-SHA256 key of the payment provider's signed returns and webhooks.
     # None: generated once and kept in PostgreSQL (bookings/keys.py), shared
     # by every instance; there is no default in the code.
-    payment_secret: str | None = None
+    payment_secret: Annotated[str | None, Env("SEATSERVER_PAYMENT_SECRET", secret,
+                                              shown="unset: generated")] = None
     # HMAC-SHA256 key of the ticket ids in QR codes (the door's scanners hold it).
-    ticket_secret: str | None = None
+    ticket_secret: Annotated[str | None, Env("SEATSERVER_TICKET_SECRET", secret,
+                                             shown="unset: generated")] = None
     # How long a stored key stays valid for verifying after `secrets rotate`.
-    secret_grace_s: int = 30 * 86_400
+    secret_grace_s: Annotated[int, Env("SEATSERVER_SECRET_GRACE", Count())] = 30 * 86_400
     # How often each instance reloads the stored keys (sees a rotation).
     secret_refresh_s: float = 10.0
     # Where buyers and the payment provider reach this server: the origin of
     # the return and webhook URLs. None: http://<host>:<port> as served
     # (localhost for a wildcard host); never the request's Host header.
-    public_url: str | None = None
+    public_url: Annotated[str | None, Env("SEATSERVER_PUBLIC_URL", origin_url,
+                                          shown="http://<host>:<port>")] = None
     # Webhooks signed longer ago than this are refused as stale (replays).
     webhook_tolerance_s: int = 300
     # How often each instance looks for pending bookings past their window.
@@ -204,42 +301,51 @@ class Settings:
     outbox_retry_cap_s: float = 600.0
     # A message that failed this many deliveries is parked as dead (kept,
     # logged, listed by `seatserver outbox dead`) instead of retried for ever.
-    outbox_max_attempts: int = 20
+    outbox_max_attempts: Annotated[int, Env("SEATSERVER_OUTBOX_MAX_ATTEMPTS",
+                                            Count(minimum=1))] = 20
     # How often each instance checks that Redis still has the mirror of
     # PostgreSQL's bookings (a flushed or restarted Redis has lost it).
     mirror_check_s: float = 5.0
 
     # Accounts. Session cookies are Secure when the request came over TLS (to
     # us, or to a trusted proxy that says so); secure_cookies forces it.
-    secure_cookies: bool = False
+    secure_cookies: Annotated[bool, Env("SEATSERVER_SECURE_COOKIES", flag)] = False
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (the
     # client's address for rate limits, https for Secure cookies).
-    trusted_proxies: tuple[Network, ...] = ()
+    trusted_proxies: Annotated[tuple[Network, ...],
+                               Env("SEATSERVER_TRUSTED_PROXIES", networks)] = ()
     # Guest sessions (POST /api/sessions) one client address may open per
     # minute; 0: no limit.
-    guest_sessions_per_minute: int = 30
+    guest_sessions_per_minute: Annotated[int, Env("SEATSERVER_GUEST_SESSIONS_PER_MINUTE",
+                                                  Count())] = 30
     # Failed log-ins allowed per account and per client address in a window.
-    login_limit_account: int = 5
-    login_limit_address: int = 30
-    login_window_s: int = 900
+    login_limit_account: Annotated[int, Env("SEATSERVER_LOGIN_LIMIT_ACCOUNT",
+                                            Count(minimum=1))] = 5
+    login_limit_address: Annotated[int, Env("SEATSERVER_LOGIN_LIMIT_ADDRESS",
+                                            Count(minimum=1))] = 30
+    login_window_s: Annotated[int, Env("SEATSERVER_LOGIN_WINDOW", Count(minimum=1))] = 900
     # Password-reset messages per account (and 3x that per address) per window.
     reset_limit: int = 3
     # E-mail address changes per account per log-in window.
-    email_change_limit: int = 3
+    email_change_limit: Annotated[int, Env("SEATSERVER_EMAIL_CHANGE_LIMIT",
+                                           Count(minimum=1))] = 3
     # How long a password-reset and an e-mail confirmation link work.
-    reset_token_ttl_s: int = 3600
-    email_token_ttl_s: int = 86_400
+    reset_token_ttl_s: Annotated[int, Env("SEATSERVER_RESET_TOKEN_TTL",
+                                          Count(minimum=60))] = 3600
+    email_token_ttl_s: Annotated[int, Env("SEATSERVER_EMAIL_TOKEN_TTL",
+                                          Count(minimum=60))] = 86_400
     # Argon2id hashes computed at once per process (each takes 64 MiB).
     password_hash_concurrency: int = 4
     # Passwords of the demo's staff accounts (`seed --demo`); unset: generated
     # and printed once when the account is created.
-    admin_password: str | None = None
-    kiosk_password: str | None = None
+    admin_password: Annotated[str | None, Env("SEATSERVER_ADMIN_PASSWORD")] = None
+    kiosk_password: Annotated[str | None, Env("SEATSERVER_KIOSK_PASSWORD")] = None
     # Bearer token /metrics asks for; unset: /metrics answers only local
     # scrapers that came straight to us (loopback, no forwarding header).
-    metrics_token: str | None = None
+    metrics_token: Annotated[str | None, Env("SEATSERVER_METRICS_TOKEN")] = None
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
         if not 0 <= self.refund_partial_percent <= 100:
             raise SettingsError("SEATSERVER_REFUND_PARTIAL_PERCENT must be 0 to 100, got "
                                 f"{self.refund_partial_percent}")
@@ -248,54 +354,40 @@ class Settings:
                                                or " " in self.metrics_token):
             raise SettingsError("SEATSERVER_METRICS_TOKEN must be at least 16 printable "
                                 "characters without spaces (e.g. `openssl rand -hex 32`)")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Values from code, and the environment only when from_env reads it:
+        # no .env file, no secrets folder, no environment behind a caller's back.
+        env = _environment.get()
+        if env is None:
+            return (init_settings,)
+        return (init_settings, _EnvironmentSource(settings_cls, env))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-        return cls(
-            redis_url=env.get("REDIS_URL") or None,
-            redis_cluster=_auto_flag(env, "SEATSERVER_REDIS_CLUSTER"),
-            database_url=env.get("DATABASE_URL") or None,
-            host=env.get("SEATSERVER_HOST") or "0.0.0.0",
-            port=_int(env, "SEATSERVER_PORT", 8080, minimum=0),
-            hold_ttl_s=_int(env, "SEATSERVER_HOLD_TTL", 480, minimum=1),
-            max_seats=_int(env, "SEATSERVER_MAX_SEATS", 10, minimum=1),
-            max_seats_per_address=_int(env, "SEATSERVER_MAX_SEATS_PER_ADDRESS", 40),
-            max_sockets_per_session=_int(env, "SEATSERVER_MAX_SOCKETS_PER_SESSION", 16,
-                                         minimum=1),
-            allowed_origins=_origins(env.get("SEATSERVER_ALLOWED_ORIGINS")),
-            data_dir=Path(env.get("SEATSERVER_DATA_DIR") or ".data"),
-            stream_maxlen=_int(env, "SEATSERVER_STREAM_MAXLEN", 10_000, minimum=100),
-            redis_pool_size=_int(env, "SEATSERVER_REDIS_POOL", 64, minimum=4),
-            socket_send_buffer=_int(env, "SEATSERVER_SOCKET_SNDBUF", 0, minimum=0),
-            db_pool_size=_int(env, "SEATSERVER_DB_POOL", 10, minimum=2),
-            sales_close_min=_int(env, "SEATSERVER_SALES_CLOSE_MIN", 10),
-            payment_window_s=_int(env, "SEATSERVER_PAYMENT_WINDOW", 600, minimum=30),
-            payment_timeout_s=float(_int(env, "SEATSERVER_PAYMENT_TIMEOUT", 15, minimum=1)),
-            cancel_cutoff_min=_int(env, "SEATSERVER_CANCEL_CUTOFF_MIN", 120),
-            refund_full_h=_int(env, "SEATSERVER_REFUND_FULL_HOURS", 24),
-            refund_partial_percent=_int(env, "SEATSERVER_REFUND_PARTIAL_PERCENT", 50),
-            payment_secret=_secret(env, "SEATSERVER_PAYMENT_SECRET"),
-            ticket_secret=_secret(env, "SEATSERVER_TICKET_SECRET"),
-            secret_grace_s=_int(env, "SEATSERVER_SECRET_GRACE", 30 * 86_400),
-            public_url=_public_url(env, "SEATSERVER_PUBLIC_URL"),
-            outbox_max_attempts=_int(env, "SEATSERVER_OUTBOX_MAX_ATTEMPTS", 20, minimum=1),
-            secure_cookies=_bool(env, "SEATSERVER_SECURE_COOKIES"),
-            trusted_proxies=_networks(env, "SEATSERVER_TRUSTED_PROXIES"),
-            guest_sessions_per_minute=_int(env, "SEATSERVER_GUEST_SESSIONS_PER_MINUTE", 30),
-            login_limit_account=_int(env, "SEATSERVER_LOGIN_LIMIT_ACCOUNT", 5, minimum=1),
-            login_limit_address=_int(env, "SEATSERVER_LOGIN_LIMIT_ADDRESS", 30, minimum=1),
-            login_window_s=_int(env, "SEATSERVER_LOGIN_WINDOW", 900, minimum=1),
-            email_change_limit=_int(env, "SEATSERVER_EMAIL_CHANGE_LIMIT", 3, minimum=1),
-            reset_token_ttl_s=_int(env, "SEATSERVER_RESET_TOKEN_TTL", 3600, minimum=60),
-            email_token_ttl_s=_int(env, "SEATSERVER_EMAIL_TOKEN_TTL", 86_400, minimum=60),
-            admin_password=env.get("SEATSERVER_ADMIN_PASSWORD") or None,
-            kiosk_password=env.get("SEATSERVER_KIOSK_PASSWORD") or None,
-            metrics_token=env.get("SEATSERVER_METRICS_TOKEN") or None,
-        )
+        token = _environment.set(os.environ if env is None else env)
+        try:
+            return cls()
+        except ValidationError as exc:
+            raise _settings_error(exc) from None
+        finally:
+            _environment.reset(token)
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some values changed, validated like the original."""
+        return self.model_validate({**dict(self), **changes})
 
     def with_urls(self, redis_url: str, database_url: str) -> Settings:
-        return replace(self, redis_url=redis_url, database_url=database_url)
+        return self.replace(redis_url=redis_url, database_url=database_url)
 
     @property
     def public_origin(self) -> str:
@@ -309,3 +401,13 @@ class Settings:
         elif ":" in host:
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
+
+
+def _settings_error(exc: ValidationError) -> SettingsError:
+    """The SettingsError a validator raised, else one naming the field."""
+    first = exc.errors()[0]
+    cause = (first.get("ctx") or {}).get("error")
+    if isinstance(cause, SettingsError):
+        return cause
+    where = ".".join(str(p) for p in first["loc"]) or "settings"
+    return SettingsError(f"{where}: {first['msg']}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import inspect
 import socket
 import time
@@ -41,7 +40,7 @@ async def bound_server(settings: Settings, **overrides: Any) -> TestServer:
     sock.bind(("127.0.0.1", 0))
     port: int = sock.getsockname()[1]
     overrides.setdefault("public_url", f"http://127.0.0.1:{port}")
-    server = TestServer(create_app(dataclasses.replace(settings, **overrides)),
+    server = TestServer(create_app(settings.replace(**overrides)),
                         host="127.0.0.1", port=port,
                         socket_factory=lambda host, port, family: sock)
     await server.start_server()

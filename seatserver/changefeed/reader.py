@@ -67,9 +67,29 @@ ALL = -1
 
 
 class FeedSink(Protocol):
-    async def deliver(self, showtime: int, events: list[Event]) -> None: ...
+    """Where the change feed hands what it reads (the room registry).
 
-    async def resync(self, showtime: int) -> None: ...
+    Called from the feed's reader tasks, one call at a time per reader, in
+    stream order per showtime. ``deliver`` gets the entries right after the
+    showtime's last delivered position, none of another epoch than the one
+    the sink last gave ``ChangeFeed.advance``; the feed has moved its position
+    past them before the call, so a joiner compares against the batch's end,
+    and a batch whose delivery raises is not delivered again (the error is
+    logged and the reader backs off). ``resync`` says the position is lost
+    (trimmed, another epoch, a Redis that lost its data): the sink rebuilds
+    the showtime from a snapshot and calls ``ChangeFeed.advance`` with its
+    offset and epoch; until it does, the feed asks again. Neither may wait on
+    a client: every room of the reader waits behind them.
+    """
+
+    async def deliver(self, showtime: int, events: list[Event]) -> None:
+        """Apply and fan out one batch of entries (at least one) of ``showtime``."""
+        ...
+
+    async def resync(self, showtime: int) -> None:
+        """Rebuild ``showtime`` from a snapshot: its entries since the last
+        delivered position can no longer be read."""
+        ...
 
 
 class ChangeFeed:
@@ -301,7 +321,7 @@ class StreamReader:
         sink = feed.sink
         self._busy = False
         for key, entries in reply or ():
-            followed = _showtime_of(key)
+            followed = redis_keys.showtime_of_events(key)
             if followed is None or positions.get(followed) != asked.get(followed):
                 # The wake stream; or a room closed, reopened or resynchronised
                 # while we read: it starts from its new position next read.
@@ -337,14 +357,3 @@ class StreamReader:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
-
-
-def _showtime_of(key: bytes | str) -> int | None:
-    text = key.decode() if isinstance(key, bytes) else key
-    prefix = "ev:{st:"
-    if not text.startswith(prefix):
-        return None
-    try:
-        return int(text[len(prefix):-1])
-    except ValueError:
-        return None

@@ -34,10 +34,27 @@ Item = TypeVar("Item")
 
 
 class Batcher(Protocol):
-    async def call(self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]
-                   ) -> Any: ...
+    """Runs hold scripts, batching the calls of one event-loop iteration.
 
-    async def close(self) -> None: ...
+    ``call`` runs ``script`` (EVALSHA, loading it after NOSCRIPT and trying
+    once more) with ``keys`` (every key the script touches, one hash slot)
+    and ``args``, and returns Redis' reply. Calls made in one loop iteration
+    go out together and run in the order they were made; nothing waits for a
+    batch to fill. A reply that is a Redis error raises it; a lost or stalled
+    connection fails every call waiting on it with redis-py's
+    ``ConnectionError`` or ``TimeoutError`` (the engine answers
+    ``unavailable``) and the next call reconnects. After ``close`` no call
+    may be made.
+    """
+
+    async def call(self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]
+                   ) -> Any:
+        """Run one script call in the next batch; its reply, or its error raised."""
+        ...
+
+    async def close(self) -> None:
+        """Cancel the batches in flight and drop the connection."""
+        ...
 
 
 def batcher_for(redis: Redis, *, timeout: float) -> Batcher:

@@ -14,7 +14,9 @@ Redirections are followed as the cluster specification says:
     target): ``ASKING`` and the call go to the target back to back, once,
     leaving the map alone;
   * ``TRYAGAIN`` (mid-migration, the call's keys are split between the two
-    nodes): a short wait, then again, for up to TRYAGAIN_FOR_S;
+    nodes, or the target lacks one: every showtime key is declared and an
+    empty one does not exist): a short wait, then again, for up to
+    TRYAGAIN_FOR_S;
   * ``NOSCRIPT``: the script is loaded on that node, then the call again.
 A master that cannot be reached (or answers ``CLUSTERDOWN``) fails the calls
 for its own slots, which the engine answers as ``unavailable``; the others go
@@ -83,8 +85,12 @@ class ClusterScriptBatcher:
             message = str(reply)
             log.debug("slot %s: %s", slot, message)
             if message.startswith("TRYAGAIN") and time.monotonic() < patience:
+                # Mid-migration the source sends us on (ASK) and the importing
+                # master refuses until it has every key the call declares; the
+                # patience, not the count of redirects, bounds that wait.
                 await asyncio.sleep(TRYAGAIN_WAIT_S)
                 asking = None
+                redirects = 0
                 continue
             redirects += 1
             if redirects > MAX_REDIRECTS:

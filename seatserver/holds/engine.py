@@ -136,7 +136,8 @@ class HoldEngine:
         self._booked = redis.register_script(_load("booked"))
         self._move = redis.register_script(_load("move"))
         self._position = redis.register_script(_load("position"))
-        self._commons: dict[int, tuple[list[str], list[Any]]] = {}
+        self._lapsed = redis.register_script(_load("lapsed"))
+        self._keys: dict[int, list[str]] = {}
         self.redis_errors = 0  # script calls that found Redis unreachable
         self._batcher = _batcher(redis, timeout_s)
 
@@ -152,24 +153,20 @@ class HoldEngine:
         """How long a ``note_holding`` covers new holds before it must be renewed."""
         return self._ttl / 1000
 
-    def _common(self, showtime: int) -> tuple[list[str], list[Any]]:
+    def _showtime_keys(self, showtime: int) -> list[str]:
         # Built once per showtime: at peak, building the same key names for
         # every call was ~6% of the process.
-        common = self._commons.get(showtime)
-        if common is None:
-            if len(self._commons) >= MAX_CACHED_SHOWTIMES:
-                self._commons.clear()
-            common = self._commons[showtime] = (
-                [redis_keys.expiries(showtime), redis_keys.booked(showtime),
-                 redis_keys.events(showtime), redis_keys.epoch(showtime)],
-                [redis_keys.seat_prefix(showtime), redis_keys.mine_prefix(showtime),
-                 self._maxlen])
-        return common
+        keys = self._keys.get(showtime)
+        if keys is None:
+            if len(self._keys) >= MAX_CACHED_SHOWTIMES:
+                self._keys.clear()
+            keys = self._keys[showtime] = redis_keys.showtime_keys(showtime)
+        return keys
 
     async def _run(self, script: Any, showtime: int, extra: Sequence[Any]) -> list[Any]:
-        keys, argv = self._common(showtime)
+        keys = self._showtime_keys(showtime)
         try:
-            reply: list[Any] = await self._batcher.call(script, keys, [*argv, *extra])
+            reply: list[Any] = await self._batcher.call(script, keys, [self._maxlen, *extra])
         except REDIS_DOWN as exc:
             self.redis_errors += 1
             raise Unavailable("seat service is unavailable, try again shortly") from exc
@@ -188,11 +185,10 @@ class HoldEngine:
         """
         ttl = self._ttl if ttl_ms is None else ttl_ms
         cap = self._max_per_address
-        per_address = ([cap, address, redis_keys.address_prefix(showtime),
-                        redis_keys.seat_addresses(showtime)] if cap else [0, "", "", ""])
         reply = await self._run(
             self._hold, showtime,
-            [holder, ttl, self._max_seats, self._backstop, *per_address, *seats])
+            [holder, ttl, self._max_seats, self._backstop, cap, address if cap else "",
+             *seats])
         status = _text(reply[0])
         if status == "seats_unavailable":
             refused = [_text(s) for s in reply[2]]
@@ -227,8 +223,7 @@ class HoldEngine:
         already given the seats to: it drops anyone's hold on them.
         """
         reply = await self._run(self._book, showtime, [
-            holder, reference, "force" if force else "strict",
-            redis_keys.booking_refs(showtime), *seats])
+            holder, reference, "force" if force else "strict", *seats])
         if _text(reply[0]) == "seats_unavailable":
             refused = [_text(s) for s in reply[2]]
             raise SeatsUnavailable(f"not available: {', '.join(refused)}", refused)
@@ -240,7 +235,7 @@ class HoldEngine:
         appending ``kind`` (``cancel`` or ``release``); idempotent. A reference
         of '' frees booked seats whoever booked them (reconciliation)."""
         reply = await self._run(self._cancel, showtime, [
-            holder, reference, kind, redis_keys.booking_refs(showtime), *seats])
+            holder, reference, kind, *seats])
         return SeatChange(offset=_text(reply[2]), seats=[_text(s) for s in reply[3]])
 
     async def reserve(self, showtime: int, holder: str, seats: Sequence[str],
@@ -286,7 +281,7 @@ class HoldEngine:
     async def booked(self, showtime: int) -> dict[str, str]:
         """The showtime's booked seats as Redis has them (for reconciliation),
         each with the reference of the booking that bought it ('' if unrecorded)."""
-        reply = await self._run(self._booked, showtime, [redis_keys.booking_refs(showtime)])
+        reply = await self._run(self._booked, showtime, [])
         flat = reply[2]
         return {_text(flat[i]): _text(flat[i + 1]) for i in range(0, len(flat), 2)}
 
@@ -294,11 +289,8 @@ class HoldEngine:
         """Seats whose hold by ``holder`` expired lately and that the holder
         has not held since: what tells "your hold expired" from "you held
         nothing"."""
-        try:
-            members = await self._redis.smembers(redis_keys.lapsed(showtime, holder))
-        except REDIS_DOWN as exc:
-            raise Unavailable("seat service is unavailable, try again shortly") from exc
-        return {_text(m) for m in members}
+        reply = await self._run(self._lapsed, showtime, [holder])
+        return {_text(s) for s in reply[2]}
 
     async def mark_mirrored(self, token: str) -> bool:
         """Claim the mirror marker; False when it is there already (Redis has

@@ -7,7 +7,7 @@ the small functions at the bottom, so their shapes live in one place.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
@@ -67,7 +67,11 @@ ClientMessage = Annotated[
     Subscribe | Unsubscribe | Hold | Release | Ping, Field(discriminator="op")
 ]
 _adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
-OPS = ("subscribe", "unsubscribe", "hold", "release", "ping")
+# The ops, read from the union's ``op`` literals: a message added to the union
+# is known to ``parse`` without a second list to keep in step.
+OPS: tuple[str, ...] = tuple(
+    op for kind in get_args(get_args(ClientMessage)[0])
+    for op in get_args(kind.model_fields["op"].annotation))
 
 
 def ref_of(raw: Any) -> Ref | None:

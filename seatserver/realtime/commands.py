@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, assert_never
 
 from seatserver.errors import (
     BadMessage,
@@ -69,20 +69,26 @@ class Commands:
     async def _dispatch(self, conn: Connection, msg: m.ClientMessage) -> dict[str, Any]:
         if isinstance(msg, m.Hold | m.Release) and conn.read_only:
             raise Forbidden("this session only watches: it cannot hold or release seats")
-        if isinstance(msg, m.Hold):
-            return await self._hold(conn, msg)
-        if isinstance(msg, m.Release):
-            require_seats(await self._rooms.layout(msg.showtime), msg.seats)
-            mark = await self._engine.release(msg.showtime, conn.holder, msg.seats)
-            return m.ack_ok(msg.ref, offset=mark.offset, epoch=mark.epoch)
-        if isinstance(msg, m.Subscribe):
-            resumed = await self._rooms.subscribe(conn, msg.showtime, msg.since, msg.view,
-                                                  msg.epoch)
-            return m.ack_ok(msg.ref, showtime=msg.showtime, resumed=resumed)
-        if isinstance(msg, m.Unsubscribe):
-            self._rooms.unsubscribe(conn, msg.showtime)
-            return m.ack_ok(msg.ref)
-        return m.pong(msg.ref)
+        # Exhaustive: a message type added to the union without a case here is
+        # a type error (assert_never), never a silent pong.
+        match msg:
+            case m.Hold():
+                return await self._hold(conn, msg)
+            case m.Release():
+                require_seats(await self._rooms.layout(msg.showtime), msg.seats)
+                mark = await self._engine.release(msg.showtime, conn.holder, msg.seats)
+                return m.ack_ok(msg.ref, offset=mark.offset, epoch=mark.epoch)
+            case m.Subscribe():
+                resumed = await self._rooms.subscribe(conn, msg.showtime, msg.since,
+                                                      msg.view, msg.epoch)
+                return m.ack_ok(msg.ref, showtime=msg.showtime, resumed=resumed)
+            case m.Unsubscribe():
+                self._rooms.unsubscribe(conn, msg.showtime)
+                return m.ack_ok(msg.ref)
+            case m.Ping():
+                return m.pong(msg.ref)
+            case _:
+                assert_never(msg)
 
     async def _hold(self, conn: Connection, msg: m.Hold) -> dict[str, Any]:
         require_seats(await self._rooms.layout(msg.showtime), msg.seats)

@@ -4,7 +4,6 @@ loopback peer that no proxy forwarded). Against a whole app over HTTP."""
 
 from __future__ import annotations
 
-import dataclasses
 import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -29,7 +28,7 @@ def settings(redis_url: str, database_url: str, tmp_path: Path) -> Settings:
 @pytest.fixture
 def start(aiohttp_server: Any, settings: Settings) -> Start:
     async def start(host: str = "127.0.0.1", **overrides: Any) -> TestServer:
-        app = create_app(dataclasses.replace(settings, **overrides))
+        app = create_app(settings.replace(**overrides))
         server: TestServer = await aiohttp_server(app, host=host)
         return server
     return start

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -55,7 +54,7 @@ async def _paid(buyer: Buyer, showtime: int, seats: list[str]) -> str:
 def settings(settings: Settings) -> Settings:
     """The servers' own outbox workers look once at start-up, then not for an
     hour: the tests send (or start a server that sends) themselves."""
-    return dataclasses.replace(settings, outbox_poll_s=3600)
+    return settings.replace(outbox_poll_s=3600)
 
 
 @pytest.fixture

@@ -52,7 +52,7 @@ async def test_serve_finds_the_cluster_by_itself_and_serves_rooms_on_two_masters
             await watcher.close()
             await buyer.close()
     # The seats live on two different masters.
-    owners = {cluster.master_of(redis_keys.seat(s, seats[1])).port for s in (spread.a, spread.c)}
+    owners = {cluster.master_of(redis_keys.held(s)).port for s in (spread.a, spread.c)}
     assert len(owners) == 2
 
 

@@ -26,7 +26,7 @@ from tests.support import eventually
 async def engine(cluster: PrivateCluster) -> AsyncIterator[HoldEngine]:
     client = RedisCluster.from_url(cluster.url)
     engine = HoldEngine(client, hold_ttl_ms=60_000, max_seats=10, stream_maxlen=1000,
-                        backstop_ms=1000)
+                        backstop_ms=1000, max_seats_per_address=10)
     yield engine
     await engine.close()
     await client.aclose()
@@ -60,10 +60,17 @@ async def test_holds_and_the_feed_follow_a_slot_resharded_to_another_master(
 
 async def test_a_call_mid_migration_is_asked_over_to_the_importing_master(
         engine: HoldEngine, cluster: PrivateCluster, spread: Spread) -> None:
-    await engine.hold(spread.a, "u1", ["A1"])
-    await engine.book(spread.a, "", "REF1", ["B1"], force=True)  # every key exists
+    # The importing master runs a call only if it has every key the call
+    # declares: make every key of the showtime exist (a lapse, an address).
+    await engine.hold(spread.a, "u0", ["A9"], ttl_ms=50, address="198.51.100.7")
+    await asyncio.sleep(0.1)
+    assert (await engine.expire(spread.a)).expired == 1
+    await engine.hold(spread.a, "u1", ["A1"], address="198.51.100.7")
+    await engine.book(spread.a, "", "REF1", ["B1"], force=True)
     slot = slot_of(spread.a)
     source = cluster.master_of(redis_keys.events(spread.a))
+    with source.client() as src:
+        assert src.exists(*redis_keys.showtime_keys(spread.a)) == 11
     target = cluster.masters[other_master(cluster, spread.a)]
     source_id, target_id = cluster.node_id(source), cluster.node_id(target)
     with source.client() as src, target.client() as dst:
@@ -79,7 +86,7 @@ async def test_a_call_mid_migration_is_asked_over_to_the_importing_master(
         with node.client() as client:
             client.execute_command("CLUSTER SETSLOT", slot, "NODE", target_id)
     with target.client() as dst:
-        assert dst.get(redis_keys.seat(spread.a, "A2")) == b"u2"
+        assert dst.hget(redis_keys.held(spread.a), "A2") == b"u2"
     snapshot = await engine.snapshot(spread.a)
     assert sorted(snapshot.held) == ["A1", "A2"] and snapshot.booked == ["B1"]
     assert snapshot.offset == result.offset

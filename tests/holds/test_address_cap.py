@@ -48,7 +48,7 @@ async def test_refused_hold_takes_nothing(capped: HoldEngine, redis: Redis) -> N
     with pytest.raises(TooManySeats):
         await capped.hold(ST, "u3", ["C1"], address=HOME)
 
-    assert await redis.get(redis_keys.seat(ST, "C1")) is None
+    assert await redis.hget(redis_keys.held(ST), "C1") is None
     assert await redis.xlen(redis_keys.events(ST)) == before
     assert (await capped.snapshot(ST, "u3")).mine == {}
 
@@ -89,7 +89,7 @@ async def test_a_seat_whose_key_the_backstop_removed_does_not_count(
     await capped.hold(ST, "u2", ["B1", "B2"], address=HOME)
     # As if the key's own TTL ran out with no script running (and the expiry
     # set lost the seat): nothing names the address of the hold that ended.
-    await redis.delete(redis_keys.seat(ST, "A1"))
+    await redis.hdel(redis_keys.held(ST), "A1")
     await redis.zrem(redis_keys.expiries(ST), "A1")
 
     await capped.hold(ST, "u3", ["C1"], address=HOME)
@@ -153,12 +153,12 @@ async def test_no_address_or_no_cap_keeps_no_books(make_engine: EngineFactory,
 
 
 async def test_address_keys_share_the_showtimes_hash_slot() -> None:
-    assert redis_keys.address_seats(ST, HOME).startswith("addr:{st:7}:")
+    assert redis_keys.address_seats(ST) == "addr:{st:7}"
     assert redis_keys.seat_addresses(ST) == "addrof:{st:7}"
 
 
 async def test_address_books_expire_with_the_holds(capped: HoldEngine, redis: Redis) -> None:
     await capped.hold(ST, "u1", ["A1"], address=HOME)
 
-    for key in (redis_keys.address_seats(ST, HOME), redis_keys.seat_addresses(ST)):
+    for key in (redis_keys.address_seats(ST), redis_keys.seat_addresses(ST)):
         assert 0 < await redis.pttl(key) <= 60_000 + 1000

@@ -126,7 +126,7 @@ async def test_seat_key_ttl_is_a_backstop_beyond_the_deadline(
         redis: Redis, make_engine: EngineFactory) -> None:
     engine = make_engine(ttl_ms=10_000)
     await engine.hold(ST, "u1", ["A1"])
-    pttl = await redis.pttl(redis_keys.seat(ST, "A1"))
+    pttl = await redis.pttl(redis_keys.held(ST))
     assert 10_000 < pttl <= 11_000
 
 
@@ -134,7 +134,7 @@ async def test_holder_set_forgets_seats_lost_to_the_backstop(
         redis: Redis, make_engine: EngineFactory) -> None:
     engine = make_engine(ttl_ms=60_000, max_seats=2)
     await engine.hold(ST, "u1", ["A1", "A2"])
-    await redis.delete(redis_keys.seat(ST, "A1"), redis_keys.seat(ST, "A2"))
+    await redis.hdel(redis_keys.held(ST), "A1", "A2")
     await redis.delete(redis_keys.expiries(ST))
     await engine.hold(ST, "u1", ["B1", "B2"])  # the stale set does not count
     assert sorted((await engine.snapshot(ST, "u1")).mine) == ["B1", "B2"]

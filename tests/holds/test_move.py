@@ -26,7 +26,7 @@ async def test_move_hands_every_seat_over_with_its_deadline(engine: HoldEngine,
     first = await engine.hold(ST, "guest", ["A1", "A2"])
     await asyncio.sleep(0.01)
     later = await engine.hold(ST, "guest", ["A3"])
-    ttl_before = await redis.pttl(redis_keys.seat(ST, "A3"))
+    ttl_before = await redis.pttl(redis_keys.held(ST))
     events_before = await stream_length(redis)
 
     moved = await engine.move(ST, "guest", "account")
@@ -36,8 +36,8 @@ async def test_move_hands_every_seat_over_with_its_deadline(engine: HoldEngine,
     assert snap.mine == {"A1": first.expires_at, "A2": first.expires_at,
                          "A3": later.expires_at}
     assert (await engine.snapshot(ST, "guest")).mine == {}
-    assert await redis.get(redis_keys.seat(ST, "A1")) == b"account"
-    assert 0 < ttl_before - await redis.pttl(redis_keys.seat(ST, "A3")) < 1000
+    assert await redis.hget(redis_keys.held(ST), "A1") == b"account"
+    assert 0 < ttl_before - await redis.pttl(redis_keys.held(ST)) < 1000
     # Nothing anyone sees changed: no event.
     assert await stream_length(redis) == events_before
     assert snap.offset == later.offset
@@ -98,7 +98,7 @@ async def test_the_accounts_seat_set_lives_as_long_as_the_longest_hold_moved(
 
     await engine.move(ST, "guest", "account")
 
-    assert await redis.pttl(redis_keys.mine(ST, "account")) > 50_000
+    assert await redis.pttl(redis_keys.mine(ST)) > 50_000
 
 
 async def test_the_holder_index_names_the_showtimes_noted(engine: HoldEngine,

@@ -10,7 +10,6 @@ submitted to it.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import threading
 from collections.abc import Coroutine, Iterator
@@ -103,7 +102,7 @@ class LiveApp:
 
 @pytest.fixture
 def live(settings: Settings, demo: list[int]) -> Iterator[LiveApp]:
-    app = LiveApp(dataclasses.replace(settings, rate_per_s=100_000.0, rate_burst=100_000))
+    app = LiveApp(settings.replace(rate_per_s=100_000.0, rate_burst=100_000))
     app.start()
     try:
         yield app

@@ -1,22 +1,39 @@
 -- Prelude shared by every hold script; the engine prepends it when loading.
 --
--- Every script takes the same leading keys and arguments:
---   KEYS[1] exp:{st:<id>}     zset: held seat -> deadline (ms, Redis clock)
---   KEYS[2] booked:{st:<id>}  set:  booked seats
---   KEYS[3] ev:{st:<id>}      stream: the showtime's event log
---   KEYS[4] epoch:{st:<id>}   string: the stream's epoch (see stream_epoch)
---   ARGV[1] seat key prefix   "seat:{st:<id>}:" (a seat key is prefix .. seat id)
---   ARGV[2] mine key prefix   "mine:{st:<id>}:" (a holder's set is prefix .. holder)
---   ARGV[3] stream max length (approximate trim)
--- Seat and holder keys are derived from the prefixes because the expiry step
--- only learns which seats are due while it runs. They share the showtime's
--- hash tag, so every key a script touches lives in one slot.
+-- Every script is called with the same keys, all of the showtime's hash slot
+-- (redis_keys.showtime_keys builds them, in this order), and declares every
+-- key it touches: the set of keys is fixed per showtime, not derived from a
+-- seat or a holder, so Redis Cluster, proxies and compatible servers that
+-- check declared keys see them all.
+--   KEYS[1]  exp:{st:<id>}      zset: held seat -> deadline (ms, Redis clock)
+--   KEYS[2]  booked:{st:<id>}   set:  booked seats
+--   KEYS[3]  ev:{st:<id>}       stream: the showtime's event log
+--   KEYS[4]  epoch:{st:<id>}    string: the stream's epoch (see stream_epoch)
+--   KEYS[5]  held:{st:<id>}     hash: held seat -> holder id
+--   KEYS[6]  mine:{st:<id>}     hash: holder id -> its held seats, "A1,A2"
+--   KEYS[7]  lapsed:{st:<id>}   hash: holder id -> seats whose hold by it
+--                               expired and that it has not held since
+--   KEYS[8]  lapsedat:{st:<id>} zset: holder id -> its last lapse (ms)
+--   KEYS[9]  bref:{st:<id>}     hash: booked seat -> booking reference
+--   KEYS[10] addr:{st:<id>}     zset, all scores 0: "<address>|<seat>" for
+--                               each seat held from a client address (and
+--                               stale ones, dropped lazily: see hold.lua)
+--   KEYS[11] addrof:{st:<id>}   hash: held seat -> address of its latest hold
+--   ARGV[1]  stream max length (approximate trim); each verb's own
+--            arguments follow from ARGV[2].
+-- Seat ids never contain ',' (the layout's ids; the stream's `s` field joins
+-- them the same way).
 --
 -- The deadline clock is Redis' own TIME, never the caller's. Running the due
 -- expiries first means no script ever acts on a hold whose deadline passed.
+-- The hashes live, as a whole, until the latest deadline they hold plus the
+-- backstop; every hold ends in a script (deadlines in KEYS[1]), the TTL only
+-- clears what a showtime nobody touches any more left behind.
 
 local exp_key, booked_key, ev_key, epoch_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local seat_prefix, mine_prefix, maxlen = ARGV[1], ARGV[2], ARGV[3]
+local held_key, mine_key, lapsed_key, lapsed_at_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local refs_key, addr_key, addrof_key = KEYS[9], KEYS[10], KEYS[11]
+local maxlen = ARGV[1]
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 
@@ -61,25 +78,122 @@ local function append(kind, seats, extra)
   return redis.call(unpack(args))
 end
 
--- Drops whatever hold a seat has (its key and its holder's set entry; the
--- caller removes it from the expiry set). Returns the holder, or false.
-local function drop_hold(seat)
-  local key = seat_prefix .. seat
-  local holder = redis.call('GET', key)
-  if holder then
-    redis.call('DEL', key)
-    redis.call('SREM', mine_prefix .. holder, seat)
+-- A list of seats as one hash value ("A1,A2"; '' or a missing field: none).
+local function split(value)
+  local seats = {}
+  if value then
+    for seat in string.gmatch(value, '[^,]+') do seats[#seats + 1] = seat end
   end
-  return holder
+  return seats
 end
 
--- A holder's lapsed set: seats whose hold by them ran out (expired) and that
--- they have not held since, kept an hour after the last lapse. Checkout tells
--- "your hold expired" from "you hold nothing" by it. The key is derived like
--- the holder's own set (see redis_keys.lapsed).
+-- Writes a holder's entry of a seat-list hash (mine, lapsed); none: removed.
+local function put_list(key, holder, seats)
+  if #seats == 0 then
+    redis.call('HDEL', key, holder)
+  else
+    redis.call('HSET', key, holder, table.concat(seats, ','))
+  end
+end
+
+-- The seats of `list` that are not in `gone` (a set: seat -> true).
+local function without(list, gone)
+  local kept = {}
+  for _, seat in ipairs(list) do
+    if not gone[seat] then kept[#kept + 1] = seat end
+  end
+  return kept
+end
+
+-- `list` with `seats` appended, each seat once.
+local function with(list, seats)
+  local seen, out = {}, {}
+  for _, seat in ipairs(list) do
+    if not seen[seat] then seen[seat] = true; out[#out + 1] = seat end
+  end
+  for _, seat in ipairs(seats) do
+    if not seen[seat] then seen[seat] = true; out[#out + 1] = seat end
+  end
+  return out
+end
+
+local function as_set(seats)
+  local set = {}
+  for _, seat in ipairs(seats) do set[seat] = true end
+  return set
+end
+
+-- Makes a key live at least until `at` (ms); never shortens its life.
+local function keep_until(key, at)
+  if redis.call('PTTL', key) < at - now then redis.call('PEXPIREAT', key, at) end
+end
+
+-- The member of the address index for one seat held from one address.
+local function address_entry(address, seat)
+  return address .. '|' .. seat
+end
+
+-- Drops whatever holds `seats` have: their holder and their holders' lists
+-- (the caller removes them from the expiry set). `current` is their holders
+-- as HMGET read them, when the caller has read them already. Address entries
+-- are left to the hold script, which drops the stale ones it meets (see
+-- hold.lua). Returns seat -> holder for the seats that had one.
+local function drop_holds(seats, current)
+  local holders = {}
+  if #seats == 0 then return holders end
+  current = current or redis.call('HMGET', held_key, unpack(seats))
+  local gone_of, order = {}, {}  -- holder -> set of its seats dropped
+  for i, seat in ipairs(seats) do
+    local holder = current[i]
+    if holder then
+      holders[seat] = holder
+      if not gone_of[holder] then gone_of[holder] = {}; order[#order + 1] = holder end
+      gone_of[holder][seat] = true
+    end
+  end
+  redis.call('HDEL', held_key, unpack(seats))
+  for _, holder in ipairs(order) do
+    local gone = gone_of[holder]
+    put_list(mine_key, holder, without(split(redis.call('HGET', mine_key, holder)), gone))
+  end
+  return holders
+end
+
+-- A holder's lapsed seats: seats whose hold by them ran out (expired) and
+-- that they have not held since, kept an hour after their last lapse.
+-- Checkout tells "your hold expired" from "you hold nothing" by it.
 local LAPSED_KEEP_MS = 3600000
-local function lapsed_key(holder)
-  return mine_prefix .. holder .. ':lapsed'
+local function lapsed_of(holder)
+  local at = redis.call('ZSCORE', lapsed_at_key, holder)
+  if not at or tonumber(at) <= now - LAPSED_KEEP_MS then return {} end
+  return split(redis.call('HGET', lapsed_key, holder))
+end
+
+local function set_lapsed(holder, seats, at)
+  put_list(lapsed_key, holder, seats)
+  if #seats == 0 then
+    redis.call('ZREM', lapsed_at_key, holder)
+  elseif at then
+    redis.call('ZADD', lapsed_at_key, at, holder)
+    keep_until(lapsed_key, at + LAPSED_KEEP_MS)
+    keep_until(lapsed_at_key, at + LAPSED_KEEP_MS)
+  end
+end
+
+-- Seats held again are no longer lapsed for their holder.
+local function unlapse(holder, seats)
+  local current = split(redis.call('HGET', lapsed_key, holder))
+  if #current > 0 then set_lapsed(holder, without(current, as_set(seats))) end
+end
+
+-- Forgets the lapses of holders whose last one is an hour old, a few at a time.
+local function prune_lapsed()
+  local old = redis.call('ZRANGEBYSCORE', lapsed_at_key, '-inf', now - LAPSED_KEEP_MS,
+                         'LIMIT', 0, 100)
+  if #old > 0 then
+    redis.call('HDEL', lapsed_key, unpack(old))
+    redis.call('ZREM', lapsed_at_key, unpack(old))
+  end
 end
 
 -- Releases every hold whose deadline has passed, as one `expire` event per
@@ -88,13 +202,21 @@ local function expire_due()
   local expired = 0
   while true do
     local due = redis.call('ZRANGEBYSCORE', exp_key, '-inf', now, 'LIMIT', 0, 500)
-    if #due == 0 then return expired end
+    if #due == 0 then
+      if expired > 0 then prune_lapsed() end
+      return expired
+    end
+    local holders = drop_holds(due)
+    local lapses, order = {}, {}  -- holder -> its seats that lapsed now
     for _, seat in ipairs(due) do
-      local holder = drop_hold(seat)
+      local holder = holders[seat]
       if holder then
-        redis.call('SADD', lapsed_key(holder), seat)
-        redis.call('PEXPIRE', lapsed_key(holder), LAPSED_KEEP_MS)
+        if not lapses[holder] then lapses[holder] = {}; order[#order + 1] = holder end
+        lapses[holder][#lapses[holder] + 1] = seat
       end
+    end
+    for _, holder in ipairs(order) do
+      set_lapsed(holder, with(lapsed_of(holder), lapses[holder]), now)
     end
     redis.call('ZREM', exp_key, unpack(due))
     append('expire', due)

@@ -2,12 +2,10 @@
 -- that bought it, read in one step (reconciliation compares them with
 -- PostgreSQL). A script rather than MULTI: one atomic read that goes the same
 -- way on a single Redis and on a cluster.
---   KEYS, ARGV[1..3]  see _prelude.lua
---   ARGV[4] the booking-refs hash "bref:{st:<id>}" (same hash tag)
+--   KEYS, ARGV[1]  see _prelude.lua
 -- Returns {'ok', now, {seat, reference, seat, reference, ...}}, reference ''
 -- when none is recorded.
 
-local refs_key = ARGV[4]
 local flat = {}
 for _, seat in ipairs(redis.call('SMEMBERS', booked_key)) do
   flat[#flat + 1] = seat

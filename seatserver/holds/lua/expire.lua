@@ -1,5 +1,5 @@
 -- expire: release every hold of the showtime whose deadline has passed.
---   KEYS, ARGV[1..3]  see _prelude.lua (the prelude does the work)
+--   KEYS, ARGV[1]  see _prelude.lua (the prelude does the work)
 -- Returns {'ok', now, next deadline or -1, seats expired by this call}.
 -- Safe to run from several instances at once: each expiry is recorded once.
 

@@ -1,48 +1,40 @@
 -- hold: take every requested seat for the holder, or none of them.
---   KEYS, ARGV[1..3]  see _prelude.lua
---   ARGV[4] holder id
---   ARGV[5] hold ttl (ms)
---   ARGV[6] most seats one holder may hold in this showtime
---   ARGV[7] backstop (ms) the seat key outlives its deadline by
---   ARGV[8] most seats held from one client address in this showtime
---   ARGV[9] the client address ('' when the hold carries none)
---   ARGV[10] address set prefix "addr:{st:<id>}:" ('' : no per-address cap)
---   ARGV[11] seat -> address hash "addrof:{st:<id>}"
---   ARGV[12..] seat ids (validated against the layout, no duplicates)
+--   KEYS, ARGV[1]  see _prelude.lua
+--   ARGV[2] holder id
+--   ARGV[3] hold ttl (ms)
+--   ARGV[4] most seats one holder may hold in this showtime
+--   ARGV[5] backstop (ms) the showtime's hold keys outlive the deadline by
+--   ARGV[6] most seats held from one client address in this showtime
+--           (0: no per-address cap, and no per-address books either)
+--   ARGV[7] the client address ('' when the hold carries none)
+--   ARGV[8..] seat ids (validated against the layout, no duplicates)
 -- Returns {'ok', now, deadline, offset, epoch}
 --      or {'seats_unavailable', now, {seats}} | {'too_many_seats', now, {}}
 --      or {'too_many_seats', now, {}, 'address'} (the client address's cap).
 -- Re-holding one's own seat succeeds and moves its deadline (later or earlier).
--- A seat held again is no longer in the holder's lapsed set.
+-- A seat held again is no longer in the holder's lapsed list.
 --
--- Per-address cap: the address set (zset seat -> deadline) counts the seats
--- held from one address across all its holders, and the addrof hash names the
--- address of each seat's latest hold. Holds end in scripts that know nothing
--- of addresses (release, expire, book, cancel, the key's TTL backstop), so
--- entries go stale and are dropped lazily here: by deadline at every hold
--- (an expired hold leaves by itself), and, only when the count would refuse,
--- each entry whose seat is no longer held or whose latest hold is another
--- address's. The common hold costs O(log n); a refusal O(cap).
+-- Per-address cap: the address index (KEYS[10]) has an entry per seat held
+-- from an address, across all its holders, and addrof names the address of
+-- each seat's latest hold. Holds end in scripts that leave addresses alone
+-- (release, expire, book, cancel, the TTL backstop), so entries go stale and
+-- are dropped here, only when the count would refuse: each whose seat is no
+-- longer held or whose latest hold is another address's. Stale entries are
+-- so bounded by the cap; the common hold costs O(log n), a refusal O(cap).
 
-local holder = ARGV[4]
-local ttl = tonumber(ARGV[5])
-local max_seats = tonumber(ARGV[6])
-local backstop = tonumber(ARGV[7])
-local address_cap, address, addr_prefix, addrof_key =
-  tonumber(ARGV[8]), ARGV[9], ARGV[10], ARGV[11]
-local mine_key = mine_prefix .. holder
+local holder = ARGV[2]
+local ttl = tonumber(ARGV[3])
+local max_seats = tonumber(ARGV[4])
+local backstop = tonumber(ARGV[5])
+local address_cap, address = tonumber(ARGV[6]), ARGV[7]
 local seats = {}
-for i = 12, #ARGV do seats[#seats + 1] = ARGV[i] end
+for i = 8, #ARGV do seats[#seats + 1] = ARGV[i] end
 
--- Count what the holder still holds, dropping seats whose key the backstop
+-- Count what the holder still holds, dropping seats whose hold the backstop
 -- TTL removed while no script ran (the expiry step cannot name their holder).
-local held_count = 0
-for _, seat in ipairs(redis.call('SMEMBERS', mine_key)) do
-  if redis.call('GET', seat_prefix .. seat) == holder then
-    held_count = held_count + 1
-  else
-    redis.call('SREM', mine_key, seat)
-  end
+local mine = {}
+for _, seat in ipairs(split(redis.call('HGET', mine_key, holder))) do
+  if redis.call('HGET', held_key, seat) == holder then mine[#mine + 1] = seat end
 end
 
 local refused, fresh = {}, 0
@@ -50,7 +42,7 @@ for _, seat in ipairs(seats) do
   if redis.call('SISMEMBER', booked_key, seat) == 1 then
     refused[#refused + 1] = seat
   else
-    local current = redis.call('GET', seat_prefix .. seat)
+    local current = redis.call('HGET', held_key, seat)
     if not current then
       fresh = fresh + 1
     elseif current ~= holder then
@@ -59,31 +51,34 @@ for _, seat in ipairs(seats) do
   end
 end
 if #refused > 0 then return {'seats_unavailable', now, refused} end
-if held_count + fresh > max_seats then return {'too_many_seats', now, {}} end
+if #mine + fresh > max_seats then return {'too_many_seats', now, {}} end
 
-local addr_key = false
-if addr_prefix ~= '' and address ~= '' and address_cap > 0 then
-  addr_key = addr_prefix .. address
-end
+local books = address_cap > 0
+local capped = books and address ~= ''
+local first = '[' .. address .. '|'
+local last = '(' .. address .. '}'  -- '}' sorts right after '|'
 
 -- Seats held from the address now, and how many of the requested ones would
 -- be new to its count.
 local function address_count()
   local adding = 0
   for _, seat in ipairs(seats) do
-    if not redis.call('ZSCORE', addr_key, seat) then adding = adding + 1 end
+    if not redis.call('ZSCORE', addr_key, address_entry(address, seat)) then
+      adding = adding + 1
+    end
   end
-  return redis.call('ZCARD', addr_key), adding
+  return redis.call('ZLEXCOUNT', addr_key, first, last), adding
 end
 
-if addr_key then
-  redis.call('ZREMRANGEBYSCORE', addr_key, '-inf', now)
+if capped then
   local counted, adding = address_count()
   if counted + adding > address_cap then
-    for _, seat in ipairs(redis.call('ZRANGE', addr_key, 0, -1)) do
-      if redis.call('EXISTS', seat_prefix .. seat) == 0
+    local prefix = #address + 2
+    for _, entry in ipairs(redis.call('ZRANGEBYLEX', addr_key, first, last)) do
+      local seat = string.sub(entry, prefix)
+      if redis.call('HEXISTS', held_key, seat) == 0
           or redis.call('HGET', addrof_key, seat) ~= address then
-        redis.call('ZREM', addr_key, seat)
+        redis.call('ZREM', addr_key, entry)
       end
     end
     counted, adding = address_count()
@@ -95,31 +90,39 @@ end
 
 -- Which seats the holder held already (read before they are written).
 local held_before = {}
-if addr_prefix ~= '' and not addr_key then
-  for _, seat in ipairs(seats) do
-    held_before[seat] = redis.call('GET', seat_prefix .. seat) == holder
-  end
+if books and not capped then
+  local current = redis.call('HMGET', held_key, unpack(seats))
+  for i, seat in ipairs(seats) do held_before[seat] = current[i] == holder end
 end
 
 local deadline = now + ttl
+local until_ms = deadline + backstop
+local fields, scored = {}, {}
 for _, seat in ipairs(seats) do
-  redis.call('SET', seat_prefix .. seat, holder, 'PX', ttl + backstop)
-  redis.call('ZADD', exp_key, deadline, seat)
+  fields[#fields + 1] = seat
+  fields[#fields + 1] = holder
+  scored[#scored + 1] = deadline
+  scored[#scored + 1] = seat
 end
-redis.call('SADD', mine_key, unpack(seats))
-redis.call('SREM', lapsed_key(holder), unpack(seats))
-if addr_key then
+redis.call('HSET', held_key, unpack(fields))
+redis.call('ZADD', exp_key, unpack(scored))
+put_list(mine_key, holder, with(mine, seats))
+keep_until(held_key, until_ms)
+keep_until(mine_key, until_ms)
+unlapse(holder, seats)
+if capped then
+  local entries, owners = {}, {}
   for _, seat in ipairs(seats) do
-    redis.call('ZADD', addr_key, deadline, seat)
-    redis.call('HSET', addrof_key, seat, address)
+    entries[#entries + 1] = 0
+    entries[#entries + 1] = address_entry(address, seat)
+    owners[#owners + 1] = seat
+    owners[#owners + 1] = address
   end
-  if redis.call('PTTL', addr_key) < ttl + backstop then
-    redis.call('PEXPIREAT', addr_key, deadline + backstop)
-  end
-  if redis.call('PTTL', addrof_key) < ttl + backstop then
-    redis.call('PEXPIREAT', addrof_key, deadline + backstop)
-  end
-elseif addr_prefix ~= '' then
+  redis.call('ZADD', addr_key, unpack(entries))
+  redis.call('HSET', addrof_key, unpack(owners))
+  keep_until(addr_key, until_ms)
+  keep_until(addrof_key, until_ms)
+elseif books then
   -- A hold without an address (checkout extending the buyer's holds into
   -- the payment window): a seat keeps counting for the address it was
   -- taken from, until its new deadline; a seat new to the holder counts
@@ -128,22 +131,11 @@ elseif addr_prefix ~= '' then
     local from = redis.call('HGET', addrof_key, seat)
     if from and not held_before[seat] then
       redis.call('HDEL', addrof_key, seat)
-    elseif from and redis.call('ZSCORE', addr_prefix .. from, seat) then
-      redis.call('ZADD', addr_prefix .. from, deadline, seat)
-      if redis.call('PTTL', addr_prefix .. from) < ttl + backstop then
-        redis.call('PEXPIREAT', addr_prefix .. from, deadline + backstop)
-      end
-      if redis.call('PTTL', addrof_key) < ttl + backstop then
-        redis.call('PEXPIREAT', addrof_key, deadline + backstop)
-      end
+    elseif from then
+      keep_until(addr_key, until_ms)
+      keep_until(addrof_key, until_ms)
     end
   end
-end
--- The holder's set lives as long as its longest hold: a re-hold that moves a
--- deadline earlier (checkout giving back a payment window) must not cut short
--- the set's other seats. Its stale members are dropped above and by snapshot.
-if redis.call('PTTL', mine_key) < ttl + backstop then
-  redis.call('PEXPIREAT', mine_key, deadline + backstop)
 end
 local offset = append('hold', seats, {'e', deadline})
 return {'ok', now, deadline, offset, stream_epoch()}

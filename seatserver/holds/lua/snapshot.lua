@@ -1,20 +1,20 @@
 -- snapshot: the showtime's seat state and the stream offset it corresponds to.
---   KEYS, ARGV[1..3]  see _prelude.lua
---   ARGV[4] holder id whose own holds to include, or '' for none
+--   KEYS, ARGV[1]  see _prelude.lua
+--   ARGV[2] holder id whose own holds to include, or '' for none
 -- Returns {'ok', now, offset, {held seats}, {booked seats}, {seat, deadline, ...},
 --          epoch}.
 -- offset is the id of the stream's last entry ('0-0' for an empty stream):
 -- the state is exactly what the events up to and including it produce. The
 -- epoch is the stream's, started here if it has none yet (see _prelude.lua).
 
-local holder = ARGV[4]
+local holder = ARGV[2]
 local held = redis.call('ZRANGE', exp_key, 0, -1)
 local booked = redis.call('SMEMBERS', booked_key)
 local mine = {}
 if holder ~= '' then
-  for _, seat in ipairs(redis.call('SMEMBERS', mine_prefix .. holder)) do
+  for _, seat in ipairs(split(redis.call('HGET', mine_key, holder))) do
     local deadline = redis.call('ZSCORE', exp_key, seat)
-    if deadline and redis.call('GET', seat_prefix .. seat) == holder then
+    if deadline and redis.call('HGET', held_key, seat) == holder then
       mine[#mine + 1] = seat
       mine[#mine + 1] = tonumber(deadline)
     end
