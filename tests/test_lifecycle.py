@@ -104,13 +104,15 @@ async def _none_left(database_url: str) -> bool:
 
 @pytest.fixture
 async def limited_redis_url(redis_url: str) -> AsyncIterator[tuple[str, str]]:
-    """A Redis user that may read the wake streams of change-feed readers but
-    not write or delete them (and may do all else): the feed's readers then
-    fail to clean up after themselves when they stop. Yields (url, user)."""
+    """A Redis user that may do everything but DEL: the change feed's readers
+    then fail to drop their wake streams when they stop (nothing else a server
+    does here deletes a key). Plain command rules, so that the embedded
+    Redis 6.2 takes them too (key selectors such as %R~ need Redis 7).
+    Yields (url, user)."""
     user, password = f"seatserver-lifecycle-{secrets.token_hex(4)}", secrets.token_hex(16)
     admin = redis.asyncio.Redis.from_url(redis_url)
-    await admin.execute_command("ACL", "SETUSER", user, "on", f">{password}", "~[^w]*",
-                                "%R~w*", "&*", "+@all")
+    await admin.execute_command("ACL", "SETUSER", user, "on", f">{password}", "~*", "&*",
+                                "+@all", "-del")
     parts = urlsplit(redis_url)
     try:
         yield urlunsplit(parts._replace(netloc=f"{user}:{password}@{parts.netloc}")), user
