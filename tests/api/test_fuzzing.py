@@ -38,7 +38,7 @@ from seatserver.accounts.sessions import open_session
 from seatserver.db import create_pool
 from seatserver.http.roles import Role
 from tests import tracebacks
-from tests.e2e.conftest import _migrate_and_seed
+from tests.e2e.conftest import migrate_and_seed
 from tests.e2e.server import Server
 from tests.services import Services, drop_database, make_database, run_sync
 
@@ -84,7 +84,7 @@ def live_api(services: Services) -> Iterator[LiveApi]:
     name, dsn = make_database(services.database_url, prefix="seatserver_fuzz")
     server = None
     try:
-        run_sync(_migrate_and_seed(dsn))
+        run_sync(migrate_and_seed(dsn))
         tokens = {role: run_sync(_session(dsn, role)) for role in (Role.ADMIN, Role.CUSTOMER)}
         server = Server(services.redis_url, dsn).start()
         yield LiveApi(server.url, tokens, server)

@@ -30,7 +30,7 @@ from tests.processes import FrozenRedis, build_frozen_clock
 from tests.services import run_sync
 
 
-async def _migrate_and_seed(database_url: str) -> list[int]:
+async def migrate_and_seed(database_url: str) -> list[int]:
     await migrate(database_url)
     return await _seed(database_url)
 
@@ -121,7 +121,7 @@ async def browsing(browser: Browser, start_server: ServerFactory) -> AsyncIterat
 def shop(fresh_database_url: str, browsing: Browsing, start_server: ServerFactory) -> Shop:
     """Asks for its database first, so that it is dropped after the servers stop:
     tests should ask for ``shop`` alone, not ``browsing`` or ``start_server`` too."""
-    showtimes = run_sync(_migrate_and_seed(fresh_database_url))
+    showtimes = run_sync(migrate_and_seed(fresh_database_url))
     # Tomorrow's show: today's closes its sales 10 minutes before 20:00 Berlin time,
     # and a run in those minutes could not check out.
     return Shop(browsing, start_server, fresh_database_url, showtimes[1])
