@@ -5,11 +5,10 @@ database, and servers of its own (``start_server``), so a test may stop and
 restart them at will. Pages run in separate browser contexts, each with its own
 cookie jar: two contexts are two different people.
 
-One Chromium serves every test of a process (each pytest-xdist worker has its
-own): starting it costs more than most tests. Contexts are what keep tests
-apart, and each test closes its own. Playwright's objects belong to the event
-loop that made them, so the tests that use the browser, and their async
-fixtures, run on the session's loop (``pytest_collection_modifyitems``).
+Each test starts a Chromium of its own, on its own event loop. One Chromium per
+process on the session's loop was tried: full parallel runs then left pages of
+tests that ran after other files' tests stuck "connecting" (routed WebSockets,
+servers started with other limits), which no test run alone showed.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from playwright.async_api import Browser, async_playwright
 
 from seatserver.catalog.seed import seed_demo
@@ -82,14 +80,7 @@ def frozen_redis(frozen_clock: Path) -> Iterator[FrozenRedis]:
         redis.remove()
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    session_loop = pytest.mark.asyncio(loop_scope="session")
-    for item in items:
-        if "browser" in getattr(item, "fixturenames", ()):
-            item.add_marker(session_loop, append=False)
-
-
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
     require_chromium()
     async with async_playwright() as playwright:
@@ -101,7 +92,7 @@ async def browser() -> AsyncIterator[Browser]:
             await browser.close()
 
 
-@pytest_asyncio.fixture(loop_scope="session")
+@pytest.fixture
 async def browsing(browser: Browser, start_server: ServerFactory) -> AsyncIterator[Browsing]:
     """Opens pages as separate people; fails the test on any uncaught page error.
 
