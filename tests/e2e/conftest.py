@@ -6,9 +6,10 @@ restart them at will. Pages run in separate browser contexts, each with its own
 cookie jar: two contexts are two different people.
 
 Each test starts a Chromium of its own, on its own event loop. One Chromium per
-process on the session's loop was tried: full parallel runs then left pages of
-tests that ran after other files' tests stuck "connecting" (routed WebSockets,
-servers started with other limits), which no test run alone showed.
+process on the session's loop was tried and taken back while a failure seen in
+full parallel runs (pages stuck "connecting", docs/web.md) was looked for; the
+failure turned out to come with per-test browsers too, so the shared browser
+may come back once its cause is found.
 """
 
 from __future__ import annotations
