@@ -75,15 +75,7 @@ async def test_picker_away_while_redis_restarted_empty_gets_a_snapshot_and_the_t
     picker = await browsing.picker(server.url, showtime, gate=line)
     since, epoch = await _before_the_restart(picker, line, server, showtime)
 
-    await line.cut()
-    await expect(picker.status).to_have_attribute("data-status", AWAY)
-    await _restart_empty(frozen_redis, server)
-    await _meanwhile(picker.page, server, showtime)
-    _reissued(frozen_redis, showtime, since)
-    line.mend()
-
-    await picker.wait_live()
-    await _shows_the_truth(picker)
+    await _away_while_redis_restarts_empty(picker, line, frozen_redis, server, showtime, since)
     assert _subscribes(line) == [(since, epoch)]
     frames = await _answer(line, showtime)
     assert [f["t"] for f in frames] == ["snapshot", "ack"]
@@ -106,15 +98,7 @@ async def test_picker_resumed_by_offset_alone_into_a_new_epoch_takes_a_snapshot_
     picker = await browsing.picker(server.url, showtime, gate=line)
     since, epoch = await _before_the_restart(picker, line, server, showtime)
 
-    await line.cut()
-    await expect(picker.status).to_have_attribute("data-status", AWAY)
-    await _restart_empty(frozen_redis, server)
-    await _meanwhile(picker.page, server, showtime)
-    _reissued(frozen_redis, showtime, since)
-    line.mend()
-
-    await picker.wait_live()
-    await _shows_the_truth(picker)
+    await _away_while_redis_restarts_empty(picker, line, frozen_redis, server, showtime, since)
     frames = await _answer(line, showtime, snapshots=1)
     replayed = [f for f in frames if f["t"] == "update"]
     assert replayed and all(f["epoch"] != epoch for f in replayed)
@@ -175,6 +159,21 @@ async def _before_the_restart(picker: Picker, line: Line, server: Server, showti
     acks = [f for f in line.received() if f["t"] == "ack" and "expires_at" in f]
     await eventually(lambda: line.last_position(showtime)[0] == acks[-1]["offset"])
     return line.last_position(showtime)
+
+
+async def _away_while_redis_restarts_empty(picker: Picker, line: Line, redis: FrozenRedis,
+                                           server: Server, showtime: int, since: str) -> None:
+    """The picker is cut off while Redis restarts empty and the hall changes; the
+    page's old offset is handed out again; then it is back, showing the truth."""
+    await line.cut()
+    await expect(picker.status).to_have_attribute("data-status", AWAY)
+    await _restart_empty(redis, server)
+    await _meanwhile(picker.page, server, showtime)
+    _reissued(redis, showtime, since)
+    line.mend()
+
+    await picker.wait_live()
+    await _shows_the_truth(picker)
 
 
 async def _restart_empty(redis: FrozenRedis, server: Server) -> None:
