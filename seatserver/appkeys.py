@@ -1,38 +1,23 @@
-"""Every typed AppKey the running application holds."""
+"""The AppKeys every feature may read: settings, the stores, the pages.
+
+Each feature's own parts are under AppKeys of its setup module
+(``seatserver.holds.setup.ENGINE``, ``seatserver.bookings.setup.CHECKOUT``,
+...), set when its cleanup context starts, for the features after it.
+"""
 
 from __future__ import annotations
 
 import asyncpg
 from aiohttp import web
 
-from seatserver.bookings.checkout import Checkout
-from seatserver.bookings.expirer import PendingExpirer
-from seatserver.bookings.keys import Keyring
-from seatserver.bookings.reconcile import Reconciler
-from seatserver.bookings.simulated import WebhookDispatcher
-from seatserver.changefeed import ChangeFeed
-from seatserver.holds import HoldEngine
-from seatserver.holds.sweeper import ExpirySweeper
-from seatserver.loop_lag import LoopLagMonitor
-from seatserver.outbox.worker import OutboxWorker
-from seatserver.realtime.rooms import RoomRegistry
-from seatserver.realtime.view import SocketView
+from seatserver.http.pages import PageHandlers
 from seatserver.redis_client import RedisClient
 from seatserver.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
+DB_POOL = web.AppKey("db_pool", asyncpg.Pool)
+# Set when the app starts: which client they are depends on whether Redis is a cluster.
 REDIS: web.AppKey[RedisClient] = web.AppKey("redis")
 FEED_REDIS: web.AppKey[RedisClient] = web.AppKey("feed_redis")
-DB_POOL = web.AppKey("db_pool", asyncpg.Pool)
-ENGINE = web.AppKey("engine", HoldEngine)
-FEED = web.AppKey("feed", ChangeFeed)
-SWEEPER = web.AppKey("sweeper", ExpirySweeper)
-ROOMS = web.AppKey("rooms", RoomRegistry)
-SOCKETS = web.AppKey("sockets", SocketView)
-LOOP_LAG = web.AppKey("loop_lag", LoopLagMonitor)
-CHECKOUT = web.AppKey("checkout", Checkout)
-PENDING_EXPIRER = web.AppKey("pending_expirer", PendingExpirer)
-OUTBOX = web.AppKey("outbox", OutboxWorker)
-WEBHOOKS = web.AppKey("webhooks", WebhookDispatcher)
-RECONCILER = web.AppKey("reconciler", Reconciler)
-KEYRING = web.AppKey("keyring", Keyring)
+# The pages as read at start-up; bookings link to their versioned assets.
+PAGES = web.AppKey("pages", PageHandlers)

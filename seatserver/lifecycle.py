@@ -11,6 +11,14 @@ the two guarantees a hand-ordered block of starts and stops did not:
   shutdown always ends. A stop that raises is logged by name, and once all
   have run the failures are raised together as one ``ExceptionGroup`` (unless
   a failed start is already on its way up: that is the error that matters).
+
+Each feature (``setup_holds``, ``setup_bookings``, ...) adds one cleanup
+context to the app with ``add_feature``: when the app starts, it makes the
+feature's parts from what the features before it made, adds its routes and
+starts its services; when the app stops, aiohttp leaves the contexts newest
+first and runs every one even when another raises. A start that fails stops
+the feature's own services at once, and the features before it when the
+runner cleans up (``seatserver.serving`` always does).
 """
 
 from __future__ import annotations
@@ -22,7 +30,14 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from dataclasses import dataclass
 from types import TracebackType
 
+from aiohttp import web
+
+from seatserver.http.roles import check_declared
+
 log = logging.getLogger(__name__)
+
+# How long one service may take to stop before it is left behind.
+SHUTDOWN_STEP_S = 5.0
 
 Service = AbstractAsyncContextManager[object]
 Step = Callable[[], Awaitable[object]]
@@ -36,7 +51,7 @@ class _Entry:
 
 
 class Lifecycle:
-    def __init__(self, *, stop_within_s: float) -> None:
+    def __init__(self, *, stop_within_s: float = SHUTDOWN_STEP_S) -> None:
         self._stop_within = stop_within_s
         self._entries: list[_Entry] = []
 
@@ -99,3 +114,24 @@ async def started(start: Step | None = None, stop: Step | None = None
     finally:
         if stop is not None:
             await stop()
+
+
+Wiring = Callable[[web.Application], Lifecycle]
+
+
+def add_feature(app: web.Application, wire: Wiring) -> None:
+    """Adds a feature to ``app`` as a cleanup context of its own.
+
+    When the app starts, ``wire(app)`` makes the feature's parts (reading the
+    AppKeys of the features added before it), adds its routes (the router is
+    fixed only after start-up), and returns its services, which then run
+    until the app stops. A route the feature added without declaring who may
+    call it stops the start before any of the feature's services start."""
+
+    async def feature(app: web.Application) -> AsyncIterator[None]:
+        services = wire(app)
+        check_declared(app)
+        async with services.running():
+            yield
+
+    app.cleanup_ctx.append(feature)

@@ -79,8 +79,9 @@ async def _serve(settings: Settings, reuse_port: bool, announce: Announce | None
 
     runner = web.AppRunner(create_app(settings), handle_signals=False,
                            shutdown_timeout=SHUTDOWN_TIMEOUT_S)
-    await runner.setup()
     try:
+        # Inside: a start that fails stops the features that had started.
+        await runner.setup()
         site = web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port or None,
                            backlog=LISTEN_BACKLOG)
         await site.start()

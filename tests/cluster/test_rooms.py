@@ -10,8 +10,8 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestServer
 
-from seatserver import appkeys as k
 from seatserver.loadgen.client import SeatClient, new_session
+from seatserver.realtime.setup import FEED
 from tests.bookings.conftest import Buyer
 from tests.cluster.conftest import FIRST_ID, Spread, add_showtimes, slot_of
 from tests.realtime.conftest import ClientFactory, ServerFactory
@@ -26,7 +26,7 @@ async def test_rooms_on_two_masters_and_two_slots_of_one_each_see_their_updates(
         await watcher.subscribe(showtime)
     # One blocking reader per followed slot: one XREAD over a and b, although
     # both live on one master, would be refused (CROSSSLOT).
-    assert server.app[k.FEED].readers == 3
+    assert server.app[FEED].readers == 3
 
     for seat, showtime in zip(seats, spread.all, strict=False):
         assert (await buyer.hold(showtime, [seat]))["ok"] is True
@@ -49,7 +49,7 @@ async def test_rooms_on_two_masters_and_two_slots_of_one_each_see_their_updates(
 
 async def test_a_slots_reader_stops_with_its_last_room_and_comes_back_with_the_next(
         server: TestServer, connect: ClientFactory, spread: Spread, seats: list[str]) -> None:
-    feed = server.app[k.FEED]
+    feed = server.app[FEED]
     watcher, buyer = await connect(), await connect()
     await watcher.subscribe(spread.a)
     await watcher.subscribe(spread.c)
@@ -143,7 +143,7 @@ async def test_showtimes_sharing_a_slot_share_one_reader(
     first = FIRST_ID + 500
     second = next(s for s in range(first + 1, first + 200_000) if slot_of(s) == slot_of(first))
     await add_showtimes(db_pool, (first, second), demo[0])
-    feed = server.app[k.FEED]
+    feed = server.app[FEED]
     watcher, buyer = await connect(), await connect()
     await watcher.subscribe(first)
     await watcher.subscribe(second)  # joins the reader blocked on the first's slot

@@ -7,8 +7,8 @@ import time
 
 import aiohttp
 
-from seatserver import appkeys
 from seatserver.loadgen.client import new_session
+from seatserver.realtime.setup import SOCKETS
 from tests.realtime.conftest import ClientFactory, ServerFactory
 from tests.support import eventually, raw_websocket, read_until_closed
 
@@ -21,7 +21,7 @@ async def test_dead_peer_is_closed_by_heartbeat(
     alive = await connect(url)  # answers pings by itself (autoping)
     reader, writer = await raw_websocket(server.host, server.port,
                                          await new_session(http, url))
-    sockets = server.app[appkeys.SOCKETS]
+    sockets = server.app[SOCKETS]
     await eventually(lambda: len(sockets.connections) == 2)
     start = time.monotonic()
     await asyncio.wait_for(read_until_closed(reader), 5)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 
-from seatserver import appkeys
+from seatserver.holds.setup import ENGINE
 from seatserver.loadgen.client import SeatClient
 from tests.realtime.conftest import ClientFactory, ServerFactory
 from tests.support import eventually
@@ -53,7 +53,7 @@ async def test_subscribing_during_a_storm_of_holds_loses_and_doubles_nothing(
     stop.set()
     await asyncio.gather(*storm)
 
-    final = await server.app[appkeys.ENGINE].snapshot(showtime)
+    final = await server.app[ENGINE].snapshot(showtime)
     truth, last = set(final.held), final.offset
     await eventually(lambda: all(j.views[showtime].offset == last for j in joiners), within=10)
     assert [j.violations for j in joiners if j.violations] == []  # nothing doubled

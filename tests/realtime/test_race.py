@@ -7,7 +7,7 @@ import random
 
 from aiohttp.test_utils import TestServer
 
-from seatserver import appkeys
+from seatserver.holds.setup import ENGINE
 from seatserver.loadgen.client import SeatClient
 from tests.realtime.conftest import ClientFactory
 from tests.support import eventually
@@ -46,5 +46,5 @@ async def test_200_clients_race_for_20_seats(connect: ClientFactory, showtime: i
     clients = list(await asyncio.gather(*(connect() for _ in range(CLIENTS))))
     await asyncio.gather(*(c.subscribe(showtime) for c in clients))
     won = await race(clients, showtime, seats[:SEATS])
-    snap = await server.app[appkeys.ENGINE].snapshot(showtime)
+    snap = await server.app[ENGINE].snapshot(showtime)
     await audit(clients, showtime, set(snap.held), won)

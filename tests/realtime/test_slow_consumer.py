@@ -6,8 +6,8 @@ import socket
 
 import aiohttp
 
-from seatserver import appkeys
 from seatserver.loadgen.client import new_session
+from seatserver.realtime.setup import SOCKETS
 from tests.realtime.conftest import ClientFactory, ServerFactory
 from tests.support import client_frame, eventually, raw_websocket
 
@@ -29,7 +29,7 @@ async def test_slow_consumer_is_cut_off_and_others_keep_receiving(
     healthy = await connect(url)
     await healthy.subscribe(showtime)
     buyer = await connect(url)
-    stats = server.app[appkeys.SOCKETS].stats
+    stats = server.app[SOCKETS].stats
     # Keep the updates coming until the server gives up on the slow socket.
     for _ in range(3000):
         await buyer.hold(showtime, seats[:90])
@@ -47,6 +47,6 @@ async def test_slow_consumer_is_cut_off_and_others_keep_receiving(
     # The server let go of the slow socket (healthy and buyer remain). Reading
     # to its end is no proof here: what the kernels buffered drains slowly
     # through a 4 KiB receive window.
-    sockets = server.app[appkeys.SOCKETS]
+    sockets = server.app[SOCKETS]
     await eventually(lambda: len(sockets.connections) == 2, within=5)
     writer.close()

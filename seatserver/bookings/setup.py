@@ -1,0 +1,83 @@
+"""setup_bookings: checkout, payments, tickets, refunds and the door."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from aiohttp import web
+
+from seatserver.appkeys import DB_POOL, PAGES, SETTINGS
+from seatserver.bookings.admin_http import BookingAdminHandlers
+from seatserver.bookings.checkout import Checkout
+from seatserver.bookings.door import Door
+from seatserver.bookings.expirer import PendingExpirer
+from seatserver.bookings.http import BookingHandlers
+from seatserver.bookings.idempotency import IdempotencyStore
+from seatserver.bookings.keys import Keyring, SecretStore
+from seatserver.bookings.messages import BookingComposer
+from seatserver.bookings.reconcile import Reconciler
+from seatserver.bookings.refunds import RefundPolicy
+from seatserver.bookings.simulated import SimulatedGateway, WebhookDispatcher
+from seatserver.bookings.store import BookingStore
+from seatserver.bookings.tickets import TicketSigner
+from seatserver.catalog.setup import AUDITOR, CATALOG
+from seatserver.holds.setup import ENGINE
+from seatserver.http.pages import STATIC_PREFIX
+from seatserver.lifecycle import Lifecycle, add_feature, started
+from seatserver.outbox.setup import add_composers
+from seatserver.outbox.worker import OutboxStore
+
+BOOKINGS = web.AppKey("bookings", BookingStore)
+KEYRING = web.AppKey("keyring", Keyring)
+TICKETS = web.AppKey("tickets", TicketSigner)
+CHECKOUT = web.AppKey("checkout", Checkout)
+
+
+def setup_bookings(app: web.Application) -> None:
+    settings, pool = app[SETTINGS], app[DB_POOL]
+    bookings = BookingStore(pool)
+    # Configured keys, else the ones generated and kept in PostgreSQL.
+    keyring = Keyring(SecretStore(pool), {"payment": settings.payment_secret,
+                                          "ticket": settings.ticket_secret},
+                      refresh_s=settings.secret_refresh_s)
+    tickets = TicketSigner(keyring)
+    app[BOOKINGS], app[KEYRING], app[TICKETS] = bookings, keyring, tickets
+    add_composers(app, {"booking_confirmed": BookingComposer(bookings, tickets)})
+    add_feature(app, _wire)
+
+
+def _wire(app: web.Application) -> Lifecycle:
+    settings, pool, engine, catalog = app[SETTINGS], app[DB_POOL], app[ENGINE], app[CATALOG]
+    bookings, keyring, tickets = app[BOOKINGS], app[KEYRING], app[TICKETS]
+    webhooks = WebhookDispatcher(
+        keyring, duplicate_rate=settings.sim_duplicate_rate,
+        reorder_rate=settings.sim_reorder_rate, retry_base_s=settings.sim_retry_base_s)
+    simulated = SimulatedGateway(pool, keyring, webhooks,
+                                 tolerance_s=settings.webhook_tolerance_s)
+    checkout = Checkout(
+        bookings, engine, catalog, {simulated.name: simulated},
+        default_gateway=simulated.name,
+        sales_close=timedelta(minutes=settings.sales_close_min),
+        payment_window=timedelta(seconds=settings.payment_window_s),
+        payment_timeout_s=settings.payment_timeout_s, public_url=settings.public_origin,
+        refunds=RefundPolicy(full_before=timedelta(hours=settings.refund_full_h),
+                             cutoff=timedelta(minutes=settings.cancel_cutoff_min),
+                             partial_percent=settings.refund_partial_percent))
+    app[CHECKOUT] = checkout
+    keys = IdempotencyStore(pool)
+
+    app.router.add_routes(BookingAdminHandlers(
+        checkout, bookings, OutboxStore(pool), app[AUDITOR]).routes())
+    app.router.add_routes(BookingHandlers(
+        checkout, bookings, keys, tickets, catalog, Door(bookings, catalog, tickets),
+        static_url=f"{STATIC_PREFIX}/{app[PAGES].version}").routes())
+    app.router.add_routes(simulated.routes())
+
+    # Keys before anything signs or verifies; the mirror rebuilt before the first sale.
+    services = Lifecycle()
+    services.add("signing keys reload", keyring)
+    services.add("bookings mirror check",
+                 Reconciler(bookings, engine, check_s=settings.mirror_check_s))
+    services.add("pending expirer", PendingExpirer(checkout, keys, settings.pending_sweep_s))
+    services.add("webhook deliveries", started(stop=webhooks.close))
+    return services
