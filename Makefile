@@ -66,15 +66,8 @@ system-packages:
 # Two processes (pytest-xdist), a file each at a time: most tests wait on
 # servers and browsers, so this halves the suite's time on two cores.
 PYTEST_PROCESSES ?= 2
-# Browser tests that route the page's WebSocket through the test (and the
-# picker's limit explanations) run in a process of their own, after the rest:
-# run after other files in an xdist worker, their pages stayed "connecting"
-# (three full runs out of four from fresh clones; never alone, never in a
-# process of their own). The cause is not found yet: see docs/web.md.
-OWN_PROCESS := tests/e2e/test_resume.py tests/e2e/test_board.py tests/e2e/test_limits.py
 pytest: $(STAMP) system-packages
-	$(VENV)/bin/pytest -n $(PYTEST_PROCESSES) --dist loadfile $(OWN_PROCESS:%=--ignore=%)
-	$(VENV)/bin/pytest $(OWN_PROCESS)
+	$(VENV)/bin/pytest -n $(PYTEST_PROCESSES) --dist loadfile
 
 test: lint typecheck pytest
 
@@ -82,9 +75,7 @@ test: lint typecheck pytest
 # cluster, deploy, API fuzzing and the slowest browser tests; pyproject.toml).
 # `make test` (and CI) still runs them all.
 pytest-fast: $(STAMP) system-packages
-	$(VENV)/bin/pytest -n $(PYTEST_PROCESSES) --dist loadfile -m "not slow" \
-		$(OWN_PROCESS:%=--ignore=%)
-	$(VENV)/bin/pytest -m "not slow" $(OWN_PROCESS)
+	$(VENV)/bin/pytest -n $(PYTEST_PROCESSES) --dist loadfile -m "not slow"
 
 test-fast: lint typecheck pytest-fast
 

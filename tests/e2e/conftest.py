@@ -5,11 +5,11 @@ database, and servers of its own (``start_server``), so a test may stop and
 restart them at will. Pages run in separate browser contexts, each with its own
 cookie jar: two contexts are two different people.
 
-Each test starts a Chromium of its own, on its own event loop. One Chromium per
-process on the session's loop was tried and taken back while a failure seen in
-full parallel runs (pages stuck "connecting", docs/web.md) was looked for; the
-failure turned out to come with per-test browsers too, so the shared browser
-may come back once its cause is found.
+One Chromium serves every test of a process (each pytest-xdist worker has its
+own): starting it costs more than most tests. Contexts are what keep tests
+apart, and each test closes its own. Playwright's objects belong to the event
+loop that made them, so the tests that use the browser, and their async
+fixtures, run on the session's loop (``pytest_collection_modifyitems``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
+import pytest_asyncio
 from playwright.async_api import Browser, async_playwright
 
 from seatserver.catalog.seed import seed_demo
@@ -43,9 +45,32 @@ async def _seed(database_url: str) -> list[int]:
 
 
 @pytest.fixture(scope="session")
-def showtimes(database_url: str) -> list[int]:
-    """The demo showtimes' ids, earliest first (212 seats; rows E-J are gold)."""
+def demo_showtimes(database_url: str) -> list[int]:
     return run_sync(_seed(database_url))
+
+
+@pytest.fixture
+def showtimes(database_url: str, demo_showtimes: list[int]) -> list[int]:
+    """The demo showtimes' ids, earliest first (212 seats; rows E-J are gold),
+    in the session's database, checked to be there still: a test run earlier
+    in this process that deletes one fails its pages here as a clear error
+    rather than as a page left "connecting" (it happened)."""
+    run_sync(_still_there(database_url, demo_showtimes))
+    return demo_showtimes
+
+
+async def _still_there(database_url: str, showtimes: list[int]) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        found = await conn.fetch("SELECT id FROM showtimes WHERE id = ANY($1::bigint[])",
+                                 showtimes)
+    finally:
+        await conn.close()
+    gone = sorted(set(showtimes) - {row["id"] for row in found})
+    if gone:
+        pytest.fail(f"demo showtime(s) {gone} are gone from the session's database: a test "
+                    "run before this one in this process deleted them (tests that delete "
+                    "must use ids of their own or fresh_database_url)", pytrace=False)
 
 
 @pytest.fixture
@@ -81,7 +106,14 @@ def frozen_redis(frozen_clock: Path) -> Iterator[FrozenRedis]:
         redis.remove()
 
 
-@pytest.fixture
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    session_loop = pytest.mark.asyncio(loop_scope="session")
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(session_loop, append=False)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def browser() -> AsyncIterator[Browser]:
     require_chromium()
     async with async_playwright() as playwright:
@@ -93,7 +125,7 @@ async def browser() -> AsyncIterator[Browser]:
             await browser.close()
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def browsing(browser: Browser, start_server: ServerFactory) -> AsyncIterator[Browsing]:
     """Opens pages as separate people; fails the test on any uncaught page error.
 
