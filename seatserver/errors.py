@@ -36,6 +36,10 @@ class CodedError(Exception):
         self.message = message
         self.seats = list(seats)
 
+    def details(self) -> dict[str, Any]:
+        """Fields a refusal carries besides its code, message and seats."""
+        return {}
+
 
 class BadMessage(CodedError, code="bad_message", status=400):
     """A WebSocket frame that cannot be understood at all."""
@@ -75,6 +79,22 @@ class TooManySeats(CodedError, code="too_many_seats", status=409):
 
 class NotHolder(CodedError, code="not_holder", status=409):
     pass
+
+
+class NothingHeld(CodedError, code="nothing_held", status=409):
+    """An ``extend`` from a holder that holds no seat in the showtime."""
+
+
+class ExtendLimit(CodedError, code="extend_limit", status=409):
+    """An ``extend`` that could move no deadline later: the holds already end
+    where SEATSERVER_HOLD_MAX lets them (``limit_at``, ms of the server's clock)."""
+
+    def __init__(self, message: str, seats: Sequence[str] = (), *, limit_at: int = 0) -> None:
+        super().__init__(message, seats)
+        self.limit_at = limit_at
+
+    def details(self) -> dict[str, Any]:
+        return {"limit_at": self.limit_at}
 
 
 class RateLimited(CodedError, code="rate_limited", status=429):

@@ -68,13 +68,22 @@ def seat_addresses(showtime: int) -> str:
     return f"addrof:{tag(showtime)}"
 
 
+def hold_runs(showtime: int) -> str:
+    """Hash: holder id -> when (ms of Redis' clock) its current run of holds
+    began: the first hold it made while holding nothing in the showtime.
+    Holds and extensions end by ``began + SEATSERVER_HOLD_MAX`` (see
+    holds/lua/extend.lua); the entry goes when the holder's last hold ends."""
+    return f"run:{tag(showtime)}"
+
+
 def showtime_keys(showtime: int) -> list[str]:
     """Every key a hold script may touch, in the order of KEYS in
     holds/lua/_prelude.lua: the scripts declare all of them on every call,
     as Redis (and the proxies and servers that check it) requires."""
     return [expiries(showtime), booked(showtime), events(showtime), epoch(showtime),
             held(showtime), mine(showtime), lapsed(showtime), lapsed_at(showtime),
-            booking_refs(showtime), address_seats(showtime), seat_addresses(showtime)]
+            booking_refs(showtime), address_seats(showtime), seat_addresses(showtime),
+            hold_runs(showtime)]
 
 
 def mirror_marker(part: int | None = None) -> str:

@@ -218,6 +218,10 @@ class Settings(BaseSettings):
     host: Annotated[str, Env("SEATSERVER_HOST")] = "0.0.0.0"
     port: Annotated[int, Env("SEATSERVER_PORT", Count(maximum=65535))] = 8080
     hold_ttl_s: Annotated[int, Env("SEATSERVER_HOLD_TTL", Count(minimum=1))] = 480
+    # Longest a buyer's run of holds may last, extensions included, from its
+    # first hold (holds/lua/extend.lua); None: twice hold_ttl_s (hold_limit_s).
+    hold_max_s: Annotated[int | None, Env("SEATSERVER_HOLD_MAX", Count(minimum=1),
+                                          shown="twice SEATSERVER_HOLD_TTL")] = None
     max_seats: Annotated[int, Env("SEATSERVER_MAX_SEATS", Count(minimum=1))] = 10
     # Seats held at once from one client address (an IPv4 address or an IPv6
     # /64) in one showtime, across all its sessions; 0: no cap. Four buyers at
@@ -346,6 +350,9 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
+        if self.hold_max_s is not None and self.hold_max_s < self.hold_ttl_s:
+            raise SettingsError(f"SEATSERVER_HOLD_MAX must be at least SEATSERVER_HOLD_TTL "
+                                f"({self.hold_ttl_s}), got {self.hold_max_s}")
         if not 0 <= self.refund_partial_percent <= 100:
             raise SettingsError("SEATSERVER_REFUND_PARTIAL_PERCENT must be 0 to 100, got "
                                 f"{self.refund_partial_percent}")
@@ -388,6 +395,11 @@ class Settings(BaseSettings):
 
     def with_urls(self, redis_url: str, database_url: str) -> Settings:
         return self.replace(redis_url=redis_url, database_url=database_url)
+
+    @property
+    def hold_limit_s(self) -> int:
+        """SEATSERVER_HOLD_MAX as it applies: set, or twice the hold time."""
+        return 2 * self.hold_ttl_s if self.hold_max_s is None else self.hold_max_s
 
     @property
     def public_origin(self) -> str:

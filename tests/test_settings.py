@@ -135,3 +135,17 @@ def test_replace_keeps_the_rest_and_validates() -> None:
     assert settings.with_urls("redis://r", "postgresql://p").redis_url == "redis://r"
     with pytest.raises(ValueError, match="SEATSERVER_REFUND_PARTIAL_PERCENT"):
         settings.replace(refund_partial_percent=150)
+
+
+def test_hold_max_defaults_to_twice_the_hold_time_and_is_never_shorter_than_it() -> None:
+    assert Settings.from_env({}).hold_limit_s == 960
+    assert Settings.from_env({"SEATSERVER_HOLD_TTL": "30"}).hold_limit_s == 60
+    settings = Settings.from_env({"SEATSERVER_HOLD_TTL": "30", "SEATSERVER_HOLD_MAX": "45"})
+    assert (settings.hold_max_s, settings.hold_limit_s) == (45, 45)
+    with pytest.raises(SettingsError, match=r"^SEATSERVER_HOLD_MAX must be at least "
+                                            r"SEATSERVER_HOLD_TTL \(480\), got 300$"):
+        Settings.from_env({"SEATSERVER_HOLD_MAX": "300"})
+    with pytest.raises(SettingsError, match=r"^SEATSERVER_HOLD_MAX must be at least 1, got 0$"):
+        Settings.from_env({"SEATSERVER_HOLD_MAX": "0"})
+    with pytest.raises(SettingsError, match=r"^SEATSERVER_HOLD_MAX must be a whole number"):
+        Settings.from_env({"SEATSERVER_HOLD_MAX": "16m"})

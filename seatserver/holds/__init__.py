@@ -2,6 +2,7 @@
 
 from seatserver.holds.engine import (
     ExpireResult,
+    ExtendResult,
     HoldEngine,
     HoldResult,
     ResumePoint,
@@ -10,5 +11,5 @@ from seatserver.holds.engine import (
     StreamMark,
 )
 
-__all__ = ["ExpireResult", "HoldEngine", "HoldResult", "ResumePoint", "SeatChange", "Snapshot",
-           "StreamMark"]
+__all__ = ["ExpireResult", "ExtendResult", "HoldEngine", "HoldResult", "ResumePoint",
+           "SeatChange", "Snapshot", "StreamMark"]

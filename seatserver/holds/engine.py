@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
@@ -19,7 +19,14 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
 from seatserver import redis_keys
-from seatserver.errors import NotHolder, SeatsUnavailable, TooManySeats, Unavailable
+from seatserver.errors import (
+    ExtendLimit,
+    NothingHeld,
+    NotHolder,
+    SeatsUnavailable,
+    TooManySeats,
+    Unavailable,
+)
 from seatserver.holds.batcher import Batcher, batcher_for
 from seatserver.holds.cluster import ClusterScriptBatcher
 from seatserver.redis_client import REDIS_DOWN
@@ -50,6 +57,18 @@ class HoldResult:
     expires_at: int
     offset: str
     epoch: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ExtendResult:
+    """An extension: every hold's deadline now (ms, Redis clock), the soonest
+    of them, when the holder's run of holds must end, and the stream entry."""
+
+    deadlines: dict[str, int]
+    expires_at: int
+    limit_at: int
+    offset: str
+    epoch: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +110,8 @@ class Snapshot:
     booked: list[str]
     mine: dict[str, int]
     epoch: str = ""
+    # Every held seat's deadline (ms, Redis clock), whoever holds it.
+    expires: dict[str, int] = field(default_factory=dict)
 
 
 class HoldEngine:
@@ -112,14 +133,21 @@ class HoldEngine:
         timeout_s: float = 5.0,
         longest_hold_ms: int = 0,
         max_seats_per_address: int = 0,
+        hold_max_ms: int | None = None,
     ) -> None:
         self._redis = redis
         self._ttl = hold_ttl_ms
+        # How long a run of holds may last, extensions included (None: twice
+        # the hold time, SEATSERVER_HOLD_MAX's default).
+        self._hold_max = 2 * hold_ttl_ms if hold_max_ms is None else hold_max_ms
+        if self._hold_max < hold_ttl_ms:
+            raise ValueError("hold_max_ms must be at least hold_ttl_ms")
         # The holder index must outlive any hold a holder made since it was
         # last noted: a hold made up to one hold time after the note (see
-        # renote_after_s), then extended to the longest hold (checkout's
-        # payment window).
-        self._index_ttl = hold_ttl_ms + max(hold_ttl_ms, longest_hold_ms) + backstop_ms
+        # renote_after_s), then extended up to the run's limit or to the
+        # longest hold (checkout's payment window).
+        self._index_ttl = (hold_ttl_ms + max(self._hold_max, longest_hold_ms)
+                           + backstop_ms)
         self._max_seats = max_seats
         # 0: no per-address cap, and no per-address bookkeeping either.
         self._max_per_address = max_seats_per_address
@@ -137,6 +165,7 @@ class HoldEngine:
         self._move = redis.register_script(_load("move"))
         self._position = redis.register_script(_load("position"))
         self._lapsed = redis.register_script(_load("lapsed"))
+        self._extend = redis.register_script(_load("extend"))
         self._keys: dict[int, list[str]] = {}
         self.redis_errors = 0  # script calls that found Redis unreachable
         self._batcher = _batcher(redis, timeout_s)
@@ -184,11 +213,13 @@ class HoldEngine:
         and keeps each seat counted for the address it was taken from.
         """
         ttl = self._ttl if ttl_ms is None else ttl_ms
+        # A hold time of one's own (checkout's) is not bounded by the run's limit.
+        hold_max = self._hold_max if ttl_ms is None else 0
         cap = self._max_per_address
         reply = await self._run(
             self._hold, showtime,
             [holder, ttl, self._max_seats, self._backstop, cap, address if cap else "",
-             *seats])
+             hold_max, *seats])
         status = _text(reply[0])
         if status == "seats_unavailable":
             refused = [_text(s) for s in reply[2]]
@@ -200,6 +231,26 @@ class HoldEngine:
             raise TooManySeats(f"at most {self._max_seats} seats per showtime", seats)
         return HoldResult(expires_at=int(reply[2]), offset=_text(reply[3]),
                           epoch=_text(reply[4]))
+
+    async def extend(self, showtime: int, holder: str) -> ExtendResult:
+        """Move each of the holder's holds in the showtime one hold time later,
+        up to the end of its run of holds (``hold_max_ms`` from the first hold
+        it made while holding nothing); see holds/lua/extend.lua."""
+        reply = await self._run(self._extend, showtime,
+                                [holder, self._ttl, self._hold_max, self._backstop])
+        status = _text(reply[0])
+        if status == "nothing_held":
+            raise NothingHeld("you hold no seats in this showtime")
+        if status == "extend_limit":
+            limit = int(reply[2])
+            raise ExtendLimit("your seats cannot be held any longer: holds end at most "
+                              f"{self._hold_max / 1000:g} seconds after your first one",
+                              limit_at=limit)
+        flat = reply[2]
+        deadlines = {_text(flat[i]): int(flat[i + 1]) for i in range(0, len(flat), 2)}
+        return ExtendResult(deadlines=deadlines, expires_at=min(deadlines.values()),
+                            limit_at=int(reply[3]), offset=_text(reply[4]),
+                            epoch=_text(reply[5]))
 
     async def release(self, showtime: int, holder: str, seats: Sequence[str]) -> StreamMark:
         reply = await self._run(self._release, showtime, [holder, *seats])
@@ -343,10 +394,13 @@ class HoldEngine:
         reply = await self._run(self._snapshot, showtime, [holder])
         flat = reply[5]
         mine = {_text(flat[i]): int(flat[i + 1]) for i in range(0, len(flat), 2)}
+        every = reply[7]
+        expires = {_text(every[i]): int(float(every[i + 1])) for i in range(0, len(every), 2)}
         return Snapshot(
             offset=_text(reply[2]),
             held=[_text(s) for s in reply[3]],
             booked=[_text(s) for s in reply[4]],
             mine=mine,
             epoch=_text(reply[6]),
+            expires=expires,
         )

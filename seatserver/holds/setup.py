@@ -22,6 +22,7 @@ def _wire(app: web.Application) -> Lifecycle:
     engine = HoldEngine(
         app[REDIS],
         hold_ttl_ms=settings.hold_ttl_s * 1000,
+        hold_max_ms=settings.hold_limit_s * 1000,
         max_seats=settings.max_seats,
         stream_maxlen=settings.stream_maxlen,
         backstop_ms=settings.backstop_ms,

@@ -59,12 +59,20 @@ class Release(_Message):
     seats: SeatList
 
 
+class Extend(_Message):
+    """Move all the sender's holds in the showtime one hold time later (up to
+    SEATSERVER_HOLD_MAX from the first of them); it names no seats."""
+
+    op: Literal["extend"]
+    showtime: ShowtimeId
+
+
 class Ping(_Message):
     op: Literal["ping"]
 
 
 ClientMessage = Annotated[
-    Subscribe | Unsubscribe | Hold | Release | Ping, Field(discriminator="op")
+    Subscribe | Unsubscribe | Hold | Release | Extend | Ping, Field(discriminator="op")
 ]
 _adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 # The ops, read from the union's ``op`` literals: a message added to the union
@@ -121,6 +129,7 @@ def ack_error(ref: Ref | None, err: CodedError) -> dict[str, Any]:
                              "message": err.message}
     if err.seats:
         frame["seats"] = err.seats
+    frame.update(err.details())
     return frame
 
 

@@ -67,8 +67,9 @@ class Commands:
         conn.send(m.ack_error(m.ref_of(raw), RateLimited("slow down")))
 
     async def _dispatch(self, conn: Connection, msg: m.ClientMessage) -> dict[str, Any]:
-        if isinstance(msg, m.Hold | m.Release) and conn.read_only:
-            raise Forbidden("this session only watches: it cannot hold or release seats")
+        if isinstance(msg, m.Hold | m.Release | m.Extend) and conn.read_only:
+            raise Forbidden("this session only watches: it cannot hold, release or "
+                            "extend holds")
         # Exhaustive: a message type added to the union without a case here is
         # a type error (assert_never), never a silent pong.
         match msg:
@@ -78,6 +79,8 @@ class Commands:
                 require_seats(await self._rooms.layout(msg.showtime), msg.seats)
                 mark = await self._engine.release(msg.showtime, conn.holder, msg.seats)
                 return m.ack_ok(msg.ref, offset=mark.offset, epoch=mark.epoch)
+            case m.Extend():
+                return await self._extend(conn, msg)
             case m.Subscribe():
                 resumed = await self._rooms.subscribe(conn, msg.showtime, msg.since,
                                                       msg.view, msg.epoch)
@@ -102,6 +105,16 @@ class Commands:
         # (arriving after the ack) from what happened to them since.
         return m.ack_ok(msg.ref, expires_at=result.expires_at, offset=result.offset,
                         epoch=result.epoch)
+
+    async def _extend(self, conn: Connection, msg: m.Extend) -> dict[str, Any]:
+        await self._rooms.layout(msg.showtime)  # unknown_showtime, as for hold
+        # The index must name the showtime for as long as the extended holds last.
+        await self._note(conn, msg.showtime)
+        result = await self._engine.extend(msg.showtime, conn.holder)
+        # As a hold ack: the soonest deadline, the entry's offset and epoch;
+        # besides, every held seat's deadline and when no extension can go past.
+        return m.ack_ok(msg.ref, expires_at=result.expires_at, deadlines=result.deadlines,
+                        limit_at=result.limit_at, offset=result.offset, epoch=result.epoch)
 
     async def _note(self, conn: Connection, showtime: int) -> None:
         """Keep the holder index naming this showtime, so that the holds can be

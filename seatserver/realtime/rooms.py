@@ -62,23 +62,36 @@ class LayoutSource(Protocol):
 
 
 def update_frame(showtime: int, events: Iterable[Event], epoch: str) -> dict[str, Any]:
-    """One update carrying several events: each seat's final state and why."""
+    """One update carrying several events: each seat's final state and why,
+    and for seats it leaves held, their hold's deadline (``expires``, only
+    when there are any)."""
     seats: dict[str, str] = {}
     reasons: dict[str, str] = {}
+    expires: dict[str, int] = {}
     last = ""
     for event in events:
         state = event.state
+        deadline = event.deadline if state == "held" else None
         for seat in event.seats:
             seats[seat] = state
             reasons[seat] = event.kind
+            if deadline is not None:
+                expires[seat] = deadline
+            elif expires:
+                expires.pop(seat, None)
         last = event.offset
-    return {"t": "update", "showtime": showtime, "offset": last, "epoch": epoch,
-            "seats": seats, "reasons": reasons, "ts": int(time.time() * 1000)}
+    frame: dict[str, Any] = {
+        "t": "update", "showtime": showtime, "offset": last, "epoch": epoch,
+        "seats": seats, "reasons": reasons, "ts": int(time.time() * 1000)}
+    if expires:
+        frame["expires"] = expires
+    return frame
 
 
 def snapshot_frame(showtime: int, snap: Snapshot) -> dict[str, Any]:
     return {"t": "snapshot", "showtime": showtime, "offset": snap.offset, "epoch": snap.epoch,
-            "held": snap.held, "booked": snap.booked, "mine": snap.mine}
+            "held": snap.held, "booked": snap.booked, "mine": snap.mine,
+            "expires": snap.expires}
 
 
 def _foreign(events: Iterable[Event], epoch: str) -> bool:

@@ -185,6 +185,8 @@ async def test_a_kiosk_watches_but_cannot_hold_seats(
     async with aiohttp.ClientSession() as http, SeatClient(http, base, token) as kiosk:
         subscribed = await kiosk.subscribe(demo[0])
         held = await kiosk.request("hold", showtime=demo[0], seats=["A1"])
+        extended = await kiosk.request("extend", showtime=demo[0])
 
     assert subscribed["ok"] is True
     assert (held["ok"], held["code"]) == (False, "forbidden")
+    assert (extended["ok"], extended["code"]) == (False, "forbidden")

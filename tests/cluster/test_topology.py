@@ -70,7 +70,8 @@ async def test_a_call_mid_migration_is_asked_over_to_the_importing_master(
     slot = slot_of(spread.a)
     source = cluster.master_of(redis_keys.events(spread.a))
     with source.client() as src:
-        assert src.exists(*redis_keys.showtime_keys(spread.a)) == 11
+        keys = redis_keys.showtime_keys(spread.a)
+        assert src.exists(*keys) == len(keys)
     target = cluster.masters[other_master(cluster, spread.a)]
     source_id, target_id = cluster.node_id(source), cluster.node_id(target)
     with source.client() as src, target.client() as dst:

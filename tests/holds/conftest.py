@@ -28,10 +28,10 @@ async def make_engine(redis: Redis) -> AsyncIterator[EngineFactory]:
     made: list[HoldEngine] = []
 
     def make(ttl_ms: int = 60_000, max_seats: int = 4, maxlen: int = 1000,
-             per_address: int = 0) -> HoldEngine:
+             per_address: int = 0, hold_max_ms: int | None = None) -> HoldEngine:
         engine = HoldEngine(redis, hold_ttl_ms=ttl_ms, max_seats=max_seats,
                             stream_maxlen=maxlen, backstop_ms=1000,
-                            max_seats_per_address=per_address)
+                            max_seats_per_address=per_address, hold_max_ms=hold_max_ms)
         made.append(engine)
         return engine
 

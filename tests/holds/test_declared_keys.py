@@ -16,7 +16,7 @@ import pytest
 from redis.asyncio import Redis
 
 from seatserver import redis_keys
-from seatserver.errors import TooManySeats
+from seatserver.errors import ExtendLimit, NothingHeld, TooManySeats
 from seatserver.holds import engine as engine_module
 from tests.holds.conftest import EngineFactory
 
@@ -61,6 +61,11 @@ async def test_every_verb_touches_only_declared_keys(make_engine: EngineFactory,
         await engine.hold(ST, "u2", ["B1"], address=HOME)
     await engine.hold(ST, "u1", ["A1"], ttl_ms=120_000)  # extension without address
     await engine.hold(ST, "u3", ["C1"])  # a seat new to its holder, no address
+    await engine.extend(ST, "u3")
+    with pytest.raises(ExtendLimit):  # at its run's limit
+        await engine.extend(ST, "u3")
+    with pytest.raises(NothingHeld):
+        await engine.extend(ST, "u9")
     await engine.release(ST, "u1", ["A2"])
     await engine.snapshot(ST, "u1")
     mark = await engine.snapshot(ST)

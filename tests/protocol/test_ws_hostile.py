@@ -134,3 +134,56 @@ async def test_raw_garbage_frames_get_bad_message(connect: ClientFactory,
                 b"\x91" * 5000 + b"\xc0", b"\xa2\xff\xfe", b"\xd4\x05\x00", "text"):
         frames = await exchange(binary, raw)
         assert frames and all(f.get("code") != "internal_error" for f in frames), (raw, frames)
+
+
+EXTEND_HOSTILE: list[Any] = [
+    {"op": "extend"},
+    {"op": "extend", "showtime": 2**63},
+    {"op": "extend", "showtime": 2**64 - 1},
+    {"op": "extend", "showtime": -1},
+    {"op": "extend", "showtime": 0},
+    {"op": "extend", "showtime": "1\x00"},
+    {"op": "extend", "showtime": "1"},
+    {"op": "extend", "showtime": 1.0},
+    {"op": "extend", "showtime": True},
+    {"op": "extend", "showtime": [1]},
+    {"op": "extend\x00", "showtime": 1},
+    {"op": "EXTEND", "showtime": 1},
+    {"op": "extend", "showtime": 999_999_999},
+    {"op": "extend", "showtime": 1, "ref": "\x00"},
+    {"op": "extend", "showtime": 1, "ref": "e" * 65},
+]
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_hostile_extends_get_a_clear_answer(
+        connect: ClientFactory, exchange: Exchange, showtime: int, protocol: str) -> None:
+    client = await connect(protocol=protocol)
+    answers = []
+    for message in EXTEND_HOSTILE:
+        if type(message.get("showtime")) is int and message["showtime"] == 1:
+            message = {**message, "showtime": showtime}
+        frames = await exchange(client, message)
+        assert len(frames) == 1, (message, frames)
+        answers.append((frames[0]["t"], frames[0]["code"]))
+        assert frames[0]["message"], frames
+    assert answers == [("error", "bad_message")] * 12 + [
+        ("ack", "unknown_showtime"), ("ack", "nothing_held"), ("error", "bad_message")]
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_extend_ignores_extra_fields_and_moves_every_hold(
+        connect: ClientFactory, exchange: Exchange, showtime: int, seats: list[str],
+        protocol: str) -> None:
+    client = await connect(protocol=protocol)
+    held = await client.hold(showtime, seats[:2])
+    # Unknown fields are ignored (docs/protocol.md): `seats` does not narrow it.
+    frames = await exchange(client, {"op": "extend", "ref": "x", "showtime": showtime,
+                                     "seats": [seats[0]], "ttl": 10**9, "\x00": "\x00",
+                                     "holder": "someone-else"})
+    assert len(frames) == 1 and frames[0]["ok"] is True, frames
+    assert frames[0]["deadlines"] == dict.fromkeys(seats[:2], held["expires_at"] + 60_000)
+    # Replays of the same frame: refused at the limit, nothing moves.
+    for _ in range(3):
+        again = await exchange(client, {"op": "extend", "ref": "x", "showtime": showtime})
+        assert [(f["ok"], f["code"]) for f in again] == [(False, "extend_limit")]

@@ -15,6 +15,7 @@ import { dayKey, formatStart, formatTime, typeName } from "../shared/format.js";
 import { SeatBoard } from "../shared/seatmap/board.js";
 import { paintIcon, seatIcon, seatUses, typeColours } from "../shared/seatmap/drawing.js";
 import { seatGrid } from "../shared/seatmap/geometry.js";
+import { ServerClock } from "../shared/clock.js";
 import { SeatSocket } from "../shared/socket.js";
 import { installSprite } from "../shared/sprite.js";
 
@@ -32,6 +33,9 @@ const MAX_SHOWTIMES = 6;
 const FEW_LEFT_SHARE = 0.1;
 const FEW_LEFT_MIN = 5;
 const SVG = "http://www.w3.org/2000/svg";
+// The map's legend counts the seats whose holds lapse within this long.
+const FREEING_WITHIN_MS = 5 * 60000;
+const FREEING_CHECK_MS = 5000;
 const params = new URLSearchParams(location.search);
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -322,6 +326,8 @@ class MapBoard {
     this.dirty = new Set();
     this.frame = 0;
     this.seatNodes = new Map();
+    // Hold deadlines are on the server's clock; updates' `ts` tell its offset.
+    this.clock = new ServerClock();
   }
 
   async start() {
@@ -346,6 +352,7 @@ class MapBoard {
     document.title = `${detail.movie.title} · seats`;
     this.draw(detail);
     this.socket.subscribe(this.showtimeId, { onFrame: (frame) => this.onFrame(frame) });
+    setInterval(() => this.countFreeing(), FREEING_CHECK_MS);
   }
 
   draw(detail) {
@@ -432,14 +439,21 @@ class MapBoard {
       item.append(svg, element("span", null, text));
       list.append(item);
     }
+    // "12 seats may free in the next 5 minutes": holds that lapse by then,
+    // unless their buyers extend or book them (hidden when there are none).
+    this.freeing = element("li", "map-freeing");
+    this.freeing.hidden = true;
+    list.append(this.freeing);
     return list;
   }
 
   onFrame(frame) {
     let changed;
     if (frame.t === "snapshot") changed = this.board.applySnapshot(frame).changed;
-    else if (frame.t === "update") changed = this.board.applyUpdate(frame).changed;
-    else return;
+    else if (frame.t === "update") {
+      this.clock.sample(frame.ts);
+      changed = this.board.applyUpdate(frame).changed;
+    } else return;
     this.health.changed();
     for (const id of changed) this.dirty.add(id);
     if (!this.frame) {
@@ -480,6 +494,16 @@ class MapBoard {
     const allFree = [...free.values()].reduce((a, b) => a + b, 0);
     this.svg.setAttribute("aria-label",
       `Seat map: ${allFree} of ${this.board.seats.size} seats free`);
+    this.countFreeing();
+  }
+
+  countFreeing() {
+    if (!this.freeing) return;
+    const count = this.board.freeingBy(this.clock.now() + FREEING_WITHIN_MS);
+    const minutes = FREEING_WITHIN_MS / 60000;
+    const text = `${count} seat${count === 1 ? "" : "s"} may free in the next ${minutes} minutes`;
+    if (this.freeing.textContent !== text) this.freeing.textContent = text;
+    this.freeing.hidden = count === 0;
   }
 }
 

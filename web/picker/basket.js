@@ -1,6 +1,12 @@
 // @ts-check
 // Basket: the "your seats" panel: each seat with its type, price and time
 // left, the total, and the countdown to the first hold's expiry.
+//
+// A minute before the first hold ends it warns (WCAG 2.2.1 Timing
+// Adjustable): in words beside an "Extend" button, and once to screen
+// readers through the assertive region, not on every tick. Holds can be
+// extended only up to a limit (SEATSERVER_HOLD_MAX, `limit_at` in the extend
+// acks); once the holds end there, the warning says so instead.
 
 import { formatCountdown, formatMoney, seatName, spokenDuration, typeName } from "../shared/format.js";
 
@@ -8,11 +14,31 @@ const TICK_MS = 250;
 const WARN_AT_MS = 60000;
 
 export class Basket {
-  constructor(root, board, clock, { onRelease, announce }) {
+  /**
+   * @param {any} root the basket's element (its parts are looked up by id)
+   * @param {import("../shared/seatmap/board.js").SeatBoard} board
+   * @param {import("../shared/clock.js").ServerClock} clock
+   * @param {object} page
+   * @param {(id: string) => void} page.onRelease
+   * @param {() => void} page.onExtend the "Extend" button was pressed
+   * @param {(text: string) => void} page.announce polite
+   * @param {(text: string) => void} page.alert assertive: the warning, once
+   */
+  constructor(root, board, clock, { onRelease, onExtend, announce, alert }) {
     this.board = board;
     this.clock = clock;
     this.onRelease = onRelease;
     this.announce = announce;
+    this.alert = alert;
+    this.warning = root.querySelector("#hold-warning");
+    this.warningText = root.querySelector("#hold-warning-text");
+    /** @type {HTMLButtonElement} */
+    this.extendButton = root.querySelector("#extend");
+    /** @type {number | null} the end of our run of holds (server clock), once known */
+    this.limitAt = null;
+    this.extendButton.addEventListener("click", () => {
+      if (!this.extendButton.hasAttribute("aria-disabled")) onExtend();
+    });
     this.heading = root.querySelector("#basket-title");
     this.list = root.querySelector("#basket-list");
     this.empty = root.querySelector("#basket-empty");
@@ -37,6 +63,7 @@ export class Basket {
     const before = [...this.list.children].map((li) => li.dataset.id);
     this.list.replaceChildren(...seats.map((seat) => this.item(seat)));
     if (focused) this.refocus(focused, before);
+    if (!seats.length) this.limitAt = null; // a later hold begins a new run
     this.list.hidden = seats.length === 0;
     this.empty.hidden = seats.length > 0;
     this.summary.hidden = seats.length === 0;
@@ -104,14 +131,45 @@ export class Basket {
     }
     const earliest = this.board.earliestExpiry();
     this.timer.hidden = earliest === null;
+    const ms = earliest === null ? 0 : earliest - now;
+    const warn = earliest !== null && ms > 0 && ms <= WARN_AT_MS;
+    this.warning.hidden = !warn;
     if (earliest === null) return;
-    const ms = earliest - now;
     this.timerValue.textContent = formatCountdown(ms);
     this.timerValue.setAttribute("datetime", `PT${Math.max(0, Math.ceil(ms / 1000))}S`);
     this.timer.classList.toggle("urgent", ms <= WARN_AT_MS);
-    if (ms <= WARN_AT_MS && ms > 0 && this.warned !== earliest) {
+    if (!warn) return;
+    const atLimit = this.atLimit();
+    this.showWarning(atLimit);
+    if (this.warned !== earliest) {
       this.warned = earliest;
-      this.announce(`Your seats are held for ${spokenDuration(ms)} more.`);
+      this.alert(atLimit
+        ? `Your seats are held for ${spokenDuration(ms)} more, and cannot be held any `
+          + "longer. Check out now to keep them."
+        : `Your seats are held for ${spokenDuration(ms)} more. Use the Extend button `
+          + "in Your seats to keep them longer.");
+    }
+  }
+
+  /** Whether our holds already end where they can be held at the longest. */
+  atLimit() {
+    const earliest = this.board.earliestExpiry();
+    return this.limitAt !== null && earliest !== null && earliest >= this.limitAt;
+  }
+
+  /** The warning's words: more time can be asked for, or not any more. */
+  showWarning(atLimit) {
+    const text = atLimit
+      ? "Your seats cannot be held any longer: you have reached the time limit for "
+        + "holding seats. Check out before the countdown ends, or they are released."
+      : "Your seats will be released in less than a minute. Need more time?";
+    if (this.warningText.textContent !== text) this.warningText.textContent = text;
+    if (atLimit) this.warning.dataset.limit = "";
+    else delete this.warning.dataset.limit;
+    if (this.extendButton.hidden !== atLimit) {
+      const hadFocus = document.activeElement === this.extendButton;
+      this.extendButton.hidden = atLimit;
+      if (hadFocus && atLimit) this.heading.focus(); // not lost to the page's top
     }
   }
 }

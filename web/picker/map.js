@@ -55,12 +55,15 @@ export class SeatMap {
    * @param {object} handlers
    * @param {(id: string) => void} handlers.onActivate a seat was clicked or pressed
    * @param {(id: string) => void} [handlers.onFocusSeat] a seat was focused or pointed at
+   * @param {(id: string | null, button: HTMLElement | null) => void} [handlers.onHint]
+   *   the seat whose hint (tooltip) should show now: pointed at, else focused; null: none
    */
-  constructor(root, board, layout, { onActivate, onFocusSeat = () => {} }) {
+  constructor(root, board, layout, { onActivate, onFocusSeat = () => {}, onHint = () => {} }) {
     this.root = root;
     this.board = board;
     this.onActivate = onActivate;
     this.onFocusSeat = onFocusSeat;
+    this.onHint = onHint;
     this.buttons = new Map();
     this.dirty = new Set();
     this.frame = 0;
@@ -129,11 +132,24 @@ export class SeatMap {
     grid.addEventListener("keydown", (event) => this.onKey(event));
     grid.addEventListener("focusin", (event) => {
       const button = seatOf(event);
-      if (button) this.setCurrent(button.dataset.id);
+      if (button) {
+        // The hint first: the tooltip is the seat's accessible description.
+        this.onHint(button.dataset.id, button);
+        this.setCurrent(button.dataset.id);
+      }
+    });
+    grid.addEventListener("focusout", () => {
+      requestAnimationFrame(() => this.hintFocused());
     });
     grid.addEventListener("pointerover", (event) => {
       const button = seatOf(event);
-      if (button) this.onFocusSeat(button.dataset.id);
+      if (button) {
+        this.onHint(button.dataset.id, button);
+        this.onFocusSeat(button.dataset.id);
+      }
+    });
+    grid.addEventListener("pointerout", (event) => {
+      if (seatOf(event)) this.hintFocused();
     });
     this.current = seats[0].id;
     this.buttons.get(this.current).tabIndex = 0;
@@ -158,6 +174,12 @@ export class SeatMap {
   focus(id) {
     this.setCurrent(id);
     this.buttons.get(id).focus();
+  }
+
+  /** The pointer left a seat or focus moved: the focused seat's hint, if any. */
+  hintFocused() {
+    const id = this.focusedSeat();
+    this.onHint(id, id ? this.buttons.get(id) : null);
   }
 
   hasFocus() {
@@ -229,6 +251,9 @@ export class SeatMap {
     button.dataset.key = key;
     button.dataset.look = look;
     button.setAttribute("aria-label", seatLabel(seat, look, pendingOp));
+    // Someone else's hold: its "frees in" tooltip describes it (picker.js).
+    if (look === "held") button.setAttribute("aria-describedby", "seat-tip");
+    else button.removeAttribute("aria-describedby");
     const actionable = look === "available" || look === "mine";
     if (actionable) button.removeAttribute("aria-disabled");
     else button.setAttribute("aria-disabled", "true");

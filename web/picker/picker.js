@@ -6,7 +6,9 @@ import { getJSON, ensureSession, HttpError } from "../shared/api.js";
 import { Announcer } from "../shared/announcer.js";
 import { ServerClock } from "../shared/clock.js";
 import { $ } from "../shared/dom.js";
-import { formatMoney, formatStart, seatList, seatName, typeName } from "../shared/format.js";
+import {
+  formatCountdown, formatMoney, formatStart, seatList, seatName, spokenDuration, typeName,
+} from "../shared/format.js";
 import { ConnectionLost, SeatSocket } from "../shared/socket.js";
 import { Notice } from "../shared/notices.js";
 import { SeatBoard } from "../shared/seatmap/board.js";
@@ -24,6 +26,10 @@ class Picker {
     this.showtimeId = showtimeId;
     this.clock = new ServerClock();
     this.announcer = new Announcer($("#announcer"));
+    // The warning before our holds end: said once, and at once (assertive).
+    this.alerts = new Announcer($("#alerts"), { gapMs: 0 });
+    /** @type {{id: string, button: HTMLElement} | null} the seat whose "frees in" shows */
+    this.hinted = null;
     this.noticeBox = new Notice($("#notice"));
     this.othersChanged = 0;
     this.wasLive = false;
@@ -43,10 +49,13 @@ class Picker {
     this.map = new SeatMap($("#map"), this.board, detail.screen?.layout, {
       onActivate: (id) => this.activate(id),
       onFocusSeat: (id) => this.describe(id),
+      onHint: (id, button) => this.hint(id, button),
     });
     this.basket = new Basket($("#basket"), this.board, this.clock, {
       onRelease: (id) => this.release(id),
+      onExtend: () => this.extendHolds(),
       announce: (text) => this.announcer.say(text),
+      alert: (text) => this.alerts.say(text),
     });
     this.checkout = new Checkout($("#basket"), this.board, this.showtimeId, {
       announce: (text) => this.announcer.say(text),
@@ -61,6 +70,7 @@ class Picker {
     $("#notice-close").addEventListener("click", () => this.clearNotice());
     $("#retry").addEventListener("click", () => this.socket.retryNow());
     setInterval(() => this.digest(), DIGEST_EVERY_MS);
+    setInterval(() => this.showTip(), 1000);
 
     this.socket = new SeatSocket({ onStatus: (status, detail) => this.showStatus(status, detail) });
     this.socket.subscribe(this.showtimeId, {
@@ -175,6 +185,7 @@ class Picker {
       return;
     }
     this.updateCounts();
+    this.showTip();
   }
 
   /** Seats of ours that the server took back: their hold expired, or they were booked. */
@@ -210,7 +221,94 @@ class Picker {
     if (look === "available") this.hold(id);
     else if (look === "mine") this.release(id);
     else if (look === "pending") this.announcer.say(`${seatName(seat)}: still waiting for the server.`);
-    else this.announcer.say(`${seatName(seat)} is ${lookWords(look)}.`);
+    else if (look === "held") {
+      // Say so where it shows, rather than nothing happening on a click.
+      const frees = this.freesIn(id);
+      this.notice(`${seatName(seat)} is held by someone else`
+        + (frees ? `; it frees in ${frees} unless they book it` : "")
+        + ". Please pick another seat, or try this one again then.", "info");
+    } else this.announcer.say(`${seatName(seat)} is ${lookWords(look)}.`);
+  }
+
+  /**
+   * "3:12" until the hold on a seat held by someone else lapses, "0:00" when
+   * it is due; null when the seat is not held by someone else, or no deadline
+   * is known.
+   * @param {string} id
+   */
+  freesIn(id) {
+    const at = this.board.freesAt(id);
+    return at === null ? null : formatCountdown(at - this.clock.now());
+  }
+
+  /**
+   * The seat pointed at or focused (null: none): its "frees in" tooltip,
+   * which is also the accessible description of seats held by others.
+   * @param {string | null} id
+   * @param {HTMLElement | null} button
+   */
+  hint(id, button) {
+    this.hinted = id && button ? { id, button } : null;
+    this.showTip();
+  }
+
+  showTip() {
+    const tip = $("#seat-tip");
+    const hinted = this.hinted;
+    const frees = hinted ? this.freesIn(hinted.id) : null;
+    if (!hinted || frees === null) {
+      tip.hidden = true;
+      tip.textContent = "";
+      return;
+    }
+    const text = frees === "0:00" ? "Held by someone else: may free any moment"
+      : `Held by someone else: frees in ${frees} unless booked`;
+    if (tip.textContent !== text) tip.textContent = text;
+    tip.hidden = false;
+    const box = hinted.button.getBoundingClientRect();
+    const left = box.left + box.width / 2 - tip.offsetWidth / 2;
+    const above = box.top - tip.offsetHeight - 6;
+    tip.style.left = `${Math.max(4, Math.min(left, innerWidth - tip.offsetWidth - 4))}px`;
+    tip.style.top = `${above >= 4 ? above : box.bottom + 6}px`;
+  }
+
+  /** Our holds' deadlines one hold time later, within the limit ("Extend"). */
+  async extendHolds() {
+    const button = $("#extend");
+    if (this.socket.status !== "live") {
+      this.notice("Not connected, so your hold cannot be extended right now. "
+        + "Try again once the connection is back.");
+      return;
+    }
+    button.setAttribute("aria-disabled", "true");
+    let ack;
+    try {
+      ack = await this.socket.request("extend", { showtime: this.showtimeId });
+    } catch {
+      this.socket.resync(this.showtimeId);
+      this.notice("The connection dropped before the server extended your hold. "
+        + "The countdown will show what happened once it is back.");
+      return;
+    } finally {
+      button.removeAttribute("aria-disabled");
+    }
+    if (ack.ok) {
+      this.board.extended(ack.deadlines ?? {});
+      this.basket.limitAt = ack.limit_at ?? null;
+      this.basket.render();
+      const left = ack.expires_at - this.clock.now();
+      this.announcer.say(`Done: your seats are held for ${spokenDuration(left)} more.`
+        + (this.basket.atLimit() ? " That is the longest they can be held." : ""));
+    } else if (ack.code === "extend_limit") {
+      this.basket.limitAt = ack.limit_at ?? this.board.earliestExpiry();
+      this.basket.render();
+      this.announcer.say("Your seats cannot be held any longer: you have reached the time "
+        + "limit for holding seats.");
+    } else if (ack.code === "nothing_held") {
+      this.notice("You hold no seats right now, so there is nothing to extend.", "info");
+    } else {
+      this.notice(`Your hold could not be extended: ${ack.message ?? ack.code}.`);
+    }
   }
 
   async hold(id) {
@@ -297,7 +395,9 @@ class Picker {
     this.described = id;
     const seat = this.board.seats.get(id);
     const look = this.board.look(id);
-    $("#seat-info").textContent = seatLabel(seat, look, this.board.pending.get(id)?.op);
+    const frees = this.freesIn(id);
+    $("#seat-info").textContent = seatLabel(seat, look, this.board.pending.get(id)?.op)
+      + (frees ? `, frees in ${frees}` : "");
   }
 
   updateCounts() {

@@ -19,6 +19,8 @@
 --                               each seat held from a client address (and
 --                               stale ones, dropped lazily: see hold.lua)
 --   KEYS[11] addrof:{st:<id>}   hash: held seat -> address of its latest hold
+--   KEYS[12] run:{st:<id>}      hash: holder id -> when its current run of
+--                               holds began (ms; see run_began)
 --   ARGV[1]  stream max length (approximate trim); each verb's own
 --            arguments follow from ARGV[2].
 -- Seat ids never contain ',' (the layout's ids; the stream's `s` field joins
@@ -33,6 +35,7 @@
 local exp_key, booked_key, ev_key, epoch_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local held_key, mine_key, lapsed_key, lapsed_at_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local refs_key, addr_key, addrof_key = KEYS[9], KEYS[10], KEYS[11]
+local run_key = KEYS[12]
 local maxlen = ARGV[1]
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
@@ -133,11 +136,29 @@ local function address_entry(address, seat)
   return address .. '|' .. seat
 end
 
+-- A holder's run of holds in the showtime: it begins with a hold made while
+-- the holder holds nothing here, and lasts while it holds any seat (adding
+-- seats or holding its own again does not begin a new one). Holds and
+-- extensions set no deadline past `began + hold max` (hold.lua, extend.lua),
+-- so a buyer cannot keep seats for ever by extending or re-holding; only
+-- checkout's move into the payment window (a hold with no limit) goes past.
+-- Returns when the holder's run began, beginning one now when `holding` is
+-- false, when none is recorded (holds older than runs), or when its limit
+-- has passed (only holds checkout extended outlive it). `max_ms` 0: no
+-- limit to check.
+local function run_began(holder, holding, max_ms)
+  local began = tonumber(redis.call('HGET', run_key, holder))
+  if holding and began and (max_ms == 0 or began + max_ms > now) then return began end
+  redis.call('HSET', run_key, holder, now)
+  return now
+end
+
 -- Drops whatever holds `seats` have: their holder and their holders' lists
--- (the caller removes them from the expiry set). `current` is their holders
--- as HMGET read them, when the caller has read them already. Address entries
--- are left to the hold script, which drops the stale ones it meets (see
--- hold.lua). Returns seat -> holder for the seats that had one.
+-- (the caller removes them from the expiry set); a holder left holding
+-- nothing has its run ended. `current` is their holders as HMGET read them,
+-- when the caller has read them already. Address entries are left to the
+-- hold script, which drops the stale ones it meets (see hold.lua). Returns
+-- seat -> holder for the seats that had one.
 local function drop_holds(seats, current)
   local holders = {}
   if #seats == 0 then return holders end
@@ -154,7 +175,9 @@ local function drop_holds(seats, current)
   redis.call('HDEL', held_key, unpack(seats))
   for _, holder in ipairs(order) do
     local gone = gone_of[holder]
-    put_list(mine_key, holder, without(split(redis.call('HGET', mine_key, holder)), gone))
+    local left = without(split(redis.call('HGET', mine_key, holder)), gone)
+    put_list(mine_key, holder, left)
+    if #left == 0 then redis.call('HDEL', run_key, holder) end
   end
   return holders
 end

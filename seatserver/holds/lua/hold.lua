@@ -7,11 +7,16 @@
 --   ARGV[6] most seats held from one client address in this showtime
 --           (0: no per-address cap, and no per-address books either)
 --   ARGV[7] the client address ('' when the hold carries none)
---   ARGV[8..] seat ids (validated against the layout, no duplicates)
+--   ARGV[8] longest a run of holds may last (ms; 0: no limit, checkout's
+--           extension into the payment window)
+--   ARGV[9..] seat ids (validated against the layout, no duplicates)
 -- Returns {'ok', now, deadline, offset, epoch}
 --      or {'seats_unavailable', now, {seats}} | {'too_many_seats', now, {}}
 --      or {'too_many_seats', now, {}, 'address'} (the client address's cap).
 -- Re-holding one's own seat succeeds and moves its deadline (later or earlier).
+-- The deadline is never past the end of the holder's run of holds (its
+-- beginning plus ARGV[8], see run_began): re-holding, or adding seats, does
+-- not make holds last longer than extending them would.
 -- A seat held again is no longer in the holder's lapsed list.
 --
 -- Per-address cap: the address index (KEYS[10]) has an entry per seat held
@@ -27,8 +32,9 @@ local ttl = tonumber(ARGV[3])
 local max_seats = tonumber(ARGV[4])
 local backstop = tonumber(ARGV[5])
 local address_cap, address = tonumber(ARGV[6]), ARGV[7]
+local hold_max = tonumber(ARGV[8])
 local seats = {}
-for i = 8, #ARGV do seats[#seats + 1] = ARGV[i] end
+for i = 9, #ARGV do seats[#seats + 1] = ARGV[i] end
 
 -- Count what the holder still holds, dropping seats whose hold the backstop
 -- TTL removed while no script ran (the expiry step cannot name their holder).
@@ -95,7 +101,9 @@ if books and not capped then
   for i, seat in ipairs(seats) do held_before[seat] = current[i] == holder end
 end
 
+local began = run_began(holder, #mine > 0, hold_max)
 local deadline = now + ttl
+if hold_max > 0 then deadline = math.min(deadline, began + hold_max) end
 local until_ms = deadline + backstop
 local fields, scored = {}, {}
 for _, seat in ipairs(seats) do
@@ -109,6 +117,7 @@ redis.call('ZADD', exp_key, unpack(scored))
 put_list(mine_key, holder, with(mine, seats))
 keep_until(held_key, until_ms)
 keep_until(mine_key, until_ms)
+keep_until(run_key, until_ms)
 unlapse(holder, seats)
 if capped then
   local entries, owners = {}, {}

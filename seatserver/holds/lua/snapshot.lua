@@ -2,13 +2,16 @@
 --   KEYS, ARGV[1]  see _prelude.lua
 --   ARGV[2] holder id whose own holds to include, or '' for none
 -- Returns {'ok', now, offset, {held seats}, {booked seats}, {seat, deadline, ...},
---          epoch}.
+--          epoch, {held seat, deadline, ...}}: the holder's own holds, then
+-- everyone's deadlines (what "frees in m:ss" counts down to).
 -- offset is the id of the stream's last entry ('0-0' for an empty stream):
 -- the state is exactly what the events up to and including it produce. The
 -- epoch is the stream's, started here if it has none yet (see _prelude.lua).
 
 local holder = ARGV[2]
-local held = redis.call('ZRANGE', exp_key, 0, -1)
+local deadlines = redis.call('ZRANGE', exp_key, 0, -1, 'WITHSCORES')
+local held = {}
+for i = 1, #deadlines, 2 do held[#held + 1] = deadlines[i] end
 local booked = redis.call('SMEMBERS', booked_key)
 local mine = {}
 if holder ~= '' then
@@ -23,4 +26,4 @@ end
 local last = redis.call('XREVRANGE', ev_key, '+', '-', 'COUNT', 1)
 local offset = '0-0'
 if last[1] then offset = last[1][1] end
-return {'ok', now, offset, held, booked, mine, stream_epoch()}
+return {'ok', now, offset, held, booked, mine, stream_epoch(), deadlines}

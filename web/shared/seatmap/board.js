@@ -17,6 +17,10 @@
 // not take it from us. Offsets compare within one stream epoch only, so an
 // ack of another epoch than the board's protects nothing: the snapshot of the
 // new epoch says what we hold.
+//
+// Deadlines: snapshots and updates carry every held seat's hold deadline
+// (`expires`, docs/protocol.md), ours and other people's; `deadlines` keeps
+// them for seats held by others ("frees in m:ss"), our own holds keep theirs.
 
 import { isAfter, parseOffset } from "../offsets.js";
 
@@ -43,6 +47,7 @@ import { isAfter, parseOffset } from "../offsets.js";
  * @property {string[]} held
  * @property {string[]} booked
  * @property {Record<string, number>} mine seat id -> hold deadline (server clock, ms)
+ * @property {Record<string, number>} [expires] every held seat -> its deadline
  */
 /**
  * @typedef {object} Update
@@ -50,6 +55,7 @@ import { isAfter, parseOffset } from "../offsets.js";
  * @property {string} [epoch]
  * @property {Record<string, SeatState>} seats
  * @property {Record<string, Reason>} [reasons]
+ * @property {Record<string, number>} [expires] seats left held -> their deadline
  */
 /**
  * One of our holds: its deadline, and the stream position of the hold while
@@ -76,6 +82,8 @@ export class SeatBoard {
     this.position = null;
     /** @type {string | null} the stream epoch of `position` */
     this.epoch = null;
+    /** @type {Map<string, number>} held seat -> its hold's deadline (server clock, ms) */
+    this.deadlines = new Map();
   }
 
   /**
@@ -130,6 +138,8 @@ export class SeatBoard {
     }
     for (const id of new Set([...this.mine.keys(), ...mine.keys()])) changed.add(id);
     this.mine = mine;
+    this.deadlines = new Map(Object.entries(frame.expires ?? {})
+      .filter(([id]) => this.server.get(id) === "held"));
     return { changed, lost };
   }
 
@@ -152,10 +162,15 @@ export class SeatBoard {
       const reason = frame.reasons?.[id];
       const before = this.look(id);
       this.server.set(id, state);
+      const deadline = frame.expires?.[id];
+      if (state !== "held") this.deadlines.delete(id);
+      else if (deadline !== undefined) this.deadlines.set(id, deadline);
       const ours = this.mine.get(id);
       const pending = this.pending.get(id);
       if (ours && !this.notReached(ours)) {
         ours.at = null;
+        // Our hold moved (an extension or a re-hold, maybe from another tab).
+        if (state === "held" && deadline !== undefined) ours.expiresAt = deadline;
         if (state !== "held") {
           this.mine.delete(id);
           if (!pending) lost.push({ id, reason });
@@ -198,6 +213,42 @@ export class SeatBoard {
     }
     this.mine.set(id, hold);
     this.server.set(id, "held");
+  }
+
+  /**
+   * Our holds were extended: each seat's new deadline, as the ack lists them.
+   * @param {Record<string, number>} deadlines
+   */
+  extended(deadlines) {
+    for (const [id, expiresAt] of Object.entries(deadlines)) {
+      const hold = this.mine.get(id);
+      if (hold) hold.expiresAt = expiresAt;
+      this.deadlines.set(id, expiresAt);
+    }
+  }
+
+  /**
+   * When the hold on a seat held by someone else lapses (server clock, ms),
+   * unless it is extended or booked first; null when not known.
+   * @param {string} id
+   * @returns {number | null}
+   */
+  freesAt(id) {
+    if (this.look(id) !== "held") return null;
+    return this.deadlines.get(id) ?? null;
+  }
+
+  /**
+   * How many seats held by others have holds that lapse by `until` (server
+   * clock, ms): seats that may free by then.
+   * @param {number} until
+   */
+  freeingBy(until) {
+    let count = 0;
+    for (const [id, deadline] of this.deadlines) {
+      if (deadline <= until && this.look(id) === "held") count += 1;
+    }
+    return count;
   }
 
   /** @param {string} id */
