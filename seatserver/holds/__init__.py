@@ -1,6 +1,7 @@
 """The hold engine: seat state in Redis, changed only by Lua scripts."""
 
 from seatserver.holds.engine import (
+    BestRequest,
     ExpireResult,
     HoldEngine,
     HoldResult,
@@ -10,5 +11,5 @@ from seatserver.holds.engine import (
     StreamMark,
 )
 
-__all__ = ["ExpireResult", "HoldEngine", "HoldResult", "ResumePoint", "SeatChange", "Snapshot",
-           "StreamMark"]
+__all__ = ["BestRequest", "ExpireResult", "HoldEngine", "HoldResult", "ResumePoint",
+           "SeatChange", "Snapshot", "StreamMark"]

@@ -1,0 +1,164 @@
+"""A showtime's seat geometry as the seating scripts read it in Redis.
+
+The orphan rule and best available run inside the hold scripts (one atomic
+step with the holds they judge), so what they need of the layout lives in the
+showtime's hash slot too: ``geo:{st:<id>}`` (redis_keys.geometry), a hash
+written by holds/lua/geometry.lua from what ``build_geometry`` makes here:
+
+  v           the version: a digest of everything below, so a layout edit or
+              a change of the showtime's rules is a new version that replaces
+              the old one (a script handed another version answers
+              ``geometry`` and the engine writes this one, then asks again)
+  o, c        the showtime's rules: '1' orphan rule on / companion seats sold
+              to anyone ('0': off / only with their wheelchair space)
+  s:<seat>    the seat's row index, then '|' and the wheelchair space it
+              accompanies for a companion seat ("3" or "1|A1")
+  r:<row>     the row's runs, left to right: seats between two aisles, gaps
+              or row ends, in order, "A1,A2,A3|A4,A5" (ids never hold ',' or '|')
+  g           JSON for best available: every seat's place, type, accessible
+              flag, companion link and score, the runs and the rows
+
+Rows are ordered front (nearest the screen) to back; a run breaks wherever
+two seats of a row are not in neighbouring grid cells.
+
+The score (lower is better) is the distance of a seat from the best place of
+the hall: two thirds of the way back from the screen and on the centre line,
+``SCORE_SCALE * (ROW_WEIGHT * |y - y*| + |x - x*|)`` rounded, in grid cells,
+where y* is two thirds of the depth from the row nearest the screen and x*
+the middle of the seats' horizontal extent. A row off the ideal counts as
+much as ``ROW_WEIGHT`` seats off the centre: looking up or craning back is
+worse than sitting a little to the side.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+import orjson
+
+ROW_WEIGHT = 2
+SCORE_SCALE = 10
+# Geometries kept per process (one per showtime in use).
+MAX_CACHED = 10_000
+
+
+class SeatPlace(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def x(self) -> int: ...
+    @property
+    def y(self) -> int: ...
+    @property
+    def accessible(self) -> bool: ...
+    @property
+    def companion_of(self) -> str | None: ...
+
+
+class SeatingPlan(Protocol):
+    """A showtime's layout and its seating rules, as the catalog serves them."""
+
+    @property
+    def seats(self) -> Mapping[str, SeatPlace]: ...
+    @property
+    def screen(self) -> str: ...
+    @property
+    def no_orphans(self) -> bool: ...
+    @property
+    def companions_alone(self) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Geometry:
+    """What geometry.lua writes; ``checks`` tells whether a plain hold needs it
+    at all (the orphan rule is on, or companion seats are kept back)."""
+
+    version: str
+    fields: dict[str, str]
+    checks: bool
+
+
+def score(x: int, y: int, *, ideal_x: float, ideal_y: float) -> int:
+    """A seat's distance from the best place of the hall (lower is better)."""
+    return round(SCORE_SCALE * (ROW_WEIGHT * abs(y - ideal_y) + abs(x - ideal_x)))
+
+
+def ideal_place(seats: Iterable[SeatPlace], screen: str) -> tuple[float, float]:
+    """(x*, y*): the centre line, and two thirds of the depth back from the screen."""
+    xs = [s.x for s in seats]
+    ys = [s.y for s in seats] if xs else []
+    if not xs:
+        return 0.0, 0.0
+    near, far = (min(ys), max(ys)) if screen != "bottom" else (max(ys), min(ys))
+    return (min(xs) + max(xs)) / 2, near + (far - near) * 2 / 3
+
+
+def runs_of(row: list[SeatPlace]) -> list[list[SeatPlace]]:
+    """A row's seats (sorted by x) split wherever two are not neighbours."""
+    runs: list[list[SeatPlace]] = []
+    for seat in row:
+        if runs and seat.x == runs[-1][-1].x + 1:
+            runs[-1].append(seat)
+        else:
+            runs.append([seat])
+    return runs
+
+
+def build_geometry(plan: SeatingPlan) -> Geometry:
+    seats = list(plan.seats.values())
+    ideal_x, ideal_y = ideal_place(seats, plan.screen)
+    by_y: dict[int, list[SeatPlace]] = {}
+    for seat in seats:
+        by_y.setdefault(seat.y, []).append(seat)
+    order = sorted(by_y, reverse=plan.screen == "bottom")  # front row first
+    fields: dict[str, str] = {"o": "1" if plan.no_orphans else "0",
+                              "c": "1" if plan.companions_alone else "0"}
+    index: dict[str, int] = {}
+    placed: list[list[object]] = []
+    rows: list[list[list[int]]] = []
+    for row_no, y in enumerate(order, 1):
+        runs = runs_of(sorted(by_y[y], key=lambda s: s.x))
+        fields[f"r:{row_no}"] = "|".join(",".join(s.id for s in run) for run in runs)
+        row_runs = []
+        for run in runs:
+            ids = []
+            for seat in run:
+                index[seat.id] = len(placed) + 1
+                placed.append([seat.id, seat.type, 1 if seat.accessible else 0, seat.companion_of,
+                               score(seat.x, seat.y, ideal_x=ideal_x, ideal_y=ideal_y),
+                               seat.x, row_no])
+                ids.append(index[seat.id])
+                link = f"|{seat.companion_of}" if seat.companion_of else ""
+                fields[f"s:{seat.id}"] = f"{row_no}{link}"
+            row_runs.append(ids)
+        rows.append(row_runs)
+    for entry in placed:  # companion links as seat indexes (0: none)
+        entry[3] = index.get(str(entry[3]), 0) if entry[3] else 0
+    fields["g"] = orjson.dumps({"seats": placed, "rows": rows}).decode()
+    digest = hashlib.sha256(orjson.dumps(sorted(fields.items()))).hexdigest()[:16]
+    companions = any(s.companion_of for s in seats)
+    checks = plan.no_orphans or (companions and not plan.companions_alone)
+    return Geometry(version=digest, fields=fields, checks=checks)
+
+
+class GeometryCache:
+    """Each showtime's geometry, rebuilt when the catalog hands out another
+    layout object (its cache reloads it, e.g. after an admin's edit)."""
+
+    def __init__(self) -> None:
+        self._built: dict[int, tuple[SeatingPlan, Geometry]] = {}
+
+    def of(self, showtime: int, plan: SeatingPlan) -> Geometry:
+        entry = self._built.get(showtime)
+        if entry is not None and entry[0] is plan:
+            return entry[1]
+        if len(self._built) >= MAX_CACHED:
+            self._built.clear()
+        geometry = build_geometry(plan)
+        self._built[showtime] = (plan, geometry)
+        return geometry
