@@ -17,6 +17,14 @@ written by holds/lua/geometry.lua from what ``build_geometry`` makes here:
               or row ends, in order, "A1,A2,A3|A4,A5" (ids never hold ',' or '|')
   g           JSON for best available: every seat's place, type, accessible
               flag, companion link and score, the runs and the rows
+  b:<n>       best available's short cut for parties of n (1..MAX_BLOCK) without
+              wheelchair spaces: every block of n neighbouring seats of a run
+              that has no wheelchair space, best first (by cost, then front-most,
+              left-most), space-separated, each
+              "<types>;<companions>;<l2>,<l1>;<seats>;<r1>,<r2>": its seat types
+              ('/'-joined), 1 if it holds a companion seat, the two seats left
+              of it and right of it in the run ('' past the run's end), so the
+              script reads the state of the first few blocks only
 
 Rows are ordered front (nearest the screen) to back; a run breaks wherever
 two seats of a row are not in neighbouring grid cells.
@@ -41,6 +49,9 @@ import orjson
 
 ROW_WEIGHT = 2
 SCORE_SCALE = 10
+# The largest party best available's short cut lists blocks for (more: the
+# full scan).
+MAX_BLOCK = 12
 # Geometries kept per process (one per showtime in use).
 MAX_CACHED = 10_000
 
@@ -139,11 +150,38 @@ def build_geometry(plan: SeatingPlan) -> Geometry:
         rows.append(row_runs)
     for entry in placed:  # companion links as seat indexes (0: none)
         entry[3] = index.get(str(entry[3]), 0) if entry[3] else 0
+    for size in range(1, MAX_BLOCK + 1):
+        fields[f"b:{size}"] = " ".join(_blocks(rows, placed, size))
     fields["g"] = orjson.dumps({"seats": placed, "rows": rows}).decode()
     digest = hashlib.sha256(orjson.dumps(sorted(fields.items()))).hexdigest()[:16]
     companions = any(s.companion_of for s in seats)
     checks = plan.no_orphans or (companions and not plan.companions_alone)
     return Geometry(version=digest, fields=fields, checks=checks)
+
+
+def _blocks(rows: list[list[list[int]]], placed: list[list[object]], size: int) -> list[str]:
+    """Every block of ``size`` seats of a run without a wheelchair space, best first."""
+    found: list[tuple[int, int, str]] = []
+
+    def at(run: list[int], i: int) -> str:
+        return str(placed[run[i] - 1][0]) if 0 <= i < len(run) else ""
+
+    for row in rows:
+        for run in row:
+            for a in range(len(run) - size + 1):
+                seats = [placed[i - 1] for i in run[a:a + size]]
+                if any(seat[2] for seat in seats):
+                    continue
+                cost = sum(int(str(seat[4])) for seat in seats)
+                types = "/".join(sorted({str(seat[1]) for seat in seats}))
+                companions = "1" if any(seat[3] for seat in seats) else "0"
+                last = a + size - 1
+                entry = (f"{types};{companions};{at(run, a - 2)},{at(run, a - 1)};"
+                         f"{','.join(str(seat[0]) for seat in seats)};"
+                         f"{at(run, last + 1)},{at(run, last + 2)}")
+                found.append((cost, run[a], entry))
+    found.sort()
+    return [entry for _, _, entry in found]
 
 
 class GeometryCache:

@@ -43,6 +43,88 @@ if not rules then return {'geometry', now} end
 local mine = mine_of(holder)
 if #mine + n > max_seats then return {'too_many_seats', now, {}} end
 
+-- The short cut (steps 1 and 2 without wheelchair spaces): the blocks of n
+-- listed best first (holds/geometry.py, b:<n>). What is known of seats is
+-- kept (seat -> true: taken, false: free); a block with a seat known taken
+-- is passed over unread, the others wait until enough seats are unknown,
+-- then one read settles them all and they are judged in order: the first
+-- free one leaving no lone seat wins, else the first free one. Nil when no
+-- block of n is free.
+local function shortcut()
+  local list = redis.call('HGET', geo_key, 'b:' .. n)
+  if not list then return nil end
+  local known, asked, unknown, waiting = {}, {}, {}, {}
+  local first_lone, size = nil, 12
+  local function ask(seat)
+    if seat ~= '' and known[seat] == nil and not asked[seat] then
+      asked[seat] = true
+      unknown[#unknown + 1] = seat
+    end
+  end
+  local function is_taken(seat) return seat == '' or known[seat] end
+  local function judge()
+    local taken = taken_of(unknown)
+    for _, seat in ipairs(unknown) do known[seat] = taken[seat] == true end
+    unknown, asked = {}, {}
+    for _, b in ipairs(waiting) do
+      local free = true
+      for _, seat in ipairs(b.seats) do
+        if known[seat] then free = false; break end
+      end
+      if free then
+        local lone = (b.l1 ~= '' and not known[b.l1] and is_taken(b.l2))
+          or (b.r1 ~= '' and not known[b.r1] and is_taken(b.r2))
+        if not lone then return b.seats end
+        first_lone = first_lone or b.seats
+      end
+    end
+    waiting = {}
+    return nil
+  end
+  for entry in string.gmatch(list, '[^ ]+') do
+    local kinds, mate, l2, l1, ids, r1, r2 =
+      string.match(entry, '^([^;]*);(%d);([^,]*),([^;]*);([^;]+);([^,]*),(.*)$')
+    local fits = mate == '0' or rules.companions
+    if fits and not any_type then
+      for kind in string.gmatch(kinds, '[^/]+') do
+        if not types[kind] then fits = false; break end
+      end
+    end
+    local seats = fits and split(ids)
+    if seats then
+      for _, seat in ipairs(seats) do
+        if known[seat] then fits = false; break end
+      end
+    end
+    if fits then
+      for _, seat in ipairs(seats) do ask(seat) end
+      ask(l1); ask(l2); ask(r1); ask(r2)
+      waiting[#waiting + 1] = {seats = seats, l1 = l1, l2 = l2, r1 = r1, r2 = r2}
+      if #unknown >= size then
+        local won = judge()
+        if won then return won end
+        size = size * 2
+      end
+    end
+  end
+  if #waiting > 0 then
+    local won = judge()
+    if won then return won end
+  end
+  return first_lone
+end
+
+if need == 0 then
+  local quick = shortcut()
+  if quick then
+    local reply = take(holder, quick, mine, hold)
+    if reply[1] ~= 'ok' then return reply end
+    reply[#reply + 1] = quick
+    reply[#reply + 1] = 1
+    return reply
+  end
+end
+
 -- seat i: {id, type, accessible (0/1), space it accompanies (0: none),
 -- score, x, row}; rows: each a list of runs, each a list of seat indexes.
 local geo = cjson.decode(redis.call('HGET', geo_key, 'g'))
