@@ -11,8 +11,10 @@ written by holds/lua/geometry.lua from what ``build_geometry`` makes here:
               ``geometry`` and the engine writes this one, then asks again)
   o, c        the showtime's rules: '1' orphan rule on / companion seats sold
               to anyone ('0': off / only with their wheelchair space)
-  s:<seat>    the seat's row index, then '|' and the wheelchair space it
-              accompanies for a companion seat ("3" or "1|A1")
+  s:<seat>    "<row>;<l2>,<l1>;<r1>,<r2>;<space>": the seat's row index, the
+              two seats left and right of it in its run ('' past the run's
+              end) and, for a companion seat, the wheelchair space it
+              accompanies ("3;C1,C2;C4,C5;" or "1;,;A2,A3;")
   r:<row>     the row's runs, left to right: seats between two aisles, gaps
               or row ends, in order, "A1,A2,A3|A4,A5" (ids never hold ',' or '|')
   g           JSON for best available: every seat's place, type, accessible
@@ -138,14 +140,16 @@ def build_geometry(plan: SeatingPlan) -> Geometry:
         row_runs = []
         for run in runs:
             ids = []
-            for seat in run:
+            for at, seat in enumerate(run):
                 index[seat.id] = len(placed) + 1
                 placed.append([seat.id, seat.type, 1 if seat.accessible else 0, seat.companion_of,
                                score(seat.x, seat.y, ideal_x=ideal_x, ideal_y=ideal_y),
                                seat.x, row_no])
                 ids.append(index[seat.id])
-                link = f"|{seat.companion_of}" if seat.companion_of else ""
-                fields[f"s:{seat.id}"] = f"{row_no}{link}"
+                near = [run[i].id if 0 <= i < len(run) else ""
+                        for i in (at - 2, at - 1, at + 1, at + 2)]
+                fields[f"s:{seat.id}"] = (f"{row_no};{near[0]},{near[1]};{near[2]},{near[3]};"
+                                          f"{seat.companion_of or ''}")
             row_runs.append(ids)
         rows.append(row_runs)
     for entry in placed:  # companion links as seat indexes (0: none)

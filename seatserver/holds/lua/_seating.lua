@@ -14,11 +14,22 @@ local function geometry_rules(version)
   return {orphans = got[2] == '1', companions = got[3] == '1'}
 end
 
--- Each seat's place field ("<row>" or "<row>|<wheelchair space>"), in order.
+-- Each seat's place ("<row>;<l2>,<l1>;<r1>,<r2>;<space>", holds/geometry.py)
+-- as {row, l2, l1, r1, r2, space}, in order; nil for a seat the geometry lacks.
 local function places_of(seats)
   local fields = {}
   for i, seat in ipairs(seats) do fields[i] = 's:' .. seat end
-  return redis.call('HMGET', geo_key, unpack(fields))
+  local places = redis.call('HMGET', geo_key, unpack(fields))
+  for i, text in ipairs(places) do
+    if text then
+      local row, l2, l1, r1, r2, space =
+        string.match(text, '^([^;]*);([^,]*),([^;]*);([^,]*),([^;]*);(.*)$')
+      places[i] = {row, l2, l1, r1, r2, space}
+    else
+      places[i] = nil
+    end
+  end
+  return places
 end
 
 -- The companion seats among `seats` whose wheelchair space is neither among
@@ -27,8 +38,8 @@ local function lone_companions(holder, seats, places)
   local asked = as_set(seats)
   local alone = {}
   for i, seat in ipairs(seats) do
-    local space = places[i] and string.match(places[i], '|(.+)$')
-    if space and not asked[space] and redis.call('HGET', held_key, space) ~= holder then
+    local space = places[i] and places[i][6]
+    if space and space ~= '' and not asked[space] and redis.call('HGET', held_key, space) ~= holder then
       alone[#alone + 1] = seat
     end
   end
@@ -52,19 +63,6 @@ local function taken_of(ids)
     if held[i] or booked[i] == 1 then taken[seat] = true end
   end
   return taken
-end
-
--- Adds to `out` the lone seats of `run` when the seats of `taken` and of
--- `adding` are taken.
-local function singles(run, taken, adding, out)
-  local n = #run
-  local function busy(i) return taken[run[i]] or adding[run[i]] end
-  for i = 1, n do
-    if not busy(i) and (i == 1 or busy(i - 1)) and (i == n or busy(i + 1)) then
-      out[run[i]] = true
-    end
-  end
-  return out
 end
 
 -- Whether `k` of the row's free seats (those not in `taken`) can be taken
@@ -97,45 +95,60 @@ end
 -- The lone seats taking `seats` would make, by the orphan rule; `places` as
 -- places_of(seats) read them. The state before counts `seats` free (they
 -- are, for a hold; checkout asks for its basket, which the holder has).
+-- A seat can only be left alone by a neighbour taken: so a free seat next
+-- to one of `seats` whose far side is taken (or the run's end) afterwards,
+-- and which had that free neighbour before. Only then is the whole row
+-- read, to see whether any choice of as many seats avoids it.
 local function orphans_of(seats, places)
-  local order, count = {}, {}
+  local adding = as_set(seats)
+  local ids, seen = {}, {}
   for i = 1, #seats do
-    local row = places[i] and string.match(places[i], '^[^|]+')
-    if row then
-      if not count[row] then count[row] = 0; order[#order + 1] = row end
-      count[row] = count[row] + 1
-    end
-  end
-  if #order == 0 then return {} end
-  local fields = {}
-  for i, row in ipairs(order) do fields[i] = 'r:' .. row end
-  local texts = redis.call('HMGET', geo_key, unpack(fields))
-  local ids, runs_of = {}, {}
-  for i, row in ipairs(order) do
-    runs_of[row] = row_runs(texts[i] or '')
-    for _, run in ipairs(runs_of[row]) do
-      for _, seat in ipairs(run) do ids[#ids + 1] = seat end
+    local place = places[i]
+    if place then
+      for k = 2, 5 do
+        local seat = place[k]
+        if seat ~= '' and not adding[seat] and not seen[seat] then
+          seen[seat] = true; ids[#ids + 1] = seat
+        end
+      end
     end
   end
   local taken = taken_of(ids)
-  local adding = as_set(seats)
-  for seat in pairs(adding) do taken[seat] = nil end
-  local lone = {}
-  for _, row in ipairs(order) do
-    local runs = runs_of[row]
-    local before, after = {}, {}
-    for _, run in ipairs(runs) do
-      singles(run, taken, {}, before)
-      singles(run, taken, adding, after)
-    end
-    local new = {}
-    for _, run in ipairs(runs) do
-      for _, seat in ipairs(run) do
-        if after[seat] and not before[seat] then new[#new + 1] = seat end
+  local function busy(seat) return seat == '' or taken[seat] or adding[seat] end
+  local lone_by_row, order, count, found = {}, {}, {}, {}
+  for i = 1, #seats do
+    local place = places[i]
+    if place then
+      local row = place[1]
+      if not count[row] then count[row] = 0; order[#order + 1] = row end
+      count[row] = count[row] + 1
+      for _, pair in ipairs({{place[3], place[2]}, {place[4], place[5]}}) do
+        local near, far = pair[1], pair[2]
+        if near ~= '' and not busy(near) and busy(far) and not found[near] then
+          found[near] = true
+          lone_by_row[row] = lone_by_row[row] or {}
+          table.insert(lone_by_row[row], near)
+        end
       end
     end
-    if #new > 0 and avoidable(runs, taken, count[row]) then
-      for _, seat in ipairs(new) do lone[#lone + 1] = seat end
+  end
+  local lone = {}
+  for _, row in ipairs(order) do
+    local new = lone_by_row[row]
+    if new then
+      local runs = row_runs(redis.call('HGET', geo_key, 'r:' .. row) or '')
+      local all = {}
+      for _, run in ipairs(runs) do
+        for _, seat in ipairs(run) do all[#all + 1] = seat end
+      end
+      local state = taken_of(all)
+      for seat in pairs(adding) do state[seat] = nil end
+      if avoidable(runs, state, count[row]) then
+        local position = {}
+        for i, seat in ipairs(all) do position[seat] = i end
+        table.sort(new, function(p, q) return position[p] < position[q] end)
+        for _, seat in ipairs(new) do lone[#lone + 1] = seat end
+      end
     end
   end
   return lone
