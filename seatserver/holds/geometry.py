@@ -94,6 +94,8 @@ class Geometry:
     version: str
     fields: dict[str, str]
     checks: bool
+    # The seat types of the layout (what best available may ask for).
+    types: frozenset[str] = frozenset()
 
 
 def score(x: int, y: int, *, ideal_x: float, ideal_y: float) -> int:
@@ -160,7 +162,8 @@ def build_geometry(plan: SeatingPlan) -> Geometry:
     digest = hashlib.sha256(orjson.dumps(sorted(fields.items()))).hexdigest()[:16]
     companions = any(s.companion_of for s in seats)
     checks = plan.no_orphans or (companions and not plan.companions_alone)
-    return Geometry(version=digest, fields=fields, checks=checks)
+    return Geometry(version=digest, fields=fields, checks=checks,
+                    types=frozenset(s.type for s in seats))
 
 
 def _blocks(rows: list[list[list[int]]], placed: list[list[object]], size: int) -> list[str]:

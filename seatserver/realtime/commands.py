@@ -111,7 +111,7 @@ class Commands:
                     ) -> dict[str, Any]:
         if best.count > self._engine.max_seats:
             raise TooManySeats(f"at most {self._engine.max_seats} seats per showtime")
-        known = {seat.type for seat in layout.seats.values()}
+        known = self._engine.geometries.of(msg.showtime, layout).types
         unknown = [t for t in best.types if t not in known]
         if unknown:
             raise BadMessage(f"best.types: no seats of type {', '.join(unknown)} here")
