@@ -20,9 +20,11 @@ written by holds/lua/geometry.lua from what ``build_geometry`` makes here:
   g           JSON for best available: every seat's place, type, accessible
               flag, companion link and score, the runs and the rows
   b:<n>       best available's short cut for parties of n (1..MAX_BLOCK) without
-              wheelchair spaces: every block of n neighbouring seats of a run
-              that has no wheelchair space, best first (by cost, then front-most,
-              left-most), space-separated, each
+              wheelchair spaces: the blocks of n neighbouring seats of a run that
+              have no wheelchair space, best first (by cost, then front-most,
+              left-most), at most MAX_LISTED of them and then "..." when there
+              are more (the script then scans the hall when none of these will
+              do), space-separated, each
               "<types>;<companions>;<l2>,<l1>;<seats>;<r1>,<r2>": its seat types
               ('/'-joined), 1 if it holds a companion seat, the two seats left
               of it and right of it in the run ('' past the run's end), so the
@@ -43,6 +45,7 @@ worse than sitting a little to the side.
 from __future__ import annotations
 
 import hashlib
+import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -54,6 +57,8 @@ SCORE_SCALE = 10
 # The largest party best available's short cut lists blocks for (more: the
 # full scan).
 MAX_BLOCK = 12
+# Blocks listed per party size: enough for a hall that is far from full.
+MAX_LISTED = 200
 # Geometries kept per process (one per showtime in use).
 MAX_CACHED = 10_000
 
@@ -167,43 +172,63 @@ def build_geometry(plan: SeatingPlan) -> Geometry:
 
 
 def _blocks(rows: list[list[list[int]]], placed: list[list[object]], size: int) -> list[str]:
-    """Every block of ``size`` seats of a run without a wheelchair space, best first."""
-    found: list[tuple[int, int, str]] = []
+    """The best MAX_LISTED blocks of ``size`` seats of a run without a wheelchair
+    space, best first, and "..." after them when there are more."""
+    scores = [int(str(seat[4])) for seat in placed]
+    spaces = [int(str(seat[2])) for seat in placed]
+    found: list[tuple[int, int, list[int], int]] = []
+    for row in rows:
+        for run in row:
+            # Running sums: each block's cost and wheelchair spaces in O(1).
+            cost, held = [0], [0]
+            for i in run:
+                cost.append(cost[-1] + scores[i - 1])
+                held.append(held[-1] + spaces[i - 1])
+            for a in range(len(run) - size + 1):
+                if held[a + size] == held[a]:
+                    found.append((cost[a + size] - cost[a], run[a], run, a))
+    best = heapq.nsmallest(MAX_LISTED, found)
 
     def at(run: list[int], i: int) -> str:
         return str(placed[run[i] - 1][0]) if 0 <= i < len(run) else ""
 
-    for row in rows:
-        for run in row:
-            for a in range(len(run) - size + 1):
-                seats = [placed[i - 1] for i in run[a:a + size]]
-                if any(seat[2] for seat in seats):
-                    continue
-                cost = sum(int(str(seat[4])) for seat in seats)
-                types = "/".join(sorted({str(seat[1]) for seat in seats}))
-                companions = "1" if any(seat[3] for seat in seats) else "0"
-                last = a + size - 1
-                entry = (f"{types};{companions};{at(run, a - 2)},{at(run, a - 1)};"
-                         f"{','.join(str(seat[0]) for seat in seats)};"
-                         f"{at(run, last + 1)},{at(run, last + 2)}")
-                found.append((cost, run[a], entry))
-    found.sort()
-    return [entry for _, _, entry in found]
+    entries = []
+    for _, _, run, a in best:
+        seats = [placed[i - 1] for i in run[a:a + size]]
+        types = "/".join(sorted({str(seat[1]) for seat in seats}))
+        companions = "1" if any(seat[3] for seat in seats) else "0"
+        last = a + size - 1
+        entries.append(f"{types};{companions};{at(run, a - 2)},{at(run, a - 1)};"
+                       f"{','.join(str(seat[0]) for seat in seats)};"
+                       f"{at(run, last + 1)},{at(run, last + 2)}")
+    if len(found) > MAX_LISTED:
+        entries.append("...")
+    return entries
+
+
+def fingerprint(plan: SeatingPlan) -> int:
+    """What the geometry is made of, cheaply: equal plans, equal fingerprints."""
+    return hash((plan.screen, plan.no_orphans, plan.companions_alone,
+                 tuple((s.id, s.type, s.x, s.y, s.accessible, s.companion_of)
+                       for s in plan.seats.values())))
 
 
 class GeometryCache:
-    """Each showtime's geometry, rebuilt when the catalog hands out another
-    layout object (its cache reloads it, e.g. after an admin's edit)."""
+    """Each showtime's geometry, built again only when its layout or rules
+    change: the catalog hands out a new layout object every time its cache
+    reloads one, mostly unchanged, and a big hall takes tens of ms to build."""
 
     def __init__(self) -> None:
-        self._built: dict[int, tuple[SeatingPlan, Geometry]] = {}
+        self._built: dict[int, tuple[SeatingPlan, int, Geometry]] = {}
 
     def of(self, showtime: int, plan: SeatingPlan) -> Geometry:
         entry = self._built.get(showtime)
         if entry is not None and entry[0] is plan:
-            return entry[1]
+            return entry[2]
+        mark = fingerprint(plan)
+        same = entry is not None and entry[1] == mark
+        geometry = entry[2] if entry is not None and same else build_geometry(plan)
         if len(self._built) >= MAX_CACHED:
             self._built.clear()
-        geometry = build_geometry(plan)
-        self._built[showtime] = (plan, geometry)
+        self._built[showtime] = (plan, mark, geometry)
         return geometry

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from seatserver.errors import SeatsUnavailable, TooManySeats
-from seatserver.holds import BestRequest, HoldEngine
+from seatserver.holds import BestRequest, HoldEngine, geometry
 from seatserver.holds.geometry import ROW_WEIGHT, SCORE_SCALE, ideal_place, score
 from tests.holds.conftest import EngineFactory
 from tests.holds.plans import PlanSeat, plan, seat_the_picture
@@ -43,6 +43,7 @@ BEST_CASES = [
     ("A xxox", 2, (), 0, None, False),
     ("A xoox.oooo", 2, (), 0, ["A5", "A6"], True),  # nearer the centre; the pair may wait
     ("A ooox\nB oxoo", 2, (), 0, ["B3", "B4"], True),
+    (HALL.replace("C oooo.oooo", "C xxxx.xxxx"), 2, (), 0, ["B3", "B4"], True),  # B before D
 ]
 
 
@@ -118,3 +119,32 @@ def test_ideal_place_table(places: list[tuple[int, int]], screen: str,
                            expected: tuple[float, float]) -> None:
     seats = [PlanSeat(f"S{i}", "std", x, y) for i, (x, y) in enumerate(places)]
     assert ideal_place(seats, screen) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("picture", "count", "types", "spaces", "picked", "together"),
+                         BEST_CASES)
+async def test_best_available_table_when_the_short_list_stops_early(
+        make_engine: EngineFactory, monkeypatch: pytest.MonkeyPatch, picture: str,
+        count: int, types: tuple[str, ...], spaces: int, picked: list[str] | None,
+        together: bool) -> None:
+    """The same picks when the geometry lists only the best two blocks per size
+    (a big hall): past them the script scans the hall."""
+    monkeypatch.setattr(geometry, "MAX_LISTED", 2)
+    engine = make_engine(max_seats=10)
+    drawn = plan(picture)
+    await seat_the_picture(engine, ST, drawn)
+    want = BestRequest(count=count, types=types, accessible=spaces)
+    if picked is None:
+        with pytest.raises(SeatsUnavailable):
+            await engine.best(ST, "buyer", want, drawn)
+        return
+    result = await engine.best(ST, "buyer", want, drawn)
+    assert (list(result.seats), result.together) == (picked, together)
+
+
+def test_an_equal_layout_reloaded_keeps_its_geometry_and_a_changed_one_gets_a_new_one() -> None:
+    cache = geometry.GeometryCache()
+    first = cache.of(ST, plan(HALL))
+    assert cache.of(ST, plan(HALL)) is first  # another object, the same layout
+    assert cache.of(ST, plan(HALL, no_orphans=False)).version != first.version
+    assert cache.of(ST, plan(HALL.replace("D oooo", "D oo.o"))).version != first.version

@@ -49,7 +49,8 @@ if #mine + n > max_seats then return {'too_many_seats', now, {}} end
 -- is passed over unread, the others wait until enough seats are unknown,
 -- then one read settles them all and they are judged in order: the first
 -- free one leaving no lone seat wins, else the first free one. Nil when no
--- block of n is free.
+-- block of n is free, or when the list stops short of the hall (b:<n> ends
+-- in '...') before a block leaving no lone seat was found.
 local function shortcut()
   local list = redis.call('HGET', geo_key, 'b:' .. n)
   if not list then return nil end
@@ -82,6 +83,15 @@ local function shortcut()
     return nil
   end
   for entry in string.gmatch(list, '[^ ]+') do
+    if entry == '...' then
+      -- The list stops short of the hall: a block past it might leave no
+      -- lone seat where these all do. The full scan decides.
+      if #waiting > 0 then
+        local won = judge()
+        if won then return won end
+      end
+      return nil
+    end
     local kinds, mate, l2, l1, ids, r1, r2 =
       string.match(entry, '^([^;]*);(%d);([^,]*),([^;]*);([^;]+);([^,]*),(.*)$')
     local fits = mate == '0' or rules.companions
