@@ -78,3 +78,56 @@ def judge(runs: list[list[str]], eligible: set[str], events: list[tuple[str, lis
                     faults.append(f"{offset}: {grant.seats} left a lone seat needlessly")
         taken |= set(seats)
     return faults
+
+
+def _avoidable(runs: list[list[str]], taken: set[str], k: int) -> bool:
+    """Whether k free seats of these runs can be taken leaving no new lone seat:
+    a stretch of L free seats gives j cleanly unless L - j == 1."""
+    sums = {0}
+    for run in runs:
+        stretches, length = [], 0
+        for seat in [*run, None]:
+            if seat is None or seat in taken:
+                if length:
+                    stretches.append(length)
+                length = 0
+            else:
+                length += 1
+        for length in stretches:
+            sums = {s + j for s in sums for j in range(length + 1)
+                    if s + j <= k and (length < 2 or j != length - 1)}
+    return k in sums
+
+
+def _lone(run: list[str], taken: set[str]) -> set[str]:
+    return {seat for i, seat in enumerate(run) if seat not in taken
+            and (i == 0 or run[i - 1] in taken) and (i == len(run) - 1 or run[i + 1] in taken)}
+
+
+def orphan_faults(rows: list[list[list[str]]], events: list[tuple[str, list[str]]]
+                  ) -> list[str]:
+    """Replay hold events under the orphan rule: a hold that left a seat alone
+    where another choice of as many seats in its row would not is a fault."""
+    taken: set[str] = set()
+    faults: list[str] = []
+    for offset, seats in events:
+        fresh = set(seats) - taken
+        for row in rows:
+            mine = {s for run in row for s in run} & fresh
+            if not mine:
+                continue
+            after = taken | fresh
+            new = set().union(*(_lone(r, after) for r in row)) - set().union(
+                *(_lone(r, taken) for r in row))
+            if new and _avoidable(row, taken, len(mine)):
+                faults.append(f"{offset}: {sorted(seats)} left {sorted(new)} alone")
+        taken |= fresh
+    return faults
+
+
+def rows_of(seats: Iterable[dict[str, Any]]) -> list[list[list[str]]]:
+    """The runs of each row, front to back."""
+    by_row: dict[int, list[dict[str, Any]]] = {}
+    for seat in seats:
+        by_row.setdefault(seat["y"], []).append(seat)
+    return [runs_of(by_row[y]) for y in sorted(by_row)]

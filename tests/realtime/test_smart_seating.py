@@ -18,7 +18,7 @@ from seatserver import redis_keys
 from seatserver.loadgen.client import SeatClient, new_session
 from tests.processes import ServerProcess
 from tests.realtime.conftest import ClientFactory, ServerFactory
-from tests.realtime.seating import Grant, judge, runs_of
+from tests.realtime.seating import Grant, judge, orphan_faults, rows_of, runs_of
 
 CLIENTS = 200
 
@@ -183,3 +183,39 @@ def test_the_replay_judge_sees_each_kind_of_fault() -> None:
     assert judge(runs, everyone, [("1-0", ["A1"]), ("2-0", ["A1", "A2"])], twice) != []
     fine = {"1-0": Grant("1-0", ["A1", "A2"], True)}
     assert judge(runs, everyone, [("1-0", ["A1", "A2"])], fine) == []
+
+
+async def test_100_clickers_at_once_under_the_orphan_rule_leave_no_avoidable_lone_seat(
+        connect: ClientFactory, strict_showtime: int, http: aiohttp.ClientSession,
+        base_url: str, redis_url: str) -> None:
+    seats = await layout_of(http, base_url, strict_showtime)
+    ids = [s["id"] for s in seats]
+    clients = list(await asyncio.gather(*(connect() for _ in range(100))))
+    codes: dict[str, int] = {}
+
+    async def clicker(i: int, client: SeatClient) -> None:
+        rng = random.Random(i)
+        for _ in range(8):
+            at = rng.randrange(len(ids) - 1)
+            ack = await client.hold(strict_showtime, ids[at:at + rng.randint(1, 2)])
+            code = "ok" if ack["ok"] else ack["code"]
+            codes[code] = codes.get(code, 0) + 1
+
+    await asyncio.gather(*(clicker(i, c) for i, c in enumerate(clients)))
+    assert set(codes) <= {"ok", "would_orphan", "seats_unavailable", "too_many_seats"}, codes
+    assert codes.get("would_orphan", 0) > 0 and codes.get("ok", 0) > 50, codes
+    redis = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        raw = await redis.xrange(redis_keys.events(strict_showtime))
+    finally:
+        await redis.aclose()
+    events = [(offset, f["s"].split(",")) for offset, f in raw if f["k"] == "hold"]
+    assert orphan_faults(rows_of(seats), events) == []
+
+
+def test_the_orphan_replay_sees_an_avoidable_lone_seat() -> None:
+    rows = [[["A1", "A2", "A3", "A4", "A5"]]]
+    assert orphan_faults(rows, [("1-0", ["A2"])]) != []  # A1 alone; A1 itself would do
+    assert orphan_faults(rows, [("1-0", ["A1"])]) == []
+    assert orphan_faults([[["B1", "B2", "B3", "B4"]]],
+                         [("1-0", ["B1"]), ("2-0", ["B4"]), ("3-0", ["B2"])]) == []  # unavoidable
