@@ -17,7 +17,7 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable
 
-from bench import expiry, fanout, holds, loadgen, memory
+from bench import expiry, fanout, holds, loadgen, memory, seating
 from bench.machine import describe
 from bench.report import Row, print_rows, run_loop, say
 from bench.services import prepare
@@ -28,6 +28,7 @@ BENCHES: dict[str, Callable[[bool], Awaitable[list[Row]]]] = {
     "expiry": expiry.bench,
     "memory": memory.bench,
     "loadgen": loadgen.bench,
+    "seating": seating.bench,
 }
 
 

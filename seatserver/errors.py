@@ -77,6 +77,16 @@ class TooManySeats(CodedError, code="too_many_seats", status=409):
     pass
 
 
+class WouldOrphan(CodedError, code="would_orphan", status=409):
+    """Seats that would leave a single free seat alone (``seats`` names it),
+    where another choice of as many seats in the row would not."""
+
+
+class CompanionSeat(CodedError, code="companion_seat", status=409):
+    """A companion seat held without its wheelchair space, where the
+    showtime's rule keeps companion seats for wheelchair users' parties."""
+
+
 class NotHolder(CodedError, code="not_holder", status=409):
     pass
 

@@ -76,6 +76,13 @@ def hold_runs(showtime: int) -> str:
     return f"run:{tag(showtime)}"
 
 
+def geometry(showtime: int) -> str:
+    """Hash: the showtime's seat geometry and seating rules, versioned, for
+    the orphan rule and best available (see holds/geometry.py for its fields);
+    written by holds/lua/geometry.lua, kept a day after its last write."""
+    return f"geo:{tag(showtime)}"
+
+
 def showtime_keys(showtime: int) -> list[str]:
     """Every key a hold script may touch, in the order of KEYS in
     holds/lua/_prelude.lua: the scripts declare all of them on every call,
@@ -83,7 +90,7 @@ def showtime_keys(showtime: int) -> list[str]:
     return [expiries(showtime), booked(showtime), events(showtime), epoch(showtime),
             held(showtime), mine(showtime), lapsed(showtime), lapsed_at(showtime),
             booking_refs(showtime), address_seats(showtime), seat_addresses(showtime),
-            hold_runs(showtime)]
+            hold_runs(showtime), geometry(showtime)]
 
 
 def mirror_marker(part: int | None = None) -> str:

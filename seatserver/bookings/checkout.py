@@ -33,6 +33,7 @@ from seatserver.errors import (
     SeatsUnavailable,
     UnknownSeat,
     UnknownShowtime,
+    WouldOrphan,
 )
 from seatserver.holds import HoldEngine
 from seatserver.latency import Histograms
@@ -72,9 +73,15 @@ class Checkout:
         return self._gateways.get(name)
 
     async def start(self, *, user_id: int, showtime: int, seats: Sequence[str] | None,
-                    remote: str | None) -> tuple[Booking, str]:
+                    remote: str | None, accept_orphans: bool = False) -> tuple[Booking, str]:
         """The caller's holds (or the named ones) as a pending booking with a
-        payment order; returns it and the URL where the buyer pays."""
+        payment order; returns it and the URL where the buyer pays.
+
+        The orphan rule is checked again (the showtime's, when on): the seats
+        were fine when held, but someone else's release or expiry since may
+        have left a single free seat beside them. Then ``would_orphan`` names
+        it and nothing changes; the buyer changes seats, or checks out again
+        with ``accept_orphans`` to keep them."""
         sale = await self._store.sale(showtime)
         if sale is None:
             raise UnknownShowtime(f"there is no showtime {showtime}")
@@ -84,6 +91,8 @@ class Checkout:
         deadlines = await self._held_seats(showtime, holder, seats)
         wanted = list(deadlines)
         lines = await self._priced(sale, wanted)
+        if not accept_orphans:
+            await self._check_orphans(showtime, wanted)
         # Longer holds first: the seats must stay ours while the buyer pays.
         held = await self._engine.hold(showtime, holder, wanted,
                                        ttl_ms=int(self._window.total_seconds() * 1000))
@@ -194,6 +203,17 @@ class Checkout:
                 await self._engine.free(showtime, holder, _NO_BOOKING, lapsed, kind="release")
         except Exception:
             log.exception("restoring holds after a refused checkout failed")
+
+    async def _check_orphans(self, showtime: int, seats: Sequence[str]) -> None:
+        layout = await self._catalog.layout(showtime)
+        if layout is None:
+            raise UnknownShowtime(f"there is no showtime {showtime}")
+        lone = await self._engine.orphans(showtime, seats, layout)
+        if lone:
+            raise WouldOrphan(
+                f"your seats now leave {', '.join(lone)} alone (a seat next to them was "
+                "released): choose other seats, or check out again with accept_orphans to "
+                "keep these", lone)
 
     async def _priced(self, sale: Sale, seats: Sequence[str]) -> list[SeatLine]:
         layout = await self._catalog.layout(sale.showtime)

@@ -11,7 +11,15 @@ from typing import Annotated, Any
 
 import orjson
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    field_validator,
+)
 
 from seatserver.accounts.rbac import identity_of
 from seatserver.accounts.sessions import Identity
@@ -71,6 +79,10 @@ class SeatChoice(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     seats: list[SeatId] | None = Field(default=None, max_length=100)
+    # Book even when the seats leave a single free seat alone (a basket an
+    # orphan was left beside by someone else's release): the buyer was told
+    # (``would_orphan``) and keeps the seats.
+    accept_orphans: StrictBool = False
 
     @field_validator("seats")
     @classmethod
@@ -167,7 +179,10 @@ class BookingHandlers:
             raise BadRequest("an Idempotency-Key header (1-255 printable characters) is needed")
         choice = await optional_body(request, SeatChoice)
         seats = None if choice is None else choice.seats
-        fingerprint = request_hash(str(showtime).encode(), orjson.dumps(seats))
+        accept = choice is not None and choice.accept_orphans
+        # The fingerprint of a body without accept_orphans is what it was before it existed.
+        fingerprint = request_hash(str(showtime).encode(),
+                                   orjson.dumps([seats, True] if accept else seats))
         saved = await self._keys.claim(identity.user_id, key, fingerprint)
         if saved is not None:
             return web.Response(status=saved.status, body=saved.body,
@@ -175,7 +190,7 @@ class BookingHandlers:
                                 headers={"Idempotent-Replayed": "true"}), "replayed"
         outcome = "created"
         try:
-            response = await self._start(request, identity, showtime, seats)
+            response = await self._start(request, identity, showtime, seats, accept)
         except CodedError as err:
             if err.status >= 500:
                 await self._keys.forget(identity.user_id, key)
@@ -190,9 +205,10 @@ class BookingHandlers:
         return response, outcome
 
     async def _start(self, request: web.Request, identity: Identity, showtime: int,
-                     seats: list[str] | None) -> web.Response:
+                     seats: list[str] | None, accept_orphans: bool) -> web.Response:
         booking, pay_url = await self._checkout.start(
-            user_id=identity.user_id, showtime=showtime, seats=seats, remote=request.remote)
+            user_id=identity.user_id, showtime=showtime, seats=seats, remote=request.remote,
+            accept_orphans=accept_orphans)
         return json_response(public(booking, checkout_url=pay_url), 201)
 
     async def _owned(self, request: web.Request) -> tuple[Identity, Booking]:

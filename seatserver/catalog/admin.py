@@ -306,9 +306,11 @@ class CatalogAdminStore:
             async with self._overlap(conn, data, cleaning, showtime_id=0):
                 showtime_id = await conn.fetchval(
                     """INSERT INTO showtimes (movie_id, screen_id, starts_at, currency,
-                                              cleaning_min)
-                       VALUES ($1, $2, $3, $4, $5) RETURNING id""",
-                    data.movie_id, data.screen_id, data.starts_at, currency, cleaning)
+                                              cleaning_min, no_orphans, companions_alone)
+                       VALUES ($1, $2, $3, $4, $5, coalesce($6, true), coalesce($7, false))
+                       RETURNING id""",
+                    data.movie_id, data.screen_id, data.starts_at, currency, cleaning,
+                    data.no_orphans, data.companions_alone)
             showtime = await self._showtime(conn, showtime_id)
             await write_audit(conn, AuditEntry(by, "showtime.created", None, showtime))
         return showtime
@@ -342,9 +344,12 @@ class CatalogAdminStore:
             async with self._overlap(conn, data, cleaning, showtime_id=showtime_id):
                 await conn.execute(
                     """UPDATE showtimes SET movie_id = $2, screen_id = $3, starts_at = $4,
-                              currency = $5, cleaning_min = $6 WHERE id = $1""",
+                              currency = $5, cleaning_min = $6,
+                              no_orphans = coalesce($7, no_orphans),
+                              companions_alone = coalesce($8, companions_alone)
+                       WHERE id = $1""",
                     showtime_id, data.movie_id, data.screen_id, data.starts_at, currency,
-                    cleaning)
+                    cleaning, data.no_orphans, data.companions_alone)
             showtime = await self._showtime(conn, showtime_id)
             await write_audit(conn, AuditEntry(by, "showtime.updated", before, showtime))
         self._catalog.invalidate(showtime_id)

@@ -18,6 +18,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     ValidationError,
     field_validator,
 )
@@ -100,6 +101,12 @@ class ShowtimeInput(_Input):
         default=None, description="Default: the currency of the theater's price rules.")
     cleaning_min: int | None = Field(default=None, ge=0, le=240,
                                      description="Default: the theater's.")
+    no_orphans: StrictBool | None = Field(
+        default=None, description="Refuse holds that leave a single free seat alone "
+        "(unless every choice would). Default: on for a new showtime; unchanged on an edit.")
+    companions_alone: StrictBool | None = Field(
+        default=None, description="Sell companion seats to anyone, not only with their "
+        "wheelchair space. Default: off for a new showtime; unchanged on an edit.")
 
     @field_validator("starts_at")
     @classmethod

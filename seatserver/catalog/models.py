@@ -51,13 +51,28 @@ class PricedSeat:
 
 
 @dataclass(frozen=True, slots=True)
+class SeatingRules:
+    """A showtime's seating rules, enforced by the hold scripts."""
+
+    # No hold may leave a single free seat alone (unless every choice would).
+    no_orphans: bool
+    # Companion seats are sold to anyone, not only with their wheelchair space.
+    companions_alone: bool
+
+
+@dataclass(frozen=True, slots=True)
 class ShowtimeLayout:
-    """The seats of one showtime, for validating seat ids on every hold."""
+    """The seats of one showtime, for validating seat ids on every hold, and
+    what the seating rules need (holds.geometry.SeatingPlan)."""
 
     showtime_id: int
     seats: dict[str, Seat]
     # Seat count per seat type (kiosk summaries count free seats per type).
     types: dict[str, int]
+    # Where the screen is drawn ("top": the first row is the front one).
+    screen: str = "top"
+    no_orphans: bool = True
+    companions_alone: bool = False
 
     def unknown(self, seat_ids: Iterable[str]) -> list[str]:
         """The ids in ``seat_ids`` that are not seats of this showtime."""
@@ -129,6 +144,7 @@ class Showtime:
     ends_at: datetime
     # Seats can be bought until then (settings.sales_close_min before the start).
     sales_close_at: datetime
+    seating: SeatingRules
 
 
 @dataclass(frozen=True, slots=True)

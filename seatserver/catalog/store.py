@@ -29,6 +29,7 @@ from seatserver.catalog.models import (
     Rating,
     Screen,
     Seat,
+    SeatingRules,
     Showtime,
     ShowtimeDetail,
     ShowtimeLayout,
@@ -58,7 +59,7 @@ _SHOWTIME_FIELDS = [f.name for f in fields(Showtime)]
 _MOVIE_FIELDS = [f.name for f in fields(Movie)]
 
 _SHOWTIME_COLUMNS = """
-    st.id, st.starts_at, st.ends_at, st.currency,
+    st.id, st.starts_at, st.ends_at, st.currency, st.no_orphans, st.companions_alone,
     m.id AS movie_id, m.title, m.synopsis, m.runtime_min, m.certificate, m.poster_url,
     m.languages, m.genres, m.slug AS movie_slug,
     t.id AS theater_id, t.name AS theater_name, t.city, t.address, t.time_zone,
@@ -249,6 +250,8 @@ class CatalogStore:
             prices=_price_list(row, zone),
             ends_at=row["ends_at"].astimezone(zone),
             sales_close_at=starts_at - self._sales_close,
+            seating=SeatingRules(no_orphans=row["no_orphans"],
+                                 companions_alone=row["companions_alone"]),
         )
 
     def _cached(self, showtime_id: int) -> tuple[float, ShowtimeLayout | None] | None:
@@ -268,15 +271,21 @@ class CatalogStore:
         if not 0 < showtime_id <= MAX_ID:
             return None
         async with self._pool.acquire() as conn:
-            exists = await conn.fetchval("SELECT 1 FROM showtimes WHERE id = $1", showtime_id)
-            if not exists:
+            found = await conn.fetchrow(
+                """SELECT st.no_orphans, st.companions_alone,
+                          coalesce(sc.layout->>'screen', 'top') AS screen
+                   FROM showtimes st JOIN screens sc ON sc.id = st.screen_id
+                   WHERE st.id = $1""", showtime_id)
+            if found is None:
                 return None
             rows = await conn.fetch(_SEATS, showtime_id)
         seats = {r["seat_id"]: _seat(r) for r in rows}
         types: dict[str, int] = {}
         for seat in seats.values():
             types[seat.type] = types.get(seat.type, 0) + 1
-        return ShowtimeLayout(showtime_id=showtime_id, seats=seats, types=types)
+        return ShowtimeLayout(showtime_id=showtime_id, seats=seats, types=types,
+                              screen=found["screen"], no_orphans=found["no_orphans"],
+                              companions_alone=found["companions_alone"])
 
 
 def _zone(name: str) -> ZoneInfo:

@@ -1,6 +1,7 @@
 """The hold engine: seat state in Redis, changed only by Lua scripts."""
 
 from seatserver.holds.engine import (
+    BestRequest,
     ExpireResult,
     ExtendResult,
     HoldEngine,
@@ -11,5 +12,5 @@ from seatserver.holds.engine import (
     StreamMark,
 )
 
-__all__ = ["ExpireResult", "ExtendResult", "HoldEngine", "HoldResult", "ResumePoint",
-           "SeatChange", "Snapshot", "StreamMark"]
+__all__ = ["BestRequest", "ExpireResult", "ExtendResult", "HoldEngine", "HoldResult",
+           "ResumePoint", "SeatChange", "Snapshot", "StreamMark"]

@@ -10,7 +10,7 @@ goes to the master of its showtime's hash slot (holds/cluster.py).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -20,15 +20,18 @@ from redis.asyncio.cluster import RedisCluster
 
 from seatserver import redis_keys
 from seatserver.errors import (
+    CompanionSeat,
     ExtendLimit,
     NothingHeld,
     NotHolder,
     SeatsUnavailable,
     TooManySeats,
     Unavailable,
+    WouldOrphan,
 )
 from seatserver.holds.batcher import Batcher, batcher_for
 from seatserver.holds.cluster import ClusterScriptBatcher
+from seatserver.holds.geometry import Geometry, GeometryCache, SeatingPlan
 from seatserver.redis_client import REDIS_DOWN
 
 MAX_CACHED_SHOWTIMES = 10_000
@@ -37,9 +40,19 @@ MAX_CACHED_SHOWTIMES = 10_000
 MAX_MARKER_PARTS = 10_000
 
 
+# The libraries each script needs besides the prelude, in load order.
+LIBRARIES = {"hold": ("_seating", "_take"), "best": ("_seating", "_take"),
+             "orphans": ("_seating",)}
+# Geometry writes one call may ask for before it gives up: two processes with
+# different layouts cached (an edit not yet seen by one) overwrite each
+# other's until the stale cache expires (catalog LAYOUT_TTL_S).
+GEOMETRY_TRIES = 3
+
+
 def _load(name: str) -> str:
     lua = resources.files("seatserver.holds") / "lua"
-    return (lua / "_prelude.lua").read_text() + "\n" + (lua / f"{name}.lua").read_text()
+    parts = ["_prelude", *LIBRARIES.get(name, ()), name]
+    return "\n".join((lua / f"{part}.lua").read_text() for part in parts)
 
 
 def _text(value: Any) -> str:
@@ -57,6 +70,18 @@ class HoldResult:
     expires_at: int
     offset: str
     epoch: str = ""
+    # Best available: the seats it held, and whether they sit together.
+    seats: tuple[str, ...] = ()
+    together: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class BestRequest:
+    """What a best-available hold asks for (validated at the edge)."""
+
+    count: int
+    types: tuple[str, ...] = ()
+    accessible: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +191,10 @@ class HoldEngine:
         self._position = redis.register_script(_load("position"))
         self._lapsed = redis.register_script(_load("lapsed"))
         self._extend = redis.register_script(_load("extend"))
+        self._best = redis.register_script(_load("best"))
+        self._orphans = redis.register_script(_load("orphans"))
+        self._geometry = redis.register_script(_load("geometry"))
+        self.geometries = GeometryCache()
         self._keys: dict[int, list[str]] = {}
         self.redis_errors = 0  # script calls that found Redis unreachable
         self._batcher = _batcher(redis, timeout_s)
@@ -202,8 +231,26 @@ class HoldEngine:
         self.clock_offset_ms = int(reply[1]) - time.time() * 1000
         return reply
 
+    async def _seating(self, script: Any, showtime: int, plan: SeatingPlan,
+                       extra: Callable[[str], Sequence[Any]]) -> list[Any]:
+        """Run a script that reads the showtime's geometry (``extra(version)``
+        its arguments), writing the geometry first when Redis has another."""
+        geometry = self.geometries.of(showtime, plan)
+        for _ in range(GEOMETRY_TRIES):
+            reply = await self._run(script, showtime, extra(geometry.version))
+            if _text(reply[0]) != "geometry":
+                return reply
+            await self.write_geometry(showtime, geometry)
+        raise Unavailable("the seat map of this showtime is changing; try again shortly")
+
+    async def write_geometry(self, showtime: int, geometry: Geometry) -> None:
+        """Store the showtime's geometry in Redis, replacing any other version."""
+        pairs = [part for item in geometry.fields.items() for part in item]
+        await self._run(self._geometry, showtime, [geometry.version, *pairs])
+
     async def hold(self, showtime: int, holder: str, seats: Sequence[str],
-                   ttl_ms: int | None = None, *, address: str = "") -> HoldResult:
+                   ttl_ms: int | None = None, *, address: str = "",
+                   plan: SeatingPlan | None = None) -> HoldResult:
         """Hold all seats or none; ``ttl_ms`` overrides the hold time (checkout
         extends a buyer's holds to cover the payment window this way).
 
@@ -211,26 +258,29 @@ class HoldEngine:
         the seats held from it in the showtime, by all its holders together,
         are capped. A hold without one (checkout's extension) is not capped
         and keeps each seat counted for the address it was taken from.
+
+        ``plan``, the showtime's layout and rules, makes the hold obey them:
+        companion seats (``companion_seat``) and the orphan rule
+        (``would_orphan``), checked in the same step. Without it (checkout
+        extending holds it has, tests of the bare engine) neither is checked.
         """
         ttl = self._ttl if ttl_ms is None else ttl_ms
         # A hold time of one's own (checkout's) is not bounded by the run's limit.
         hold_max = self._hold_max if ttl_ms is None else 0
         cap = self._max_per_address
-        reply = await self._run(
-            self._hold, showtime,
-            [holder, ttl, self._max_seats, self._backstop, cap, address if cap else "",
-             hold_max, *seats])
-        status = _text(reply[0])
-        if status == "seats_unavailable":
-            refused = [_text(s) for s in reply[2]]
-            raise SeatsUnavailable(f"not available: {', '.join(refused)}", refused)
-        if status == "too_many_seats" and len(reply) > 3:
-            raise TooManySeats(f"at most {cap} seats per showtime may be held from one "
-                               "address (network) at a time", seats)
-        if status == "too_many_seats":
-            raise TooManySeats(f"at most {self._max_seats} seats per showtime", seats)
+
+        def args(version: str) -> list[Any]:
+            return [holder, ttl, self._max_seats, self._backstop, cap,
+                    address if cap else "", hold_max, version, *seats]
+
+        if plan is not None and self.geometries.of(showtime, plan).checks:
+            reply = await self._seating(self._hold, showtime, plan, args)
+        else:
+            reply = await self._run(self._hold, showtime, args(""))
+        self._refusal(reply, seats)
         return HoldResult(expires_at=int(reply[2]), offset=_text(reply[3]),
                           epoch=_text(reply[4]))
+
 
     async def extend(self, showtime: int, holder: str) -> ExtendResult:
         """Move each of the holder's holds in the showtime one hold time later,
@@ -251,6 +301,56 @@ class HoldEngine:
         return ExtendResult(deadlines=deadlines, expires_at=min(deadlines.values()),
                             limit_at=int(reply[3]), offset=_text(reply[4]),
                             epoch=_text(reply[5]))
+
+    async def best(self, showtime: int, holder: str, want: BestRequest, plan: SeatingPlan,
+                   *, address: str = "") -> HoldResult:
+        """Pick the best free seats for a party and hold them in one step
+        (holds/lua/best.lua says which); ``seats_unavailable`` when none fit."""
+        cap = self._max_per_address
+
+        def args(version: str) -> list[Any]:
+            return [holder, self._ttl, self._max_seats, self._backstop, cap,
+                    address if cap else "", self._hold_max, version, want.count,
+                    want.accessible, *want.types]
+
+        reply = await self._seating(self._best, showtime, plan, args)
+        self._refusal(reply, ())
+        return HoldResult(expires_at=int(reply[2]), offset=_text(reply[3]),
+                          epoch=_text(reply[4]), seats=tuple(_text(s) for s in reply[5]),
+                          together=bool(int(reply[6])))
+
+    async def orphans(self, showtime: int, seats: Sequence[str], plan: SeatingPlan
+                      ) -> list[str]:
+        """The seats that ``seats`` (a holder's basket) leave alone by the
+        orphan rule now; none when the showtime's rule is off."""
+        if not plan.no_orphans or not seats:
+            return []
+        reply = await self._seating(self._orphans, showtime, plan,
+                                    lambda version: [version, *seats])
+        return [_text(s) for s in reply[2]]
+
+    def _refusal(self, reply: list[Any], seats: Sequence[str]) -> None:
+        """Raise the coded error of a refused hold (hold.lua's, best.lua's)."""
+        status = _text(reply[0])
+        if status == "ok":
+            return
+        named = [_text(s) for s in reply[2]] if len(reply) > 2 else []
+        if status == "seats_unavailable" and not named:
+            raise SeatsUnavailable("no free seats fit the request")
+        if status == "seats_unavailable":
+            raise SeatsUnavailable(f"not available: {', '.join(named)}", named)
+        if status == "too_many_seats" and len(reply) > 3:
+            raise TooManySeats(f"at most {self._max_per_address} seats per showtime may be "
+                               "held from one address (network) at a time", seats)
+        if status == "too_many_seats":
+            raise TooManySeats(f"at most {self._max_seats} seats per showtime", seats)
+        if status == "companion_seat":
+            raise CompanionSeat(
+                f"companion seats go with their wheelchair space: {', '.join(named)}", named)
+        if status == "would_orphan":
+            raise WouldOrphan(f"that would leave {', '.join(named)} alone; choose seats that "
+                              "leave no single free seat", named)
+        raise Unavailable(f"unexpected answer from the seat service: {status}")
 
     async def release(self, showtime: int, holder: str, seats: Sequence[str]) -> StreamMark:
         reply = await self._run(self._release, showtime, [holder, *seats])

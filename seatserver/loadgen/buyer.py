@@ -315,6 +315,14 @@ class Buyer(Person):
     async def _fill(self, showtime: int, picker: SeatPicker, view: SeatView,
                     party: int) -> list[str]:
         basket: list[str] = []
+        if self.rng.random() < self.s.options.best_share:
+            ack = await self._hold(showtime, [], best=party)
+            if ack.get("ok"):
+                return list(ack["seats"])
+            if ack.get("code") == "seats_unavailable":
+                self.s.recorder.count("sold_out_seen")
+                return basket
+            # Refused otherwise (a limit, a hiccup): click seat by seat instead.
         at_once = self.rng.random() < GROUP_AT_ONCE
         refusals = 0
         while len(basket) < party and refusals < REFUSALS_PER_BASKET:
@@ -346,7 +354,10 @@ class Buyer(Person):
             return [*basket[:-1], *others]
         return basket[:-1]
 
-    async def _hold(self, showtime: int, seats: list[str]) -> Reply:
+    async def _hold(self, showtime: int, seats: list[str], *, best: int = 0) -> Reply:
+        """Hold ``seats``, or with ``best`` that many seats the server picks (a
+        request whose ack is lost then names no seats: the audit matches it to
+        a hold of whatever seats)."""
         if not self.s.budget.take():
             raise Stopped
         assert self.client is not None
@@ -357,14 +368,18 @@ class Buyer(Person):
         def on_reply(ack: Reply) -> None:
             ledger.answered(key)
             rec.latency("hold", (time.perf_counter() - started) * 1000)
+            if best:  # counted beside the holds they also are
+                rec.count(f"best.{'together' if ack.get('together') else 'split'}"
+                          if ack.get("ok") else f"best.refused.{ack.get('code')}")
             if ack.get("t") == "error":
                 rec.count(f"hold.failed.{ack.get('code')}")
             elif ack.get("ok"):
                 rec.count("hold.ok")
-                grant = Grant(self.name, self.user, showtime, tuple(seats), sent, now_ms(),
+                got = tuple(ack["seats"]) if best else tuple(seats)
+                grant = Grant(self.name, self.user, showtime, got, sent, now_ms(),
                               int(ack["expires_at"]))
                 ledger.grants.append(grant)
-                for seat in seats:
+                for seat in got:
                     self.live[(showtime, seat)] = grant
             else:
                 rec.count(f"hold.refused.{ack.get('code')}")
@@ -373,6 +388,8 @@ class Buyer(Person):
 
         self.busy = True
         try:
+            if best:
+                return await self.client.best(showtime, best, on_reply=on_reply)
             return await self.client.hold(showtime, seats, on_reply=on_reply)
         finally:
             self.busy = False

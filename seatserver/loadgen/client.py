@@ -283,6 +283,21 @@ class SeatClient:
                 on_reply(ack)
         return await self.request("hold", showtime=showtime, seats=seats, on_reply=granted)
 
+    async def best(self, showtime: int, count: int,
+                   on_reply: OnReply | None = None) -> dict[str, Any]:
+        """Best available: the server picks ``count`` seats and holds them; the
+        ack names them (``seats``)."""
+        def granted(ack: Reply) -> None:
+            if ack.get("code") == "unavailable":
+                self.unsure.add(showtime)
+            if ack.get("ok") and showtime in self.views:
+                self.views[showtime].granted(list(ack["seats"]), ack["expires_at"],
+                                             ack.get("offset"), ack.get("epoch"))
+            if on_reply is not None:
+                on_reply(ack)
+        return await self.request("hold", showtime=showtime, best={"count": count},
+                                  on_reply=granted)
+
     async def release(self, showtime: int, seats: list[str],
                       on_reply: OnReply | None = None) -> dict[str, Any]:
         def released(ack: Reply) -> None:

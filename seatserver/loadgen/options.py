@@ -32,6 +32,7 @@ class LoadOptions:
     arrival_rate: float  # clients per second; 0 = all at once
     hot_seat_bias: float  # 0 = any free seat alike, 1 = strongly the best ones
     checkout_share: float  # of baskets, checked out through the payment flow
+    best_share: float  # of baskets, asked for with one best-available hold
     decline_share: float  # of checkouts, declined on the provider's page
     think_s: float  # mean think time of a buyer
     kiosks: int
@@ -135,6 +136,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--checkout-share", type=_share, default=0.3, metavar="0..1",
                    help="share of baskets checked out through the payment flow; the "
                         "rest are released or walked away from")
+    p.add_argument("--best-share", type=_share, default=0.0, metavar="0..1",
+                   help="share of baskets asked for with best available (the party's "
+                        "size in one hold, the server picks) instead of clicked seat by seat")
     p.add_argument("--decline-share", type=_share, default=0.1, metavar="0..1",
                    help="share of checkouts declined on the provider's page")
     p.add_argument("--think", type=_bounded(float, 0.0, 600.0), default=1.0,
@@ -172,7 +176,8 @@ def from_args(args: argparse.Namespace) -> LoadOptions:
         url=args.url, clients=args.clients, duration_s=args.duration, max_holds=args.holds,
         showtimes=args.showtimes, arrival_rate=args.arrival_rate,
         hot_seat_bias=args.hot_seat_bias, checkout_share=args.checkout_share,
-        decline_share=args.decline_share, think_s=args.think, kiosks=args.kiosks,
+        best_share=args.best_share, decline_share=args.decline_share, think_s=args.think,
+        kiosks=args.kiosks,
         workers=args.workers, seed=seed, protocol=protocol, redis_url=args.redis_url,
         database_url=args.database_url, store_audit=args.store_audit, report=args.report,
         progress=args.progress)

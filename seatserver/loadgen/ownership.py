@@ -115,8 +115,9 @@ class _Replay:
         own = self._checking_out(seats, lambda owner, client: owner == client)
         if own is not None:
             return own, "checkout"
-        lost = self.unanswered.get(seats)
+        lost = self.unanswered.get(seats) or self.unanswered.get(frozenset())
         if lost:
+            # Empty: a best-available request, whose seats only its ack named.
             return lost.pop(0).client, "hold whose ack was lost"
         # Or on seats that nobody holds, which the buyer was checking out.
         fits = self._checking_out(seats, lambda owner, client: owner in (None, client))

@@ -47,10 +47,28 @@ class Unsubscribe(_Message):
     showtime: ShowtimeId
 
 
+# Best available: how many seats (the per-holder limit answers above it),
+# which seat types (a type code, as layouts spell them), how many of them
+# wheelchair spaces.
+MAX_BEST_SEATS = 100
+SeatType = Annotated[StrictStr, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+
+
+class Best(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    count: Annotated[StrictInt, Field(ge=1, le=MAX_BEST_SEATS)]
+    types: Annotated[list[SeatType], Field(max_length=16)] = []
+    accessible: Annotated[StrictInt, Field(ge=0, le=MAX_BEST_SEATS)] = 0
+
+
 class Hold(_Message):
+    """Exactly one of ``seats`` (these seats) and ``best`` (the server picks)."""
+
     op: Literal["hold"]
     showtime: ShowtimeId
-    seats: SeatList
+    seats: SeatList | None = None
+    best: Best | None = None
 
 
 class Release(_Message):
@@ -113,9 +131,23 @@ def parse(raw: Any) -> ClientMessage:
         msg = _adapter.validate_python(raw)
     except PydanticValidationError as exc:
         raise BadMessage(_describe(exc)) from None
-    if isinstance(msg, Hold | Release) and len(set(msg.seats)) != len(msg.seats):
+    if isinstance(msg, Hold):
+        _check_hold(msg)
+    if isinstance(msg, Release) and len(set(msg.seats)) != len(msg.seats):
         raise BadMessage("seats: each seat may appear once")
     return msg
+
+
+def _check_hold(msg: Hold) -> None:
+    if (msg.seats is None) == (msg.best is None):
+        raise BadMessage("hold: give exactly one of 'seats' and 'best'")
+    if msg.seats is not None and len(set(msg.seats)) != len(msg.seats):
+        raise BadMessage("seats: each seat may appear once")
+    if msg.best is not None:
+        if msg.best.accessible > msg.best.count:
+            raise BadMessage("best.accessible: at most best.count")
+        if len(set(msg.best.types)) != len(msg.best.types):
+            raise BadMessage("best.types: each type may appear once")
 
 
 # Server -> client frames. Plain dicts: the codec encodes them once.

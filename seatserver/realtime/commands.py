@@ -22,7 +22,7 @@ from seatserver.errors import (
     Unavailable,
     UnknownSeat,
 )
-from seatserver.holds import HoldEngine
+from seatserver.holds import BestRequest, HoldEngine
 from seatserver.latency import Histogram
 from seatserver.protocol import messages as m
 from seatserver.realtime.connection import Connection
@@ -94,12 +94,16 @@ class Commands:
                 assert_never(msg)
 
     async def _hold(self, conn: Connection, msg: m.Hold) -> dict[str, Any]:
-        require_seats(await self._rooms.layout(msg.showtime), msg.seats)
+        layout = await self._rooms.layout(msg.showtime)
+        if msg.best is not None:
+            return await self._best(conn, msg, msg.best, layout)
+        assert msg.seats is not None  # parse: exactly one of seats and best
+        require_seats(layout, msg.seats)
         if len(msg.seats) > self._engine.max_seats:
             raise TooManySeats(f"at most {self._engine.max_seats} seats per showtime")
         await self._note(conn, msg.showtime)
         result = await self._engine.hold(msg.showtime, conn.holder, msg.seats,
-                                         address=conn.address)
+                                         address=conn.address, plan=layout)
         # The ack is written now, the update only once the feed reads the
         # stream: the offset lets a client tell older updates of these seats
         # (arriving after the ack) from what happened to them since.
@@ -115,6 +119,23 @@ class Commands:
         # besides, every held seat's deadline and when no extension can go past.
         return m.ack_ok(msg.ref, expires_at=result.expires_at, deadlines=result.deadlines,
                         limit_at=result.limit_at, offset=result.offset, epoch=result.epoch)
+
+    async def _best(self, conn: Connection, msg: m.Hold, best: m.Best, layout: Layout
+                    ) -> dict[str, Any]:
+        if best.count > self._engine.max_seats:
+            raise TooManySeats(f"at most {self._engine.max_seats} seats per showtime")
+        known = self._engine.geometries.of(msg.showtime, layout).types
+        unknown = [t for t in best.types if t not in known]
+        if unknown:
+            raise BadMessage(f"best.types: no seats of type {', '.join(unknown)} here")
+        await self._note(conn, msg.showtime)
+        want = BestRequest(count=best.count, types=tuple(best.types),
+                           accessible=best.accessible)
+        result = await self._engine.best(msg.showtime, conn.holder, want, layout,
+                                         address=conn.address)
+        return m.ack_ok(msg.ref, expires_at=result.expires_at, offset=result.offset,
+                        epoch=result.epoch, seats=list(result.seats),
+                        together=result.together)
 
     async def _note(self, conn: Connection, showtime: int) -> None:
         """Keep the holder index naming this showtime, so that the holds can be

@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -36,6 +36,7 @@ from seatserver.changefeed import ChangeFeed, Event, parse_offset
 from seatserver.changefeed.events import Position
 from seatserver.errors import UnknownShowtime
 from seatserver.holds import HoldEngine, Snapshot
+from seatserver.holds.geometry import SeatingPlan
 from seatserver.holds.sweeper import ExpirySweeper
 from seatserver.protocol.codecs import Codec
 from seatserver.realtime.connection import Connection
@@ -47,14 +48,8 @@ log = logging.getLogger(__name__)
 FANOUT_CHUNK = 64
 
 
-class SeatLike(Protocol):
-    @property
-    def type(self) -> str: ...
-
-
-class Layout(Protocol):
-    @property
-    def seats(self) -> Mapping[str, SeatLike]: ...
+class Layout(SeatingPlan, Protocol):
+    """A showtime's seats and seating rules (the catalog's ShowtimeLayout)."""
 
 
 class LayoutSource(Protocol):

@@ -258,3 +258,23 @@ async def test_only_admins_may_call_the_admin_api(as_role: Any, role: Role) -> N
         url = path.replace("{id}", "1").replace("{seat_type}", "vip")
         status, _ = await caller.call(method, url, {} if method != "GET" else None)
         assert status == (401 if role is Role.ANONYMOUS else 403), (method, path, status)
+
+
+async def test_a_showtimes_seating_rules_default_change_and_are_validated(
+        admin: Admin) -> None:
+    made = await venue(admin)
+    body = {"movie_id": made["movie"]["id"], "screen_id": made["screen"]["id"],
+            "starts_at": next_week(18)}
+    showtime = await admin.ok("POST", "/api/admin/showtimes", body, 201)
+    assert showtime["seating"] == {"no_orphans": True, "companions_alone": False}
+
+    path = f"/api/admin/showtimes/{showtime['id']}"
+    changed = await admin.ok("PUT", path, {**body, "no_orphans": False,
+                                           "companions_alone": True})
+    assert changed["seating"] == {"no_orphans": False, "companions_alone": True}
+    kept = await admin.ok("PUT", path, body)  # left out: unchanged
+    assert kept["seating"] == {"no_orphans": False, "companions_alone": True}
+    public = await admin.ok("GET", f"/api/showtimes/{showtime['id']}")
+    assert public["seating"] == {"no_orphans": False, "companions_alone": True}
+    for bad in ("yes", 1, "true", [True], {}):
+        await admin.refused("PUT", path, {**body, "no_orphans": bad}, 422, "invalid_input")

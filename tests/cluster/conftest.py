@@ -104,12 +104,13 @@ async def add_showtimes(pool: asyncpg.Pool, ids: tuple[int, ...], like: int) -> 
     async with pool.acquire() as conn, conn.transaction():
         for showtime in ids:
             await conn.execute(
-                """INSERT INTO showtimes (id, movie_id, screen_id, starts_at, currency)
+                """INSERT INTO showtimes (id, movie_id, screen_id, starts_at, currency,
+                                          no_orphans, companions_alone)
                    SELECT $1, movie_id, screen_id,
                           greatest(now() + interval '5 days',
                                    (SELECT max(ends_at) FROM showtimes o
                                     WHERE o.screen_id = s.screen_id))
-                              + interval '1 hour', currency
+                              + interval '1 hour', currency, no_orphans, companions_alone
                    FROM showtimes s WHERE id = $2
                    ON CONFLICT (id) DO NOTHING""", showtime, like)
             await conn.execute(

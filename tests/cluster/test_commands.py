@@ -56,6 +56,27 @@ async def test_serve_finds_the_cluster_by_itself_and_serves_rooms_on_two_masters
     assert len(owners) == 2
 
 
+async def test_best_available_and_the_orphan_rule_on_two_masters(
+        serving: ServerProcess, spread: Spread, db_pool: asyncpg.Pool) -> None:
+    """The geometry key lives in each showtime's slot, written there on first use."""
+    await db_pool.execute("UPDATE showtimes SET no_orphans = true WHERE id = $1", spread.c)
+    try:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+            buyer = await SeatClient(http, serving.url, await new_session(http, serving.url)
+                                     ).connect()
+            try:
+                for showtime in (spread.a, spread.c):
+                    ack = await buyer.request("hold", showtime=showtime, best={"count": 2})
+                    assert ack["ok"] is True and ack["together"] is True, ack
+                refused = await buyer.hold(spread.c, ["C2"])
+                assert (refused["code"], refused["seats"]) == ("would_orphan", ["C1"])
+            finally:
+                await buyer.close()
+    finally:
+        await db_pool.execute("UPDATE showtimes SET no_orphans = false WHERE id = $1",
+                              spread.c)
+
+
 Sell = Callable[[int], Awaitable[str]]
 
 

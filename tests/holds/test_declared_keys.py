@@ -16,9 +16,11 @@ import pytest
 from redis.asyncio import Redis
 
 from seatserver import redis_keys
-from seatserver.errors import ExtendLimit, NothingHeld, TooManySeats
+from seatserver.errors import CompanionSeat, ExtendLimit, NothingHeld, TooManySeats, WouldOrphan
+from seatserver.holds import BestRequest
 from seatserver.holds import engine as engine_module
 from tests.holds.conftest import EngineFactory
+from tests.holds.plans import plan
 
 ST = 7
 HOME = "198.51.100.7"
@@ -78,6 +80,13 @@ async def test_every_verb_touches_only_declared_keys(make_engine: EngineFactory,
     await engine.reserve(ST, "u4", ["C1", "C2"], int(time.time() * 1000) + 60_000)
     await engine.book(ST, "", "REF2", ["C2"], force=True)
     await engine.move(ST, "u4", "u5")
+    drawn = plan("E oooooo\nF wcoooo")  # geometry, seating checks, best, re-check
+    with pytest.raises(WouldOrphan):
+        await engine.hold(ST, "u8", ["E2"], plan=drawn)
+    with pytest.raises(CompanionSeat):
+        await engine.hold(ST, "u8", ["F2"], plan=drawn)
+    held = await engine.best(ST, "u8", BestRequest(count=2, accessible=1), drawn)
+    assert await engine.orphans(ST, list(held.seats), drawn) == []
 
     await brief.hold(ST, "u6", ["D1", "D2"], address=HOME)
     await asyncio.sleep(0.15)

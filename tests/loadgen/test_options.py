@@ -23,6 +23,7 @@ URL = ("--url", "http://127.0.0.1:9")
     ((*URL, "--holds", "-3"), "--holds: must be at least 1"),
     ((*URL, "--workers", "65"), "--workers: must be between 1 and 64"),
     ((*URL, "--checkout-share", "1.5"), "--checkout-share: must be between 0.0 and 1.0"),
+    ((*URL, "--best-share", "-0.1"), "--best-share: must be between 0.0 and 1.0"),
     ((*URL, "--hot-seat-bias", "nan"), "--hot-seat-bias: must be between 0.0 and 1.0"),
     ((*URL, "--arrival-rate", "-1"), "--arrival-rate: must be at least 0.0"),
     ((*URL, "--showtimes", "1,two"), "--showtimes: must be \"all\" or showtime ids"),

@@ -83,6 +83,23 @@ async def test_short_run_with_checkouts_passes_its_audit_and_writes_both_reports
     assert "audit: PASSED" in run.stdout
 
 
+async def test_a_run_with_best_available_buyers_passes_its_audit(
+        target: ServerProcess, showtime: int, redis_url: str, database_url: str,
+        loadgen: Any) -> None:
+    run: Run = await asyncio.to_thread(
+        loadgen, "--url", target.url, "--clients", "40", "--duration", "6",
+        "--showtimes", str(showtime), "--best-share", "0.7", "--checkout-share", "0.3",
+        "--think", "0.3", "--arrival-rate", "100", "--seed", "11",
+        *stores(redis_url, database_url))
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    checks = {c["name"]: c["status"] for c in run.report["audit"]["checks"]}
+    assert checks == dict.fromkeys(EVERY_CHECK, "passed")
+    totals = run.report["totals"]
+    assert totals.get("best.together", 0) > 10
+    assert run.check("one_holder_stream")["figures"]["acks_matched"] == totals["hold.ok"]
+
+
 async def test_audit_fails_when_state_is_corrupted_during_the_run(
         target: ServerProcess, showtime: int, redis_url: str, database_url: str,
         tmp_path: Path) -> None:

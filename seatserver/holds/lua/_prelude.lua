@@ -21,6 +21,8 @@
 --   KEYS[11] addrof:{st:<id>}   hash: held seat -> address of its latest hold
 --   KEYS[12] run:{st:<id>}      hash: holder id -> when its current run of
 --                               holds began (ms; see run_began)
+--   KEYS[13] geo:{st:<id>}      hash: the seat geometry and seating rules,
+--                               versioned (holds/geometry.py, _seating.lua)
 --   ARGV[1]  stream max length (approximate trim); each verb's own
 --            arguments follow from ARGV[2].
 -- Seat ids never contain ',' (the layout's ids; the stream's `s` field joins
@@ -35,7 +37,7 @@
 local exp_key, booked_key, ev_key, epoch_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local held_key, mine_key, lapsed_key, lapsed_at_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local refs_key, addr_key, addrof_key = KEYS[9], KEYS[10], KEYS[11]
-local run_key = KEYS[12]
+local run_key, geo_key = KEYS[12], KEYS[13]
 local maxlen = ARGV[1]
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)

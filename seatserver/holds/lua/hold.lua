@@ -9,142 +9,61 @@
 --   ARGV[7] the client address ('' when the hold carries none)
 --   ARGV[8] longest a run of holds may last (ms; 0: no limit, checkout's
 --           extension into the payment window)
---   ARGV[9..] seat ids (validated against the layout, no duplicates)
+--   ARGV[9] the geometry version the caller built ('': no seating checks,
+--           the showtime's rules need none or the caller is checkout)
+--   ARGV[10..] seat ids (validated against the layout, no duplicates)
 -- Returns {'ok', now, deadline, offset, epoch}
 --      or {'seats_unavailable', now, {seats}} | {'too_many_seats', now, {}}
---      or {'too_many_seats', now, {}, 'address'} (the client address's cap).
+--      or {'too_many_seats', now, {}, 'address'} (the client address's cap)
+--      or {'companion_seat', now, {seats}} (companions without their space)
+--      or {'would_orphan', now, {seats left alone}}
+--      or {'geometry', now} (the stored geometry is not ARGV[9]'s: write it
+--         and ask again).
 -- Re-holding one's own seat succeeds and moves its deadline (later or earlier).
 -- The deadline is never past the end of the holder's run of holds (its
 -- beginning plus ARGV[8], see run_began): re-holding, or adding seats, does
 -- not make holds last longer than extending them would.
--- A seat held again is no longer in the holder's lapsed list.
---
--- Per-address cap: the address index (KEYS[10]) has an entry per seat held
--- from an address, across all its holders, and addrof names the address of
--- each seat's latest hold. Holds end in scripts that leave addresses alone
--- (release, expire, book, cancel, the TTL backstop), so entries go stale and
--- are dropped here, only when the count would refuse: each whose seat is no
--- longer held or whose latest hold is another address's. Stale entries are
--- so bounded by the cap; the common hold costs O(log n), a refusal O(cap).
+-- A seat held again is no longer in the holder's lapsed list. Per-address
+-- cap: see _take.lua; seating rules: see _seating.lua.
 
 local holder = ARGV[2]
-local ttl = tonumber(ARGV[3])
+local hold = {ttl = tonumber(ARGV[3]), backstop = tonumber(ARGV[5]),
+              address_cap = tonumber(ARGV[6]), address = ARGV[7], max = tonumber(ARGV[8])}
 local max_seats = tonumber(ARGV[4])
-local backstop = tonumber(ARGV[5])
-local address_cap, address = tonumber(ARGV[6]), ARGV[7]
-local hold_max = tonumber(ARGV[8])
+local version = ARGV[9]
 local seats = {}
-for i = 9, #ARGV do seats[#seats + 1] = ARGV[i] end
+for i = 10, #ARGV do seats[#seats + 1] = ARGV[i] end
 
--- Count what the holder still holds, dropping seats whose hold the backstop
--- TTL removed while no script ran (the expiry step cannot name their holder).
-local mine = {}
-for _, seat in ipairs(split(redis.call('HGET', mine_key, holder))) do
-  if redis.call('HGET', held_key, seat) == holder then mine[#mine + 1] = seat end
-end
+local mine = mine_of(holder)
 
-local refused, fresh = {}, 0
+local refused, fresh = {}, {}
 for _, seat in ipairs(seats) do
   if redis.call('SISMEMBER', booked_key, seat) == 1 then
     refused[#refused + 1] = seat
   else
     local current = redis.call('HGET', held_key, seat)
     if not current then
-      fresh = fresh + 1
+      fresh[#fresh + 1] = seat
     elseif current ~= holder then
       refused[#refused + 1] = seat
     end
   end
 end
 if #refused > 0 then return {'seats_unavailable', now, refused} end
-if #mine + fresh > max_seats then return {'too_many_seats', now, {}} end
+if #mine + #fresh > max_seats then return {'too_many_seats', now, {}} end
 
-local books = address_cap > 0
-local capped = books and address ~= ''
-local first = '[' .. address .. '|'
-local last = '(' .. address .. '}'  -- '}' sorts right after '|'
-
--- Seats held from the address now, and how many of the requested ones would
--- be new to its count.
-local function address_count()
-  local adding = 0
-  for _, seat in ipairs(seats) do
-    if not redis.call('ZSCORE', addr_key, address_entry(address, seat)) then
-      adding = adding + 1
-    end
+if version ~= '' and #fresh > 0 then
+  local rules = geometry_rules(version)
+  if not rules then return {'geometry', now} end
+  local places = places_of(fresh)
+  if not rules.companions then
+    local alone = lone_companions(holder, fresh, places)
+    if #alone > 0 then return {'companion_seat', now, alone} end
   end
-  return redis.call('ZLEXCOUNT', addr_key, first, last), adding
-end
-
-if capped then
-  local counted, adding = address_count()
-  if counted + adding > address_cap then
-    local prefix = #address + 2
-    for _, entry in ipairs(redis.call('ZRANGEBYLEX', addr_key, first, last)) do
-      local seat = string.sub(entry, prefix)
-      if redis.call('HEXISTS', held_key, seat) == 0
-          or redis.call('HGET', addrof_key, seat) ~= address then
-        redis.call('ZREM', addr_key, entry)
-      end
-    end
-    counted, adding = address_count()
-    if counted + adding > address_cap then
-      return {'too_many_seats', now, {}, 'address'}
-    end
+  if rules.orphans then
+    local lone = orphans_of(fresh, places)
+    if #lone > 0 then return {'would_orphan', now, lone} end
   end
 end
 
--- Which seats the holder held already (read before they are written).
-local held_before = {}
-if books and not capped then
-  local current = redis.call('HMGET', held_key, unpack(seats))
-  for i, seat in ipairs(seats) do held_before[seat] = current[i] == holder end
-end
-
-local began = run_began(holder, #mine > 0, hold_max)
-local deadline = now + ttl
-if hold_max > 0 then deadline = math.min(deadline, began + hold_max) end
-local until_ms = deadline + backstop
-local fields, scored = {}, {}
-for _, seat in ipairs(seats) do
-  fields[#fields + 1] = seat
-  fields[#fields + 1] = holder
-  scored[#scored + 1] = deadline
-  scored[#scored + 1] = seat
-end
-redis.call('HSET', held_key, unpack(fields))
-redis.call('ZADD', exp_key, unpack(scored))
-put_list(mine_key, holder, with(mine, seats))
-keep_until(held_key, until_ms)
-keep_until(mine_key, until_ms)
-keep_until(run_key, until_ms)
-unlapse(holder, seats)
-if capped then
-  local entries, owners = {}, {}
-  for _, seat in ipairs(seats) do
-    entries[#entries + 1] = 0
-    entries[#entries + 1] = address_entry(address, seat)
-    owners[#owners + 1] = seat
-    owners[#owners + 1] = address
-  end
-  redis.call('ZADD', addr_key, unpack(entries))
-  redis.call('HSET', addrof_key, unpack(owners))
-  keep_until(addr_key, until_ms)
-  keep_until(addrof_key, until_ms)
-elseif books then
-  -- A hold without an address (checkout extending the buyer's holds into
-  -- the payment window): a seat keeps counting for the address it was
-  -- taken from, until its new deadline; a seat new to the holder counts
-  -- for no address.
-  for _, seat in ipairs(seats) do
-    local from = redis.call('HGET', addrof_key, seat)
-    if from and not held_before[seat] then
-      redis.call('HDEL', addrof_key, seat)
-    elseif from then
-      keep_until(addr_key, until_ms)
-      keep_until(addrof_key, until_ms)
-    end
-  end
-end
-local offset = append('hold', seats, {'e', deadline})
-return {'ok', now, deadline, offset, stream_epoch()}
+return take(holder, seats, mine, hold)
