@@ -17,6 +17,7 @@ from seatserver import redis_keys
 from seatserver.holds import HoldEngine
 from seatserver.loadgen.client import SeatClient
 from tests.cluster.conftest import ClusterFactory, Spread, add_showtimes, choose, slot_of
+from tests.holds.plans import plan
 from tests.processes import PrivateCluster
 from tests.realtime.conftest import ClientFactory, ServerFactory
 from tests.support import eventually
@@ -61,11 +62,13 @@ async def test_holds_and_the_feed_follow_a_slot_resharded_to_another_master(
 async def test_a_call_mid_migration_is_asked_over_to_the_importing_master(
         engine: HoldEngine, cluster: PrivateCluster, spread: Spread) -> None:
     # The importing master runs a call only if it has every key the call
-    # declares: make every key of the showtime exist (a lapse, an address).
+    # declares: make every key of the showtime exist (a lapse, an address,
+    # the seat geometry the seating rules are checked against).
     await engine.hold(spread.a, "u0", ["A9"], ttl_ms=50, address="198.51.100.7")
     await asyncio.sleep(0.1)
     assert (await engine.expire(spread.a)).expired == 1
-    await engine.hold(spread.a, "u1", ["A1"], address="198.51.100.7")
+    await engine.hold(spread.a, "u1", ["A1"], address="198.51.100.7",
+                      plan=plan("A oooooooooo\nB oooooooooo"))
     await engine.book(spread.a, "", "REF1", ["B1"], force=True)
     slot = slot_of(spread.a)
     source = cluster.master_of(redis_keys.events(spread.a))
