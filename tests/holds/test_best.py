@@ -47,11 +47,18 @@ BEST_CASES = [
 ]
 
 
+@pytest.mark.parametrize("short_list", [False, True], ids=["listed", "short-list"])
 @pytest.mark.parametrize(("picture", "count", "types", "spaces", "picked", "together"),
                          BEST_CASES)
-async def test_best_available_table(make_engine: EngineFactory, picture: str, count: int,
-                                    types: tuple[str, ...], spaces: int,
-                                    picked: list[str] | None, together: bool) -> None:
+async def test_best_available_table(
+        make_engine: EngineFactory, monkeypatch: pytest.MonkeyPatch, short_list: bool,
+        picture: str, count: int, types: tuple[str, ...], spaces: int,
+        picked: list[str] | None, together: bool) -> None:
+    """With ``short_list`` the geometry lists only the best two blocks per
+    size (as for a big hall), and the script scans the hall past them: the
+    same picks."""
+    if short_list:
+        monkeypatch.setattr(geometry, "MAX_LISTED", 2)
     engine = make_engine(max_seats=10)
     drawn = plan(picture)
     await seat_the_picture(engine, ST, drawn)
@@ -119,27 +126,6 @@ def test_ideal_place_table(places: list[tuple[int, int]], screen: str,
                            expected: tuple[float, float]) -> None:
     seats = [PlanSeat(f"S{i}", "std", x, y) for i, (x, y) in enumerate(places)]
     assert ideal_place(seats, screen) == pytest.approx(expected)
-
-
-@pytest.mark.parametrize(("picture", "count", "types", "spaces", "picked", "together"),
-                         BEST_CASES)
-async def test_best_available_table_when_the_short_list_stops_early(
-        make_engine: EngineFactory, monkeypatch: pytest.MonkeyPatch, picture: str,
-        count: int, types: tuple[str, ...], spaces: int, picked: list[str] | None,
-        together: bool) -> None:
-    """The same picks when the geometry lists only the best two blocks per size
-    (a big hall): past them the script scans the hall."""
-    monkeypatch.setattr(geometry, "MAX_LISTED", 2)
-    engine = make_engine(max_seats=10)
-    drawn = plan(picture)
-    await seat_the_picture(engine, ST, drawn)
-    want = BestRequest(count=count, types=types, accessible=spaces)
-    if picked is None:
-        with pytest.raises(SeatsUnavailable):
-            await engine.best(ST, "buyer", want, drawn)
-        return
-    result = await engine.best(ST, "buyer", want, drawn)
-    assert (list(result.seats), result.together) == (picked, together)
 
 
 def test_an_equal_layout_reloaded_keeps_its_geometry_and_a_changed_one_gets_a_new_one() -> None:
