@@ -380,7 +380,10 @@ class Picker {
     const lone = (Array.isArray(ack.seats) ? ack.seats : []).filter((s) => this.board.seats.has(s));
     if (ack.code === "would_orphan" && lone.length) {
       this.explainOrphan(ids, lone);
-    } else if (ack.code === "companion_seat") {
+      return;
+    }
+    this.hideAdvice(true); // its offer no longer stands, if it was one of them
+    if (ack.code === "companion_seat") {
       this.notice(companionText(this.seatsAtFault(ack, ids[0]), this.board), "info");
     } else {
       this.notice(refusal("hold", ack, this.seatsAtFault(ack, ids[0])));
