@@ -121,6 +121,26 @@ async def photograph_admin(browser: Browser, base: str, path: Path) -> None:
     print(f"wrote {path}")
 
 
+async def photograph_best(browser: Browser, url: str, path: Path) -> None:
+    """Best available's answer, and the list picker open on a row."""
+    context = await browser.new_context(viewport={"width": 1440, "height": 1100},
+                                        reduced_motion="reduce")
+    page = await context.new_page()
+    await page.goto(url)
+    await expect(page.locator("#conn")).to_have_attribute("data-status", "live",
+                                                          timeout=15_000)
+    best = page.get_by_role("region", name="Best available")
+    await best.get_by_label("Party size").fill("4")
+    await best.get_by_role("button", name="Find seats").click()
+    await expect(page.locator("#best-result")).to_contain_text("Held for you")
+    await page.get_by_text("Choose from a list", exact=True).click()
+    await page.locator("#list-type").select_option("gold")
+    await settle(page)
+    await page.screenshot(path=str(path), full_page=True)
+    await context.close()
+    print(f"wrote {path}")
+
+
 async def settle(page: Page) -> None:
     """Let counts, frames and fonts finish before the photograph."""
     await page.evaluate("document.fonts.ready")
@@ -142,6 +162,7 @@ async def shoot(server: Server, redis_url: str, showtime: int, out: Path) -> Non
             await photograph(browser, picker, out / "picker-phone.png", width=390, height=844,
                              full_page=True, hold=["G9"])
             await photograph_declined(browser, picker, out / "picker-declined.png")
+            await photograph_best(browser, picker, out / "picker-best.png")
             await photograph(browser, f"{server.url}/kiosk", out / "kiosk.png",
                              width=1920, height=1080)
             await photograph(browser, f"{server.url}/kiosk?showtime={showtime}",

@@ -4,6 +4,7 @@ a price changed for one showtime is what its picker shows."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import UTC, datetime, timedelta
 
@@ -186,3 +187,43 @@ async def test_an_admins_price_for_one_showtime_is_the_price_its_picker_shows(
 
     picker = await shop.browsing.page(f"{server.url}/showtimes/{showtime_id}")
     await expect(picker.locator("#legend-types")).to_contain_text("€12.34")
+
+
+async def test_the_seating_rules_round_trip_through_the_showtime_form(shop: Shop) -> None:
+    title, screen, _, _ = await venue(shop.database_url)
+    server = shop.server()
+    page = await log_in_as_admin(shop.browsing, server.url)
+    form = page.locator("#showtime-form")
+    rules = form.get_by_role("group", name="Seating rules")
+    no_orphans = rules.get_by_role("checkbox", name="No single seats left alone")
+    companions = rules.get_by_role("checkbox", name="Sell companion seats to anyone")
+    await expect(no_orphans).to_be_checked()  # the API's defaults for a new showtime
+    await expect(companions).not_to_be_checked()
+    await expect(no_orphans).to_have_accessible_description(re.compile("one free seat on its own"))
+
+    await form.get_by_label("Movie").select_option(label=title)
+    await form.get_by_label("Screen").select_option(label=screen)
+    starts = (datetime.now() + timedelta(days=4)).replace(hour=17, minute=0)
+    await form.get_by_label("Starts at").fill(starts.strftime("%Y-%m-%dT%H:%M"))
+    await no_orphans.uncheck()
+    await companions.check()
+    await form.get_by_role("button", name="Save showtime").click()
+
+    done = form.locator(".form-done")
+    await expect(done).to_contain_text("Seating rules: single seats may be left alone; "
+                                       "companion seats sold to anyone.")
+    showtime_id = int((await done.inner_text()).split()[1])
+    async with aiohttp.ClientSession() as http, http.get(
+            f"{server.url}/api/showtimes/{showtime_id}") as resp:
+        assert (await resp.json())["seating"] == {"no_orphans": False, "companions_alone": True}
+
+    await page.get_by_role("button", name="Show showtimes").click()
+    listed = page.locator("#showtime-list li", has_text=f"{showtime_id} · ")
+    await listed.get_by_role("button", name="Edit").click()
+    await expect(no_orphans).not_to_be_checked()
+    await expect(companions).to_be_checked()
+    await no_orphans.check()
+    await form.get_by_role("button", name="Save showtime").click()
+    await expect(done).to_contain_text("saved")
+    await expect(done).to_contain_text("no single seats left alone; companion seats sold to "
+                                       "anyone.")

@@ -208,10 +208,21 @@ function localInput(iso) {
   return new Date(date.getTime() - date.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
 }
 
+/**
+ * A showtime's seating rules in words, as the confirmation says them.
+ * @param {{no_orphans: boolean, companions_alone: boolean}} seating
+ */
+function seatingWords({ no_orphans: noOrphans, companions_alone: companionsAlone }) {
+  return `${noOrphans ? "no single seats left alone" : "single seats may be left alone"}; `
+    + `${companionsAlone ? "companion seats sold to anyone"
+      : "companion seats only with their wheelchair space"}`;
+}
+
 function editShowtime(showtime) {
   edit($("#showtime-form"), {
     id: showtime.id, movie_id: showtime.movie.id, screen_id: showtime.screen.id,
     starts_at: localInput(showtime.starts_at), currency: showtime.currency,
+    no_orphans: showtime.seating.no_orphans, companions_alone: showtime.seating.companions_alone,
   }, `showtime ${showtime.id}`);
 }
 
@@ -221,11 +232,13 @@ onSubmit($("#showtime-form"), async (f, form) => {
   const showtime = await save(form, "/api/admin/showtimes", {
     movie_id: number(f.movie_id.value), screen_id: number(f.screen_id.value),
     starts_at: new Date(f.starts_at.value).toISOString(), currency: optional(f.currency.value),
+    no_orphans: f.no_orphans.checked, companions_alone: f.companions_alone.checked,
   });
   const link = document.createElement("a");
   link.href = `/showtimes/${showtime.id}`;
   link.textContent = `${showtime.movie.title}, ${formatStart(showtime.starts_at, showtime.theater.time_zone)}`;
-  done(form, `Showtime ${showtime.id} ${editing ? "saved" : "created"}: `, link);
+  done(form, `Showtime ${showtime.id} ${editing ? "saved" : "created"}: `, link,
+    `. Seating rules: ${seatingWords(showtime.seating)}.`);
   await loadShowtimes();
 });
 

@@ -136,7 +136,8 @@ export function edit(form, values, title) {
     const field = /** @type {import("../shared/dom.js").Field | null} */ (
       form.elements.namedItem(key));
     if (!field) continue;
-    field.value = String(value ?? ""); // as the DOM would make of a number
+    if (field instanceof HTMLInputElement && field.type === "checkbox") field.checked = value === true;
+    else field.value = String(value ?? ""); // as the DOM would make of a number
     field.dispatchEvent(new Event("input")); // previews follow
   }
   clearErrors(form);

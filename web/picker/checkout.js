@@ -6,7 +6,7 @@
 // says how the payment went (so it does after the Back button).
 
 import { getJSON, HttpError, postJSON } from "../shared/api.js";
-import { formatMoney, formatTime, seatList } from "../shared/format.js";
+import { formatMoney, formatTime, seatList, seatRanges } from "../shared/format.js";
 
 // The booking being paid for, per tab, so that the map can tell the outcome.
 const STORAGE_PREFIX = "seatserver.checkout.";
@@ -26,12 +26,15 @@ export class Checkout {
    * @param {(text: string, tone?: import("../shared/notices.js").Tone,
    *   link?: import("../shared/notices.js").NoticeLink | null) => void} page.notice
    * @param {{closesAt: string, startsAt: string, timeZone: string} | null} [page.sale]
+   * @param {(ids: string[]) => Promise<any>} [page.hold] holds seats (the lone seat
+   *   checkout's orphan re-check names, to take it too)
    */
-  constructor(root, board, showtimeId, { announce, notice, sale = null }) {
+  constructor(root, board, showtimeId, { announce, notice, sale = null, hold = null }) {
     this.board = board;
     this.showtimeId = showtimeId;
     this.announce = announce;
     this.notice = notice;
+    this.hold = hold;
     this.sale = sale?.closesAt ? sale : null;
     /** @type {HTMLButtonElement} */
     this.button = root.querySelector("#checkout");
@@ -44,11 +47,37 @@ export class Checkout {
         + "page, then come back here.";
       setInterval(() => this.render(), SALES_CHECK_MS);
     }
+    /** @type {HTMLElement} keep the seats, or add the lone one (would_orphan) */
+    this.orphanChoice = root.querySelector("#orphan-choice");
+    /** @type {HTMLButtonElement} */
+    this.keepButton = root.querySelector("#orphan-keep");
+    /** @type {HTMLButtonElement} */
+    this.addButton = root.querySelector("#orphan-add");
+    /** @type {string[]} the seats checkout's re-check said are left alone */
+    this.lone = [];
+    this.keepButton.addEventListener("click", () => this.start({ acceptOrphans: true }));
+    this.addButton.addEventListener("click", () => this.addLone());
     this.busy = false;
     // One attempt = one Idempotency-Key: a retry after no answer reuses it,
     // so a booking made by a request whose answer was lost is found, not doubled.
     this.attempt = null;
     this.button.addEventListener("click", () => this.start());
+  }
+
+  /** Take the lone seat too (filling a lone seat is always allowed), then check out again. */
+  async addLone() {
+    const lone = this.lone.filter((id) => this.board.look(id) === "available");
+    if (!lone.length || !this.hold) {
+      this.fail(`${seatList(this.lone.map((id) => this.board.seats.get(id)))} cannot be added: `
+        + "it is no longer free. Select Checkout again.");
+      return;
+    }
+    const ack = await this.hold(lone);
+    if (ack?.ok) {
+      this.announce(`${seatRanges(lone.map((id) => this.board.seats.get(id)))} added to your `
+        + "seats. Select Checkout to pay for them all.");
+      this.button.focus();
+    }
   }
 
   /** The button follows the basket: its seats and total, disabled when empty. */
@@ -82,7 +111,8 @@ export class Checkout {
     return this.sale !== null && Date.now() >= Date.parse(this.sale.closesAt);
   }
 
-  async start() {
+  /** @param {{acceptOrphans?: boolean}} [options] keep seats that leave one alone */
+  async start({ acceptOrphans = false } = {}) {
     if (this.busy || this.button.disabled) return;
     const waiting = [...this.board.pending.keys()].map((id) => this.board.seats.get(id));
     if (waiting.length) {
@@ -91,7 +121,8 @@ export class Checkout {
       return;
     }
     const seats = [...this.board.mine.keys()].sort();
-    const key = seats.join(",");
+    // Keeping the seats is another request: a key of its own (docs/api.md).
+    const key = seats.join(",") + (acceptOrphans ? "+accept_orphans" : "");
     if (this.attempt?.seats !== key) this.attempt = { key: randomKey(), seats: key };
     this.setBusy(true);
     this.clearError();
@@ -99,7 +130,8 @@ export class Checkout {
     try {
       // The seats by name: if one of them expired meanwhile, the server says
       // so rather than charging for fewer seats than the basket shows.
-      const booking = await postJSON(`/api/showtimes/${this.showtimeId}/bookings`, { seats },
+      const body = acceptOrphans ? { seats, accept_orphans: true } : { seats };
+      const booking = await postJSON(`/api/showtimes/${this.showtimeId}/bookings`, body,
         { headers: { "Idempotency-Key": this.attempt.key } });
       this.attempt = null;
       this.leaveForPayment(booking);
@@ -131,7 +163,28 @@ export class Checkout {
     if (!retryable(error)) this.attempt = null;
     const named = error.seats.filter((id) => this.board.seats.has(id))
       .map((id) => this.board.seats.get(id));
+    if (error.code === "would_orphan" && named.length) {
+      this.orphaned(named.map((seat) => seat.id));
+      return;
+    }
     this.fail(refusalText(error, named, this.basketNames()));
+  }
+
+  /**
+   * Checkout's re-check: since the seats were held, a neighbour's release left
+   * `lone` alone beside them. Say so, and offer to keep them or take it too.
+   * @param {string[]} lone
+   */
+  orphaned(lone) {
+    this.lone = lone;
+    const names = seatRanges(lone.map((id) => this.board.seats.get(id)));
+    const free = lone.filter((id) => this.board.look(id) === "available");
+    this.fail(`Since you chose your seats, someone let go of a seat next to them, so ${names} `
+      + `would be left alone, a single seat that is hard to sell. You can keep your seats `
+      + `anyway, ${free.length ? `add ${names} to them, ` : ""}or change them on the map.`);
+    this.addButton.hidden = free.length === 0;
+    this.addButton.textContent = `Add ${names} to my seats`;
+    this.orphanChoice.hidden = false;
   }
 
   basketNames() {
@@ -159,6 +212,9 @@ export class Checkout {
   clearError() {
     this.error.hidden = true;
     this.error.textContent = "";
+    // Not lost to the page's top when the choice that had focus goes.
+    if (this.orphanChoice.contains(document.activeElement)) this.button.focus();
+    this.orphanChoice.hidden = true;
   }
 
   /**

@@ -5,17 +5,21 @@
 import { getJSON, ensureSession, HttpError } from "../shared/api.js";
 import { Announcer } from "../shared/announcer.js";
 import { ServerClock } from "../shared/clock.js";
-import { $ } from "../shared/dom.js";
+import { $, element } from "../shared/dom.js";
 import {
-  formatCountdown, formatMoney, formatStart, seatList, seatName, spokenDuration, typeName,
+  formatCountdown, formatMoney, formatStart, seatList, seatName, seatRanges, spokenDuration,
+  typeName,
 } from "../shared/format.js";
 import { ConnectionLost, SeatSocket } from "../shared/socket.js";
 import { Notice } from "../shared/notices.js";
 import { SeatBoard } from "../shared/seatmap/board.js";
 import { paintIcon, seatIcon, typeColours } from "../shared/seatmap/drawing.js";
+import { SeatingRule } from "../shared/seatmap/seating.js";
 import { installSprite } from "../shared/sprite.js";
 import { Basket } from "./basket.js";
+import { BestPanel } from "./best.js";
 import { Checkout } from "./checkout.js";
+import { SeatList } from "./list.js";
 import { lookWords, seatLabel, SeatMap } from "./map.js";
 
 // Changes made by other people are summed up for screen readers at most this often.
@@ -45,6 +49,7 @@ class Picker {
       return;
     }
     this.board = new SeatBoard(detail.seats);
+    this.rule = new SeatingRule(this.board);
     this.showDetail(detail);
     this.map = new SeatMap($("#map"), this.board, detail.screen?.layout, {
       onActivate: (id) => this.activate(id),
@@ -60,14 +65,32 @@ class Picker {
     this.checkout = new Checkout($("#basket"), this.board, this.showtimeId, {
       announce: (text) => this.announcer.say(text),
       notice: (text, tone, link) => this.notice(text, tone, link),
+      hold: (ids) => this.holdSeats(ids),
       sale: { closesAt: detail.sales_close_at, startsAt: detail.starts_at,
         timeZone: detail.theater.time_zone },
     });
-    this.basket.onRender = () => this.checkout.render();
+    this.bestPanel = new BestPanel(this.board, {
+      best: (request) => this.best(request),
+      announce: (text) => this.announcer.say(text),
+    });
+    this.seatList = new SeatList(this.board, {
+      onActivate: (id) => this.activate(id),
+      onParty: (count, types, out, button) => {
+        this.bestPanel.ask({ count, ...(types.length ? { types } : {}) }, out, button);
+      },
+    });
+    this.basket.onRender = () => {
+      this.checkout.render();
+      this.seatList.render();
+    };
     this.basket.render();
     this.updateCounts();
     this.hintScrolling();
     $("#notice-close").addEventListener("click", () => this.clearNotice());
+    $("#seat-advice-close").addEventListener("click", () => this.hideAdvice(true));
+    $("#seat-advice").addEventListener("keydown", (event) => {
+      if (event.key === "Escape") this.hideAdvice(true);
+    });
     $("#retry").addEventListener("click", () => this.socket.retryNow());
     setInterval(() => this.digest(), DIGEST_EVERY_MS);
     setInterval(() => this.showTip(), 1000);
@@ -173,7 +196,7 @@ class Picker {
       if (lost.length) {
         this.notice(`Your hold on ${this.names(lost)} has ended; the seat is no longer yours.`);
       }
-      this.basket.render();
+      this.basket.render(); // and the list
     } else if (frame.t === "update") {
       this.clock.sample(frame.ts);
       const { changed, lost, others } = this.board.applyUpdate(frame);
@@ -181,6 +204,7 @@ class Picker {
       this.othersChanged += others;
       this.announceFocused(changed);
       if (lost.length) this.lost(lost);
+      if (changed.size) this.seatList.render();
     } else {
       return;
     }
@@ -311,31 +335,146 @@ class Picker {
     }
   }
 
-  async hold(id) {
-    if (!this.canSend(id)) return;
-    this.board.beginHold(id);
-    this.changedOwn(id);
-    const ack = await this.send("hold", id);
-    if (ack === null) return;
+  hold(id) {
+    return this.holdSeats([id]);
+  }
+
+  /**
+   * Hold `ids` in one command, all or none (a click holds one; the orphan
+   * advice and checkout's "add the lone seat" several). A refusal is
+   * explained at `ids[0]`, the seat the buyer pressed. Resolves with the ack
+   * (null: outcome unknown, already said).
+   * @param {string[]} ids
+   */
+  async holdSeats(ids) {
+    if (!this.canSend(ids[0])) return null;
+    for (const id of ids) this.board.beginHold(id);
+    this.changedOwn(ids);
+    const ack = await this.send("hold", ids);
+    if (ack === null) return null;
     if (ack.ok) {
-      this.board.holdAccepted(id, ack.expires_at, ack.offset, ack.epoch);
+      for (const id of ids) this.board.holdAccepted(id, ack.expires_at, ack.offset, ack.epoch);
       this.clearNotice();
+      this.hideAdvice();
       this.checkout.clearError(); // about an earlier basket
+      this.changedOwn(ids);
       const seats = this.board.mine.size;
-      this.announcer.say(`${seatName(this.board.seats.get(id))} is held for you. `
+      const names = seatRanges(ids.map((id) => this.board.seats.get(id)));
+      this.announcer.say(`${names} ${ids.length === 1 ? "is" : "are"} held for you. `
         + `${seats} seat${seats === 1 ? "" : "s"}, total ${$("#basket-total").textContent}.`);
     } else {
-      this.board.abandon(id);
-      this.notice(refusal("hold", ack, this.seatsAtFault(ack, id)));
+      for (const id of ids) this.board.abandon(id);
+      this.changedOwn(ids);
+      this.holdRefused(ack, ids);
     }
-    this.changedOwn(id);
+    return ack;
+  }
+
+  /**
+   * A refused hold, in words: the orphan rule and companion seats get their
+   * own explanations.
+   * @param {any} ack
+   * @param {string[]} ids
+   */
+  holdRefused(ack, ids) {
+    const lone = (Array.isArray(ack.seats) ? ack.seats : []).filter((s) => this.board.seats.has(s));
+    if (ack.code === "would_orphan" && lone.length) {
+      this.explainOrphan(ids, lone);
+      return;
+    }
+    this.hideAdvice(true); // its offer no longer stands, if it was one of them
+    if (ack.code === "companion_seat") {
+      this.notice(companionText(this.seatsAtFault(ack, ids[0]), this.board), "info");
+    } else {
+      this.notice(refusal("hold", ack, this.seatsAtFault(ack, ids[0])));
+    }
+  }
+
+  /**
+   * Next to the seat pressed (over the map, which does not move): which seat
+   * the hold would leave alone, and up to two arrangements the rule allows,
+   * as buttons that hold them.
+   * @param {string[]} ids the seats refused
+   * @param {string[]} lone the seats they would leave alone
+   */
+  explainOrphan(ids, lone) {
+    const names = (/** @type {string[]} */ list) =>
+      seatRanges(list.map((id) => this.board.seats.get(id)));
+    const offers = this.rule.alternatives(ids, lone);
+    const text = `${names(ids)} cannot be held on ${ids.length === 1 ? "its" : "their"} own: `
+      + `${lone.length === 1 ? "it" : "they"} would leave ${names(lone)} alone, a single free `
+      + `seat nobody can buy beside others.${offers.length ? "" : " Please pick seats that "
+      + "leave no single seat free on its own."}`;
+    $("#seat-advice-text").textContent = text;
+    const buttons = offers.map((offer) => {
+      const button = element("button", "advice-offer", `Hold ${names(offer)} instead`);
+      button.type = "button";
+      button.dataset.seats = offer.join(",");
+      button.addEventListener("click", () => this.holdSeats(offer));
+      return button;
+    });
+    $("#seat-advice-offers").replaceChildren(...buttons);
+    this.showAdvice(ids[0]);
+    this.announcer.say(text + (offers.length
+      ? ` Offered: ${offers.map((offer) => `hold ${names(offer)}`).join(", or ")}; `
+        + "the buttons follow the map." : ""));
+  }
+
+  /** @param {string} id the seat the advice is about */
+  showAdvice(id) {
+    const box = $("#seat-advice");
+    const area = $(".map-area");
+    box.hidden = false;
+    const seat = this.map.buttons.get(id).getBoundingClientRect();
+    const frame = area.getBoundingClientRect();
+    const left = seat.left - frame.left + seat.width / 2 - box.offsetWidth / 2;
+    box.style.left = `${Math.max(8, Math.min(left, frame.width - box.offsetWidth - 8))}px`;
+    box.style.top = `${seat.bottom - frame.top + 8}px`;
+    this.adviceFor = id;
+  }
+
+  /** @param {boolean} [back] put focus back on the seat, if it was in the advice */
+  hideAdvice(back = false) {
+    const box = $("#seat-advice");
+    if (box.hidden) return;
+    const hadFocus = box.contains(document.activeElement);
+    box.hidden = true;
+    if (back && hadFocus && this.adviceFor) this.map.focus(this.adviceFor);
+  }
+
+  /**
+   * Best available: the server picks and holds; the ack's seats become ours
+   * as a clicked hold's do (ordered by the ack's offset and epoch).
+   * @param {import("./best.js").BestRequest} request
+   */
+  async best(request) {
+    if (this.socket.status !== "live") return { ok: false, code: "not_connected" };
+    let ack;
+    try {
+      ack = await this.socket.request("hold", { showtime: this.showtimeId, best: request });
+    } catch (error) {
+      this.socket.resync(this.showtimeId);
+      if (!(error instanceof ConnectionLost)) this.socket.abandon();
+      this.notice("The connection dropped before the server answered. The map will show "
+        + "any seats held for you once it is back.");
+      return null;
+    }
+    if (ack.ok && Array.isArray(ack.seats)) {
+      const ids = ack.seats.filter((id) => this.board.seats.has(id));
+      for (const id of ids) this.board.holdAccepted(id, ack.expires_at, ack.offset, ack.epoch);
+      this.clearNotice();
+      this.hideAdvice();
+      this.checkout.clearError();
+      this.changedOwn(ids);
+    }
+    return ack;
   }
 
   async release(id) {
     if (!this.canSend(id)) return;
     this.board.beginRelease(id);
-    this.changedOwn(id);
-    const ack = await this.send("release", id);
+    this.changedOwn([id]);
+    const ack = await this.send("release", [id]);
     if (ack === null) return;
     if (ack.ok) {
       this.board.releaseAccepted(id);
@@ -345,7 +484,7 @@ class Picker {
       if (ack.code === "not_holder") this.board.mine.delete(id);
       this.notice(refusal("release", ack, this.seatsAtFault(ack, id)));
     }
-    this.changedOwn(id);
+    this.changedOwn([id]);
   }
 
   canSend(id) {
@@ -360,16 +499,21 @@ class Picker {
    * dropped, or no answer came): the next subscription then starts from a
    * snapshot, whose `mine` says what we really hold.
    */
-  async send(op, id) {
+  /**
+   * @param {"hold" | "release"} op
+   * @param {string[]} ids
+   */
+  async send(op, ids) {
     try {
-      return await this.socket.request(op, { showtime: this.showtimeId, seats: [id] });
+      return await this.socket.request(op, { showtime: this.showtimeId, seats: ids });
     } catch (error) {
-      this.board.abandon(id);
+      for (const id of ids) this.board.abandon(id);
       this.socket.resync(this.showtimeId);
       if (!(error instanceof ConnectionLost)) this.socket.abandon();
       this.notice(`The connection dropped before the server confirmed ${
-        seatName(this.board.seats.get(id))}. The map will show what happened once it is back.`);
-      this.changedOwn(id);
+        seatRanges(ids.map((id) => this.board.seats.get(id)))}. The map will show what `
+        + "happened once it is back.");
+      this.changedOwn(ids);
       return null;
     }
   }
@@ -379,8 +523,9 @@ class Picker {
     return ids.filter((s) => this.board.seats.has(s)).map((s) => this.board.seats.get(s));
   }
 
-  changedOwn(id) {
-    this.map.refresh([id]);
+  /** @param {string[]} ids */
+  changedOwn(ids) {
+    this.map.refresh(ids);
     this.basket.render();
     this.updateCounts();
     this.hintScrolling();
@@ -471,6 +616,20 @@ function legendItem(accessible, look, text, extra) {
     item.append(price);
   }
   return item;
+}
+
+/**
+ * A companion seat refused on its own, in words: whose seat it is and what to do.
+ * @param {import("../shared/seatmap/board.js").Seat[]} seats
+ * @param {SeatBoard} board
+ */
+export function companionText(seats, board) {
+  const spaces = seats.map((s) => board.seats.get(s.companion_of ?? "")).filter(Boolean);
+  const whose = spaces.length
+    ? `beside the wheelchair space ${seatList(spaces)}` : "beside a wheelchair space";
+  return `${seatList(seats)} ${seats.length === 1 ? "is a companion seat" : "are companion "
+    + "seats"} ${whose}, kept for the wheelchair user's party: hold it together with the `
+    + "wheelchair space (or after it), or pick another seat.";
 }
 
 /** A refusal in words, naming the seats at fault. */

@@ -117,3 +117,23 @@ export function seatList(seats) {
   const names = seats.map(seatName);
   return names.length > 1 ? `${names.slice(0, -1).join(", ")} and ${names.at(-1)}` : names[0];
 }
+
+/**
+ * "Row H, seats 7 to 9; Row J, seats 8 and 9": seats by row, neighbouring
+ * numbers as ranges, for saying where a group sits.
+ * @param {{row: string, number: number}[]} seats
+ */
+export function seatRanges(seats) {
+  /** @type {Map<string, number[]>} */
+  const rows = new Map();
+  for (const seat of seats) rows.set(seat.row, [...(rows.get(seat.row) ?? []), seat.number]);
+  return [...rows].map(([row, numbers]) => {
+    numbers.sort((a, b) => a - b);
+    if (numbers.length === 1) return `Row ${row}, seat ${numbers[0]}`;
+    const consecutive = numbers.every((n, i) => i === 0 || n === numbers[i - 1] + 1);
+    const list = consecutive && numbers.length > 2
+      ? `${numbers[0]} to ${numbers.at(-1)}`
+      : `${numbers.slice(0, -1).join(", ")} and ${numbers.at(-1)}`;
+    return `Row ${row}, seats ${list}`;
+  }).join("; ");
+}

@@ -38,6 +38,7 @@ import { isAfter, parseOffset } from "../offsets.js";
  * @property {number} x
  * @property {number} y
  * @property {boolean} accessible
+ * @property {string | null} [companion_of] the wheelchair space it accompanies
  * @property {{amount: number, currency: string} | null} price
  */
 /**
