@@ -109,19 +109,25 @@ async def test_an_orphan_refusal_names_the_lone_seat_and_its_offer_holds(shop: S
     await expect(advice).to_be_hidden()
 
 
-async def test_checkout_orphan_recheck_names_the_seat_and_keep_checks_out(shop: Shop) -> None:
+async def checkout_leaving_c1_alone(shop: Shop, seats: list[str]) -> Picker:
+    """A picker that holds ``seats`` of row C beside someone else's C1, who
+    then lets C1 go, so that the basket leaves it alone; checkout clicked."""
     await orphan_rule_on(shop.database_url, shop.showtime)
     server = shop.server()
     picker = await shop.browsing.picker(server.url, shop.showtime)
     async with someone_else(server.url, shop.showtime) as other:
         assert (await other.hold(shop.showtime, ["C1"]))["ok"]
         await picker.expect_look("C1", "held")
-        await picker.hold("C2")
-        await picker.hold("C3")
+        for seat in seats:
+            await picker.hold(seat)
         assert (await other.release(shop.showtime, ["C1"]))["ok"]  # C1 now alone
         await picker.expect_look("C1", "available")
-
     await picker.checkout.click()
+    return picker
+
+
+async def test_checkout_orphan_recheck_names_the_seat_and_keep_checks_out(shop: Shop) -> None:
+    picker = await checkout_leaving_c1_alone(shop, ["C2", "C3"])
 
     await expect(picker.checkout_error).to_contain_text("Row C, seat 1 would be left alone")
     basket = picker.page.get_by_role("complementary", name="Your seats")
@@ -131,16 +137,7 @@ async def test_checkout_orphan_recheck_names_the_seat_and_keep_checks_out(shop: 
 
 
 async def test_checkout_orphan_recheck_can_add_the_lone_seat(shop: Shop) -> None:
-    await orphan_rule_on(shop.database_url, shop.showtime)
-    server = shop.server()
-    picker = await shop.browsing.picker(server.url, shop.showtime)
-    async with someone_else(server.url, shop.showtime) as other:
-        assert (await other.hold(shop.showtime, ["C1"]))["ok"]
-        await picker.expect_look("C1", "held")
-        await picker.hold("C2")
-        assert (await other.release(shop.showtime, ["C1"]))["ok"]
-        await picker.expect_look("C1", "available")
-    await picker.checkout.click()
+    picker = await checkout_leaving_c1_alone(shop, ["C2"])
     basket = picker.page.get_by_role("complementary", name="Your seats")
 
     await basket.get_by_role("button", name="Add Row C, seat 1 to my seats").click()
