@@ -3,8 +3,10 @@
 Self-contained: it starts an embedded Redis and PostgreSQL in a temporary
 folder (never touching servers of yours), seeds the demo, serves it, books and
 holds a few seats so that every seat state shows, and photographs the pages
-in Chromium at desktop, phone and lobby-screen sizes, and the map as a
-buyer finds it after a declined payment.
+in Chromium at desktop, phone and lobby-screen sizes, the map as a
+buyer finds it after a declined payment, best available with the list
+picker, the orphan rule's advice (on the second demo showtime, whose rule is
+turned on here) and the warning with Extend before holds end.
 
     .venv/bin/python -m tests.e2e.screenshots [--out docs/images]
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -36,12 +39,16 @@ HELD_BY_US = ["F9", "F10"]
 ADMIN_PASSWORD = "admin password for the screenshots"
 
 
-async def prepare(database_url: str) -> int:
+async def prepare(database_url: str) -> list[int]:
+    """The demo's showtimes; the second one with the orphan rule on."""
     await migrate(database_url)
     pool = await create_pool(database_url, 2)
     try:
         await seed_staff(pool, admin_password=ADMIN_PASSWORD, kiosk_password=None)
-        return (await seed_demo(pool))[0]
+        showtimes = await seed_demo(pool)
+        await pool.execute("UPDATE showtimes SET no_orphans = true WHERE id = $1",
+                           showtimes[1])
+        return showtimes
     finally:
         await pool.close()
 
@@ -141,13 +148,51 @@ async def photograph_best(browser: Browser, url: str, path: Path) -> None:
     print(f"wrote {path}")
 
 
+async def photograph_orphan(browser: Browser, url: str, path: Path) -> None:
+    """A click that would leave one seat alone: the advice beside the seat."""
+    context = await browser.new_context(viewport={"width": 1440, "height": 900},
+                                        reduced_motion="reduce")
+    page = await context.new_page()
+    await page.goto(url)
+    await expect(page.locator("#conn")).to_have_attribute("data-status", "live",
+                                                          timeout=15_000)
+    await page.locator('.seat[data-id="C2"]').click()  # C1 would be left alone
+    await expect(page.get_by_role("group", name=re.compile("^Row C, seat 2 cannot be held"))
+                 ).to_be_visible()
+    await settle(page)
+    await page.screenshot(path=str(path))
+    await context.close()
+    print(f"wrote {path}")
+
+
+async def photograph_extend(browser: Browser, url: str, path: Path) -> None:
+    """Held seats in their last minute (on a server with 65 s holds): the warning."""
+    context = await browser.new_context(viewport={"width": 1440, "height": 900},
+                                        reduced_motion="reduce")
+    page = await context.new_page()
+    await page.goto(url)
+    await expect(page.locator("#conn")).to_have_attribute("data-status", "live",
+                                                          timeout=15_000)
+    for seat in ("G9", "G10"):
+        await page.locator(f'.seat[data-id="{seat}"]').click()
+        await expect(page.locator(f'.seat[data-id="{seat}"]')).to_have_attribute(
+            "data-look", "mine")
+    await expect(page.get_by_role("button", name="Extend")).to_be_visible(timeout=15_000)
+    await settle(page)
+    await page.screenshot(path=str(path), full_page=True)
+    await context.close()
+    print(f"wrote {path}")
+
+
 async def settle(page: Page) -> None:
     """Let counts, frames and fonts finish before the photograph."""
     await page.evaluate("document.fonts.ready")
     await page.wait_for_timeout(600)
 
 
-async def shoot(server: Server, redis_url: str, showtime: int, out: Path) -> None:
+async def shoot(server: Server, short_holds: Server, redis_url: str, showtimes: list[int],
+                out: Path) -> None:
+    showtime = showtimes[0]
     async with aioredis.from_url(redis_url) as redis:
         await redis.sadd(f"booked:{{st:{showtime}}}", *BOOKED)
     async with someone_else(server.url, showtime) as other, async_playwright() as playwright:
@@ -163,6 +208,10 @@ async def shoot(server: Server, redis_url: str, showtime: int, out: Path) -> Non
                              full_page=True, hold=["G9"])
             await photograph_declined(browser, picker, out / "picker-declined.png")
             await photograph_best(browser, picker, out / "picker-best.png")
+            await photograph_orphan(browser, f"{server.url}/showtimes/{showtimes[1]}",
+                                    out / "picker-orphan.png")
+            await photograph_extend(browser, f"{short_holds.url}/showtimes/{showtimes[1]}",
+                                    out / "picker-extend.png")
             await photograph(browser, f"{server.url}/kiosk", out / "kiosk.png",
                              width=1920, height=1080)
             await photograph(browser, f"{server.url}/kiosk?showtime={showtime}",
@@ -180,13 +229,17 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="seatserver-shots-") as data, \
             EmbeddedServices(Path(data)) as services:
-        showtime = asyncio.run(prepare(services.database_url))
+        showtimes = asyncio.run(prepare(services.database_url))
         server = Server(services.redis_url, services.database_url, SEATSERVER_HOLD_TTL="480")
+        short_holds = Server(services.redis_url, services.database_url,
+                             SEATSERVER_HOLD_TTL="65")
         try:
             server.start()
-            asyncio.run(shoot(server, services.redis_url, showtime, args.out))
+            short_holds.start()
+            asyncio.run(shoot(server, short_holds, services.redis_url, showtimes, args.out))
         finally:
             server.close()
+            short_holds.close()
     return 0
 
 
