@@ -13,6 +13,7 @@ from typing import Annotated, Self
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -34,6 +35,17 @@ Lifetime = Annotated[StrictInt, Field(ge=MIN_ADMISSION_TTL_S, le=MAX_ADMISSION_T
                      description="Seconds an admission lasts unused; every hold renews it.")]
 
 
+def _written(value: object) -> object:
+    """An on-sale time as JSON writes one: an ISO 8601 string (pydantic would
+    also read a number as seconds since 1970, which no admin means)."""
+    if value is not None and not isinstance(value, str | dt.datetime):
+        raise ValueError("an ISO 8601 date and time with its UTC offset, as a string")
+    return value
+
+
+OnSaleAt = Annotated[AwareDatetime, BeforeValidator(_written)]
+
+
 def _sane_year(value: dt.datetime | None) -> dt.datetime | None:
     if value is not None and not FIRST_YEAR <= value.year <= LAST_YEAR:
         raise ValueError(f"an on-sale time between {FIRST_YEAR} and {LAST_YEAR}")
@@ -45,7 +57,7 @@ class SaleInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    on_sale_at: AwareDatetime | None = Field(
+    on_sale_at: OnSaleAt | None = Field(
         default=None, description="With its UTC offset; null: on sale at once. Buyers who "
         "arrive before it are shuffled at random when it comes.")
     waiting_room: StrictBool = Field(description="Admit buyers from a queue before they "
@@ -74,7 +86,7 @@ class SalePatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    on_sale_at: AwareDatetime | None = None
+    on_sale_at: OnSaleAt | None = None
     waiting_room: StrictBool | None = None
     admission_rate: Rate | None = None
     active_cap: Cap | None = None
