@@ -33,6 +33,7 @@ from seatserver.realtime.setup import COMMANDS, FEED, ROOMS, SOCKETS, setup_real
 from seatserver.redis_client import cluster_mode, connect
 from seatserver.reviews.setup import setup_reviews
 from seatserver.settings import Settings
+from seatserver.waiting.setup import setup_waiting
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 # The change feed blocks on XREAD for up to 5 s; its socket must wait longer.
@@ -63,6 +64,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_holds(app)
     setup_accounts(app)
     setup_catalog(app)
+    setup_waiting(app)
     setup_realtime(app)
     setup_bookings(app)
     setup_reviews(app)

@@ -120,6 +120,19 @@ class SalesClosed(CodedError, code="sales_closed", status=409):
     pass
 
 
+class NotAdmitted(CodedError, code="not_admitted", status=403):
+    """A hold in a showtime with a waiting room, from a buyer without a live
+    admission (never admitted, or admitted and idle past its lifetime), or
+    before the showtime goes on sale (``opens_at``, ms of the server's clock)."""
+
+    def __init__(self, message: str, seats: Sequence[str] = (), *, opens_at: int = 0) -> None:
+        super().__init__(message, seats)
+        self.opens_at = opens_at
+
+    def details(self) -> dict[str, Any]:
+        return {"opens_at": self.opens_at} if self.opens_at else {}
+
+
 class NothingToBook(CodedError, code="nothing_to_book", status=422):
     pass
 

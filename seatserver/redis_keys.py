@@ -83,6 +83,45 @@ def geometry(showtime: int) -> str:
     return f"geo:{tag(showtime)}"
 
 
+def sale(showtime: int) -> str:
+    """Hash: the showtime's sale settings and its waiting room's state (see
+    waiting/lua/_queue.lua for the fields); absent: no on-sale time and no
+    waiting room, and the hold scripts check nothing."""
+    return f"qm:{tag(showtime)}"
+
+
+def admissions(showtime: int) -> str:
+    """Sorted set: holder id -> when its admission ends (ms, Redis clock);
+    the hold scripts refuse holders without a live one when the waiting room
+    is on, and every hold moves the end later (holds/lua/_prelude.lua)."""
+    return f"adm:{tag(showtime)}"
+
+
+def queue(showtime: int) -> str:
+    """Sorted set: waiting holder id -> its place (lowest first): the
+    shuffled pre-queue at -n..-1, later arrivals by arrival number."""
+    return f"q:{tag(showtime)}"
+
+
+def prequeue(showtime: int) -> str:
+    """Sorted set: holder id -> arrival number, of those who arrived before
+    sales opened; shuffled into ``queue`` at the opening."""
+    return f"qpre:{tag(showtime)}"
+
+
+def admitter_lock(showtime: int) -> str:
+    """String with a lease: the fencing token of the instance whose task
+    admits buyers of the showtime (waiting/lua/lead.lua)."""
+    return f"ql:{tag(showtime)}"
+
+
+def queue_keys(showtime: int) -> list[str]:
+    """Every key a waiting-room script may touch, in the order of KEYS in
+    waiting/lua/_queue.lua."""
+    return [sale(showtime), admissions(showtime), queue(showtime), prequeue(showtime),
+            admitter_lock(showtime)]
+
+
 def showtime_keys(showtime: int) -> list[str]:
     """Every key a hold script may touch, in the order of KEYS in
     holds/lua/_prelude.lua: the scripts declare all of them on every call,
@@ -90,7 +129,7 @@ def showtime_keys(showtime: int) -> list[str]:
     return [expiries(showtime), booked(showtime), events(showtime), epoch(showtime),
             held(showtime), mine(showtime), lapsed(showtime), lapsed_at(showtime),
             booking_refs(showtime), address_seats(showtime), seat_addresses(showtime),
-            hold_runs(showtime), geometry(showtime)]
+            hold_runs(showtime), geometry(showtime), sale(showtime), admissions(showtime)]
 
 
 def mirror_marker(part: int | None = None) -> str:

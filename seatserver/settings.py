@@ -40,6 +40,10 @@ Reader = Callable[[str, str], Any]
 MAX_COUNT = 10**9
 # Shorter configured secrets are refused: a guessable key forges payments and tickets.
 MIN_SECRET_LENGTH = 32
+# Bounds of the waiting room's settings, the environment's and the admin API's alike.
+MAX_ADMISSION = 1_000_000
+MIN_ADMISSION_TTL_S = 60
+MAX_ADMISSION_TTL_S = 86_400
 
 
 def _shown(raw: str) -> str:
@@ -257,6 +261,26 @@ class Settings(BaseSettings):
     # Margin the hold keys' own TTL keeps beyond the latest deadline (backstop).
     backstop_ms: int = 5_000
 
+    # The waiting room (docs/operations.md, "Sizing admission"): what a
+    # showtime without sale settings of its own gets. Off by default.
+    waiting_room: Annotated[bool, Env("SEATSERVER_WAITING_ROOM", flag)] = False
+    # Buyers admitted per minute (0: no rate, the cap alone paces admission).
+    admission_rate: Annotated[int, Env("SEATSERVER_ADMISSION_RATE",
+                                       Count(maximum=MAX_ADMISSION))] = 300
+    # Buyers admitted and active at once (0: no cap, the rate alone paces).
+    active_cap: Annotated[int, Env("SEATSERVER_ACTIVE_BUYERS",
+                                   Count(maximum=MAX_ADMISSION))] = 0
+    # How long an admission lasts unused, renewed by every hold.
+    admission_ttl_s: Annotated[int, Env("SEATSERVER_ADMISSION_TTL",
+                                        Count(minimum=MIN_ADMISSION_TTL_S,
+                                              maximum=MAX_ADMISSION_TTL_S))] = 600
+    # Least time between two position updates to one waiting buyer.
+    queue_update_s: Annotated[int, Env("SEATSERVER_QUEUE_UPDATE", Count(minimum=1,
+                                                                        maximum=60))] = 3
+    # Seconds between two steps of the admitting task (and the lease of its
+    # lock: a few steps, so a killed leader is replaced within ~3 s).
+    admit_interval_s: float = 0.25
+
     # Sales close this long before the start.
     sales_close_min: Annotated[int, Env("SEATSERVER_SALES_CLOSE_MIN", Count())] = 10
     # Seats stay held for the payment (Redis hold extended at checkout).
@@ -353,6 +377,9 @@ class Settings(BaseSettings):
         if self.hold_max_s is not None and self.hold_max_s < self.hold_ttl_s:
             raise SettingsError(f"SEATSERVER_HOLD_MAX must be at least SEATSERVER_HOLD_TTL "
                                 f"({self.hold_ttl_s}), got {self.hold_max_s}")
+        if self.waiting_room and not (self.admission_rate or self.active_cap):
+            raise SettingsError("SEATSERVER_WAITING_ROOM needs SEATSERVER_ADMISSION_RATE or "
+                                "SEATSERVER_ACTIVE_BUYERS above 0, or nobody is ever admitted")
         if not 0 <= self.refund_partial_percent <= 100:
             raise SettingsError("SEATSERVER_REFUND_PARTIAL_PERCENT must be 0 to 100, got "
                                 f"{self.refund_partial_percent}")

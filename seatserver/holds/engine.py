@@ -22,6 +22,7 @@ from seatserver import redis_keys
 from seatserver.errors import (
     CompanionSeat,
     ExtendLimit,
+    NotAdmitted,
     NothingHeld,
     NotHolder,
     SeatsUnavailable,
@@ -267,11 +268,14 @@ class HoldEngine:
         ttl = self._ttl if ttl_ms is None else ttl_ms
         # A hold time of one's own (checkout's) is not bounded by the run's limit.
         hold_max = self._hold_max if ttl_ms is None else 0
+        # The waiting room gates the buyer's own holds; checkout's extension
+        # of seats the buyer holds already (ttl_ms) was gated when they were taken.
+        gated = "1" if ttl_ms is None else "0"
         cap = self._max_per_address
 
         def args(version: str) -> list[Any]:
             return [holder, ttl, self._max_seats, self._backstop, cap,
-                    address if cap else "", hold_max, version, *seats]
+                    address if cap else "", hold_max, version, gated, *seats]
 
         if plan is not None and self.geometries.of(showtime, plan).checks:
             reply = await self._seating(self._hold, showtime, plan, args)
@@ -310,7 +314,7 @@ class HoldEngine:
 
         def args(version: str) -> list[Any]:
             return [holder, self._ttl, self._max_seats, self._backstop, cap,
-                    address if cap else "", self._hold_max, version, want.count,
+                    address if cap else "", self._hold_max, version, "1", want.count,
                     want.accessible, *want.types]
 
         reply = await self._seating(self._best, showtime, plan, args)
@@ -347,6 +351,12 @@ class HoldEngine:
         if status == "companion_seat":
             raise CompanionSeat(
                 f"companion seats go with their wheelchair space: {', '.join(named)}", named)
+        if status == "not_admitted":
+            opens_at = int(reply[3]) if len(reply) > 3 else 0
+            if opens_at:
+                raise NotAdmitted("this showtime is not on sale yet", opens_at=opens_at)
+            raise NotAdmitted("wait for your turn: holds in this showtime need an admission "
+                              "from its waiting room")
         if status == "would_orphan":
             raise WouldOrphan(f"that would leave {', '.join(named)} alone; choose seats that "
                               "leave no single free seat", named)

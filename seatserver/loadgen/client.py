@@ -53,6 +53,20 @@ class SeatView:
     snapshots: int = 0
     updates: int = 0
     summary: dict[str, Any] | None = None
+    # The waiting room: the latest ``queue`` frame, and the admission's end.
+    queue: dict[str, Any] | None = None
+    admitted_until: int | None = None
+
+    def note(self, frame: dict[str, Any]) -> None:
+        """A frame about the showtime rather than its seats: a kiosk's
+        summary, the waiting room's position or admission."""
+        kind = frame["t"]
+        if kind == "summary":
+            self.summary = frame
+        elif kind == "queue":
+            self.queue = frame
+        else:
+            self.admitted_until = frame["expires_at"]
 
     def apply_snapshot(self, frame: dict[str, Any]) -> None:
         self.held = set(frame["held"])
@@ -381,8 +395,8 @@ class SeatClient:
                     self._delay_sink(delay)
                 else:
                     self.update_delays_ms.append(delay)
-        elif kind == "summary":
-            view.summary = frame
+        elif kind in ("summary", "queue", "admitted"):
+            view.note(frame)
         else:
             raise ProtocolViolation(f"unknown frame {kind!r}")
 

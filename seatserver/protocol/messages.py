@@ -85,12 +85,22 @@ class Extend(_Message):
     showtime: ShowtimeId
 
 
+class Queue(_Message):
+    """Wait in the showtime's waiting room (without its seat updates): the
+    reply says where you are, ``queue`` frames follow as it moves, then
+    ``admitted``. ``subscribe`` (view ``seats``) joins it the same way."""
+
+    op: Literal["queue"]
+    showtime: ShowtimeId
+
+
 class Ping(_Message):
     op: Literal["ping"]
 
 
 ClientMessage = Annotated[
-    Subscribe | Unsubscribe | Hold | Release | Extend | Ping, Field(discriminator="op")
+    Subscribe | Unsubscribe | Hold | Release | Extend | Queue | Ping,
+    Field(discriminator="op")
 ]
 _adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 # The ops, read from the union's ``op`` literals: a message added to the union
@@ -174,3 +184,16 @@ def error(ref: Ref | None, err: CodedError) -> dict[str, Any]:
 
 def pong(ref: Ref | None) -> dict[str, Any]:
     return {"t": "pong", "ref": ref}
+
+
+def queue_position(showtime: int, state: str, position: int | None, waiting: int,
+                   eta_s: int | None, opens_at: int | None) -> dict[str, Any]:
+    """Where a waiting buyer is: ``state`` ``waiting`` (``position`` 1 is
+    next) or ``before_sale`` (no position until the shuffle at ``opens_at``)."""
+    return {"t": "queue", "showtime": showtime, "state": state, "position": position,
+            "waiting": waiting, "eta_s": eta_s, "opens_at": opens_at}
+
+
+def admitted(showtime: int, expires_at: int) -> dict[str, Any]:
+    """The buyer may hold seats now; unused, the admission ends at ``expires_at``."""
+    return {"t": "admitted", "showtime": showtime, "expires_at": expires_at}

@@ -27,6 +27,7 @@ from seatserver.latency import Histogram
 from seatserver.protocol import messages as m
 from seatserver.realtime.connection import Connection
 from seatserver.realtime.rooms import Layout, RoomRegistry
+from seatserver.realtime.waiters import WaiterRegistry
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +39,11 @@ def require_seats(layout: Layout, seats: Sequence[str]) -> None:
 
 
 class Commands:
-    def __init__(self, engine: HoldEngine, rooms: RoomRegistry) -> None:
+    def __init__(self, engine: HoldEngine, rooms: RoomRegistry,
+                 waiters: WaiterRegistry) -> None:
         self._engine = engine
         self._rooms = rooms
+        self._waiters = waiters
         # Seconds from a parsed hold or release to its ack written, for /metrics.
         self.latency = {"hold": Histogram(), "release": Histogram()}
 
@@ -84,10 +87,23 @@ class Commands:
             case m.Subscribe():
                 resumed = await self._rooms.subscribe(conn, msg.showtime, msg.since,
                                                       msg.view, msg.epoch)
+                # A buyer looking at the seats queues for them (kiosks only watch).
+                if msg.view == "seats" and not conn.read_only:
+                    state = await self._waiters.enter(conn, msg.showtime)
+                    if state != "open":
+                        return m.ack_ok(msg.ref, showtime=msg.showtime, resumed=resumed,
+                                        queue=state)
                 return m.ack_ok(msg.ref, showtime=msg.showtime, resumed=resumed)
             case m.Unsubscribe():
                 self._rooms.unsubscribe(conn, msg.showtime)
+                self._waiters.leave(conn, msg.showtime)
                 return m.ack_ok(msg.ref)
+            case m.Queue():
+                await self._rooms.layout(msg.showtime)  # unknown_showtime
+                if conn.read_only:
+                    raise Forbidden("this session only watches: it cannot queue for seats")
+                state = await self._waiters.enter(conn, msg.showtime)
+                return m.ack_ok(msg.ref, showtime=msg.showtime, queue=state)
             case m.Ping():
                 return m.pong(msg.ref)
             case _:

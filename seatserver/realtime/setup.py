@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
 
 from seatserver.accounts.setup import PROXIES
@@ -13,11 +15,14 @@ from seatserver.lifecycle import Lifecycle, add_feature, started
 from seatserver.realtime.commands import Commands
 from seatserver.realtime.rooms import RoomRegistry
 from seatserver.realtime.view import SocketView
+from seatserver.realtime.waiters import WaiterRegistry
+from seatserver.waiting.setup import QUEUE
 
 FEED = web.AppKey("feed", ChangeFeed)
 ROOMS = web.AppKey("rooms", RoomRegistry)
 COMMANDS = web.AppKey("commands", Commands)
 SOCKETS = web.AppKey("sockets", SocketView)
+WAITERS = web.AppKey("waiters", WaiterRegistry)
 
 
 def setup_realtime(app: web.Application) -> None:
@@ -30,14 +35,17 @@ def _wire(app: web.Application) -> Lifecycle:
     feed = ChangeFeed(app[FEED_REDIS])
     rooms = RoomRegistry(engine, feed, app[CATALOG], app[SWEEPER],
                          summary_interval_s=settings.summary_interval_s)
-    commands = Commands(engine, rooms)
-    sockets = SocketView(commands, rooms, settings, app[PROXIES])
+    waiters = WaiterRegistry(app[QUEUE], update_s=settings.queue_update_s)
+    commands = Commands(engine, rooms, waiters)
+    sockets = SocketView(commands, rooms, settings, app[PROXIES], waiters)
     app[FEED], app[ROOMS], app[COMMANDS], app[SOCKETS] = feed, rooms, commands, sockets
+    app[WAITERS] = waiters
     app.router.add_get("/ws", sockets.handle)
 
     services = Lifecycle()
     services.add("change feed", feed)
     services.add("rooms", started(stop=rooms.close))
+    services.add("waiting room positions", started(_start(waiters), waiters.stop))
     return services
 
 
@@ -46,3 +54,10 @@ async def _close_sockets(app: web.Application) -> None:
     if SOCKETS in app:  # not when the start failed before the sockets were made
         for conn in list(app[SOCKETS].connections):
             conn.close(1001, "server shutting down")
+
+
+def _start(waiters: WaiterRegistry) -> Callable[[], Awaitable[None]]:
+    async def start() -> None:
+        waiters.start()
+
+    return start

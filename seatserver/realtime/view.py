@@ -26,6 +26,7 @@ from seatserver.protocol.codecs import BY_PROTOCOL, CODECS, JSON
 from seatserver.realtime.commands import Commands
 from seatserver.realtime.connection import CLOSE_POLICY, Connection, Stats
 from seatserver.realtime.rooms import RoomRegistry
+from seatserver.realtime.waiters import WaiterRegistry
 from seatserver.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -33,9 +34,10 @@ log = logging.getLogger(__name__)
 
 class SocketView:
     def __init__(self, commands: Commands, rooms: RoomRegistry, settings: Settings,
-                 proxies: TrustedProxies) -> None:
+                 proxies: TrustedProxies, waiters: WaiterRegistry) -> None:
         self._commands = commands
         self._rooms = rooms
+        self._waiters = waiters
         self._settings = settings
         self._proxies = proxies
         self.connections: set[Connection] = set()
@@ -90,6 +92,7 @@ class SocketView:
         finally:
             self.connections.discard(conn)
             self._rooms.drop(conn)
+            self._waiters.drop(conn)
             self._release(session)
         return ws
 

@@ -23,6 +23,9 @@
 --                               holds began (ms; see run_began)
 --   KEYS[13] geo:{st:<id>}      hash: the seat geometry and seating rules,
 --                               versioned (holds/geometry.py, _seating.lua)
+--   KEYS[14] qm:{st:<id>}       hash: sale settings and waiting room state
+--                               (waiting/lua/_queue.lua); absent: none
+--   KEYS[15] adm:{st:<id>}      zset: holder id -> end of its admission (ms)
 --   ARGV[1]  stream max length (approximate trim); each verb's own
 --            arguments follow from ARGV[2].
 -- Seat ids never contain ',' (the layout's ids; the stream's `s` field joins
@@ -38,6 +41,7 @@ local exp_key, booked_key, ev_key, epoch_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4
 local held_key, mine_key, lapsed_key, lapsed_at_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local refs_key, addr_key, addrof_key = KEYS[9], KEYS[10], KEYS[11]
 local run_key, geo_key = KEYS[12], KEYS[13]
+local sale_key, adm_key = KEYS[14], KEYS[15]
 local maxlen = ARGV[1]
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
@@ -247,6 +251,25 @@ local function expire_due()
     append('expire', due)
     expired = expired + #due
   end
+end
+
+-- The waiting room's gate (issue 16): nil when `holder` may hold now, else
+-- the refusal {'not_admitted', now, {}, opens_at}: before the on-sale time
+-- (opens_at > 0), or, with the waiting room on, without a live admission
+-- (opens_at 0). A live admission is renewed: it ends no sooner than one
+-- admission lifetime from now, so it lasts while the buyer is active.
+-- A showtime with no sale settings costs one HMGET of a missing key.
+local function admission_refusal(holder)
+  local sale = redis.call('HMGET', sale_key, 'on', 'open_at', 'ttl')
+  if not sale[1] then return nil end
+  local opens_at = tonumber(sale[2]) or 0
+  if now < opens_at then return {'not_admitted', now, {}, opens_at} end
+  if sale[1] ~= '1' then return nil end
+  local ends = tonumber(redis.call('ZSCORE', adm_key, holder))
+  if not ends or ends <= now then return {'not_admitted', now, {}, 0} end
+  local renewed = now + (tonumber(sale[3]) or 0)
+  if renewed > ends then redis.call('ZADD', adm_key, renewed, holder) end
+  return nil
 end
 
 local expired_now = expire_due()

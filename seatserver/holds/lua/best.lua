@@ -3,13 +3,14 @@
 --   ARGV[2..8] as hold.lua's (holder, ttl, max seats, backstop, address
 --              cap, address, longest run of holds)
 --   ARGV[9] the geometry version the caller built (never '')
---   ARGV[10] how many seats, n (1..max seats)
---   ARGV[11] how many of them wheelchair spaces, k (0..n)
---   ARGV[12..] the seat types asked for (none: any type)
+--   ARGV[10] '1': gated by the waiting room, as hold.lua's ARGV[10]
+--   ARGV[11] how many seats, n (1..max seats)
+--   ARGV[12] how many of them wheelchair spaces, k (0..n)
+--   ARGV[13..] the seat types asked for (none: any type)
 -- Returns hold.lua's {'ok', now, deadline, offset, epoch} followed by the
 -- seats held (front row first, left to right) and 1 when they sit together
 -- in one run, else 0; or {'seats_unavailable', now, {}} when nothing fits;
--- or hold.lua's too_many_seats and geometry refusals.
+-- or hold.lua's too_many_seats, not_admitted and geometry refusals.
 --
 -- Which seats, in this order of preference (the first that finds any wins):
 --   1. n neighbouring seats in one run (between aisles, gaps or row ends)
@@ -33,10 +34,15 @@ local holder = ARGV[2]
 local hold = {ttl = tonumber(ARGV[3]), backstop = tonumber(ARGV[5]),
               address_cap = tonumber(ARGV[6]), address = ARGV[7], max = tonumber(ARGV[8])}
 local max_seats = tonumber(ARGV[4])
-local n, need = tonumber(ARGV[10]), tonumber(ARGV[11])
+local n, need = tonumber(ARGV[11]), tonumber(ARGV[12])
 local types = {}
-for i = 12, #ARGV do types[ARGV[i]] = true end
-local any_type = #ARGV < 12
+for i = 13, #ARGV do types[ARGV[i]] = true end
+local any_type = #ARGV < 13
+
+if ARGV[10] == '1' then
+  local refusal = admission_refusal(holder)
+  if refusal then return refusal end
+end
 
 local rules = geometry_rules(ARGV[9])
 if not rules then return {'geometry', now} end

@@ -11,12 +11,15 @@
 --           extension into the payment window)
 --   ARGV[9] the geometry version the caller built ('': no seating checks,
 --           the showtime's rules need none or the caller is checkout)
---   ARGV[10..] seat ids (validated against the layout, no duplicates)
+--   ARGV[10] '1': the buyer's own hold, which the waiting room gates
+--           (admission_refusal); '0': checkout extending holds it has
+--   ARGV[11..] seat ids (validated against the layout, no duplicates)
 -- Returns {'ok', now, deadline, offset, epoch}
 --      or {'seats_unavailable', now, {seats}} | {'too_many_seats', now, {}}
 --      or {'too_many_seats', now, {}, 'address'} (the client address's cap)
 --      or {'companion_seat', now, {seats}} (companions without their space)
 --      or {'would_orphan', now, {seats left alone}}
+--      or {'not_admitted', now, {}, opens_at} (see admission_refusal)
 --      or {'geometry', now} (the stored geometry is not ARGV[9]'s: write it
 --         and ask again).
 -- Re-holding one's own seat succeeds and moves its deadline (later or earlier).
@@ -32,7 +35,12 @@ local hold = {ttl = tonumber(ARGV[3]), backstop = tonumber(ARGV[5]),
 local max_seats = tonumber(ARGV[4])
 local version = ARGV[9]
 local seats = {}
-for i = 10, #ARGV do seats[#seats + 1] = ARGV[i] end
+for i = 11, #ARGV do seats[#seats + 1] = ARGV[i] end
+
+if ARGV[10] == '1' then
+  local refusal = admission_refusal(holder)
+  if refusal then return refusal end
+end
 
 local mine = mine_of(holder)
 

@@ -1,0 +1,159 @@
+"""WaiterRegistry: this instance's buyers waiting in waiting rooms, and the
+position updates they get.
+
+Joining is one script (waiting/lua/join.lua); from then one task reads, per
+showtime with local waiters, where each of them is in one step
+(status.lua) every ``tick_s`` and writes what changed: ``admitted`` at
+once, a new position no more often than every ``update_s`` per buyer (a
+queue of thousands moving every second would otherwise cost thousands of
+frames a second for news nobody needs that often).
+
+The estimated wait is the position over the admission rate: the one set,
+or, for a room paced by its cap alone, the rate seen over the last minute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from seatserver.background import OUTAGES, BackgroundTask
+from seatserver.protocol import messages as m
+from seatserver.realtime.connection import Connection
+from seatserver.waiting.engine import Place, QueueEngine, RoomStatus
+
+log = logging.getLogger(__name__)
+
+# Seconds of admissions the seen rate is measured over.
+RATE_WINDOW_S = 60.0
+
+
+@dataclass(slots=True)
+class _Seen:
+    """What a waiter was last told, and when (monotonic seconds)."""
+
+    state: str = ""
+    position: int = -1
+    at: float = -1e18
+
+
+class WaiterRegistry:
+    def __init__(self, queue: QueueEngine, *, update_s: float, tick_s: float = 1.0) -> None:
+        self._queue = queue
+        self._update = update_s
+        self._tick = tick_s
+        self._rooms: dict[int, dict[Connection, _Seen]] = {}
+        # showtime -> (monotonic s, admissions ever made), for the seen rate
+        self._admitted: dict[int, deque[tuple[float, int]]] = {}
+        self._task = BackgroundTask("waiting room positions", self._run)
+
+    @property
+    def waiting(self) -> int:
+        return sum(len(r) for r in self._rooms.values())
+
+    def start(self) -> None:
+        self._task.start()
+
+    async def stop(self) -> None:
+        await self._task.stop()
+
+    async def enter(self, conn: Connection, showtime: int) -> str:
+        """Join ``conn``'s holder to the showtime's waiting room and tell it
+        where it is: ``open`` (no waiting room: nothing sent), ``admitted``
+        or ``waiting``/``before_sale`` (then followed until admitted)."""
+        place = await self._queue.join(showtime, conn.holder)
+        if place.state == "open":
+            return "open"
+        if place.state == "admitted":
+            conn.send(m.admitted(showtime, place.value))
+            return "admitted"
+        status, _ = await self._queue.status(showtime, [])
+        seen = self._rooms.setdefault(showtime, {}).setdefault(conn, _Seen())
+        self._tell(conn, showtime, place, status, seen, force=True)
+        return place.state
+
+    def leave(self, conn: Connection, showtime: int) -> None:
+        room = self._rooms.get(showtime)
+        if room is not None:
+            room.pop(conn, None)
+            if not room:
+                del self._rooms[showtime]
+                self._admitted.pop(showtime, None)
+
+    def drop(self, conn: Connection) -> None:
+        for showtime in list(self._rooms):
+            self.leave(conn, showtime)
+
+    async def tick(self) -> None:
+        """Tell every local waiter what changed (one step per showtime)."""
+        for showtime in list(self._rooms):
+            room = self._rooms.get(showtime)
+            if not room:
+                continue
+            conns = [c for c in room if not c.closed]
+            holders = sorted({c.holder for c in conns})
+            status, places = await self._queue.status(showtime, holders)
+            by_holder = dict(zip(holders, places, strict=True))
+            self._note_rate(showtime, status)
+            for conn in conns:
+                seen = room.get(conn)
+                if seen is not None:
+                    await self._follow(conn, showtime, by_holder[conn.holder], status, seen)
+
+    async def _follow(self, conn: Connection, showtime: int, place: Place,
+                      status: RoomStatus, seen: _Seen) -> None:
+        if place.state == "admitted":
+            conn.send(m.admitted(showtime, place.value))
+            self.leave(conn, showtime)
+        elif place.state == "none":
+            # The room was reset (Redis lost it) or turned off and on: back in line.
+            self.leave(conn, showtime)
+            await self.enter(conn, showtime)
+        else:
+            self._tell(conn, showtime, place, status, seen, force=False)
+
+    def _tell(self, conn: Connection, showtime: int, place: Place, status: RoomStatus,
+              seen: _Seen, *, force: bool) -> None:
+        now = time.monotonic()
+        changed = (place.state, place.value) != (seen.state, seen.position)
+        if not force and (not changed or now - seen.at < self._update):
+            return
+        seen.state, seen.position, seen.at = place.state, place.value, now
+        waiting = place.state == "waiting"
+        conn.send(m.queue_position(
+            showtime, place.state, place.value if waiting else None, status.waiting,
+            self._eta(showtime, place, status) if waiting else None,
+            status.opens_at or None))
+
+    def _note_rate(self, showtime: int, status: RoomStatus) -> None:
+        samples = self._admitted.setdefault(showtime, deque())
+        now = time.monotonic()
+        samples.append((now, status.admitted))
+        while len(samples) > 2 and now - samples[0][0] > RATE_WINDOW_S:
+            samples.popleft()
+
+    def _eta(self, showtime: int, place: Place, status: RoomStatus) -> int | None:
+        per_s = status.rate / 60
+        samples = self._admitted.get(showtime)
+        if samples and len(samples) >= 2:
+            (t0, n0), (t1, n1) = samples[0], samples[-1]
+            seen = (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
+            per_s = min(per_s, seen) if per_s and seen else per_s or seen
+        if per_s <= 0:
+            return None
+        return math.ceil(place.value / per_s)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except OUTAGES as exc:
+                log.warning("waiting room positions: a service is away (%s: %s)",
+                            type(exc).__name__, exc)
+            except Exception:
+                log.exception("waiting room positions failed; trying again")
+            await asyncio.sleep(self._tick)

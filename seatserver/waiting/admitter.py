@@ -1,0 +1,136 @@
+"""Admitter: the task that lets buyers in from each showtime's waiting room.
+
+Every instance runs one; per showtime, the one holding the Redis lock (with
+a fencing token, waiting/lua/lead.lua) admits, and the others only keep
+trying to take the lock. Each step is one script that checks the token, pops
+the front of the queue and writes the admissions together, so two instances
+never admit beside each other, even one that stalled past its lease. A
+killed leader's lease runs out (a few steps) and another instance goes on
+where it stopped: the queue and its rate's bucket live in Redis.
+
+At the opening, the leader shuffles the pre-queue with the operating
+system's secure random source (``secrets``) and hands the order to Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol
+
+from seatserver.background import OUTAGES, BackgroundService, BackgroundTask
+from seatserver.waiting.engine import QueueEngine, Step
+from seatserver.waiting.models import SaleSettings
+from seatserver.waiting.store import GatedShowtime
+
+log = logging.getLogger(__name__)
+
+# Seconds between two reads of the sale settings from PostgreSQL (other
+# instances' admin changes are seen within this; this instance's at once).
+REFRESH_S = 5.0
+# Steps a lease lasts: a leader that misses fewer keeps the lock.
+LEASE_STEPS = 8
+MIN_LEASE_MS = 2_000
+# Shuffles tried in one step before waiting for the next (arrivals raced it).
+SHUFFLE_TRIES = 3
+
+
+class SaleSource(Protocol):
+    async def gated(self) -> list[GatedShowtime]: ...
+
+
+class Admitter(BackgroundService):
+    def __init__(self, engine: QueueEngine, sales: SaleSource, *, interval_s: float) -> None:
+        super().__init__(BackgroundTask("waiting room admitter", self._run))
+        self._engine = engine
+        self._sales = sales
+        self._interval = interval_s
+        self.lease_ms = max(MIN_LEASE_MS, int(LEASE_STEPS * interval_s * 1000))
+        self._rooms: set[int] = set()  # showtimes with a waiting room on
+        self._tokens: dict[int, str] = {}  # showtime -> our fencing token
+        self._random = secrets.SystemRandom()
+        self._refreshed = -1e18
+        self.admitted = 0  # buyers this instance admitted, for /metrics
+
+    @property
+    def leading(self) -> set[int]:
+        """The showtimes whose buyers this instance admits now."""
+        return set(self._tokens)
+
+    async def track(self, settings: SaleSettings, keep_until: datetime) -> None:
+        """Apply a change made here at once (Redis, and the rooms served)."""
+        await self._engine.configure(settings, int(keep_until.timestamp() * 1000))
+        if settings.waiting_room:
+            self._rooms.add(settings.showtime)
+        else:
+            self._rooms.discard(settings.showtime)
+
+    async def refresh(self) -> None:
+        """Read the settings from PostgreSQL and make Redis obey them (a
+        flushed Redis, or another instance's change)."""
+        gated = await self._sales.gated()
+        for entry in gated:
+            await self._engine.configure(entry.settings,
+                                         int(entry.keep_until.timestamp() * 1000))
+        self._rooms = {e.settings.showtime for e in gated if e.settings.waiting_room}
+        for showtime in set(self._tokens) - self._rooms:
+            await self._resign(showtime)
+        self._refreshed = time.monotonic()
+
+    async def step(self, showtime: int) -> Step:
+        """Lead the showtime if no one does, and admit what its settings allow."""
+        token = self._tokens.get(showtime, "")
+        if not token:
+            token = await self._engine.lead(showtime, "", self.lease_ms)
+            if not token:
+                return Step("not_leader", 0)
+            log.info("admitting the buyers of showtime %s (token %s)", showtime, token)
+            self._tokens[showtime] = token
+        step = await self._engine.admit(showtime, token, self.lease_ms)
+        for _ in range(SHUFFLE_TRIES):
+            if step.state != "shuffle":
+                break
+            order = list(step.holders)
+            self._random.shuffle(order)
+            if await self._engine.shuffle(showtime, token, order) == "ok":
+                log.info("showtime %s on sale: %d early buyers shuffled", showtime, len(order))
+            step = await self._engine.admit(showtime, token, self.lease_ms)
+        if step.state == "not_leader":
+            log.info("no longer admitting the buyers of showtime %s", showtime)
+            self._tokens.pop(showtime, None)
+        self.admitted += len(step.holders) if step.state == "ok" else 0
+        return step
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                if time.monotonic() - self._refreshed >= REFRESH_S:
+                    await self.refresh()
+                for showtime in sorted(self._rooms):
+                    await self.step(showtime)
+            except OUTAGES as exc:
+                log.warning("waiting room admitter: a service is away (%s: %s)",
+                            type(exc).__name__, exc)
+            except Exception:
+                log.exception("waiting room admitter failed; trying again")
+            await asyncio.sleep(self._interval)
+
+    async def _resign(self, showtime: int) -> None:
+        token = self._tokens.pop(showtime, "")
+        if token:
+            await self._engine.resign(showtime, token)
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                        trace: TracebackType | None) -> None:
+        await super().__aexit__(kind, error, trace)
+        # Handing the locks back lets another instance go on at once, rather
+        # than after the lease.
+        for showtime in list(self._tokens):
+            try:
+                await self._resign(showtime)
+            except OUTAGES:
+                self._tokens.pop(showtime, None)

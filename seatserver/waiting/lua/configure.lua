@@ -1,0 +1,13 @@
+-- configure: write the showtime's sale settings (what PostgreSQL holds).
+--   ARGV[1] '1': waiting room on, '0': off
+--   ARGV[2] on-sale time (ms; 0: none)
+--   ARGV[3] admissions per minute (0: none)   ARGV[4] active cap (0: none)
+--   ARGV[5] admission lifetime (ms)
+--   ARGV[6] when the queue's keys may go (ms: a while after the showtime)
+-- Returns {'ok', now}. The queue's state (places, admissions, the rate's
+-- bucket, the fencing counter) is kept: the operator changes settings live.
+redis.call('HSET', sale_key, 'on', ARGV[1], 'open_at', ARGV[2], 'rate', ARGV[3],
+           'cap', ARGV[4], 'ttl', ARGV[5])
+local keep = tonumber(ARGV[6])
+for i = 1, 4 do redis.call('PEXPIREAT', KEYS[i], keep) end
+return {'ok', now}

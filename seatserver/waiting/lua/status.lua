@@ -1,0 +1,18 @@
+-- status: the waiting room as its waiting buyers see it.
+--   ARGV[1..] holder ids
+-- Returns {'ok', now, {on, open_at, rate, cap, admitted, active, waiting},
+-- {state, value, state, value, ...}} with place_of's state and value per
+-- holder in ARGV order; `admitted`: admissions ever made, `active`: live
+-- admissions now, `waiting`: the queue and the pre-queue.
+local sale = redis.call('HMGET', sale_key, 'on', 'open_at', 'rate', 'cap', 'admitted', 'opened')
+local opened = sale[6] == '1'
+local places = {}
+for i = 1, #ARGV do
+  local place = place_of(ARGV[i], opened)
+  places[#places + 1] = place[1]
+  places[#places + 1] = place[2]
+end
+local active = redis.call('ZCOUNT', adm_key, '(' .. now, '+inf')
+local waiting = redis.call('ZCARD', queue_key) + redis.call('ZCARD', pre_key)
+return {'ok', now, {sale[1] == '1' and 1 or 0, number(sale[2]), number(sale[3]),
+                    number(sale[4]), number(sale[5]), active, waiting}, places}

@@ -1,0 +1,27 @@
+"""A showtime's sale settings, as PostgreSQL keeps them and Redis obeys them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+
+@dataclass(frozen=True, slots=True)
+class SaleSettings:
+    """When a showtime goes on sale, and whether (and how fast) buyers are
+    let in from a waiting room. ``source``: the showtime's own settings, or
+    the deployment's defaults (SEATSERVER_WAITING_ROOM and the rest)."""
+
+    showtime: int
+    on_sale_at: datetime | None
+    waiting_room: bool
+    admission_rate: int  # buyers per minute; 0: none, the cap paces
+    active_cap: int  # buyers admitted and active at once; 0: none, the rate paces
+    admission_ttl_s: int  # how long an admission lasts unused
+    source: Literal["showtime", "default"] = "showtime"
+
+    @property
+    def gated(self) -> bool:
+        """Whether the hold scripts need these settings in Redis at all."""
+        return self.waiting_room or self.on_sale_at is not None

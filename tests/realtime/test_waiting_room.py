@@ -1,0 +1,133 @@
+"""The waiting room over /ws: positions, admission, and the hold gate, in
+both encodings, on a real server with its admitter."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestServer
+
+from seatserver.http.roles import Role
+from seatserver.loadgen.client import SeatClient, new_session
+from seatserver.protocol.codecs import BY_PROTOCOL
+from tests.admin.conftest import session_of
+from tests.realtime.conftest import ServerFactory
+from tests.support import eventually
+
+PROTOCOLS = sorted(BY_PROTOCOL)
+
+
+@pytest.fixture
+async def server(make_server: ServerFactory, demo: list[int]) -> TestServer:
+    return await make_server(queue_update_s=1, admit_interval_s=0.05)
+
+
+@pytest.fixture(autouse=True)
+async def no_sale_settings_left(db_pool: asyncpg.Pool) -> AsyncIterator[None]:
+    """The demo's showtimes are shared by the session's tests: leave them
+    without a waiting room, as they were."""
+    yield
+    async with db_pool.acquire() as conn:
+        await conn.execute("DELETE FROM showtime_sales")
+
+
+@pytest.fixture
+async def admin_token(db_pool: asyncpg.Pool) -> str:
+    made = await session_of(db_pool, Role.ADMIN)
+    assert made is not None
+    return made[1]
+
+
+async def set_sale(http: aiohttp.ClientSession, base_url: str, token: str, showtime: int,
+                   method: str = "PUT", **body: Any) -> dict[str, Any]:
+    async with http.request(method, f"{base_url}/api/admin/showtimes/{showtime}/sale",
+                            json=body, headers={"Authorization": f"Bearer {token}"}) as resp:
+        answer: dict[str, Any] = await resp.json()
+        assert resp.status == 200, answer
+        return answer
+
+
+@pytest.fixture
+async def buyers(http: aiohttp.ClientSession, base_url: str, request: pytest.FixtureRequest
+                 ) -> AsyncIterator[list[SeatClient]]:
+    protocol = getattr(request, "param", PROTOCOLS[0])
+    made = [SeatClient(http, base_url, await new_session(http, base_url), protocol=protocol)
+            for _ in range(3)]
+    for client in made:
+        client.keep_frames = True
+        await client.connect()
+    yield made
+    for client in made:
+        await client.close()
+
+
+def frames(client: SeatClient, kind: str) -> list[dict[str, Any]]:
+    return [f for f in client.frames if f.get("t") == kind]
+
+
+@pytest.mark.parametrize("buyers", PROTOCOLS, indirect=True)
+async def test_buyers_wait_their_turn_and_hold_once_admitted(
+        http: aiohttp.ClientSession, base_url: str, admin_token: str, showtime: int,
+        seats: list[str], buyers: list[SeatClient]) -> None:
+    await set_sale(http, base_url, admin_token, showtime, waiting_room=True,
+                   admission_rate=0, active_cap=1, admission_ttl_s=600)
+    first, second, third = buyers
+    ack = await first.subscribe(showtime)
+    assert ack["ok"] and ack["queue"] in ("waiting", "admitted")
+    await eventually(lambda: first.views[showtime].admitted_until is not None, within=5)
+    ack = await second.request("queue", showtime=showtime)
+    assert (ack["ok"], ack["queue"]) == (True, "waiting")
+    ack = await third.request("queue", showtime=showtime)
+    told = frames(third, "queue")[-1]
+    assert told["position"] == 2 and told["state"] == "waiting" and told["waiting"] == 2
+
+    refused = await second.hold(showtime, [seats[0]])
+    assert (refused["ok"], refused["code"]) == (False, "not_admitted")
+    refused = await second.request("hold", showtime=showtime, best={"count": 1})
+    assert refused["code"] == "not_admitted"
+    assert (await first.hold(showtime, [seats[0]]))["ok"]
+
+    # The operator lets one more in, live: the second is admitted, the third
+    # moves up (told within a queue update or two).
+    await set_sale(http, base_url, admin_token, showtime, method="PATCH", active_cap=2)
+    await eventually(lambda: frames(second, "admitted") != [], within=5)
+    assert (await second.hold(showtime, [seats[1]]))["ok"]
+    await eventually(lambda: frames(third, "queue")[-1]["position"] == 1, within=5)
+    assert frames(third, "admitted") == []
+    # A second socket of the same session keeps the place.
+    again = SeatClient(http, base_url, third.token, protocol=third.codec.name)
+    again.keep_frames = True
+    await again.connect()
+    try:
+        assert (await again.request("queue", showtime=showtime))["queue"] == "waiting"
+        assert frames(again, "queue")[-1]["position"] == 1
+    finally:
+        await again.close()
+
+
+async def test_without_a_waiting_room_nothing_changes(showtime: int, seats: list[str],
+                                                      buyers: list[SeatClient]) -> None:
+    ack = await buyers[0].subscribe(showtime)
+    assert ack["ok"] and "queue" not in ack
+    assert (await buyers[0].request("queue", showtime=showtime))["queue"] == "open"
+    assert (await buyers[0].hold(showtime, [seats[0]]))["ok"]
+    assert frames(buyers[0], "queue") == []
+
+
+@pytest.mark.parametrize("fields", [
+    {}, {"showtime": "1"}, {"showtime": 0}, {"showtime": -5}, {"showtime": 2**63},
+    {"showtime": True}, {"showtime": 1.5}, {"showtime": None}, {"showtime": [1]},
+])
+async def test_hostile_queue_messages_are_bad_messages(buyers: list[SeatClient],
+                                                       fields: dict[str, Any]) -> None:
+    ack = await buyers[0].request("queue", **fields)
+    assert (ack["t"], ack["code"]) == ("error", "bad_message")
+
+
+async def test_queueing_for_an_unknown_showtime_is_refused(buyers: list[SeatClient]) -> None:
+    ack = await buyers[0].request("queue", showtime=999_999)
+    assert (ack["ok"], ack["code"]) == (False, "unknown_showtime")

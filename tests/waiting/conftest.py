@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import fakeredis
+import pytest
+from redis.asyncio import Redis
+
+from seatserver.waiting.admitter import Admitter
+from seatserver.waiting.engine import QueueEngine
+from seatserver.waiting.models import SaleSettings
+from seatserver.waiting.store import GatedShowtime
+
+ST = 7
+KEEP_MS = int((datetime.now(UTC) + timedelta(days=2)).timestamp() * 1000)
+
+
+@pytest.fixture(params=["redis", "fakeredis"])
+async def redis(request: pytest.FixtureRequest) -> AsyncIterator[Redis]:
+    """The real Redis always; fakeredis beside it for quick checks of the scripts."""
+    if request.param == "redis":
+        client = Redis.from_url(request.getfixturevalue("redis_url"))
+    else:
+        client = fakeredis.FakeAsyncRedis()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def queue(redis: Redis) -> QueueEngine:
+    return QueueEngine(redis)
+
+
+class NoSales:
+    """A sale source with nothing to refresh: the tests configure Redis themselves."""
+
+    async def gated(self) -> list[GatedShowtime]:
+        return []
+
+
+def admitter(queue: QueueEngine) -> Admitter:
+    return Admitter(queue, NoSales(), interval_s=0.05)
+
+
+def sale(*, opens_in_s: float | None = None, rate: int = 0, cap: int = 1_000_000,
+         ttl_s: int = 600, waiting_room: bool = True, showtime: int = ST) -> SaleSettings:
+    at = None if opens_in_s is None else datetime.now(UTC) + timedelta(seconds=opens_in_s)
+    return SaleSettings(showtime, at, waiting_room, rate, cap, ttl_s)
