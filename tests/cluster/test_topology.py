@@ -63,7 +63,12 @@ async def test_a_call_mid_migration_is_asked_over_to_the_importing_master(
         engine: HoldEngine, cluster: PrivateCluster, spread: Spread) -> None:
     # The importing master runs a call only if it has every key the call
     # declares: make every key of the showtime exist (a lapse, an address,
-    # the seat geometry the seating rules are checked against).
+    # the seat geometry the seating rules are checked against, sale settings
+    # with the waiting room off, and an admission).
+    source = cluster.master_of(redis_keys.events(spread.a))
+    with source.client() as src:
+        src.hset(redis_keys.sale(spread.a), "on", "0")
+        src.zadd(redis_keys.admissions(spread.a), {"someone": 0})
     await engine.hold(spread.a, "u0", ["A9"], ttl_ms=50, address="198.51.100.7")
     await asyncio.sleep(0.1)
     assert (await engine.expire(spread.a)).expired == 1
@@ -71,7 +76,6 @@ async def test_a_call_mid_migration_is_asked_over_to_the_importing_master(
                       plan=plan("A oooooooooo\nB oooooooooo"))
     await engine.book(spread.a, "", "REF1", ["B1"], force=True)
     slot = slot_of(spread.a)
-    source = cluster.master_of(redis_keys.events(spread.a))
     with source.client() as src:
         keys = redis_keys.showtime_keys(spread.a)
         assert src.exists(*keys) == len(keys)
