@@ -24,11 +24,13 @@ written by holds/lua/geometry.lua from what ``build_geometry`` makes here:
               have no wheelchair space, best first (by cost, then front-most,
               left-most), at most MAX_LISTED of them and then "..." when there
               are more (the script then scans the hall when none of these will
-              do), space-separated, each
-              "<types>;<companions>;<l2>,<l1>;<seats>;<r1>,<r2>": its seat types
-              ('/'-joined), 1 if it holds a companion seat, the two seats left
-              of it and right of it in the run ('' past the run's end), so the
-              script reads the state of the first few blocks only
+              do), space-separated, each "<row>.<run>.<start>.<companions>.<types>":
+              where it is (the row's index as in r:<row>, its run's in the row
+              and its first seat's in the run, all from 1), 1 if it holds a
+              companion seat, and its seat types as a number n: the n-th of t.
+              The script reads the runs of the first few blocks only, each one
+              whole, and parses no seat ids but theirs
+  t           the blocks' sets of seat types, space-separated, each '/'-joined
 
 Rows are ordered front (nearest the screen) to back; a run breaks wherever
 two seats of a row are not in neighbouring grid cells.
@@ -161,8 +163,10 @@ def build_geometry(plan: SeatingPlan) -> Geometry:
         rows.append(row_runs)
     for entry in placed:  # companion links as seat indexes (0: none)
         entry[3] = index.get(str(entry[3]), 0) if entry[3] else 0
+    type_sets: dict[str, int] = {}
     for size in range(1, MAX_BLOCK + 1):
-        fields[f"b:{size}"] = " ".join(_blocks(rows, placed, size))
+        fields[f"b:{size}"] = " ".join(_blocks(rows, placed, size, type_sets))
+    fields["t"] = " ".join(type_sets)
     fields["g"] = orjson.dumps({"seats": placed, "rows": rows}).decode()
     digest = hashlib.sha256(orjson.dumps(sorted(fields.items()))).hexdigest()[:16]
     companions = any(s.companion_of for s in seats)
@@ -171,14 +175,16 @@ def build_geometry(plan: SeatingPlan) -> Geometry:
                     types=frozenset(s.type for s in seats))
 
 
-def _blocks(rows: list[list[list[int]]], placed: list[list[object]], size: int) -> list[str]:
+def _blocks(rows: list[list[list[int]]], placed: list[list[object]], size: int,
+            type_sets: dict[str, int]) -> list[str]:
     """The best MAX_LISTED blocks of ``size`` seats of a run without a wheelchair
-    space, best first, and "..." after them when there are more."""
+    space, best first, and "..." after them when there are more. ``type_sets``
+    numbers the blocks' sets of seat types (from 1), new ones added."""
     scores = [int(str(seat[4])) for seat in placed]
     spaces = [int(str(seat[2])) for seat in placed]
-    found: list[tuple[int, int, list[int], int]] = []
-    for row in rows:
-        for run in row:
+    found: list[tuple[int, int, int, int, int]] = []
+    for row_no, row in enumerate(rows, 1):
+        for run_no, run in enumerate(row, 1):
             # Running sums: each block's cost and wheelchair spaces in O(1).
             cost, held = [0], [0]
             for i in run:
@@ -186,21 +192,16 @@ def _blocks(rows: list[list[list[int]]], placed: list[list[object]], size: int) 
                 held.append(held[-1] + spaces[i - 1])
             for a in range(len(run) - size + 1):
                 if held[a + size] == held[a]:
-                    found.append((cost[a + size] - cost[a], run[a], run, a))
-    best = heapq.nsmallest(MAX_LISTED, found)
-
-    def at(run: list[int], i: int) -> str:
-        return str(placed[run[i] - 1][0]) if 0 <= i < len(run) else ""
-
+                    # Ties: the front-most, left-most first (seat indexes go
+                    # row by row, left to right).
+                    found.append((cost[a + size] - cost[a], run[a], row_no, run_no, a))
     entries = []
-    for _, _, run, a in best:
-        seats = [placed[i - 1] for i in run[a:a + size]]
+    for _, _, row_no, run_no, a in heapq.nsmallest(MAX_LISTED, found):
+        seats = [placed[i - 1] for i in rows[row_no - 1][run_no - 1][a:a + size]]
         types = "/".join(sorted({str(seat[1]) for seat in seats}))
+        number = type_sets.setdefault(types, len(type_sets) + 1)
         companions = "1" if any(seat[3] for seat in seats) else "0"
-        last = a + size - 1
-        entries.append(f"{types};{companions};{at(run, a - 2)},{at(run, a - 1)};"
-                       f"{','.join(str(seat[0]) for seat in seats)};"
-                       f"{at(run, last + 1)},{at(run, last + 2)}")
+        entries.append(f"{row_no}.{run_no}.{a + 1}.{companions}.{number}")
     if len(found) > MAX_LISTED:
         entries.append("...")
     return entries

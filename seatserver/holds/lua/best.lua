@@ -50,76 +50,95 @@ local mine = mine_of(holder)
 if #mine + n > max_seats then return {'too_many_seats', now, {}} end
 
 -- The short cut (steps 1 and 2 without wheelchair spaces): the blocks of n
--- listed best first (holds/geometry.py, b:<n>). What is known of seats is
--- kept (seat -> true: taken, false: free); a block with a seat known taken
--- is passed over unread, the others wait until enough seats are unknown,
--- then one read settles them all and they are judged in order: the first
--- free one leaving no lone seat wins, else the first free one. Nil when no
--- block of n is free, or when the list stops short of the hall (b:<n> ends
--- in '...') before a block leaving no lone seat was found.
+-- listed best first (holds/geometry.py, b:<n>), each as its row, its run in
+-- the row, where it starts in the run, and its companion flag and type set.
+-- A block's run is read whole (its ids from the row's r:<row>, then its
+-- seats' state), a few runs at a time: the blocks listed meanwhile wait, and
+-- once the runs are read they are judged in order, as is every later block
+-- of a run read already: the first free one leaving no lone seat wins, else
+-- the first free one. Nil when no block of n is free, or when the list stops
+-- short of the hall (b:<n> ends in '...') before a block leaving no lone
+-- seat was found.
 local function shortcut()
   local list = redis.call('HGET', geo_key, 'b:' .. n)
   if not list then return nil end
-  local known, asked, unknown, waiting = {}, {}, {}, {}
-  local first_lone, size = nil, 12
-  local function ask(seat)
-    if seat ~= '' and known[seat] == nil and not asked[seat] then
-      asked[seat] = true
-      unknown[#unknown + 1] = seat
+  local fit = nil  -- type set number -> all its types asked (nil: any type)
+  if not any_type then
+    fit = {}
+    for set in string.gmatch(redis.call('HGET', geo_key, 't') or '', '[^ ]+') do
+      local all = true
+      for kind in string.gmatch(set, '[^/]+') do
+        if not types[kind] then all = false; break end
+      end
+      fit[#fit + 1] = all
     end
   end
-  local function is_taken(seat) return seat == '' or known[seat] end
+  local read = state_reader()
+  local runs, taken = {}, {}  -- row -> its runs (lists of ids); seat -> taken
+  local asked, rows_asked = {}, {}  -- runs and rows sent for
+  local rows_wanted, runs_wanted, waiting = {}, {}, {}
+  local first_lone, size = nil, 2
+  local function free(run, j) return run[j] ~= nil and not taken[run[j]] end
+  -- A block {row, run, start} of a run read: its seats when it wins.
+  local function judge_one(b)
+    local run = runs[b[1]][b[2]]
+    local a, last = b[3], b[3] + n - 1
+    for j = a, last do
+      if taken[run[j]] ~= false then return nil end
+    end
+    local seats = {}
+    for j = a, last do seats[#seats + 1] = run[j] end
+    if not ((free(run, a - 1) and not free(run, a - 2))
+            or (free(run, last + 1) and not free(run, last + 2))) then
+      return seats
+    end
+    first_lone = first_lone or seats
+    return nil
+  end
   local function judge()
-    local taken = taken_of(unknown)
-    for _, seat in ipairs(unknown) do known[seat] = taken[seat] == true end
-    unknown, asked = {}, {}
+    if #rows_wanted > 0 then
+      local fields = {}
+      for i, row in ipairs(rows_wanted) do fields[i] = 'r:' .. row end
+      local texts = redis.call('HMGET', geo_key, unpack(fields))
+      for i, row in ipairs(rows_wanted) do runs[row] = row_runs(texts[i] or '') end
+      rows_wanted = {}
+    end
+    local ids = {}
+    for _, b in ipairs(runs_wanted) do
+      for _, seat in ipairs(runs[b[1]][b[2]]) do ids[#ids + 1] = seat end
+    end
+    runs_wanted = {}
+    local state = read(ids)
+    for _, seat in ipairs(ids) do taken[seat] = state[seat] == true end
     for _, b in ipairs(waiting) do
-      local free = true
-      for _, seat in ipairs(b.seats) do
-        if known[seat] then free = false; break end
-      end
-      if free then
-        local lone = (b.l1 ~= '' and not known[b.l1] and is_taken(b.l2))
-          or (b.r1 ~= '' and not known[b.r1] and is_taken(b.r2))
-        if not lone then return b.seats end
-        first_lone = first_lone or b.seats
-      end
+      local won = judge_one(b)
+      if won then return won end
     end
     waiting = {}
     return nil
   end
-  for entry in string.gmatch(list, '[^ ]+') do
-    if entry == '...' then
-      -- The list stops short of the hall: a block past it might leave no
-      -- lone seat where these all do. The full scan decides.
-      if #waiting > 0 then
-        local won = judge()
+  for row, run, a, mate, set in string.gmatch(list, '(%d+)%.(%d+)%.(%d+)%.(%d)%.(%d+)') do
+    if (mate == '0' or rules.companions) and (not fit or fit[tonumber(set)]) then
+      local b = {tonumber(row), tonumber(run), tonumber(a)}
+      local key = row .. '.' .. run
+      if not asked[key] then
+        asked[key] = true
+        if not rows_asked[row] then
+          rows_asked[row] = true
+          rows_wanted[#rows_wanted + 1] = b[1]
+        end
+        runs_wanted[#runs_wanted + 1] = b
+      end
+      if #waiting == 0 and #runs_wanted == 0 then
+        local won = judge_one(b)
         if won then return won end
-      end
-      return nil
-    end
-    local kinds, mate, l2, l1, ids, r1, r2 =
-      string.match(entry, '^([^;]*);(%d);([^,]*),([^;]*);([^;]+);([^,]*),(.*)$')
-    local fits = mate == '0' or rules.companions
-    if fits and not any_type then
-      for kind in string.gmatch(kinds, '[^/]+') do
-        if not types[kind] then fits = false; break end
-      end
-    end
-    local seats = fits and split(ids)
-    if seats then
-      for _, seat in ipairs(seats) do
-        if known[seat] then fits = false; break end
-      end
-    end
-    if fits then
-      for _, seat in ipairs(seats) do ask(seat) end
-      ask(l1); ask(l2); ask(r1); ask(r2)
-      waiting[#waiting + 1] = {seats = seats, l1 = l1, l2 = l2, r1 = r1, r2 = r2}
-      if #unknown >= size then
-        local won = judge()
-        if won then return won end
-        size = size * 2
+      else
+        waiting[#waiting + 1] = b
+        if #runs_wanted >= size then
+          local won = judge()
+          if won then return won end
+          size = size * 2
+        end
       end
     end
   end
@@ -127,6 +146,9 @@ local function shortcut()
     local won = judge()
     if won then return won end
   end
+  -- The list stops short of the hall: a block past it might leave no lone
+  -- seat where these all do. The full scan decides.
+  if string.sub(list, -3) == '...' then return nil end
   return first_lone
 end
 
