@@ -64,9 +64,11 @@ def create_app(settings: Settings) -> web.Application:
     setup_holds(app)
     setup_accounts(app)
     setup_catalog(app)
+    # Bookings before anything that takes or admits buyers starts: its keys
+    # load and its mirror of sold seats is rebuilt first.
+    setup_bookings(app)
     setup_waiting(app)
     setup_realtime(app)
-    setup_bookings(app)
     setup_reviews(app)
     setup_outbox(app)
     add_feature(app, _operations)

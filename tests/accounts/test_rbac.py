@@ -50,6 +50,9 @@ MATRIX: dict[tuple[str, str], tuple[Role, ...]] = {
     ("POST", "/api/auth/password-reset/confirm"): ANONYMOUS,
     ("GET", "/api/showtimes"): ANONYMOUS,
     ("GET", "/api/showtimes/{id}"): ANONYMOUS,
+    ("GET", "/api/showtimes/{id}/queue"): ANONYMOUS,
+    **dict.fromkeys([(method, "/api/admin/showtimes/{id}/sale")
+                     for method in ("GET", "PUT", "PATCH", "DELETE")], (Role.ADMIN,)),
     ("GET", "/api/catalog/showtimes"): ANONYMOUS,
     ("GET", "/api/catalog/movies"): ANONYMOUS,
     ("POST", "/api/showtimes/{id}/bookings"): BUYERS,

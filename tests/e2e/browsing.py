@@ -6,7 +6,7 @@ import asyncio
 import json
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,12 +149,15 @@ class Gate:
     races: every page acts before any of them hears what the others did.
     With ``updates_only`` only the room's updates wait, as when the server's
     feed reads the stream late, while the acks of the page's commands (sent at
-    once) pass.
+    once) pass; ``only`` picks the frames that wait by any rule.
     """
 
-    def __init__(self, *, updates_only: bool = False) -> None:
+    def __init__(self, *, updates_only: bool = False,
+                 only: Callable[[dict[str, Any]], bool] | None = None) -> None:
         self.closed = False
-        self.updates_only = updates_only
+        # Which frames wait while the gate is closed (all of them by default).
+        self.waits = only or ((lambda frame: frame.get("t") == "update") if updates_only
+                              else (lambda frame: True))
         self.waiting: list[tuple[WebSocketRoute, str | bytes]] = []
 
     def route(self, ws: WebSocketRoute) -> None:
@@ -162,8 +165,7 @@ class Gate:
         ws.on_message(server.send)
 
         def to_page(message: str | bytes) -> None:
-            if self.closed and (not self.updates_only
-                                or json.loads(message).get("t") == "update"):
+            if self.closed and self.waits(json.loads(message)):
                 self.waiting.append((ws, message))
             else:
                 ws.send(message)

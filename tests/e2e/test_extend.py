@@ -10,7 +10,7 @@ import re
 
 from playwright.async_api import Locator, Page, expect
 
-from tests.e2e.browsing import Browsing, someone_else
+from tests.e2e.browsing import Browsing, Gate, someone_else
 from tests.e2e.server import ServerFactory
 
 
@@ -56,6 +56,32 @@ async def test_the_warning_comes_with_extend_which_moves_the_countdown_to_the_li
     await expect(extend).to_be_hidden()
     await expect(alerts).to_contain_text("cannot be held any longer")
     await expect(page.locator("#announcer")).to_contain_text("longest they can be held")
+
+
+async def test_the_limit_is_said_when_the_extend_ack_comes_after_the_new_deadline(
+        browsing: Browsing, start_server: ServerFactory, showtimes: list[int]) -> None:
+    # The update with the extended deadline and the extend's ack travel apart:
+    # here the ack (which says the deadline is the limit) is held back until
+    # the update has moved the countdown.
+    server = start_server(SEATSERVER_HOLD_TTL="30")
+    late_ack = Gate(only=lambda frame: frame.get("t") == "ack" and "limit_at" in frame)
+    picker = await browsing.picker(server.url, showtimes[0], gate=late_ack)
+    page = picker.page
+    await seat_button(page, "G", 3).click()
+    await picker.expect_look("G3", "mine")
+    extend = page.get_by_role("button", name="Extend")
+    await expect(extend).to_be_visible()
+    alerts = page.locator("#alerts")
+    await expect(alerts).to_contain_text("Use the Extend button")
+    late_ack.close()
+
+    await extend.click()
+    await expect(picker.timer).to_have_text(re.compile(r"^0:(5\d|60)$"))  # the update
+    assert len(late_ack.waiting) == 1
+    late_ack.open()
+
+    await expect(alerts).to_contain_text("cannot be held any longer")
+    await expect(extend).to_be_hidden()
 
 
 async def test_extend_refused_at_the_limit_says_so(

@@ -141,8 +141,12 @@ export class Basket {
     if (!warn) return;
     const atLimit = this.atLimit();
     this.showWarning(atLimit);
-    if (this.warned !== earliest) {
-      this.warned = earliest;
+    // Said once per deadline and limit: an update with the extended deadline
+    // can arrive before the extend's ack says it is the limit, and the limit
+    // is then said when the ack comes.
+    const warning = `${earliest}:${atLimit}`;
+    if (this.warned !== warning) {
+      this.warned = warning;
       this.alert(atLimit
         ? `Your seats are held for ${spokenDuration(ms)} more, and cannot be held any `
           + "longer. Check out now to keep them."
