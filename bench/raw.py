@@ -21,21 +21,17 @@ import argparse
 import asyncio
 import json
 import time
-from importlib import resources
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from seatserver import redis_keys
+from seatserver.holds.engine import script_text
 from seatserver.settings import Settings
 
 RAW_ADDRESS_CAP = 1_000_000
 
 
-def script(name: str) -> str:
-    """The script text exactly as HoldEngine loads it: prelude, then the verb."""
-    lua = resources.files("seatserver.holds") / "lua"
-    return (lua / "_prelude.lua").read_text() + "\n" + (lua / f"{name}.lua").read_text()
 
 
 def _calls(i: int, showtimes: list[int], settings: Settings
@@ -58,8 +54,8 @@ async def run(redis_url: str, concurrency: int, duration: float, showtimes: list
     settings = Settings()
     pool = BlockingConnectionPool.from_url(redis_url, max_connections=concurrency, timeout=10)
     redis = Redis.from_pool(pool)
-    hold_sha = await redis.script_load(script("hold"))
-    release_sha = await redis.script_load(script("release"))
+    hold_sha = await redis.script_load(script_text("hold"))
+    release_sha = await redis.script_load(script_text("release"))
     done = 0
     stop = False
 

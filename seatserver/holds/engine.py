@@ -50,7 +50,8 @@ LIBRARIES = {"hold": ("_seating", "_take"), "best": ("_seating", "_take"),
 GEOMETRY_TRIES = 3
 
 
-def _load(name: str) -> str:
+def script_text(name: str) -> str:
+    """A verb's script as it is sent: the prelude, the libraries it uses, the verb."""
     lua = resources.files("seatserver.holds") / "lua"
     parts = ["_prelude", *LIBRARIES.get(name, ()), name]
     return "\n".join((lua / f"{part}.lua").read_text() for part in parts)
@@ -180,21 +181,21 @@ class HoldEngine:
         self._maxlen = stream_maxlen
         self._backstop = backstop_ms
         self.clock_offset_ms = 0.0
-        self._hold = redis.register_script(_load("hold"))
-        self._release = redis.register_script(_load("release"))
-        self._expire = redis.register_script(_load("expire"))
-        self._snapshot = redis.register_script(_load("snapshot"))
-        self._book = redis.register_script(_load("book"))
-        self._cancel = redis.register_script(_load("cancel"))
-        self._reserve = redis.register_script(_load("reserve"))
-        self._booked = redis.register_script(_load("booked"))
-        self._move = redis.register_script(_load("move"))
-        self._position = redis.register_script(_load("position"))
-        self._lapsed = redis.register_script(_load("lapsed"))
-        self._extend = redis.register_script(_load("extend"))
-        self._best = redis.register_script(_load("best"))
-        self._orphans = redis.register_script(_load("orphans"))
-        self._geometry = redis.register_script(_load("geometry"))
+        self._hold = redis.register_script(script_text("hold"))
+        self._release = redis.register_script(script_text("release"))
+        self._expire = redis.register_script(script_text("expire"))
+        self._snapshot = redis.register_script(script_text("snapshot"))
+        self._book = redis.register_script(script_text("book"))
+        self._cancel = redis.register_script(script_text("cancel"))
+        self._reserve = redis.register_script(script_text("reserve"))
+        self._booked = redis.register_script(script_text("booked"))
+        self._move = redis.register_script(script_text("move"))
+        self._position = redis.register_script(script_text("position"))
+        self._lapsed = redis.register_script(script_text("lapsed"))
+        self._extend = redis.register_script(script_text("extend"))
+        self._best = redis.register_script(script_text("best"))
+        self._orphans = redis.register_script(script_text("orphans"))
+        self._geometry = redis.register_script(script_text("geometry"))
         self.geometries = GeometryCache()
         self._keys: dict[int, list[str]] = {}
         self.redis_errors = 0  # script calls that found Redis unreachable

@@ -48,8 +48,8 @@ local redis = {call = guarded(redis.call), pcall = guarded(redis.pcall)}
 @pytest.fixture
 def guarded(monkeypatch: pytest.MonkeyPatch) -> None:
     """Engines made after this load every script behind the guard."""
-    load = engine_module._load
-    monkeypatch.setattr(engine_module, "_load", lambda name: GUARD + load(name))
+    load = engine_module.script_text
+    monkeypatch.setattr(engine_module, "script_text", lambda name: GUARD + load(name))
 
 
 @pytest.mark.usefixtures("guarded")
