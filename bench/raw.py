@@ -44,7 +44,7 @@ def _calls(i: int, showtimes: list[int], settings: Settings
     # holds, so the per-address bookkeeping a real hold does is measured too.
     hold_args = [settings.stream_maxlen, holder, settings.hold_ttl_s * 1000,
                  settings.max_seats, settings.backstop_ms, RAW_ADDRESS_CAP, "127.0.0.1",
-                 settings.hold_limit_s * 1000, "", seat]  # "": no seating rules
+                 settings.hold_limit_s * 1000, "", "1", seat]  # no seating rules; a buyer's hold
     release_args = [settings.stream_maxlen, holder, seat]
     return keys, hold_args, release_args
 
