@@ -18,6 +18,7 @@ import asyncio
 import re
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import redis.asyncio as aioredis
@@ -53,8 +54,13 @@ async def prepare(database_url: str) -> list[int]:
         await pool.close()
 
 
+Step = Callable[[Page], Awaitable[None]]
+
+
 async def photograph(browser: Browser, url: str, path: Path, *, width: int, height: int,
-                     full_page: bool = False, hold: list[str] | None = None) -> None:
+                     full_page: bool = False, hold: list[str] | None = None,
+                     then: Step | None = None) -> None:
+    """The page at ``url`` once live, after holding ``hold`` and doing ``then``."""
     context = await browser.new_context(viewport={"width": width, "height": height},
                                         reduced_motion="reduce")
     page = await context.new_page()
@@ -65,6 +71,8 @@ async def photograph(browser: Browser, url: str, path: Path, *, width: int, heig
         await page.locator(f'.seat[data-id="{seat}"]').click()
         await expect(page.locator(f'.seat[data-id="{seat}"]')).to_have_attribute(
             "data-look", "mine")
+    if then is not None:
+        await then(page)
     await settle(page)
     await page.screenshot(path=str(path), full_page=full_page)
     await context.close()
@@ -128,60 +136,26 @@ async def photograph_admin(browser: Browser, base: str, path: Path) -> None:
     print(f"wrote {path}")
 
 
-async def photograph_best(browser: Browser, url: str, path: Path) -> None:
+async def best_and_list(page: Page) -> None:
     """Best available's answer, and the list picker open on a row."""
-    context = await browser.new_context(viewport={"width": 1440, "height": 1100},
-                                        reduced_motion="reduce")
-    page = await context.new_page()
-    await page.goto(url)
-    await expect(page.locator("#conn")).to_have_attribute("data-status", "live",
-                                                          timeout=15_000)
     best = page.get_by_role("region", name="Best available")
     await best.get_by_label("Party size").fill("4")
     await best.get_by_role("button", name="Find seats").click()
     await expect(page.locator("#best-result")).to_contain_text("Held for you")
     await page.get_by_text("Choose from a list", exact=True).click()
     await page.locator("#list-type").select_option("gold")
-    await settle(page)
-    await page.screenshot(path=str(path), full_page=True)
-    await context.close()
-    print(f"wrote {path}")
 
 
-async def photograph_orphan(browser: Browser, url: str, path: Path) -> None:
+async def orphan_advice(page: Page) -> None:
     """A click that would leave one seat alone: the advice beside the seat."""
-    context = await browser.new_context(viewport={"width": 1440, "height": 900},
-                                        reduced_motion="reduce")
-    page = await context.new_page()
-    await page.goto(url)
-    await expect(page.locator("#conn")).to_have_attribute("data-status", "live",
-                                                          timeout=15_000)
     await page.locator('.seat[data-id="C2"]').click()  # C1 would be left alone
     await expect(page.get_by_role("group", name=re.compile("^Row C, seat 2 cannot be held"))
                  ).to_be_visible()
-    await settle(page)
-    await page.screenshot(path=str(path))
-    await context.close()
-    print(f"wrote {path}")
 
 
-async def photograph_extend(browser: Browser, url: str, path: Path) -> None:
+async def extend_warning(page: Page) -> None:
     """Held seats in their last minute (on a server with 65 s holds): the warning."""
-    context = await browser.new_context(viewport={"width": 1440, "height": 900},
-                                        reduced_motion="reduce")
-    page = await context.new_page()
-    await page.goto(url)
-    await expect(page.locator("#conn")).to_have_attribute("data-status", "live",
-                                                          timeout=15_000)
-    for seat in ("G9", "G10"):
-        await page.locator(f'.seat[data-id="{seat}"]').click()
-        await expect(page.locator(f'.seat[data-id="{seat}"]')).to_have_attribute(
-            "data-look", "mine")
     await expect(page.get_by_role("button", name="Extend")).to_be_visible(timeout=15_000)
-    await settle(page)
-    await page.screenshot(path=str(path), full_page=True)
-    await context.close()
-    print(f"wrote {path}")
 
 
 async def settle(page: Page) -> None:
@@ -207,11 +181,14 @@ async def shoot(server: Server, short_holds: Server, redis_url: str, showtimes: 
             await photograph(browser, picker, out / "picker-phone.png", width=390, height=844,
                              full_page=True, hold=["G9"])
             await photograph_declined(browser, picker, out / "picker-declined.png")
-            await photograph_best(browser, picker, out / "picker-best.png")
-            await photograph_orphan(browser, f"{server.url}/showtimes/{showtimes[1]}",
-                                    out / "picker-orphan.png")
-            await photograph_extend(browser, f"{short_holds.url}/showtimes/{showtimes[1]}",
-                                    out / "picker-extend.png")
+            await photograph(browser, picker, out / "picker-best.png", width=1440,
+                             height=1100, full_page=True, then=best_and_list)
+            await photograph(browser, f"{server.url}/showtimes/{showtimes[1]}",
+                             out / "picker-orphan.png", width=1440, height=900,
+                             then=orphan_advice)
+            await photograph(browser, f"{short_holds.url}/showtimes/{showtimes[1]}",
+                             out / "picker-extend.png", width=1440, height=900,
+                             full_page=True, hold=["G9", "G10"], then=extend_warning)
             await photograph(browser, f"{server.url}/kiosk", out / "kiosk.png",
                              width=1920, height=1080)
             await photograph(browser, f"{server.url}/kiosk?showtime={showtime}",

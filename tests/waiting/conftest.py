@@ -1,9 +1,7 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import fakeredis
 import pytest
 from redis.asyncio import Redis
 
@@ -11,20 +9,12 @@ from seatserver.waiting.admitter import Admitter
 from seatserver.waiting.engine import QueueEngine
 from seatserver.waiting.models import SaleSettings
 from seatserver.waiting.store import GatedShowtime
+from tests.holds import conftest as holds
 
 ST = 7
 KEEP_MS = int((datetime.now(UTC) + timedelta(days=2)).timestamp() * 1000)
 
-
-@pytest.fixture(params=["redis", "fakeredis"])
-async def redis(request: pytest.FixtureRequest) -> AsyncIterator[Redis]:
-    """The real Redis always; fakeredis beside it for quick checks of the scripts."""
-    if request.param == "redis":
-        client = Redis.from_url(request.getfixturevalue("redis_url"))
-    else:
-        client = fakeredis.FakeAsyncRedis()
-    yield client
-    await client.aclose()
+redis = holds.redis  # the hold scripts' fixture: the real Redis, and fakeredis beside it
 
 
 @pytest.fixture
