@@ -14,19 +14,15 @@ or, for a room paced by its cap alone, the rate seen over the last minute.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import math
 import time
 from collections import deque
 from dataclasses import dataclass
 
-from seatserver.background import OUTAGES, BackgroundTask
+from seatserver.background import BackgroundTask
 from seatserver.protocol import messages as m
 from seatserver.realtime.connection import Connection
 from seatserver.waiting.engine import Place, QueueEngine, RoomStatus
-
-log = logging.getLogger(__name__)
 
 # Seconds of admissions the seen rate is measured over.
 RATE_WINDOW_S = 60.0
@@ -45,11 +41,10 @@ class WaiterRegistry:
     def __init__(self, queue: QueueEngine, *, update_s: float, tick_s: float = 1.0) -> None:
         self._queue = queue
         self._update = update_s
-        self._tick = tick_s
         self._rooms: dict[int, dict[Connection, _Seen]] = {}
         # showtime -> (monotonic s, admissions ever made), for the seen rate
         self._admitted: dict[int, deque[tuple[float, int]]] = {}
-        self._task = BackgroundTask("waiting room positions", self._run)
+        self._task = BackgroundTask.every("waiting room positions", tick_s, self.tick)
 
     @property
     def waiting(self) -> int:
@@ -147,13 +142,3 @@ class WaiterRegistry:
             return None
         return math.ceil(place.value / per_s)
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.tick()
-            except OUTAGES as exc:
-                log.warning("waiting room positions: a service is away (%s: %s)",
-                            type(exc).__name__, exc)
-            except Exception:
-                log.exception("waiting room positions failed; trying again")
-            await asyncio.sleep(self._tick)

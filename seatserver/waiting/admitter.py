@@ -14,7 +14,6 @@ system's secure random source (``secrets``) and hands the order to Redis.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 import time
@@ -45,10 +44,9 @@ class SaleSource(Protocol):
 
 class Admitter(BackgroundService):
     def __init__(self, engine: QueueEngine, sales: SaleSource, *, interval_s: float) -> None:
-        super().__init__(BackgroundTask("waiting room admitter", self._run))
+        super().__init__(BackgroundTask.every("waiting room admitter", interval_s, self._round))
         self._engine = engine
         self._sales = sales
-        self._interval = interval_s
         self.lease_ms = max(MIN_LEASE_MS, int(LEASE_STEPS * interval_s * 1000))
         self._rooms: set[int] = set()  # showtimes with a waiting room on
         self._tokens: dict[int, str] = {}  # showtime -> our fencing token
@@ -105,19 +103,12 @@ class Admitter(BackgroundService):
         self.admitted += len(step.holders) if step.state == "ok" else 0
         return step
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                if time.monotonic() - self._refreshed >= REFRESH_S:
-                    await self.refresh()
-                for showtime in sorted(self._rooms):
-                    await self.step(showtime)
-            except OUTAGES as exc:
-                log.warning("waiting room admitter: a service is away (%s: %s)",
-                            type(exc).__name__, exc)
-            except Exception:
-                log.exception("waiting room admitter failed; trying again")
-            await asyncio.sleep(self._interval)
+    async def _round(self) -> None:
+        """One round: the settings read again when due, then a step per room."""
+        if time.monotonic() - self._refreshed >= REFRESH_S:
+            await self.refresh()
+        for showtime in sorted(self._rooms):
+            await self.step(showtime)
 
     async def _resign(self, showtime: int) -> None:
         token = self._tokens.pop(showtime, "")
