@@ -221,17 +221,26 @@ class Person:
         lost = client.lost_replies
         await client.connect()
         self._up()
-        self.s.recorder.count("reconnect")
+        client.lost_replies = 0
         showtime, self.showtime = self.showtime, None  # not current until subscribed
-        if showtime is not None:
-            seen = client.views.get(showtime)
-            resume = view == "seats" and seen is not None and seen.snapshots > 0 and not lost
+        if showtime is None:
+            # Cut before its first subscribe was answered: there is no room
+            # to get back into; the caller subscribes as on a first visit.
+            return
+        # Every reconnect into a room ends one way: resumed, with a snapshot,
+        # or interrupted (cut again, refused or stopped before the answer).
+        self.s.recorder.count("reconnect")
+        seen = client.views.get(showtime)
+        resume = view == "seats" and seen is not None and seen.snapshots > 0 and not lost
+        try:
             await self._subscribe(showtime, view, seen.offset if resume and seen else None,
                                   seen.epoch if resume and seen else None)
-            self.s.recorder.count("reconnect.resumed" if resume else "reconnect.snapshot")
-            self.showtime = showtime
-            self._rejoined(showtime)
-        client.lost_replies = 0
+        except BaseException:
+            self.s.recorder.count("reconnect.interrupted")
+            raise
+        self.s.recorder.count("reconnect.resumed" if resume else "reconnect.snapshot")
+        self.showtime = showtime
+        self._rejoined(showtime)
 
     def _rejoined(self, showtime: int) -> None:
         """Back in ``showtime``'s room after a reconnect, its view up to date."""
