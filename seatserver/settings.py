@@ -258,6 +258,10 @@ class Settings(BaseSettings):
     redis_pool_size: Annotated[int, Env("SEATSERVER_REDIS_POOL", Count(minimum=4))] = 64
     db_pool_size: Annotated[int, Env("SEATSERVER_DB_POOL", Count(minimum=2))] = 10
     summary_interval_s: float = 0.25
+    # Frames per second this process's room updates may take in all
+    # (realtime/budget.py): busy rooms are updated less often, the largest
+    # first, so that fan-out never asks more of the process than it can send.
+    fanout_budget: Annotated[int, Env("SEATSERVER_FANOUT_BUDGET", Count(minimum=1000))] = 20_000
     # Margin the hold keys' own TTL keeps beyond the latest deadline (backstop).
     backstop_ms: int = 5_000
 

@@ -3,8 +3,10 @@
 A reader blocks on XREAD over its streams plus a wake stream of its own, so
 that a newly followed stream is read at once. The entries of one read are
 handed to the sink as one batch per stream, which is what lets rooms
-coalesce: at rest each change goes out alone, under load reads grow (and
-start at most every BUSY_READ_INTERVAL_S, so that they do grow).
+coalesce: at rest each change goes out alone; a stream whose read found
+entries is left out of the reads for the window the sink gives it
+(``FeedSink.window``: the room's share of the process's fan-out budget), so
+under load each read of it carries everything that arrived meanwhile.
 
 On a single Redis one reader serves every followed stream. On a Redis Cluster
 one XREAD may only name keys of one hash slot (CROSSSLOT otherwise, even for
@@ -33,7 +35,9 @@ resynchronises instead.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -54,12 +58,6 @@ log = logging.getLogger(__name__)
 
 READ_COUNT = 1000
 BLOCK_MS = 5000
-# Under load, reads start at most this often. Every read makes one update per
-# room, each written to every subscriber, so without a floor a busy room of 100
-# got 300-500 updates/s and hold acks queued behind the fan-outs (p99 15 ms at
-# 1,000 holds/s; 4 ms with this floor, see docs/performance.md). At rest the
-# feed is blocked in XREAD and a lone change still goes out at once.
-BUSY_READ_INTERVAL_S = 0.02
 BACKOFF_START_S, BACKOFF_MAX_S = 0.05, 2.0
 
 # The group of a single Redis' one reader; on a cluster a group is a hash slot.
@@ -89,6 +87,11 @@ class FeedSink(Protocol):
     async def resync(self, showtime: int) -> None:
         """Rebuild ``showtime`` from a snapshot: its entries since the last
         delivered position can no longer be read."""
+        ...
+
+    def window(self, showtime: int) -> float:
+        """Seconds from a read that found entries of ``showtime`` to the next
+        read of its stream (what arrives meanwhile goes out as one update)."""
         ...
 
 
@@ -170,6 +173,7 @@ class ChangeFeed:
         if reader is None:
             return
         reader.showtimes.discard(showtime)
+        reader.due.pop(showtime, None)
         if self._cluster and not reader.showtimes:
             del self._readers[group]
             task = asyncio.ensure_future(reader.stop())
@@ -215,18 +219,19 @@ class ChangeFeed:
         raw: Any = await self._redis.get(redis_keys.epoch(showtime))
         return None if raw is None else _text(raw)
 
-    async def xread(self, streams: dict[Any, Any]) -> Any:
-        """One blocking XREAD; on a cluster, sent to the master of the streams' slot."""
+    async def xread(self, streams: dict[Any, Any], block_ms: int = BLOCK_MS) -> Any:
+        """One blocking XREAD (``block_ms`` at least 1: 0 would block for ever);
+        on a cluster, sent to the master of the streams' slot."""
         redis = self._redis
         if not isinstance(redis, RedisCluster):
-            return await redis.xread(streams, count=READ_COUNT, block=BLOCK_MS)
+            return await redis.xread(streams, count=READ_COUNT, block=block_ms)
         # Routed here rather than by redis-py, which would first ask a node
         # for XREAD's keys (COMMAND GETKEYS) on every read. initialize() is a
         # no-op unless an error marked the slot map stale.
         await redis.initialize()
         node = redis.get_node_from_key(next(iter(streams)))
         return await redis.execute_command(
-            "XREAD", "COUNT", READ_COUNT, "BLOCK", BLOCK_MS, "STREAMS", *streams,
+            "XREAD", "COUNT", READ_COUNT, "BLOCK", block_ms, "STREAMS", *streams,
             *streams.values(), target_nodes=node)
 
 
@@ -240,9 +245,11 @@ class StreamReader:
         self._epochs = epochs
         self.wake_key = wake_key
         self.showtimes: set[int] = set()
+        # Showtime -> when its stream is read again (monotonic s; absent: now).
+        self.due: dict[int, float] = {}
+        # Set by wake(): ends a wait for the next stream due (a new stream is read at once).
+        self._nudged = asyncio.Event()
         self._loop = BackgroundTask("changefeed", self._run)
-        self._busy = False
-        self._read_began = 0.0
         self._woken = False
         self.healthy = True
 
@@ -262,6 +269,7 @@ class StreamReader:
                 pass
 
     def wake(self) -> None:
+        self._nudged.set()
         if not self._loop.running:
             return
         self._woken = True
@@ -307,19 +315,31 @@ class StreamReader:
             self._feed.reader_health_changed()
 
     async def _read_once(self) -> None:
-        if self._busy:
-            # The last read found entries: let more gather before the next one.
-            await asyncio.sleep(self._read_began + BUSY_READ_INTERVAL_S - time.monotonic())
         feed = self._feed
         positions = self._positions
         asked: dict[int, str] = {}
         streams: dict[Any, Any] = {self.wake_key: "$"}
+        began = time.monotonic()
+        next_due = None
         for showtime in self.showtimes:
-            asked[showtime] = streams[redis_keys.events(showtime)] = positions[showtime]
-        self._read_began = time.monotonic()
-        reply: Any = await feed.xread(streams)
+            due = self.due.get(showtime, 0.0)
+            if due <= began:
+                asked[showtime] = streams[redis_keys.events(showtime)] = positions[showtime]
+            elif next_due is None or due < next_due:
+                next_due = due
+        if not asked and next_due is not None:
+            # Every stream is in its window: wait here, not in a blocking read,
+            # whose timeout is Redis' clock (a frozen or stepped clock would
+            # hold it); a newly followed stream ends the wait (wake).
+            self._nudged.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._nudged.wait(), next_due - began)
+            return
+        # Block no longer than until the next stream left out is due again.
+        block_ms = BLOCK_MS if next_due is None else max(1, math.ceil((next_due - began) * 1000))
+        reply: Any = await feed.xread(streams, min(block_ms, BLOCK_MS))
+        read_at = time.monotonic()
         sink = feed.sink
-        self._busy = False
         for key, entries in reply or ():
             followed = redis_keys.showtime_of_events(key)
             if followed is None or positions.get(followed) != asked.get(followed):
@@ -337,8 +357,11 @@ class StreamReader:
                 continue
             feed.lag.observe(max(0.0, time.time() - events[0].position[0] / 1000))
             positions[followed] = events[-1].offset
-            self._busy = True
-            await sink.deliver(followed, events)
+            try:
+                await sink.deliver(followed, events)
+            finally:
+                # Let the next changes gather for the room's window.
+                self.due[followed] = read_at + sink.window(followed)
 
     async def _verify_positions(self) -> None:
         """After an outage, resynchronise every stream whose position vanished."""

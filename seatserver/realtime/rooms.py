@@ -39,6 +39,7 @@ from seatserver.holds import HoldEngine, Snapshot
 from seatserver.holds.geometry import SeatingPlan
 from seatserver.holds.sweeper import ExpirySweeper
 from seatserver.protocol.codecs import Codec
+from seatserver.realtime.budget import FanoutBudget
 from seatserver.realtime.connection import Connection
 
 log = logging.getLogger(__name__)
@@ -168,12 +169,14 @@ class RoomRegistry:
         sweeper: ExpirySweeper,
         *,
         summary_interval_s: float,
+        budget: FanoutBudget,
     ) -> None:
         self._engine = engine
         self._feed = feed
         self._layouts = layouts
         self._sweeper = sweeper
         self._summary_interval = summary_interval_s
+        self.budget = budget
         self._rooms: dict[int, Room] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         feed.bind(self)
@@ -325,6 +328,7 @@ class RoomRegistry:
             del self._rooms[room.showtime]
             self._feed.unfollow(room.showtime)
             self._sweeper.forget(room.showtime)
+            self.budget.forget(room.showtime)
             if room.summary_task is not None:
                 room.summary_task.cancel()
 
@@ -344,6 +348,7 @@ class RoomRegistry:
             self._schedule_summary(room)
         if not members:
             return
+        began = time.perf_counter()
         frame = update_frame(showtime, events, room.epoch)
         encoded: dict[Codec, bytes] = {}
         for i, conn in enumerate(members, 1):
@@ -352,7 +357,12 @@ class RoomRegistry:
                 data = encoded[conn.codec] = conn.codec.frame(frame)
             conn.write(data)
             if i % FANOUT_CHUNK == 0:
+                # Acks and other rooms' work go ahead of the next chunk.
                 await asyncio.sleep(0)
+        self.budget.delivered(showtime, len(members), time.perf_counter() - began)
+
+    def window(self, showtime: int) -> float:
+        return self.budget.window(showtime)
 
     def _admit_pending(self, room: Room, events: list[Event]) -> None:
         last = events[-1].position

@@ -12,6 +12,7 @@ from seatserver.catalog.setup import CATALOG
 from seatserver.changefeed import ChangeFeed
 from seatserver.holds.setup import ENGINE, SWEEPER
 from seatserver.lifecycle import Lifecycle, add_feature, started
+from seatserver.realtime.budget import FanoutBudget
 from seatserver.realtime.commands import Commands
 from seatserver.realtime.rooms import RoomRegistry
 from seatserver.realtime.view import SocketView
@@ -34,7 +35,8 @@ def _wire(app: web.Application) -> Lifecycle:
     settings, engine = app[SETTINGS], app[ENGINE]
     feed = ChangeFeed(app[FEED_REDIS])
     rooms = RoomRegistry(engine, feed, app[CATALOG], app[SWEEPER],
-                         summary_interval_s=settings.summary_interval_s)
+                         summary_interval_s=settings.summary_interval_s,
+                         budget=FanoutBudget(settings.fanout_budget))
     waiters = WaiterRegistry(app[QUEUE], update_s=settings.queue_update_s)
     commands = Commands(engine, rooms, waiters)
     sockets = SocketView(commands, rooms, settings, app[PROXIES], waiters)
