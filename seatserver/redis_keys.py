@@ -109,6 +109,13 @@ def prequeue(showtime: int) -> str:
     return f"qpre:{tag(showtime)}"
 
 
+def queue_seen(showtime: int) -> str:
+    """Sorted set: holder id -> when an instance last saw it connected while
+    it waited (ms, Redis clock); one unseen for the grace when its turn comes
+    has left, and is dropped (waiting/lua/_queue.lua)."""
+    return f"qseen:{tag(showtime)}"
+
+
 def admitter_lock(showtime: int) -> str:
     """String with a lease: the fencing token of the instance whose task
     admits buyers of the showtime (waiting/lua/lead.lua)."""
@@ -119,7 +126,7 @@ def queue_keys(showtime: int) -> list[str]:
     """Every key a waiting-room script may touch, in the order of KEYS in
     waiting/lua/_queue.lua."""
     return [sale(showtime), admissions(showtime), queue(showtime), prequeue(showtime),
-            admitter_lock(showtime)]
+            admitter_lock(showtime), queue_seen(showtime), mine(showtime)]
 
 
 def showtime_keys(showtime: int) -> list[str]:

@@ -43,6 +43,9 @@ class SocketView:
         self.connections: set[Connection] = set()
         # Open sockets per session token on this process (the socket cap).
         self._per_session: dict[str, int] = {}
+        # Open sockets per holder on this process: when the last one closes,
+        # the waiting room hears the buyer has gone (WaiterRegistry.gone).
+        self._per_holder: dict[str, int] = {}
         self.stats = Stats()
 
     # Any session: the role gate resolves it (401 without one) before the upgrade.
@@ -85,23 +88,20 @@ class SocketView:
             await conn.finish()
             return ws
         self._per_session[session] = self._per_session.get(session, 0) + 1
+        self._per_holder[conn.holder] = self._per_holder.get(conn.holder, 0) + 1
         self.connections.add(conn)
         try:
             await self._read(conn, ws)
             await conn.finish()
         finally:
             self.connections.discard(conn)
+            showtimes = conn.showtimes | self._waiters.showtimes_of(conn)
             self._rooms.drop(conn)
             self._waiters.drop(conn)
-            self._release(session)
+            _count_down(self._per_session, session)
+            if not _count_down(self._per_holder, conn.holder) and not conn.read_only:
+                self._waiters.gone(conn.holder, showtimes)
         return ws
-
-    def _release(self, session: str) -> None:
-        left = self._per_session.get(session, 1) - 1
-        if left > 0:
-            self._per_session[session] = left
-        else:
-            self._per_session.pop(session, None)
 
     async def _read(self, conn: Connection, ws: web.WebSocketResponse) -> None:
         async for msg in ws:
@@ -126,3 +126,13 @@ class SocketView:
             return  # not a browser; it proved who it is with its token
         if not origin_allowed(origin, request.host, self._settings.allowed_origins):
             raise Forbidden(f"origin {origin} is not allowed")
+
+
+def _count_down(counts: dict[str, int], key: str) -> int:
+    """One fewer for ``key`` (gone from ``counts`` at none); how many are left."""
+    left = counts.get(key, 1) - 1
+    if left > 0:
+        counts[key] = left
+    else:
+        counts.pop(key, None)
+    return left

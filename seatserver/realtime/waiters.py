@@ -14,15 +14,21 @@ or, for a room paced by its cap alone, the rate seen over the last minute.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from seatserver.background import BackgroundTask
+from seatserver.errors import Unavailable
 from seatserver.protocol import messages as m
 from seatserver.realtime.connection import Connection
 from seatserver.waiting.engine import Place, QueueEngine, RoomStatus
+
+log = logging.getLogger(__name__)
 
 # Seconds of admissions the seen rate is measured over.
 RATE_WINDOW_S = 60.0
@@ -45,6 +51,7 @@ class WaiterRegistry:
         # showtime -> (monotonic s, admissions ever made), for the seen rate
         self._admitted: dict[int, deque[tuple[float, int]]] = {}
         self._task = BackgroundTask.every("waiting room positions", tick_s, self.tick)
+        self._leaving: set[asyncio.Future[None]] = set()
 
     @property
     def waiting(self) -> int:
@@ -55,6 +62,7 @@ class WaiterRegistry:
 
     async def stop(self) -> None:
         await self._task.stop()
+        await asyncio.gather(*self._leaving, return_exceptions=True)
 
     async def enter(self, conn: Connection, showtime: int) -> str:
         """Join ``conn``'s holder to the showtime's waiting room and tell it
@@ -82,6 +90,27 @@ class WaiterRegistry:
     def drop(self, conn: Connection) -> None:
         for showtime in list(self._rooms):
             self.leave(conn, showtime)
+
+    def showtimes_of(self, conn: Connection) -> set[int]:
+        """The showtimes ``conn`` waits in here."""
+        return {showtime for showtime, room in self._rooms.items() if conn in room}
+
+    def gone(self, holder: str, showtimes: Iterable[int]) -> None:
+        """``holder``'s last socket on this process closed: an admission it
+        does not use ends within the presence grace (waiting/lua/leave.lua),
+        so a closed tab does not keep a place among the active buyers. In the
+        background: the socket's handler does not wait on Redis."""
+        for showtime in showtimes:
+            task = asyncio.ensure_future(self._leave(showtime, holder))
+            self._leaving.add(task)
+            task.add_done_callback(self._leaving.discard)
+
+    async def _leave(self, showtime: int, holder: str) -> None:
+        try:
+            await self._queue.leave(showtime, holder)
+        except Unavailable as exc:  # the admission lapses by its lifetime instead
+            log.info("could not shorten the admission of %s in showtime %s: %s",
+                     holder, showtime, exc)
 
     async def tick(self) -> None:
         """Tell every local waiter what changed (one step per showtime)."""

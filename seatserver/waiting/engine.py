@@ -21,6 +21,11 @@ from seatserver.errors import Unavailable
 from seatserver.redis_client import REDIS_DOWN
 from seatserver.waiting.models import SaleSettings
 
+# How long a buyer may be away (no socket) and keep its place in the queue,
+# or an admission it is not using: long enough to reload a page or ride out
+# a reconnect, short enough that those who closed the tab stop taking turns.
+PRESENCE_GRACE_MS = 60_000
+
 State = Literal["open", "admitted", "waiting", "before_sale", "none"]
 
 
@@ -76,6 +81,8 @@ class Step:
     holders: tuple[str, ...] = ()
     active: int = 0
     waiting: int = 0
+    # Buyers whose turn came but who had left (unseen for the grace): dropped.
+    left: int = 0
 
 
 class QueueEngine:
@@ -84,7 +91,7 @@ class QueueEngine:
     def __init__(self, redis: Redis | RedisCluster) -> None:
         self._redis = redis
         self._scripts = {name: redis.register_script(_load(name)) for name in (
-            "configure", "join", "status", "lead", "resign", "admit", "shuffle")}
+            "configure", "join", "status", "lead", "resign", "admit", "shuffle", "leave")}
 
     async def _run(self, name: str, showtime: int, args: Sequence[Any]) -> list[Any]:
         try:
@@ -131,14 +138,20 @@ class QueueEngine:
         return bool(int(reply[2]))
 
     async def admit(self, showtime: int, token: str, lease_ms: int) -> Step:
-        reply = await self._run("admit", showtime, [token, lease_ms])
+        reply = await self._run("admit", showtime, [token, lease_ms, PRESENCE_GRACE_MS])
         state, now = _text(reply[0]), int(reply[1])
         if state == "shuffle":
             return Step(state, now, tuple(_text(h) for h in reply[2]))
         if state == "ok":
             return Step(state, now, tuple(_text(h) for h in reply[2]), int(reply[3]),
-                        int(reply[4]))
+                        int(reply[4]), int(reply[5]))
         return Step(state, now)
+
+    async def leave(self, showtime: int, holder: str) -> int:
+        """``holder``'s last socket here closed: an admission it does not use
+        (no seats held) ends within the grace. When it ends now (ms; 0: none)."""
+        reply = await self._run("leave", showtime, [holder, PRESENCE_GRACE_MS])
+        return int(reply[2])
 
     async def shuffle(self, showtime: int, token: str, order: Sequence[str]) -> str:
         """Open sales with the pre-queue in ``order`` (every member once):

@@ -3,6 +3,7 @@ both encodings, on a real server with its admitter."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,9 +12,12 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestServer
 
+from seatserver import redis_keys
+from seatserver.appkeys import REDIS
 from seatserver.http.roles import Role
 from seatserver.loadgen.client import SeatClient, new_session
 from seatserver.protocol.codecs import BY_PROTOCOL
+from seatserver.waiting.engine import PRESENCE_GRACE_MS
 from tests.admin.conftest import session_of
 from tests.realtime.conftest import ServerFactory
 from tests.support import eventually
@@ -131,3 +135,33 @@ async def test_hostile_queue_messages_are_bad_messages(buyers: list[SeatClient],
 async def test_queueing_for_an_unknown_showtime_is_refused(buyers: list[SeatClient]) -> None:
     ack = await buyers[0].request("queue", showtime=999_999)
     assert (ack["ok"], ack["code"]) == (False, "unknown_showtime")
+
+
+async def test_a_buyer_whose_last_socket_closes_gives_back_its_unused_admission(
+        http: aiohttp.ClientSession, base_url: str, admin_token: str, showtime: int,
+        server: TestServer, buyers: list[SeatClient]) -> None:
+    await set_sale(http, base_url, admin_token, showtime, waiting_room=True,
+                   admission_rate=0, active_cap=5, admission_ttl_s=600)
+    buyer = buyers[0]
+    await buyer.subscribe(showtime)
+    await eventually(lambda: buyer.views[showtime].admitted_until is not None, within=5)
+    redis = server.app[REDIS]
+    key = redis_keys.admissions(showtime)
+    [(holder, whole)] = await redis.zrange(key, 0, -1, withscores=True)  # the one admitted
+    # A second tab of the same buyer: closing one of them is no leaving.
+    other = SeatClient(http, base_url, buyer.token)
+    await other.connect()
+    await other.subscribe(showtime)
+    await other.close()
+    await asyncio.sleep(0.3)
+    assert await redis.zscore(key, holder) == whole
+    await buyer.close()
+
+    async def shortened() -> bool:
+        ends = await redis.zscore(key, holder)
+        return ends is not None and ends < whole - 500_000
+
+    await eventually(shortened, within=5)
+    seconds, micros = await redis.time()
+    now = int(seconds) * 1000 + int(micros) // 1000
+    assert await redis.zscore(key, holder) <= now + PRESENCE_GRACE_MS

@@ -18,10 +18,21 @@
 --                          shuffled pre-queue at -n..-1, then arrivals by seq
 --   KEYS[4] qpre:{st:<id>} zset: holder id -> arrival number, before opening
 --   KEYS[5] ql:{st:<id>}   string, PX lease: the admitting instance's token
+--   KEYS[6] qseen:{st:<id>} zset: holder id -> when an instance last saw it
+--                          connected while it waited (ms; presence)
+--   KEYS[7] mine:{st:<id>} the hold scripts' hash: holder id -> seats it
+--                          holds (read only: a buyer holding seats is busy)
 -- Times are Redis' own clock (TIME), as the hold scripts'.
+--
+-- Presence: a buyer who waits is seen (join.lua, and status.lua on every
+-- tick of the instance it is connected to). One not seen for the grace
+-- (admit.lua's ARGV[3]) when its turn comes has left: it is dropped, not
+-- admitted, and takes no place an active buyer could have. An admitted
+-- buyer whose last socket closes while it holds nothing keeps its
+-- admission for the grace only (leave.lua): time enough to reload the page.
 
-local sale_key, adm_key, queue_key, pre_key, lock_key =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local sale_key, adm_key, queue_key, pre_key, lock_key, seen_key, mine_key =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 

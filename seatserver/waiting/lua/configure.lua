@@ -9,5 +9,7 @@
 redis.call('HSET', sale_key, 'on', ARGV[1], 'open_at', ARGV[2], 'rate', ARGV[3],
            'cap', ARGV[4], 'ttl', ARGV[5])
 local keep = tonumber(ARGV[6])
-for i = 1, 4 do redis.call('PEXPIREAT', KEYS[i], keep) end
+for _, key in ipairs({sale_key, adm_key, queue_key, pre_key, seen_key}) do
+  redis.call('PEXPIREAT', key, keep)
+end
 return {'ok', now}

@@ -11,6 +11,7 @@ local holder = ARGV[1]
 local sale = redis.call('HMGET', sale_key, 'on', 'open_at', 'opened')
 if sale[1] ~= '1' then return {'open', now} end
 local opened = sale[3] == '1'
+redis.call('ZADD', seen_key, now, holder)
 local place = place_of(holder, opened)
 if place[1] == 'none' then
   local seq = redis.call('HINCRBY', sale_key, 'seq', 1)
@@ -20,6 +21,14 @@ if place[1] == 'none' then
     redis.call('ZADD', pre_key, seq, holder)
   end
   place = place_of(holder, opened)
+end
+-- The keys join writes live as long as the settings (configure.lua set
+-- their end; a key that did not exist then got none).
+local keep = redis.call('PTTL', sale_key)
+if keep > 0 then
+  for _, key in ipairs({queue_key, pre_key, seen_key}) do
+    if redis.call('PTTL', key) == -1 then redis.call('PEXPIRE', key, keep) end
+  end
 end
 local waiting = redis.call('ZCARD', queue_key) + redis.call('ZCARD', pre_key)
 return {place[1], now, place[2], waiting}
