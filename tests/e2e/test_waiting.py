@@ -27,7 +27,7 @@ from redis.asyncio import Redis
 from seatserver import redis_keys
 from seatserver.http.roles import Role
 from tests.admin.conftest import session_of
-from tests.e2e.browsing import Browsing, someone_else
+from tests.e2e.browsing import Browsing, Line, someone_else
 from tests.e2e.server import Server, ServerFactory
 from tests.e2e.test_accessibility import serious_findings
 from tests.support import eventually
@@ -251,3 +251,32 @@ async def test_the_waiting_page_has_no_serious_accessibility_findings(
             await expect(picker.page.locator("#waiting-position")).to_have_text(str(place))
             assert await serious_findings(picker.page) == []
 
+
+
+async def test_the_kiosk_shows_the_on_sale_time_and_how_many_wait_without_queueing(
+        browsing: Browsing, start_server: ServerFactory, showtimes: list[int],
+        sale_desk: SaleDesk) -> None:
+    server = start_server(**FAST_QUEUE)
+    showtime = showtimes[0]
+    opens = (datetime.now(UTC) + timedelta(hours=2)).replace(second=0, microsecond=0)
+    await sale_desk.room(server, showtime, cap=100, opens=opens)
+    expected = opens.astimezone(ZONE).strftime("%H:%M")
+    async with AsyncExitStack() as buyers:
+        for _ in range(3):  # in the pre-queue
+            await buyers.enter_async_context(someone_else(server.url, showtime))
+        line = Line()
+        kiosk = await browsing.kiosk(server.url, gate=line)
+        row = kiosk.locator(f'.show[data-showtime="{showtime}"]')
+        sale = row.locator(".show-sale")
+        await expect(sale).to_have_text(re.compile(rf"^On sale at .*{expected} · 3 waiting$"))
+        # The other showtime has neither: no line at all.
+        await expect(kiosk.locator(f'.show[data-showtime="{showtimes[1]}"] .show-sale')
+                     ).to_be_hidden()
+
+        await buyers.enter_async_context(someone_else(server.url, showtime))
+        await expect(sale).to_have_text(re.compile(r"· 4 waiting$"), timeout=20_000)
+    # The kiosk asked by HTTP and only watched: it never queued.
+    assert all(frame.get("op") != "queue" for frame in line.sent())
+    async with aiohttp.ClientSession() as http, \
+            http.get(f"{server.url}/api/showtimes/{showtime}/queue") as resp:
+        assert (await resp.json())["waiting"] == 4
