@@ -27,9 +27,10 @@ from redis.asyncio import Redis
 from seatserver import redis_keys
 from seatserver.http.roles import Role
 from tests.admin.conftest import session_of
-from tests.e2e.browsing import Browsing, Line, someone_else
+from tests.e2e.browsing import Browsing, Line, Shop, someone_else
 from tests.e2e.server import Server, ServerFactory
 from tests.e2e.test_accessibility import serious_findings
+from tests.e2e.test_admin import log_in_as_admin, scheduled, venue
 from tests.support import eventually
 
 # Positions every second (the default is every 3 s): tests wait less.
@@ -280,3 +281,78 @@ async def test_the_kiosk_shows_the_on_sale_time_and_how_many_wait_without_queuei
     async with aiohttp.ClientSession() as http, \
             http.get(f"{server.url}/api/showtimes/{showtime}/queue") as resp:
         assert (await resp.json())["waiting"] == 4
+
+
+async def test_the_admin_sets_a_sale_in_the_theaters_time_and_bad_input_is_named_by_field(
+        shop: Shop) -> None:
+    # A showtime of the test's own, in a database of its own.
+    title, _, _, theater_id = await venue(shop.database_url)
+    showtime = await scheduled(shop.database_url, theater_id, title)
+    server = shop.server()
+    page = await log_in_as_admin(shop.browsing, server.url)
+    await page.locator("#showtime-list li", has_text=re.compile(rf"^{showtime} · ")
+                       ).get_by_role("button", name="Sale").click()
+    form = page.locator("#sale-form")
+    await expect(form.get_by_role("heading")).to_have_text(
+        f"Sale of showtime {showtime} ({title})")
+    await expect(page.locator("#sale-source")).to_have_text("Now: the deployment's defaults.")
+    rate, cap, ttl = (form.get_by_label(re.compile(name)) for name in (
+        "Admission rate", "Active buyers at once", "An admission lasts unused"))
+    save = form.get_by_role("button", name="Save sale settings")
+
+    async def error_of(field: str) -> str:
+        return await form.locator(f'.field-error[data-for="{field}"]').inner_text()
+
+    # Refused here, each field saying what is wrong with it.
+    await rate.fill("12\x00")
+    await cap.fill("9" * 40)
+    await ttl.fill("\u0661\u0662\u0660")  # 120 in Arabic-Indic digits
+    await save.click()
+    assert await error_of("admission_rate") == "use the digits 0 to 9 only"
+    assert await error_of("active_cap") == "that number is far too large"
+    assert await error_of("admission_ttl_s") == "use the digits 0 to 9 only"
+    await expect(rate).to_have_attribute("aria-invalid", "true")
+    await expect(rate).to_be_focused()
+    await rate.fill("")
+    await save.click()
+    assert await error_of("admission_rate") == "enter a whole number (0 for none)"
+
+    # Refused by the API (422 naming the field), shown at the field.
+    await rate.fill("2000000")
+    await cap.fill("0")
+    await ttl.fill("600")
+    await save.click()
+    await expect(form.locator('.field-error[data-for="admission_rate"]')).to_contain_text(
+        "less than or equal to 1000000")
+    await rate.fill("0")
+    await ttl.fill("5")
+    await save.click()
+    await expect(form.locator('.field-error[data-for="admission_ttl_s"]')).to_contain_text(
+        "greater than or equal to 60")
+    await ttl.fill("600")
+    await form.get_by_label("Waiting room").check()
+    await save.click()  # a room nobody is ever let out of
+    await expect(form.locator(".form-error")).to_contain_text("a waiting room needs")
+    await expect(page.locator("#sale-source")).to_have_text("Now: the deployment's defaults.")
+
+    # Saved: in the theater's time (Berlin, UTC+1 in January), said in words.
+    await form.get_by_label(re.compile("On sale at")).fill("2030-01-15T10:00")
+    await rate.fill("120")
+    await cap.fill("50")
+    await save.click()
+    confirmation = form.get_by_role("status")
+    await expect(confirmation).to_contain_text(f"Saved for showtime {showtime}")
+    await expect(confirmation).to_contain_text("10:00")
+    await expect(confirmation).to_contain_text("120 buyers a minute, at most 50 active at once")
+    await expect(page.locator("#sale-source")).to_have_text("Now: this showtime's own settings.")
+    answer = await (await page.request.get(
+        f"{server.url}/api/admin/showtimes/{showtime}/sale")).json()
+    assert answer["on_sale_at"] == "2030-01-15T09:00:00+00:00"
+    assert (answer["waiting_room"], answer["admission_rate"], answer["active_cap"]) == (
+        True, 120, 50)
+
+    await form.get_by_role("button", name="Reset to defaults").click()
+    await expect(confirmation).to_contain_text("back to the defaults")
+    await expect(page.locator("#sale-source")).to_have_text("Now: the deployment's defaults.")
+    await expect(form.get_by_label("Waiting room")).not_to_be_checked()
+    await expect(form.get_by_label(re.compile("On sale at"))).to_have_value("")
