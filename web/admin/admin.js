@@ -8,6 +8,7 @@ import {
   clearErrors, done, edit, formParts, list, moneyPreview, number, onSubmit, optional, options,
   remove, row, rowsOr, save, showError,
 } from "./forms.js";
+import { openSale } from "./sale.js";
 
 const state = {
   theaters: [], movies: [],
@@ -178,6 +179,7 @@ async function loadShowtimes() {
       formatStart(s.starts_at, s.theater.time_zone)} · ${priceList(s.prices) || "no prices"}`, [
       ["Edit", () => editShowtime(s)],
       ["Prices", () => openPrices(s)],
+      ["Sale", () => openSale(s)],
       ["Delete", () => remove(showtimeForm, `/api/admin/showtimes/${s.id}`,
         `showtime ${s.id} (${s.movie.title})`, async () => {
           if (state.priced?.id === s.id) $("#override-form").hidden = true;

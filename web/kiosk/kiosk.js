@@ -7,7 +7,9 @@
 // Nobody touches a kiosk, so it looks after itself: it reconnects forever,
 // says when its figures may be out of date, refreshes its showtime list as
 // the day goes on, and picks up a new deploy by reloading at a quiet moment.
-// It only ever reads: it never holds a seat.
+// It only ever reads: it never holds a seat, and never queues in a waiting
+// room (its on-sale times and queue lengths come from the public
+// /api/showtimes/{id}/queue, polled).
 
 import { ensureSession, getJSON, HttpError } from "../shared/api.js";
 import { $, element } from "../shared/dom.js";
@@ -36,7 +38,11 @@ const SVG = "http://www.w3.org/2000/svg";
 // The map's legend counts the seats whose holds lapse within this long.
 const FREEING_WITHIN_MS = 5 * 60000;
 const FREEING_CHECK_MS = 5000;
+// How often a showtime with an on-sale time or a waiting room is asked how
+// many wait (others are looked at again with the showtime list).
+const SALE_POLL_MS = 15000;
 const params = new URLSearchParams(location.search);
+const counts = new Intl.NumberFormat(document.documentElement.lang || "en");
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -65,6 +71,73 @@ export function availability(free, total) {
   if (free <= 0) return "sold-out";
   if (free <= Math.max(FEW_LEFT_MIN, Math.ceil(total * FEW_LEFT_SHARE))) return "few";
   return "ok";
+}
+
+/**
+ * A showtime's sale, as /api/showtimes/{id}/queue says it.
+ * @typedef {{on_sale_at: string | null, waiting_room: boolean, waiting: number}} Sale
+ */
+
+/**
+ * "On sale at 10:00 · 3,412 waiting" (in the theater's time zone); "" for a
+ * showtime on sale with no waiting room.
+ * @param {Sale | undefined} sale
+ * @param {string | undefined} zone
+ */
+export function saleLine(sale, zone) {
+  if (!sale) return "";
+  const parts = [];
+  const at = sale.on_sale_at ? new Date(sale.on_sale_at) : null;
+  if (at && at.getTime() > Date.now()) {
+    const today = dayKey(at, zone) === dayKey(new Date(), zone);
+    parts.push(`On sale at ${today ? formatTime(at, zone)
+      : formatStart(at.toISOString(), zone)}`);
+  }
+  if (sale.waiting_room) parts.push(`${counts.format(sale.waiting)} waiting`);
+  return parts.join(" · ");
+}
+
+/** Is there anything about this sale worth asking about again soon? */
+function gated(sale) {
+  return Boolean(sale && (sale.waiting_room
+    || (sale.on_sale_at && Date.parse(sale.on_sale_at) > Date.now())));
+}
+
+/**
+ * The sales of the showtimes on the board, asked over HTTP (a kiosk must not
+ * join a queue): all of them when the list changes, the gated ones often.
+ */
+class SaleWatch {
+  /** @param {(id: number) => void} onChange */
+  constructor(onChange) {
+    this.onChange = onChange;
+    /** @type {Map<number, Sale>} */
+    this.sales = new Map();
+    /** @type {number[]} */
+    this.ids = [];
+    this.timer = setInterval(() => this.poll(false), SALE_POLL_MS);
+  }
+
+  /** @param {number[]} ids */
+  watch(ids) {
+    this.ids = ids;
+    for (const id of this.sales.keys()) if (!ids.includes(id)) this.sales.delete(id);
+    this.poll(true);
+  }
+
+  /** @param {boolean} all */
+  async poll(all) {
+    await Promise.all(this.ids.filter((id) => all || gated(this.sales.get(id))).map(async (id) => {
+      try {
+        const { body } = await getJSON(`/api/showtimes/${id}/queue`);
+        if (!this.ids.includes(id)) return;
+        this.sales.set(id, body);
+        this.onChange(id);
+      } catch {
+        // down, or an older server: the last figure stands until the next poll
+      }
+    }));
+  }
 }
 
 const AVAILABILITY_WORDS = { "sold-out": "Sold out", few: "Few left", ok: "Available" };
@@ -162,6 +235,7 @@ class ShowtimeBoard {
     this.showtimes = new Map();
     this.summaries = new Map();
     this.rows = new Map();
+    this.sales = new SaleWatch((id) => this.fill(id));
   }
 
   async start() {
@@ -195,6 +269,7 @@ class ShowtimeBoard {
     }
     this.showtimes = new Map(picked.map((s) => [s.id, s]));
     this.render(picked, all);
+    this.sales.watch(picked.map((s) => s.id));
   }
 
   /** The next showtimes, today's first: as many as the board has room for. */
@@ -260,6 +335,9 @@ class ShowtimeBoard {
     const facts = [showtime.screen.name, `${showtime.movie.runtime_min} min`];
     if (showtime.movie.certificate) facts.push(`rated ${showtime.movie.certificate}`);
     main.append(element("p", "show-facts", facts.join(" · ")));
+    const sale = element("p", "show-sale");
+    sale.hidden = true;
+    main.append(sale);
     const types = element("ul", "show-types");
     types.setAttribute("aria-label", "Free seats by type");
     const badge = element("p", "show-badge");
@@ -280,6 +358,11 @@ class ShowtimeBoard {
     const summary = this.summaries.get(id);
     const types = row.querySelector(".show-types");
     const badge = row.querySelector(".show-badge");
+    /** @type {HTMLElement} */
+    const sale = row.querySelector(".show-sale");
+    const line = saleLine(this.sales.sales.get(id), showtime.theater.time_zone);
+    if (sale.textContent !== line) sale.textContent = line;
+    sale.hidden = !line;
     if (!summary) {
       types.replaceChildren(element("li", "type type-waiting", "…"));
       badge.textContent = "";
@@ -350,6 +433,13 @@ class MapBoard {
     $("#board-subtitle").textContent = `${formatStart(detail.starts_at, zone,
       { weekday: "long", month: "long" })} · ${detail.screen.name}`;
     document.title = `${detail.movie.title} · seats`;
+    const saleBox = $("#board-sale");
+    this.sales = new SaleWatch(() => {
+      const line = saleLine(this.sales.sales.get(this.showtimeId), zone);
+      if (saleBox.textContent !== line) saleBox.textContent = line;
+      saleBox.hidden = !line;
+    });
+    this.sales.watch([this.showtimeId]);
     this.draw(detail);
     this.socket.subscribe(this.showtimeId, { onFrame: (frame) => this.onFrame(frame) });
     setInterval(() => this.countFreeing(), FREEING_CHECK_MS);

@@ -21,9 +21,13 @@ import { BestPanel } from "./best.js";
 import { Checkout } from "./checkout.js";
 import { SeatList } from "./list.js";
 import { lookWords, seatLabel, SeatMap } from "./map.js";
+import { roughWait, WaitingPage } from "./waiting.js";
 
 // Changes made by other people are summed up for screen readers at most this often.
 const DIGEST_EVERY_MS = 20000;
+const LAPSED = "Your turn to choose seats ended because no seat was held for a while, so you "
+  + "have joined the queue again, at the back.";
+const LONGEST_TIMER_MS = 2 ** 31 - 1;
 
 class Picker {
   constructor(showtimeId) {
@@ -37,12 +41,21 @@ class Picker {
     this.noticeBox = new Notice($("#notice"));
     this.othersChanged = 0;
     this.wasLive = false;
+    // "map": seats followed and shown; "queue": in the waiting room, seats
+    // not followed; "before_sale": seats followed, but not on sale until opensAt.
+    this.mode = "map";
+    this.following = false;
+    this.wasAdmitted = false;
+    /** @type {number | null} the on-sale time (ms, server clock), when known */
+    this.opensAt = null;
+    this.saleTimer = 0;
   }
 
   async start() {
     installSprite();
     // Signing up or logging in keeps the seats held here; come back to them after.
     /** @type {HTMLAnchorElement} */ ($("#account-link")).href = `/account?next=${encodeURIComponent(location.pathname)}`;
+    const sale = this.loadSale();
     const detail = await this.load();
     if (!detail.seats.length) {
       this.fail("This showtime has no seat map yet.");
@@ -96,10 +109,11 @@ class Picker {
     setInterval(() => this.showTip(), 1000);
 
     this.socket = new SeatSocket({ onStatus: (status, detail) => this.showStatus(status, detail) });
-    this.socket.subscribe(this.showtimeId, {
-      onFrame: (frame) => this.onFrame(frame),
-      onRefused: (ack) => this.notice(`This showtime cannot be followed live: ${ack.message}`),
+    this.waitingPage = new WaitingPage($("#waiting"), {
+      clock: this.clock, timeZone: detail.theater.time_zone,
+      announce: (text) => this.announcer.say(text),
     });
+    this.enterSale(await sale);
     await ensureSession().catch((error) => {
       // Otherwise the socket renews it if need be.
       if (error instanceof HttpError && error.code === "rate_limited") this.sessionRefused(error);
@@ -138,6 +152,152 @@ class Picker {
         await new Promise((resolve) => setTimeout(resolve, Math.min(15000, 1000 * 2 ** attempt)));
       }
     }
+  }
+
+  /**
+   * The showtime's on-sale time and whether it has a waiting room; null when
+   * that cannot be told (the subscribe's ack says so anyway).
+   * @returns {Promise<{waiting_room: boolean, on_sale_at: string | null} | null>}
+   */
+  async loadSale() {
+    try {
+      return (await getJSON(`/api/showtimes/${this.showtimeId}/queue`)).body;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Wait in the waiting room (its page, no seat updates: a waiting buyer
+   * costs the server nothing per seat change), or follow the seats.
+   * @param {{waiting_room: boolean, on_sale_at: string | null} | null} sale
+   */
+  enterSale(sale) {
+    const opensAt = sale?.on_sale_at ? Date.parse(sale.on_sale_at) : NaN;
+    this.opensAt = Number.isNaN(opensAt) ? null : opensAt;
+    if (sale?.waiting_room) this.queueUp();
+    else this.follow();
+  }
+
+  /** Follow the seats and show the map (or, before the on-sale time, when it opens). */
+  follow() {
+    if (!this.following) {
+      this.following = true;
+      this.socket.subscribe(this.showtimeId, {
+        onFrame: (frame) => this.onFrame(frame),
+        onAck: (ack) => this.subscribed(ack),
+        onRefused: (ack) => this.notice(`This showtime cannot be followed live: ${ack.message}`),
+      });
+    }
+    if (this.opensAt !== null && this.opensAt > this.clock.now()) this.beforeSale();
+    else this.showMap();
+  }
+
+  /** A subscribe's ack: one that puts us in the queue (an admission lapsed meanwhile). */
+  subscribed(ack) {
+    if (ack.queue === "waiting" || ack.queue === "before_sale") {
+      this.queueUp(this.wasAdmitted ? LAPSED : "");
+    }
+  }
+
+  /**
+   * To the waiting room: the waiting page instead of the map until admitted.
+   * @param {string} [reason] why, when the buyer was choosing seats a moment ago
+   */
+  queueUp(reason = "") {
+    if (this.mode === "queue") return;
+    this.mode = "queue";
+    clearTimeout(this.saleTimer);
+    if (this.following) {
+      this.socket.unsubscribe(this.showtimeId);
+      this.following = false;
+    }
+    this.hideAdvice();
+    this.waitingPage.reset(reason);
+    this.waitingPage.joining();
+    $("#main").hidden = true;
+    this.socket.queue(this.showtimeId, {
+      onFrame: (frame) => this.onQueueFrame(frame),
+      onState: (state) => {
+        if (state === "open") {
+          // No waiting room (any more): the seats, or when they go on sale.
+          this.socket.leaveQueue(this.showtimeId);
+          this.mode = "map";
+          this.follow();
+        } else if (state === "admitted") {
+          this.admitted(null); // its frame came first; in case it did not
+        }
+      },
+      onRefused: (ack) => {
+        this.waitingPage.hide();
+        this.fail(`This showtime cannot be queued for: ${ack.message ?? ack.code}`);
+      },
+    });
+  }
+
+  /** @param {any} frame a `queue` or `admitted` frame */
+  onQueueFrame(frame) {
+    if (frame.t === "admitted") this.admitted(frame);
+    else if (frame.t === "queue" && this.mode === "queue") this.waitingPage.show(frame);
+  }
+
+  /**
+   * Our turn: the map, said aloud, with the time the admission lasts unused.
+   * @param {{expires_at?: number} | null} frame
+   */
+  admitted(frame) {
+    this.wasAdmitted = true;
+    if (this.mode !== "queue") return; // already choosing
+    this.socket.leaveQueue(this.showtimeId);
+    this.mode = "map";
+    this.follow();
+    const left = typeof frame?.expires_at === "number"
+      ? roughWait((frame.expires_at - this.clock.now()) / 1000) : null;
+    this.notice("It is your turn: choose your seats."
+      + (left ? ` Hold a seat within ${left}, or your turn passes to the next person; `
+        + "each seat you hold gives you more time." : ""), "info");
+    $("#map-heading").focus();
+  }
+
+  /** Not on sale yet (no waiting room): its time on the waiting page, then the map. */
+  beforeSale() {
+    const opensAt = this.opensAt ?? 0;
+    if (this.mode !== "before_sale") {
+      this.mode = "before_sale";
+      this.waitingPage.reset();
+      $("#main").hidden = true;
+      this.waitingPage.show({ state: "before_sale", position: null, waiting: null,
+        eta_s: null, opens_at: opensAt });
+    }
+    clearTimeout(this.saleTimer);
+    this.saleTimer = setTimeout(() => {
+      if (this.mode !== "before_sale") return;
+      if (this.clock.now() < opensAt) {
+        this.beforeSale(); // a timer cut short by its longest delay
+        return;
+      }
+      this.showMap();
+      this.notice("Tickets are on sale now: choose your seats.", "info");
+      $("#map-heading").focus();
+    }, Math.min(LONGEST_TIMER_MS, opensAt - this.clock.now() + 250));
+  }
+
+  showMap() {
+    this.mode = "map";
+    this.waitingPage.hide();
+    $("#main").hidden = false;
+  }
+
+  /**
+   * A hold refused `not_admitted`: our admission lapsed (or the waiting room
+   * was turned on, or it is before the on-sale time). Back to waiting.
+   * @param {any} ack
+   */
+  notAdmitted(ack) {
+    if (typeof ack.opens_at === "number" && ack.opens_at > 0) this.opensAt = ack.opens_at;
+    const early = this.opensAt !== null && this.opensAt > this.clock.now();
+    this.queueUp(early ? "" : this.wasAdmitted ? LAPSED
+      : "Seats can be held only once it is your turn.");
   }
 
   /** Too many new visits from this internet connection: say why nothing can be held yet. */
@@ -190,6 +350,10 @@ class Picker {
   }
 
   onFrame(frame) {
+    if (frame.t === "queue" || frame.t === "admitted") {
+      this.onQueueFrame(frame);
+      return;
+    }
     if (frame.t === "snapshot") {
       const { changed, lost } = this.board.applySnapshot(frame);
       this.map.refresh(changed);
@@ -378,6 +542,10 @@ class Picker {
    */
   holdRefused(ack, ids) {
     const lone = (Array.isArray(ack.seats) ? ack.seats : []).filter((s) => this.board.seats.has(s));
+    if (ack.code === "not_admitted") {
+      this.notAdmitted(ack);
+      return;
+    }
     if (ack.code === "would_orphan" && lone.length) {
       this.explainOrphan(ids, lone);
       return;
@@ -459,6 +627,7 @@ class Picker {
         + "any seats held for you once it is back.");
       return null;
     }
+    if (!ack.ok && ack.code === "not_admitted") this.notAdmitted(ack);
     if (ack.ok && Array.isArray(ack.seats)) {
       const ids = ack.seats.filter((id) => this.board.seats.has(id));
       for (const id of ids) this.board.holdAccepted(id, ack.expires_at, ack.offset, ack.epoch);
@@ -583,7 +752,8 @@ class Picker {
     $("#map").classList.toggle("stale", status !== "live");
     if (!changed) return;
     if (status === "live" && this.wasLive) {
-      this.announcer.say("Connection back. The seat map is up to date.");
+      this.announcer.say(this.mode === "queue" ? "Connection back. You kept your place in "
+        + "the queue." : "Connection back. The seat map is up to date.");
     } else if (status === "reconnecting" && this.wasLive) {
       this.announcer.say("Connection lost. Reconnecting…");
     }

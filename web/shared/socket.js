@@ -8,6 +8,9 @@
 // `ref`, and reports its state as "connecting", "live", "reconnecting" or
 // "offline". Frames of a showtime go to that subscription's handler in offset
 // order; a repeated or older update is dropped here, never applied twice.
+// A showtime's waiting room is joined with `queue` (again on every connect:
+// the place belongs to the session, so it is kept); its `queue` and
+// `admitted` frames go to that registration.
 
 import { newSession, serverAnswers } from "./api.js";
 import { isAfter, parseOffset } from "./offsets.js";
@@ -36,6 +39,13 @@ export class RequestTimeout extends Error {
  * @typedef {{changed: boolean, downSince: number | null, retryAt: number}} StatusDetail
  */
 
+/**
+ * A waiting room followed with `queue` (SeatSocket.queue).
+ * @typedef {{showtime: number, onFrame: (frame: any) => void,
+ *   onState: (state: string) => void, onRefused: (ack: any) => void,
+ *   refusals: number, retryTimer: any}} QueueRegistration
+ */
+
 export class SeatSocket {
   /**
    * @param {object} [options]
@@ -56,6 +66,8 @@ export class SeatSocket {
     this.requestTimeoutMs = requestTimeoutMs;
     this.status = "connecting";
     this.subscriptions = new Map();
+    /** @type {Map<number, QueueRegistration>} */
+    this.queues = new Map();
     this.waiting = new Map();
     this.nextRef = 1;
     this.failures = 0;
@@ -82,12 +94,14 @@ export class SeatSocket {
 
   /**
    * Join a showtime's room (now, and again after every reconnect).
-   * `onFrame(frame)` gets its snapshots, updates and summaries;
+   * `onFrame(frame)` gets its snapshots, updates and summaries (and the
+   * waiting room's frames, unless `queue` registered for them);
+   * `onAck(ack)` each accepted subscribe (a waiting room's says `queue`);
    * `onRefused(ack)` a refused subscribe (e.g. unknown_showtime).
    */
-  subscribe(showtime, { view = "seats", onFrame, onRefused = () => {} }) {
+  subscribe(showtime, { view = "seats", onFrame, onAck = (_ack) => {}, onRefused = () => {} }) {
     const subscription = {
-      showtime, view, onFrame, onRefused, offset: null, position: null, epoch: null,
+      showtime, view, onFrame, onAck, onRefused, offset: null, position: null, epoch: null,
       wantSnapshot: false, resyncing: false, refusals: 0, retryTimer: 0,
     };
     this.subscriptions.set(showtime, subscription);
@@ -100,6 +114,49 @@ export class SeatSocket {
     if (this.subscriptions.delete(showtime) && this.isOpen()) {
       this.request("unsubscribe", { showtime }).catch(() => {});
     }
+  }
+
+  /**
+   * Wait in a showtime's waiting room without its seat updates: `queue` now
+   * and after every reconnect. `onState(state)` gets each ack's `queue`
+   * ("open", "admitted", "waiting" or "before_sale"), `onFrame` the `queue`
+   * and `admitted` frames, `onRefused(ack)` a refusal that is a "no".
+   * @param {number} showtime
+   * @param {Omit<QueueRegistration, "showtime" | "refusals" | "retryTimer">} handlers
+   */
+  queue(showtime, { onFrame, onState, onRefused }) {
+    this.leaveQueue(showtime);
+    /** @type {QueueRegistration} */
+    const registration = { showtime, onFrame, onState, onRefused, refusals: 0, retryTimer: 0 };
+    this.queues.set(showtime, registration);
+    if (this.isOpen()) this.sendQueue(registration);
+  }
+
+  /** Stop following the waiting room (the server keeps the place; nothing to send). */
+  leaveQueue(showtime) {
+    clearTimeout(this.queues.get(showtime)?.retryTimer);
+    this.queues.delete(showtime);
+  }
+
+  /** @param {QueueRegistration} registration */
+  sendQueue(registration) {
+    const ws = this.ws;
+    const current = () => this.queues.get(registration.showtime) === registration;
+    this.request("queue", { showtime: registration.showtime }).then((ack) => {
+      if (!current()) return;
+      if (ack.ok) {
+        registration.refusals = 0;
+        registration.onState(ack.queue);
+      } else if (TRANSIENT.has(ack.code)) {
+        registration.refusals += 1;
+        registration.retryTimer = setTimeout(() => {
+          if (this.ws === ws && this.isOpen() && current()) this.sendQueue(registration);
+        }, this.backoff(registration.refusals));
+      } else {
+        this.queues.delete(registration.showtime);
+        registration.onRefused(ack);
+      }
+    }, () => {}); // a lost connection queues again on the next one
   }
 
   /**
@@ -145,6 +202,7 @@ export class SeatSocket {
     ws.onopen = () => {
       opened = true;
       for (const subscription of this.subscriptions.values()) this.sendSubscribe(subscription);
+      for (const registration of this.queues.values()) this.sendQueue(registration);
       if (this.subscriptions.size === 0) this.becameLive();
       this.pingTimer = setInterval(() => this.ping(), this.pingEveryMs);
     };
@@ -182,6 +240,7 @@ export class SeatSocket {
         subscription.wantSnapshot = false;
         subscription.refusals = 0;
         subscription.live = true;
+        subscription.onAck(ack);
       } else if (TRANSIENT.has(ack.code)) {
         // Not live yet: ask again on this connection (a new one asks anyway).
         subscription.refusals += 1;
@@ -224,6 +283,11 @@ export class SeatSocket {
       }
       return;
     }
+    const registration = this.queues.get(frame.showtime);
+    if (registration && (frame.t === "queue" || frame.t === "admitted")) {
+      registration.onFrame(frame);
+      return;
+    }
     const subscription = this.subscriptions.get(frame.showtime);
     if (!subscription) return;
     const position = parseOffset(frame.offset);
@@ -260,6 +324,7 @@ export class SeatSocket {
       subscription.live = false;
       clearTimeout(subscription.retryTimer);
     }
+    for (const registration of this.queues.values()) clearTimeout(registration.retryTimer);
     for (const waiting of this.waiting.values()) {
       clearTimeout(waiting.timer);
       waiting.reject(new ConnectionLost());
