@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from seatserver.errors import BadMessage, CodedError
@@ -40,6 +40,9 @@ class Subscribe(_Message):
     # ``since`` without one is checked as before epochs existed.
     epoch: Annotated[StrictStr, Field(max_length=64)] | None = None
     view: Literal["seats", "summary"] = "seats"
+    # False: watch the seats without joining the showtime's waiting room (a
+    # lobby board on a guest session); such a watcher cannot hold either.
+    queue: StrictBool = True
 
 
 class Unsubscribe(_Message):

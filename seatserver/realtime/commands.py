@@ -87,8 +87,9 @@ class Commands:
             case m.Subscribe():
                 resumed = await self._rooms.subscribe(conn, msg.showtime, msg.since,
                                                       msg.view, msg.epoch)
-                # A buyer looking at the seats queues for them (kiosks only watch).
-                if msg.view == "seats" and not conn.read_only:
+                # A buyer looking at the seats queues for them (kiosks, and
+                # boards that say so, only watch).
+                if msg.view == "seats" and msg.queue and not conn.read_only:
                     state = await self._waiters.enter(conn, msg.showtime)
                     if state != "open":
                         return m.ack_ok(msg.ref, showtime=msg.showtime, resumed=resumed,

@@ -165,3 +165,27 @@ async def test_a_buyer_whose_last_socket_closes_gives_back_its_unused_admission(
     seconds, micros = await redis.time()
     now = int(seconds) * 1000 + int(micros) // 1000
     assert await redis.zscore(key, holder) <= now + PRESENCE_GRACE_MS
+
+
+async def test_a_board_watching_with_queue_false_takes_no_place(
+        http: aiohttp.ClientSession, base_url: str, admin_token: str, showtime: int,
+        seats: list[str], buyers: list[SeatClient]) -> None:
+    await set_sale(http, base_url, admin_token, showtime, waiting_room=True,
+                   admission_rate=0, active_cap=1, admission_ttl_s=600)
+    board, buyer = buyers[0], buyers[1]
+    ack = await board.request("subscribe", showtime=showtime, queue=False)
+    assert ack["ok"] and "queue" not in ack
+    assert any(f["t"] == "snapshot" for f in board.frames)
+    assert (await buyer.request("queue", showtime=showtime))["queue"] in ("waiting", "admitted")
+    await eventually(lambda: frames(buyer, "admitted") != [], within=5)  # the board was not ahead
+    refused = await board.hold(showtime, [seats[0]])
+    assert refused["code"] == "not_admitted"
+    async with http.get(f"{base_url}/api/showtimes/{showtime}/queue") as resp:
+        assert (await resp.json())["waiting"] == 0
+
+
+@pytest.mark.parametrize("value", ["false", 0, None, [], {}])
+async def test_a_queue_field_that_is_not_a_boolean_is_a_bad_message(
+        showtime: int, buyers: list[SeatClient], value: Any) -> None:
+    ack = await buyers[0].request("subscribe", showtime=showtime, queue=value)
+    assert (ack["t"], ack["code"]) == ("error", "bad_message")

@@ -441,7 +441,9 @@ class MapBoard {
     });
     this.sales.watch([this.showtimeId]);
     this.draw(detail);
-    this.socket.subscribe(this.showtimeId, { onFrame: (frame) => this.onFrame(frame) });
+    // A board watches: on a guest session it must not take a place in a waiting room.
+    this.socket.subscribe(this.showtimeId, { queue: false,
+                                             onFrame: (frame) => this.onFrame(frame) });
     setInterval(() => this.countFreeing(), FREEING_CHECK_MS);
   }
 

@@ -98,10 +98,13 @@ export class SeatSocket {
    * waiting room's frames, unless `queue` registered for them);
    * `onAck(ack)` each accepted subscribe (a waiting room's says `queue`);
    * `onRefused(ack)` a refused subscribe (e.g. unknown_showtime).
+   * `queue: false` watches the seats without joining a waiting room (boards).
    */
-  subscribe(showtime, { view = "seats", onFrame, onAck = (_ack) => {}, onRefused = () => {} }) {
+  subscribe(showtime, { view = "seats", queue = true, onFrame, onAck = (_ack) => {},
+                        onRefused = () => {} }) {
     const subscription = {
-      showtime, view, onFrame, onAck, onRefused, offset: null, position: null, epoch: null,
+      showtime, view, queue, onFrame, onAck, onRefused, offset: null, position: null,
+      epoch: null,
       wantSnapshot: false, resyncing: false, refusals: 0, retryTimer: 0,
     };
     this.subscriptions.set(showtime, subscription);
@@ -229,6 +232,7 @@ export class SeatSocket {
 
   sendSubscribe(subscription) {
     const fields = { showtime: subscription.showtime, view: subscription.view };
+    if (!subscription.queue) fields.queue = false;
     if (subscription.offset !== null && !subscription.wantSnapshot) {
       fields.since = subscription.offset;
       if (subscription.epoch !== null) fields.epoch = subscription.epoch;
