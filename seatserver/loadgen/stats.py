@@ -27,6 +27,7 @@ METRICS: dict[str, str] = {
     "fanout": "fan-out delay: the server's stamp (ts) of an update to its receipt",
     "checkout": "checkout: booking requested to the payment's outcome seen",
     "connect": "connect: guest session, WebSocket upgrade and first snapshot",
+    "queue": "queue wait: joined a waiting room to told it was admitted",
 }
 PERCENTILES = (50.0, 90.0, 99.0, 99.9)
 

@@ -15,7 +15,7 @@ import random
 import signal
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event as StopEvent
 from typing import Any
@@ -24,7 +24,14 @@ import aiohttp
 
 from seatserver.loadgen.buyer import Budget, Buyer, Kiosk, Person, Shared, now_ms
 from seatserver.loadgen.finalview import ViewCheck, compare_all
-from seatserver.loadgen.ledger import CheckoutRecord, Grant, Ledger, Unanswered
+from seatserver.loadgen.ledger import (
+    CheckoutRecord,
+    Grant,
+    Ledger,
+    NotAdmitted,
+    Unanswered,
+    Wait,
+)
 from seatserver.loadgen.options import LoadOptions
 from seatserver.loadgen.seatmap import SeatPicker, ShowtimePlan
 from seatserver.loadgen.stats import Recorder, Tick
@@ -60,6 +67,9 @@ class WorkerResult:
     never_connected: int  # of those, how many never got connected
     stop_ms: float
     wind_down_s: float
+    waits: list[Wait] = field(default_factory=list)
+    not_admitted: list[NotAdmitted] = field(default_factory=list)
+    clock_ahead_ms: float = 0.0
 
 
 def main(plan: WorkerPlan, queue: Queue[Any], stop: StopEvent) -> None:
@@ -113,13 +123,12 @@ class Worker:
 
     async def _arrive(self, people: list[Person], tasks: dict[Person, asyncio.Task[None]]
                       ) -> None:
-        """Start each person at its arrival time: client i at i / rate seconds."""
-        rate = self.plan.options.arrival_rate
+        """Start each person at its arrival time (``LoadOptions.arrival_s``)."""
         kiosk_count = len(self.plan.kiosks)
         for n, person in enumerate(people):
-            if isinstance(person, Buyer) and rate > 0:
+            if isinstance(person, Buyer):
                 number = self.plan.clients[n - kiosk_count]
-                delay = self.plan.started + number / rate - time.time()
+                delay = self.plan.started + self.plan.options.arrival_s(number) - time.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
             tasks[person] = asyncio.create_task(person.run())
@@ -160,7 +169,9 @@ class Worker:
             views=views, violations=shared.violations, error_frames=shared.error_frames,
             clients=len(buyers), arrived=sum(1 for b in buyers if b in tasks),
             never_connected=sum(1 for b in buyers if b in tasks and not b.ever_connected),
-            stop_ms=stop_ms, wind_down_s=time.monotonic() - stopped)
+            stop_ms=stop_ms, wind_down_s=time.monotonic() - stopped, waits=self.ledger.waits,
+            not_admitted=self.ledger.not_admitted,
+            clock_ahead_ms=self.recorder.clock_ahead_ms or 0.0)
 
     async def _quiet(self) -> None:
         """Wait until no update has arrived for a moment (bounded)."""
