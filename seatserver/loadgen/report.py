@@ -109,6 +109,15 @@ def queue_line(queue: dict[str, Any]) -> str:
             f"arrivals admitted out of turn {fifo}")
 
 
+def cpu_line(cpu: dict[str, Any]) -> str:
+    def pct(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0%}"
+    return (f"load generator CPU: {cpu['cpu_s']} s over {cpu['wall_s']} s on {cpu['cores']:g} "
+            f"cores ({pct(cpu['share_of_cores'])} of them; busiest second "
+            f"{pct(cpu['peak_second_share'])}; event loop late by up to "
+            f"{cpu['loop_lag_max_ms']} ms)")
+
+
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f} ms"
 
@@ -162,9 +171,14 @@ def page(report: dict[str, Any], agg: Aggregate) -> str:
         parts.append(" <strong>Partial run</strong>: stopped before its end; the figures "
                      "and the audit cover what ran.")
     parts.append("</p>")
+    if report.get("loadgen_cpu", {}).get("warning"):
+        parts.append(f'<p class="verdict failed">Warning: '
+                     f'{_e(report["loadgen_cpu"]["warning"])}</p>')
     parts += _audit(audit["checks"])
     parts += _queue(report.get("queue"), agg)
     parts += _latency(report, agg)
+    parts += _server(report.get("server_latency"))
+    parts += _cpu(report.get("loadgen_cpu"), report["series"])
     parts += _over_time(report["series"])
     parts += _limits(report["server_limits"])
     parts += _errors(report["errors"])
@@ -241,6 +255,40 @@ def _queue(queue: dict[str, Any] | None, agg: Aggregate) -> list[str]:
     out.append(charts.histogram("Queue wait distribution", "h-queue",
                                 buckets(agg.histograms["queue"]), marks))
     return out
+
+
+def _server(server: dict[str, Any] | None) -> list[str]:
+    if server is None:
+        return []
+    out = ["<h2>The server's own latency, beside the clients'</h2>"]
+    if server["pairs"]:
+        out.append("<table><tr><th>What</th><th>Server: samples</th><th>p50</th><th>p99</th>"
+                   "<th>Clients: p50</th><th>p99</th><th>The server's figure covers</th></tr>")
+        for name, row in server["pairs"].items():
+            s, c = row["server"], row["client"] or {}
+            cells = "".join(
+                '<td class="n">-</td>' if v is None else f'<td class="n">{charts.fmt(v)} ms</td>'
+                for v in (s.get("p50_ms"), s.get("p99_ms"), c.get("p50_ms"), c.get("p99_ms")))
+            out.append(f"<tr><td>{_e(name)}</td><td class=\"n\">{s['count']}</td>{cells}"
+                       f"<td>{_e(row['server_covers'])}</td></tr>")
+        out.append("</table>")
+    out.append(f"<p><small>{_e(server['how'])}; scraped {_e(', '.join(server['urls']))}, "
+               f"{server['processes']} server process(es) seen.</small></p>")
+    out += [f"<p>{_e(note)}</p>" for note in server["notes"]]
+    if not server["pairs"]:
+        out.append("<p>No server-side figures: /metrics could not be read (see "
+                   "<code>--metrics-url</code>, <code>--metrics-token</code>).</p>")
+    return out
+
+
+def _cpu(cpu: dict[str, Any] | None, rows: list[dict[str, Any]]) -> list[str]:
+    if cpu is None:
+        return []
+    return ["<h2>The load generator itself</h2>", f"<p>{_e(cpu_line(cpu))}.</p>",
+            charts.lines("Load generator CPU, share of its cores", "s-cpu",
+                         [charts.Line("CPU", [(r["t"], 100 * r["loadgen_cpu_share"])
+                                              for r in rows if "loadgen_cpu_share" in r])],
+                         "seconds since the start", "percent of the cores")]
 
 
 def _series(rows: list[dict[str, Any]], key: str, name: str) -> charts.Line:

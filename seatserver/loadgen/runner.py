@@ -29,8 +29,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from seatserver.loadgen import report
+from seatserver.loadgen import report, serverside
 from seatserver.loadgen.audit import FAILED, NOT_RUN, PASSED, Audit, Evidence, run_audit
+from seatserver.loadgen.hostload import HostLoad
 from seatserver.loadgen.onsale import SaleSetup
 from seatserver.loadgen.options import LoadOptions
 from seatserver.loadgen.progress import Progress
@@ -77,6 +78,9 @@ class Runner:
         self.workers = Workers()
         self.agg = Aggregate(options.workers)
         self.restore_problems: list[str] = []
+        self.host = HostLoad()
+        self.born = time.time()
+        self.scrapes: tuple[serverside.Scrape, serverside.Scrape] | None = None
 
     async def run(self) -> int:
         _check_together(self.o)
@@ -99,7 +103,10 @@ class Runner:
             started = time.time() + START_ALLOWANCE_S
             if self.o.scenario == "onsale":
                 await sale.prepare([p.id for p in plans], started + self.o.opens_in_s)
+            before = await serverside.scrape(self.o.metrics_urls, self.o.metrics_token)
             stopped, stopped_by = await self._play(plans, started)
+            self.scrapes = (before, await serverside.scrape(self.o.metrics_urls,
+                                                            self.o.metrics_token))
             if tail is not None:
                 await tail.stop()
             self.agg.finish()
@@ -172,9 +179,10 @@ class Runner:
         self._start_workers(plans, started)
         stopped_by = "duration"
         with Progress(self.o.url, self.o.clients, self.o.duration_s,
-                      enabled=self.o.progress) as progress:
+                      enabled=self.o.progress, host=self.host) as progress:
             while True:
                 self._drain()
+                self.host.update(self.agg.series)
                 elapsed = max(0.0, time.time() - started)
                 progress.show(self.agg, elapsed, "running")
                 if self.signals:
@@ -241,6 +249,12 @@ class Runner:
         body["queue"] = report.queue_section(
             self.o, sale, [w for r in self.workers.results.values() for w in r.waits],
             self.agg)
+        self._reap()  # the workers' whole CPU time is known once they are reaped
+        self.host.update(self.agg.series)
+        body["loadgen_cpu"] = self.host.summary(time.time() - self.born)
+        body["server_latency"] = serverside.compare(
+            *(self.scrapes or (serverside.Scrape(), serverside.Scrape())), body["latency"],
+            self.o.metrics_urls)
         json_path, html_path = report.write(body, self.agg, self.o.report)
         self._print(body, audit)
         self.out.print(f"report: {json_path} and {html_path}")
@@ -268,6 +282,11 @@ class Runner:
             f"refusals and errors: " + ("; ".join(
                 f"{action} " + ", ".join(f"{c} {n}" for c, n in codes.items())
                 for action, codes in body["errors"].items()) or "none")))
+        self._print_server(body["server_latency"])
+        cpu = body["loadgen_cpu"]
+        self.out.print(escape(report.cpu_line(cpu)))
+        if cpu["warning"]:
+            self.out.print(escape(f"WARNING: {cpu['warning']}"), style="bold yellow")
         queue = body.get("queue")
         if queue:
             self.out.print(escape(report.queue_line(queue)))
@@ -294,6 +313,24 @@ class Runner:
             self.out.print(f"partial run: stopped by {body['stopped_by']} after "
                            f"{body['elapsed_s']} s")
         sys.stdout.flush()
+
+
+    def _print_server(self, server: dict[str, Any]) -> None:
+        table = Table(title="the server's own latency (ms), beside the clients'",
+                      title_justify="left")
+        for column in ("what", "server n", "server p50", "server p99", "client p50",
+                       "client p99"):
+            table.add_column(column, justify="left" if column == "what" else "right")
+        for name, row in server["pairs"].items():
+            s, c = row["server"], row["client"] or {}
+            table.add_row(name, str(s["count"]), *(
+                "-" if v is None else f"{v:.2f}"
+                for v in (s.get("p50_ms"), s.get("p99_ms"), c.get("p50_ms"), c.get("p99_ms"))))
+        if server["pairs"]:
+            self.out.print(table)
+        for note in server["notes"] or ([] if server["pairs"] else
+                                        ["no server-side figures (see --metrics-url)"]):
+            self.out.print(escape(f"server metrics: {note}"), style="yellow")
 
 
 def _check_together(o: LoadOptions) -> None:

@@ -24,6 +24,7 @@ import aiohttp
 
 from seatserver.loadgen.buyer import Budget, Buyer, Kiosk, Person, Shared, now_ms
 from seatserver.loadgen.finalview import ViewCheck, compare_all
+from seatserver.loadgen.hostload import LoopLag
 from seatserver.loadgen.ledger import (
     CheckoutRecord,
     Grant,
@@ -91,6 +92,7 @@ class Worker:
         self.ledger = Ledger()
         self.budget = Budget(plan.hold_budget)
         self._second = 0
+        self.lag = LoopLag()
 
     async def run(self) -> None:
         options = self.plan.options
@@ -109,6 +111,7 @@ class Worker:
                       for i in self.plan.kiosks]
             tasks: dict[Person, asyncio.Task[None]] = {}
             ticker = asyncio.create_task(self._tick())
+            lagging = asyncio.create_task(self.lag.run())
             arrivals = asyncio.create_task(self._arrive([*kiosks, *buyers], tasks))
             try:
                 await self._until_stop(shared)
@@ -117,7 +120,8 @@ class Worker:
                 await asyncio.gather(arrivals, return_exceptions=True)
             result = await self._finish(shared, buyers, kiosks, tasks)
             ticker.cancel()
-            await asyncio.gather(ticker, return_exceptions=True)
+            lagging.cancel()
+            await asyncio.gather(ticker, lagging, return_exceptions=True)
             self._send_tick(final=True)
             self.queue.put(("result", result))
 
@@ -191,8 +195,10 @@ class Worker:
         counters, histograms = self.recorder.take()
         second = self._second if not final else max(
             self._second, int(time.time() - self.plan.started))
+        cpu_s, lag_ms = self.lag.take()
         self.queue.put(("tick", Tick(self.plan.index, second, counters, histograms,
-                                     self.recorder.connected, self._exhausted())))
+                                     self.recorder.connected, self._exhausted(), cpu_s,
+                                     lag_ms)))
         self._second = second + 1
 
     def _exhausted(self) -> bool:

@@ -4,6 +4,8 @@ server, the waiting room's figures, and an audit that can fail."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -13,9 +15,11 @@ import pytest
 
 from seatserver.accounts.passwords import Passwords
 from seatserver.accounts.store import AccountStore
+from seatserver.loadgen.hostload import FORCE_ENV
 from seatserver.loadgen.ledger import Grant, NotAdmitted, Wait
 from seatserver.loadgen.queueing import check_admissions, fairness, spearman
 from tests.accounts.conftest import new_email
+from tests.loadgen.conftest import loadgen_command, loadgen_env
 from tests.loadgen.test_run import EVERY_CHECK, finish, start, stores
 from tests.processes import ServerProcess
 
@@ -72,6 +76,48 @@ async def test_a_short_onsale_run_queues_admits_and_passes_its_audit(
     assert PASSWORD not in prefix.with_suffix(".json").read_text()
     # The showtime went back to the defaults it had.
     assert await sale_rows(db_pool, showtime) == 0
+    # The server's own figures beside the clients', and the load generator's CPU:
+    server = report["server_latency"]
+    assert server["processes"] == 1 and not server["notes"], server
+    hold = server["pairs"]["hold"]
+    assert hold["server"]["count"] >= report["totals"]["hold.ok"]
+    assert 0 < hold["server"]["p99_ms"] <= report["latency"]["hold"]["max_ms"] + 1
+    assert hold["client"]["p99_ms"] == report["latency"]["hold"]["p99_ms"]
+    assert server["pairs"]["checkout"]["server"]["count"] >= report["totals"]["checkout.booked"]
+    cpu = report["loadgen_cpu"]
+    assert cpu["cpu_s"] > 0 and cpu["workers_cpu_s"] > 0 and cpu["cores"] > 0
+    assert 0 < cpu["share_of_cores"] < 1 and not cpu["saturated"] and cpu["warning"] is None
+    assert "load generator CPU:" in run.stdout and "The load generator itself" in run.html
+    assert "the server's own latency" in run.stdout and "WARNING" not in run.stderr
+
+
+async def test_a_saturated_load_generator_warns_live_and_in_the_report(
+        target: ServerProcess, showtime: int, tmp_path: Path) -> None:
+    """The test seam reports every CPU sample at 100 % of the cores: the
+    warning comes while the run goes (stderr, even with --quiet), and in both
+    reports."""
+    prefix = tmp_path / "saturated"
+    command = loadgen_command(
+        "--url", target.url, "--clients", "10", "--duration", "5", "--think", "0.3",
+        "--showtimes", str(showtime), "--no-store-audit", "--report", str(prefix))
+    process = await asyncio.create_subprocess_exec(
+        *command, env={**loadgen_env(), FORCE_ENV: "1.0"},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    warned_at = None
+    assert process.stderr is not None
+    async for line in process.stderr:
+        if b"WARNING: the load generator's host was saturated" in line:
+            warned_at = time.monotonic()
+            break
+    run = await finish(process, prefix)
+
+    assert warned_at is not None, run.stderr
+    assert run.returncode == 0, run.stdout + run.stderr
+    cpu = run.report["loadgen_cpu"]
+    assert cpu["saturated"] and cpu["forced"] == 1.0
+    assert cpu["episodes"][0]["to_s"] - cpu["episodes"][0]["from_s"] >= 2
+    assert "saturated" in cpu["warning"] and "Warning: the load generator" in run.html
+    assert "WARNING: the load generator's host was saturated" in run.stdout
 
 
 def wait(client: str, user: int, sent: float, state: str, admitted_at: int | None,
