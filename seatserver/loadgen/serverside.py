@@ -35,8 +35,8 @@ PAIRS: dict[str, tuple[str | None, str, dict[str, str], str]] = {
                  "the booking request (POST .../bookings) alone, every outcome; the "
                  "client's checkout also pays on the provider's page"),
     "feed_lag": ("fanout", "seatserver_feed_lag_seconds", {},
-                 "a stream entry written to its read by the instance: the first part of "
-                 "the fan-out delay"),
+                 "a stream entry written to its read by the instance: the time before "
+                 "the update is stamped (ts), where the clients' fan-out delay starts"),
 }
 
 # (histogram family, labels other than le) -> upper bound -> cumulative count
