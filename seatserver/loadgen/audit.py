@@ -14,9 +14,9 @@ from typing import Any
 
 import asyncpg
 
-from seatserver.loadgen import ownership, storecheck
+from seatserver.loadgen import ownership, queueing, storecheck
 from seatserver.loadgen.finalview import MAX_DETAILS
-from seatserver.loadgen.ledger import CheckoutRecord, Grant, Unanswered
+from seatserver.loadgen.ledger import CheckoutRecord, Grant, NotAdmitted, Unanswered, Wait
 from seatserver.loadgen.ownership import Findings
 from seatserver.loadgen.streamtail import StreamTail
 from seatserver.loadgen.worker import WorkerResult
@@ -73,9 +73,26 @@ class Evidence:
     def checkouts(self) -> list[CheckoutRecord]:
         return [c for r in self.results for c in r.checkouts]
 
+    @property
+    def waits(self) -> list[Wait]:
+        return [w for r in self.results for w in r.waits]
+
+    @property
+    def not_admitted(self) -> list[NotAdmitted]:
+        return [n for r in self.results for n in r.not_admitted]
+
+    @property
+    def clock_ahead_ms(self) -> float:
+        """How far our clock may run ahead of the server's: the largest bound
+        any worker saw (each one's is the smallest delay it measured)."""
+        return max((r.clock_ahead_ms for r in self.results), default=0.0)
+
 
 async def run_audit(ev: Evidence) -> Audit:
-    checks = [_exercised(ev), _stream(ev), _timeline(ev), _views(ev), _protocol(ev)]
+    checks = [_exercised(ev), _stream(ev), _timeline(ev), _views(ev), _protocol(ev),
+              _admissions(ev)]
+    if ev.waits:
+        checks.append(_fairness(ev))
     checks += await _stores(ev)
     return Audit(checks)
 
@@ -116,6 +133,44 @@ def _timeline(ev: Evidence) -> Check:
     return Check.of("one_holder_clock",
                     "no seat granted to two holders (acks against the clients' clock)",
                     ownership.check_timeline(ev.grants, ev.checkouts))
+
+
+def _admissions(ev: Evidence) -> Check:
+    return Check.of("admissions", "nobody held a seat without an admission, nor was refused "
+                    "one while admitted", queueing.check_admissions(
+                        ev.grants, ev.not_admitted, ev.waits, ev.clock_ahead_ms))
+
+
+def _fairness(ev: Evidence) -> Check:
+    """The waiting room's order: a uniform shuffle of the buyers who came
+    before the opening, then first come first served."""
+    rooms = queueing.fairness(ev.waits)
+    details = []
+    for room in rooms:
+        st = room["showtime"]
+        if room["fifo_violations"]:
+            details.append(f"showtime {st}: {room['fifo_violations']} later arrivals were "
+                           "admitted ahead of someone who had joined before them")
+            for later, earlier in queueing.fifo_violations(
+                    [w for w in ev.waits if w.showtime == st])[:MAX_DETAILS]:
+                details.append(
+                    f"{later.client} (asked {later.sent_ms:.0f}, admitted "
+                    f"{later.expires_at}) before {earlier.client} ({earlier.state}, joined "
+                    f"{earlier.joined_ms:.0f}, admitted {earlier.expires_at})")
+        rho, bound = room["spearman_rho"], room["rho_bound"]
+        if rho is not None and bound is not None and abs(rho) > bound:
+            details.append(f"showtime {st}: admission order follows arrival order before "
+                           f"the opening (Spearman rho {rho}, a fair shuffle of "
+                           f"{room['shuffled_admitted']} stays within ±{bound})")
+    figures: dict[str, Any] = {
+        "waits": sum(r["waits"] for r in rooms),
+        "admitted": sum(r["admitted"] for r in rooms),
+        "fifo_violations": sum(r["fifo_violations"] for r in rooms)}
+    for room in rooms:
+        figures[f"rho_{room['showtime']}"] = room["spearman_rho"]
+    return Check("queue_fairness", "the waiting room admitted the pre-queue in a random "
+                 "order, later arrivals first come first served",
+                 FAILED if details else PASSED, figures, details)
 
 
 def _views(ev: Evidence) -> Check:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import random
 import time
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from seatserver.loadgen.client import Reply, SeatClient, SeatView, guest_session
 from seatserver.loadgen.ledger import CheckoutRecord, Grant, Ledger, Unanswered
 from seatserver.loadgen.options import LoadOptions
 from seatserver.loadgen.payment import CheckoutFailed, Payer
+from seatserver.loadgen.queueing import Admissions
 from seatserver.loadgen.seatmap import SeatPicker
 from seatserver.loadgen.stats import ADDRESS_CAP_COUNTER, Recorder
 
@@ -40,6 +42,12 @@ BACKOFF_CODES = {"rate_limited", "unavailable", "internal_error"}
 RETRY_BASE_S, RETRY_CAP_S = 0.25, 8.0
 # At the end of a run, for replies to holds and releases still on their way.
 REPLY_WAIT_S = 5.0
+# In a waiting room: the share of buyers who click a seat while they wait
+# (refused ``not_admitted``, which the audit checks), and how long the ones
+# who give up (--abandon-share) wait first.
+PROBE_SHARE = 0.2
+PATIENCE_S = (1.0, 10.0)
+WAIT_POLL_S = 0.25
 
 
 class Stopped(Exception):
@@ -190,14 +198,7 @@ class Person:
             self._gone()
             await self._reconnect(client, view)
         elif client is None:
-            self.token, self.user = await guest_session(self.s.http, self.s.options.url)
-            client = SeatClient(self.s.http, self.s.options.url, self.token,
-                                protocol=self.s.options.protocol,
-                                delay_sink=self.s.recorder.fanout)
-            self.client = client
-            await client.connect()
-            self._up()
-            self.showtime = None
+            await self._new_guest()
         assert self.client is not None
         if self.showtime != showtime:
             # Forget the old room before asking to leave it: a task cancelled
@@ -211,6 +212,33 @@ class Person:
             self.showtime = showtime
             self.s.recorder.latency("connect", (time.perf_counter() - started) * 1000)
         self.backoff.reset()
+
+    async def _new_guest(self) -> None:
+        """A new guest session, connected, in no room yet."""
+        self.token, self.user = await guest_session(self.s.http, self.s.options.url)
+        self._guest()
+        self.client = self._new_client()
+        await self.client.connect()
+        self._up()
+        self.showtime = None
+
+    def _guest(self) -> None:
+        """A new guest session has begun (``self.user`` is its holder id)."""
+
+    def _new_client(self) -> SeatClient:
+        client = SeatClient(self.s.http, self.s.options.url, self.token,
+                            protocol=self.s.options.protocol, delay_sink=self.s.recorder.fanout)
+        client.notice_sink = self._notice
+        return client
+
+    def _notice(self, frame: dict[str, Any]) -> None:
+        """A waiting room's ``queue`` or ``admitted`` frame."""
+
+    def _joining(self, showtime: int, view: str) -> None:
+        """About to subscribe (which, for the seats, also joins a waiting room)."""
+
+    def _joined(self, showtime: int, view: str, state: str | None) -> None:
+        """Subscribed; ``state`` is the answer's ``queue`` (None: no waiting room)."""
 
     def _up(self) -> None:
         self.connected = self.ever_connected = True
@@ -248,12 +276,14 @@ class Person:
     async def _subscribe(self, showtime: int, view: str, since: str | None,
                          epoch: str | None = None) -> None:
         assert self.client is not None
+        self._joining(showtime, view)
         ack = await self.client.subscribe(showtime, since=since, view=view, epoch=epoch)
         self.subscribed_at = time.monotonic()
         if not ack.get("ok"):
             code = str(ack.get("code", "bad_reply"))
             self.s.recorder.count(f"subscribe.failed.{code}")
             raise VisitFailed(code)
+        self._joined(showtime, view, ack.get("queue"))
 
     async def close(self) -> None:
         if self.client is not None:
@@ -268,6 +298,21 @@ class Buyer(Person):
         super().__init__(shared, name, rng)
         # Seats this client holds per its acks: (showtime, seat) -> the grant.
         self.live: dict[tuple[int, str], Grant] = {}
+        self.rooms = Admissions(name, shared.ledger, shared.recorder)
+
+    def _guest(self) -> None:
+        self.rooms.new_session(self.user)
+
+    def _notice(self, frame: dict[str, Any]) -> None:
+        self.rooms.notice(frame)
+
+    def _joining(self, showtime: int, view: str) -> None:
+        if view == "seats":
+            self.rooms.joining(showtime)
+
+    def _joined(self, showtime: int, view: str, state: str | None) -> None:
+        if view == "seats":
+            self.rooms.joined(showtime, state)
 
     async def run(self) -> None:
         try:
@@ -296,8 +341,16 @@ class Buyer(Person):
         think = self.s.options.think_s
         picker = self.rng.choice(self.s.pickers)
         showtime = picker.plan.id
+        if self.s.options.scenario == "onsale" and self.client is None:
+            # The rush: a new guest comes to the waiting page (no seat map)
+            # and sees the seats once admitted.
+            await self._new_guest()
+            if not await self._wait_admission(showtime, picker):
+                return
         await self._open(showtime, "seats")
         self.s.recorder.count("visit")
+        if self.rooms.waiting(showtime) and not await self._wait_admission(showtime, picker):
+            return
         assert self.client is not None
         view = self.client.views[showtime]
         await self._think(think)
@@ -348,10 +401,46 @@ class Buyer(Person):
                 code = ack.get("code")
                 if code == "too_many_seats":
                     break
+                if code == "not_admitted" and not await self._wait_admission(showtime, picker):
+                    break
                 if code in BACKOFF_CODES:
                     await self._think(1.0)
             await self._think(self.s.options.think_s / 3)
         return basket
+
+    async def _wait_admission(self, showtime: int, picker: SeatPicker) -> bool:
+        """In the showtime's waiting room until admitted (True), or until this
+        buyer gives up and closes the tab (False). Joins with ``queue`` unless
+        already waiting; some buyers click a seat meanwhile (refused
+        ``not_admitted``: the audit's business)."""
+        assert self.client is not None
+        if showtime not in self.rooms.open:
+            self.rooms.joining(showtime)
+            ack = await self.client.request("queue", showtime=showtime)
+            if not ack.get("ok"):
+                code = str(ack.get("code", "bad_reply"))
+                self.s.recorder.count(f"queue.failed.{code}")
+                raise VisitFailed(code)
+            self.rooms.joined(showtime, ack.get("queue"))
+        started = time.monotonic()
+        patience = (self.rng.uniform(*PATIENCE_S)
+                    if self.rng.random() < self.s.options.abandon_share else math.inf)
+        probe = self.rng.uniform(0.2, 2.0) if self.rng.random() < PROBE_SHARE else math.inf
+        while not await self.rooms.admitted(showtime, WAIT_POLL_S):
+            if self.s.stopping.is_set():
+                raise Stopped
+            if self.client.closed:
+                raise ConnectionError("connection lost in the waiting room")
+            waited = time.monotonic() - started
+            if waited >= probe:
+                probe = math.inf
+                self.s.recorder.count("queue.probe")
+                await self._hold(showtime, [self.rng.choice(picker.plan.seats).id])
+            if waited >= patience:
+                self.rooms.give_up(showtime)
+                await self.leave()
+                return False
+        return True
 
     async def _change_mind(self, showtime: int, picker: SeatPicker, view: SeatView,
                            basket: list[str]) -> list[str]:
@@ -373,10 +462,15 @@ class Buyer(Person):
         rec, ledger = self.s.recorder, self.s.ledger
         sent, started = now_ms(), time.perf_counter()
         key = ledger.sent(Unanswered(self.name, self.user, showtime, tuple(seats), sent))
+        gated, admitted = showtime in self.rooms.gated, showtime in self.rooms.ends
 
         def on_reply(ack: Reply) -> None:
             ledger.answered(key)
             rec.latency("hold", (time.perf_counter() - started) * 1000)
+            if gated and not admitted and ack.get("code") != "not_admitted":
+                # Past the gate before we heard of the admission: the hold
+                # script renewed it, so its news will not date it.
+                self.rooms.renewed_early(showtime)
             if best:  # counted beside the holds they also are
                 rec.count(f"best.{'together' if ack.get('together') else 'split'}"
                           if ack.get("ok") else f"best.refused.{ack.get('code')}")
@@ -386,7 +480,7 @@ class Buyer(Person):
                 rec.count("hold.ok")
                 got = tuple(ack["seats"]) if best else tuple(seats)
                 grant = Grant(self.name, self.user, showtime, got, sent, now_ms(),
-                              int(ack["expires_at"]))
+                              int(ack["expires_at"]), gated=gated, admitted=admitted)
                 ledger.grants.append(grant)
                 for seat in got:
                     self.live[(showtime, seat)] = grant
@@ -394,6 +488,8 @@ class Buyer(Person):
                 rec.count(f"hold.refused.{ack.get('code')}")
                 if ack.get("code") == "too_many_seats" and "address" in str(ack.get("message")):
                     rec.count(ADDRESS_CAP_COUNTER)
+                if ack.get("code") == "not_admitted":
+                    self.rooms.refused(showtime, sent)
 
         self.busy = True
         try:
@@ -483,9 +579,7 @@ class Buyer(Person):
     async def reopen(self, showtime: int) -> None:
         """A new connection of the same guest (a page load)."""
         await self.close()
-        self.client = SeatClient(self.s.http, self.s.options.url, self.token,
-                                 protocol=self.s.options.protocol,
-                                 delay_sink=self.s.recorder.fanout)
+        self.client = self._new_client()
         await self.client.connect()
         self._up()
         await self._subscribe(showtime, "seats", None)
@@ -513,6 +607,7 @@ class Buyer(Person):
 
     def finish(self, at: float) -> None:
         """The run stopped: whatever is still held was certainly held until now."""
+        self.rooms.end_waits("still_waiting")
         for (showtime, seat) in list(self.live):
             self._end(showtime, [seat], at)
 

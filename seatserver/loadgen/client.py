@@ -167,6 +167,8 @@ class SeatClient:
         self._answered = asyncio.Event()  # set while no effect is outstanding
         self._answered.set()
         self._delay_sink = delay_sink
+        # Called with every ``queue`` and ``admitted`` frame (the waiting room).
+        self.notice_sink: Callable[[dict[str, Any]], None] | None = None
         self.lost_replies = 0
         self.last_frame = 0.0  # time.monotonic() of the last frame received
         self.ended_by = ""  # why the reader stopped, when not a clean close
@@ -368,6 +370,15 @@ class SeatClient:
                 if not future.done():
                     future.set_exception(ConnectionError("connection closed"))
 
+    def _on_notice(self, frame: dict[str, Any]) -> None:
+        """The waiting room: not about the seats, and sent before any
+        subscription (``queue``), so no view is made for it."""
+        view = self.views.get(frame["showtime"])
+        if view is not None:
+            view.note(frame)
+        if self.notice_sink is not None:
+            self.notice_sink(frame)
+
     def _on_frame(self, frame: dict[str, Any]) -> None:
         self.last_frame = time.monotonic()
         if self.keep_frames:
@@ -384,6 +395,9 @@ class SeatClient:
             if future is not None and not future.done():
                 future.set_result(frame)
             return
+        if kind in ("queue", "admitted"):
+            self._on_notice(frame)
+            return
         view = self.views.setdefault(frame["showtime"], SeatView())
         if kind == "snapshot":
             view.apply_snapshot(frame)
@@ -395,7 +409,7 @@ class SeatClient:
                     self._delay_sink(delay)
                 else:
                     self.update_delays_ms.append(delay)
-        elif kind in ("summary", "queue", "admitted"):
+        elif kind == "summary":
             view.note(frame)
         else:
             raise ProtocolViolation(f"unknown frame {kind!r}")

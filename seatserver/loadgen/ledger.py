@@ -31,6 +31,10 @@ class Grant:
     # Per seat, when the client certainly still held it last: it released
     # it, started checking it out, left, saw it go, or the run stopped.
     ends: dict[str, float] = field(default_factory=dict)
+    # In a showtime with a waiting room: whether the client had been told it
+    # was admitted (an ``admitted`` frame) before it sent this hold.
+    gated: bool = False
+    admitted: bool = False
 
 
 @dataclass(slots=True)
@@ -60,12 +64,57 @@ class CheckoutRecord:
     status: str | None = None  # the booking's status as last seen by the buyer
 
 
+@dataclass(slots=True)
+class Wait:
+    """One buyer's stay in a showtime's waiting room, as it saw it.
+
+    ``joined_ms`` is when the server answered its ``queue`` (or ``subscribe``)
+    with the state it joined in (``before_sale``: the pre-queue shuffled at
+    the opening; ``waiting``: the queue in arrival order; ``admitted``).
+    ``expires_at`` is the admission's end as the ``admitted`` frame first
+    told it (server ms): the admission's time plus the showtime's admission
+    lifetime, the same for everyone, so it orders admissions exactly (to the
+    ms) where receipt times would add the delivery's jitter; ``admitted_ms``
+    is our clock's receipt of that frame. A wait with neither was abandoned or cut by the
+    end of the run (``outcome``)."""
+
+    client: str
+    user: int
+    showtime: int
+    sent_ms: float  # the join sent (the arrival)
+    joined_ms: float | None = None
+    state: str = ""
+    admitted_ms: float | None = None
+    expires_at: int | None = None  # the admission's end as first told (server ms)
+    # admitted | abandoned | still_waiting
+    outcome: str = "still_waiting"
+    # False when a hold passed the gate before the ``admitted`` frame came
+    # (the admission was there, its news late): the hold renewed the
+    # admission, so ``expires_at`` no longer dates it.
+    exact: bool = True
+
+
+@dataclass(slots=True)
+class NotAdmitted:
+    """A hold refused ``not_admitted`` while the client believed it admitted
+    (its admission's end as first told, ``admission_ends``, not yet come)."""
+
+    client: str
+    user: int
+    showtime: int
+    sent_ms: float
+    acked_ms: float
+    admission_ends: int  # server ms
+
+
 class Ledger:
     """One worker's records: grants, unanswered holds, checkouts."""
 
     def __init__(self) -> None:
         self.grants: list[Grant] = []
         self.checkouts: list[CheckoutRecord] = []
+        self.waits: list[Wait] = []
+        self.not_admitted: list[NotAdmitted] = []
         self._pending: dict[int, Unanswered] = {}
         self._ids = itertools.count()
 

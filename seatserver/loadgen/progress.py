@@ -11,6 +11,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from seatserver.loadgen.hostload import HostLoad
 from seatserver.loadgen.stats import Aggregate, error_codes
 
 PLAIN_EVERY_S = 5.0
@@ -33,8 +34,11 @@ def _unavailable(totals: dict[str, int]) -> int:
 
 
 class Progress:
-    def __init__(self, target: str, clients: int, duration_s: float, *, enabled: bool) -> None:
+    def __init__(self, target: str, clients: int, duration_s: float, *, enabled: bool,
+                 host: HostLoad | None = None) -> None:
         self.console = Console(stderr=True)
+        self.host = host
+        self._warned = 0  # saturation episodes already announced
         self.target = target
         self.clients = clients
         self.duration_s = duration_s
@@ -55,6 +59,7 @@ class Progress:
             self._live = None
 
     def show(self, agg: Aggregate, elapsed: float, phase: str) -> None:
+        self._warn()
         if not self.enabled:
             return
         now = time.monotonic()
@@ -65,6 +70,22 @@ class Progress:
             self._printed = now
             self.console.print(self._line(agg, elapsed, phase), highlight=False,
                                soft_wrap=True)
+
+    def _warn(self) -> None:
+        """A saturated host is said at once, and even with --quiet: every
+        figure from then on is suspect."""
+        if self.host is None or len(self.host.episodes) <= self._warned:
+            return
+        self._warned = len(self.host.episodes)
+        self.console.print(f"WARNING: {self.host.warning}", style="bold yellow",
+                           highlight=False, soft_wrap=True)
+
+    def _saturation(self) -> str:
+        if self.host is None or not self.host.seconds:
+            return ""
+        last = self.host.seconds[-1]
+        flag = "  CLIENT SATURATED" if self.host.saturated_now else ""
+        return f"  loadgen cpu {last['share']:.0%} of {self.host.cores:g} cores{flag}"
 
     def _rate(self) -> float:
         recent = [(t, n) for t, n in self._rates if t >= self._rates[-1][0] - 2.0]
@@ -80,7 +101,14 @@ class Progress:
                 f"{_ms(agg.percentile_ms('hold', 99))}  fan-out p99 "
                 f"{_ms(agg.percentile_ms('fanout', 99))}  booked "
                 f"{t.get('checkout.booked', 0)}  reconnects {t.get('reconnect', 0)}  "
-                f"unavailable {_unavailable(t)}")
+                f"unavailable {_unavailable(t)}  waiting {self._waiting(t)}"
+                f"{self._saturation()}")
+
+    @staticmethod
+    def _waiting(t: dict[str, int]) -> int:
+        """Buyers in a waiting room now: joined less admitted and gone."""
+        joined = t.get("queue.joined.waiting", 0) + t.get("queue.joined.before_sale", 0)
+        return max(0, joined - t.get("queue.admitted", 0) - t.get("queue.abandoned", 0))
 
     def _panel(self, agg: Aggregate, elapsed: float, phase: str) -> Group:
         t = agg.totals
@@ -106,6 +134,11 @@ class Progress:
         table.add_row("checkouts", f"{t.get('checkout.booked', 0)} booked, "
                                    f"{t.get('checkout.declined', 0)} declined, "
                                    f"{t.get('checkout.walked_away', 0)} walked away")
+        table.add_row("waiting room", f"{self._waiting(t)} waiting, "
+                                      f"{t.get('queue.admitted', 0)} admitted, "
+                                      f"{t.get('queue.abandoned', 0)} gave up")
+        if self._saturation():
+            table.add_row("load generator", self._saturation().strip())
         other = {k: v for k, v in codes.items() if k != "hold"}
         table.add_row("errors", "; ".join(f"{k}: {_codes(v)}" for k, v in other.items())
                       or "none")

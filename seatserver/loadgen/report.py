@@ -18,7 +18,10 @@ import orjson
 
 from seatserver.loadgen import charts
 from seatserver.loadgen.audit import FAILED, NOT_RUN, PASSED, Audit, describe
+from seatserver.loadgen.ledger import Wait
+from seatserver.loadgen.onsale import SaleSetup
 from seatserver.loadgen.options import LoadOptions
+from seatserver.loadgen.queueing import fairness
 from seatserver.loadgen.seatmap import ShowtimePlan
 from seatserver.loadgen.stats import (
     METRICS,
@@ -49,6 +52,9 @@ def build(options: LoadOptions, plans: list[ShowtimePlan], agg: Aggregate, audit
     opts["report"] = str(options.report)
     opts["redis_url"] = redacted(options.redis_url)
     opts["database_url"] = redacted(options.database_url)
+    # Secrets are never written down: only whether one was given.
+    opts["admin_password"] = "***" if options.admin_password else None
+    opts["metrics_token"] = "***" if options.metrics_token else None
     return {
         "tool": "seatserver loadgen",
         "started_at": datetime.fromtimestamp(started, UTC).isoformat(),
@@ -67,6 +73,53 @@ def build(options: LoadOptions, plans: list[ShowtimePlan], agg: Aggregate, audit
         "series": agg.series,
         "audit": {"passed": audit.passed, "checks": describe(audit.checks)},
     }
+
+
+def queue_section(options: LoadOptions, sale: SaleSetup, waits: list[Wait],
+                  agg: Aggregate) -> dict[str, Any] | None:
+    """The waiting rooms: how long buyers waited, how many gave up, and the
+    order they were let in (None: no buyer met a waiting room)."""
+    if options.scenario != "onsale" and not waits:
+        return None
+    rooms = fairness(waits)
+    return {
+        "scenario": options.scenario,
+        "settings": [{"showtime": r.showtime, "waiting_room": r.waiting_room,
+                      "on_sale_at": r.on_sale_at, "set_by_loadgen": r.before is not None,
+                      "restored": r.restored or None} for r in sale.rooms.values()],
+        "waits": len(waits),
+        "admitted": sum(1 for w in waits if w.outcome == "admitted"),
+        "abandoned": sum(1 for w in waits if w.outcome == "abandoned"),
+        "still_waiting": sum(1 for w in waits if w.outcome == "still_waiting"),
+        "probes_refused": agg.totals.get("hold.refused.not_admitted", 0),
+        "wait": summary(agg.histograms["queue"]),
+        "showtimes": rooms,
+    }
+
+
+def queue_line(queue: dict[str, Any]) -> str:
+    wait = queue["wait"]
+    rhos = ", ".join(f"showtime {r['showtime']} {r['spearman_rho']}" for r in queue["showtimes"]
+                     if r["spearman_rho"] is not None) or "-"
+    fifo = sum(r["fifo_violations"] for r in queue["showtimes"])
+    return (f"waiting room: {queue['waits']} waits, {queue['admitted']} admitted, "
+            f"{queue['abandoned']} abandoned, {queue['still_waiting']} still waiting at the "
+            f"end; wait p50/p99 {_ms(wait.get('p50_ms'))}/{_ms(wait.get('p99_ms'))}; "
+            f"admission order vs arrival before the opening: Spearman rho {rhos}; later "
+            f"arrivals admitted out of turn {fifo}")
+
+
+def cpu_line(cpu: dict[str, Any]) -> str:
+    def pct(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0%}"
+    return (f"load generator CPU: {cpu['cpu_s']} s over {cpu['wall_s']} s on {cpu['cores']:g} "
+            f"cores ({pct(cpu['share_of_cores'])} of them; busiest second "
+            f"{pct(cpu['peak_second_share'])}; event loop late by up to "
+            f"{cpu['loop_lag_max_ms']} ms)")
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f} ms"
 
 
 def write(report: dict[str, Any], agg: Aggregate, prefix: Path) -> tuple[Path, Path]:
@@ -118,8 +171,14 @@ def page(report: dict[str, Any], agg: Aggregate) -> str:
         parts.append(" <strong>Partial run</strong>: stopped before its end; the figures "
                      "and the audit cover what ran.")
     parts.append("</p>")
+    if report.get("loadgen_cpu", {}).get("warning"):
+        parts.append(f'<p class="verdict failed">Warning: '
+                     f'{_e(report["loadgen_cpu"]["warning"])}</p>')
     parts += _audit(audit["checks"])
+    parts += _queue(report.get("queue"), agg)
     parts += _latency(report, agg)
+    parts += _server(report.get("server_latency"))
+    parts += _cpu(report.get("loadgen_cpu"), report["series"])
     parts += _over_time(report["series"])
     parts += _limits(report["server_limits"])
     parts += _errors(report["errors"])
@@ -165,6 +224,71 @@ def _latency(report: dict[str, Any], agg: Aggregate) -> list[str]:
                                     "latency distribution", f"h-{name}",
                                     buckets(agg.histograms[name]), marks))
     return out
+
+
+def _queue(queue: dict[str, Any] | None, agg: Aggregate) -> list[str]:
+    if not queue:
+        return []
+    wait = queue["wait"]
+    out = ["<h2>Waiting room</h2>", "<p>" + _e(queue_line(queue)) + "</p>",
+           "<table><tr><th>Showtime</th><th>Waits</th><th>Before the opening</th>"
+           "<th>Later</th><th>Admitted</th><th>Abandoned</th><th>Still waiting</th>"
+           "<th>Spearman &rho; (pre-queue)</th><th>Out of turn (later)</th></tr>"]
+    for r in queue["showtimes"]:
+        rho = "-" if r["spearman_rho"] is None else f"{r['spearman_rho']}" + (
+            f" (fair within ±{r['rho_bound']})" if r["rho_bound"] is not None else "")
+        out.append(f"<tr><td>{r['showtime']}</td><td class=\"n\">{r['waits']}</td>"
+                   f"<td class=\"n\">{r['before_sale']}</td>"
+                   f"<td class=\"n\">{r['later_arrivals']}</td>"
+                   f"<td class=\"n\">{r['admitted']}</td><td class=\"n\">{r['abandoned']}</td>"
+                   f"<td class=\"n\">{r['still_waiting']}</td><td>{_e(rho)}</td>"
+                   f"<td class=\"n\">{r['fifo_violations']}</td></tr>")
+    out.append("</table>")
+    for s in queue["settings"]:
+        how = ("set by this run, " + ("put back" if s["restored"] == "yes"
+                                      else _e(s["restored"] or "not put back"))
+               if s["set_by_loadgen"] else "as the operator set them")
+        out.append(f"<p>Showtime {s['showtime']}: on sale at {_e(s['on_sale_at'])}, "
+                   f"{how}.</p>")
+    marks = [(label, wait[key]) for label, key in (("p50", "p50_ms"), ("p99", "p99_ms"))
+             if key in wait]
+    out.append(charts.histogram("Queue wait distribution", "h-queue",
+                                buckets(agg.histograms["queue"]), marks))
+    return out
+
+
+def _server(server: dict[str, Any] | None) -> list[str]:
+    if server is None:
+        return []
+    out = ["<h2>The server's own latency, beside the clients'</h2>"]
+    if server["pairs"]:
+        out.append("<table><tr><th>What</th><th>Server: samples</th><th>p50</th><th>p99</th>"
+                   "<th>Clients: p50</th><th>p99</th><th>The server's figure covers</th></tr>")
+        for name, row in server["pairs"].items():
+            s, c = row["server"], row["client"] or {}
+            cells = "".join(
+                '<td class="n">-</td>' if v is None else f'<td class="n">{charts.fmt(v)} ms</td>'
+                for v in (s.get("p50_ms"), s.get("p99_ms"), c.get("p50_ms"), c.get("p99_ms")))
+            out.append(f"<tr><td>{_e(name)}</td><td class=\"n\">{s['count']}</td>{cells}"
+                       f"<td>{_e(row['server_covers'])}</td></tr>")
+        out.append("</table>")
+    out.append(f"<p><small>{_e(server['how'])}; scraped {_e(', '.join(server['urls']))}, "
+               f"{server['processes']} server process(es) seen.</small></p>")
+    out += [f"<p>{_e(note)}</p>" for note in server["notes"]]
+    if not server["pairs"]:
+        out.append("<p>No server-side figures: /metrics could not be read (see "
+                   "<code>--metrics-url</code>, <code>--metrics-token</code>).</p>")
+    return out
+
+
+def _cpu(cpu: dict[str, Any] | None, rows: list[dict[str, Any]]) -> list[str]:
+    if cpu is None:
+        return []
+    return ["<h2>The load generator itself</h2>", f"<p>{_e(cpu_line(cpu))}.</p>",
+            charts.lines("Load generator CPU, share of its cores", "s-cpu",
+                         [charts.Line("CPU", [(r["t"], 100 * r["loadgen_cpu_share"])
+                                              for r in rows if "loadgen_cpu_share" in r])],
+                         "seconds since the start", "percent of the cores")]
 
 
 def _series(rows: list[dict[str, Any]], key: str, name: str) -> charts.Line:

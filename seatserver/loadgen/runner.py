@@ -29,8 +29,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from seatserver.loadgen import report
+from seatserver.loadgen import report, serverside
 from seatserver.loadgen.audit import FAILED, NOT_RUN, PASSED, Audit, Evidence, run_audit
+from seatserver.loadgen.hostload import HostLoad
+from seatserver.loadgen.onsale import SaleSetup
 from seatserver.loadgen.options import LoadOptions
 from seatserver.loadgen.progress import Progress
 from seatserver.loadgen.seatmap import LoadgenError, ShowtimePlan, load_showtimes
@@ -75,32 +77,52 @@ class Runner:
         self.stop = self.ctx.Event()
         self.workers = Workers()
         self.agg = Aggregate(options.workers)
+        self.restore_problems: list[str] = []
+        self.host = HostLoad()
+        self.born = time.time()
+        self.scrapes: tuple[serverside.Scrape, serverside.Scrape] | None = None
 
     async def run(self) -> int:
+        _check_together(self.o)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._signalled, sig)
         redis: RedisClient | None = None
         pool: asyncpg.Pool | None = None
+        connector = aiohttp.TCPConnector(limit=0)
+        http = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+        sale = SaleSetup(http, self.o)
         try:
-            plans = await self._plan()
+            plans = await load_showtimes(http, self.o.url, self.o.showtimes)
             redis, pool = await self._stores()
             tail = StreamTail(redis, [p.id for p in plans]) if redis is not None else None
             if tail is not None:
                 await tail.start()
-            started, stopped, stopped_by = await self._play(plans)
+            # Workers take a moment to start (imports): the clock starts when they
+            # should be up; a worker that is later starts its overdue clients at once.
+            started = time.time() + START_ALLOWANCE_S
+            if self.o.scenario == "onsale":
+                await sale.prepare([p.id for p in plans], started + self.o.opens_in_s)
+            before = await serverside.scrape(self.o.metrics_urls, self.o.metrics_token)
+            stopped, stopped_by = await self._play(plans, started)
+            self.scrapes = (before, await serverside.scrape(self.o.metrics_urls,
+                                                            self.o.metrics_token))
             if tail is not None:
                 await tail.stop()
             self.agg.finish()
+            self.restore_problems = await sale.restore()
             evidence = Evidence(list(self.workers.results.values()), self._missing(),
                                 self.agg.totals.get("hold.ok", 0), [p.id for p in plans],
                                 tail, redis, pool, self.o.store_audit)
             audit = await run_audit(evidence)
-            return self._conclude(plans, audit, started, stopped, stopped_by)
+            return self._conclude(plans, audit, started, stopped, stopped_by, sale)
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
             self._reap()
+            if not sale.restored_all:
+                await sale.restore()  # stopped before the end (an error): still put back
+            await http.close()
             await _close(redis, pool)
 
     def _signalled(self, signum: int) -> None:
@@ -113,12 +135,6 @@ class Runner:
             for process in self.workers.processes:
                 if process.is_alive():
                     process.terminate()
-
-    async def _plan(self) -> list[ShowtimePlan]:
-        connector = aiohttp.TCPConnector(limit=0)
-        async with aiohttp.ClientSession(connector=connector,
-                                         cookie_jar=aiohttp.DummyCookieJar()) as http:
-            return await load_showtimes(http, self.o.url, self.o.showtimes)
 
     async def _stores(self) -> tuple[RedisClient | None, asyncpg.Pool | None]:
         redis: RedisClient | None = None
@@ -157,18 +173,16 @@ class Runner:
             process.start()
             self.workers.processes.append(process)
 
-    async def _play(self, plans: list[ShowtimePlan]) -> tuple[float, float, str]:
-        """Run the workers until the end; returns when it started and stopped
-        (wall clock) and what stopped it."""
-        # Workers take a moment to start (imports): the clock starts when they
-        # should be up; a worker that is later starts its overdue clients at once.
-        started = time.time() + START_ALLOWANCE_S
+    async def _play(self, plans: list[ShowtimePlan], started: float) -> tuple[float, str]:
+        """Run the workers from ``started`` until the end; returns when it
+        stopped (wall clock) and what stopped it."""
         self._start_workers(plans, started)
         stopped_by = "duration"
         with Progress(self.o.url, self.o.clients, self.o.duration_s,
-                      enabled=self.o.progress) as progress:
+                      enabled=self.o.progress, host=self.host) as progress:
             while True:
                 self._drain()
+                self.host.update(self.agg.series)
                 elapsed = max(0.0, time.time() - started)
                 progress.show(self.agg, elapsed, "running")
                 if self.signals:
@@ -193,7 +207,7 @@ class Runner:
                     break
                 await asyncio.sleep(0.1)
             self._drain()
-        return started, stopped, stopped_by
+        return stopped, stopped_by
 
     def _drain(self) -> None:
         while True:
@@ -228,10 +242,19 @@ class Runner:
                 process.join(5)
 
     def _conclude(self, plans: list[ShowtimePlan], audit: Audit, started: float,
-                  stopped: float, stopped_by: str) -> int:
+                  stopped: float, stopped_by: str, sale: SaleSetup) -> int:
         partial = bool(self.signals) or stopped_by == "worker failure"
         body = report.build(self.o, plans, self.agg, audit, started=started, stopped=stopped,
                             stopped_by=stopped_by, partial=partial)
+        body["queue"] = report.queue_section(
+            self.o, sale, [w for r in self.workers.results.values() for w in r.waits],
+            self.agg)
+        self._reap()  # the workers' whole CPU time is known once they are reaped
+        self.host.update(self.agg.series)
+        body["loadgen_cpu"] = self.host.summary(time.time() - self.born)
+        body["server_latency"] = serverside.compare(
+            *(self.scrapes or (serverside.Scrape(), serverside.Scrape())), body["latency"],
+            self.o.metrics_urls)
         json_path, html_path = report.write(body, self.agg, self.o.report)
         self._print(body, audit)
         self.out.print(f"report: {json_path} and {html_path}")
@@ -259,6 +282,16 @@ class Runner:
             f"refusals and errors: " + ("; ".join(
                 f"{action} " + ", ".join(f"{c} {n}" for c, n in codes.items())
                 for action, codes in body["errors"].items()) or "none")))
+        self._print_server(body["server_latency"])
+        cpu = body["loadgen_cpu"]
+        self.out.print(escape(report.cpu_line(cpu)))
+        if cpu["warning"]:
+            self.out.print(escape(f"WARNING: {cpu['warning']}"), style="bold yellow")
+        queue = body.get("queue")
+        if queue:
+            self.out.print(escape(report.queue_line(queue)))
+        for problem in self.restore_problems:
+            self.out.print(escape(problem), style="bold yellow")
         for limit in body["server_limits"]:
             self.out.print(escape(
                 f"server limit: {limit['count']} {limit['what']}; the server refuses many "
@@ -280,6 +313,36 @@ class Runner:
             self.out.print(f"partial run: stopped by {body['stopped_by']} after "
                            f"{body['elapsed_s']} s")
         sys.stdout.flush()
+
+
+    def _print_server(self, server: dict[str, Any]) -> None:
+        table = Table(title="the server's own latency (ms), beside the clients'",
+                      title_justify="left")
+        for column in ("what", "server n", "server p50", "server p99", "client p50",
+                       "client p99"):
+            table.add_column(column, justify="left" if column == "what" else "right")
+        for name, row in server["pairs"].items():
+            s, c = row["server"], row["client"] or {}
+            table.add_row(name, str(s["count"]), *(
+                "-" if v is None else f"{v:.2f}"
+                for v in (s.get("p50_ms"), s.get("p99_ms"), c.get("p50_ms"), c.get("p99_ms"))))
+        if server["pairs"]:
+            self.out.print(table)
+        for note in server["notes"] or ([] if server["pairs"] else
+                                        ["no server-side figures (see --metrics-url)"]):
+            self.out.print(escape(f"server metrics: {note}"), style="yellow")
+
+
+def _check_together(o: LoadOptions) -> None:
+    """What argparse cannot check alone: options that must agree."""
+    if o.scenario != "onsale":
+        return
+    if o.duration_s <= o.opens_in_s:
+        raise LoadgenError(f"--duration ({o.duration_s:g} s) must be longer than --opens-in "
+                           f"({o.opens_in_s:g} s): buyers act after the opening")
+    if o.admin_password is not None and not (o.admission_rate or o.active_cap):
+        raise LoadgenError("--admission-rate and --active-cap cannot both be 0: nobody "
+                           "would ever be admitted")
 
 
 async def _close(redis: RedisClient | None, pool: asyncpg.Pool | None) -> None:

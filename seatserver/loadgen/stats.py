@@ -27,6 +27,7 @@ METRICS: dict[str, str] = {
     "fanout": "fan-out delay: the server's stamp (ts) of an update to its receipt",
     "checkout": "checkout: booking requested to the payment's outcome seen",
     "connect": "connect: guest session, WebSocket upgrade and first snapshot",
+    "queue": "queue wait: joined a waiting room to told it was admitted",
 }
 PERCENTILES = (50.0, 90.0, 99.0, 99.9)
 
@@ -173,6 +174,8 @@ class Tick:
     histograms: dict[str, str]
     connected: int
     exhausted: bool = False
+    cpu_s: float = 0.0  # the worker's CPU time in this second
+    loop_lag_ms: float = 0.0  # its event loop's longest stall in this second
 
 
 @dataclass
@@ -182,6 +185,8 @@ class Second:
     counters: Counter[str] = field(default_factory=Counter)
     histograms: dict[str, HdrHistogram] = field(default_factory=dict)
     connected: dict[int, int] = field(default_factory=dict)
+    cpu_s: float = 0.0
+    loop_lag_ms: float = 0.0
 
 
 class Aggregate:
@@ -205,6 +210,8 @@ class Aggregate:
         second = self._open.setdefault(tick.second, Second())
         second.counters.update(tick.counters)
         second.connected[tick.worker] = tick.connected
+        second.cpu_s += tick.cpu_s
+        second.loop_lag_ms = max(second.loop_lag_ms, tick.loop_lag_ms)
         for name, blob in tick.histograms.items():
             histogram = HdrHistogram.decode(blob)
             self.histograms[name].add(histogram)
@@ -243,6 +250,8 @@ def _row(k: int, second: Second) -> dict[str, Any]:
         "checkouts_declined": c.get("checkout.declined", 0),
         "checkouts_failed": sum(n for name, n in c.items()
                                 if name.startswith("checkout.failed.")),
+        "loadgen_cpu_s": round(second.cpu_s, 4),
+        "loop_lag_max_ms": round(second.loop_lag_ms, 1),
     }
     for name in ("hold", "fanout", "checkout"):
         h = second.histograms.get(name)

@@ -15,7 +15,7 @@ import random
 import signal
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event as StopEvent
 from typing import Any
@@ -24,7 +24,15 @@ import aiohttp
 
 from seatserver.loadgen.buyer import Budget, Buyer, Kiosk, Person, Shared, now_ms
 from seatserver.loadgen.finalview import ViewCheck, compare_all
-from seatserver.loadgen.ledger import CheckoutRecord, Grant, Ledger, Unanswered
+from seatserver.loadgen.hostload import LoopLag
+from seatserver.loadgen.ledger import (
+    CheckoutRecord,
+    Grant,
+    Ledger,
+    NotAdmitted,
+    Unanswered,
+    Wait,
+)
 from seatserver.loadgen.options import LoadOptions
 from seatserver.loadgen.seatmap import SeatPicker, ShowtimePlan
 from seatserver.loadgen.stats import Recorder, Tick
@@ -60,6 +68,9 @@ class WorkerResult:
     never_connected: int  # of those, how many never got connected
     stop_ms: float
     wind_down_s: float
+    waits: list[Wait] = field(default_factory=list)
+    not_admitted: list[NotAdmitted] = field(default_factory=list)
+    clock_ahead_ms: float = 0.0
 
 
 def main(plan: WorkerPlan, queue: Queue[Any], stop: StopEvent) -> None:
@@ -81,6 +92,7 @@ class Worker:
         self.ledger = Ledger()
         self.budget = Budget(plan.hold_budget)
         self._second = 0
+        self.lag = LoopLag()
 
     async def run(self) -> None:
         options = self.plan.options
@@ -99,6 +111,7 @@ class Worker:
                       for i in self.plan.kiosks]
             tasks: dict[Person, asyncio.Task[None]] = {}
             ticker = asyncio.create_task(self._tick())
+            lagging = asyncio.create_task(self.lag.run())
             arrivals = asyncio.create_task(self._arrive([*kiosks, *buyers], tasks))
             try:
                 await self._until_stop(shared)
@@ -107,19 +120,19 @@ class Worker:
                 await asyncio.gather(arrivals, return_exceptions=True)
             result = await self._finish(shared, buyers, kiosks, tasks)
             ticker.cancel()
-            await asyncio.gather(ticker, return_exceptions=True)
+            lagging.cancel()
+            await asyncio.gather(ticker, lagging, return_exceptions=True)
             self._send_tick(final=True)
             self.queue.put(("result", result))
 
     async def _arrive(self, people: list[Person], tasks: dict[Person, asyncio.Task[None]]
                       ) -> None:
-        """Start each person at its arrival time: client i at i / rate seconds."""
-        rate = self.plan.options.arrival_rate
+        """Start each person at its arrival time (``LoadOptions.arrival_s``)."""
         kiosk_count = len(self.plan.kiosks)
         for n, person in enumerate(people):
-            if isinstance(person, Buyer) and rate > 0:
+            if isinstance(person, Buyer):
                 number = self.plan.clients[n - kiosk_count]
-                delay = self.plan.started + number / rate - time.time()
+                delay = self.plan.started + self.plan.options.arrival_s(number) - time.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
             tasks[person] = asyncio.create_task(person.run())
@@ -160,7 +173,9 @@ class Worker:
             views=views, violations=shared.violations, error_frames=shared.error_frames,
             clients=len(buyers), arrived=sum(1 for b in buyers if b in tasks),
             never_connected=sum(1 for b in buyers if b in tasks and not b.ever_connected),
-            stop_ms=stop_ms, wind_down_s=time.monotonic() - stopped)
+            stop_ms=stop_ms, wind_down_s=time.monotonic() - stopped, waits=self.ledger.waits,
+            not_admitted=self.ledger.not_admitted,
+            clock_ahead_ms=self.recorder.clock_ahead_ms or 0.0)
 
     async def _quiet(self) -> None:
         """Wait until no update has arrived for a moment (bounded)."""
@@ -180,8 +195,10 @@ class Worker:
         counters, histograms = self.recorder.take()
         second = self._second if not final else max(
             self._second, int(time.time() - self.plan.started))
+        cpu_s, lag_ms = self.lag.take()
         self.queue.put(("tick", Tick(self.plan.index, second, counters, histograms,
-                                     self.recorder.connected, self._exhausted())))
+                                     self.recorder.connected, self._exhausted(), cpu_s,
+                                     lag_ms)))
         self._second = second + 1
 
     def _exhausted(self) -> bool:

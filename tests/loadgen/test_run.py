@@ -19,7 +19,7 @@ from tests.processes import ServerProcess
 
 EVERY_CHECK = {"exercised", "one_holder_stream", "one_holder_clock", "final_views",
                "protocol", "booked_pg_redis", "one_active_sale", "payments_booked",
-               "buyers_told_truth"}
+               "buyers_told_truth", "admissions"}
 
 
 def stores(redis_url: str, database_url: str) -> list[str]:
