@@ -49,6 +49,7 @@ class Admitter(BackgroundService):
         self._sales = sales
         self.lease_ms = max(MIN_LEASE_MS, int(LEASE_STEPS * interval_s * 1000))
         self._rooms: set[int] = set()  # showtimes with a waiting room on
+        self._listed: set[int] = set()  # showtimes the last refresh configured
         self._tokens: dict[int, str] = {}  # showtime -> our fencing token
         self._random = secrets.SystemRandom()
         self._refreshed = -1e18
@@ -69,11 +70,20 @@ class Admitter(BackgroundService):
 
     async def refresh(self) -> None:
         """Read the settings from PostgreSQL and make Redis obey them (a
-        flushed Redis, or another instance's change)."""
+        flushed Redis, or another instance's change whose own write to Redis
+        failed). An admin's change on another instance can land between our
+        read and our write: Redis counts the changes it was given, and a
+        showtime whose count moved since before our read keeps the change
+        (a showtime first seen now counts from 0, which at worst leaves it
+        to the next refresh)."""
+        changes = await self._engine.changes(self._listed)
         gated = await self._sales.gated()
         for entry in gated:
+            showtime = entry.settings.showtime
             await self._engine.configure(entry.settings,
-                                         int(entry.keep_until.timestamp() * 1000))
+                                         int(entry.keep_until.timestamp() * 1000),
+                                         seen=changes.get(showtime, 0))
+        self._listed = {e.settings.showtime for e in gated}
         self._rooms = {e.settings.showtime for e in gated if e.settings.waiting_room}
         for showtime in set(self._tokens) - self._rooms:
             await self._resign(showtime)

@@ -8,7 +8,7 @@ step, which is what makes admission binding on every instance.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Literal
@@ -101,11 +101,31 @@ class QueueEngine:
             raise Unavailable("the waiting room is unavailable, try again shortly") from exc
         return reply
 
-    async def configure(self, settings: SaleSettings, keep_until_ms: int) -> None:
-        """Make Redis obey ``settings`` (the queue's state is kept)."""
-        await self._run("configure", settings.showtime, [
+    async def configure(self, settings: SaleSettings, keep_until_ms: int,
+                        seen: int | None = None) -> bool:
+        """Make Redis obey ``settings`` (the queue's state is kept). ``seen``:
+        not an admin's change but a re-read of PostgreSQL, begun when Redis
+        had counted ``seen`` changes (``changes``); it is written only if no
+        change came since, which would be newer than what it read. Whether
+        the settings were written."""
+        reply = await self._run("configure", settings.showtime, [
             "1" if settings.waiting_room else "0", _ms(settings), settings.admission_rate,
-            settings.active_cap, settings.admission_ttl_s * 1000, keep_until_ms])
+            settings.active_cap, settings.admission_ttl_s * 1000, keep_until_ms,
+            "" if seen is None else seen])
+        return _text(reply[0]) == "ok"
+
+    async def changes(self, showtimes: Iterable[int]) -> dict[int, int]:
+        """How many admin changes Redis has written per showtime (0: none
+        since its keys were made), to be read before PostgreSQL is."""
+        wanted = sorted(set(showtimes))
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for showtime in wanted:
+                    pipe.hget(redis_keys.sale(showtime), "changes")
+                counts = await pipe.execute()
+        except REDIS_DOWN as exc:
+            raise Unavailable("the waiting room is unavailable, try again shortly") from exc
+        return {s: int(c or 0) for s, c in zip(wanted, counts, strict=True)}
 
     async def join(self, showtime: int, holder: str) -> Place:
         """Queue ``holder`` (at the back, or in the pre-queue before the

@@ -9,27 +9,10 @@ from redis.asyncio import Redis
 from seatserver import redis_keys
 from seatserver.waiting.engine import QueueEngine
 from tests.waiting.conftest import KEEP_MS, ST, admitter, sale
+from tests.waiting.fairness_stats import spearman
 
 EARLY = 1_000
 LATE = 200
-
-
-def ranks(values: list[int]) -> list[float]:
-    order = sorted(range(len(values)), key=values.__getitem__)
-    out = [0.0] * len(values)
-    for rank, i in enumerate(order):
-        out[i] = float(rank)
-    return out
-
-
-def spearman(xs: list[int], ys: list[int]) -> float:
-    rx, ry = ranks(xs), ranks(ys)
-    n = len(xs)
-    mx, my = sum(rx) / n, sum(ry) / n
-    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry, strict=True))
-    vx = sum((a - mx) ** 2 for a in rx)
-    vy = sum((b - my) ** 2 for b in ry)
-    return cov / (vx * vy) ** 0.5
 
 
 async def drain(queue: QueueEngine, count: int) -> list[str]:

@@ -12,7 +12,8 @@
 --                          pre-queue was shuffled into the queue), seq
 --                          (arrival numbers), fence (last fencing token),
 --                          credit and last (the rate's bucket), admitted
---                          (admissions ever made)
+--                          (admissions ever made), changes (admin changes
+--                          written, configure.lua)
 --   KEYS[2] adm:{st:<id>}  zset: holder id -> end of its admission (ms)
 --   KEYS[3] q:{st:<id>}    zset: holder id -> place (lowest first): the
 --                          shuffled pre-queue at -n..-1, then arrivals by seq
