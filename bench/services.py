@@ -7,9 +7,12 @@ whenever they start, and one flush in the middle of a run turns holds into
 ``not_holder`` and views into nonsense. ``BENCH_REDIS_URL`` uses a given
 Redis instead (its database is flushed).
 
-PostgreSQL: a database ``seatserver_bench`` of the machine's server (dropped
-and created afresh each time; ``BENCH_DATABASE_URL`` overrides), or of the
-embedded PostgreSQL of ``seatserver serve`` when none answers there.
+PostgreSQL: a database ``seatserver_bench_<pid>`` of the machine's server,
+created afresh each time (one per bench process, so two benches at once do
+not drop each other's data; those of processes gone are dropped when the next
+bench starts); ``BENCH_DATABASE_URL`` names another (dropped and created
+afresh), or the embedded PostgreSQL of ``seatserver serve`` is used when none
+answers there.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from seatserver.db import create_pool, migrate
 from seatserver.embedded import EmbeddedServices, die_with_parent
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/seatserver_bench"
+BENCH_DATABASE = "seatserver_bench_{pid}"
 # The demo seed makes two showtimes of 212 seats; the peak run needs more
 # seats than that (one per socket), so it is seeded for a few more days.
 SHOWTIMES = 16
@@ -125,7 +129,8 @@ def _private_redis() -> tuple[subprocess.Popen[bytes], str]:
 async def prepare() -> BenchServices:
     """Services up, the bench database migrated and seeded, Redis flushed."""
     raise_fd_limit()  # before any child is started: they inherit it
-    database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
+    database_url = os.environ.get("BENCH_DATABASE_URL") or _with_database(
+        DEFAULT_DATABASE_URL, BENCH_DATABASE.format(pid=os.getpid()))
     embedded, private = None, None
     if os.environ.get("BENCH_REDIS_URL"):
         redis_url = os.environ["BENCH_REDIS_URL"]
@@ -140,6 +145,8 @@ async def prepare() -> BenchServices:
         _, base = embedded.start()
         database_url = _with_database(base, "seatserver_bench")
         origin += ", embedded PostgreSQL"
+    if "BENCH_DATABASE_URL" not in os.environ:
+        await _drop_orphans(database_url)
     await _recreate_database(database_url)
     await migrate(database_url)
     pool = await create_pool(database_url, 2)
@@ -165,6 +172,20 @@ async def prepare() -> BenchServices:
 def _with_database(dsn: str, name: str) -> str:
     parts = urlsplit(dsn)
     return urlunsplit(parts._replace(path="/" + name))
+
+
+async def _drop_orphans(dsn: str) -> None:
+    """Drop the databases of benches whose process is gone."""
+    admin = await asyncpg.connect(_with_database(dsn, "postgres"))
+    try:
+        names = await admin.fetch(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'seatserver\\_bench\\_%'")
+        for row in names:
+            pid = row["datname"].removeprefix("seatserver_bench_")
+            if pid.isascii() and pid.isdigit() and not psutil.pid_exists(int(pid)):
+                await admin.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
+    finally:
+        await admin.close()
 
 
 async def _recreate_database(dsn: str) -> None:
