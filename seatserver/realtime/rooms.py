@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 
 # Subscribers written between two yields to the event loop during a fan-out,
 # so that a room of thousands never holds up hold acks for long.
-FANOUT_CHUNK = 64
+FANOUT_CHUNK = 16
 
 
 class Layout(SeatingPlan, Protocol):
