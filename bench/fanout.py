@@ -18,8 +18,13 @@ Storm: 100 other sockets hold and release their own seats at 500 holds/s
 final view must equal a fresh snapshot, update delays are compared with the
 bare broadcast's p99 to 1,000 of the same run, the storm's own hold acks
 must stay quick, and /metrics must show no event-loop stall over 100 ms.
-The same storm again once the room has grown to 10,000: there the fan-out
-budget (SEATSERVER_FANOUT_BUDGET) is what keeps the process afloat.
+The storm runs first with every load process at the server's CPU priority,
+then (for the target, and everything after) with them PACED_NICE steps below
+it, as the holds bench's round trip does: on 2 cores the four receiving
+processes wake together at every update and crowd the server and Redis out
+of the cores, which is this machine, not the hold path. The same storm again
+once the room has grown to 10,000: there the fan-out budget
+(SEATSERVER_FANOUT_BUDGET) is what keeps the process afloat.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from typing import Any
 import aiohttp
 
 from bench.agent import view_digest
+from bench.holds import PACED_NICE
 from bench.machine import Noise, quiet
 from bench.probe import Probe
 from bench.processes import Agent, BareServer, SeatServer, start_agents, stop_all
@@ -258,7 +264,16 @@ async def _bench(services: BenchServices, quick: bool) -> list[Row]:
             say("fan-out: 1,000 subscribers on each server")
             await rig.subscribe(1000, tokens[1])
             small = await rig.rounds(runs_small, rounds, noise[1000])
-            say(f"fan-out: storm of {STORM_HOLDS_PER_S} holds/s into the room of 1,000")
+            say(f"fan-out: storm of {STORM_HOLDS_PER_S} holds/s into the room of 1,000, "
+                "the load processes at the server's CPU priority")
+            noise["same priority"] = Noise([])
+            same_priority = await storm(rig, holders, tokens[2:], storm_runs, storm_s,
+                                        noise["same priority"])
+            # Lowered for good: raising a priority again takes privileges.
+            for agent in agents:
+                agent.renice(PACED_NICE)
+            say(f"fan-out: the same storm, the load processes {PACED_NICE} steps of CPU "
+                "priority below the server")
             stormed = await storm(rig, holders, tokens[2:], storm_runs, storm_s,
                                   noise["storm"])
             sizes: dict[int, tuple[Runs, Runs]] = {1000: small}
@@ -276,11 +291,11 @@ async def _bench(services: BenchServices, quick: bool) -> list[Row]:
         if trigger is not None:
             trigger.close()
         await stop_all(ours, bare, *agents)
-    return _rows(sizes, stormed, big_storm, noise)
+    return _rows(sizes, same_priority, stormed, big_storm, noise)
 
 
-def _rows(sizes: dict[int, tuple[Runs, Runs]], stormed: Storm, big_storm: Storm,
-          noise: dict[int | str, Noise]) -> list[Row]:
+def _rows(sizes: dict[int, tuple[Runs, Runs]], same_priority: Storm, stormed: Storm,
+          big_storm: Storm, noise: dict[int | str, Noise]) -> list[Row]:
     rows = []
     for n, (ours, bare) in sizes.items():
         p99, bare_p99 = median(ours.p99), median(bare.p99)
@@ -301,11 +316,16 @@ def _rows(sizes: dict[int, tuple[Runs, Runs]], stormed: Storm, big_storm: Storm,
                          f"(coalesced from {2 * STORM_HOLDS_PER_S} changes/s); hold ack p99 "
                          f"{ms(median(stormed.hold_p99))}; {noise['storm'].describe()}"))
     hold_p99 = median(stormed.hold_p99)
-    rows.append(Row("storm: its hold acks, p99", ms(hold_p99),
-                    f"server side {ms(median(stormed.server_hold_p99))}", "", "≤ 5 ms",
-                    hold_p99 <= 5.0,
+    rows.append(Row("storm: its hold acks, p99 (load processes at a lower CPU priority)",
+                    ms(hold_p99), f"server side {ms(median(stormed.server_hold_p99))}", "",
+                    "≤ 5 ms", hold_p99 <= 5.0,
                     note="server side: a parsed hold to its ack written, the server's "
                          "/metrics histogram (as coarse as its buckets)"))
+    rows.append(Row("storm: its hold acks, p99, the load at the server's CPU priority",
+                    ms(median(same_priority.hold_p99)),
+                    f"server side {ms(median(same_priority.server_hold_p99))}", "", "",
+                    None, note=f"update p99 {ms(median(same_priority.p99))}; "
+                               f"{noise['same priority'].describe()}"))
     rows.append(Row("storm: subscribers whose final view equals a fresh snapshot",
                     f"{sum(stormed.current)}/{len(stormed.current)} runs all current",
                     "", "", "every run", all(stormed.current)))
