@@ -28,7 +28,8 @@ from typing import Any
 
 import orjson
 
-from bench.wsclient import WsClient, connect
+from seatserver.loadgen.wire import WireSocket as WsClient
+from seatserver.loadgen.wire import connect
 
 OPEN_CONCURRENCY = 64
 DRAIN_S = 10.0

@@ -14,7 +14,8 @@ from typing import Any
 
 import orjson
 
-from bench.wsclient import WsClient, connect
+from seatserver.loadgen.wire import WireSocket as WsClient
+from seatserver.loadgen.wire import connect
 
 OnFrame = Callable[[dict[str, Any], float], None]
 

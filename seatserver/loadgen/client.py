@@ -11,18 +11,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from ssl import SSLContext
 from typing import Any
 
 import aiohttp
+import msgpack
+import orjson
 
 from seatserver.changefeed.events import Position, parse_offset
+from seatserver.loadgen.wire import BINARY, TEXT, WireSocket, open_socket
 from seatserver.protocol.codecs import BY_PROTOCOL, JSON_PROTOCOL, Codec
 
 ACK_TIMEOUT_S = 10.0
+CONNECT_TIMEOUT_S = 30.0  # TCP (and TLS) connection and upgrade
 
 
 class ProtocolViolation(AssertionError):
@@ -142,19 +148,36 @@ Reply = dict[str, Any]
 OnReply = Callable[[Reply], None]
 
 
+_decode_msgpack = functools.partial(msgpack.unpackb, raw=False, strict_map_key=True)
+
+
 class SeatClient:
     """``delay_sink``, when given, receives each update's delivery delay (ms,
     server stamp to receipt) instead of ``update_delays_ms``, which grows
-    without bound and suits only short tests."""
+    without bound and suits only short tests.
+
+    The socket is a ``WireSocket`` (``loadgen.wire``): frames are handled as
+    their bytes arrive, with no reader task, so that one process can play
+    thousands of buyers. ``session`` serves only HTTP (``new_session``); the
+    WebSocket does not go through it (no cookies: the bearer token identifies
+    the client). ``ssl`` is for wss:// (False: do not check the certificate).
+    """
 
     def __init__(self, session: aiohttp.ClientSession, base_url: str, token: str, *,
                  protocol: str = JSON_PROTOCOL, origin: str | None = None,
                  delay_sink: Callable[[float], None] | None = None,
-                 headers: Mapping[str, str] | None = None) -> None:
+                 headers: Mapping[str, str] | None = None,
+                 ssl: SSLContext | bool | None = None,
+                 connect_timeout_s: float = CONNECT_TIMEOUT_S) -> None:
         self._session = session
         self._url = base_url.rstrip("/").replace("http", "ws", 1) + "/ws"
         self._token = token
         self._codec = BY_PROTOCOL[protocol]
+        self._decode: Callable[[bytes], Any] = (
+            _decode_msgpack if self._codec.binary else orjson.loads)
+        self._opcode = BINARY if self._codec.binary else TEXT
+        self._ssl = ssl
+        self._connect_timeout = connect_timeout_s
         self._origin = origin
         # Extra headers of the upgrade request (a proxy's X-Forwarded-For).
         self._headers = dict(headers or {})
@@ -171,9 +194,9 @@ class SeatClient:
         self.notice_sink: Callable[[dict[str, Any]], None] | None = None
         self.lost_replies = 0
         self.last_frame = 0.0  # time.monotonic() of the last frame received
-        self.ended_by = ""  # why the reader stopped, when not a clean close
-        self._reader: asyncio.Task[None] | None = None
-        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        # Why the socket ended, when it failed rather than closed: "ERROR <why>".
+        self.ended_by = ""
+        self.ws: WireSocket | None = None
         self.views: dict[int, SeatView] = {}
         self.frames: list[dict[str, Any]] = []
         self.keep_frames = False
@@ -196,21 +219,21 @@ class SeatClient:
         return self._token
 
     async def connect(self) -> SeatClient:
+        """Open (or, after a close, reopen) the socket. A refused upgrade raises
+        ``aiohttp.WSServerHandshakeError`` (with its ``status``), a connection
+        that fails ``OSError``, one that hangs ``TimeoutError``."""
         headers = {**self._headers, "Authorization": f"Bearer {self._token}"}
         if self._origin:
             headers["Origin"] = self._origin
-        self.ws = await self._session.ws_connect(
-            self._url, protocols=[self._codec.name], headers=headers, autoping=True,
-            max_msg_size=0, compress=0)
-        self._reader = asyncio.create_task(self._read())
+        self.ws = await open_socket(
+            self._url, self._on_message, on_close=self._on_close,
+            protocol=self._codec.name, headers=headers, ssl=self._ssl,
+            within=self._connect_timeout)
         return self
 
     async def close(self) -> None:
         if self.ws is not None:
-            await self.ws.close()
-        if self._reader is not None:
-            self._reader.cancel()
-            await asyncio.gather(self._reader, return_exceptions=True)
+            await self.ws.aclose()
 
     async def __aenter__(self) -> SeatClient:
         return await self.connect()
@@ -220,21 +243,22 @@ class SeatClient:
 
     async def wait_closed(self) -> None:
         """Return once the connection has closed (or was never opened)."""
-        if self._reader is not None:
-            await asyncio.shield(self._reader)
+        if self.ws is not None:
+            await self.ws.wait_closed()
 
     @property
     def closed(self) -> bool:
-        """Closed, or failed: a socket whose reader stopped delivers nothing more."""
-        return self.ws is None or self.ws.closed or (
-            self._reader is not None and self._reader.done())
+        """Closed, or failed: a socket that ended delivers nothing more."""
+        return self.ws is None or self.ws.closed
 
     async def send_raw(self, data: str | bytes) -> None:
-        assert self.ws is not None
-        if isinstance(data, bytes):
-            await self.ws.send_bytes(data)
-        else:
-            await self.ws.send_str(data)
+        """One frame as is: bytes as a binary frame, str as a text frame."""
+        self._send(data if isinstance(data, bytes) else data.encode(),
+                   BINARY if isinstance(data, bytes) else TEXT)
+
+    def _send(self, payload: bytes, opcode: int) -> None:
+        if self.ws is None or not self.ws.send(payload, opcode):
+            raise ConnectionResetError("the connection is closed")
 
     async def request(self, op: str, within: float = ACK_TIMEOUT_S, *,
                       on_reply: OnReply | None = None, **fields: Any) -> dict[str, Any]:
@@ -253,16 +277,12 @@ class SeatClient:
         payload = self._codec.encode({"op": op, "ref": ref, **fields})
         try:
             try:
-                if self._codec.binary:
-                    await self.ws.send_bytes(payload)
-                else:
-                    await self.ws.send_str(payload.decode())
-            except Exception:
-                # A socket whose reader has stopped refuses the write: nothing
-                # went out, nothing is to come. (While the reader runs, it counts
-                # the effect as a lost reply when it stops.)
-                if self._reader is None or self._reader.done():
-                    self._forget(ref)
+                self._send(payload, self._opcode)
+            except ConnectionError:
+                # A closed socket refuses the write: nothing went out, nothing
+                # is to come. (While it is open, its end counts the effect as
+                # a lost reply.)
+                self._forget(ref)
                 raise
             return await asyncio.wait_for(future, within)
         finally:
@@ -344,31 +364,30 @@ class SeatClient:
         if (await self.subscribe(showtime)).get("ok"):
             self.unsure.discard(showtime)
 
-    async def _read(self) -> None:
-        assert self.ws is not None
+    def _on_message(self, sock: WireSocket, payload: bytes, arrived: float) -> None:
         try:
-            async for msg in self.ws:
-                if msg.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
-                    self.ended_by = f"{msg.type.name} {msg.data!r}"
-                    break
-                try:
-                    self._on_frame(self._codec.decode(msg.data))
-                except ProtocolViolation as exc:
-                    self.violations.append(str(exc))
-                except (ValueError, TypeError, KeyError, AttributeError) as exc:
-                    # A frame of a shape v1 does not allow: the reader goes on,
-                    # or the view would silently freeze while the socket lives.
-                    self.violations.append(f"unreadable frame: {exc!r}")
-        finally:
-            # Nobody will answer what is still waiting: say so now, not at the timeout.
-            # Holds and releases whose outcome this client will never learn:
-            # after a reconnect only a snapshot's `mine` tells what it holds.
-            self.lost_replies += len(self._effects)
-            self._effects.clear()
-            self._answered.set()
-            for future in self._waiting.values():
-                if not future.done():
-                    future.set_exception(ConnectionError("connection closed"))
+            self._on_frame(self._decode(payload), arrived)
+        except ProtocolViolation as exc:
+            self.violations.append(str(exc))
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            # A frame of a shape v1 does not allow: the socket goes on, or
+            # the view would silently freeze while the socket lives.
+            self.violations.append(f"unreadable frame: {exc!r}")
+
+    def _on_close(self, sock: WireSocket) -> None:
+        if sock is not self.ws:
+            return  # an older socket of this client
+        if sock.failure:
+            self.ended_by = f"ERROR {sock.failure}"
+        # Nobody will answer what is still waiting: say so now, not at the timeout.
+        # Holds and releases whose outcome this client will never learn:
+        # after a reconnect only a snapshot's `mine` tells what it holds.
+        self.lost_replies += len(self._effects)
+        self._effects.clear()
+        self._answered.set()
+        for future in self._waiting.values():
+            if not future.done():
+                future.set_exception(ConnectionError("connection closed"))
 
     def _on_notice(self, frame: dict[str, Any]) -> None:
         """The waiting room: not about the seats, and sent before any
@@ -379,7 +398,7 @@ class SeatClient:
         if self.notice_sink is not None:
             self.notice_sink(frame)
 
-    def _on_frame(self, frame: dict[str, Any]) -> None:
+    def _on_frame(self, frame: dict[str, Any], arrived: float) -> None:
         self.last_frame = time.monotonic()
         if self.keep_frames:
             self.frames.append(frame)
@@ -404,7 +423,7 @@ class SeatClient:
         elif kind == "update":
             view.apply_update(frame)
             if "ts" in frame:
-                delay = time.time() * 1000 - frame["ts"]
+                delay = arrived * 1000 - frame["ts"]
                 if self._delay_sink is not None:
                     self._delay_sink(delay)
                 else:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 import random
 
+from hdrh.histogram import HdrHistogram
+
 from seatserver.loadgen import charts
 from seatserver.loadgen.stats import Aggregate, Recorder, Tick, buckets, new_histogram, record_ms
 
@@ -65,3 +67,23 @@ def test_charts_draw_empty_and_single_point_data() -> None:
     assert "no data" in charts.lines("t", "b", [charts.Line("x", [])], "s", "ms")
     one = charts.lines("Holds", "c", [charts.Line("ok", [(0, 3.0)])], "seconds", "holds")
     assert "<circle" in one and "seconds" in one and "Holds" in one
+
+
+def test_fanout_delays_land_in_the_buckets_each_would_alone() -> None:
+    rng = random.Random(3)
+    delays = [rng.choice([rng.uniform(0, 3), rng.uniform(0, 500), rng.expovariate(1 / 40)])
+              for _ in range(20_000)] + [-2.0, 0.0, 4e9]
+    recorder = Recorder()
+    for delay in delays:
+        recorder.fanout(delay)
+    counters, encoded = recorder.take()
+    alone = new_histogram()
+    for delay in delays:
+        record_ms(alone, max(0.0, delay))
+    got = HdrHistogram.decode(encoded["fanout"])
+    assert counters["update"] == len(delays) and counters["fanout.negative"] == 1
+    assert got.get_total_count() == alone.get_total_count()
+    assert [(v.value_iterated_to, v.count_at_value_iterated_to)
+            for v in got.get_recorded_iterator()] == [
+        (v.value_iterated_to, v.count_at_value_iterated_to)
+        for v in alone.get_recorded_iterator()]
