@@ -17,7 +17,9 @@ COUNTS = [env.name for _, _, env in env_fields() if isinstance(env.read, Count)]
 ELSEWHERE = {"SEATSERVER_LOG_FORMAT": "seatserver/cli.py",
              "SEATSERVER_MIGRATIONS_DIR": "seatserver/db.py"}
 # Set by `serve --workers` for its own worker processes; not configuration.
-INTERNAL = {"SEATSERVER_WORKER"}
+# Set by the server for its own worker processes, and the load generator's
+# test seam for its saturation warning (docs/loadgen.md): not for operators.
+INTERNAL = {"SEATSERVER_WORKER", "SEATSERVER_LOADGEN_FORCE_CPU_SHARE"}
 
 
 def documented() -> dict[str, str]:
