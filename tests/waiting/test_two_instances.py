@@ -250,6 +250,9 @@ class Opening:
     def phase(self, name: str) -> None:
         self.phases[name] = round(time.monotonic() - self._clock, 2)
         self._clock = time.monotonic()
+        # As it happens, so that a run cut short by the timeout shows where it was.
+        print(f"phase done: {name} ({self.phases[name]} s, {len(self.sampler.samples)} "
+              f"samples)", flush=True)
 
     async def sale(self, method: str, server: int, **body: Any) -> None:
         """The operator's change, through one instance's admin API."""
