@@ -163,7 +163,7 @@ def spearman(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     n = len(xs)
     if n < 3:
         return None
-    rx, ry = _ranks(xs), _ranks(ys)
+    rx, ry = ranks(xs), ranks(ys)
     mx, my = sum(rx) / n, sum(ry) / n
     sxy = sum((a - mx) * (b - my) for a, b in zip(rx, ry, strict=True))
     sxx = sum((a - mx) ** 2 for a in rx)
@@ -173,7 +173,8 @@ def spearman(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     return sxy / math.sqrt(sxx * syy)
 
 
-def _ranks(values: Sequence[float]) -> list[float]:
+def ranks(values: Sequence[float]) -> list[float]:
+    """1-based ranks, ties sharing their average."""
     order = sorted(range(len(values)), key=values.__getitem__)
     ranks = [0.0] * len(values)
     i = 0

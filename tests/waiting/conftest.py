@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from redis.asyncio import Redis
 
+from seatserver.holds import HoldEngine
 from seatserver.waiting.admitter import Admitter
 from seatserver.waiting.engine import QueueEngine
 from seatserver.waiting.models import SaleSettings
@@ -20,6 +21,14 @@ redis = holds.redis  # the hold scripts' fixture: the real Redis, and fakeredis 
 @pytest.fixture
 def queue(redis: Redis) -> QueueEngine:
     return QueueEngine(redis)
+
+
+@pytest.fixture
+async def engine(redis: Redis) -> HoldEngine:
+    made = HoldEngine(redis, hold_ttl_ms=60_000, max_seats=4, stream_maxlen=1000,
+                      backstop_ms=1000)
+    yield made  # type: ignore[misc]
+    await made.close()
 
 
 class NoSales:

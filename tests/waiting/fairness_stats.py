@@ -13,31 +13,18 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from seatserver.loadgen.queueing import ranks
+from seatserver.loadgen.queueing import spearman as rank_correlation
 
-def ranks(values: Sequence[float]) -> list[float]:
-    """1-based ranks, ties sharing their average."""
-    order = sorted(range(len(values)), key=values.__getitem__)
-    out = [0.0] * len(values)
-    start = 0
-    while start < len(order):
-        end = start
-        while end + 1 < len(order) and values[order[end + 1]] == values[order[start]]:
-            end += 1
-        for i in order[start:end + 1]:
-            out[i] = (start + end) / 2 + 1
-        start = end + 1
-    return out
+__all__ = ["chi_square", "chi_square_tail", "decile_table", "ranks", "spearman"]
 
 
 def spearman(xs: Sequence[float], ys: Sequence[float]) -> float:
-    """Spearman's rho: the Pearson correlation of the (tie-averaged) ranks."""
-    rx, ry = ranks(xs), ranks(ys)
-    n = len(xs)
-    mx, my = sum(rx) / n, sum(ry) / n
-    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry, strict=True))
-    vx = sum((a - mx) ** 2 for a in rx)
-    vy = sum((b - my) ** 2 for b in ry)
-    return cov / (vx * vy) ** 0.5
+    """Spearman's rho (the load generator's, whose audit judges the same
+    thing): the Pearson correlation of the tie-averaged ranks."""
+    rho = rank_correlation(xs, ys)
+    assert rho is not None, "too few values, or all equal"
+    return rho
 
 
 def decile_table(arrival: Sequence[float], admission: Sequence[float]) -> list[list[int]]:

@@ -16,14 +16,6 @@ from tests.support import eventually
 from tests.waiting.conftest import KEEP_MS, ST, admitter, sale
 
 
-@pytest.fixture
-async def engine(redis: Redis) -> HoldEngine:
-    made = HoldEngine(redis, hold_ttl_ms=60_000, max_seats=4, stream_maxlen=1000,
-                      backstop_ms=1000)
-    yield made  # type: ignore[misc]
-    await made.close()
-
-
 async def test_a_showtime_without_sale_settings_is_not_gated(engine: HoldEngine) -> None:
     assert (await engine.hold(ST, "anyone", ["A1"])).expires_at > 0
 

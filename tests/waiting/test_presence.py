@@ -3,21 +3,12 @@ tab gives its admission back within the grace. Through the real scripts."""
 
 from __future__ import annotations
 
-import pytest
 from redis.asyncio import Redis
 
 from seatserver import redis_keys
 from seatserver.holds import HoldEngine
 from seatserver.waiting.engine import PRESENCE_GRACE_MS, QueueEngine
 from tests.waiting.conftest import KEEP_MS, ST, admitter, sale
-
-
-@pytest.fixture
-async def engine(redis: Redis) -> HoldEngine:
-    made = HoldEngine(redis, hold_ttl_ms=60_000, max_seats=4, stream_maxlen=1000,
-                      backstop_ms=1000)
-    yield made  # type: ignore[misc]
-    await made.close()
 
 
 async def redis_now(redis: Redis) -> int:
