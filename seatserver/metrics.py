@@ -92,3 +92,19 @@ class SeatCollector(Collector):
         yield CounterMetricFamily("seatserver_loop_stalls_over_100ms",
                                   "Event-loop stalls longer than 100 ms",
                                   value=self._lag.stalls_over_100ms)
+        pauses = self._lag.gc
+        collections = CounterMetricFamily("seatserver_gc_collections",
+                                          "Garbage collections", labels=["generation"])
+        paused = CounterMetricFamily("seatserver_gc_pause_seconds",
+                                     "Time the garbage collector paused the process",
+                                     labels=["generation"])
+        longest = GaugeMetricFamily("seatserver_gc_pause_max_ms",
+                                    "Longest garbage-collection pause", labels=["generation"])
+        for generation in range(len(pauses.collections)):
+            label = [str(generation)]
+            collections.add_metric(label, pauses.collections[generation])
+            paused.add_metric(label, pauses.seconds[generation])
+            longest.add_metric(label, pauses.longest_ms[generation])
+        yield collections
+        yield paused
+        yield longest

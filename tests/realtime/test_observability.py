@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 from typing import Any
@@ -55,6 +56,19 @@ async def test_metrics_count_commands_frames_and_feed_reads(
     assert after[("seatserver_connections", "")] == 2
     assert after[("seatserver_subscribers", "")] == 1
     assert after[("seatserver_backend_errors_total", "service=postgresql")] == 0
+
+
+async def test_metrics_count_the_garbage_collectors_pauses(
+        http: aiohttp.ClientSession, base_url: str) -> None:
+    before = await scrape(http, base_url)
+    gc.collect()  # a full collection: generation 2
+    after = await scrape(http, base_url)
+    full = "generation=2"
+    assert after[("seatserver_gc_collections_total", full)] >= before[
+        ("seatserver_gc_collections_total", full)] + 1
+    assert after[("seatserver_gc_pause_seconds_total", full)] > before[
+        ("seatserver_gc_pause_seconds_total", full)]
+    assert after[("seatserver_gc_pause_max_ms", full)] > 0
 
 
 async def test_every_response_carries_a_request_id_and_keeps_a_given_one(
