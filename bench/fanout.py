@@ -54,6 +54,7 @@ TARGET_SIZES = (1000, 4000)
 STORM_SOCKETS = 100
 STORM_HOLDS_PER_S = 500
 STALL_METRIC = "seatserver_loop_stalls_over_100ms_total"
+FULL_GC_METRIC = 'seatserver_gc_pause_max_ms{generation="2"}'
 LAG_METRIC = "seatserver_loop_lag_max_ms"
 CONVERGE_S = 10.0
 
@@ -157,6 +158,7 @@ class Storm:
     current: list[bool] = field(default_factory=list)
     stalls: list[float] = field(default_factory=list)
     lag_max: float = 0.0
+    full_gc_max: float = 0.0  # the server's longest full collection (ms)
     updates_per_s: list[float] = field(default_factory=list)
     hold_p99: list[float] = field(default_factory=list)
     # The server's own p99 of the storm's holds (parsed to ack written, /metrics).
@@ -188,6 +190,7 @@ async def storm(rig: Rig, holders: Agent, tokens: list[str], runs: int, duration
             histograms, await serverside.scrape([rig.ours.url + "/metrics"], None), {}, [])
         result.server_hold_p99.append(server["pairs"]["hold"]["server"].get("p99_ms") or 0.0)
         result.lag_max = max(result.lag_max, after[LAG_METRIC])
+        result.full_gc_max = max(result.full_gc_max, after.get(FULL_GC_METRIC, 0.0))
         delays = await rig.collect("ours")
         say(f"    storm: {len(held['hold_ms']) / duration:,.0f} holds/s, "
             f"{len(delays) / subscribers / duration:.0f} updates/s per subscriber, "
@@ -345,7 +348,8 @@ def _rows(sizes: dict[int, tuple[Runs, Runs]], same_priority: Storm, stormed: St
                     f"all current; {sum(big_storm.stalls):.0f} stalls", "", "",
                     "every run; 0", all(big_storm.current) and sum(big_storm.stalls) == 0,
                     note=f"longest loop lag since the server started: "
-                         f"{ms(big_storm.lag_max)}"))
+                         f"{ms(big_storm.lag_max)}; longest full garbage collection "
+                         f"{ms(big_storm.full_gc_max)}"))
     return rows
 
 
