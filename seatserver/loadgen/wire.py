@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import logging
 import os
@@ -382,8 +383,16 @@ def tls_context(url: URL, ssl: ssl_module.SSLContext | bool | None) -> ssl_modul
         return None
     if isinstance(ssl, ssl_module.SSLContext):
         return ssl
+    return _default_context(checks=ssl is not False)
+
+
+@functools.cache
+def _default_context(*, checks: bool) -> ssl_module.SSLContext:
+    """One context per process and kind: making one reads the system's CA
+    certificates (milliseconds), which thousands of buyers' sockets would
+    otherwise do each."""
     context = ssl_module.create_default_context()
-    if ssl is False:
+    if not checks:
         context.check_hostname = False
         context.verify_mode = ssl_module.CERT_NONE
     return context
