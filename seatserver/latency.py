@@ -13,6 +13,9 @@ from bisect import bisect_left
 # Seconds: sub-millisecond hold acks up to multi-second checkouts.
 BOUNDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
           10.0)
+# Seconds, finer: round trips that should take a millisecond or two.
+FINE_BOUNDS = (0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005,
+               0.0075, 0.01, 0.025, 0.1, 1.0)
 
 
 class Histogram:

@@ -70,6 +70,9 @@ class SeatCollector(Collector):
         yield _histogram("seatserver_command_seconds",
                          "From a parsed hold or release to its ack written", "op",
                          self._commands.latency)
+        yield _histogram("seatserver_redis_script_seconds",
+                         "From a hold script's call to its reply (batching, round trip, "
+                         "Redis)", "", {"": self._engine.script_latency})
         yield _histogram("seatserver_checkout_seconds",
                          "A checkout request (POST .../bookings) from receipt to answer",
                          "outcome", self._checkout.latency)

@@ -33,6 +33,7 @@ from seatserver.errors import (
 from seatserver.holds.batcher import Batcher, batcher_for
 from seatserver.holds.cluster import ClusterScriptBatcher
 from seatserver.holds.geometry import Geometry, GeometryCache, SeatingPlan
+from seatserver.latency import FINE_BOUNDS, Histogram
 from seatserver.redis_client import REDIS_DOWN
 
 MAX_CACHED_SHOWTIMES = 10_000
@@ -199,6 +200,9 @@ class HoldEngine:
         self.geometries = GeometryCache()
         self._keys: dict[int, list[str]] = {}
         self.redis_errors = 0  # script calls that found Redis unreachable
+        # From a script call to its reply: the batch's wait for the loop, the
+        # round trip and Redis' own time (seatserver_redis_script_seconds).
+        self.script_latency = Histogram(FINE_BOUNDS)
         self._batcher = _batcher(redis, timeout_s)
 
     async def close(self) -> None:
@@ -225,11 +229,13 @@ class HoldEngine:
 
     async def _run(self, script: Any, showtime: int, extra: Sequence[Any]) -> list[Any]:
         keys = self._showtime_keys(showtime)
+        began = time.perf_counter()
         try:
             reply: list[Any] = await self._batcher.call(script, keys, [self._maxlen, *extra])
         except REDIS_DOWN as exc:
             self.redis_errors += 1
             raise Unavailable("seat service is unavailable, try again shortly") from exc
+        self.script_latency.observe(time.perf_counter() - began)
         self.clock_offset_ms = int(reply[1]) - time.time() * 1000
         return reply
 

@@ -31,6 +31,9 @@ PAIRS: dict[str, tuple[str | None, str, dict[str, str], str]] = {
              "a parsed hold command to its ack written"),
     "release": (None, "seatserver_command_seconds", {"op": "release"},
                 "a parsed release command to its ack written"),
+    "redis_script": (None, "seatserver_redis_script_seconds", {},
+                     "a hold script's call to its reply: the batch's wait for the loop, "
+                     "the round trip and Redis' own time"),
     "checkout": ("checkout", "seatserver_checkout_seconds", {},
                  "the booking request (POST .../bookings) alone, every outcome; the "
                  "client's checkout also pays on the provider's page"),

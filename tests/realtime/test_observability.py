@@ -47,6 +47,7 @@ async def test_metrics_count_commands_frames_and_feed_reads(
 
     assert grew("seatserver_command_seconds_count", "op=hold") == 1
     assert grew("seatserver_command_seconds_count", "op=release") == 1
+    assert grew("seatserver_redis_script_seconds_count") >= 2  # the hold's, the release's
     assert after[("seatserver_command_seconds_bucket", "le=+Inf,op=hold")] == after[
         ("seatserver_command_seconds_count", "op=hold")]
     # The watcher got two updates and the buyer two acks, at least.
