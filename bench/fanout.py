@@ -165,6 +165,10 @@ class Storm:
     server_hold_p99: list[float] = field(default_factory=list)
     # ... and of its hold scripts (call to reply, /metrics).
     script_p99: list[float] = field(default_factory=list)
+    # Share of each storm's wall time Redis and the server spent runnable but
+    # waiting for a core (their run queue delay, /proc/PID/schedstat).
+    redis_waited: list[float] = field(default_factory=list)
+    server_waited: list[float] = field(default_factory=list)
 
 
 async def storm(rig: Rig, holders: Agent, tokens: list[str], runs: int, duration: float,
@@ -177,12 +181,20 @@ async def storm(rig: Rig, holders: Agent, tokens: list[str], runs: int, duration
     result = Storm()
     subscribers = await _count(rig.crowd, "ours")
 
+    redis_pid = await rig.services.redis_pid()
+    server_pid = rig.ours.worker_pids()[0]
+
     async def one_run() -> tuple[list[float], dict[str, Any], float]:
         await asyncio.gather(*(a.call("reset", tag="ours") for a in rig.crowd))
         histograms = await serverside.scrape([rig.ours.url + "/metrics"], None)
+        waits = {"redis": queue_wait(redis_pid), "server": queue_wait(server_pid)}
+        began = time.monotonic()
         before = await metrics(rig.http, rig.ours.url)
         held = await holders.call("paced", tag="storm", rate_per_client=rate, warmup=0,
                                   duration=duration)
+        took = time.monotonic() - began
+        result.redis_waited.append((queue_wait(redis_pid) - waits["redis"]) / took)
+        result.server_waited.append((queue_wait(server_pid) - waits["server"]) / took)
         current, detail = await _views_current(rig, subscribers)  # all updates landed
         # A view that is not current is a fault whatever the noise: kept from
         # every run, repeated ones included.
@@ -213,6 +225,18 @@ async def storm(rig: Rig, holders: Agent, tokens: list[str], runs: int, duration
             f"stalls over 100 ms: {stalls:.0f}")
     await holders.call("close", tag="storm")
     return result
+
+
+def queue_wait(pid: int | None) -> float:
+    """Seconds the process has spent runnable but waiting for a core (0 when
+    unknown: no pid, or no schedstat on this kernel)."""
+    if pid is None:
+        return 0.0
+    try:
+        with open(f"/proc/{pid}/schedstat") as stats:
+            return int(stats.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 async def _count(crowd: list[Agent], tag: str) -> int:
@@ -328,7 +352,10 @@ def _rows(sizes: dict[int, tuple[Runs, Runs]], same_priority: Storm, stormed: St
                     "≤ 5 ms", hold_p99 <= 5.0,
                     note="server side: a parsed hold to its ack written, the server's "
                          "/metrics histogram (as coarse as its buckets); of which the hold "
-                         f"script, call to reply, p99 {ms(median(stormed.script_p99))}"))
+                         f"script, call to reply, p99 {ms(median(stormed.script_p99))}; "
+                         f"waiting for a core (run queue) during the storm: Redis "
+                         f"{median(stormed.redis_waited):.1%} of the time, the server "
+                         f"{median(stormed.server_waited):.1%}"))
     rows.append(Row("storm: its hold acks, p99, the load at the server's CPU priority",
                     ms(median(same_priority.hold_p99)),
                     f"server side {ms(median(same_priority.server_hold_p99))}", "", "",
