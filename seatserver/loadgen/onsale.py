@@ -83,6 +83,17 @@ class SaleSetup:
                 "admission_ttl_s": self._o.admission_ttl_s})
             room.on_sale_at = saved.get("on_sale_at")
 
+    async def open_at(self, opens_at: float) -> None:
+        """Move the opening of the rooms we set up to ``opens_at`` (wall clock
+        s), live: buyers in the pre-queue stay there until then."""
+        at = datetime.fromtimestamp(opens_at, UTC).isoformat(timespec="milliseconds")
+        for room in self.rooms.values():
+            if room.before is None:
+                continue
+            saved = await self._call("PATCH", f"/api/admin/showtimes/{room.showtime}/sale",
+                                     {"on_sale_at": at})
+            room.on_sale_at = saved.get("on_sale_at")
+
     async def restore(self) -> list[str]:
         """Put back the settings we changed; what could not be, and why."""
         problems = []

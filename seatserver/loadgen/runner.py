@@ -43,6 +43,8 @@ from seatserver.redis_client import RedisClient, connect, is_cluster_node
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 START_ALLOWANCE_S = 1.0
+# The placeholder on-sale time of a rush whose workers are not all up yet.
+NOT_YET_S = 3600.0
 # Winding down: the grace for steps in flight, settling, the view comparisons.
 RESULT_TIMEOUT_S = GRACE_S + 120.0
 
@@ -102,9 +104,12 @@ class Runner:
             # should be up; a worker that is later starts its overdue clients at once.
             started = time.time() + START_ALLOWANCE_S
             if self.o.scenario == "onsale":
-                await sale.prepare([p.id for p in plans], started + self.o.opens_in_s)
+                # Sales open only once every worker is up (see _play): until then
+                # the on-sale time stays far ahead, so that however long the
+                # workers take to start, their buyers arrive before the opening.
+                await sale.prepare([p.id for p in plans], started + NOT_YET_S)
             before = await serverside.scrape(self.o.metrics_urls, self.o.metrics_token)
-            stopped, stopped_by = await self._play(plans, started)
+            stopped, stopped_by = await self._play(plans, started, sale)
             self.scrapes = (before, await serverside.scrape(self.o.metrics_urls,
                                                             self.o.metrics_token))
             if tail is not None:
@@ -173,15 +178,22 @@ class Runner:
             process.start()
             self.workers.processes.append(process)
 
-    async def _play(self, plans: list[ShowtimePlan], started: float) -> tuple[float, str]:
+    async def _play(self, plans: list[ShowtimePlan], started: float,
+                    sale: SaleSetup) -> tuple[float, str]:
         """Run the workers from ``started`` until the end; returns when it
-        stopped (wall clock) and what stopped it."""
+        stopped (wall clock) and what stopped it. An on-sale rush opens
+        ``opens_in_s`` after the run's start, or after the last worker is up
+        when that is later."""
         self._start_workers(plans, started)
         stopped_by = "duration"
+        opening = self.o.scenario == "onsale" and sale.changes_settings
         with Progress(self.o.url, self.o.clients, self.o.duration_s,
                       enabled=self.o.progress, host=self.host) as progress:
             while True:
                 self._drain()
+                if opening and len(self.workers.ready) == self.o.workers:
+                    opening = False
+                    await sale.open_at(max(started, time.time()) + self.o.opens_in_s)
                 self.host.update(self.agg.series)
                 elapsed = max(0.0, time.time() - started)
                 progress.show(self.agg, elapsed, "running")
@@ -218,6 +230,8 @@ class Runner:
             if kind == "tick":
                 tick: Tick = rest[0]
                 self.agg.add(tick)
+            elif kind == "ready":
+                self.workers.ready.add(rest[0])
             elif kind == "result":
                 result: WorkerResult = rest[0]
                 self.workers.results[result.worker] = result

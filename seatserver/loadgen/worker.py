@@ -110,6 +110,8 @@ class Worker:
                             self.plan.showtimes[i % len(self.plan.showtimes)].id)
                       for i in self.plan.kiosks]
             tasks: dict[Person, asyncio.Task[None]] = {}
+            # Up: the parent opens an on-sale rush only once every worker is.
+            self.queue.put(("ready", self.plan.index))
             ticker = asyncio.create_task(self._tick())
             lagging = asyncio.create_task(self.lag.run())
             arrivals = asyncio.create_task(self._arrive([*kiosks, *buyers], tasks))
