@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +57,9 @@ TARGET_SIZES = (1000, 4000)
 STORM_SOCKETS = 100
 STORM_HOLDS_PER_S = 500
 STALL_METRIC = "seatserver_loop_stalls_over_100ms_total"
+STALL_REPORTED_METRIC = "seatserver_loop_stalls_reported_total"
+STALL_CAUSES = ("busy", "crowded", "blocked", "unknown")
+STALL_LINE = "event loop stalled"
 FULL_GC_METRIC = 'seatserver_gc_pause_max_ms{generation="2"}'
 LAG_METRIC = "seatserver_loop_lag_max_ms"
 CONVERGE_S = 10.0
@@ -172,6 +177,22 @@ class Storm:
     # waiting for a core (their run queue delay, /proc/PID/schedstat).
     redis_waited: list[float] = field(default_factory=list)
     server_waited: list[float] = field(default_factory=list)
+    # Stalls the server's stall watch reported (SEATSERVER_STALL_REPORT_MS): by
+    # what its loop thread did most, and the log lines saying where it was.
+    stall_causes: Counter[str] = field(default_factory=Counter)
+    stall_lines: list[str] = field(default_factory=list)
+
+    def stall_note(self) -> str:
+        if not self.stall_lines:
+            return "the stall watch reported none"
+        causes = ", ".join(f"{n} {cause}" for cause, n in self.stall_causes.most_common())
+        return f"the stall watch: {causes}; the longest: {max(self.stall_lines, key=_lag)}"
+
+
+def _lag(line: str) -> float:
+    """The length of the stall a stall-watch line reports (ms)."""
+    match = re.search(r"stalled (\d+) ms", line)
+    return float(match.group(1)) if match else 0.0
 
 
 async def storm(rig: Rig, holders: Agent, tokens: list[str], runs: int, duration: float,
@@ -193,6 +214,7 @@ async def storm(rig: Rig, holders: Agent, tokens: list[str], runs: int, duration
         waits = {"redis": queue_wait(redis_pid), "server": queue_wait(server_pid)}
         began = time.monotonic()
         before = await metrics(rig.http, rig.ours.url)
+        reported = len(rig.ours.log_lines(STALL_LINE))
         held = await holders.call("paced", tag="storm", rate_per_client=rate, warmup=0,
                                   duration=duration)
         took = time.monotonic() - began
@@ -203,6 +225,10 @@ async def storm(rig: Rig, holders: Agent, tokens: list[str], runs: int, duration
         # every run, repeated ones included.
         result.current.append(current)
         after = await metrics(rig.http, rig.ours.url)
+        for cause in STALL_CAUSES:
+            key = f'{STALL_REPORTED_METRIC}{{cause="{cause}"}}'
+            result.stall_causes[cause] += int(after.get(key, 0.0) - before.get(key, 0.0))
+        result.stall_lines += rig.ours.log_lines(STALL_LINE)[reported:]
         server = serverside.compare(
             histograms, await serverside.scrape([rig.ours.url + "/metrics"], None), {}, [])
         result.server_hold_p99.append(server["pairs"]["hold"]["server"].get("p99_ms") or 0.0)
@@ -408,7 +434,8 @@ def _rows(sizes: dict[int, tuple[Runs, Runs]], same_priority: Storm, stormed: St
                     "", "", "every run", all(stormed.current)))
     rows.append(Row("storm: event-loop stalls over 100 ms (/metrics, before→after)",
                     f"{sum(stormed.stalls):.0f}", "", "", "0", sum(stormed.stalls) == 0,
-                    note=f"longest loop lag since the server started: {ms(stormed.lag_max)}"))
+                    note=f"longest loop lag since the server started: {ms(stormed.lag_max)}; "
+                     f"{stormed.stall_note()}"))
     big = max(sizes)
     big_p99 = median(big_storm.p99)
     rows.append(Row(f"storm into {big:,}: update p99", ms(big_p99), "", "", "≤ 1 s",
@@ -423,7 +450,7 @@ def _rows(sizes: dict[int, tuple[Runs, Runs]], same_priority: Storm, stormed: St
                     "every run; 0", all(big_storm.current) and sum(big_storm.stalls) == 0,
                     note=f"longest loop lag since the server started: "
                          f"{ms(big_storm.lag_max)}; longest full garbage collection "
-                         f"{ms(big_storm.full_gc_max)}"))
+                         f"{ms(big_storm.full_gc_max)}; {big_storm.stall_note()}"))
     return rows
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -98,6 +99,21 @@ class Listener:
     async def start(self) -> None:
         self.proc = self._spawn()
         await wait_for_port(self.port, self.proc, self.log_path)
+
+    def log_lines(self, containing: str) -> list[str]:
+        """The messages of the log's lines that contain ``containing`` (JSON
+        lines give their ``message``), oldest first."""
+        if self.log_path is None or not self.log_path.exists():
+            return []
+        found = []
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            if containing not in line:
+                continue
+            try:
+                found.append(str(json.loads(line)["message"]))
+            except (ValueError, KeyError, TypeError):
+                found.append(line)
+        return found
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         raise_fd_limit()

@@ -99,7 +99,7 @@ async def _stores(app: web.Application) -> AsyncIterator[None]:
 def _operations(app: web.Application) -> Lifecycle:
     """Health, metrics, the pages and the API's description; the loop-lag
     monitor, last in and first out: it watches the loop while everything else runs."""
-    lag = LoopLagMonitor()
+    lag = LoopLagMonitor(app[SETTINGS].stall_report_ms)
     app.router.add_routes(HealthHandlers(app[REDIS], app[DB_POOL]).routes())
     app.router.add_routes(MetricsHandlers(
         SeatCollector(app[SOCKETS], app[ROOMS], app[FEED], lag, app[COMMANDS], app[ENGINE],

@@ -6,19 +6,41 @@ the benchmarks read it to prove no stall exceeds its bound. Beside it, the
 garbage collector's own pauses by generation (``GcPauses``, through
 ``gc.callbacks``), the one stall no callback of ours shows: a full collection
 walks every object a process holds, thousands of connections' included.
+
+What a lag figure cannot say is *why*: the loop ran one long callback, or the
+process was not on a core at all (a crowded machine), or it sat in a blocking
+system call. ``StallWatch`` answers that: a thread that notices when the loop
+has not ticked for a while, samples the loop thread's stack while it stays
+stuck, and when it moves again logs one line with the stall's length, how much
+of it the loop thread ran on a core, waited for one, or slept, and where it was.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import logging
+import os
+import sys
+import threading
 import time
+import traceback
+from collections import Counter, deque
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any
 
 from seatserver.background import BackgroundService, BackgroundTask
 
+log = logging.getLogger(__name__)
+
 TICK_S = 0.02
+# How often the watch looks at the loop's last tick, and samples its stack
+# while it is stuck. Waking 50 times a second costs the loop next to nothing:
+# while the loop waits for I/O it does not hold the GIL the watch takes.
+WATCH_S = 0.02
+STACK_FRAMES = 6  # innermost frames kept of each sample
+REPORTS_KEPT = 32
 
 
 GENERATIONS = 3
@@ -44,13 +66,135 @@ class GcPauses:
         self.longest_ms[generation] = max(self.longest_ms[generation], took * 1000)
 
 
+@dataclass(frozen=True)
+class ThreadTimes:
+    """A thread's time on a core and waiting in the run queue (seconds), from
+    /proc's schedstat; None where the kernel keeps no such figures."""
+
+    ran: float
+    waited: float
+
+    @classmethod
+    def read(cls, native_id: int) -> ThreadTimes | None:
+        try:
+            with open(f"/proc/self/task/{native_id}/schedstat") as stats:
+                ran, waited = stats.read().split()[:2]
+            return cls(int(ran) / 1e9, int(waited) / 1e9)
+        except (OSError, ValueError):
+            return None
+
+
+@dataclass(frozen=True)
+class StallReport:
+    """One stall: its length, and what the loop thread did while the watch
+    looked on (from noticing it to its end, the stall's length less up to
+    the threshold and a watch period)."""
+
+    lag_ms: float
+    watched_ms: float
+    ran_ms: float | None  # on a core (our code, the GC, the interpreter)
+    waited_ms: float | None  # runnable, waiting for a core: the machine, not us
+    where: list[tuple[str, int]]  # the most sampled stacks, with their counts
+
+    @property
+    def cause(self) -> str:
+        """"busy" when the loop thread ran most of the watched time,
+        "crowded" when it mostly waited for a core, "blocked" when it mostly
+        slept (a blocking call), "unknown" without schedstat figures."""
+        if self.ran_ms is None or self.waited_ms is None:
+            return "unknown"
+        slept = self.watched_ms - self.ran_ms - self.waited_ms
+        return max((self.ran_ms, "busy"), (self.waited_ms, "crowded"), (slept, "blocked"))[1]
+
+    def line(self) -> str:
+        times = ("" if self.ran_ms is None or self.waited_ms is None else
+                 f"; of {self.watched_ms:.0f} ms watched, on a core {self.ran_ms:.0f} ms, "
+                 f"waiting for one {self.waited_ms:.0f} ms")
+        where = "; ".join(f"{n}x {stack}" for stack, n in self.where) or "no sample"
+        return (f"event loop stalled {self.lag_ms:.0f} ms ({self.cause}){times}; "
+                f"where: {where}")
+
+
+class StallWatch:
+    """A thread that reports every stall of the loop longer than ``over_s``.
+
+    The loop side only stamps ``beat`` on each tick of the lag monitor; the
+    thread does the rest, so a stall is seen while it lasts (the loop cannot
+    look at itself then) and costs the loop nothing when there is none.
+    """
+
+    def __init__(self, over_s: float) -> None:
+        self.over_s = over_s
+        self.beat = time.monotonic()
+        self.reports: deque[StallReport] = deque(maxlen=REPORTS_KEPT)
+        self.by_cause: Counter[str] = Counter()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._loop_ident = 0
+        self._loop_native = 0
+
+    def start(self) -> None:
+        """From the loop's thread: the thread to watch is the caller's."""
+        self._loop_ident = threading.get_ident()
+        self._loop_native = threading.get_native_id()
+        self.beat = time.monotonic()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._watch, name="stall-watch", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _watch(self) -> None:
+        while not self._stop.wait(WATCH_S):
+            beat = self.beat
+            if time.monotonic() - beat > self.over_s:
+                self._follow(beat)
+
+    def _follow(self, beat: float) -> None:
+        """Sample the stuck loop's stack until it ticks again, then report."""
+        began = ThreadTimes.read(self._loop_native)
+        seen_at = time.monotonic()
+        samples: Counter[str] = Counter()
+        while self.beat == beat and not self._stop.is_set():
+            frame = sys._current_frames().get(self._loop_ident)
+            if frame is not None:
+                samples[_where(frame)] += 1
+            del frame
+            self._stop.wait(WATCH_S / 2)
+        ended = ThreadTimes.read(self._loop_native)
+        now = time.monotonic()
+        # The beat is stamped a tick's sleep after the loop got going again.
+        lag_s = (self.beat - TICK_S if self.beat != beat else now) - beat
+        ran = waited = None
+        if began is not None and ended is not None:
+            ran = (ended.ran - began.ran) * 1000
+            waited = (ended.waited - began.waited) * 1000
+        report = StallReport(lag_s * 1000, (now - seen_at) * 1000, ran, waited,
+                             samples.most_common(3))
+        self.reports.append(report)
+        self.by_cause[report.cause] += 1
+        log.warning("%s", report.line())
+
+
+def _where(frame: FrameType) -> str:
+    """The innermost frames, innermost first: "function (file.py:line) < ..."."""
+    stack = traceback.extract_stack(frame)[-STACK_FRAMES:]
+    return " < ".join(f"{f.name} ({os.path.basename(f.filename)}:{f.lineno})"
+                      for f in reversed(stack))
+
+
 class LoopLagMonitor(BackgroundService):
-    def __init__(self) -> None:
+    def __init__(self, stall_report_ms: int = 0) -> None:
         super().__init__(BackgroundTask("loop-lag", self._run))
         self.max_lag_ms = 0.0
         self.last_lag_ms = 0.0
         self.stalls_over_100ms = 0
         self.gc = GcPauses()
+        self.watch = StallWatch(stall_report_ms / 1000) if stall_report_ms else None
 
     def reset(self) -> None:
         self.max_lag_ms = 0.0
@@ -58,10 +202,15 @@ class LoopLagMonitor(BackgroundService):
 
     async def _run(self) -> None:
         gc.callbacks.append(self.gc)
+        watch = self.watch
+        if watch is not None:
+            watch.start()
         try:
             while True:
                 start = time.perf_counter()
                 await asyncio.sleep(TICK_S)
+                if watch is not None:
+                    watch.beat = time.monotonic()
                 lag = (time.perf_counter() - start - TICK_S) * 1000
                 self.last_lag_ms = lag
                 if lag > self.max_lag_ms:
@@ -70,3 +219,5 @@ class LoopLagMonitor(BackgroundService):
                     self.stalls_over_100ms += 1
         finally:
             gc.callbacks.remove(self.gc)
+            if watch is not None:
+                await asyncio.to_thread(watch.stop)

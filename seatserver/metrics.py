@@ -95,6 +95,16 @@ class SeatCollector(Collector):
         yield CounterMetricFamily("seatserver_loop_stalls_over_100ms",
                                   "Event-loop stalls longer than 100 ms",
                                   value=self._lag.stalls_over_100ms)
+        watch = self._lag.watch
+        if watch is not None:
+            reported = CounterMetricFamily(
+                "seatserver_loop_stalls_reported",
+                "Event-loop stalls past SEATSERVER_STALL_REPORT_MS, by what the loop's "
+                "thread did most: busy (ran), crowded (waited for a core), blocked (slept)",
+                labels=["cause"])
+            for cause in ("busy", "crowded", "blocked", "unknown"):
+                reported.add_metric([cause], watch.by_cause[cause])
+            yield reported
         pauses = self._lag.gc
         collections = CounterMetricFamily("seatserver_gc_collections",
                                           "Garbage collections", labels=["generation"])

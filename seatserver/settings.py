@@ -262,6 +262,10 @@ class Settings(BaseSettings):
     # (realtime/budget.py): busy rooms are updated less often, the largest
     # first, so that fan-out never asks more of the process than it can send.
     fanout_budget: Annotated[int, Env("SEATSERVER_FANOUT_BUDGET", Count(minimum=1000))] = 20_000
+    # An event-loop stall longer than this many ms is logged with where the
+    # loop was and whether it ran or waited for a core (loop_lag.StallWatch).
+    stall_report_ms: Annotated[int, Env("SEATSERVER_STALL_REPORT_MS",
+                                        Count(maximum=60_000))] = 100
     # Margin the hold keys' own TTL keeps beyond the latest deadline (backstop).
     backstop_ms: int = 5_000
 

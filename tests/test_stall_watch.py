@@ -1,0 +1,88 @@
+"""The stall watch: a stall is reported once it ends, with its length, what
+the loop's thread did (ran, waited for a core, slept) and where it was."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import pytest
+
+from seatserver.loop_lag import LoopLagMonitor, StallReport
+
+STALL_S = 0.3
+
+
+def spin_for(seconds: float) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+def sleep_for(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+async def _stall_under_watch(stall: object) -> LoopLagMonitor:
+    monitor = LoopLagMonitor(stall_report_ms=100)
+    async with monitor:
+        await asyncio.sleep(0.1)  # the monitor ticks
+        stall()  # type: ignore[operator]
+        await asyncio.sleep(0.15)  # the loop ticks again: the stall has ended
+    return monitor
+
+
+async def test_a_busy_stall_is_reported_as_busy_with_where_the_loop_was(
+        caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="seatserver.loop_lag"):
+        monitor = await _stall_under_watch(lambda: spin_for(STALL_S))
+    assert monitor.watch is not None
+    [report] = monitor.watch.reports
+    assert 0.8 * STALL_S * 1000 <= report.lag_ms <= 1.5 * STALL_S * 1000
+    if report.ran_ms is None:
+        pytest.skip("this kernel keeps no schedstat")
+    assert report.cause in ("busy", "crowded")  # ran, or waited for a core: never slept
+    assert report.ran_ms + report.waited_ms >= 0.5 * report.watched_ms
+    assert "spin_for (test_stall_watch.py:" in report.where[0][0]
+    assert monitor.watch.by_cause[report.cause] == 1
+    [record] = [r for r in caplog.records if "event loop stalled" in r.getMessage()]
+    assert "spin_for" in record.getMessage()
+
+
+async def test_a_blocking_call_is_reported_as_blocked() -> None:
+    monitor = await _stall_under_watch(lambda: sleep_for(STALL_S))
+    assert monitor.watch is not None
+    [report] = monitor.watch.reports
+    if report.ran_ms is None:
+        pytest.skip("this kernel keeps no schedstat")
+    assert report.cause == "blocked"
+    assert report.ran_ms < 0.5 * report.watched_ms
+    assert "sleep_for (test_stall_watch.py:" in report.where[0][0]
+
+
+async def test_short_hiccups_and_quiet_time_report_nothing() -> None:
+    monitor = await _stall_under_watch(lambda: spin_for(0.03))
+    assert monitor.watch is not None
+    assert list(monitor.watch.reports) == []
+    assert sum(monitor.watch.by_cause.values()) == 0
+
+
+async def test_off_means_no_thread() -> None:
+    monitor = LoopLagMonitor(stall_report_ms=0)
+    assert monitor.watch is None
+    async with monitor:
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize(("ran", "waited", "cause"), [
+    (500.0, 50.0, "busy"),
+    (100.0, 450.0, "crowded"),
+    (30.0, 10.0, "blocked"),  # 560 ms of 600 asleep
+    (None, None, "unknown"),
+])
+def test_the_cause_is_what_the_thread_did_most(ran: float | None, waited: float | None,
+                                               cause: str) -> None:
+    report = StallReport(lag_ms=680.0, watched_ms=600.0, ran_ms=ran, waited_ms=waited, where=[])
+    assert report.cause == cause
+    assert report.line().startswith(f"event loop stalled 680 ms ({cause})")
