@@ -79,6 +79,7 @@ async def _serve(settings: Settings, reuse_port: bool, announce: Announce | None
 
     runner = web.AppRunner(create_app(settings), handle_signals=False,
                            shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+    signals = _Signals()
     try:
         # Inside: a start that fails stops the features that had started.
         await runner.setup()
@@ -90,10 +91,13 @@ async def _serve(settings: Settings, reuse_port: bool, announce: Announce | None
         log.info("listening on %s:%d", settings.host, port)
         if announce is not None:
             announce(port)
-        await _until_signalled()
+        await signals.first()
         log.info("shutting down")
     finally:
-        await runner.cleanup()
+        try:
+            await runner.cleanup()
+        finally:
+            signals.remove()
 
 
 def _tune_gc() -> None:
@@ -119,22 +123,43 @@ def _bound_port(runner: web.AppRunner, fallback: int) -> int:
     return fallback
 
 
-async def _until_signalled() -> None:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    signals = (signal.SIGINT, signal.SIGTERM)
-    previous = {sig: signal.getsignal(sig) for sig in signals}
-    for sig in signals:
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        # remove_signal_handler leaves SIGTERM at the default (die at once);
-        # put back whatever the caller had, so a second signal during the
-        # shutdown still unwinds through its cleanup.
-        for sig in signals:
-            loop.remove_signal_handler(sig)
-            signal.signal(sig, previous[sig])
+class _Signals:
+    """SIGINT and SIGTERM, handled by the loop from the first wait until the
+    shutdown has run: the first starts it, a later one is only logged. The
+    shutdown is bounded (SHUTDOWN_TIMEOUT_S for open connections, then each
+    feature's stop), and a second signal from an impatient operator or an
+    orchestrator must not tear it apart midway (it used to raise SystemExit
+    inside the features' stops, each logging a traceback)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self._stop = asyncio.Event()
+        self._previous: dict[int, Any] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def first(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        for sig in self.SIGNALS:
+            self._previous[sig] = signal.getsignal(sig)
+            self._loop.add_signal_handler(sig, self._received, sig)
+        await self._stop.wait()
+
+    def _received(self, sig: signal.Signals) -> None:
+        if self._stop.is_set():
+            log.warning("%s: already shutting down (open connections get up to %.0f s)",
+                        sig.name, SHUTDOWN_TIMEOUT_S)
+        self._stop.set()
+
+    def remove(self) -> None:
+        """Hand the signals back: remove_signal_handler leaves SIGTERM at the
+        default (die at once), so what the caller had is put back."""
+        if self._loop is None:
+            return
+        for sig, previous in self._previous.items():
+            self._loop.remove_signal_handler(sig)
+            signal.signal(sig, previous)
+        self._loop = None
 
 
 # -- the worker supervisor --------------------------------------------------------

@@ -204,3 +204,33 @@ def test_a_worker_that_dies_stops_the_rest_and_fails_the_command(
 
     assert f"worker {worker.pid} exited" in log_path.read_text()
     assert not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children)
+
+
+def test_a_second_sigterm_during_the_shutdown_is_logged_not_a_traceback(
+        tmp_path: Path, server_data_dir: Path) -> None:
+    """An orchestrator or an operator signals twice: the shutdown already
+    under way runs to its end, and the log says so without a traceback."""
+    port = free_port()
+    log_path = tmp_path / "serve.log"
+    with log_path.open("w") as log, subprocess.Popen(
+        [sys.executable, "-m", "seatserver", "serve", "--host", "127.0.0.1",
+         "--port", str(port)],
+        env=environment(SEATSERVER_DATA_DIR=str(server_data_dir), SEATSERVER_LOG_FORMAT="text"),
+        stdout=subprocess.DEVNULL, stderr=log, text=True,
+    ) as proc:
+        try:
+            wait_for_http(proc, f"http://127.0.0.1:{port}/api/showtimes")
+            proc.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + 30
+            while "shutting down" not in log_path.read_text():
+                assert time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.005)
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    text = log_path.read_text()
+    assert proc.returncode == 0, text
+    assert "SIGTERM: already shutting down" in text
+    assert "Traceback" not in text and "failed to stop" not in text, text
