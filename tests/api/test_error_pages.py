@@ -69,7 +69,7 @@ async def test_a_browser_lost_on_an_unknown_page_gets_a_page_with_the_way_home(
 
 @pytest.mark.parametrize("accept", [None, "*/*", "application/json",
                                     "text/html;q=0.5, application/json",
-                                    "text/html;q=١, application/json;q=0.1",
+                                    "text/html;q=\u0661, application/json;q=0.1",
                                     "text/html;q=nan", "text/html;q=1e999",
                                     "text/html;q=2", "text/html;q=0.5;q=1, */*",
                                     # past what is read: the text/html at its end
@@ -97,7 +97,7 @@ async def test_a_method_a_page_does_not_take_is_a_405_page_saying_what_it_takes(
 
 
 @pytest.mark.parametrize("path", ["/showtimes/987654321", f"/showtimes/{HUGE}",
-                                  f"/showtimes/{JUST_PAST_BIGINT}", "/showtimes/١٢",
+                                  f"/showtimes/{JUST_PAST_BIGINT}", "/showtimes/\u0661\u0662",
                                   "/showtimes/0"])
 async def test_the_picker_of_an_unknown_showtime_is_the_not_found_page(
         get: Any, no_tracebacks: None, path: str) -> None:
