@@ -15,7 +15,8 @@ from seatserver.accounts.rbac import SECURITY_SCHEMES
 from seatserver.accounts.setup import setup_accounts
 from seatserver.appkeys import DB_POOL, FEED_REDIS, PAGES, REDIS, SETTINGS
 from seatserver.bookings.setup import CHECKOUT, setup_bookings
-from seatserver.catalog.setup import setup_catalog
+from seatserver.catalog.pages import CatalogPages
+from seatserver.catalog.setup import CATALOG, setup_catalog
 from seatserver.holds.setup import ENGINE, setup_holds
 from seatserver.http.errors import error_middleware
 from seatserver.http.health import HealthHandlers
@@ -23,7 +24,7 @@ from seatserver.http.host import host_middleware
 from seatserver.http.inputs import quiet_protocol_errors, refuse_nul
 from seatserver.http.metrics import MetricsHandlers
 from seatserver.http.openapi import OpenApiHandlers
-from seatserver.http.pages import PageHandlers
+from seatserver.http.pages import PageHandlers, error_pages
 from seatserver.lifecycle import SHUTDOWN_STEP_S, Lifecycle, add_feature, started
 from seatserver.logs import echo_request_id, request_id_middleware
 from seatserver.loop_lag import LoopLagMonitor
@@ -53,6 +54,7 @@ def create_app(settings: Settings) -> web.Application:
     if not settings.redis_url or not settings.database_url:
         raise ValueError("create_app needs redis_url and database_url")
     app = web.Application(middlewares=[request_id_middleware, host_middleware,
+                                       error_pages(lambda: app.get(PAGES)),
                                        error_middleware, refuse_nul],
                           client_max_size=64 * 1024)
     quiet_protocol_errors()
@@ -87,7 +89,7 @@ async def _stores(app: web.Application) -> AsyncIterator[None]:
     app[FEED_REDIS] = connect(settings.redis_url, cluster=cluster,
                               max_connections=FEED_CLUSTER_CONNECTIONS if cluster else 4,
                               socket_timeout=FEED_SOCKET_TIMEOUT_S)
-    app[PAGES] = PageHandlers(WEB_DIR)
+    app[PAGES] = PageHandlers(WEB_DIR, CatalogPages(app[CATALOG]))
     services = Lifecycle()
     services.add("database pool", _opened(app[DB_POOL]), bounded=False)
     services.add("redis", started(stop=app[REDIS].aclose))

@@ -1,8 +1,9 @@
 """Free seats per seat type for listings: the layout minus what Redis holds or sold.
 
 Counts come from the hold engine's snapshot (one script per showtime, the
-calls of one page pipelined together by its batcher). A listing must not fail
-because Redis does: when it cannot answer in time, the showtimes go out
+calls of one page pipelined together by its batcher) and the layouts (cached;
+the missing ones of a page read in two queries together, never one a showtime).
+A listing must not fail because Redis does: when it cannot answer in time, the showtimes go out
 without counts and the page says so.
 """
 
@@ -40,7 +41,8 @@ class SeatStates(Protocol):
 
 
 class LayoutSource(Protocol):
-    async def layout(self, showtime_id: int) -> ShowtimeLayout | None: ...
+    async def layouts(self, showtime_ids: Sequence[int]
+                      ) -> dict[int, ShowtimeLayout | None]: ...
 
 
 def free_per_type(layout: ShowtimeLayout, state: SeatState) -> dict[str, int]:
@@ -82,9 +84,11 @@ class Availability:
         except (Unavailable, TimeoutError, RedisError, OSError) as exc:
             log.warning("free-seat counts unavailable: %r", exc)
             return None
-        layouts = await asyncio.gather(*(self._layouts.layout(s.id) for s in showtimes))
+        # Two queries at most for the whole page (cached layouts need none).
+        layouts = await self._layouts.layouts([s.id for s in showtimes])
         counts: dict[int, dict[str, int]] = {}
-        for showtime, layout, state in zip(showtimes, layouts, states, strict=True):
+        for showtime, state in zip(showtimes, states, strict=True):
+            layout = layouts.get(showtime.id)
             if layout is None:  # deleted since the page was read
                 continue
             free = free_per_type(layout, state)

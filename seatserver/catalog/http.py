@@ -3,7 +3,8 @@
 ``GET /api/showtimes`` (a list) and ``GET /api/showtimes/{id}`` (a seat map)
 keep the shapes DESIGN.md gives them, which the picker, the kiosk and
 scripts rely on. The paged query with its filters is
-``GET /api/catalog/showtimes``; movies now showing are ``GET /api/catalog/movies``.
+``GET /api/catalog/showtimes``; movies now showing are ``GET /api/catalog/movies``,
+and one movie (showing or not, for its film page) ``GET /api/catalog/movies/{movie}``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from seatserver.catalog.queries import MovieQuery, ShowtimeFilters, ShowtimeQuer
 from seatserver.catalog.store import CatalogStore
 from seatserver.errors import BadRequest, UnknownShowtime
 from seatserver.http.openapi import describe
-from seatserver.http.params import query_of, showtime_id
+from seatserver.http.params import found, path_id, query_of, showtime_id
 from seatserver.http.responses import json_response
 from seatserver.http.roles import Role, allow
 
@@ -39,6 +40,7 @@ class CatalogHandlers:
             web.get("/api/showtimes/{id}", self.get_showtime),
             web.get("/api/catalog/showtimes", self.find_showtimes),
             web.get("/api/catalog/movies", self.now_showing),
+            web.get("/api/catalog/movies/{movie}", self.get_movie),
         ]
 
     @allow(Role.ANONYMOUS)
@@ -67,6 +69,13 @@ class CatalogHandlers:
     async def now_showing(self, request: web.Request) -> web.Response:
         movies = await self._store.now_showing(query_of(request, MovieQuery))
         return json_response(MovieList(movies))
+
+    @allow(Role.ANONYMOUS)
+    @describe("One movie, showing or not, with its rating.", response=RatedMovie,
+              errors=[400, 404])
+    async def get_movie(self, request: web.Request) -> web.Response:
+        movie_id = path_id(request, "movie")
+        return json_response(found(await self._store.movie(movie_id), f"movie {movie_id}"))
 
     @allow(Role.ANONYMOUS)
     @describe("A showtime with its seats and prices.", response=ShowtimeDetail,

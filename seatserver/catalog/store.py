@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import fields
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -116,6 +117,29 @@ WHERE EXISTS (
 ORDER BY lower(m.title), m.id
 """
 
+_MOVIE = f"""
+SELECT m.id AS movie_id, m.title, m.synopsis, m.runtime_min, m.certificate, m.poster_url,
+       m.languages, m.genres, m.slug AS movie_slug, rt.average, rt.count
+FROM movies m
+CROSS JOIN LATERAL ({RATING_OF_MOVIE.format(movie="m.id")}) rt
+WHERE m.id = $1
+"""
+
+# The layouts of many showtimes in two queries (a listing's page), not two each.
+_LAYOUT_HEADS = """
+SELECT st.id, st.screen_id, st.no_orphans, st.companions_alone,
+       coalesce(sc.layout->>'screen', 'top') AS screen
+FROM showtimes st JOIN screens sc ON sc.id = st.screen_id
+WHERE st.id = ANY($1::bigint[])
+"""
+_SCREEN_SEATS = """
+SELECT s.screen_id, s.seat_id, s."row", s.number, s.seat_type, s.x, s.y, s.accessible,
+       s.companion_of
+FROM seats s
+WHERE s.screen_id = ANY($1::bigint[])
+ORDER BY s.screen_id, s.y, s.x
+"""
+
 _SEATS = """
 SELECT s.seat_id, s."row", s.number, s.seat_type, s.x, s.y, s.accessible, s.companion_of
 FROM showtimes st
@@ -173,9 +197,22 @@ class CatalogStore:
         query = query or MovieQuery()
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(_NOW_SHOWING, *_filter_args(query))
-        return [RatedMovie(**{f: getattr(movie, f) for f in _MOVIE_FIELDS},
-                           rating=Rating(row["average"], row["count"]))
-                for row in rows for movie in [movie_from(row)]]
+        return [_rated(row) for row in rows]
+
+    async def movie(self, movie_id: int) -> RatedMovie | None:
+        """One movie with its rating, showing or not; None if there is no such movie."""
+        if not 0 < movie_id <= MAX_ID:
+            return None
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(_MOVIE, movie_id)
+        return None if row is None else _rated(row)
+
+    async def movie_exists(self, movie_id: int) -> bool:
+        if not 0 < movie_id <= MAX_ID:
+            return False
+        async with self._pool.acquire() as conn:
+            return bool(await conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM movies WHERE id = $1)", movie_id))
 
     async def showtime(self, showtime_id: int, conn: asyncpg.Connection | None = None
                        ) -> ShowtimeSummary | None:
@@ -229,6 +266,38 @@ class CatalogStore:
             if not lock.locked():
                 self._loading.pop(showtime_id, None)
 
+    async def layouts(self, showtime_ids: Sequence[int]) -> dict[int, ShowtimeLayout | None]:
+        """The layouts of many showtimes (None: no such showtime): the cached
+        ones, and the rest in two queries together, whatever their number."""
+        found: dict[int, ShowtimeLayout | None] = {}
+        wanted: list[int] = []
+        for showtime_id in dict.fromkeys(showtime_ids):
+            cached = self._cached(showtime_id)
+            if cached is not None:
+                found[showtime_id] = cached[1]
+            elif 0 < showtime_id <= MAX_ID:
+                wanted.append(showtime_id)
+            else:
+                found[showtime_id] = None
+        if wanted:
+            loaded = await self._load_layouts(wanted)
+            for showtime_id in wanted:
+                layout = loaded.get(showtime_id)
+                self._remember(showtime_id, layout)
+                found[showtime_id] = layout
+        return found
+
+    async def _load_layouts(self, showtime_ids: list[int]) -> dict[int, ShowtimeLayout]:
+        async with self._pool.acquire() as conn:
+            heads = await conn.fetch(_LAYOUT_HEADS, showtime_ids)
+            screens = sorted({head["screen_id"] for head in heads})
+            rows = await conn.fetch(_SCREEN_SEATS, screens) if screens else []
+        seats_of: dict[int, dict[str, Seat]] = {screen: {} for screen in screens}
+        for row in rows:
+            seats_of[row["screen_id"]][row["seat_id"]] = _seat(row)
+        return {head["id"]: _layout(head["id"], seats_of[head["screen_id"]], head)
+                for head in heads}
+
     def invalidate(self, showtime_id: int | None = None) -> None:
         """Forget one cached layout, or all of them (after an edit of the catalog)."""
         if showtime_id is None:
@@ -279,13 +348,23 @@ class CatalogStore:
             if found is None:
                 return None
             rows = await conn.fetch(_SEATS, showtime_id)
-        seats = {r["seat_id"]: _seat(r) for r in rows}
-        types: dict[str, int] = {}
-        for seat in seats.values():
-            types[seat.type] = types.get(seat.type, 0) + 1
-        return ShowtimeLayout(showtime_id=showtime_id, seats=seats, types=types,
-                              screen=found["screen"], no_orphans=found["no_orphans"],
-                              companions_alone=found["companions_alone"])
+        return _layout(showtime_id, {r["seat_id"]: _seat(r) for r in rows}, found)
+
+
+def _layout(showtime_id: int, seats: dict[str, Seat], head: asyncpg.Record) -> ShowtimeLayout:
+    """A layout from its seats and a row with its screen and seating rules."""
+    types: dict[str, int] = {}
+    for seat in seats.values():
+        types[seat.type] = types.get(seat.type, 0) + 1
+    return ShowtimeLayout(showtime_id=showtime_id, seats=seats, types=types,
+                          screen=head["screen"], no_orphans=head["no_orphans"],
+                          companions_alone=head["companions_alone"])
+
+
+def _rated(row: asyncpg.Record) -> RatedMovie:
+    movie = movie_from(row)
+    return RatedMovie(**{f: getattr(movie, f) for f in _MOVIE_FIELDS},
+                      rating=Rating(row["average"], row["count"]))
 
 
 def _zone(name: str) -> ZoneInfo:

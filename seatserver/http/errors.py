@@ -5,6 +5,11 @@ code; an error that names seats (every seat refusal) adds ``"seats"``, a
 rate limit that knows when to come back a ``Retry-After`` header. Handlers
 raise; ``error_middleware`` answers (a handler that must keep the answer,
 as checkout does for its Idempotency-Key, calls ``coded_response``).
+
+Every such answer carries its code under ``ERROR_CODE``: a browser that
+asked for a page gets the HTML page of that status instead
+(``seatserver.http.pages.error_pages``), and only these answers are swapped,
+never a JSON body a handler meant (``/readyz``'s 503 says what is down).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from seatserver.http.responses import json_response
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_S = "1"
+ERROR_CODE = web.ResponseKey("error_code", str)
 
 
 @dataclass
@@ -45,7 +51,9 @@ def error_response(status: int, code: str, message: str,
     error: dict[str, object] = {"code": code, "message": message}
     if seats:
         error["seats"] = list(seats)
-    return json_response({"error": error}, status)
+    response = json_response({"error": error}, status)
+    response[ERROR_CODE] = code
+    return response
 
 
 def coded_response(err: CodedError) -> web.Response:
@@ -66,7 +74,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400 or exc.status == 101:
             raise
         code = _BY_STATUS.get(exc.status, "bad_request" if exc.status < 500 else "internal_error")
-        return error_response(exc.status, code, exc.reason)
+        response = error_response(exc.status, code, exc.reason)
+        if "Allow" in exc.headers:  # a 405 says what the address does take
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except DB_DOWN as exc:
         counts.database += 1
         log.warning("%s %s: database unavailable: %r", request.method, request.path, exc)

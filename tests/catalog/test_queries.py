@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, timedelta
 from typing import Any
 
+import asyncpg
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -232,3 +233,47 @@ async def test_movies_now_showing_over_http(client: Client, venue: Venue) -> Non
 
     assert [m["id"] for m in body["movies"]] == [venue.movie.id]
     assert body["movies"][0]["languages"] == ["en"]
+
+
+async def test_one_movie_over_http_showing_or_not_with_its_rating(
+        client: Client, venue: Venue) -> None:
+    body = await get(client, f"/api/catalog/movies/{venue.movie.id}")
+
+    assert (body["id"], body["title"], body["runtime_min"]) == (
+        venue.movie.id, venue.movie.title, 100)
+    assert body["rating"] == {"average": None, "count": 0}
+    assert (await get(client, "/api/catalog/movies/987654321", 404))["error"]["code"] == \
+        "not_found"
+
+
+@pytest.mark.parametrize(("raw", "status"), [
+    ("abc", 400), ("%D9%A1%D9%A2", 400), ("1%00", 400), ("-1", 400), ("+1", 400),
+    ("0", 404), ("9" * 5000, 404), (str(2**63), 404)])
+async def test_a_movie_id_that_is_not_one_is_refused_with_a_code(
+        client: Client, raw: str, status: int) -> None:
+    body = await get(client, f"/api/catalog/movies/{raw}", status)
+    assert body["error"]["code"] == ("bad_request" if status == 400 else "not_found")
+
+
+async def test_a_listing_reads_its_layouts_in_two_queries_not_two_a_showtime(
+        database_url: str, engine: HoldEngine, venue: Venue) -> None:
+    for day in range(1, 13):
+        await venue.show(local(f"2027-08-{day:02} 20:00"), screen=day % 2)
+    queries: list[str] = []
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            conn.add_query_logger(lambda record: queries.append(record.query))
+        catalog = CatalogStore(pool)  # nothing cached
+        availability = Availability(engine, catalog)
+        showtimes = await catalog.list_showtimes(ShowtimeQuery(theater=venue.theater.id))
+        queries.clear()
+
+        counts = await availability.free(showtimes)
+    finally:
+        await pool.close()
+
+    assert counts is not None and len(counts) == 12
+    assert set(map(str, counts.values())) == {str({"silver": 2, "gold": 2, "vip": 2})}
+    catalog_reads = [q for q in queries if "showtimes" in q or "seats" in q]
+    assert len(catalog_reads) == 2, catalog_reads

@@ -79,6 +79,20 @@ async def photograph(browser: Browser, url: str, path: Path, *, width: int, heig
     print(f"wrote {path}")
 
 
+async def photograph_static(browser: Browser, url: str, path: Path, *, width: int,
+                            height: int, full_page: bool = False) -> None:
+    """A page without a live connection (home, error pages), once its main content shows."""
+    context = await browser.new_context(viewport={"width": width, "height": height},
+                                        reduced_motion="reduce")
+    page = await context.new_page()
+    await page.goto(url)
+    await expect(page.locator("[aria-busy]")).to_have_count(0)
+    await settle(page)
+    await page.screenshot(path=str(path), full_page=full_page)
+    await context.close()
+    print(f"wrote {path}")
+
+
 async def photograph_declined(browser: Browser, url: str, path: Path) -> None:
     """The map as a buyer finds it after declining on the provider's page."""
     context = await browser.new_context(viewport={"width": 1024, "height": 768},
@@ -193,6 +207,12 @@ async def shoot(server: Server, short_holds: Server, redis_url: str, showtimes: 
                              width=1920, height=1080)
             await photograph(browser, f"{server.url}/kiosk?showtime={showtime}",
                              out / "kiosk-map.png", width=1920, height=1080)
+            await photograph_static(browser, f"{server.url}/", out / "home.png", width=1366,
+                                    height=768, full_page=True)
+            await photograph_static(browser, f"{server.url}/", out / "home-phone.png",
+                                    width=390, height=844)
+            await photograph_static(browser, f"{server.url}/showtimes/987654321",
+                                    out / "not-found.png", width=1366, height=768)
             await photograph_account(browser, server.url, showtime, out / "account.png")
             await photograph_admin(browser, server.url, out / "admin.png")
         finally:

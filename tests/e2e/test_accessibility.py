@@ -66,10 +66,32 @@ async def test_kiosk_has_no_serious_accessibility_findings(
         assert await serious_findings(kiosk) == []
 
 
+@pytest.mark.parametrize("width", [390, 1366])
 async def test_showtime_list_has_no_serious_accessibility_findings(
+        browsing: Browsing, server: Server, showtimes: list[int], width: int) -> None:
+    page = await browsing.page(server.url + "/", width=width, height=844)
+    await expect(page.get_by_role("link", name="Northern Lights").first).to_be_visible()
+    await page.get_by_label("Film").select_option(label="Northern Lights")
+    await expect(page.get_by_role("status")).to_contain_text("shown")
+
+    assert await serious_findings(page) == []
+
+
+async def test_film_page_has_no_serious_accessibility_findings(
         browsing: Browsing, server: Server, showtimes: list[int]) -> None:
     page = await browsing.page(server.url + "/")
-    await expect(page.get_by_role("link", name="Northern Lights").first).to_be_visible()
+    await page.get_by_role("link", name="Northern Lights").first.click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Northern Lights")
+    await expect(page.locator("#review-rating")).not_to_have_text("Loading reviews…")
+
+    assert await serious_findings(page) == []
+
+
+@pytest.mark.parametrize("path", ["/no/such/page", "/showtimes/987654321", "/showtimes/1%00"])
+async def test_error_pages_have_no_serious_accessibility_findings(
+        browsing: Browsing, server: Server, path: str) -> None:
+    page = await browsing.page(server.url + path, width=390, height=844)
+    await expect(page.get_by_role("link", name="All showtimes")).to_be_visible()
 
     assert await serious_findings(page) == []
 

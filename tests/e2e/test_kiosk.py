@@ -6,6 +6,8 @@ import asyncio
 import json
 import re
 import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.async_api import Route, expect
@@ -127,3 +129,27 @@ async def test_kiosk_reloads_into_a_new_deploy_once_the_board_is_quiet(
     await asyncio.wait_for(reloaded.wait(), 30)
     assert time.monotonic() - last_change >= 8.0, "reloaded while the board was busy"
     await expect(page.locator("#conn")).to_have_attribute("data-status", "live")
+
+
+@pytest.mark.parametrize("query", ["", "?showtime={id}"])
+async def test_the_kiosk_clock_shows_the_theaters_time_not_the_browsers(
+        browsing: Browsing, server: Server, showtimes: list[int], query: str) -> None:
+    # A browser in New York; the demo theater is in Berlin.
+    context = await browsing.browser.new_context(
+        viewport={"width": 1920, "height": 1080}, timezone_id="America/New_York")
+    browsing.contexts.append(context)
+    page = await context.new_page()
+    await page.goto(f"{server.url}/kiosk{query.format(id=showtimes[0])}")
+    await expect(page.locator("#conn")).to_have_attribute("data-status", "live")
+    await expect(page.locator("#board-title")).not_to_have_text("")
+
+    # Read once, not awaited into shape: the clock must be right from the start.
+    berlin = [_berlin_now()]
+    shown = await page.locator("#clock").text_content()
+    berlin.append(_berlin_now())
+
+    assert shown in berlin
+
+
+def _berlin_now() -> str:
+    return datetime.now(ZoneInfo("Europe/Berlin")).strftime("%H:%M")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from seatserver.http.pages import PageHandlers, read_assets
+from seatserver.http.pages import PageHandlers, Showing, read_assets
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 Client = TestClient[web.Request, web.Application]
@@ -19,7 +20,7 @@ MakeClient = Callable[[web.Application], Awaitable[Client]]
 
 def site(root: Path, script: str = "export const answer = 42;\n") -> Path:
     for page in ("index.html", "picker/index.html", "kiosk/index.html", "account/index.html",
-                 "admin/index.html"):
+                 "admin/index.html", "film/index.html", "error/index.html"):
         (root / page).parent.mkdir(parents=True, exist_ok=True)
         (root / page).write_text(
             f'<script type="module" src="{{{{static}}}}/{page.split("/")[0]}.js"></script>'
@@ -29,8 +30,19 @@ def site(root: Path, script: str = "export const answer = 42;\n") -> Path:
     return root
 
 
+class Catalog:
+    """Any showtime or film exists, as for pages that only test serving files."""
+
+    async def showing(self, showtime_id: int) -> Showing | None:
+        return Showing("A film", 1, datetime(2100, 1, 1, 20, tzinfo=UTC),
+                       datetime(2100, 1, 1, 22, tzinfo=UTC))
+
+    async def film_exists(self, movie_id: int) -> bool:
+        return True
+
+
 async def serve(aiohttp_client: MakeClient, root: Path) -> tuple[Client, PageHandlers]:
-    pages = PageHandlers(root)
+    pages = PageHandlers(root, Catalog())
     app = web.Application()
     app.router.add_routes(pages.routes())
     return await aiohttp_client(app), pages
@@ -78,9 +90,9 @@ async def test_assets_of_this_version_are_immutable_and_others_are_not_found(
 
 async def test_any_edit_under_web_changes_the_version(
         aiohttp_client: MakeClient, tmp_path: Path) -> None:
-    before = PageHandlers(site(tmp_path / "a")).version
-    after = PageHandlers(site(tmp_path / "b", "export const answer = 43;\n")).version
-    same = PageHandlers(site(tmp_path / "c")).version
+    before = PageHandlers(site(tmp_path / "a"), Catalog()).version
+    after = PageHandlers(site(tmp_path / "b", "export const answer = 43;\n"), Catalog()).version
+    same = PageHandlers(site(tmp_path / "c"), Catalog()).version
 
     assert before != after
     assert before == same
@@ -100,7 +112,7 @@ def test_a_web_dir_without_its_pages_fails_at_start(tmp_path: Path) -> None:
     (tmp_path / "index.html").write_text("<!doctype html>")
 
     with pytest.raises(FileNotFoundError, match=r"kiosk/index\.html"):
-        PageHandlers(tmp_path)
+        PageHandlers(tmp_path, Catalog())
 
 
 def test_every_asset_the_pages_and_modules_name_exists() -> None:

@@ -1,8 +1,10 @@
-"""Reviews in Chromium: someone who saw the movie writes a review under the
-seat map of its next showtime, edits it, and the rating follows."""
+"""Reviews in Chromium, on the film's page: someone who saw the movie gets
+there from the page of their showtime that is over, writes a review, edits
+it, and the rating follows; a visitor reads them and is told who may write."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import UTC, datetime, timedelta
 
@@ -14,7 +16,7 @@ from tests.e2e.browsing import Shop
 PASSWORD = "correct horse battery"
 
 
-async def saw_the_movie(database_url: str, email: str, showtime: int) -> None:
+async def saw_the_movie(database_url: str, email: str, showtime: int) -> int:
     """A paid booking of ``email``'s for a show of ``showtime``'s movie that is over."""
     pool = await create_pool(database_url, 1)
     try:
@@ -28,11 +30,12 @@ async def saw_the_movie(database_url: str, email: str, showtime: int) -> None:
                 "INSERT INTO bookings (reference, user_id, showtime_id, status, amount, "
                 "currency, hold_deadline) SELECT $1, id, $2, 'booked', 900, 'EUR', now() "
                 "FROM users WHERE email = $3", secrets.token_hex(5).upper(), past, email)
+            return int(past)
     finally:
         await pool.close()
 
 
-async def test_a_viewer_writes_and_edits_a_review_under_the_seat_map(shop: Shop) -> None:
+async def test_a_viewer_writes_and_edits_a_review_on_the_films_page(shop: Shop) -> None:
     server = shop.server()
     email = f"viewer-{secrets.token_hex(5)}@example.com"
     page = await shop.browsing.page(f"{server.url}/account")
@@ -41,9 +44,15 @@ async def test_a_viewer_writes_and_edits_a_review_under_the_seat_map(shop: Shop)
     await page.locator("#register-name").fill("Ada")
     await page.get_by_role("button", name="Create account").click()
     await expect(page.locator("#who")).to_contain_text(email)
-    await saw_the_movie(shop.database_url, email, shop.showtime)
+    past = await saw_the_movie(shop.database_url, email, shop.showtime)
 
-    await page.goto(f"{server.url}/showtimes/{shop.showtime}")
+    # The seat map of a showtime that is over says so, and leads to the film.
+    await page.goto(f"{server.url}/showtimes/{past}")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("This showtime is over")
+    await page.get_by_role("link", name="Northern Lights: reviews and showtimes").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Northern Lights")
+    await expect(page.get_by_role("link", name=re.compile(r"20:00"))).to_have_count(2)
+
     reviews = page.get_by_role("region", name="Reviews")
     await expect(reviews.locator("#review-rating")).to_have_text("No reviews yet.")
     await reviews.get_by_label("Stars").select_option("4")
@@ -59,3 +68,23 @@ async def test_a_viewer_writes_and_edits_a_review_under_the_seat_map(shop: Shop)
 
     await expect(reviews.locator("#review-rating")).to_have_text("Rated 2.0 of 5 from 1 review.")
     await expect(reviews.locator(".review")).to_contain_text("Ada")
+
+
+async def test_a_visitor_reads_the_reviews_and_is_told_who_may_write_one(shop: Shop) -> None:
+    server = shop.server()
+    page = await shop.browsing.page(f"{server.url}/", width=390, height=844, phone=True)
+    await page.get_by_role("link", name="Northern Lights").first.click()
+
+    reviews = page.get_by_role("region", name="Reviews")
+    await expect(reviews.locator("#review-rating")).to_have_text("No reviews yet.")
+    await expect(reviews.get_by_role("link", name="Log in to write a review")).to_have_attribute(
+        "href", re.compile(r"^/account\?next=%2Ffilms%2F\d+$"))
+    await expect(reviews.get_by_role("button", name="Publish your review")).to_be_hidden()
+
+
+async def test_the_picker_has_no_reviews_block_any_more(shop: Shop) -> None:
+    server = shop.server()
+    page = await shop.browsing.page(f"{server.url}/showtimes/{shop.showtime}")
+
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Northern Lights")
+    await expect(page.get_by_role("region", name="Reviews")).to_have_count(0)

@@ -198,8 +198,18 @@ class Health {
     }
   }
 
+  /**
+   * The theater's time zone, once a showtime has told it: the clock shows it at once.
+   * @param {string} zone
+   */
+  setTimeZone(zone) {
+    this.timeZone = zone;
+    this.tickClock();
+  }
+
+  /** The theater's time; blank until it is known, never the browser's own zone's. */
   tickClock() {
-    $("#clock").textContent = formatTime(new Date(), this.timeZone);
+    $("#clock").textContent = this.timeZone ? formatTime(new Date(), this.timeZone) : "";
   }
 
   async checkVersion() {
@@ -274,7 +284,7 @@ class ShowtimeBoard {
 
   /** The next showtimes, today's first: as many as the board has room for. */
   pick(all) {
-    if (all.length) this.health.timeZone = all[0].theater.time_zone;
+    if (all.length) this.health.setTimeZone(all[0].theater.time_zone);
     return all.slice(0, MAX_SHOWTIMES);
   }
 
@@ -426,7 +436,7 @@ class MapBoard {
       return;
     }
     const zone = detail.theater.time_zone;
-    this.health.timeZone = zone;
+    this.health.setTimeZone(zone);
     this.board = new SeatBoard(detail.seats);
     this.types = [...new Set(detail.seats.map((s) => s.type))];
     $("#board-title").textContent = detail.movie.title;

@@ -1,11 +1,10 @@
 // @ts-check
-// The movie's reviews under the seat map: its rating, the reviews a page at a
-// time, and for someone who saw it (a paid showtime that is over) a form to
-// write or edit their own. Guests and visitors without a session only read.
+// A film's reviews on its page: its rating, the reviews a page at a time, and
+// for someone who saw it (a paid showtime that is over) a form to write or edit
+// their own. Everyone else reads, and is told who may write one.
 import { getJSON, sendJSON } from "../shared/api.js";
 import { $, $form, element } from "../shared/dom.js";
 
-const section = $("#reviews");
 const list = $("#review-list");
 const more = $("#review-more");
 const form = $form("#review-form");
@@ -50,6 +49,9 @@ async function loadPage({ append = false } = {}) {
 function showForm() {
   const review = mine?.review;
   form.hidden = !(mine?.eligible || review);
+  const back = new URLSearchParams({ next: location.pathname });
+  $("#review-login").setAttribute("href", `/account?${back}`);
+  $("#review-who").hidden = !form.hidden;
   $("#review-form-heading").textContent = review ? "Edit your review" : "Write a review";
   if (review) {
     form.elements.stars.value = String(review.stars);
@@ -82,16 +84,20 @@ async function submit(event) {
   }
 }
 
-async function main() {
-  const showtime = /\/showtimes\/(\d+)/.exec(location.pathname)?.[1];
-  if (!showtime) return;
+/**
+ * Shows the reviews of a movie and, to whoever may, the form to write one.
+ * @param {number} id the movie's id
+ */
+export async function showReviews(id) {
+  movieId = id;
+  form.addEventListener("submit", submit);
+  more.addEventListener("click", () => loadPage({ append: true }).catch(() => {}));
   try {
-    movieId = (await getJSON(`/api/showtimes/${showtime}`)).body.movie.id;
     await loadPage();
   } catch {
-    return; // the seat map says what went wrong with the showtime
+    $("#review-rating").textContent = "The reviews could not be loaded.";
+    return;
   }
-  section.hidden = false;
   try {
     mine = (await getJSON(`/api/movies/${movieId}/reviews/mine`)).body;
   } catch {
@@ -99,7 +105,3 @@ async function main() {
   }
   showForm();
 }
-
-form.addEventListener("submit", submit);
-more.addEventListener("click", () => loadPage({ append: true }).catch(() => {}));
-main();
