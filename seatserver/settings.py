@@ -44,6 +44,8 @@ MIN_SECRET_LENGTH = 32
 MAX_ADMISSION = 1_000_000
 MIN_ADMISSION_TTL_S = 60
 MAX_ADMISSION_TTL_S = 86_400
+# The furthest ahead of its start a showtime may go on sale by default.
+MAX_ONSALE_BEFORE_S = 366 * 86_400
 
 
 def _shown(raw: str) -> str:
@@ -70,6 +72,37 @@ class Count:
             raise SettingsError(f"{name} must be at least {self.minimum}, got {value}")
         if value > self.maximum:
             raise SettingsError(f"{name} must be at most {self.maximum}, got {value}")
+        return value
+
+
+_UNITS = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}
+
+
+@dataclass(frozen=True, slots=True)
+class Duration:
+    """Reads a span of time as seconds: ASCII digits and a unit, ``d``,
+    ``h``, ``m`` or ``s`` (``14d``, ``36h``, ``90m``), or digits alone for
+    seconds; in bounds."""
+
+    minimum: int = 1
+    maximum: int = MAX_COUNT
+
+    def __call__(self, name: str, raw: str) -> int:
+        text = raw.strip().lower()
+        unit = text[-1:] if text[-1:] in _UNITS else "s"
+        digits = text[:-1].strip() if text[-1:] in _UNITS else text
+        if not (digits.isascii() and digits.isdigit()):
+            raise SettingsError(f"{name} must be a duration like 14d, 36h, 90m or 600 "
+                                f"(seconds), got {_shown(raw)}")
+        days = self.maximum // 86_400
+        too_long = f"{name} must be at most {self.maximum} seconds ({days} days)"
+        if len(digits) > len(str(self.maximum)):
+            raise SettingsError(f"{too_long}, got {_shown(raw)}")
+        value = int(digits) * _UNITS[unit]
+        if value < self.minimum:
+            raise SettingsError(f"{name} must be at least {self.minimum} s, got {value}")
+        if value > self.maximum:
+            raise SettingsError(f"{too_long}, got {value} s")
         return value
 
 
@@ -282,6 +315,11 @@ class Settings(BaseSettings):
     admission_ttl_s: Annotated[int, Env("SEATSERVER_ADMISSION_TTL",
                                         Count(minimum=MIN_ADMISSION_TTL_S,
                                               maximum=MAX_ADMISSION_TTL_S))] = 600
+    # When a showtime without an on-sale time of its own goes on sale: this
+    # long before its start (enforced by the hold scripts, as an on-sale time
+    # set for the showtime is). None: no default, on sale at once.
+    onsale_before_s: Annotated[int | None, Env("SEATSERVER_ONSALE_BEFORE",
+                                               Duration(maximum=MAX_ONSALE_BEFORE_S))] = None
     # Least time between two position updates to one waiting buyer.
     queue_update_s: Annotated[int, Env("SEATSERVER_QUEUE_UPDATE", Count(minimum=1,
                                                                         maximum=60))] = 3
@@ -388,6 +426,11 @@ class Settings(BaseSettings):
         if self.waiting_room and not (self.admission_rate or self.active_cap):
             raise SettingsError("SEATSERVER_WAITING_ROOM needs SEATSERVER_ADMISSION_RATE or "
                                 "SEATSERVER_ACTIVE_BUYERS above 0, or nobody is ever admitted")
+        if self.onsale_before_s is not None and \
+                self.onsale_before_s <= self.sales_close_min * 60:
+            raise SettingsError(f"SEATSERVER_ONSALE_BEFORE must be longer than "
+                                f"SEATSERVER_SALES_CLOSE_MIN ({self.sales_close_min} min), or "
+                                f"sales close before they open; got {self.onsale_before_s} s")
         if not 0 <= self.refund_partial_percent <= 100:
             raise SettingsError("SEATSERVER_REFUND_PARTIAL_PERCENT must be 0 to 100, got "
                                 f"{self.refund_partial_percent}")

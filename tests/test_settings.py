@@ -151,3 +151,39 @@ def test_hold_max_defaults_to_twice_the_hold_time_and_is_never_shorter_than_it()
         Settings.from_env({"SEATSERVER_HOLD_MAX": "0"})
     with pytest.raises(SettingsError, match=r"^SEATSERVER_HOLD_MAX must be a whole number"):
         Settings.from_env({"SEATSERVER_HOLD_MAX": "16m"})
+
+
+def test_the_default_on_sale_lead_reads_as_a_duration_and_is_unset_by_default() -> None:
+    assert Settings.from_env({}).onsale_before_s is None
+    read = {text: Settings.from_env({"SEATSERVER_ONSALE_BEFORE": text}).onsale_before_s
+            for text in ("14d", " 36H ", "90m", "3600s", "7200", "366d")}
+    assert read == {"14d": 14 * 86_400, " 36H ": 36 * 3600, "90m": 5400, "3600s": 3600,
+                    "7200": 7200, "366d": 366 * 86_400}
+
+
+@pytest.mark.parametrize("value", [
+    "\u0661\u0664d", "\uff11\uff14d", "14 days", "1_000", "-3d", "+3d", "1.5h", "d", "14dd",
+    "P14D", "0x10",
+])
+def test_a_default_on_sale_lead_that_is_not_a_duration_is_refused(value: str) -> None:
+    with pytest.raises(SettingsError, match=r"^SEATSERVER_ONSALE_BEFORE must be a duration "
+                                            r"like 14d, 36h, 90m or 600 \(seconds\), got "):
+        Settings.from_env({"SEATSERVER_ONSALE_BEFORE": value})
+
+
+@pytest.mark.parametrize("value", ["367d", "9" * 30 + "d", "9" * 5000, "8785h"])
+def test_a_default_on_sale_lead_beyond_a_year_is_refused(value: str) -> None:
+    with pytest.raises(SettingsError, match=r"^SEATSERVER_ONSALE_BEFORE must be at most "
+                                            r"31622400 seconds \(366 days\), got ") as refused:
+        Settings.from_env({"SEATSERVER_ONSALE_BEFORE": value})
+    assert len(str(refused.value)) < 200
+
+
+def test_a_default_on_sale_lead_must_outlast_the_close_of_sales() -> None:
+    with pytest.raises(SettingsError, match=r"^SEATSERVER_ONSALE_BEFORE must be at least 1 s"):
+        Settings.from_env({"SEATSERVER_ONSALE_BEFORE": "0d"})
+    with pytest.raises(SettingsError, match=r"^SEATSERVER_ONSALE_BEFORE must be longer than "
+                                            r"SEATSERVER_SALES_CLOSE_MIN \(10 min\)"):
+        Settings.from_env({"SEATSERVER_ONSALE_BEFORE": "10m"})
+    assert Settings.from_env({"SEATSERVER_ONSALE_BEFORE": "10m",
+                              "SEATSERVER_SALES_CLOSE_MIN": "5"}).onsale_before_s == 600

@@ -71,6 +71,8 @@ class SeatView:
             self.summary = frame
         elif kind == "queue":
             self.queue = frame
+        elif kind == "admission_lapsed":
+            self.admitted_until = None
         else:
             self.admitted_until = frame["expires_at"]
 
@@ -414,7 +416,7 @@ class SeatClient:
             if future is not None and not future.done():
                 future.set_result(frame)
             return
-        if kind in ("queue", "admitted"):
+        if kind in ("queue", "admitted", "admission_lapsed"):
             self._on_notice(frame)
             return
         view = self.views.setdefault(frame["showtime"], SeatView())

@@ -105,7 +105,10 @@ class SaleSetup:
                 if room.before.get("source") == "default":
                     await self._call("DELETE", path)
                 else:
-                    await self._call("PUT", path, {k: room.before[k] for k in SALE_FIELDS})
+                    body = {k: room.before[k] for k in SALE_FIELDS}
+                    if room.before.get("on_sale_source") == "default":
+                        body["on_sale_at"] = None  # the default's, not pinned as its own
+                    await self._call("PUT", path, body)
                 room.restored = "yes"
             except (LoadgenError, aiohttp.ClientError, TimeoutError) as exc:
                 room.restored = f"not restored: {exc}"

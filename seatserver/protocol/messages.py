@@ -200,3 +200,10 @@ def queue_position(showtime: int, state: str, position: int | None, waiting: int
 def admitted(showtime: int, expires_at: int) -> dict[str, Any]:
     """The buyer may hold seats now; unused, the admission ends at ``expires_at``."""
     return {"t": "admitted", "showtime": showtime, "expires_at": expires_at}
+
+
+def admission_lapsed(showtime: int) -> dict[str, Any]:
+    """The buyer's admission ended unused: holds are ``not_admitted`` until
+    it queues again (at the back). Sent once per lapse to each socket that
+    was told ``admitted``."""
+    return {"t": "admission_lapsed", "showtime": showtime}

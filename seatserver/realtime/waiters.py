@@ -6,7 +6,9 @@ showtime with local waiters, where each of them is in one step
 (status.lua) every ``tick_s`` and writes what changed: ``admitted`` at
 once, a new position no more often than every ``update_s`` per buyer (a
 queue of thousands moving every second would otherwise cost thousands of
-frames a second for news nobody needs that often).
+frames a second for news nobody needs that often). An admitted buyer's
+sockets stay followed until its admission lapses unused: then each is told
+``admission_lapsed`` once and no longer followed (it queues again, or not).
 
 The estimated wait is the position over the admission rate: the one set,
 or, for a room paced by its cap alone, the rate seen over the last minute.
@@ -55,7 +57,7 @@ class WaiterRegistry:
 
     @property
     def waiting(self) -> int:
-        return sum(len(r) for r in self._rooms.values())
+        return sum(seen.state != "admitted" for r in self._rooms.values() for seen in r.values())
 
     def start(self) -> None:
         self._task.start()
@@ -67,15 +69,17 @@ class WaiterRegistry:
     async def enter(self, conn: Connection, showtime: int) -> str:
         """Join ``conn``'s holder to the showtime's waiting room and tell it
         where it is: ``open`` (no waiting room: nothing sent), ``admitted``
-        or ``waiting``/``before_sale`` (then followed until admitted)."""
+        or ``waiting``/``before_sale`` (then followed until admitted, and
+        admitted until the admission lapses)."""
         place = await self._queue.join(showtime, conn.holder)
         if place.state == "open":
             return "open"
+        seen = self._rooms.setdefault(showtime, {}).setdefault(conn, _Seen())
         if place.state == "admitted":
+            seen.state = "admitted"
             conn.send(m.admitted(showtime, place.value))
             return "admitted"
         status, _ = await self._queue.status(showtime, [])
-        seen = self._rooms.setdefault(showtime, {}).setdefault(conn, _Seen())
         self._tell(conn, showtime, place, status, seen, force=True)
         return place.state
 
@@ -131,7 +135,13 @@ class WaiterRegistry:
     async def _follow(self, conn: Connection, showtime: int, place: Place,
                       status: RoomStatus, seen: _Seen) -> None:
         if place.state == "admitted":
-            conn.send(m.admitted(showtime, place.value))
+            if seen.state != "admitted":
+                seen.state = "admitted"
+                conn.send(m.admitted(showtime, place.value))
+        elif seen.state == "admitted":
+            # Lapsed unused (or ended by leave.lua): said once, then this
+            # socket is no longer followed; a `queue` (or subscribe) joins again.
+            conn.send(m.admission_lapsed(showtime))
             self.leave(conn, showtime)
         elif place.state == "none":
             # The room was reset (Redis lost it) or turned off and on: back in line.

@@ -25,18 +25,23 @@ from seatserver.waiting.store import SaleStore
 log = logging.getLogger(__name__)
 
 
-def sale_body(settings: SaleSettings) -> dict[str, Any]:
+def sale_body(settings: SaleSettings, on_sale_before_s: int | None) -> dict[str, Any]:
+    """The settings that apply, and where each comes from: ``on_sale_at``
+    may be the deployment's default (``on_sale_source``), whose lead over the
+    start is ``on_sale_before_s`` (null: there is no default)."""
     at = settings.on_sale_at
     return {"showtime": settings.showtime, "on_sale_at": None if at is None else at.isoformat(),
             "waiting_room": settings.waiting_room, "admission_rate": settings.admission_rate,
             "active_cap": settings.active_cap, "admission_ttl_s": settings.admission_ttl_s,
-            "source": settings.source}
+            "source": settings.source, "on_sale_source": settings.on_sale_source,
+            "on_sale_before_s": on_sale_before_s}
 
 
 class SaleHandlers:
     def __init__(self, store: SaleStore, queue: QueueEngine, admitter: Admitter,
-                 auditor: Auditor) -> None:
+                 auditor: Auditor, *, on_sale_before_s: int | None) -> None:
         self._store = store
+        self._before = on_sale_before_s
         self._queue = queue
         self._admitter = admitter
         self._auditor = auditor
@@ -51,7 +56,7 @@ class SaleHandlers:
     @describe("A showtime's sale settings: its own, or the deployment's defaults.",
               errors=[404])
     async def get_sale(self, request: web.Request) -> web.Response:
-        return json_response(sale_body(await self._store.get(path_id(request))))
+        return json_response(sale_body(await self._store.get(path_id(request)), self._before))
 
     @allow(Role.ADMIN)
     @describe("Set a showtime's on-sale time and waiting room.", body=SaleInput,
@@ -69,8 +74,9 @@ class SaleHandlers:
         showtime = path_id(request)
         patch = await read_body(request, SalePatch)
         current = await self._store.get(showtime)
+        # The showtime's own on-sale time: a default one stays the default.
         whole = validated(SaleInput, patch.merged(SaleInput(
-            on_sale_at=current.on_sale_at, waiting_room=current.waiting_room,
+            on_sale_at=current.own_on_sale_at, waiting_room=current.waiting_room,
             admission_rate=current.admission_rate, active_cap=current.active_cap,
             admission_ttl_s=current.admission_ttl_s)))
         return await self._saved(await self._store.put(
@@ -107,4 +113,4 @@ class SaleHandlers:
                         "when it is back", settings.showtime)
         except UnknownShowtime:
             pass  # deleted meanwhile
-        return json_response(sale_body(settings))
+        return json_response(sale_body(settings, self._before))

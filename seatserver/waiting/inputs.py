@@ -58,8 +58,9 @@ class SaleInput(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     on_sale_at: OnSaleAt | None = Field(
-        default=None, description="With its UTC offset; null: on sale at once. Buyers who "
-        "arrive before it are shuffled at random when it comes.")
+        default=None, description="With its UTC offset; null: the deployment's default "
+        "(SEATSERVER_ONSALE_BEFORE before the start), or on sale at once without one. Buyers "
+        "who arrive before it are shuffled at random when it comes.")
     waiting_room: StrictBool = Field(description="Admit buyers from a queue before they "
                                      "may hold seats.")
     admission_rate: Rate

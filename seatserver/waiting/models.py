@@ -11,7 +11,10 @@ from typing import Literal
 class SaleSettings:
     """When a showtime goes on sale, and whether (and how fast) buyers are
     let in from a waiting room. ``source``: the showtime's own settings, or
-    the deployment's defaults (SEATSERVER_WAITING_ROOM and the rest)."""
+    the deployment's defaults (SEATSERVER_WAITING_ROOM and the rest).
+    ``on_sale_default``: ``on_sale_at`` is not the showtime's own but the
+    deployment's default (SEATSERVER_ONSALE_BEFORE before its start), which
+    applies whenever a showtime has no on-sale time of its own."""
 
     showtime: int
     on_sale_at: datetime | None
@@ -20,6 +23,19 @@ class SaleSettings:
     active_cap: int  # buyers admitted and active at once; 0: none, the rate paces
     admission_ttl_s: int  # how long an admission lasts unused
     source: Literal["showtime", "default"] = "showtime"
+    on_sale_default: bool = False
+
+    @property
+    def on_sale_source(self) -> Literal["showtime", "default", "none"]:
+        """Where ``on_sale_at`` comes from; ``none``: there is none, on sale at once."""
+        if self.on_sale_at is None:
+            return "none"
+        return "default" if self.on_sale_default else "showtime"
+
+    @property
+    def own_on_sale_at(self) -> datetime | None:
+        """The showtime's own on-sale time, what an admin set (None: the default)."""
+        return None if self.on_sale_default else self.on_sale_at
 
     @property
     def gated(self) -> bool:

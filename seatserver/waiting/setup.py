@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from aiohttp import web
 
 from seatserver.appkeys import DB_POOL, REDIS, SETTINGS
@@ -24,11 +26,14 @@ def _wire(app: web.Application) -> Lifecycle:
     settings = app[SETTINGS]
     store = SaleStore(app[DB_POOL], SaleDefaults(
         waiting_room=settings.waiting_room, admission_rate=settings.admission_rate,
-        active_cap=settings.active_cap, admission_ttl_s=settings.admission_ttl_s))
+        active_cap=settings.active_cap, admission_ttl_s=settings.admission_ttl_s,
+        on_sale_before=None if settings.onsale_before_s is None
+        else timedelta(seconds=settings.onsale_before_s)))
     queue = QueueEngine(app[REDIS])
     admitter = Admitter(queue, store, interval_s=settings.admit_interval_s)
     app[QUEUE], app[ADMITTER] = queue, admitter
-    app.router.add_routes(SaleHandlers(store, queue, admitter, app[AUDITOR]).routes())
+    app.router.add_routes(SaleHandlers(
+        store, queue, admitter, app[AUDITOR], on_sale_before_s=settings.onsale_before_s).routes())
 
     services = Lifecycle()
     services.add("waiting room admitter", admitter)

@@ -1,7 +1,10 @@
 """SaleStore: the showtimes' sale settings in PostgreSQL, the system of record.
 
-A showtime without a row gets the deployment's defaults; ``put`` and
-``delete`` write their audit row in the change's own transaction.
+A showtime without a row gets the deployment's defaults, and one without an
+on-sale time of its own the default one (SEATSERVER_ONSALE_BEFORE before its
+start, read with the start itself, so a showtime moved opens when it
+should); ``put`` and ``delete`` write their audit row in the change's own
+transaction.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from seatserver.waiting.models import SaleSettings
 KEEP_AFTER_END = timedelta(days=1)
 
 _SELECT = """
-SELECT st.id, st.ends_at, ss.on_sale_at, ss.waiting_room, ss.admission_rate,
+SELECT st.id, st.starts_at, st.ends_at, ss.on_sale_at, ss.waiting_room, ss.admission_rate,
        ss.active_cap, ss.admission_ttl_s
 FROM showtimes st LEFT JOIN showtime_sales ss ON ss.showtime_id = st.id
 """
@@ -34,6 +37,9 @@ class SaleDefaults:
     admission_rate: int
     active_cap: int
     admission_ttl_s: int
+    # How long before its start a showtime without an on-sale time of its
+    # own goes on sale; None: no default (on sale at once).
+    on_sale_before: timedelta | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +57,17 @@ class SaleStore:
         self._defaults = defaults
 
     def _settings(self, row: asyncpg.Record) -> SaleSettings:
+        d = self._defaults
+        on_sale_at: datetime | None = row["on_sale_at"]
+        by_default = on_sale_at is None and d.on_sale_before is not None
+        if by_default:
+            assert d.on_sale_before is not None  # for mypy: by_default says so
+            on_sale_at = row["starts_at"] - d.on_sale_before
         if row["waiting_room"] is None:
-            d = self._defaults
-            return SaleSettings(row["id"], None, d.waiting_room, d.admission_rate,
-                                d.active_cap, d.admission_ttl_s, "default")
-        return SaleSettings(row["id"], row["on_sale_at"], row["waiting_room"],
-                            row["admission_rate"], row["active_cap"], row["admission_ttl_s"])
+            return SaleSettings(row["id"], on_sale_at, d.waiting_room, d.admission_rate,
+                                d.active_cap, d.admission_ttl_s, "default", by_default)
+        return SaleSettings(row["id"], on_sale_at, row["waiting_room"], row["admission_rate"],
+                            row["active_cap"], row["admission_ttl_s"], "showtime", by_default)
 
     async def get(self, showtime: int) -> SaleSettings:
         async with self._pool.acquire() as conn:
@@ -96,9 +107,11 @@ class SaleStore:
     async def gated(self) -> list[GatedShowtime]:
         """Showtimes not yet over whose holds their settings gate (an on-sale
         time, or a waiting room), or that have settings of their own (which
-        Redis must know, if only to know they gate nothing any more)."""
-        condition = "ss.showtime_id IS NOT NULL" + (" OR true" if self._defaults.waiting_room
-                                                     else "")
+        Redis must know, if only to know they gate nothing any more). With a
+        default on-sale time or waiting room, every showtime not yet over:
+        even one whose opening passed, as its start may have moved later."""
+        everyone = self._defaults.waiting_room or self._defaults.on_sale_before is not None
+        condition = "ss.showtime_id IS NOT NULL" + (" OR true" if everyone else "")
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(_SELECT + f"WHERE st.ends_at > now() AND ({condition}) "
                                     "ORDER BY st.id")

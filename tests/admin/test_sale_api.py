@@ -29,9 +29,12 @@ async def test_sale_settings_are_set_changed_live_and_reset(
     before = await admin.ok("GET", path)
     assert (before["source"], before["waiting_room"], before["on_sale_at"]) == (
         "default", False, None)
+    # No default on-sale time configured: none applies.
+    assert (before["on_sale_source"], before["on_sale_before_s"]) == ("none", None)
     saved = await admin.ok("PUT", path, VALID)
     assert saved["source"] == "showtime" and saved["admission_rate"] == 120
     assert saved["on_sale_at"].startswith("2031-05-01T08:00:00")
+    assert saved["on_sale_source"] == "showtime"
     patched = await admin.ok("PATCH", path, {"active_cap": 50})
     assert (patched["active_cap"], patched["admission_rate"]) == (50, 120)
     assert (await admin.ok("GET", path)) == patched

@@ -51,18 +51,22 @@ class Browsing:
         self.contexts: list[BrowserContext] = []
         self.errors: list[str] = []
 
-    async def blank(self, *, width: int = 1280, height: int = 900, phone: bool = False) -> Page:
-        """A new person's empty tab, to set up before it loads anything."""
+    async def blank(self, *, width: int = 1280, height: int = 900, phone: bool = False,
+                    timezone_id: str | None = None) -> Page:
+        """A new person's empty tab, to set up before it loads anything; its
+        clocks in ``timezone_id`` when given (else the machine's zone)."""
         context = await self.browser.new_context(
-            viewport={"width": width, "height": height}, has_touch=phone, is_mobile=phone)
+            viewport={"width": width, "height": height}, has_touch=phone, is_mobile=phone,
+            timezone_id=timezone_id)
         self.contexts.append(context)
         page = await context.new_page()
         page.on("pageerror", lambda error: self.errors.append(f"{page.url}: {error}"))
         return page
 
     async def page(self, url: str, *, width: int = 1280, height: int = 900,
-                   phone: bool = False, gate: Gate | Line | None = None) -> Page:
-        page = await self.blank(width=width, height=height, phone=phone)
+                   phone: bool = False, gate: Gate | Line | None = None,
+                   timezone_id: str | None = None) -> Page:
+        page = await self.blank(width=width, height=height, phone=phone, timezone_id=timezone_id)
         if gate is not None:
             await page.route_web_socket("**/ws", gate.route)
         await page.goto(url)

@@ -69,8 +69,9 @@ async def scheduled(database_url: str, theater_id: int, title: str) -> int:
     return showtime.id
 
 
-async def log_in_as_admin(browsing: Browsing, base_url: str) -> Page:
-    page = await browsing.page(f"{base_url}/account")
+async def log_in_as_admin(browsing: Browsing, base_url: str, *, width: int = 1280,
+                          timezone_id: str | None = None) -> Page:
+    page = await browsing.page(f"{base_url}/account", width=width, timezone_id=timezone_id)
     await page.locator("#login-email").fill(ADMIN_EMAIL)
     await page.locator("#login-password").fill(PASSWORD)
     await page.get_by_role("button", name="Log in").click()
@@ -227,3 +228,76 @@ async def test_the_seating_rules_round_trip_through_the_showtime_form(shop: Shop
     await expect(done).to_contain_text("saved")
     await expect(done).to_contain_text("no single seats left alone; companion seats sold to "
                                        "anyone.")
+
+
+async def test_showtime_and_sale_times_are_the_theaters_whatever_the_browsers_zone(
+        shop: Shop) -> None:
+    """The theater is in Berlin, the admin's browser in New York: both forms
+    read and write Berlin's wall clock, across the change to summer time
+    (Berlin: 31 March 2030; New York: 10 March), where the two zones' offsets
+    differ by five hours, then six."""
+    title, screen, _, _ = await venue(shop.database_url)
+    server = shop.server(SEATSERVER_ONSALE_BEFORE="14d")
+    page = await log_in_as_admin(shop.browsing, server.url, width=1366,
+                                 timezone_id="America/New_York")
+    assert await page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone") == \
+        "America/New_York"
+    form = page.locator("#showtime-form")
+    await form.get_by_label("Movie").select_option(label=title)
+    await form.get_by_label("Screen").select_option(label=screen)
+    starts = form.get_by_label(re.compile("^Starts at"))
+    await expect(form.locator("#showtime-zone")).to_have_text(
+        "(the theater's time, Europe/Berlin)")
+    await starts.fill("2030-04-02T20:00")  # summer time in Berlin
+    await form.get_by_role("button", name="Save showtime").click()
+    done = form.locator(".form-done")
+    await expect(done).to_contain_text("created")
+    await expect(done).to_contain_text("20:00")
+    showtime = int((await done.inner_text()).split()[1])
+    detail = await (await page.request.get(f"{server.url}/api/showtimes/{showtime}")).json()
+    assert datetime.fromisoformat(detail["starts_at"]) == datetime(2030, 4, 2, 18, 0, tzinfo=UTC)
+
+    row = page.locator("#showtime-list li", has_text=re.compile(rf"^{showtime} · "))
+    await row.get_by_role("button", name="Edit").click()
+    await expect(starts).to_have_value("2030-04-02T20:00")
+
+    # The sale: the deployment's default first, said as such.
+    await row.get_by_role("button", name="Sale").click()
+    sale = page.locator("#sale-form")
+    on_sale = sale.get_by_label(re.compile("^On sale at"))
+    hint = sale.locator("#sale-on-sale-hint")
+    await expect(sale.locator("#sale-zone")).to_have_text("(the theater's time, Europe/Berlin)")
+    await expect(hint).to_contain_text("Default: 14 days before the start")
+    await expect(on_sale).to_have_value("")
+    await expect(on_sale).to_have_attribute("aria-describedby", re.compile("sale-on-sale-hint"))
+    # Saved with the field empty: still the default, not pinned.
+    save = sale.get_by_role("button", name="Save sale settings")
+    await save.click()
+    await expect(sale.get_by_role("status")).to_contain_text("the default 14 days before")
+    await expect(hint).to_contain_text("Default: 14 days before the start")
+
+    async def saved_at() -> datetime:
+        answer = await (await page.request.get(
+            f"{server.url}/api/admin/showtimes/{showtime}/sale")).json()
+        assert answer["on_sale_source"] == "showtime"
+        return datetime.fromisoformat(answer["on_sale_at"])
+
+    # Winter time in Berlin (UTC+1), summer time in New York already.
+    await on_sale.fill("2030-03-25T10:00")
+    await save.click()
+    await expect(hint).to_have_text("Set for this showtime. Empty: the default, 14 days before "
+                                    "the start.")
+    assert await saved_at() == datetime(2030, 3, 25, 9, 0, tzinfo=UTC)
+    await expect(on_sale).to_have_value("2030-03-25T10:00")
+    # 02:30 on the night clocks go forward does not exist there: it is 03:30.
+    await on_sale.fill("2030-03-31T02:30")
+    await save.click()
+    await expect(sale.get_by_role("status")).to_contain_text("Saved")
+    await expect(on_sale).to_have_value("2030-03-31T03:30")
+    assert await saved_at() == datetime(2030, 3, 31, 1, 30, tzinfo=UTC)
+    # 02:30 on the night they go back happens twice: the first one.
+    await on_sale.fill("2029-10-28T02:30")
+    await save.click()
+    await expect(on_sale).to_have_value("2029-10-28T02:30")
+    assert await saved_at() == datetime(2029, 10, 28, 0, 30, tzinfo=UTC)
+    assert await serious_findings(page) == []

@@ -233,6 +233,33 @@ async def test_a_hold_refused_not_admitted_goes_back_to_waiting(
         await picker.hold("E7")
 
 
+async def test_a_lapsed_admission_sends_the_page_back_to_waiting_at_once(
+        browsing: Browsing, start_server: ServerFactory, showtimes: list[int],
+        sale_desk: SaleDesk, redis_url: str) -> None:
+    server = start_server(**FAST_QUEUE)
+    showtime = showtimes[0]
+    await sale_desk.room(server, showtime, cap=1)
+    line = Line()
+    picker = await browsing.picker(server.url, showtime, width=390, gate=line)
+    page = picker.page
+    await expect(page.locator("#main")).to_be_visible()  # admitted at once
+    await expect(picker.notice).to_contain_text("It is your turn")
+    async with someone_else(server.url, showtime):  # waits behind the page's buyer
+        assert await lapse_admissions(redis_url, showtime) == 1
+        # No click: the server's admission_lapsed frame brings the page back.
+        waiting = page.locator("#waiting")
+        await expect(waiting).to_be_visible()
+        await expect(page.locator("#main")).to_be_hidden()
+        await expect(page.locator("#waiting-reason")).to_contain_text(
+            "Your turn to choose seats ended")
+        await expect(page.locator("#announcer")).to_contain_text("Your turn to choose seats ended")
+        # The other buyer got the freed turn; this one is next.
+        await expect(page.locator("#waiting-position")).to_have_text("1")
+    assert all(frame.get("op") != "hold" for frame in line.sent())
+    assert any(frame.get("t") == "admission_lapsed" for frame in line.received())
+    assert await serious_findings(page) == []
+
+
 async def one_active(server: Server, showtime: int) -> bool:
     """Whether one buyer is active (the other, the page's, lapsed)."""
     async with aiohttp.ClientSession() as http, \

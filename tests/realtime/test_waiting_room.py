@@ -189,3 +189,95 @@ async def test_a_queue_field_that_is_not_a_boolean_is_a_bad_message(
         showtime: int, buyers: list[SeatClient], value: Any) -> None:
     ack = await buyers[0].request("subscribe", showtime=showtime, queue=value)
     assert (ack["t"], ack["code"]) == ("error", "bad_message")
+
+
+async def lapse(server: TestServer, showtime: int) -> list[bytes]:
+    """Every live admission of the showtime ends now, as if its lifetime ran
+    out unused (at least a minute: too long for a test to wait)."""
+    redis = server.app[REDIS]
+    key = redis_keys.admissions(showtime)
+    holders: list[bytes] = await redis.zrange(key, 0, -1)
+    if holders:
+        await redis.zadd(key, dict.fromkeys(holders, 1), xx=True)
+    return holders
+
+
+@pytest.mark.parametrize("buyers", PROTOCOLS, indirect=True)
+async def test_a_lapsed_admission_is_told_once_per_lapse_to_every_socket_of_the_buyer(
+        http: aiohttp.ClientSession, base_url: str, admin_token: str, showtime: int,
+        seats: list[str], server: TestServer, buyers: list[SeatClient]) -> None:
+    await set_sale(http, base_url, admin_token, showtime, waiting_room=True,
+                   admission_rate=0, active_cap=5, admission_ttl_s=600)
+    buyer = buyers[0]
+    # Two tabs of one buyer: the waiting page's socket and the map's.
+    tab = SeatClient(http, base_url, buyer.token, protocol=buyer.codec.name)
+    tab.keep_frames = True
+    await tab.connect()
+    try:
+        assert (await buyer.request("queue", showtime=showtime))["ok"]
+        await eventually(lambda: frames(buyer, "admitted") != [], within=5)
+        assert (await tab.subscribe(showtime))["queue"] == "admitted"
+        assert frames(buyer, "admission_lapsed") == [] == frames(tab, "admission_lapsed")
+
+        assert len(await lapse(server, showtime)) == 1
+        for client in (buyer, tab):
+            await eventually(lambda c=client: frames(c, "admission_lapsed") != [], within=5)
+            assert frames(client, "admission_lapsed") == [
+                {"t": "admission_lapsed", "showtime": showtime}]
+        assert tab.views[showtime].admitted_until is None
+        await asyncio.sleep(2.5)  # a few more rounds: said once, not every round
+        assert len(frames(buyer, "admission_lapsed")) == len(frames(tab, "admission_lapsed")) == 1
+        assert (await tab.hold(showtime, [seats[0]]))["code"] == "not_admitted"
+
+        # Queued again and admitted again: a new lapse is told again, once.
+        assert (await tab.request("queue", showtime=showtime))["ok"]
+        await eventually(lambda: len(frames(tab, "admitted")) >= 2, within=5)
+        assert (await tab.hold(showtime, [seats[0]]))["ok"]
+        await lapse(server, showtime)
+        await eventually(lambda: len(frames(tab, "admission_lapsed")) == 2, within=5)
+        await asyncio.sleep(1.5)
+        assert len(frames(tab, "admission_lapsed")) == 2
+        # The waiting page's socket was no longer followed after its lapse.
+        assert len(frames(buyer, "admission_lapsed")) == 1
+    finally:
+        await tab.close()
+
+
+async def test_a_buyer_never_admitted_is_never_told_of_a_lapse(
+        http: aiohttp.ClientSession, base_url: str, admin_token: str, showtime: int,
+        server: TestServer, buyers: list[SeatClient]) -> None:
+    await set_sale(http, base_url, admin_token, showtime, waiting_room=True,
+                   admission_rate=0, active_cap=1, admission_ttl_s=600)
+    first, second = buyers[0], buyers[1]
+    await first.request("queue", showtime=showtime)
+    await eventually(lambda: frames(first, "admitted") != [], within=5)
+    assert (await second.request("queue", showtime=showtime))["queue"] == "waiting"
+    await lapse(server, showtime)
+    await eventually(lambda: frames(first, "admission_lapsed") != [], within=5)
+    # The second takes the freed place: admitted, and nothing lapsed for it.
+    await eventually(lambda: frames(second, "admitted") != [], within=5)
+    assert frames(second, "admission_lapsed") == []
+
+
+async def test_each_instance_tells_its_own_sockets_of_the_lapse(
+        http: aiohttp.ClientSession, base_url: str, admin_token: str, showtime: int,
+        make_server: ServerFactory, server: TestServer, buyers: list[SeatClient]) -> None:
+    other = await make_server(queue_update_s=1, admit_interval_s=0.05)
+    other_url = str(other.make_url("/")).rstrip("/")
+    await set_sale(http, base_url, admin_token, showtime, waiting_room=True,
+                   admission_rate=0, active_cap=5, admission_ttl_s=600)
+    here = buyers[0]
+    there = SeatClient(http, other_url, here.token)
+    there.keep_frames = True
+    await there.connect()
+    try:
+        await here.subscribe(showtime)
+        await eventually(lambda: frames(here, "admitted") != [], within=5)
+        assert (await there.subscribe(showtime))["queue"] == "admitted"
+        await lapse(server, showtime)
+        for client in (here, there):
+            await eventually(lambda c=client: frames(c, "admission_lapsed") != [], within=5)
+        await asyncio.sleep(1.5)
+        assert len(frames(here, "admission_lapsed")) == len(frames(there, "admission_lapsed")) == 1
+    finally:
+        await there.close()

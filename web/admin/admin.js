@@ -8,7 +8,7 @@ import {
   clearErrors, done, edit, formParts, list, moneyPreview, number, onSubmit, optional, options,
   remove, row, rowsOr, save, showError,
 } from "./forms.js";
-import { openSale } from "./sale.js";
+import { openSale, zonedInput, zonedInstant, zoneHint } from "./sale.js";
 
 const state = {
   theaters: [], movies: [],
@@ -57,6 +57,7 @@ async function loadCatalog() {
   }
   options($(".movie-select"), state.movies, (m) => m.title);
   options($(".screen-select"), screensOf(null), (s) => s.label);
+  showZone();
   filterScreens();
   await loadPrices();
 }
@@ -204,11 +205,25 @@ onSubmit($("#showtime-filter"), async () => {
 $("#showtimes-next").addEventListener("click", () => turnPage(1));
 $("#showtimes-previous").addEventListener("click", () => turnPage(-1));
 
-/** "2026-11-25T19:30": an instant in this browser's time, for a datetime-local field. */
-function localInput(iso) {
-  const date = new Date(iso);
-  return new Date(date.getTime() - date.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+/**
+ * The time zone of the theater a screen is in (showtimes are entered and
+ * shown in it, whatever this browser's own zone); undefined: no such screen.
+ * @param {number} screenId
+ */
+function zoneOfScreen(screenId) {
+  return state.theaters.find(({ screens }) => screens.some((s) => s.id === screenId))
+    ?.theater.time_zone;
 }
+
+/** The start's label names the zone of the chosen screen's theater. */
+function showZone() {
+  const zone = zoneOfScreen(Number($field("#showtime-screen").value));
+  $("#showtime-zone").textContent = zone ? zoneHint(zone) : "(the theater's time: choose a screen)";
+}
+
+$("#showtime-screen").addEventListener("change", showZone);
+$("#showtime-screen").addEventListener("input", showZone);
+$form("#showtime-form").addEventListener("reset", () => setTimeout(showZone));
 
 /**
  * A showtime's seating rules in words, as the confirmation says them.
@@ -223,17 +238,20 @@ function seatingWords({ no_orphans: noOrphans, companions_alone: companionsAlone
 function editShowtime(showtime) {
   edit($("#showtime-form"), {
     id: showtime.id, movie_id: showtime.movie.id, screen_id: showtime.screen.id,
-    starts_at: localInput(showtime.starts_at), currency: showtime.currency,
+    starts_at: zonedInput(showtime.starts_at, showtime.theater.time_zone),
+    currency: showtime.currency,
     no_orphans: showtime.seating.no_orphans, companions_alone: showtime.seating.companions_alone,
   }, `showtime ${showtime.id}`);
 }
 
 onSubmit($("#showtime-form"), async (f, form) => {
   if (!f.starts_at.value) throw new Error("starts_at: choose the date and time");
+  const zone = zoneOfScreen(Number(f.screen_id.value));
+  if (!zone) throw new Error("screen_id: choose a screen");
   const editing = Boolean(f.id.value);
   const showtime = await save(form, "/api/admin/showtimes", {
     movie_id: number(f.movie_id.value), screen_id: number(f.screen_id.value),
-    starts_at: new Date(f.starts_at.value).toISOString(), currency: optional(f.currency.value),
+    starts_at: zonedInstant(f.starts_at.value, zone), currency: optional(f.currency.value),
     no_orphans: f.no_orphans.checked, companions_alone: f.companions_alone.checked,
   });
   const link = document.createElement("a");

@@ -34,19 +34,46 @@ export function zonedInput(iso, zone) {
 
 /**
  * The instant (ISO 8601, UTC) at which the wall clocks of `zone` read
- * `local` ("2026-12-06T10:00"). Two steps find the zone's offset then,
- * summer time included.
+ * `local` ("2026-12-06T10:00"). The zone's offsets a day before and a day
+ * after are the only candidates (no zone changes twice in two days): a
+ * wall time they both give is ambiguous (the hour clocks go back) and gets
+ * the earlier instant, the first time the clocks read it; one neither gives
+ * is skipped (the hour clocks go forward) and is read with the offset from
+ * before the change, so 02:30 in a gap from 02:00 to 03:00 becomes 03:30,
+ * as clocks then show (Temporal's "compatible").
  * @param {string} local
  * @param {string} zone
  */
 export function zonedInstant(local, zone) {
   const wall = Date.parse(`${local}:00Z`); // the wall time, read as if it were UTC
-  let guess = wall;
-  for (let step = 0; step < 2; step++) {
-    const offset = Date.parse(`${zonedInput(new Date(guess).toISOString(), zone)}:00Z`) - guess;
-    guess = wall - offset;
-  }
-  return new Date(guess).toISOString();
+  const day = 86_400_000;
+  /** @param {number} at */
+  const offset = (at) => Date.parse(`${zonedInput(new Date(at).toISOString(), zone)}:00Z`) - at;
+  const before = offset(wall - day);
+  const after = offset(wall + day);
+  const read = [wall - before, wall - after]
+    .filter((at) => zonedInput(new Date(at).toISOString(), zone) === local);
+  return new Date(read.length ? Math.min(...read) : wall - before).toISOString();
+}
+
+/**
+ * "(the theater's time, Europe/Berlin)": how a time field names its zone.
+ * @param {string} zone
+ */
+export function zoneHint(zone) {
+  return `(the theater's time, ${zone})`;
+}
+
+/**
+ * "14 days", "36 hours", "90 minutes": a lead in seconds, as an admin says it.
+ * @param {number} seconds
+ */
+export function leadWords(seconds) {
+  /** @type {[number, string][]} */
+  const units = [[86_400, "day"], [3_600, "hour"], [60, "minute"], [1, "second"]];
+  const [size, name] = units.find(([unit]) => seconds % unit === 0) ?? [1, "second"];
+  const n = seconds / size;
+  return `${n} ${name}${n === 1 ? "" : "s"}`;
 }
 
 /**
@@ -69,8 +96,9 @@ function whole(value, field) {
  * @param {string} zone
  */
 function saleWords(sale, zone) {
-  const opens = sale.on_sale_at
-    ? `on sale at ${formatStart(sale.on_sale_at, zone)} (${zone})` : "on sale at once";
+  const opens = !sale.on_sale_at ? "on sale at once"
+    : `on sale at ${formatStart(sale.on_sale_at, zone)} (${zone})${sale.on_sale_source === "default"
+      ? `, the default ${leadWords(sale.on_sale_before_s)} before the start` : ""}`;
   if (!sale.waiting_room) return `${opens}, no waiting room`;
   const rate = sale.admission_rate ? `${sale.admission_rate} buyers a minute` : "no rate";
   const cap = sale.active_cap ? `at most ${sale.active_cap} active at once` : "no cap";
@@ -83,13 +111,35 @@ function fill(sale) {
   const form = $form("#sale-form");
   const zone = current.theater.time_zone;
   const f = form.elements;
-  f.on_sale_at.value = sale.on_sale_at ? zonedInput(sale.on_sale_at, zone) : "";
+  // Empty for the default: saved so, it stays the default (and follows the start).
+  f.on_sale_at.value = sale.on_sale_at && sale.on_sale_source !== "default"
+    ? zonedInput(sale.on_sale_at, zone) : "";
+  $("#sale-on-sale-hint").textContent = onSaleHint(sale, zone);
   f.waiting_room.checked = sale.waiting_room;
   f.admission_rate.value = String(sale.admission_rate);
   f.active_cap.value = String(sale.active_cap);
   f.admission_ttl_s.value = String(sale.admission_ttl_s);
   $("#sale-source").textContent = sale.source === "default"
     ? "Now: the deployment's defaults." : "Now: this showtime's own settings.";
+}
+
+/**
+ * Which on-sale time applies: the deployment's default or this showtime's own.
+ * @param {any} sale
+ * @param {string} zone
+ */
+function onSaleHint(sale, zone) {
+  const fallback = sale.on_sale_before_s
+    ? `the default, ${leadWords(sale.on_sale_before_s)} before the start` : "on sale at once";
+  if (sale.on_sale_source === "default") {
+    return `Default: ${leadWords(sale.on_sale_before_s)} before the start, so on sale at `
+      + `${formatStart(sale.on_sale_at, zone)} (${zone}). Set a time here to change it for `
+      + "this showtime.";
+  }
+  if (sale.on_sale_source === "showtime") {
+    return `Set for this showtime. Empty: ${fallback}.`;
+  }
+  return "No on-sale time: on sale at once. Set a time here to open sales later.";
 }
 
 /**
@@ -101,7 +151,7 @@ export async function openSale(showtime) {
   current = showtime;
   clearErrors(form);
   $("#sale-heading").textContent = `Sale of showtime ${showtime.id} (${showtime.movie.title})`;
-  $("#sale-zone").textContent = `(the theater's time, ${showtime.theater.time_zone}; empty: at once)`;
+  $("#sale-zone").textContent = zoneHint(showtime.theater.time_zone);
   form.hidden = false;
   try {
     fill((await getJSON(`/api/admin/showtimes/${showtime.id}/sale`)).body);

@@ -354,6 +354,10 @@ class Picker {
       this.onQueueFrame(frame);
       return;
     }
+    if (frame.t === "admission_lapsed") {
+      this.notAdmitted(frame); // back to waiting now, not at the next click
+      return;
+    }
     if (frame.t === "snapshot") {
       const { changed, lost } = this.board.applySnapshot(frame);
       this.map.refresh(changed);

@@ -94,11 +94,19 @@ export class WaitingPage {
     this.said = null;
     this.reason.textContent = reason;
     this.reason.hidden = !reason;
+    this.reasonSaid = false;
   }
 
-  /** Joining: shown at once, before the server says where we are. */
+  /**
+   * Joining: shown at once, before the server says where we are; why we
+   * wait again, if we do, is said at once too (not with the first place).
+   */
   joining() {
     this.open();
+    if (!this.reason.hidden && !this.reasonSaid) {
+      this.reasonSaid = true;
+      this.announce(`${this.reason.textContent} Finding your new place in the queue…`);
+    }
     this.heading.textContent = "Joining the queue…";
     this.position.textContent = "…";
     this.eta.textContent = "…";
@@ -231,7 +239,8 @@ export class WaitingPage {
    * @param {boolean} fresh the first word on this state: say what happens next too
    */
   sentence(frame, fresh) {
-    const reason = fresh && !this.reason.hidden ? `${this.reason.textContent} ` : "";
+    const reason = fresh && !this.reason.hidden && !this.reasonSaid
+      ? `${this.reason.textContent} ` : "";
     if (frame.state === "before_sale") {
       return `${reason}Tickets are not on sale yet. ${this.opensText(frame.opens_at)} `
         + "When it is your turn this page opens the seat map by itself.";

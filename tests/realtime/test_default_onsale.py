@@ -1,0 +1,125 @@
+"""A deployment-wide default on-sale time (SEATSERVER_ONSALE_BEFORE): a
+showtime without an on-sale time of its own goes on sale that long before
+its start, and every instance refuses holds before then through the hold
+script, with no admin change made anywhere."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+
+import aiohttp
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestServer
+
+from seatserver.loadgen.client import SeatClient, new_session
+from tests.realtime.conftest import ServerFactory
+from tests.realtime.test_waiting_room import admin_token, set_sale
+from tests.support import eventually
+
+__all__ = ["admin_token"]  # a fixture these tests use
+
+BEFORE_S = 3600
+
+
+@pytest.fixture
+async def server(make_server: ServerFactory, demo: list[int]) -> TestServer:
+    return await make_server(onsale_before_s=BEFORE_S, admit_interval_s=0.05)
+
+
+@pytest.fixture
+async def other(make_server: ServerFactory, server: TestServer) -> TestServer:
+    """A second instance of the same deployment, on the same Redis and database."""
+    return await make_server(onsale_before_s=BEFORE_S, admit_interval_s=0.05)
+
+
+@pytest.fixture(autouse=True)
+async def no_sale_settings_left(db_pool: asyncpg.Pool) -> AsyncIterator[None]:
+    yield
+    async with db_pool.acquire() as conn:
+        await conn.execute("DELETE FROM showtime_sales")
+
+
+@pytest.fixture
+def later(demo: list[int]) -> int:
+    """The demo's second showtime: a day or more away, so an hour before it is
+    still to come."""
+    return demo[1]
+
+
+async def starts_ms(http: aiohttp.ClientSession, base_url: str, showtime: int) -> int:
+    async with http.get(f"{base_url}/api/showtimes/{showtime}") as resp:
+        return int(datetime.fromisoformat((await resp.json())["starts_at"]).timestamp() * 1000)
+
+
+async def buyer(http: aiohttp.ClientSession, server: TestServer) -> SeatClient:
+    url = str(server.make_url("/")).rstrip("/")
+    client = SeatClient(http, url, await new_session(http, url))
+    await client.connect()
+    return client
+
+
+async def test_every_instance_refuses_holds_before_the_default_on_sale_time(
+        http: aiohttp.ClientSession, base_url: str, server: TestServer, other: TestServer,
+        later: int, seats: list[str]) -> None:
+    opens_at = await starts_ms(http, base_url, later) - BEFORE_S * 1000
+    clients = [await buyer(http, server), await buyer(http, other)]
+    try:
+        for client in clients:
+            refusals: list[dict[str, object]] = []
+
+            async def refused(client: SeatClient = client,
+                              refusals: list[dict[str, object]] = refusals) -> bool:
+                refusals.append(await client.hold(later, [seats[0]]))
+                return refusals[-1].get("code") == "not_admitted"
+
+            # Each instance's admitter hands its settings to Redis as it starts.
+            await eventually(refused, within=5)
+            assert refusals[-1]["opens_at"] == opens_at
+    finally:
+        for client in clients:
+            await client.close()
+    async with http.get(f"{base_url}/api/showtimes/{later}/queue") as resp:
+        body = await resp.json()
+    assert datetime.fromisoformat(body["on_sale_at"]).timestamp() * 1000 == opens_at
+    assert body["waiting_room"] is False
+
+
+async def test_the_showtimes_own_time_wins_and_the_default_comes_back_on_reset(
+        http: aiohttp.ClientSession, base_url: str, server: TestServer, other: TestServer,
+        later: int, seats: list[str], admin_token: str) -> None:
+    opens_at = await starts_ms(http, base_url, later) - BEFORE_S * 1000
+    path = f"{base_url}/api/admin/showtimes/{later}/sale"
+    async with http.get(path, headers={"Authorization": f"Bearer {admin_token}"}) as resp:
+        shown = await resp.json()
+    assert (shown["source"], shown["on_sale_source"], shown["on_sale_before_s"]) == (
+        "default", "default", BEFORE_S)
+    assert datetime.fromisoformat(shown["on_sale_at"]).timestamp() * 1000 == opens_at
+
+    # A live change of something else keeps the default a default (not pinned).
+    patched = await set_sale(http, base_url, admin_token, later, method="PATCH",
+                             admission_rate=60)
+    assert (patched["source"], patched["on_sale_source"]) == ("showtime", "default")
+    assert patched["on_sale_at"] == shown["on_sale_at"]
+
+    # Its own time, already past: on sale at once, on the other instance too.
+    own = await set_sale(http, base_url, admin_token, later, on_sale_at="2020-01-01T10:00:00Z",
+                         waiting_room=False, admission_rate=0, active_cap=0,
+                         admission_ttl_s=600)
+    assert own["on_sale_source"] == "showtime"
+    client = await buyer(http, other)
+    try:
+        assert (await client.hold(later, [seats[0]]))["ok"]
+        assert (await client.release(later, [seats[0]]))["ok"]
+        # Back to the defaults: the default time applies again, everywhere.
+        reset = await set_sale(http, base_url, admin_token, later, method="DELETE")
+        assert (reset["source"], reset["on_sale_source"]) == ("default", "default")
+        refused = await client.hold(later, [seats[0]])
+        assert (refused["code"], refused["opens_at"]) == ("not_admitted", opens_at)
+        # null for its own time: the default, as ever.
+        await set_sale(http, base_url, admin_token, later, on_sale_at=None, waiting_room=False,
+                       admission_rate=0, active_cap=0, admission_ttl_s=600)
+        assert (await client.hold(later, [seats[0]]))["code"] == "not_admitted"
+    finally:
+        await client.close()
