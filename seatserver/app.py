@@ -17,6 +17,7 @@ from seatserver.appkeys import DB_POOL, FEED_REDIS, PAGES, REDIS, SETTINGS
 from seatserver.bookings.setup import CHECKOUT, setup_bookings
 from seatserver.catalog.pages import CatalogPages
 from seatserver.catalog.setup import CATALOG, setup_catalog
+from seatserver.db import keep_session
 from seatserver.holds.setup import ENGINE, setup_holds
 from seatserver.http.errors import error_middleware
 from seatserver.http.health import HealthHandlers
@@ -61,7 +62,7 @@ def create_app(settings: Settings) -> web.Application:
     app.on_response_prepare.append(echo_request_id)
     app[SETTINGS] = settings
     app[DB_POOL] = asyncpg.create_pool(settings.database_url, min_size=1,
-                                       max_size=settings.db_pool_size)
+                                       max_size=settings.db_pool_size, reset=keep_session)
     app.cleanup_ctx.append(_stores)
     setup_holds(app)
     setup_accounts(app)

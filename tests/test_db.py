@@ -133,3 +133,58 @@ async def test_pool_connects_with_at_most_the_given_size(database_url: str) -> N
             assert await conn.fetchval("SELECT count(*) FROM seat_types") == 3
     finally:
         await pool.close()
+
+
+async def test_a_released_connection_costs_no_reset_round_trip(database_url: str) -> None:
+    """The pool hands a connection back without asyncpg's default reset
+    (advisory unlock, CLOSE ALL, UNLISTEN, RESET ALL): one round trip less
+    for every unit of work (seatserver.db.keep_session)."""
+    pool = await create_pool(database_url, 2)
+    sent: list[str] = []
+    try:
+        async with pool.acquire() as conn:
+            conn.add_query_logger(lambda record: sent.append(record.query))
+            await conn.fetchval("SELECT 1")
+        async with pool.acquire() as conn:
+            await conn.fetchval("SELECT 2")
+    finally:
+        await pool.close()
+    assert sent == ["SELECT 1", "SELECT 2"]
+
+
+async def test_a_transaction_left_open_is_still_rolled_back_on_release(
+        database_url: str) -> None:
+    pool = await create_pool(database_url, 1)
+    try:
+        async with pool.acquire() as conn:
+            await conn.execute("CREATE TEMP TABLE IF NOT EXISTS t (x int)")
+            await conn.execute("BEGIN")
+            await conn.execute("INSERT INTO t VALUES (1)")
+        async with pool.acquire() as conn:  # the same one: the pool holds one
+            assert await conn.fetchval("SELECT count(*) FROM t") == 0
+            assert not conn.is_in_transaction()
+    finally:
+        await pool.close()
+
+
+# Session state a pooled connection would carry to its next user, now that
+# the pool no longer resets it: statements that start with SET (not SET
+# LOCAL), LISTEN, session advisory locks, cursors kept past their transaction.
+SESSION_STATE = re.compile(
+    r"""["']\s*(SET\s+(?!LOCAL\b)(SESSION\s+)?[a-z_.]+\s*(=|TO\b)|LISTEN\s)"""
+    r"""|pg_(try_)?advisory_lock\(|WITH\s+HOLD""")
+
+
+def test_no_code_leaves_session_state_on_a_pooled_connection() -> None:
+    package = Path(__file__).resolve().parent.parent / "seatserver"
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if SESSION_STATE.search(line) and path.name != "db.py":
+                found.append(f"{path.relative_to(package)}:{number}: {line.strip()}")
+    # db.migrate's lock is on a connection of its own, closed after.
+    assert found == []
+    assert SESSION_STATE.search('await conn.execute("SET statement_timeout = 0")')
+    assert not SESSION_STATE.search('await conn.execute("SET LOCAL lock_timeout = 0")')
+    assert not SESSION_STATE.search('"UPDATE seats SET state = $1"')
+    assert not SESSION_STATE.search('@describe("Set a new password with the token")')

@@ -32,6 +32,7 @@ _ATTRIBUTE = "__seatserver_openapi__"
 _PARAMETER = re.compile(r"{(\w+)(?::[^}]*)?}")
 _REF = "#/components/schemas/{model}"
 JSON = "application/json"
+HTML = "text/html"
 
 # Path parameters by name: row ids are integers from 1, references are codes.
 _ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
@@ -215,9 +216,13 @@ def _operation(route: web.AbstractRoute, desc: Description, schemas: _Schemas,
                 content["schema"] = {"type": "string"}
         responses[str(status)] = answer
     for status in sorted(_error_statuses(route, desc, roles)):
+        error: dict[str, Any] = {JSON: {"schema": {"$ref": _REF.format(model="Error")}}}
+        if desc.content == HTML:
+            # A page's own refusal is a page (the error pages, http/pages.py).
+            error[HTML] = {"schema": {"type": "string"}}
         responses[str(status)] = {
             "description": _STATUS_TEXT.get(status, "An error (see the code)"),
-            "content": {JSON: {"schema": {"$ref": _REF.format(model="Error")}}}}
+            "content": error}
     op["responses"] = responses
     security = _security(roles, route.method)
     op["security"] = security if security is not None else []

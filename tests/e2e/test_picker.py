@@ -198,15 +198,16 @@ async def test_map_stays_responsive_during_a_storm_of_changes(
         requestAnimationFrame(tick);
     }""")
     # Four people each hold and release 25 seats about eight times a second:
-    # ~1,600 seat changes per second for three seconds.
+    # ~1,600 seat changes per second, 3,200 in all. Counted, not timed: on a
+    # loaded machine the storm lasts longer rather than shrinks (it once
+    # made 2,100 changes in its three seconds and measured nothing).
     seats = [f"{row}{n}" for row in "CDGHIJ" for n in range(1, 19)]
     storm = [seats[i:i + 25] for i in range(0, 100, 25)]
 
     async def churn(seats: list[str]) -> int:
         changes = 0
         async with someone_else(server.url, showtimes[0]) as other:
-            deadline = time.monotonic() + 3.0
-            while time.monotonic() < deadline:
+            while changes < 800:
                 assert (await other.hold(showtimes[0], seats))["ok"]
                 assert (await other.release(showtimes[0], seats))["ok"]
                 changes += 2 * len(seats)
@@ -226,9 +227,8 @@ async def test_map_stays_responsive_during_a_storm_of_changes(
     await picker.seat("K5").click()
     await picker.expect_look("K5", "mine", within_ms=2_000)
     click_to_mine = time.monotonic() - clicked
-    changes = sum(await churners)
+    await churners
 
-    assert changes >= 3_000, changes
     assert click_to_mine < 1.5
     longest_gap = await picker.page.evaluate("window.longestFrameGap")
     assert longest_gap < 500, f"the page froze for {longest_gap:.0f} ms"
