@@ -39,7 +39,7 @@ SHUFFLE_TRIES = 3
 
 
 class SaleSource(Protocol):
-    async def gated(self) -> list[GatedShowtime]: ...
+    async def gated(self, *, everyone: bool = False) -> list[GatedShowtime]: ...
 
 
 class Admitter(BackgroundService):
@@ -77,7 +77,11 @@ class Admitter(BackgroundService):
         (a showtime first seen now counts from 0, which at worst leaves it
         to the next refresh)."""
         changes = await self._engine.changes(self._listed)
-        gated = await self._sales.gated()
+        # The first refresh of a start sets every showtime not yet over: the
+        # defaults come from the environment, so they change only with a
+        # restart, and one that no longer gates a showtime (a default on-sale
+        # time or waiting room removed) must not leave it gated in Redis.
+        gated = await self._sales.gated(everyone=self._refreshed < 0)
         for entry in gated:
             showtime = entry.settings.showtime
             await self._engine.configure(entry.settings,

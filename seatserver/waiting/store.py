@@ -104,13 +104,17 @@ class SaleStore:
             await write_audit(conn, AuditEntry(by, "showtime.sale_changed", before, after))
         return after
 
-    async def gated(self) -> list[GatedShowtime]:
+    async def gated(self, *, everyone: bool = False) -> list[GatedShowtime]:
         """Showtimes not yet over whose holds their settings gate (an on-sale
         time, or a waiting room), or that have settings of their own (which
         Redis must know, if only to know they gate nothing any more). With a
         default on-sale time or waiting room, every showtime not yet over:
-        even one whose opening passed, as its start may have moved later."""
-        everyone = self._defaults.waiting_room or self._defaults.on_sale_before is not None
+        even one whose opening passed, as its start may have moved later.
+        ``everyone``: every showtime not yet over, whatever the defaults (a
+        start's first refresh: Redis may still hold what an earlier run's
+        defaults made of showtimes these defaults no longer gate)."""
+        everyone = (everyone or self._defaults.waiting_room
+                    or self._defaults.on_sale_before is not None)
         condition = "ss.showtime_id IS NOT NULL" + (" OR true" if everyone else "")
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(_SELECT + f"WHERE st.ends_at > now() AND ({condition}) "

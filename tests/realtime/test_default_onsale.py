@@ -123,3 +123,32 @@ async def test_the_showtimes_own_time_wins_and_the_default_comes_back_on_reset(
         assert (await client.hold(later, [seats[0]]))["code"] == "not_admitted"
     finally:
         await client.close()
+
+
+async def test_removing_the_default_and_restarting_opens_the_sale(
+        http: aiohttp.ClientSession, make_server: ServerFactory, server: TestServer,
+        later: int, seats: list[str]) -> None:
+    """The defaults come from the environment: an operator removes the
+    default on-sale time and restarts. What the old default wrote to Redis
+    must not keep the showtime shut until it ends."""
+    client = await buyer(http, server)
+    try:
+        await eventually(lambda: _refused(client, later, seats[0]), within=5)
+    finally:
+        await client.close()
+    await server.close()  # the restart: the old configuration is gone
+    restarted = await make_server(admit_interval_s=0.05)
+    client = await buyer(http, restarted)
+    try:
+        await eventually(lambda: _held(client, later, seats[0]), within=5)
+        assert (await client.release(later, [seats[0]]))["ok"]
+    finally:
+        await client.close()
+
+
+async def _refused(client: SeatClient, showtime: int, seat: str) -> bool:
+    return (await client.hold(showtime, [seat])).get("code") == "not_admitted"
+
+
+async def _held(client: SeatClient, showtime: int, seat: str) -> bool:
+    return bool((await client.hold(showtime, [seat])).get("ok"))

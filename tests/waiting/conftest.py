@@ -34,7 +34,7 @@ async def engine(redis: Redis) -> HoldEngine:
 class NoSales:
     """A sale source with nothing to refresh: the tests configure Redis themselves."""
 
-    async def gated(self) -> list[GatedShowtime]:
+    async def gated(self, *, everyone: bool = False) -> list[GatedShowtime]:
         return []
 
 

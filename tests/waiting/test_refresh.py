@@ -28,7 +28,7 @@ class OvertakenSales:
         self.held = held
         self.meanwhile = meanwhile
 
-    async def gated(self) -> list[GatedShowtime]:
+    async def gated(self, *, everyone: bool = False) -> list[GatedShowtime]:
         await self.meanwhile()
         return [GatedShowtime(self.held, KEEP)]
 
