@@ -192,8 +192,11 @@ class Health {
     banner.hidden = !stale;
     document.body.classList.toggle("is-stale", stale);
     if (stale) {
-      const since = formatTime(new Date(this.downSince), this.timeZone);
-      banner.textContent = `No connection since ${since}: seat numbers may be out of date. `
+      // The theater's time, as the clock shows it; none rather than the
+      // browser's own zone's before any showtime has told the theater's.
+      const since = this.timeZone
+        ? ` since ${formatTime(new Date(this.downSince), this.timeZone)}` : "";
+      banner.textContent = `No connection${since}: seat numbers may be out of date. `
         + "Reconnecting…";
     }
   }
