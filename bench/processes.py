@@ -201,6 +201,11 @@ class Agent:
             self.renice(nice)
         return self
 
+    @property
+    def pid(self) -> int:
+        assert self._proc is not None
+        return self._proc.pid
+
     def renice(self, nice: int) -> None:
         """Run ``nice`` steps below our own CPU priority (0: the same)."""
         assert self._proc is not None
