@@ -71,8 +71,8 @@ def _show(detail: ShowtimeDetail | None) -> dict[str, Any] | None:
     if detail is None:
         return None
     return {"movie": detail.movie.title, "starts_at": detail.starts_at,
-            "theater": detail.theater.name, "screen": detail.screen.name,
-            "time_zone": detail.theater.time_zone}
+            "ends_at": detail.ends_at, "theater": detail.theater.name,
+            "screen": detail.screen.name, "time_zone": detail.theater.time_zone}
 
 
 SeatId = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9-]{1,16}$")]
