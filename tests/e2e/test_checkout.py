@@ -47,7 +47,8 @@ async def test_checkout_pays_shows_the_ticket_and_others_see_the_seats_sold(
     await expect(seats).to_contain_text("Row E, seat 7")
     await expect(seats).to_contain_text("Row E, seat 8")
     await expect(seats.locator("tfoot")).to_contain_text("€25.00")
-    await expect(page.locator("section.show").get_by_role("heading", level=2)).to_have_text("Northern Lights")
+    await expect(page.locator("section.show").get_by_role("heading", level=2)).to_have_text(
+        "Northern Lights")
     await bob.expect_look("E7", "booked")
     await bob.expect_look("E8", "booked")
 
