@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from seatserver.bookings.gateway import PaymentEvent, PaymentGateway
-from seatserver.bookings.models import Booking, Sale
+from seatserver.bookings.models import Booking, Contact, Sale
 from seatserver.bookings.refunds import RefundPolicy
 from seatserver.bookings.store import BookingStore, EventOutcome, SeatLine
 from seatserver.catalog.store import CatalogStore
@@ -73,7 +73,8 @@ class Checkout:
         return self._gateways.get(name)
 
     async def start(self, *, user_id: int, showtime: int, seats: Sequence[str] | None,
-                    remote: str | None, accept_orphans: bool = False) -> tuple[Booking, str]:
+                    remote: str | None, accept_orphans: bool = False,
+                    contact: Contact | None = None) -> tuple[Booking, str]:
         """The caller's holds (or the named ones) as a pending booking with a
         payment order; returns it and the URL where the buyer pays.
 
@@ -99,7 +100,8 @@ class Checkout:
         deadline = datetime.fromtimestamp(held.expires_at / 1000, UTC)
         try:
             booking = await self._store.create_pending(
-                user_id=user_id, sale=sale, lines=lines, deadline=deadline, remote=remote)
+                user_id=user_id, sale=sale, lines=lines, deadline=deadline, remote=remote,
+                contact=contact)
         except SeatsUnavailable as err:
             await self._undo_extension(showtime, holder, deadlines, sold=err.seats)
             raise

@@ -7,6 +7,7 @@ import dataclasses
 import logging
 import re
 import time
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
@@ -21,14 +22,17 @@ from pydantic import (
     field_validator,
 )
 
+from seatserver.accounts.forms import Email, Phone
 from seatserver.accounts.rbac import identity_of
 from seatserver.accounts.sessions import Identity
+from seatserver.bookings.calendar import booking_ics
 from seatserver.bookings.checkout import Checkout
 from seatserver.bookings.door import Door
 from seatserver.bookings.gateway import PaymentGateway
 from seatserver.bookings.idempotency import IdempotencyStore, SavedResponse, request_hash
-from seatserver.bookings.models import Booking
-from seatserver.bookings.receipt import render_receipt
+from seatserver.bookings.links import TicketLinks
+from seatserver.bookings.models import Booking, Contact
+from seatserver.bookings.receipt import render_receipt, seat_name
 from seatserver.bookings.store import BookingStore
 from seatserver.bookings.tickets import TicketSigner, qr_png, qr_svg
 from seatserver.catalog.models import ShowtimeDetail
@@ -39,6 +43,7 @@ from seatserver.errors import (
     BadRequest,
     BadSignature,
     CodedError,
+    InvalidInput,
     NotFound,
     PaymentMismatch,
     Unauthorized,
@@ -66,8 +71,8 @@ def _show(detail: ShowtimeDetail | None) -> dict[str, Any] | None:
     if detail is None:
         return None
     return {"movie": detail.movie.title, "starts_at": detail.starts_at,
-            "theater": detail.theater.name, "screen": detail.screen.name,
-            "time_zone": detail.theater.time_zone}
+            "ends_at": detail.ends_at, "theater": detail.theater.name,
+            "screen": detail.screen.name, "time_zone": detail.theater.time_zone}
 
 
 SeatId = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9-]{1,16}$")]
@@ -83,6 +88,10 @@ class SeatChoice(BaseModel):
     # orphan was left beside by someone else's release): the buyer was told
     # (``would_orphan``) and keeps the seats.
     accept_orphans: StrictBool = False
+    # Where the confirmation and the ticket link go. A guest must give an
+    # address; a signed-in buyer's is the account's (``email`` is then ignored).
+    email: Email | None = None
+    phone: Phone | None = None
 
     @field_validator("seats")
     @classmethod
@@ -109,6 +118,19 @@ async def _ticket_scan(request: web.Request) -> TicketScan:
     return scan
 
 
+def _contact(identity: Identity, choice: SeatChoice | None) -> Contact | None:
+    """Where a guest's confirmation goes (refused without an address: the
+    ticket would otherwise never leave the browser it was bought in). A
+    signed-in buyer's goes to the account's address; a phone given is kept."""
+    email = choice.email if choice else None
+    phone = choice.phone if choice else None
+    if identity.kind == "guest":
+        if email is None:
+            raise InvalidInput("email: an e-mail address is needed to send you the ticket")
+        return Contact(email, phone)
+    return Contact(None, phone) if phone else None
+
+
 def _landing(booking: Booking) -> str:
     """Where the buyer's browser goes after the provider's page: the receipt
     once paid (or still waiting), else back to the map, which says what happened."""
@@ -120,8 +142,9 @@ def _landing(booking: Booking) -> str:
 class BookingHandlers:
     def __init__(self, checkout: Checkout, store: BookingStore, keys: IdempotencyStore,
                  tickets: TicketSigner, catalog: CatalogStore,
-                 door: Door, *, static_url: str) -> None:
+                 door: Door, links: TicketLinks, *, static_url: str) -> None:
         self._checkout = checkout
+        self._links = links
         self._store = store
         self._keys = keys
         self._tickets = tickets
@@ -143,6 +166,8 @@ class BookingHandlers:
             web.post("/api/tickets/verify", self.verify_ticket),
             web.post("/api/tickets/admit", self.admit_ticket),
             web.get("/bookings/{ref}", self.receipt),
+            web.get("/tickets/{token}", self.linked_receipt),
+            web.get("/tickets/{token}/calendar.ics", self.calendar),
         ]
 
     @allow(*BUYERS)
@@ -180,9 +205,13 @@ class BookingHandlers:
         choice = await optional_body(request, SeatChoice)
         seats = None if choice is None else choice.seats
         accept = choice is not None and choice.accept_orphans
-        # The fingerprint of a body without accept_orphans is what it was before it existed.
-        fingerprint = request_hash(str(showtime).encode(),
-                                   orjson.dumps([seats, True] if accept else seats))
+        contact = _contact(identity, choice)
+        # The fingerprint of a body without accept_orphans (or a contact) is
+        # what it was before they existed.
+        shape: Any = [seats, True] if accept else seats
+        if contact is not None:
+            shape = [shape, contact.email, contact.phone]
+        fingerprint = request_hash(str(showtime).encode(), orjson.dumps(shape))
         saved = await self._keys.claim(identity.user_id, key, fingerprint)
         if saved is not None:
             return web.Response(status=saved.status, body=saved.body,
@@ -190,7 +219,7 @@ class BookingHandlers:
                                 headers={"Idempotent-Replayed": "true"}), "replayed"
         outcome = "created"
         try:
-            response = await self._start(request, identity, showtime, seats, accept)
+            response = await self._start(request, identity, showtime, seats, accept, contact)
         except CodedError as err:
             if err.status >= 500:
                 await self._keys.forget(identity.user_id, key)
@@ -205,10 +234,11 @@ class BookingHandlers:
         return response, outcome
 
     async def _start(self, request: web.Request, identity: Identity, showtime: int,
-                     seats: list[str] | None, accept_orphans: bool) -> web.Response:
+                     seats: list[str] | None, accept_orphans: bool,
+                     contact: Contact | None) -> web.Response:
         booking, pay_url = await self._checkout.start(
             user_id=identity.user_id, showtime=showtime, seats=seats, remote=request.remote,
-            accept_orphans=accept_orphans)
+            accept_orphans=accept_orphans, contact=contact)
         return json_response(public(booking, checkout_url=pay_url), 201)
 
     async def _owned(self, request: web.Request) -> tuple[Identity, Booking]:
@@ -226,7 +256,8 @@ class BookingHandlers:
         if ticket is not None:
             base = f"/api/bookings/{booking.reference}/ticket"
             qr = {"svg": base + ".svg", "png": base + ".png"}
-        return public(booking, show=_show(detail), ticket=ticket, ticket_qr=qr)
+        return public(booking, show=_show(detail), ticket=ticket, ticket_qr=qr,
+                      ticket_url=self._links.url(booking.reference))
 
     @allow(*BUYERS)
     @describe("One of the caller's bookings, with its show and ticket.", errors=[404])
@@ -259,15 +290,26 @@ class BookingHandlers:
                             headers={"Cache-Control": "private, no-store"})
 
     @allow(*BUYERS)
-    @describe("The caller's bookings, newest first.")
+    @describe("The caller's bookings: shows still to come first (soonest first), then "
+              "past ones (latest first).")
     async def history(self, request: web.Request) -> web.Response:
-        """The caller's orders, newest first, each as ``GET /api/bookings/{ref}``."""
+        """The caller's orders, each as ``GET /api/bookings/{ref}``, in the
+        order a buyer looks for them: what is coming next, then what was."""
         identity = identity_of(request)
         bookings = await self._store.for_user(identity.user_id)
         shows: dict[int, ShowtimeDetail | None] = {}
         for showtime in {b.showtime for b in bookings}:
             shows[showtime] = await self._catalog.get_showtime(showtime)
-        return json_response([self._full(b, shows[b.showtime]) for b in bookings])
+        now = datetime.now(UTC)
+
+        def order(booking: Booking) -> tuple[int, float]:
+            show = shows[booking.showtime]
+            start = (show.starts_at if show else booking.created_at).timestamp()
+            ended = show.ends_at <= now if show else True
+            return (1, -start) if ended else (0, start)
+
+        return json_response([self._full(b, shows[b.showtime])
+                              for b in sorted(bookings, key=order)])
 
     @allow(*BUYERS)
     @describe("Cancel one's booking (refunded by the refund policy).", errors=[404, 409, 503])
@@ -356,10 +398,50 @@ class BookingHandlers:
             _, booking = await self._owned(request)
         except (NotFound, Unauthorized, BadMessage):
             raise web.HTTPNotFound() from None
+        return await self._receipt_page(booking)
+
+    async def _receipt_page(self, booking: Booking) -> web.Response:
         detail = await self._catalog.get_showtime(booking.showtime)
         page = render_receipt(booking, detail, self._ticket(booking),
-                              static_url=self._static_url)
+                              static_url=self._static_url,
+                              link=self._links.url(booking.reference),
+                              calendar=self._links.path(booking.reference) + "/calendar.ics")
         return web.Response(content_type="text/html", charset="utf-8", text=page, headers={
             "Cache-Control": "private, no-store",
             **PAGE_HEADERS,
+            # The link is the key to the ticket: never in a Referer, even to us.
+            "Referrer-Policy": "no-referrer",
         })
+
+    async def _linked(self, request: web.Request) -> Booking:
+        """The booking a ticket link opens; a plain 404 for anything not ours."""
+        reference = self._links.verify(request.match_info["token"])
+        booking = await self._store.get(reference) if reference else None
+        if booking is None:
+            raise web.HTTPNotFound()
+        return booking
+
+    # The link is the credential: no session, so a second device, a partner's
+    # phone or a printout's reader opens the ticket as the buyer does.
+    @allow(Role.ANONYMOUS)
+    @describe("The ticket page a ticket link opens, on any device.", content="text/html",
+              errors=[404])
+    async def linked_receipt(self, request: web.Request) -> web.Response:
+        return await self._receipt_page(await self._linked(request))
+
+    @allow(Role.ANONYMOUS)
+    @describe("The booking as a calendar entry (RFC 5545).", content="text/calendar",
+              errors=[404])
+    async def calendar(self, request: web.Request) -> web.Response:
+        booking = await self._linked(request)
+        detail = await self._catalog.get_showtime(booking.showtime)
+        if detail is None:
+            raise web.HTTPNotFound()
+        text = booking_ics(booking, detail, link=self._links.url(booking.reference),
+                           seats=[seat_name(detail, s.id) for s in booking.seats])
+        return web.Response(
+            body=text.encode(), content_type="text/calendar", charset="utf-8",
+            headers={"Content-Disposition":
+                     f'attachment; filename="booking-{booking.reference}.ics"',
+                     "Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer",
+                     "X-Content-Type-Options": "nosniff"})

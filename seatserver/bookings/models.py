@@ -38,6 +38,10 @@ class Booking:
     # Set when support should look at it, e.g. "late_payment_refunded".
     attention: str | None
     created_at: datetime
+    # Where the confirmation and the ticket link go: the address a guest gave,
+    # or the account's (copied at checkout); None for bookings made before.
+    email: str | None
+    phone: str | None
     user_id: int
 
     @property
@@ -48,6 +52,15 @@ class Booking:
     def holder(self) -> str:
         """The hold engine's holder id of the buyer."""
         return str(self.user_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """Where the buyer wants the confirmation. A guest's e-mail address; None
+    for a signed-in buyer, whose account's address is used."""
+
+    email: str | None
+    phone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,7 +66,9 @@ def seat_name(show: ShowtimeDetail | None, seat_id: str) -> str:
 
 
 def render_receipt(booking: Booking, show: ShowtimeDetail | None, ticket: str | None,
-                   *, static_url: str) -> str:
+                   *, static_url: str, link: str, calendar: str) -> str:
+    """The page; ``link`` is the booking's absolute ticket link (shown so the
+    buyer can keep it), ``calendar`` the path of its ``.ics``."""
     e = html.escape
     title = show.movie.title if show else f"Showtime {booking.showtime}"
     # Every time on the page as the theater's clocks show it.
@@ -87,7 +89,7 @@ def render_receipt(booking: Booking, show: ShowtimeDetail | None, ticket: str | 
         f'<main class="receipt" data-status="{e(booking.status)}">\n'
         f"<h1>{_HEADLINES.get(booking.status, e(booking.status))}</h1>\n"
         f"{_lede(booking, zone)}\n{_show(show, title)}\n{_facts(booking, zone)}\n"
-        f"{_seats(booking, show)}\n{_ticket(ticket)}\n"
+        f"{_seats(booking, show)}\n{_ticket(ticket)}\n{_keep(booking, link, calendar)}\n"
         "</main>\n</body>\n</html>\n")
 
 
@@ -164,10 +166,29 @@ def _seats(booking: Booking, show: ShowtimeDetail | None) -> str:
         f"{extra}</tfoot></table>")
 
 
+def _keep(booking: Booking, link: str, calendar: str) -> str:
+    """The ticket link and the calendar entry: how the ticket reaches other devices."""
+    if booking.status not in ("booked", "cancelled"):
+        return ""
+    e = html.escape
+    sent = (f"We sent it to <strong>{e(booking.email)}</strong>. " if booking.email
+            and booking.status == "booked" else "")
+    return (
+        '<section class="keep" aria-labelledby="keep-title">'
+        '<h2 id="keep-title">Your ticket on any device</h2>'
+        f"<p>{sent}This link opens this page, with the ticket, on any phone or computer, "
+        "no log-in needed. Keep it to yourself: whoever has it can show the ticket.</p>"
+        f'<p class="link"><a href="{e(link)}">{e(link)}</a></p>'
+        f'<p><a class="calendar" href="{e(calendar)}" download>Add to calendar (.ics)</a></p>'
+        "</section>")
+
+
 def _ticket(ticket: str | None) -> str:
     if ticket is None:
         return ""
     # Inline, so the printed receipt needs no second request to show it.
-    return (f'<figure class="ticket">{qr_svg(ticket, scale=5)}'
+    code = qr_svg(ticket, scale=5).replace(
+        "<svg ", '<svg role="img" aria-label="QR code of your ticket" ', 1)
+    return (f'<figure class="ticket">{code}'
             "<figcaption><strong>Ticket</strong><br><code>" + html.escape(ticket)
             + "</code><br>Show this code at the door; it admits once.</figcaption></figure>")

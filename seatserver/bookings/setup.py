@@ -14,6 +14,7 @@ from seatserver.bookings.expirer import PendingExpirer
 from seatserver.bookings.http import BookingHandlers
 from seatserver.bookings.idempotency import IdempotencyStore
 from seatserver.bookings.keys import Keyring, SecretStore
+from seatserver.bookings.links import TicketLinks
 from seatserver.bookings.messages import BookingComposer
 from seatserver.bookings.reconcile import Reconciler
 from seatserver.bookings.refunds import RefundPolicy
@@ -30,6 +31,7 @@ from seatserver.outbox.worker import OutboxStore
 BOOKINGS = web.AppKey("bookings", BookingStore)
 KEYRING = web.AppKey("keyring", Keyring)
 TICKETS = web.AppKey("tickets", TicketSigner)
+LINKS = web.AppKey("ticket_links", TicketLinks)
 CHECKOUT = web.AppKey("checkout", Checkout)
 
 
@@ -41,8 +43,10 @@ def setup_bookings(app: web.Application) -> None:
                                           "ticket": settings.ticket_secret},
                       refresh_s=settings.secret_refresh_s)
     tickets = TicketSigner(keyring)
-    app[BOOKINGS], app[KEYRING], app[TICKETS] = bookings, keyring, tickets
-    add_composers(app, {"booking_confirmed": BookingComposer(bookings, tickets)})
+    links = TicketLinks(keyring, settings.public_origin)
+    app[BOOKINGS], app[KEYRING], app[TICKETS], app[LINKS] = bookings, keyring, tickets, links
+    add_composers(app, {"booking_confirmed": BookingComposer(bookings, app[CATALOG], tickets,
+                                                             links)})
     add_feature(app, _wire)
 
 
@@ -70,7 +74,7 @@ def _wire(app: web.Application) -> Lifecycle:
         checkout, bookings, OutboxStore(pool), app[AUDITOR]).routes())
     app.router.add_routes(BookingHandlers(
         checkout, bookings, keys, tickets, catalog, Door(bookings, catalog, tickets),
-        static_url=f"{STATIC_PREFIX}/{app[PAGES].version}").routes())
+        app[LINKS], static_url=f"{STATIC_PREFIX}/{app[PAGES].version}").routes())
     app.router.add_routes(simulated.routes())
 
     # Keys before anything signs or verifies; the mirror rebuilt before the first sale.

@@ -20,7 +20,8 @@ import asyncpg
 
 from seatserver.audit import as_json, insert_audit
 from seatserver.bookings.gateway import PaymentEvent
-from seatserver.bookings.models import BookedSeat, Booking, PaymentView, Sale
+from seatserver.bookings.models import BookedSeat, Booking, Contact, PaymentView, Sale
+from seatserver.bookings.seat_order import in_seat_order
 from seatserver.catalog.models import Price
 from seatserver.errors import SeatsUnavailable
 
@@ -28,7 +29,7 @@ _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read over the pho
 
 _BOOKING = """
 SELECT b.id, b.reference, b.user_id, b.showtime_id, b.status, b.amount, b.currency,
-       b.hold_deadline, b.attention, b.created_at,
+       b.hold_deadline, b.attention, b.created_at, b.contact_email, b.contact_phone,
        p.provider, p.provider_order_id, p.status AS payment_status, p.refunded_amount
 FROM bookings b LEFT JOIN payments p ON p.booking_id = b.id
 """
@@ -83,9 +84,13 @@ class BookingStore:
                     {p["seat_type"]: p["amount"] for p in prices})
 
     async def create_pending(self, *, user_id: int, sale: Sale, lines: Sequence[SeatLine],
-                             deadline: datetime, remote: str | None) -> Booking:
+                             deadline: datetime, remote: str | None,
+                             contact: Contact | None = None) -> Booking:
         """The pending booking and its seats, in one transaction; the unique index
         refuses seats another live booking has (``SeatsUnavailable`` naming them).
+
+        The confirmation goes to ``contact`` (a guest's), else to the account's
+        address as it is now.
 
         The buyer's own pending bookings that share a seat with this one are
         superseded (expired) in the same transaction: a buyer who comes back
@@ -103,9 +108,14 @@ class BookingStore:
                                      [ln.seat_id for ln in lines], reference, remote)
                     booking_id: int = await conn.fetchval(
                         """INSERT INTO bookings (reference, user_id, showtime_id, amount,
-                                                 currency, hold_deadline)
-                           VALUES ($1, $2, $3, $4, $5, $6) RETURNING id""",
-                        reference, user_id, sale.showtime, total, sale.currency, deadline)
+                                                 currency, hold_deadline, contact_email,
+                                                 contact_phone)
+                           SELECT $1, $2, $3, $4, $5, $6, coalesce($7, u.email),
+                                  coalesce($8, u.phone)
+                           FROM users u WHERE u.id = $2 RETURNING id""",
+                        reference, user_id, sale.showtime, total, sale.currency, deadline,
+                        contact.email if contact else None,
+                        contact.phone if contact else None)
                     await conn.executemany(
                         """INSERT INTO booking_seats (booking_id, showtime_id, seat_id,
                                                       seat_type, amount)
@@ -481,9 +491,9 @@ async def _maybe(conn: asyncpg.Connection, where: str, *args: Any) -> Booking | 
     row = await conn.fetchrow(f"{_BOOKING} WHERE {where}", *args)
     if row is None:
         return None
-    seats = await conn.fetch(
-        """SELECT seat_id, seat_type, amount FROM booking_seats
-           WHERE booking_id = $1 ORDER BY seat_id""", row["id"])
+    seats = in_seat_order(await conn.fetch(
+        "SELECT seat_id, seat_type, amount FROM booking_seats WHERE booking_id = $1",
+        row["id"]), lambda s: str(s["seat_id"]))
     currency: str = row["currency"]
     payment = None
     if row["provider"] is not None:
@@ -495,7 +505,8 @@ async def _maybe(conn: asyncpg.Connection, where: str, *args: Any) -> Booking | 
         seats=[BookedSeat(s["seat_id"], s["seat_type"], Price(s["amount"], currency))
                for s in seats],
         payment=payment, hold_deadline=row["hold_deadline"], attention=row["attention"],
-        created_at=row["created_at"], user_id=row["user_id"],
+        created_at=row["created_at"], email=row["contact_email"],
+        phone=row["contact_phone"], user_id=row["user_id"],
     )
 
 

@@ -38,6 +38,8 @@ from seatserver.loadgen.ledger import CheckoutRecord
 TIMEOUT = aiohttp.ClientTimeout(total=30)
 RETRY_FOR_S = 30.0  # a step that keeps hearing "later" gives up after this long
 BACKOFF_S, BACKOFF_CAP_S = 0.2, 2.0  # without a Retry-After: doubling, jittered
+# Where simulated guests ask for their tickets (.invalid: never a real domain).
+LOADGEN_EMAIL = "loadgen@example.invalid"
 
 
 class CheckoutFailed(Exception):
@@ -134,7 +136,9 @@ class Payer:
         carries the same Idempotency-Key."""
         key = secrets.token_hex(16)
         url = f"{self._base}/api/showtimes/{record.showtime}/bookings"
-        status, body, _ = await self._request("POST", url, json={"seats": list(record.seats)},
+        status, body, _ = await self._request("POST", url, json={"seats": list(record.seats),
+                                                    # Guests give an address for the ticket.
+                                                    "email": LOADGEN_EMAIL},
                                               headers={"Idempotency-Key": key})
         if status == 201 and isinstance(body, dict):
             record.reference = str(body["reference"])

@@ -17,6 +17,15 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with a message (a calendar entry)."""
+
+    filename: str
+    content_type: str  # e.g. "text/calendar; charset=utf-8; method=PUBLISH"
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     """A message ready for a person: who it is for, what it says."""
 
@@ -25,6 +34,7 @@ class Message:
     to: str
     subject: str
     text: str
+    attachments: tuple[Attachment, ...] = ()
 
 
 class MessageSink(Protocol):
@@ -63,14 +73,25 @@ class LogSink:
     def path(self, message: Message) -> Path:
         return self._folder / f"{message.id:08d}-{message.kind}.txt"
 
+    def attachment_path(self, message: Message, attachment: Attachment) -> Path:
+        """Beside the message: ``<id>-<kind>-<filename>`` (the name made safe)."""
+        name = "".join(c if c.isalnum() or c in "-_." else "_" for c in attachment.filename)
+        return self._folder / f"{message.id:08d}-{message.kind}-{name.lstrip('.')}"
+
     async def deliver(self, message: Message) -> None:
-        text = f"To: {message.to}\nSubject: {message.subject}\n\n{message.text}"
-        await asyncio.to_thread(self._write, self.path(message), text)
+        files = "".join(f"Attached: {a.filename} ({a.content_type})\n"
+                        for a in message.attachments)
+        text = f"To: {message.to}\nSubject: {message.subject}\n{files}\n{message.text}"
+        for attachment in message.attachments:
+            await asyncio.to_thread(self._write, self.attachment_path(message, attachment),
+                                    attachment.data)
+        # The message last: once it is there, so are its attachments.
+        await asyncio.to_thread(self._write, self.path(message), text.encode())
         log.info("message %d to %s: %s\n%s", message.id, message.to, message.subject,
                  message.text)
 
-    def _write(self, path: Path, text: str) -> None:
+    def _write(self, path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".part")
-        partial.write_text(text, encoding="utf-8")
+        partial = path.with_name(path.name + ".part")
+        partial.write_bytes(data)
         partial.replace(path)  # a reader never sees half a message

@@ -73,7 +73,8 @@ async def test_sign_up_keeps_the_guests_holds_and_bookings(
     guest_ws = await ws(alice)
     assert (await guest_ws.hold(show, ["E5", "E6", "E7"]))["ok"] is True
     status, pending = await alice.call("POST", f"/api/showtimes/{show}/bookings",
-                                       {"seats": ["E5"]}, headers={"Idempotency-Key": "a1"})
+                                       {"seats": ["E5"], "email": "alice@example.com"},
+                                       headers={"Idempotency-Key": "a1"})
     assert status == 201, pending
     before = await mine(guest_ws, show)
 
@@ -106,7 +107,8 @@ async def test_log_in_moves_the_guests_holds_and_bookings_to_the_account(
     assert (await guest_ws.hold(showtimes[0], ["F1", "F2"]))["ok"] is True
     assert (await guest_ws.hold(showtimes[1], ["A3"]))["ok"] is True
     status, pending = await alice.call("POST", f"/api/showtimes/{showtimes[0]}/bookings",
-                                       {"seats": ["F1"]}, headers={"Idempotency-Key": "b1"})
+                                       {"seats": ["F1"], "email": "alice@example.com"},
+                                       headers={"Idempotency-Key": "b1"})
     assert status == 201, pending
     before = [await mine(guest_ws, show) for show in showtimes]
 

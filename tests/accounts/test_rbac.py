@@ -67,6 +67,9 @@ MATRIX: dict[tuple[str, str], tuple[Role, ...]] = {
     ("POST", "/api/tickets/verify"): (Role.KIOSK, Role.ADMIN),
     ("POST", "/api/tickets/admit"): (Role.KIOSK, Role.ADMIN),
     ("GET", "/bookings/{ref}"): (Role.ANONYMOUS, *BUYERS),
+    # The ticket link is the credential: no session needed, none looked up.
+    ("GET", "/tickets/{token}"): ANONYMOUS,
+    ("GET", "/tickets/{token}/calendar.ics"): ANONYMOUS,
     ("GET", "/pay/{order}"): ANONYMOUS,
     ("POST", "/pay/{order}/{action}"): ANONYMOUS,
     ("GET", "/"): ANONYMOUS,
@@ -92,7 +95,8 @@ MATRIX: dict[tuple[str, str], tuple[Role, ...]] = {
 NOTHING = "987654321"
 PATH_VALUES = {"id": NOTHING, "ref": "ABCDEFGHJK", "provider": "simulated",
                "order": "sim_none", "seat_type": "vip", "action": "pay",
-               "version": "000000000000", "path": "x.js", "movie": NOTHING, "review": NOTHING}
+               "version": "000000000000", "path": "x.js", "movie": NOTHING, "review": NOTHING,
+               "token": "ABCDEFGHJK." + "0" * 32}
 
 
 def routes_of(app: web.Application) -> dict[tuple[str, str], Any]:

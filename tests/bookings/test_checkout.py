@@ -311,7 +311,8 @@ async def test_idempotency_key_is_kept_for_24_hours_then_forgotten(
     async with db_pool.acquire() as conn:
         await conn.execute("UPDATE idempotency_keys SET created_at = now() - "
                            "interval '23 hours 59 minutes'")
-    async with buyer.http.post(f"{buyer.base}/api/showtimes/{showtime}/bookings", json={},
+    async with buyer.http.post(f"{buyer.base}/api/showtimes/{showtime}/bookings",
+                               json={"email": "buyer@example.com"},
                                headers={**buyer.auth, "Idempotency-Key": "day"}) as resp:
         assert resp.status == 201 and resp.headers["Idempotent-Replayed"] == "true"
         assert (await resp.json())["reference"] == first["reference"]
@@ -329,8 +330,9 @@ async def test_key_left_in_flight_by_a_dead_request_is_taken_over_after_its_leas
     async with db_pool.acquire() as conn:
         user_id = await conn.fetchval("SELECT user_id FROM sessions WHERE token_hash = $1",
                                       token_hash(buyer.token))
-        # Claims as a request for all one's holds ({}) leaves them, never finished.
-        claim = request_hash(str(showtime).encode(), b"null")
+        # Claims as a request for all one's holds (with the helper's address)
+        # leaves them, never finished.
+        claim = request_hash(str(showtime).encode(), b'[null,"buyer@example.com",null]')
         await conn.execute(
             "INSERT INTO idempotency_keys (user_id, key, request_hash, created_at) "
             "VALUES ($1, 'fresh', $2, now()), ($1, 'stale', $2, "

@@ -50,7 +50,8 @@ async def test_checkout_refuses_a_basket_left_beside_a_lone_seat_unless_accepted
                                                                        ["C1"])
     status, body = await buyer.call(
         "POST", f"/api/showtimes/{strict}/bookings", json={"seats": ["C2", "C3"],
-                                                           "accept_orphans": True},
+                                                           "accept_orphans": True,
+                                                           "email": "a@example.com"},
         headers={"Idempotency-Key": "k2"})
     assert status == 201, body
     assert sorted(s["id"] for s in body["seats"]) == ["C2", "C3"]

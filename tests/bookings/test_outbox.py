@@ -6,21 +6,26 @@ import asyncio
 import json
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
 
 from seatserver.bookings.keys import Keyring
+from seatserver.bookings.links import TicketLinks
 from seatserver.bookings.messages import BookingComposer
 from seatserver.bookings.store import BookingStore
 from seatserver.bookings.tickets import TicketSigner
+from seatserver.catalog.store import CatalogStore
 from seatserver.db import create_pool
 from seatserver.loadgen.client import SeatClient
-from seatserver.outbox.messages import LogSink, Message
+from seatserver.outbox.messages import Attachment, LogSink, Message
 from seatserver.outbox.worker import OutboxStore, OutboxWorker, backoff
 from seatserver.settings import Settings
 from tests.bookings.conftest import Buyer
+from tests.bookings.test_calendar import parse_ics
 from tests.test_cli import seatserver
 
 BuyerFactory = Callable[..., Awaitable[Buyer]]
@@ -81,7 +86,8 @@ async def worker_pools(database_url: str) -> AsyncIterator[list[asyncpg.Pool]]:
 
 
 def _worker(pool: asyncpg.Pool, sink: Any, keys: Keyring, **knobs: float) -> OutboxWorker:
-    composer = BookingComposer(BookingStore(pool), TicketSigner(keys))
+    composer = BookingComposer(BookingStore(pool), CatalogStore(pool), TicketSigner(keys),
+                               TicketLinks(keys, "https://tickets.example.com"))
     return OutboxWorker(pool, composer, sink, poll_s=3600,
                         retry_base_s=knobs.get("base", 0.2), retry_cap_s=knobs.get("cap", 0.3),
                         max_attempts=int(knobs.get("attempts", 20)))
@@ -104,7 +110,50 @@ async def test_confirmation_is_written_by_the_log_sink_and_marked_sent(
     text = written.read_text()
     assert f"Subject: Your booking {reference} is confirmed" in text
     assert TicketSigner(keys).issue(reference) in text
-    assert all(seat in text for seat in seats[:2])
+    assert all(f"Row {seat[0]}, seat {seat[1:]}" in text for seat in seats[:2])
+
+
+async def test_confirmation_names_the_show_in_local_time_with_the_link_and_calendar(
+        make_server: Any, buyer_at: BuyerFactory, showtime: int, settings: Settings,
+        db_pool: asyncpg.Pool, keys: Keyring) -> None:
+    server = await make_server(outbox_poll_s=3600, public_url="https://tickets.example.com")
+    buyer = await buyer_at(str(server.make_url("/")).rstrip("/"))
+    reference = await _paid(buyer, showtime, ["E10", "E8", "E9"])
+    sink = RecordingSink()
+    assert await _worker(db_pool, sink, keys).deliver_due() == 1
+    (message,) = sink.delivered
+    assert message.to == "buyer@example.com"  # the guest's address, given at checkout
+    booking = await buyer.booking(reference)
+    show = booking["show"]
+    local = datetime.fromisoformat(show["starts_at"]).astimezone(ZoneInfo(show["time_zone"]))
+    assert local.utcoffset() != timedelta(0)  # Berlin: the test would not tell UTC apart
+    for part in (show["movie"], show["theater"], show["screen"], f"{local:%H:%M}",
+                 str(local.tzname()), "€37.50"):
+        assert part in message.text, part
+    assert "UTC" not in message.text
+    text = message.text
+    assert text.index("Row E, seat 8") < text.index("Row E, seat 9") < text.index(
+        "Row E, seat 10")
+    link = TicketLinks(keys, "https://tickets.example.com").url(reference)
+    assert link in text and booking["ticket_url"] == link
+    (ics,) = message.attachments
+    assert ics.filename == f"booking-{reference}.ics"
+    assert ics.content_type.startswith("text/calendar")
+    event = parse_ics(ics.data)
+    assert event["SUMMARY"] == show["movie"]
+    assert event["DTSTART"] == local.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    assert event["LOCATION"].startswith(f"{show['theater']}, {show['screen']}")
+    assert "Row E, seat 8; Row E, seat 9; Row E, seat 10" in event["DESCRIPTION"]
+
+
+async def test_log_sink_writes_attachments_beside_the_message(tmp_path: Any) -> None:
+    sink = LogSink(tmp_path / "outbox")
+    ics = Attachment("../booking-X.ics", "text/calendar", b"BEGIN:VCALENDAR\r\n")
+    await sink.deliver(Message(9, "booking_confirmed", "a@b.co", "Hi", "Body\n", (ics,)))
+    assert sorted(p.name for p in (tmp_path / "outbox").iterdir()) == [
+        "00000009-booking_confirmed-_booking-X.ics", "00000009-booking_confirmed.txt"]
+    assert sink.attachment_path(Message(9, "booking_confirmed", "", "", ""), ics
+                                ).read_bytes() == b"BEGIN:VCALENDAR\r\n"
 
 
 def test_backoff_doubles_and_is_capped() -> None:
@@ -139,7 +188,8 @@ async def test_failed_delivery_is_retried_after_a_doubling_capped_backoff(
     assert 1.0 < await _wait(db_pool) <= 1.5  # doubled to 2 s, capped at 1.5 s
     await _time_passes(db_pool)
     assert await worker.deliver_due() == 1
-    assert [m.subject for m in sink.delivered] == [f"Your booking {queued} is confirmed"]
+    assert [m.subject.split(":")[0] for m in sink.delivered] == [
+        f"Your booking {queued} is confirmed"]
     await _time_passes(db_pool)
     assert await worker.deliver_due() == 0  # sent means sent
 

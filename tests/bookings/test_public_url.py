@@ -69,7 +69,7 @@ async def test_checkout_with_another_host_calls_back_and_returns_to_the_public_u
         f"POST /api/showtimes/{showtime}/bookings HTTP/1.1\r\n"
         f"Host: 127.0.0.1:{trap_server.port}\r\nAuthorization: Bearer {buyer.token}\r\n"
         f"Idempotency-Key: {secrets.token_hex(4)}\r\nContent-Type: application/json\r\n",
-        b"{}")
+        b'{"email": "buyer@example.com"}')
     assert status == 201, body
     reference = re.search(rb'"reference":"(\w+)"', body)
     assert reference is not None

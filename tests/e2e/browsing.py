@@ -145,6 +145,11 @@ class Picker:
         await self.seat(seat_id).click()
         await self.expect_look(seat_id, "mine")
 
+    async def give_email(self, address: str = "guest@example.com") -> None:
+        """A guest's address for the ticket, as checkout asks for it."""
+        await self.page.get_by_role("group", name="Where we send your ticket").get_by_label(
+            "E-mail").fill(address)
+
 
 class Gate:
     """Sits in the WebSocket of pages: while closed, frames from the server wait.

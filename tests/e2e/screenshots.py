@@ -105,6 +105,7 @@ async def photograph_declined(browser: Browser, url: str, path: Path) -> None:
         await page.locator(f'.seat[data-id="{seat}"]').click()
         await expect(page.locator(f'.seat[data-id="{seat}"]')).to_have_attribute(
             "data-look", "mine")
+    await page.get_by_label("E-mail").fill("guest@example.com")
     await page.locator("#checkout").click()
     await page.get_by_role("button", name="Decline").click()
     await expect(page.locator("#notice")).to_contain_text("did not go through")
@@ -128,6 +129,35 @@ async def photograph_account(browser: Browser, base: str, showtime: int, path: P
     await settle(page)
     await page.screenshot(path=str(path))
     await context.close()
+    print(f"wrote {path}")
+
+
+async def photograph_ticket_on_a_phone(browser: Browser, url: str, path: Path) -> None:
+    """A guest's ticket as their link opens it on a second device (a phone, no session)."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 800},
+                                        reduced_motion="reduce")
+    page = await context.new_page()
+    await page.goto(url)
+    await expect(page.locator("#conn")).to_have_attribute("data-status", "live",
+                                                          timeout=15_000)
+    for seat in ("J7", "J8"):
+        await page.locator(f'.seat[data-id="{seat}"]').click()
+        await expect(page.locator(f'.seat[data-id="{seat}"]')).to_have_attribute(
+            "data-look", "mine")
+    await page.get_by_label("E-mail").fill("ana@example.com")
+    await page.locator("#checkout").click()
+    await page.get_by_role("button", name=re.compile("^Pay")).click()
+    link = await page.locator(".keep .link a").get_attribute("href")
+    await context.close()
+    assert link is not None
+    phone = await browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                      has_touch=True, reduced_motion="reduce")
+    page = await phone.new_page()
+    await page.goto(link)
+    await expect(page.get_by_role("img", name="QR code of your ticket")).to_be_visible()
+    await settle(page)
+    await page.screenshot(path=str(path), full_page=True)
+    await phone.close()
     print(f"wrote {path}")
 
 
@@ -214,6 +244,7 @@ async def shoot(server: Server, short_holds: Server, redis_url: str, showtimes: 
             await photograph_static(browser, f"{server.url}/showtimes/987654321",
                                     out / "not-found.png", width=1366, height=768)
             await photograph_account(browser, server.url, showtime, out / "account.png")
+            await photograph_ticket_on_a_phone(browser, picker, out / "ticket-phone.png")
             await photograph_admin(browser, server.url, out / "admin.png")
         finally:
             await browser.close()

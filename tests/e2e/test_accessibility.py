@@ -105,6 +105,7 @@ async def test_picker_checkout_refusal_has_no_serious_accessibility_findings(
     await picker.hold("E3")
     gate.close()  # the page misses the expiry, so its Checkout is refused
     await asyncio.sleep(4)
+    await picker.give_email()
     await picker.checkout.click()
     await expect(picker.checkout_error).to_contain_text("Row E, seat 3")
     await picker.checkout.focus()
@@ -117,6 +118,7 @@ async def test_picker_back_from_payment_has_no_serious_accessibility_findings(
     server = shop.server()
     picker = await shop.browsing.picker(server.url, shop.showtime)
     await picker.hold("E5")
+    await picker.give_email()
     await picker.checkout.click()
     await picker.page.wait_for_url(re.compile(r"/pay/"))
     await picker.page.go_back()
@@ -132,6 +134,7 @@ async def test_receipt_has_no_serious_accessibility_findings(shop: Shop, width: 
     picker = await shop.browsing.picker(server.url, shop.showtime, width=width)
     await picker.hold("E6")
     await picker.hold("E7")
+    await picker.give_email()
     await picker.checkout.click()
     await picker.page.wait_for_url(re.compile(r"/pay/"))
     await picker.page.get_by_role("button", name=re.compile("^Pay")).click()
@@ -157,3 +160,30 @@ async def test_account_page_has_no_serious_accessibility_findings(
     await expect(page.locator("#who")).to_contain_text("Logged in as")
 
     assert await serious_findings(page) == []
+
+
+async def test_ticket_link_and_guest_history_have_no_serious_accessibility_findings(
+        shop: Shop) -> None:
+    server = shop.server()
+    picker = await shop.browsing.picker(server.url, shop.showtime, width=390, height=844,
+                                        phone=True)
+    await picker.hold("E6")
+    await picker.checkout.click()  # no address yet: the field says so
+    contact = picker.page.get_by_role("group", name="Where we send your ticket")
+    await expect(contact.get_by_label("E-mail")).to_have_attribute("aria-invalid", "true")
+    assert await serious_findings(picker.page) == []
+
+    await picker.give_email()
+    await picker.checkout.click()
+    await picker.page.wait_for_url(re.compile(r"/pay/"))
+    await picker.page.get_by_role("button", name=re.compile("^Pay")).click()
+    await picker.page.wait_for_url(re.compile(r"/bookings/\w+$"))
+    link = await picker.page.locator(".keep .link a").get_attribute("href")
+    assert link is not None
+    phone = await shop.browsing.page(link, width=390, height=844, phone=True)
+    await expect(phone.get_by_role("img", name="QR code of your ticket")).to_be_visible()
+    assert await serious_findings(phone) == []
+
+    await picker.page.goto(f"{server.url}/account")
+    await expect(picker.page.get_by_role("list", name="Coming up")).to_be_visible()
+    assert await serious_findings(picker.page) == []

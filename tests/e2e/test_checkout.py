@@ -20,6 +20,7 @@ BOOKING_PAGE = re.compile(r"/bookings/[A-Za-z0-9]+$")
 async def check_out(picker: Picker, label: str) -> Page:
     """Select Checkout and wait for the provider's page; returns the page."""
     await expect(picker.checkout).to_have_text(label)
+    await picker.give_email()
     await picker.checkout.click()
     await picker.page.wait_for_url(re.compile(r"/pay/sim_\w+$"))
     return picker.page
@@ -46,7 +47,8 @@ async def test_checkout_pays_shows_the_ticket_and_others_see_the_seats_sold(
     await expect(seats).to_contain_text("Row E, seat 7")
     await expect(seats).to_contain_text("Row E, seat 8")
     await expect(seats.locator("tfoot")).to_contain_text("€25.00")
-    await expect(page.get_by_role("heading", level=2)).to_have_text("Northern Lights")
+    await expect(page.locator("section.show").get_by_role("heading", level=2)).to_have_text(
+        "Northern Lights")
     await bob.expect_look("E7", "booked")
     await bob.expect_look("E8", "booked")
 
@@ -129,6 +131,7 @@ async def test_checkout_after_the_hold_expired_is_refused_with_the_seats_named(
     # The page does not hear of the expiry, so it still offers to check out.
     gate.close()
     await asyncio.sleep(4.5)
+    await picker.give_email()
     await picker.checkout.click()
 
     await expect(picker.checkout_error).to_contain_text(

@@ -122,6 +122,7 @@ async def checkout_leaving_c1_alone(shop: Shop, seats: list[str]) -> Picker:
             await picker.hold(seat)
         assert (await other.release(shop.showtime, ["C1"]))["ok"]  # C1 now alone
         await picker.expect_look("C1", "available")
+    await picker.give_email()
     await picker.checkout.click()
     return picker
 

@@ -7,7 +7,9 @@ import {
   forgetSession, getJSON, HttpError, rememberSession, sendJSON,
 } from "../shared/api.js";
 import { $, $field, $form } from "../shared/dom.js";
-import { formatMoney } from "../shared/format.js";
+import {
+  compareSeats, formatMoney, formatStart, seatRanges,
+} from "../shared/format.js";
 import { Notice } from "../shared/notices.js";
 
 const STATUS_WORDS = {
@@ -60,6 +62,47 @@ function errorText(error) {
       if (error.status >= 500) return "Something went wrong on our side. Please try again.";
       return error.message;
   }
+}
+
+/**
+ * One order: film, local date and time, cinema and screen, seats in order,
+ * total, state, and the link to its ticket.
+ */
+function orderItem(booking) {
+  const item = document.createElement("li");
+  item.className = "order";
+  const show = booking.show;
+  const title = document.createElement("h4");
+  title.textContent = show?.movie ?? `Booking ${booking.reference}`;
+  const when = document.createElement("p");
+  when.className = "when";
+  if (show) {
+    const time = document.createElement("time");
+    time.dateTime = show.starts_at;
+    time.textContent = formatStart(show.starts_at, show.time_zone,
+      { year: "numeric", timeZoneName: "short" });
+    when.append(time, ` · ${show.theater}, ${show.screen}`);
+  }
+  const seats = [...booking.seats].sort(compareSeats).map((seat) => {
+    const match = /^([^0-9]*)([0-9]+)$/.exec(seat.id);
+    return match ? { row: match[1], number: Number(match[2]) } : null;
+  });
+  const detail = document.createElement("p");
+  detail.className = "detail";
+  const seatText = seats.every(Boolean) ? seatRanges(seats)
+    : `Seats ${booking.seats.map((seat) => seat.id).sort().join(", ")}`;
+  const state = document.createElement("span");
+  state.className = "status";
+  state.dataset.status = booking.status;
+  state.textContent = STATUS_WORDS[booking.status] ?? booking.status;
+  detail.append(`${seatText} · ${formatMoney(booking.total.amount, booking.total.currency)} · `,
+    state);
+  const link = document.createElement("a");
+  link.href = booking.ticket_url ?? `/bookings/${encodeURIComponent(booking.reference)}`;
+  link.textContent = booking.status === "booked" ? "Ticket" : "Booking";
+  link.append(` ${booking.reference}`);
+  item.append(title, when, detail, link);
+  return item;
 }
 
 class AccountPage {
@@ -124,6 +167,7 @@ class AccountPage {
   }
 
   show(view) {
+    if (view !== "signed-out") $("#orders-card").hidden = view !== "signed-in";
     $("#signed-out").hidden = view !== "signed-out";
     $("#signed-in").hidden = view !== "signed-in";
     $("#reset").hidden = view !== "reset";
@@ -155,6 +199,8 @@ class AccountPage {
     if (!me || me.kind === "guest") {
       this.show("signed-out");
       $("#who").textContent = me ? "You are browsing as a guest." : "You are not logged in.";
+      // A guest's bookings of this device, with their ticket links.
+      if (me) await this.loadOrders({ guest: true });
       return;
     }
     this.render(me);
@@ -180,31 +226,39 @@ class AccountPage {
     $("#email-state").textContent = state;
   }
 
-  async loadOrders() {
+  /**
+   * The order history: shows to come first (soonest first), then past ones
+   * (latest first), as the server orders them; each with its ticket link.
+   * @param {{guest?: boolean}} [options] a guest's card shows only with bookings
+   */
+  async loadOrders({ guest = false } = {}) {
     let bookings = [];
     try {
       ({ body: bookings } = await getJSON("/api/bookings"));
     } catch {
       $("#orders-empty").textContent = "Your bookings could not be loaded just now.";
       $("#orders-empty").hidden = false;
+      $("#orders-card").hidden = guest;
       return;
     }
+    $("#orders-card").hidden = guest && bookings.length === 0;
+    $("#orders-guest").hidden = !guest;
     $("#orders-empty").hidden = bookings.length > 0;
-    $("#orders").replaceChildren(...bookings.map((booking) => {
-      const item = document.createElement("li");
-      item.className = "order";
-      const link = document.createElement("a");
-      link.href = `/bookings/${encodeURIComponent(booking.reference)}`;
-      link.textContent = booking.reference;
-      const status = document.createElement("span");
-      status.className = "status";
-      const seats = booking.seats.map((seat) => seat.id).join(", ");
-      status.textContent = `${STATUS_WORDS[booking.status] ?? booking.status} · seats ${seats}`;
-      const total = document.createElement("span");
-      total.className = "total";
-      total.textContent = formatMoney(booking.total.amount, booking.total.currency);
-      item.append(link, status, total);
-      return item;
+    const now = Date.now();
+    const past = (booking) => booking.show && Date.parse(booking.show.ends_at) <= now;
+    const groups = [["Coming up", bookings.filter((b) => !past(b))],
+      ["Past", bookings.filter(past)]].filter(([, list]) => list.length);
+    $("#orders").replaceChildren(...groups.map(([title, list]) => {
+      const group = document.createElement("li");
+      group.className = "order-group";
+      const heading = document.createElement("h3");
+      heading.textContent = title;
+      const items = document.createElement("ol");
+      items.className = "order-list";
+      items.setAttribute("aria-label", title);
+      items.append(...list.map(orderItem));
+      group.append(heading, items);
+      return group;
     }));
   }
 
@@ -317,6 +371,7 @@ class AccountPage {
     this.notice("You are logged out.");
     $("#who").textContent = "You are not logged in.";
     $("#orders").replaceChildren();
+    $("#orders-card").hidden = true;
     this.show("signed-out");
   }
 

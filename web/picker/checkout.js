@@ -6,12 +6,17 @@
 // says how the payment went (so it does after the Back button).
 
 import { getJSON, HttpError, postJSON } from "../shared/api.js";
-import { formatMoney, formatTime, seatList, seatRanges } from "../shared/format.js";
+import {
+  compareSeats, formatMoney, formatTime, seatList, seatRanges,
+} from "../shared/format.js";
 
 // The booking being paid for, per tab, so that the map can tell the outcome.
 const STORAGE_PREFIX = "seatserver.checkout.";
 // How often the button looks at the clock for the close of sales.
 const SALES_CHECK_MS = 15000;
+// As the server checks it (seatserver/accounts/forms.py): a hint, not the judge.
+const EMAIL = /^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$/;
+const PHONE = /^\+?[0-9][0-9 ()./-]{3,23}$/;
 
 export class Checkout {
   /**
@@ -57,6 +62,7 @@ export class Checkout {
     this.lone = [];
     this.keepButton.addEventListener("click", () => this.start({ acceptOrphans: true }));
     this.addButton.addEventListener("click", () => this.addLone());
+    this.contact = new Contact(root);
     this.busy = false;
     // One attempt = one Idempotency-Key: a retry after no answer reuses it,
     // so a booking made by a request whose answer was lost is found, not doubled.
@@ -120,9 +126,16 @@ export class Checkout {
         + "Try again in a moment.");
       return;
     }
-    const seats = [...this.board.mine.keys()].sort();
+    const contact = this.contact.read();
+    if (!contact) {
+      this.announce("Enter where we send your ticket first.");
+      return;
+    }
+    const seats = [...this.board.mine.keys()].map((id) => this.board.seats.get(id))
+      .sort(compareSeats).map((seat) => seat.id);
     // Keeping the seats is another request: a key of its own (docs/api.md).
-    const key = seats.join(",") + (acceptOrphans ? "+accept_orphans" : "");
+    const key = seats.join(",") + (acceptOrphans ? "+accept_orphans" : "")
+      + JSON.stringify(contact);
     if (this.attempt?.seats !== key) this.attempt = { key: randomKey(), seats: key };
     this.setBusy(true);
     this.clearError();
@@ -130,7 +143,7 @@ export class Checkout {
     try {
       // The seats by name: if one of them expired meanwhile, the server says
       // so rather than charging for fewer seats than the basket shows.
-      const body = acceptOrphans ? { seats, accept_orphans: true } : { seats };
+      const body = { seats, ...contact, ...(acceptOrphans ? { accept_orphans: true } : {}) };
       const booking = await postJSON(`/api/showtimes/${this.showtimeId}/bookings`, body,
         { headers: { "Idempotency-Key": this.attempt.key } });
       this.attempt = null;
@@ -161,6 +174,10 @@ export class Checkout {
       return;
     }
     if (!retryable(error)) this.attempt = null;
+    if (error.code === "invalid_input" && this.contact.refused(error.message)) {
+      this.fail("Please check where we send your ticket.");
+      return;
+    }
     const named = error.seats.filter((id) => this.board.seats.has(id))
       .map((id) => this.board.seats.get(id));
     if (error.code === "would_orphan" && named.length) {
@@ -266,6 +283,93 @@ export class Checkout {
     } else if (booking.status === "cancelled") {
       this.notice(`Booking ${ref} was cancelled and refunded.`, "info");
     }
+  }
+}
+
+/**
+ * Where the ticket goes: a guest types an e-mail address (and maybe a phone);
+ * a signed-in buyer is told the account's address is used.
+ */
+class Contact {
+  /** @param {HTMLElement} root */
+  constructor(root) {
+    /** @type {HTMLFieldSetElement} */
+    this.fields = root.querySelector("#checkout-contact");
+    /** @type {HTMLInputElement} */
+    this.email = root.querySelector("#checkout-email");
+    /** @type {HTMLInputElement} */
+    this.phone = root.querySelector("#checkout-phone");
+    /** @type {HTMLElement} */
+    this.account = root.querySelector("#checkout-account");
+    this.guest = true;
+    for (const input of [this.email, this.phone]) {
+      input.addEventListener("input", () => this.mark(input, null));
+    }
+    this.load();
+  }
+
+  async load() {
+    let me = null;
+    try {
+      ({ body: me } = await getJSON("/api/me"));
+    } catch {
+      // no session yet: the picker makes a guest one
+    }
+    this.guest = !me || me.kind === "guest";
+    this.fields.hidden = !this.guest;
+    this.account.hidden = this.guest;
+    if (!this.guest) this.account.textContent = `Your ticket goes to ${me.email}.`;
+  }
+
+  /**
+   * The contact to send, or null after marking what is wrong (focus on it).
+   * @returns {{email?: string, phone?: string} | null}
+   */
+  read() {
+    if (!this.guest) return {};
+    const email = this.email.value.trim();
+    const phone = this.phone.value.trim();
+    if (!EMAIL.test(email) || email.length > 254) {
+      this.mark(this.email, email ? `"${email}" does not look like an e-mail address. `
+        + "Enter it like name@example.com." : "Enter your e-mail address: we send your "
+        + "ticket there.");
+      this.email.focus();
+      return null;
+    }
+    if (phone && !PHONE.test(phone)) {
+      this.mark(this.phone, "Enter the phone number with digits only (and + ( ) . / - or "
+        + "spaces), or leave it empty.");
+      this.phone.focus();
+      return null;
+    }
+    return phone ? { email, phone } : { email };
+  }
+
+  /**
+   * The server's refusal of a field (`email: …`, `phone: …`) shown by it.
+   * @param {string} message
+   */
+  refused(message) {
+    const field = message.startsWith("email") ? this.email
+      : message.startsWith("phone") ? this.phone : null;
+    if (!field) return false;
+    this.mark(field, field === this.email
+      ? "This e-mail address was refused. Enter it like name@example.com."
+      : "This phone number was refused. Use digits only, or leave it empty.");
+    field.focus();
+    return true;
+  }
+
+  /**
+   * @param {HTMLInputElement} input
+   * @param {string | null} text the problem, or null when there is none
+   */
+  mark(input, text) {
+    const slot = /** @type {HTMLElement} */ (document.getElementById(`${input.id}-error`));
+    slot.textContent = text ?? "";
+    slot.hidden = !text;
+    if (text) input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
   }
 }
 

@@ -109,24 +109,24 @@ export function seatName(seat) {
 }
 
 /**
- * "Row C, seat 7 and Row C, seat 8"; "3 seats" beyond a few.
+ * "Row C, seat 7 and Row C, seat 8" (in seat order); "3 seats" beyond a few.
  * @param {{row: string, number: number}[]} seats
  */
 export function seatList(seats) {
   if (seats.length > 3) return `${seats.length} seats`;
-  const names = seats.map(seatName);
+  const names = [...seats].sort(compareSeats).map(seatName);
   return names.length > 1 ? `${names.slice(0, -1).join(", ")} and ${names.at(-1)}` : names[0];
 }
 
 /**
  * "Row H, seats 7 to 9; Row J, seats 8 and 9": seats by row, neighbouring
- * numbers as ranges, for saying where a group sits.
+ * numbers as ranges, for saying where a group sits (rows in seat order).
  * @param {{row: string, number: number}[]} seats
  */
 export function seatRanges(seats) {
   /** @type {Map<string, number[]>} */
   const rows = new Map();
-  for (const seat of seats) rows.set(seat.row, [...(rows.get(seat.row) ?? []), seat.number]);
+  for (const seat of [...seats].sort(compareSeats)) rows.set(seat.row, [...(rows.get(seat.row) ?? []), seat.number]);
   return [...rows].map(([row, numbers]) => {
     numbers.sort((a, b) => a - b);
     if (numbers.length === 1) return `Row ${row}, seat ${numbers[0]}`;
@@ -136,4 +136,36 @@ export function seatRanges(seats) {
       : `${numbers.slice(0, -1).join(", ")} and ${numbers.at(-1)}`;
     return `Row ${row}, seats ${list}`;
   }).join("; ");
+}
+
+/**
+ * Runs of a seat id as sort keys: digits as numbers, letters by length then
+ * text, so A2 < A10 < B1 and Z1 < AA1 (rows past Z as layouts name them).
+ * The same rule as the server's `seatserver/bookings/seat_order.py`.
+ * @param {string} id
+ * @returns {[number, number, string][]}
+ */
+function seatKey(id) {
+  return (id.match(/[0-9]+|[^0-9]+/g) ?? []).map((run) => /** @type {[number, number, string]} */ (
+    /^[0-9]/.test(run) ? [1, Number(run), run] : [0, run.length, run.toUpperCase()]));
+}
+
+/**
+ * Compares seats for sorting in natural order (row, then number): by row label
+ * and number where the seats have them, else by their ids' runs.
+ * @param {{id?: string, row?: string, number?: number}} a
+ * @param {{id?: string, row?: string, number?: number}} b
+ */
+export function compareSeats(a, b) {
+  const left = a.row !== undefined && a.number !== undefined
+    ? [...seatKey(a.row), [1, a.number, ""]] : seatKey(a.id ?? "");
+  const right = b.row !== undefined && b.number !== undefined
+    ? [...seatKey(b.row), [1, b.number, ""]] : seatKey(b.id ?? "");
+  for (let i = 0; i < Math.min(left.length, right.length); i += 1) {
+    for (let j = 0; j < 3; j += 1) {
+      if (left[i][j] < right[i][j]) return -1;
+      if (left[i][j] > right[i][j]) return 1;
+    }
+  }
+  return left.length - right.length;
 }
