@@ -99,19 +99,23 @@ class SeatView:
                                         f"on a view of epoch {self.epoch!r}")
             self.epoch = str(epoch)  # resumed without naming one: learn it
         self._move(frame["offset"], strict=True)
-        unechoed = self.unechoed
+        unechoed, held, booked, mine = self.unechoed, self.held, self.booked, self.mine
+        reasons, position = frame["reasons"], self.position
         for seat, state in frame["seats"].items():
-            self.held.discard(seat)
-            self.booked.discard(seat)
             if state == "held":
-                self.held.add(seat)
-            elif state == "booked":
-                self.booked.add(seat)
-            if state == "held" and frame["reasons"].get(seat) == "hold":
-                continue
-            if seat in unechoed and unechoed[seat] > self.position:
+                booked.discard(seat)
+                held.add(seat)
+                if reasons.get(seat) == "hold":
+                    continue
+            else:
+                held.discard(seat)
+                if state == "booked":
+                    booked.add(seat)
+                else:
+                    booked.discard(seat)
+            if seat in unechoed and unechoed[seat] > position:
                 continue  # from before our hold
-            self.mine.pop(seat, None)
+            mine.pop(seat, None)
         if unechoed:
             self.unechoed = {s: at for s, at in unechoed.items() if at > self.position}
         self.updates += 1

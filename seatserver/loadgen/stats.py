@@ -176,8 +176,8 @@ class Recorder:
         encoded = {name: h.encode().decode("ascii")
                    for name, h in self.histograms.items() if h.get_total_count()}
         self.counters = Counter()
-        for h in self.histograms.values():
-            h.reset()
+        for name in encoded:  # only those that counted: a reset clears every bucket
+            self.histograms[name].reset()
         return counters, encoded
 
 
