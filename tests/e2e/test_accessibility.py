@@ -164,7 +164,7 @@ async def test_admin_layout_editor_has_no_serious_accessibility_findings(
         shop: Shop, width: int) -> None:
     """The editor open on a screen, with a selection, a companion seat, a
     refusal said and the JSON disclosure open."""
-    from tests.e2e.test_admin import log_in_as_admin, venue  # noqa: PLC0415 (a cycle)
+    from tests.e2e.test_admin import log_in_as_admin, venue  # test_admin imports this module
 
     await venue(shop.database_url)
     server = shop.server()
