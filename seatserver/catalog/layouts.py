@@ -18,6 +18,7 @@ because the person fixing it is looking at a seat plan, not at a JSON path.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -263,12 +264,15 @@ def _where(data: object, prefix: tuple[Any, ...], loc: tuple[Any, ...]) -> str:
         return ".".join(str(p) for p in loc)
     row = _child(_child(data, "rows"), loc[1])
     label = _child(row, "row")
-    where = f"row {label}" if isinstance(label, str) else f"row #{loc[1] + 1}"
+    # A label or number that is itself the fault (NUL, 500 letters) is not
+    # quoted back: the row's place says where without echoing it.
+    fit = isinstance(label, str) and re.fullmatch(ROW_PATTERN, label) is not None
+    where = f"row {label}" if fit else f"row #{loc[1] + 1}"
     rest = loc[2:]
     if len(rest) >= 2 and rest[0] == "seats" and isinstance(rest[1], int):
         item = _child(_child(row, "seats"), rest[1])
         number = _child(item, "number")
-        where += (f" seat {number}" if isinstance(number, int)
+        where += (f" seat {number}" if isinstance(number, int) and abs(number) < 10**6
                   else f" item #{rest[1] + 1}")
         rest = rest[2:]
         if rest and rest[0] in ("seat", "gap"):  # the item's kind, not a field

@@ -79,6 +79,12 @@ def test_a_companion_seat_beside_its_wheelchair_space_is_accepted() -> None:
     ({"rows": [row("F", seat(1, x=500))]}, "row F seat 1, x: Input should be less"),
     ({"rows": []}, "rows: List should have at least 1 item"),
     ({"rows": [{"seats": [seat(1)]}]}, "row #1, row: Field required"),
+    # Hostile labels and numbers are placed, not echoed back.
+    ({"rows": [row("A", seat(1)), row("B\x00", seat(1))]}, "row #2, row: String should match"),
+    ({"rows": [row("A" * 500, seat(1))]}, "row #1, row: String should match"),
+    ({"rows": [row("\u0661\u0662", seat(1))]}, "row #1, row: String should match"),
+    ({"rows": [row("G", {"number": 10**30, "type": "gold"})]},
+     "row G item #1, number: Input should be less than or equal to 999"),
     ("A1 A2", "Input should be a valid dictionary"),
 ])
 def test_a_bad_layout_is_refused_naming_the_row_and_seat(layout: Any, named: str) -> None:

@@ -180,6 +180,28 @@ async def photograph_admin(browser: Browser, base: str, path: Path) -> None:
     print(f"wrote {path}")
 
 
+async def photograph_layout_editor(browser: Browser, base: str, path: Path) -> None:
+    """The screens section: the demo's Saal 1 on the layout editor's grid, a
+    block of seats selected, and the preview as the picker draws it."""
+    context = await browser.new_context(viewport={"width": 1366, "height": 768},
+                                        reduced_motion="reduce")
+    page = await context.new_page()
+    await page.goto(f"{base}/account")
+    await page.locator("#login-email").fill(ADMIN_EMAIL)
+    await page.locator("#login-password").fill(ADMIN_PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.locator("#who")).to_contain_text("(admin)")
+    await page.goto(f"{base}/admin")
+    await page.get_by_role("button", name="Edit screen Saal 1").first.click()
+    grid = page.get_by_role("grid", name="Seat layout grid")
+    await grid.locator('[data-id="E5"]').click()
+    await grid.locator('[data-id="F8"]').click(modifiers=["Shift"])
+    await settle(page)
+    await page.locator("#screens").screenshot(path=str(path))
+    await context.close()
+    print(f"wrote {path}")
+
+
 async def best_and_list(page: Page) -> None:
     """Best available's answer, and the list picker open on a row."""
     best = page.get_by_role("region", name="Best available")
@@ -246,6 +268,7 @@ async def shoot(server: Server, short_holds: Server, redis_url: str, showtimes: 
             await photograph_account(browser, server.url, showtime, out / "account.png")
             await photograph_ticket_on_a_phone(browser, picker, out / "ticket-phone.png")
             await photograph_admin(browser, server.url, out / "admin.png")
+            await photograph_layout_editor(browser, server.url, out / "layout-editor.png")
         finally:
             await browser.close()
 

@@ -187,3 +187,23 @@ async def test_ticket_link_and_guest_history_have_no_serious_accessibility_findi
     await picker.page.goto(f"{server.url}/account")
     await expect(picker.page.get_by_role("list", name="Coming up")).to_be_visible()
     assert await serious_findings(picker.page) == []
+
+
+@pytest.mark.parametrize("width", [390, 1366])
+async def test_admin_layout_editor_has_no_serious_accessibility_findings(
+        shop: Shop, width: int) -> None:
+    """The editor open on a screen, with a selection, a companion seat, a
+    refusal said and the JSON disclosure open."""
+    from tests.e2e.test_admin import log_in_as_admin, venue  # test_admin imports this module
+
+    await venue(shop.database_url)
+    server = shop.server()
+    page = await log_in_as_admin(shop.browsing, server.url, width=width)
+    await page.get_by_role("button", name="Edit screen Blue").click()
+    grid = page.get_by_role("grid", name="Seat layout grid")
+    await grid.get_by_role("gridcell", name="B1, vip").click()
+    await grid.get_by_role("gridcell", name="B2, vip").click(modifiers=["Shift"])
+    await page.get_by_role("button", name="Companion seat").click()
+    await expect(page.locator("#layout-message")).to_contain_text("not right beside")
+    await page.get_by_text("Advanced: the layout as JSON").click()
+    assert await serious_findings(page) == []

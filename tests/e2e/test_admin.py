@@ -130,7 +130,10 @@ async def test_admin_pages_have_no_serious_accessibility_findings(shop: Shop) ->
     assert await serious_findings(gate) == []
 
     page = await log_in_as_admin(shop.browsing, server.url)
-    await expect(page.locator("#layout-preview .preview-seat").first).to_be_visible()
+    await page.get_by_role("button", name="Edit screen Blue").click()
+    await expect(page.locator("#layout-preview .seat").first).to_be_visible()
+    await expect(page.get_by_role("gridcell", name="A1, silver, wheelchair space")).to_be_visible()
+    await page.get_by_text("Advanced: the layout as JSON").click()
     await page.locator("#movie-form").get_by_role("button", name="Save movie").click()
     await expect(page.locator('#movie-form .field-error[data-for="slug"]')).to_be_visible()
     assert await serious_findings(page) == []
@@ -145,15 +148,16 @@ async def test_editing_a_screen_previews_its_layout_and_a_bad_layout_is_named_by
     form = page.locator("#screen-form")
     await expect(form.get_by_label("Name")).to_have_value("Blue")
     preview = page.locator("#layout-preview")
-    await expect(preview.locator(".preview-row")).to_have_count(2)
-    await expect(preview.locator(".preview-seat")).to_have_count(6)
+    await expect(preview.locator(".seats")).to_have_count(1)
+    await expect(preview.locator(".seat")).to_have_count(6)
     await expect(preview).to_have_attribute("aria-label",
                                              "Seat layout preview: 2 rows, 6 seats")
 
+    await page.get_by_text("Advanced: the layout as JSON").click()
     duplicate = ('{"rows": [{"row": "A", "seats": [{"number": 1, "type": "silver"}, '
                  '{"number": 1, "type": "silver"}]}]}')
     await form.get_by_label("Seat layout (JSON)").fill(duplicate)
-    await expect(preview.locator(".preview-seat")).to_have_count(2)
+    await expect(preview.locator(".seat")).to_have_count(2)
     await form.get_by_role("button", name="Save screen").click()
     error = form.locator('.field-error[data-for="layout"]')
     await expect(error).to_contain_text("row A seat 1: the number is used twice in the row")

@@ -8,6 +8,7 @@ import {
   clearErrors, done, edit, formParts, list, moneyPreview, number, onSubmit, optional, options,
   remove, row, rowsOr, save, showError,
 } from "./forms.js";
+import { LayoutEditor, layoutText } from "./layout-editor.js";
 import { openSale, zonedInput, zonedInstant, zoneHint } from "./sale.js";
 
 const state = {
@@ -78,56 +79,17 @@ onSubmit($("#theater-form"), async (f, form) => {
   await loadCatalog();
 });
 
-// -- screens and their layout preview ---------------------------------------
+// -- screens and their seat layouts (the editor: layout-editor.js) ------------
 
-function renderPreview() {
-  const preview = $("#layout-preview");
-  const slot = $('#screen-form .field-error[data-for="layout"]');
-  let layout;
-  try {
-    layout = JSON.parse($field("#screen-layout").value);
-  } catch (error) {
-    slot.textContent = `Not JSON yet: ${error.message}`;
-    slot.hidden = false;
-    return;
-  }
-  slot.hidden = true;
-  const rows = Array.isArray(layout?.rows) ? layout.rows : [];
-  preview.replaceChildren(...rows.map((r) => {
-    const line = document.createElement("div");
-    line.className = "preview-row";
-    const name = document.createElement("span");
-    name.className = "preview-name";
-    name.textContent = r.row ?? "?";
-    line.append(name);
-    for (const seat of Array.isArray(r.seats) ? r.seats : []) {
-      const cell = document.createElement("span");
-      if (seat.gap) {
-        cell.className = "preview-gap";
-        cell.style.width = `${1.6 * Number(seat.gap)}rem`;
-      } else {
-        cell.className = `preview-seat type-${seat.type}`;
-        cell.textContent = seat.accessible ? "♿" : String(seat.number ?? "");
-        cell.title = `${r.row}${seat.number} ${seat.type}`;
-      }
-      line.append(cell);
-    }
-    return line;
-  }));
-  preview.setAttribute("aria-label", `Seat layout preview: ${rows.length} rows, ${
-    rows.reduce((n, r) => n + (r.seats ?? []).filter((s) => !s.gap).length, 0)} seats`);
-}
-
-$("#screen-layout").addEventListener("input", renderPreview);
-// After the reset has put the sample layout back (the event comes before it).
-$("#screen-form").addEventListener("reset", () => setTimeout(renderPreview));
+const layoutEditor = new LayoutEditor($form("#screen-form"));
 
 async function editScreen(screenId) {
   const form = $form("#screen-form");
   clearErrors(form);
   try {
     const { body: screen } = await getJSON(`/api/admin/screens/${screenId}`);
-    edit(form, { ...screen, layout: JSON.stringify(screen.layout, null, 2) }, `screen ${screen.name}`);
+    edit(form, { ...screen, layout: layoutText(screen.layout) }, `screen ${screen.name}`);
+    layoutEditor.load(screen.layout, true);
   } catch (error) {
     showError(form, error);
   }
@@ -140,9 +102,14 @@ onSubmit($("#screen-form"), async (f, form) => {
   } catch (error) {
     throw new Error(`layout: not valid JSON (${error.message})`);
   }
-  await save(form, "/api/admin/screens", {
-    theater_id: number(f.theater_id.value), name: f.name.value, layout,
-  });
+  try {
+    await save(form, "/api/admin/screens", {
+      theater_id: number(f.theater_id.value), name: f.name.value, layout,
+    });
+  } catch (error) {
+    layoutEditor.refused(error); // sold seats that would go are marked on the grid
+    throw error;
+  }
   await loadCatalog();
 });
 
@@ -420,7 +387,6 @@ async function start() {
   $("#who").textContent = `Signed in as ${me.email}`;
   $("#admin").hidden = false;
   $("#sections").hidden = false;
-  renderPreview();
   await Promise.all([loadCatalog().then(loadShowtimes), loadSupport()]);
 }
 
