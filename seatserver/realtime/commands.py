@@ -90,7 +90,7 @@ class Commands:
                 # A buyer looking at the seats queues for them (kiosks, and
                 # boards that say so, only watch).
                 if msg.view == "seats" and msg.queue and not conn.read_only:
-                    state = await self._waiters.enter(conn, msg.showtime)
+                    state = await self._waiters.enter(conn, msg.showtime, asked=False)
                     if state != "open":
                         return m.ack_ok(msg.ref, showtime=msg.showtime, resumed=resumed,
                                         queue=state)

@@ -17,7 +17,7 @@ from seatserver.realtime.commands import Commands
 from seatserver.realtime.rooms import RoomRegistry
 from seatserver.realtime.view import SocketView
 from seatserver.realtime.waiters import WaiterRegistry
-from seatserver.waiting.setup import QUEUE
+from seatserver.waiting.setup import ADMITTER, QUEUE
 
 FEED = web.AppKey("feed", ChangeFeed)
 ROOMS = web.AppKey("rooms", RoomRegistry)
@@ -37,7 +37,8 @@ def _wire(app: web.Application) -> Lifecycle:
     rooms = RoomRegistry(engine, feed, app[CATALOG], app[SWEEPER],
                          summary_interval_s=settings.summary_interval_s,
                          budget=FanoutBudget(settings.fanout_budget))
-    waiters = WaiterRegistry(app[QUEUE], update_s=settings.queue_update_s)
+    waiters = WaiterRegistry(app[QUEUE], update_s=settings.queue_update_s,
+                             may_gate=app[ADMITTER].may_gate)
     commands = Commands(engine, rooms, waiters)
     sockets = SocketView(commands, rooms, settings, app[PROXIES], waiters)
     app[FEED], app[ROOMS], app[COMMANDS], app[SOCKETS] = feed, rooms, commands, sockets

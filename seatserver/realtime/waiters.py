@@ -21,7 +21,7 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from seatserver.background import BackgroundTask
@@ -46,8 +46,13 @@ class _Seen:
 
 
 class WaiterRegistry:
-    def __init__(self, queue: QueueEngine, *, update_s: float, tick_s: float = 1.0) -> None:
+    def __init__(self, queue: QueueEngine, *, update_s: float, tick_s: float = 1.0,
+                 may_gate: Callable[[int], bool] = lambda showtime: True) -> None:
         self._queue = queue
+        # Whether a showtime may have a waiting room or an on-sale time, as
+        # this instance last read (Admitter.may_gate): one that does not is
+        # open, and a subscriber to it costs no Redis step to join or leave.
+        self._may_gate = may_gate
         self._update = update_s
         self._rooms: dict[int, dict[Connection, _Seen]] = {}
         # showtime -> (monotonic s, admissions ever made), for the seen rate
@@ -66,11 +71,18 @@ class WaiterRegistry:
         await self._task.stop()
         await asyncio.gather(*self._leaving, return_exceptions=True)
 
-    async def enter(self, conn: Connection, showtime: int) -> str:
+    async def enter(self, conn: Connection, showtime: int, *, asked: bool = True) -> str:
         """Join ``conn``'s holder to the showtime's waiting room and tell it
         where it is: ``open`` (no waiting room: nothing sent), ``admitted``
         or ``waiting``/``before_sale`` (then followed until admitted, and
-        admitted until the admission lapses)."""
+        admitted until the admission lapses). Not ``asked`` (a subscribe,
+        not a ``queue``): a showtime this instance knows to gate nothing is
+        ``open`` without asking Redis; a change of its settings on another
+        instance is seen within the admitter's refresh, and a hold meanwhile
+        is refused ``not_admitted`` by the script, which sends the page to
+        queue (``asked``, so from Redis)."""
+        if not asked and not self._may_gate(showtime):
+            return "open"
         place = await self._queue.join(showtime, conn.holder)
         if place.state == "open":
             return "open"
@@ -105,6 +117,8 @@ class WaiterRegistry:
         so a closed tab does not keep a place among the active buyers. In the
         background: the socket's handler does not wait on Redis."""
         for showtime in showtimes:
+            if not self._may_gate(showtime):
+                continue  # no admission to end there
             task = asyncio.ensure_future(self._leave(showtime, holder))
             self._leaving.add(task)
             task.add_done_callback(self._leaving.discard)

@@ -60,9 +60,19 @@ class Admitter(BackgroundService):
         """The showtimes whose buyers this instance admits now."""
         return set(self._tokens)
 
+    def may_gate(self, showtime: int) -> bool:
+        """Whether holds in ``showtime`` may need an admission, as far as this
+        instance knows: always before its first refresh; after it, when the
+        showtime has sale settings (its own, or a default's), as read at the
+        last refresh (REFRESH_S) or changed here since. The hold script
+        decides in the end; this spares a showtime that gates nothing a
+        Redis step for every arriving buyer."""
+        return self._refreshed < 0 or showtime in self._listed
+
     async def track(self, settings: SaleSettings, keep_until: datetime) -> None:
         """Apply a change made here at once (Redis, and the rooms served)."""
         await self._engine.configure(settings, int(keep_until.timestamp() * 1000))
+        self._listed.add(settings.showtime)
         if settings.waiting_room:
             self._rooms.add(settings.showtime)
         else:
@@ -87,7 +97,10 @@ class Admitter(BackgroundService):
             await self._engine.configure(entry.settings,
                                          int(entry.keep_until.timestamp() * 1000),
                                          seen=changes.get(showtime, 0))
-        self._listed = {e.settings.showtime for e in gated}
+        # Listed: what has sale settings, its own or a default's (the first
+        # refresh wrote the rest too, but they gate nothing).
+        self._listed = {e.settings.showtime for e in gated
+                        if e.settings.gated or e.settings.source == "showtime"}
         self._rooms = {e.settings.showtime for e in gated if e.settings.waiting_room}
         for showtime in set(self._tokens) - self._rooms:
             await self._resign(showtime)

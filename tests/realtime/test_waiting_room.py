@@ -18,6 +18,7 @@ from seatserver.http.roles import Role
 from seatserver.loadgen.client import SeatClient, new_session
 from seatserver.protocol.codecs import BY_PROTOCOL
 from seatserver.waiting.engine import PRESENCE_GRACE_MS
+from seatserver.waiting.setup import ADMITTER
 from tests.admin.conftest import session_of
 from tests.realtime.conftest import ServerFactory
 from tests.support import eventually
@@ -273,6 +274,10 @@ async def test_each_instance_tells_its_own_sockets_of_the_lapse(
     try:
         await here.subscribe(showtime)
         await eventually(lambda: frames(here, "admitted") != [], within=5)
+        # The other instance learns of a waiting room set here by its next
+        # read of the settings (Admitter.may_gate); until then a subscribe
+        # there does not queue (a hold would be refused not_admitted).
+        await eventually(lambda: other.app[ADMITTER].may_gate(showtime), within=10)
         assert (await there.subscribe(showtime))["queue"] == "admitted"
         await lapse(server, showtime)
         for client in (here, there):
