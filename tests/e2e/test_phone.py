@@ -53,7 +53,7 @@ async def test_on_a_phone_seats_total_time_left_and_checkout_stay_on_screen(
                    "document.documentElement.scrollHeight"):
         await page.evaluate(f"window.scrollTo(0, {scroll})")
         button = await box(checkout)
-        assert 0 <= button["y"] and button["y"] + button["height"] <= 844, (scroll, button)
+        assert button["y"] >= 0 and button["y"] + button["height"] <= 844, (scroll, button)
 
     # The bar covers neither the page's end nor, scrolled to, the map's last row.
     top = (await box(bar))["y"]
@@ -116,7 +116,7 @@ async def test_the_map_zooms_from_the_keyboard(
     zoomed = await box(picker.seat("E9"))
     assert zoomed["width"] >= 36 > fitted
     await expect(picker.seat("E9")).to_be_focused()
-    assert 0 <= zoomed["x"] and zoomed["x"] + zoomed["width"] <= 390  # kept in view
+    assert zoomed["x"] >= 0 and zoomed["x"] + zoomed["width"] <= 390  # kept in view
     await page.keyboard.press("-")
     assert 24 <= (await box(picker.seat("E9")))["width"] < zoomed["width"]
     await page.keyboard.press("0")
@@ -231,7 +231,7 @@ async def test_a_seat_someone_else_holds_says_so_on_a_phone_tap(
         await expect(picker.notice).to_contain_text(
             re.compile(r"Row F, seat 7 is held by someone else; it frees in [34]:\d\d"))
         notice = await box(picker.notice)
-        assert 0 <= notice["y"] and notice["y"] + notice["height"] <= 844
+        assert notice["y"] >= 0 and notice["y"] + notice["height"] <= 844
         assert await picker.look("F7") == "held"
 
 
