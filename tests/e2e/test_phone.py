@@ -86,12 +86,16 @@ async def test_on_a_phone_the_hall_fits_the_width_and_zooms_in_to_24_px_targets(
     assert last["x"] + last["width"] <= 390
     await expect(hint).to_be_hidden()
     await expect(page.get_by_role("button", name="Zoom out")).to_be_disabled()
+    top = (await box(page.locator("#map")))["y"]
 
     await page.get_by_role("button", name="Zoom in").click()
     seat = await box(picker.seat("E9"))
     assert seat["width"] >= 24 and seat["height"] >= 24, seat
     await expect(hint).to_be_visible()
-    await expect(hint).to_contain_text("out of view")
+    await expect(hint).to_contain_text("More seats to the left and right, out of view")
+    await page.evaluate("document.querySelector('#map').scrollLeft = 0")
+    await expect(hint).to_contain_text("More seats to the right, out of view")
+    assert (await box(page.locator("#map")))["y"] == top  # the words never move the map
     assert (await box(picker.seat(ROW_END)))["x"] >= 390 or \
         (await box(picker.seat("E1")))["x"] < 0
     assert await page.evaluate("document.documentElement.scrollWidth") <= 390  # map alone

@@ -39,6 +39,8 @@ class Picker {
     /** @type {{id: string, button: HTMLElement} | null} the seat whose "frees in" shows */
     this.hinted = null;
     this.noticeBox = new Notice($("#notice"));
+    /** @type {number} the width the zoom hint's room was taken at */
+    this.hintWidth = -1;
     /** @type {"expired" | null} what the notice showing is about, when it can grow */
     this.noticeKind = null;
     /** @type {string[]} the seats the expiry notice names */
@@ -148,11 +150,20 @@ class Picker {
     /** @type {HTMLButtonElement} */ ($("#zoom-out")).disabled = view.fitted;
     /** @type {HTMLButtonElement} */ ($("#zoom-fit")).disabled = view.fitted;
     const sides = [view.left ? "left" : "", view.right ? "right" : ""].filter(Boolean);
+    // Its room stays (visibility only), so it never moves the map while panning.
     const hint = $("#scroll-hint");
-    hint.hidden = !sides.length;
-    const text = sides.length ? `Part of the hall is out of view: more seats to the `
-      + `${sides.join(" and ")}. Swipe or scroll the map, or press Fit to see them all.` : "";
-    if (hint.textContent !== text) hint.textContent = text;
+    hint.toggleAttribute("data-off", !sides.length);
+    setText(hint, sides.length ? outOfView(sides.join(" and ")) : "");
+    const width = hint.clientWidth;
+    if (width !== this.hintWidth) {
+      // The room of its longest words at this width, taken once per width.
+      this.hintWidth = width;
+      const text = hint.textContent;
+      hint.style.minHeight = "";
+      hint.textContent = outOfView("left and right");
+      hint.style.minHeight = `${hint.offsetHeight}px`;
+      hint.textContent = text;
+    }
   }
 
   /**
@@ -872,6 +883,14 @@ class Picker {
       else this.socket.setStatus("offline");
     }, 1000);
   }
+}
+
+/**
+ * The words under the zoom buttons while seats are out of view.
+ * @param {string} sides "left", "right" or "left and right"
+ */
+function outOfView(sides) {
+  return `More seats to the ${sides}, out of view: swipe or scroll the map, or press Fit.`;
 }
 
 /**
