@@ -71,6 +71,7 @@ async def photograph(browser: Browser, url: str, path: Path, *, width: int, heig
         await page.locator(f'.seat[data-id="{seat}"]').click()
         await expect(page.locator(f'.seat[data-id="{seat}"]')).to_have_attribute(
             "data-look", "mine")
+    await page.mouse.move(0, 0)  # no seat's tooltip over the map
     if then is not None:
         await then(page)
     await settle(page)

@@ -42,6 +42,7 @@ async def test_on_a_phone_seats_total_time_left_and_checkout_stay_on_screen(
     await picker.expect_look("G9", "mine")
     await picker.seat("G10").tap()
     await picker.expect_look("G10", "mine")
+    await expect(page.get_by_role("tooltip")).to_be_hidden()  # not left over the map by a tap
 
     bar = page.locator("#basket-bar")
     await expect(bar).to_contain_text("2 seats")

@@ -63,6 +63,15 @@ function seatOf(event) {
  *   right: boolean}} MapView
  */
 
+/**
+ * Whether a seat's focus shows (keyboard, or focus moved by the page), not
+ * focus left by a tap or click.
+ * @param {HTMLElement} button
+ */
+function visibleFocus(button) {
+  return button.matches(":focus-visible");
+}
+
 export class SeatMap {
   /**
    * @param {HTMLElement} root the element to fill
@@ -156,9 +165,10 @@ export class SeatMap {
     grid.addEventListener("focusin", (event) => {
       const button = seatOf(event);
       if (button) {
-        // The hint first: the tooltip is the seat's accessible description.
-        this.onHint(button.dataset.id, button);
+        // The tooltip's state line is the seat's accessible description: filled
+        // in for the focused seat even when it does not show (after a tap).
         this.setCurrent(button.dataset.id);
+        this.onHint(button.dataset.id, visibleFocus(button) ? button : null);
       }
     });
     grid.addEventListener("focusout", () => {
@@ -297,10 +307,16 @@ export class SeatMap {
     this.buttons.get(id).focus();
   }
 
-  /** The pointer left a seat or focus moved: the focused seat's hint, if any. */
+  /**
+   * The pointer left a seat or focus moved: the focused seat's hint, if any.
+   * Not after a tap or click (focus not shown): on a phone the tooltip would
+   * stay over the seats around the one just tapped.
+   */
   hintFocused() {
     const id = this.focusedSeat();
-    this.onHint(id, id ? this.buttons.get(id) : null);
+    const button = id ? this.buttons.get(id) : null;
+    this.onHint(button && visibleFocus(button) ? id : null,
+      button && visibleFocus(button) ? button : null);
   }
 
   hasFocus() {

@@ -545,17 +545,30 @@ class Picker {
   showTip() {
     const tip = $("#seat-tip");
     const hinted = this.hinted;
-    if (!hinted) {
-      tip.hidden = true;
-      return;
-    }
-    const seat = this.board.seats.get(hinted.id);
-    const look = this.board.look(hinted.id);
-    const frees = this.freesIn(hinted.id);
+    // Shown or not, its words follow the focused seat: they describe it.
+    const id = hinted?.id ?? this.map.focusedSeat();
+    tip.hidden = !hinted;
+    if (id) this.tipFor(id);
+    if (!hinted) return;
+    const box = hinted.button.getBoundingClientRect();
+    const left = box.left + box.width / 2 - tip.offsetWidth / 2;
+    const above = box.top - tip.offsetHeight - 6;
+    tip.style.left = `${Math.max(4, Math.min(left, innerWidth - tip.offsetWidth - 4))}px`;
+    tip.style.top = `${above >= 4 ? above : box.bottom + 6}px`;
+  }
+
+  /**
+   * The tooltip's words for a seat: row, seat, type and price; then its state.
+   * @param {string} id
+   */
+  tipFor(id) {
+    const seat = this.board.seats.get(id);
+    const look = this.board.look(id);
+    const frees = this.freesIn(id);
     const what = [seatName(seat), typeName(seat.type)];
     if (seat.accessible) what.push("wheelchair space");
     what.push(seat.price ? formatMoney(seat.price.amount, seat.price.currency) : "not on sale");
-    let state = lookWords(look, this.board.pending.get(hinted.id)?.op);
+    let state = lookWords(look, this.board.pending.get(id)?.op);
     if (look === "held") {
       state = frees === null ? "Held by someone else"
         : frees === "0:00" ? "Held by someone else: may free any moment"
@@ -564,12 +577,6 @@ class Picker {
     state = state.charAt(0).toUpperCase() + state.slice(1);
     setText($("#seat-tip-seat"), what.join(" · "));
     setText($("#seat-tip-frees"), state);
-    tip.hidden = false;
-    const box = hinted.button.getBoundingClientRect();
-    const left = box.left + box.width / 2 - tip.offsetWidth / 2;
-    const above = box.top - tip.offsetHeight - 6;
-    tip.style.left = `${Math.max(4, Math.min(left, innerWidth - tip.offsetWidth - 4))}px`;
-    tip.style.top = `${above >= 4 ? above : box.bottom + 6}px`;
   }
 
   /** Our holds' deadlines one hold time later, within the limit ("Extend"). */
