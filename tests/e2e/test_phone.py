@@ -134,6 +134,30 @@ async def test_the_map_zooms_from_the_keyboard(
     assert (await box(picker.seat("E9")))["width"] >= 24
 
 
+async def test_on_a_laptop_a_zoomed_map_pans_under_a_mouse_drag_without_holding(
+        browsing: Browsing, server: Server, showtimes: list[int]) -> None:
+    picker = await browsing.picker(server.url, showtimes[0], **LAPTOP)
+    page = picker.page
+    zoom_in = page.get_by_role("button", name="Zoom in")
+    while await zoom_in.is_enabled():  # to the largest seats
+        await zoom_in.click()
+    await expect(page.locator("#scroll-hint")).to_contain_text("left and right")
+    before = await page.evaluate("document.querySelector('#map').scrollLeft")
+    start = await box(picker.seat("E9"))
+
+    await page.mouse.move(start["x"] + 10, start["y"] + 10)
+    await page.mouse.down()
+    await page.mouse.move(start["x"] - 40, start["y"] + 10, steps=5)
+    await page.mouse.move(start["x"] - 90, start["y"] + 10, steps=5)
+    await page.mouse.up()
+
+    after = await page.evaluate("document.querySelector('#map').scrollLeft")
+    assert abs(after - (before + 100)) < 1, (before, after)
+    assert await picker.look("E9") == "available"  # a drag is no click
+    await picker.seat("E9").click()  # and the next click is one
+    await picker.expect_look("E9", "mine")
+
+
 async def test_pinching_the_map_zooms_it(
         browsing: Browsing, server: Server, showtimes: list[int]) -> None:
     picker = await phone_picker(browsing, server, showtimes[0])

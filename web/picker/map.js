@@ -25,6 +25,8 @@ const LARGEST_SEAT = ZOOM_STEPS.at(-1);
 const FITTED_MAX = 44;
 const SMALLEST_SEAT = 6;
 const STAGE_PADDING = 16; // .stage's padding, both sides
+// A mouse moved this far with its button down pans the map rather than clicks.
+const DRAG_FROM_PX = 6;
 
 export function seatLabel(seat, look, pendingOp) {
   const parts = [seatName(seat), typeName(seat.type)];
@@ -190,6 +192,40 @@ export class SeatMap {
     new ResizeObserver(() => this.layOut()).observe(this.root);
     this.root.addEventListener("scroll", () => this.tellView(), { passive: true });
     this.pinchable();
+    this.draggable();
+  }
+
+  /**
+   * A zoomed map pans under a mouse drag, as it does under a finger; a drag
+   * holds no seat (the click that ends it is swallowed).
+   */
+  draggable() {
+    /** @type {{x: number, left: number, moved: boolean} | null} */
+    let drag = null;
+    this.root.addEventListener("pointerdown", (event) => {
+      if (event.pointerType !== "mouse" || event.button !== 0) return;
+      if (this.root.scrollWidth <= this.root.clientWidth) return;
+      drag = { x: event.clientX, left: this.root.scrollLeft, moved: false };
+    });
+    this.root.addEventListener("pointermove", (event) => {
+      if (!drag) return;
+      const dx = event.clientX - drag.x;
+      if (!drag.moved && Math.abs(dx) < DRAG_FROM_PX) return;
+      if (!drag.moved) this.root.setPointerCapture(event.pointerId);
+      drag.moved = true;
+      this.root.scrollLeft = drag.left - dx;
+    });
+    const swallow = (/** @type {Event} */ event) => event.stopPropagation();
+    const end = () => {
+      if (drag?.moved) {
+        // The click that follows this pointerup, if any, and never a later one.
+        this.root.addEventListener("click", swallow, { capture: true, once: true });
+        setTimeout(() => this.root.removeEventListener("click", swallow, { capture: true }), 0);
+      }
+      drag = null;
+    };
+    this.root.addEventListener("pointerup", end);
+    this.root.addEventListener("pointercancel", () => { drag = null; });
   }
 
   /**
