@@ -3,7 +3,7 @@
 Self-contained: it starts an embedded Redis and PostgreSQL in a temporary
 folder (never touching servers of yours), seeds the demo, serves it, books and
 holds a few seats so that every seat state shows, and photographs the pages
-in Chromium at desktop, phone and lobby-screen sizes, the map as a
+in Chromium at desktop, phone (fitted, and zoomed in) and lobby-screen sizes, the map as a
 buyer finds it after a declined payment, best available with the list
 picker, the orphan rule's advice (on the second demo showtime, whose rule is
 turned on here) and the warning with Extend before holds end.
@@ -71,6 +71,7 @@ async def photograph(browser: Browser, url: str, path: Path, *, width: int, heig
         await page.locator(f'.seat[data-id="{seat}"]').click()
         await expect(page.locator(f'.seat[data-id="{seat}"]')).to_have_attribute(
             "data-look", "mine")
+    await page.mouse.move(0, 0)  # no seat's tooltip over the map
     if then is not None:
         await then(page)
     await settle(page)
@@ -219,6 +220,14 @@ async def orphan_advice(page: Page) -> None:
                  ).to_be_visible()
 
 
+async def zoom_in(page: Page) -> None:
+    """The map zoomed in twice around its middle: part of the hall out of view."""
+    for _ in range(2):
+        await page.get_by_role("button", name="Zoom in").click()
+    await expect(page.locator("#scroll-hint")).to_be_visible()
+    await page.locator("#map").scroll_into_view_if_needed()
+
+
 async def extend_warning(page: Page) -> None:
     """Held seats in their last minute (on a server with 65 s holds): the warning."""
     await expect(page.get_by_role("button", name="Extend")).to_be_visible(timeout=15_000)
@@ -244,8 +253,11 @@ async def shoot(server: Server, short_holds: Server, redis_url: str, showtimes: 
             picker = f"{server.url}/showtimes/{showtime}"
             await photograph(browser, picker, out / "picker.png", width=1440, height=900,
                              full_page=True, hold=HELD_BY_US)
+            # The screen as the phone shows it: the bar with Checkout at its bottom.
             await photograph(browser, picker, out / "picker-phone.png", width=390, height=844,
-                             full_page=True, hold=["G9"])
+                             hold=["G9", "G10"])
+            await photograph(browser, picker, out / "picker-phone-zoomed.png", width=390,
+                             height=844, hold=["J8", "J9"], then=zoom_in)
             await photograph_declined(browser, picker, out / "picker-declined.png")
             await photograph(browser, picker, out / "picker-best.png", width=1440,
                              height=1100, full_page=True, then=best_and_list)

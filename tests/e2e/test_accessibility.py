@@ -27,18 +27,34 @@ async def serious_findings(page: Page) -> list[str]:
             for v in violations if v["impact"] in BLOCKING]
 
 
-@pytest.mark.parametrize("width", [360, 1920])
+@pytest.mark.parametrize(("width", "height"), [(360, 1080), (390, 844), (1366, 768),
+                                               (1920, 1080)])
 async def test_picker_has_no_serious_accessibility_findings(
-        browsing: Browsing, server: Server, showtimes: list[int], width: int) -> None:
+        browsing: Browsing, server: Server, showtimes: list[int], width: int, height: int
+        ) -> None:
     async with someone_else(server.url, showtimes[0]) as other:
         assert (await other.hold(showtimes[0], ["F5", "F6"]))["ok"]
-        picker = await browsing.picker(server.url, showtimes[0], width=width, height=1080)
+        picker = await browsing.picker(server.url, showtimes[0], width=width, height=height)
         await picker.hold("E7")
         await picker.expect_look("F5", "held")
         await picker.seat("F5").click(force=True)  # aria-disabled, but clickable: says why
         await picker.seat("E7").focus()
 
         assert await serious_findings(picker.page) == []
+
+
+async def test_zoomed_phone_picker_with_its_bar_has_no_serious_accessibility_findings(
+        browsing: Browsing, server: Server, showtimes: list[int]) -> None:
+    picker = await browsing.picker(server.url, showtimes[0], width=390, height=844,
+                                   phone=True)
+    await picker.seat("G9").tap()
+    await picker.expect_look("G9", "mine")
+    await picker.page.get_by_role("button", name="Zoom in").click()
+    await expect(picker.page.locator("#scroll-hint")).to_be_visible()
+    await expect(picker.page.locator("#basket-bar")).to_contain_text("left")
+    await picker.seat("G9").hover()  # its tooltip
+
+    assert await serious_findings(picker.page) == []
 
 
 async def test_picker_refusal_message_has_no_serious_accessibility_findings(

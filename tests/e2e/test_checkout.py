@@ -59,7 +59,7 @@ async def test_checkout_pays_shows_the_ticket_and_others_see_the_seats_sold(
     await expect(back.notice).to_contain_text("is paid: Row E, seat 7 and Row E, seat 8")
     await expect(back.notice.get_by_role("link", name="See your ticket")).to_have_attribute(
         "href", BOOKING_PAGE)
-    await back.expect_look("E7", "booked")
+    await back.expect_look("E7", "bought")  # hers: "booked by you", not "Sold"
     await expect(back.checkout).to_be_disabled()
 
 

@@ -35,6 +35,8 @@ async def test_on_a_360_px_phone_a_tap_holds_and_only_the_map_scrolls_sideways(
     picker = await browsing.picker(server.url, showtimes[0], width=360, height=740, phone=True)
     page = picker.page
 
+    await expect(page.locator("#scroll-hint")).to_be_hidden()  # fitted to the width
+    await page.get_by_role("button", name="Zoom in").click()
     await expect(page.locator("#scroll-hint")).to_be_visible()
     assert await page.evaluate("document.documentElement.scrollWidth") <= 360
     await picker.seat("G9").tap()

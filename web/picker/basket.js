@@ -47,6 +47,9 @@ export class Basket {
     this.count = root.querySelector("#basket-count");
     this.timer = root.querySelector("#basket-timer");
     this.timerValue = root.querySelector("#basket-timer-value");
+    this.root = root;
+    // The phone bar's short "7:42 left" beside the total.
+    this.barLeft = root.querySelector("#bar-left");
     this.warned = null;
     this.ticker = 0;
     this.onRender = () => {}; // others that follow the basket (the Checkout button)
@@ -67,6 +70,7 @@ export class Basket {
     this.list.hidden = seats.length === 0;
     this.empty.hidden = seats.length > 0;
     this.summary.hidden = seats.length === 0;
+    this.root.toggleAttribute("data-filled", seats.length > 0);
     const priced = seats.filter((seat) => seat.price);
     const amount = priced.reduce((sum, seat) => sum + seat.price.amount, 0);
     this.count.textContent = `${seats.length} seat${seats.length === 1 ? "" : "s"}`;
@@ -131,11 +135,14 @@ export class Basket {
     }
     const earliest = this.board.earliestExpiry();
     this.timer.hidden = earliest === null;
+    this.barLeft.hidden = earliest === null;
     const ms = earliest === null ? 0 : earliest - now;
     const warn = earliest !== null && ms > 0 && ms <= WARN_AT_MS;
     this.warning.hidden = !warn;
     if (earliest === null) return;
     this.timerValue.textContent = formatCountdown(ms);
+    this.barLeft.textContent = `${formatCountdown(ms)} left`;
+    this.barLeft.classList.toggle("urgent", ms <= WARN_AT_MS);
     this.timerValue.setAttribute("datetime", `PT${Math.max(0, Math.ceil(ms / 1000))}S`);
     this.timer.classList.toggle("urgent", ms <= WARN_AT_MS);
     if (!warn) return;

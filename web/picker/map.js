@@ -17,6 +17,16 @@ import { seatGrid } from "../shared/seatmap/geometry.js";
 
 // A frame that never comes (hidden tab) must not hold changes back forever.
 const FLUSH_FALLBACK_MS = 250;
+// Seat sizes (CSS px) the + and - steps go through above the fitted size: every
+// zoomed-in size is a target of at least 24x24 px (WCAG 2.5.8).
+const ZOOM_STEPS = [28, 36, 44, 56];
+const LARGEST_SEAT = ZOOM_STEPS.at(-1);
+// Fitted, seats never grow past a comfortable size on a wide screen.
+const FITTED_MAX = 44;
+const SMALLEST_SEAT = 6;
+const STAGE_PADDING = 16; // .stage's padding, both sides
+// A mouse moved this far with its button down pans the map rather than clicks.
+const DRAG_FROM_PX = 6;
 
 export function seatLabel(seat, look, pendingOp) {
   const parts = [seatName(seat), typeName(seat.type)];
@@ -31,6 +41,7 @@ export function lookWords(look, pendingOp) {
     case "available": return "available";
     case "held": return "held by someone else";
     case "booked": return "sold";
+    case "bought": return "booked by you";
     case "blocked": return "not on sale";
     case "mine": return "held for you";
     case "pending": return pendingOp === "release" ? "releasing" : "holding for you";
@@ -47,6 +58,22 @@ function seatOf(event) {
   return event.target instanceof Element ? event.target.closest(".seat") : null;
 }
 
+/**
+ * How the map is shown: fitted or zoomed, its seat size, and whether seats
+ * lie outside the view to the left or right.
+ * @typedef {{fitted: boolean, canZoomIn: boolean, seat: number, left: boolean,
+ *   right: boolean}} MapView
+ */
+
+/**
+ * Whether a seat's focus shows (keyboard, or focus moved by the page), not
+ * focus left by a tap or click.
+ * @param {HTMLElement} button
+ */
+function visibleFocus(button) {
+  return button.matches(":focus-visible");
+}
+
 export class SeatMap {
   /**
    * @param {HTMLElement} root the element to fill
@@ -57,13 +84,19 @@ export class SeatMap {
    * @param {(id: string) => void} [handlers.onFocusSeat] a seat was focused or pointed at
    * @param {(id: string | null, button: HTMLElement | null) => void} [handlers.onHint]
    *   the seat whose hint (tooltip) should show now: pointed at, else focused; null: none
+   * @param {(view: MapView) => void} [handlers.onView] the zoom or the part in view changed
    */
-  constructor(root, board, layout, { onActivate, onFocusSeat = () => {}, onHint = () => {} }) {
+  constructor(root, board, layout,
+    { onActivate, onFocusSeat = () => {}, onHint = () => {}, onView = () => {} }) {
     this.root = root;
     this.board = board;
     this.onActivate = onActivate;
     this.onFocusSeat = onFocusSeat;
     this.onHint = onHint;
+    this.onView = onView;
+    /** @type {number | null} the zoomed seat size (px); null: fitted to the width */
+    this.zoomed = null;
+    this.size = 0;
     this.buttons = new Map();
     this.dirty = new Set();
     this.frame = 0;
@@ -98,7 +131,7 @@ export class SeatMap {
       const row = this.rows.get(y);
       for (const side of [1, cols + 2]) {
         const label = document.createElement("span");
-        label.className = "row-label";
+        label.className = `row-label ${side === 1 ? "start" : "end"}`;
         label.setAttribute("aria-hidden", "true");
         label.textContent = row[0].row;
         label.style.gridRow = String(cells.line(row[0]) + 1);
@@ -129,13 +162,15 @@ export class SeatMap {
       const button = seatOf(event);
       if (button) this.onActivate(button.dataset.id);
     });
+    this.cols = cols;
     grid.addEventListener("keydown", (event) => this.onKey(event));
     grid.addEventListener("focusin", (event) => {
       const button = seatOf(event);
       if (button) {
-        // The hint first: the tooltip is the seat's accessible description.
-        this.onHint(button.dataset.id, button);
+        // The tooltip's state line is the seat's accessible description: filled
+        // in for the focused seat even when it does not show (after a tap).
         this.setCurrent(button.dataset.id);
+        this.onHint(button.dataset.id, visibleFocus(button) ? button : null);
       }
     });
     grid.addEventListener("focusout", () => {
@@ -153,14 +188,146 @@ export class SeatMap {
     });
     this.current = seats[0].id;
     this.buttons.get(this.current).tabIndex = 0;
-    this.centre();
+    this.layOut();
+    new ResizeObserver(() => this.layOut()).observe(this.root);
+    this.root.addEventListener("scroll", () => this.tellView(), { passive: true });
+    this.pinchable();
+    this.draggable();
   }
 
-  /** On a narrow screen the map scrolls sideways: start at its middle. */
-  centre() {
-    requestAnimationFrame(() => {
-      this.root.scrollLeft = (this.root.scrollWidth - this.root.clientWidth) / 2;
+  /**
+   * A zoomed map pans under a mouse drag, as it does under a finger; a drag
+   * holds no seat (the click that ends it is swallowed).
+   */
+  draggable() {
+    /** @type {{x: number, left: number, moved: boolean} | null} */
+    let drag = null;
+    this.root.addEventListener("pointerdown", (event) => {
+      if (event.pointerType !== "mouse" || event.button !== 0) return;
+      if (this.root.scrollWidth <= this.root.clientWidth) return;
+      drag = { x: event.clientX, left: this.root.scrollLeft, moved: false };
     });
+    this.root.addEventListener("pointermove", (event) => {
+      if (!drag) return;
+      const dx = event.clientX - drag.x;
+      if (!drag.moved && Math.abs(dx) < DRAG_FROM_PX) return;
+      if (!drag.moved) this.root.setPointerCapture(event.pointerId);
+      drag.moved = true;
+      this.root.scrollLeft = drag.left - dx;
+    });
+    const swallow = (/** @type {Event} */ event) => event.stopPropagation();
+    const end = () => {
+      if (drag?.moved) {
+        // The click that follows this pointerup, if any, and never a later one.
+        this.root.addEventListener("click", swallow, { capture: true, once: true });
+        setTimeout(() => this.root.removeEventListener("click", swallow, { capture: true }), 0);
+      }
+      drag = null;
+    };
+    this.root.addEventListener("pointerup", end);
+    this.root.addEventListener("pointercancel", () => { drag = null; });
+  }
+
+  /**
+   * The seat size (px) at which the whole hall fits the map's width, with the
+   * gaps and row letters that go with it.
+   */
+  fitted() {
+    const width = this.root.clientWidth - STAGE_PADDING;
+    for (const [gap, label] of [[4, 26], [2, 18]]) {
+      const seat = Math.floor((width - 2 * label - (this.cols + 1) * gap) / this.cols);
+      if (seat >= 24 || gap === 2) return Math.max(SMALLEST_SEAT, Math.min(FITTED_MAX, seat));
+    }
+    return SMALLEST_SEAT; // not reached
+  }
+
+  /** Size the seats: fitted, or the zoomed size (never smaller than fitted). */
+  layOut() {
+    const fit = this.fitted();
+    const size = this.zoomed === null ? fit : Math.max(fit, this.zoomed);
+    if (this.zoomed !== null && this.zoomed <= fit) this.zoomed = null;
+    if (size !== this.size) {
+      this.size = size;
+      const small = size < 24;
+      this.grid.style.setProperty("--seat", `${size}px`);
+      this.grid.style.setProperty("--gap", small ? "2px" : "4px");
+      this.grid.style.setProperty("--label", small ? "18px" : "26px");
+      this.grid.toggleAttribute("data-small", small);
+    }
+    this.tellView();
+  }
+
+  /**
+   * Zoom to a seat size, keeping the point `anchor` (client x, default the
+   * map's middle) where it is.
+   * @param {number | null} size px; null: fit the width
+   * @param {number} [anchor]
+   */
+  zoomTo(size, anchor) {
+    const box = this.root.getBoundingClientRect();
+    const x = (anchor ?? box.left + box.width / 2) - box.left;
+    const before = this.grid.offsetWidth;
+    const at = (this.root.scrollLeft + x) / (before || 1);
+    const fit = this.fitted();
+    this.zoomed = size === null || size <= fit ? null : Math.min(LARGEST_SEAT, size);
+    this.layOut();
+    this.root.scrollLeft = at * this.grid.offsetWidth - x;
+    const focused = this.focusedSeat();
+    if (focused) this.buttons.get(focused).scrollIntoView({ block: "nearest", inline: "nearest" });
+    this.tellView();
+  }
+
+  zoomIn() {
+    this.zoomTo(ZOOM_STEPS.find((step) => step > this.size) ?? LARGEST_SEAT);
+  }
+
+  zoomOut() {
+    const fit = this.fitted();
+    const smaller = ZOOM_STEPS.filter((step) => step < this.size && step > fit);
+    this.zoomTo(smaller.length ? smaller.at(-1) : null);
+  }
+
+  /** @returns {MapView} */
+  view() {
+    const { scrollLeft, scrollWidth, clientWidth } = this.root;
+    return {
+      fitted: this.zoomed === null,
+      canZoomIn: this.size < LARGEST_SEAT,
+      seat: this.size,
+      left: scrollLeft > 1,
+      right: scrollLeft + clientWidth < scrollWidth - 1,
+    };
+  }
+
+  tellView() {
+    const view = this.view();
+    const more = [view.left ? "left" : "", view.right ? "right" : ""].filter(Boolean).join(" ");
+    if (more) this.root.dataset.more = more;
+    else delete this.root.dataset.more;
+    this.onView(view);
+  }
+
+  /** Two fingers on the map zoom it (the page's own pinch-zoom stays outside it). */
+  pinchable() {
+    /** @type {{distance: number, size: number} | null} */
+    let pinch = null;
+    const spread = (/** @type {TouchList} */ touches) => Math.hypot(
+      touches[0].clientX - touches[1].clientX, touches[0].clientY - touches[1].clientY);
+    this.root.addEventListener("touchstart", (event) => {
+      if (event.touches.length === 2) pinch = { distance: spread(event.touches), size: this.size };
+    }, { passive: true });
+    this.root.addEventListener("touchmove", (event) => {
+      if (!pinch || event.touches.length !== 2) return;
+      event.preventDefault();
+      const middle = (event.touches[0].clientX + event.touches[1].clientX) / 2;
+      const size = Math.round(pinch.size * spread(event.touches) / (pinch.distance || 1));
+      if (size !== this.size) this.zoomTo(size, middle);
+    }, { passive: false });
+    const end = (/** @type {TouchEvent} */ event) => {
+      if (event.touches.length < 2) pinch = null;
+    };
+    this.root.addEventListener("touchend", end, { passive: true });
+    this.root.addEventListener("touchcancel", end, { passive: true });
   }
 
   setCurrent(id) {
@@ -176,10 +343,16 @@ export class SeatMap {
     this.buttons.get(id).focus();
   }
 
-  /** The pointer left a seat or focus moved: the focused seat's hint, if any. */
+  /**
+   * The pointer left a seat or focus moved: the focused seat's hint, if any.
+   * Not after a tap or click (focus not shown): on a phone the tooltip would
+   * stay over the seats around the one just tapped.
+   */
   hintFocused() {
     const id = this.focusedSeat();
-    this.onHint(id, id ? this.buttons.get(id) : null);
+    const button = id ? this.buttons.get(id) : null;
+    this.onHint(button && visibleFocus(button) ? id : null,
+      button && visibleFocus(button) ? button : null);
   }
 
   hasFocus() {
@@ -192,6 +365,13 @@ export class SeatMap {
 
   onKey(event) {
     if (event.altKey || event.metaKey || !this.current) return;
+    const zoom = { "+": () => this.zoomIn(), "=": () => this.zoomIn(),
+      "-": () => this.zoomOut(), "0": () => this.zoomTo(null) }[event.key];
+    if (zoom && !event.ctrlKey) {
+      event.preventDefault();
+      zoom();
+      return;
+    }
     const target = this.neighbour(this.board.seats.get(this.current), event.key, event.ctrlKey);
     if (target === undefined) return;
     event.preventDefault();
@@ -251,8 +431,8 @@ export class SeatMap {
     button.dataset.key = key;
     button.dataset.look = look;
     button.setAttribute("aria-label", seatLabel(seat, look, pendingOp));
-    // Someone else's hold: its "frees in" tooltip describes it (picker.js).
-    if (look === "held") button.setAttribute("aria-describedby", "seat-tip");
+    // Someone else's hold: its "frees in" tooltip line describes it (picker.js).
+    if (look === "held") button.setAttribute("aria-describedby", "seat-tip-frees");
     else button.removeAttribute("aria-describedby");
     const actionable = look === "available" || look === "mine";
     if (actionable) button.removeAttribute("aria-disabled");

@@ -39,6 +39,12 @@ class Picker {
     /** @type {{id: string, button: HTMLElement} | null} the seat whose "frees in" shows */
     this.hinted = null;
     this.noticeBox = new Notice($("#notice"));
+    /** @type {number} the width the zoom hint's room was taken at */
+    this.hintWidth = -1;
+    /** @type {"expired" | null} what the notice showing is about, when it can grow */
+    this.noticeKind = null;
+    /** @type {string[]} the seats the expiry notice names */
+    this.expiredIds = [];
     this.othersChanged = 0;
     this.wasLive = false;
     // "map": seats followed and shown; "queue": in the waiting room, seats
@@ -68,6 +74,7 @@ class Picker {
       onActivate: (id) => this.activate(id),
       onFocusSeat: (id) => this.describe(id),
       onHint: (id, button) => this.hint(id, button),
+      onView: (view) => this.showView(view),
     });
     this.basket = new Basket($("#basket"), this.board, this.clock, {
       onRelease: (id) => this.release(id),
@@ -98,7 +105,10 @@ class Picker {
     };
     this.basket.render();
     this.updateCounts();
-    this.hintScrolling();
+    this.keepBarClear();
+    $("#zoom-in").addEventListener("click", () => this.map.zoomIn());
+    $("#zoom-out").addEventListener("click", () => this.map.zoomOut());
+    $("#zoom-fit").addEventListener("click", () => this.map.zoomTo(null));
     $("#notice-close").addEventListener("click", () => this.clearNotice());
     $("#seat-advice-close").addEventListener("click", () => this.hideAdvice(true));
     $("#seat-advice").addEventListener("keydown", (event) => {
@@ -119,21 +129,77 @@ class Picker {
       if (error instanceof HttpError && error.code === "rate_limited") this.sessionRefused(error);
     });
     this.socket.start();
+    this.loadBought();
     this.checkout.showOutcome();
     // Back from the payment page out of the back/forward cache: unfreeze the button.
     window.addEventListener("pageshow", (event) => {
       if (!event.persisted) return;
       this.checkout.setBusy(false);
       this.checkout.showOutcome();
+      this.loadBought();
     });
   }
 
-  /** On a narrow screen the map scrolls sideways; say so, as cut-off seats are easy to miss. */
-  hintScrolling() {
-    const map = $("#map");
+  /**
+   * The zoom buttons' states, and in words which seats are out of view: a
+   * zoomed map cut off at the screen's edge is easy to take for the whole hall.
+   * @param {import("./map.js").MapView} view
+   */
+  showView(view) {
+    /** @type {HTMLButtonElement} */ ($("#zoom-in")).disabled = !view.canZoomIn;
+    /** @type {HTMLButtonElement} */ ($("#zoom-out")).disabled = view.fitted;
+    /** @type {HTMLButtonElement} */ ($("#zoom-fit")).disabled = view.fitted;
+    const sides = [view.left ? "left" : "", view.right ? "right" : ""].filter(Boolean);
+    // Its room stays (visibility only), so it never moves the map while panning.
+    const hint = $("#scroll-hint");
+    hint.toggleAttribute("data-off", !sides.length);
+    setText(hint, sides.length ? outOfView(sides.join(" and ")) : "");
+    const width = hint.clientWidth;
+    if (width !== this.hintWidth) {
+      // The room of its longest words at this width, taken once per width.
+      this.hintWidth = width;
+      const text = hint.textContent;
+      hint.style.minHeight = "";
+      hint.textContent = outOfView("left and right");
+      hint.style.minHeight = `${hint.offsetHeight}px`;
+      hint.textContent = text;
+    }
+  }
+
+  /**
+   * On a phone the basket's bar lies over the page's bottom while seats are
+   * held: the page gets as much room below, so its end (and the map's last
+   * row) can scroll above the bar.
+   */
+  keepBarClear() {
+    const bar = $("#basket-bar");
     new ResizeObserver(() => {
-      $("#scroll-hint").hidden = map.scrollWidth <= map.clientWidth + 1;
-    }).observe(map);
+      const fixed = getComputedStyle(bar).position === "fixed";
+      const height = fixed ? bar.getBoundingClientRect().height : 0;
+      document.body.style.paddingBottom = height ? `${Math.ceil(height) + 8}px` : "";
+      document.documentElement.style.scrollPaddingBottom = height ? `${Math.ceil(height) + 8}px` : "";
+    }).observe(bar);
+  }
+
+  /**
+   * This buyer's bookings of the showtime: their seats show as theirs, not as
+   * "Sold". Not knowing them (no answer) only leaves them shown as sold.
+   */
+  async loadBought() {
+    let bookings;
+    try {
+      bookings = (await getJSON("/api/bookings")).body;
+    } catch {
+      return;
+    }
+    if (!Array.isArray(bookings)) return;
+    const ids = bookings
+      .filter((b) => b?.showtime === this.showtimeId && b.status === "booked"
+        && Array.isArray(b.seats))
+      .flatMap((b) => b.seats.map((seat) => seat?.id))
+      .filter((id) => typeof id === "string");
+    this.map.refresh(this.board.setBought(ids));
+    this.updateCounts();
   }
 
   /** The showtime and its seat map; retries while the server cannot be reached. */
@@ -341,6 +407,7 @@ class Picker {
     const states = [
       [false, "mine", "Held for you"], [false, "pending", "Holding…"],
       [false, "held", "Held by someone else"], [false, "booked", "Sold"],
+      [false, "bought", "Booked by you"],
     ];
     if (detail.seats.some((seat) => seat.accessible)) {
       states.push([true, "available", "Wheelchair space"]);
@@ -362,7 +429,8 @@ class Picker {
       const { changed, lost } = this.board.applySnapshot(frame);
       this.map.refresh(changed);
       if (lost.length) {
-        this.notice(`Your hold on ${this.names(lost)} has ended; the seat is no longer yours.`);
+        this.notice(`Your hold on ${this.allNames(lost)} has ended; `
+          + `${lost.length === 1 ? "the seat is" : "the seats are"} no longer yours.`);
       }
       this.basket.render(); // and the list
     } else if (frame.t === "update") {
@@ -383,13 +451,46 @@ class Picker {
   /** Seats of ours that the server took back: their hold expired, or they were booked. */
   lost(lost) {
     const expired = lost.filter((l) => l.reason === "expire").map((l) => l.id);
-    const other = lost.filter((l) => l.reason !== "expire").map((l) => l.id);
-    if (expired.length) {
-      this.notice(`Your hold on ${this.names(expired)} expired, so `
-        + `${expired.length === 1 ? "it is" : "they are"} free again.`, "info");
+    const booked = lost.filter((l) => l.reason === "book").map((l) => l.id);
+    const other = lost.filter((l) => l.reason !== "expire" && l.reason !== "book")
+      .map((l) => l.id);
+    if (booked.length) {
+      // Only the holder's own checkout books held seats (paid in another tab, say).
+      this.map.refresh(this.board.setBought([...this.board.bought, ...booked]));
+      this.notice(`${this.allNames(booked)} ${booked.length === 1 ? "is" : "are"} booked `
+        + "for you.", "info");
     }
-    if (other.length) this.notice(`${this.names(other)} is no longer held for you.`, "info");
+    if (expired.length) this.expired(expired);
+    if (other.length) {
+      this.notice(`${this.allNames(other)} ${other.length === 1 ? "is" : "are"} no longer `
+        + "held for you.", "info");
+    }
     this.basket.render();
+  }
+
+  /**
+   * Say which holds expired. Holds end one by one (each has its deadline): while
+   * the message about earlier ones still shows, it grows to name them all.
+   * @param {string[]} ids
+   */
+  expired(ids) {
+    const showing = this.noticeKind === "expired" && !$("#notice").hidden;
+    const all = [...new Set([...(showing ? this.expiredIds : []), ...ids])];
+    this.notice(`Your hold on ${this.allNames(all)} expired, so `
+      + `${all.length === 1 ? "it is" : "they are"} free again.`, "info");
+    this.noticeKind = "expired";
+    this.expiredIds = all;
+  }
+
+  /**
+   * Every seat named, in reading order: row, then number ("Row A, seats 8 and 11").
+   * @param {string[]} ids
+   */
+  allNames(ids) {
+    const seats = ids.map((id) => this.board.seats.get(id)).filter(Boolean);
+    seats.sort((a, b) => a.row.localeCompare(b.row, "en", { numeric: true })
+      || a.number - b.number);
+    return seatRanges(seats);
   }
 
   announceFocused(changed) {
@@ -434,8 +535,9 @@ class Picker {
   }
 
   /**
-   * The seat pointed at or focused (null: none): its "frees in" tooltip,
-   * which is also the accessible description of seats held by others.
+   * The seat pointed at or focused (null: none): its tooltip (row, seat, type,
+   * price, state); for a seat held by someone else, its second line says when
+   * the hold may end and is the seat's accessible description.
    * @param {string | null} id
    * @param {HTMLElement | null} button
    */
@@ -447,21 +549,38 @@ class Picker {
   showTip() {
     const tip = $("#seat-tip");
     const hinted = this.hinted;
-    const frees = hinted ? this.freesIn(hinted.id) : null;
-    if (!hinted || frees === null) {
-      tip.hidden = true;
-      tip.textContent = "";
-      return;
-    }
-    const text = frees === "0:00" ? "Held by someone else: may free any moment"
-      : `Held by someone else: frees in ${frees} unless booked`;
-    if (tip.textContent !== text) tip.textContent = text;
-    tip.hidden = false;
+    // Shown or not, its words follow the focused seat: they describe it.
+    const id = hinted?.id ?? this.map.focusedSeat();
+    tip.hidden = !hinted;
+    if (id) this.tipFor(id);
+    if (!hinted) return;
     const box = hinted.button.getBoundingClientRect();
     const left = box.left + box.width / 2 - tip.offsetWidth / 2;
     const above = box.top - tip.offsetHeight - 6;
     tip.style.left = `${Math.max(4, Math.min(left, innerWidth - tip.offsetWidth - 4))}px`;
     tip.style.top = `${above >= 4 ? above : box.bottom + 6}px`;
+  }
+
+  /**
+   * The tooltip's words for a seat: row, seat, type and price; then its state.
+   * @param {string} id
+   */
+  tipFor(id) {
+    const seat = this.board.seats.get(id);
+    const look = this.board.look(id);
+    const frees = this.freesIn(id);
+    const what = [seatName(seat), typeName(seat.type)];
+    if (seat.accessible) what.push("wheelchair space");
+    what.push(seat.price ? formatMoney(seat.price.amount, seat.price.currency) : "not on sale");
+    let state = lookWords(look, this.board.pending.get(id)?.op);
+    if (look === "held") {
+      state = frees === null ? "Held by someone else"
+        : frees === "0:00" ? "Held by someone else: may free any moment"
+          : `Held by someone else: frees in ${frees} unless booked`;
+    }
+    state = state.charAt(0).toUpperCase() + state.slice(1);
+    setText($("#seat-tip-seat"), what.join(" · "));
+    setText($("#seat-tip-frees"), state);
   }
 
   /** Our holds' deadlines one hold time later, within the limit ("Extend"). */
@@ -701,7 +820,7 @@ class Picker {
     this.map.refresh(ids);
     this.basket.render();
     this.updateCounts();
-    this.hintScrolling();
+    this.showTip();
   }
 
   names(ids) {
@@ -723,6 +842,7 @@ class Picker {
     const parts = [`${counts.available} available`];
     if (counts.held) parts.push(`${counts.held} held`);
     if (counts.booked) parts.push(`${counts.booked} sold`);
+    if (counts.bought) parts.push(`${counts.bought} booked by you`);
     $("#counts").textContent = parts.join(" · ");
     if (this.described) this.describe(this.described);
   }
@@ -734,6 +854,7 @@ class Picker {
    * @param {import("../shared/notices.js").NoticeLink | null} [link]
    */
   notice(text, tone = "error", link = null) {
+    this.noticeKind = null;
     this.noticeBox.show(text, tone, link);
     this.announcer.say(text);
   }
@@ -773,6 +894,22 @@ class Picker {
       else this.socket.setStatus("offline");
     }, 1000);
   }
+}
+
+/**
+ * The words under the zoom buttons while seats are out of view.
+ * @param {string} sides "left", "right" or "left and right"
+ */
+function outOfView(sides) {
+  return `More seats to the ${sides}, out of view: swipe or scroll the map, or press Fit.`;
+}
+
+/**
+ * @param {HTMLElement} node
+ * @param {string} text
+ */
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
 }
 
 function legendItem(accessible, look, text, extra) {

@@ -30,6 +30,10 @@ const DEFS = `
   <symbol id="mark-cross" viewBox="0 0 24 24">
     <path d="M7.5 7.5l9 9m0-9l-9 9" fill="none" stroke-width="2.8" stroke-linecap="round"/>
   </symbol>
+  <symbol id="mark-star" viewBox="0 0 24 24">
+    <path d="M12 5.2l2 4.1 4.5.6-3.3 3.1.8 4.4-4-2.1-4 2.1.8-4.4-3.3-3.1 4.5-.6z" stroke-width="0.8"
+          stroke-linejoin="round"/>
+  </symbol>
   <symbol id="mark-dots" viewBox="0 0 24 24">
     <circle cx="7" cy="12" r="1.9"/><circle cx="12" cy="12" r="1.9"/><circle cx="17" cy="12" r="1.9"/>
   </symbol>

@@ -26,7 +26,7 @@ import { isAfter, parseOffset } from "../offsets.js";
 
 /** @typedef {import("../offsets.js").Position} Position */
 /** @typedef {"free" | "held" | "booked"} SeatState */
-/** @typedef {"available" | "held" | "booked" | "mine" | "pending" | "blocked"} Look */
+/** @typedef {"available" | "held" | "booked" | "bought" | "mine" | "pending" | "blocked"} Look */
 /** @typedef {"hold" | "release" | "expire" | "book" | "cancel"} Reason */
 /**
  * A seat of the layout, as GET /api/showtimes/{id} lists it.
@@ -65,7 +65,7 @@ import { isAfter, parseOffset } from "../offsets.js";
  */
 
 /** @type {Look[]} */
-export const LOOKS = ["available", "held", "booked", "mine", "pending", "blocked"];
+export const LOOKS = ["available", "held", "booked", "bought", "mine", "pending", "blocked"];
 
 export class SeatBoard {
   /** @param {Seat[]} seats the `seats` of GET /api/showtimes/{id} */
@@ -85,6 +85,21 @@ export class SeatBoard {
     this.epoch = null;
     /** @type {Map<string, number>} held seat -> its hold's deadline (server clock, ms) */
     this.deadlines = new Map();
+    /** @type {Set<string>} seats this buyer has booked (their bookings, not the room) */
+    this.bought = new Set();
+  }
+
+  /**
+   * The seats this buyer's bookings hold: shown as theirs while the room says
+   * booked. Returns the seats that may look different.
+   * @param {Iterable<string>} ids
+   * @returns {Set<string>}
+   */
+  setBought(ids) {
+    const bought = new Set([...ids].filter((id) => this.seats.has(id)));
+    const changed = new Set([...this.bought, ...bought]);
+    this.bought = bought;
+    return changed;
   }
 
   /**
@@ -96,6 +111,7 @@ export class SeatBoard {
     if (this.mine.has(id)) return "mine";
     const state = this.server.get(id);
     if (state === "free") return this.seats.get(id)?.price ? "available" : "blocked";
+    if (state === "booked" && this.bought.has(id)) return "bought";
     return state ?? "blocked";
   }
 
@@ -287,7 +303,9 @@ export class SeatBoard {
 
   /** @returns {Record<Look, number>} */
   counts() {
-    const counts = { available: 0, held: 0, booked: 0, mine: 0, pending: 0, blocked: 0 };
+    const counts = {
+      available: 0, held: 0, booked: 0, bought: 0, mine: 0, pending: 0, blocked: 0,
+    };
     for (const id of this.seats.keys()) counts[this.look(id)] += 1;
     return counts;
   }

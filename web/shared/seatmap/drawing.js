@@ -4,7 +4,9 @@
 
 const SVG = "http://www.w3.org/2000/svg";
 /** @type {Partial<Record<import("./board.js").Look, string>>} */
-const MARKS = { mine: "#mark-check", booked: "#mark-cross", pending: "#mark-dots" };
+const MARKS = {
+  mine: "#mark-check", booked: "#mark-cross", pending: "#mark-dots", bought: "#mark-star",
+};
 
 /** @typedef {{fill: string, stroke: string}} Colours */
 

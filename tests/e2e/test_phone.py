@@ -1,0 +1,301 @@
+"""The picker as a buyer uses it on a 390x844 phone and a 1366x768 laptop
+(issue 17, "The buyer's evening"): what stays in view, what moves and what
+does not, and what the map says about seats, in Chromium against a real server."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+from playwright.async_api import Locator, Page, expect
+
+from tests.e2e.browsing import Browsing, Picker, Shop, someone_else
+from tests.e2e.server import Server, ServerFactory
+
+PHONE = {"width": 390, "height": 844, "phone": 1}
+LAPTOP = {"width": 1366, "height": 768}
+# The demo hall's rows have 18 seats (rows C to L); E18 ends row E on the right.
+ROW_END = "E18"
+
+
+async def box(locator: Locator) -> dict[str, float]:
+    found = await locator.bounding_box()
+    assert found is not None, f"{locator} is not laid out"
+    return found
+
+
+async def phone_picker(browsing: Browsing, server: Server, showtime: int) -> Picker:
+    return await browsing.picker(server.url, showtime, width=390, height=844, phone=True)
+
+
+def checkout_button(page: Page) -> Locator:
+    return page.get_by_role("button", name=re.compile("^Checkout"))
+
+
+async def test_on_a_phone_seats_total_time_left_and_checkout_stay_on_screen(
+        browsing: Browsing, server: Server, showtimes: list[int]) -> None:
+    picker = await phone_picker(browsing, server, showtimes[0])
+    page = picker.page
+
+    await picker.seat("G9").tap()
+    await picker.expect_look("G9", "mine")
+    await picker.seat("G10").tap()
+    await picker.expect_look("G10", "mine")
+    await expect(page.get_by_role("tooltip")).to_be_hidden()  # not left over the map by a tap
+
+    bar = page.locator("#basket-bar")
+    await expect(bar).to_contain_text("2 seats")
+    await expect(bar).to_contain_text("€25.00")
+    await expect(bar).to_contain_text(re.compile(r"\d:\d\d left"))
+    checkout = checkout_button(page)
+    await expect(checkout).to_be_enabled()
+    for scroll in ("0", "document.documentElement.scrollHeight / 2",
+                   "document.documentElement.scrollHeight"):
+        await page.evaluate(f"window.scrollTo(0, {scroll})")
+        button = await box(checkout)
+        assert button["y"] >= 0 and button["y"] + button["height"] <= 844, (scroll, button)
+
+    # The bar covers neither the page's end nor, scrolled to, the map's last row.
+    top = (await box(bar))["y"]
+    end = await page.evaluate("document.querySelector('main').getBoundingClientRect().bottom")
+    assert end <= top
+    await page.evaluate("document.querySelector('.seat[data-id=\"L9\"]')"
+                        ".scrollIntoView({block: 'end'})")
+    assert (await box(picker.seat("L9")))["y"] + (await box(picker.seat("L9")))["height"] <= top
+
+
+async def test_on_a_laptop_checkout_stays_in_the_basket(
+        browsing: Browsing, server: Server, showtimes: list[int]) -> None:
+    picker = await browsing.picker(server.url, showtimes[0], **LAPTOP)
+    await picker.hold("G9")
+
+    await expect(picker.page.locator("#basket-bar #checkout")).to_be_visible()
+    position = await picker.page.evaluate(
+        "getComputedStyle(document.querySelector('#basket-bar')).display")
+    assert position == "contents"
+    assert await picker.page.evaluate("document.body.style.paddingBottom") == ""
+
+
+async def test_on_a_phone_the_hall_fits_the_width_and_zooms_in_to_24_px_targets(
+        browsing: Browsing, server: Server, showtimes: list[int]) -> None:
+    picker = await phone_picker(browsing, server, showtimes[0])
+    page = picker.page
+    hint = page.locator("#scroll-hint")
+
+    last = await box(picker.seat(ROW_END))
+    assert last["x"] + last["width"] <= 390
+    await expect(hint).to_be_hidden()
+    await expect(page.get_by_role("button", name="Zoom out")).to_be_disabled()
+    top = (await box(page.locator("#map")))["y"]
+
+    await page.get_by_role("button", name="Zoom in").click()
+    seat = await box(picker.seat("E9"))
+    assert seat["width"] >= 24 and seat["height"] >= 24, seat
+    await expect(hint).to_be_visible()
+    await expect(hint).to_contain_text("More seats to the left and right, out of view")
+    await page.evaluate("document.querySelector('#map').scrollLeft = 0")
+    await expect(hint).to_contain_text("More seats to the right, out of view")
+    assert (await box(page.locator("#map")))["y"] == top  # the words never move the map
+    assert (await box(picker.seat(ROW_END)))["x"] >= 390 or \
+        (await box(picker.seat("E1")))["x"] < 0
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390  # map alone
+    await picker.seat("E9").tap()
+    await picker.expect_look("E9", "mine")
+
+    await page.get_by_role("button", name="Fit").click()
+    await expect(hint).to_be_hidden()
+    last = await box(picker.seat(ROW_END))
+    assert last["x"] + last["width"] <= 390
+
+
+async def test_the_map_zooms_from_the_keyboard(
+        browsing: Browsing, server: Server, showtimes: list[int]) -> None:
+    picker = await phone_picker(browsing, server, showtimes[0])
+    page = picker.page
+    fitted = (await box(picker.seat("E9")))["width"]
+
+    await picker.seat("E9").focus()
+    await page.keyboard.press("+")
+    await page.keyboard.press("+")
+    zoomed = await box(picker.seat("E9"))
+    assert zoomed["width"] >= 36 > fitted
+    await expect(picker.seat("E9")).to_be_focused()
+    assert zoomed["x"] >= 0 and zoomed["x"] + zoomed["width"] <= 390  # kept in view
+    await page.keyboard.press("-")
+    assert 24 <= (await box(picker.seat("E9")))["width"] < zoomed["width"]
+    await page.keyboard.press("0")
+    assert (await box(picker.seat("E9")))["width"] == fitted
+
+    # The buttons by keyboard too.
+    zoom_in = page.get_by_role("button", name="Zoom in")
+    await zoom_in.focus()
+    await page.keyboard.press("Enter")
+    assert (await box(picker.seat("E9")))["width"] >= 24
+
+
+async def test_on_a_laptop_a_zoomed_map_pans_under_a_mouse_drag_without_holding(
+        browsing: Browsing, server: Server, showtimes: list[int]) -> None:
+    picker = await browsing.picker(server.url, showtimes[0], **LAPTOP)
+    page = picker.page
+    zoom_in = page.get_by_role("button", name="Zoom in")
+    while await zoom_in.is_enabled():  # to the largest seats
+        await zoom_in.click()
+    await expect(page.locator("#scroll-hint")).to_contain_text("left and right")
+    before = await page.evaluate("document.querySelector('#map').scrollLeft")
+    start = await box(picker.seat("E9"))
+
+    await page.mouse.move(start["x"] + 10, start["y"] + 10)
+    await page.mouse.down()
+    await page.mouse.move(start["x"] - 40, start["y"] + 10, steps=5)
+    await page.mouse.move(start["x"] - 90, start["y"] + 10, steps=5)
+    await page.mouse.up()
+
+    after = await page.evaluate("document.querySelector('#map').scrollLeft")
+    assert abs(after - (before + 100)) < 1, (before, after)
+    assert await picker.look("E9") == "available"  # a drag is no click
+    await picker.seat("E9").click()  # and the next click is one
+    await picker.expect_look("E9", "mine")
+
+
+async def test_pinching_the_map_zooms_it(
+        browsing: Browsing, server: Server, showtimes: list[int]) -> None:
+    picker = await phone_picker(browsing, server, showtimes[0])
+    page = picker.page
+    fitted = (await box(picker.seat("E9")))["width"]
+    map_box = await box(page.locator("#map"))
+    y = map_box["y"] + map_box["height"] / 2
+    x = map_box["x"] + map_box["width"] / 2
+    cdp = await page.context.new_cdp_session(page)
+
+    async def touch(kind: str, spread: float) -> None:
+        points = [{"x": x - spread, "y": y, "id": 1}, {"x": x + spread, "y": y, "id": 2}]
+        await cdp.send("Input.dispatchTouchEvent",
+                       {"type": kind, "touchPoints": [] if kind == "touchEnd" else points})
+
+    await touch("touchStart", 20)
+    for spread in (30, 45, 60, 80):
+        await touch("touchMove", spread)
+    await touch("touchEnd", 80)
+
+    pinched = await box(picker.seat("E9"))
+    assert pinched["width"] >= max(24, fitted * 2), (fitted, pinched)
+    await expect(page.locator("#scroll-hint")).to_be_visible()
+
+
+async def test_on_a_laptop_the_legend_with_prices_is_above_the_fold(
+        browsing: Browsing, server: Server, showtimes: list[int]) -> None:
+    picker = await browsing.picker(server.url, showtimes[0], **LAPTOP)
+    legend = picker.page.get_by_role("region", name="Legend")
+
+    await expect(legend).to_contain_text("Gold€12.50")
+    await expect(legend).to_contain_text("Silver€11.00")
+    await expect(legend).to_contain_text("Booked by you")
+    found = await box(legend)
+    assert found["y"] + found["height"] <= 768, found
+
+
+async def test_every_seat_has_a_tooltip_on_hover_and_on_focus(
+        browsing: Browsing, start_server: ServerFactory, showtimes: list[int]) -> None:
+    server = start_server(SEATSERVER_HOLD_TTL="240")
+    picker = await browsing.picker(server.url, showtimes[0], **LAPTOP)
+    page = picker.page
+    tip = page.get_by_role("tooltip")
+
+    await picker.seat("E6").hover()
+    await expect(tip).to_be_visible()
+    await expect(tip).to_have_text(re.compile(r"^Row E, seat 6 · Gold · €12\.50\s*Available$"))
+    await page.mouse.move(0, 0)
+    await expect(tip).to_be_hidden()
+
+    async with someone_else(server.url, showtimes[0]) as other:
+        assert (await other.hold(showtimes[0], ["E5"]))["ok"]
+        await picker.expect_look("E5", "held")
+        await picker.seat("E6").focus()
+        await expect(tip).to_contain_text("Row E, seat 6")
+        await page.keyboard.press("ArrowLeft")
+        await expect(tip).to_have_text(re.compile(
+            r"Row E, seat 5 · Gold · €12\.50\s*Held by someone else: frees in [34]:\d\d"))
+        box_seat, box_tip = await box(picker.seat("E5")), await box(tip)
+        assert abs((box_tip["x"] + box_tip["width"] / 2)
+                   - (box_seat["x"] + box_seat["width"] / 2)) < 2  # beside the seat
+
+
+@pytest.mark.parametrize("viewport", [PHONE, LAPTOP], ids=["phone", "laptop"])
+async def test_a_message_does_not_move_the_seats(
+        browsing: Browsing, server: Server, showtimes: list[int],
+        viewport: dict[str, int]) -> None:
+    picker = await browsing.picker(server.url, showtimes[0], width=viewport["width"],
+                                   height=viewport["height"], phone="phone" in viewport)
+    page = picker.page
+    async with someone_else(server.url, showtimes[0]) as other:
+        assert (await other.hold(showtimes[0], ["H5"]))["ok"]
+        await picker.expect_look("H5", "held")
+        before = await box(picker.seat("H6"))
+
+        await picker.seat("H5").click(force=True)
+        await expect(picker.notice).to_be_visible()
+        await expect(picker.notice).to_contain_text("Row H, seat 5 is held by someone else")
+        assert await box(picker.seat("H6")) == before
+        # Said to screen readers too.
+        await expect(page.locator("#announcer")).to_contain_text(
+            "Row H, seat 5 is held by someone else")
+
+        await picker.seat("H6").click()
+        await picker.expect_look("H6", "mine")
+        await expect(picker.notice).to_be_hidden()
+        assert await box(picker.seat("H6")) == before
+
+
+async def test_a_seat_someone_else_holds_says_so_on_a_phone_tap(
+        browsing: Browsing, start_server: ServerFactory, showtimes: list[int]) -> None:
+    server = start_server(SEATSERVER_HOLD_TTL="240")
+    picker = await phone_picker(browsing, server, showtimes[0])
+    async with someone_else(server.url, showtimes[0]) as other:
+        assert (await other.hold(showtimes[0], ["F7"]))["ok"]
+        await picker.expect_look("F7", "held")
+
+        await picker.seat("F7").tap(force=True)
+
+        await expect(picker.notice).to_contain_text(
+            re.compile(r"Row F, seat 7 is held by someone else; it frees in [34]:\d\d"))
+        notice = await box(picker.notice)
+        assert notice["y"] >= 0 and notice["y"] + notice["height"] <= 844
+        assert await picker.look("F7") == "held"
+
+
+async def test_the_expiry_message_names_every_seat_that_expired_in_order(
+        browsing: Browsing, start_server: ServerFactory, showtimes: list[int]) -> None:
+    server = start_server(SEATSERVER_HOLD_TTL="3")
+    picker = await browsing.picker(server.url, showtimes[0], **LAPTOP)
+
+    await picker.hold("F11")
+    await asyncio.sleep(1.2)  # so the two holds end in separate updates
+    await picker.hold("F8")
+
+    await picker.expect_look("F11", "available", within_ms=8_000)
+    await picker.expect_look("F8", "available", within_ms=8_000)
+    await expect(picker.notice).to_contain_text(
+        "Your hold on Row F, seats 8 and 11 expired, so they are free again.")
+
+
+async def test_seats_you_bought_show_as_yours_not_as_sold(shop: Shop) -> None:
+    server = shop.server()
+    alice = await shop.browsing.picker(server.url, shop.showtime, **LAPTOP)
+    bob = await shop.browsing.picker(server.url, shop.showtime, **LAPTOP)
+    await alice.hold("E7")
+    await alice.checkout.click()
+    page = alice.page
+    await page.wait_for_url(re.compile(r"/pay/sim_\w+$"))
+    await page.get_by_role("button", name=re.compile("^Pay")).click()
+    await page.wait_for_url(re.compile(r"/bookings/"))
+
+    await page.goto(f"{server.url}/showtimes/{shop.showtime}")
+    back = Picker(page)
+    await back.wait_live()
+    await back.expect_look("E7", "bought")
+    await expect(back.seat("E7")).to_have_accessible_name(
+        "Row E, seat 7, Gold, €12.50, booked by you")
+    await expect(page.get_by_role("region", name="Legend")).to_contain_text("Booked by you")
+    await expect(page.locator("#counts")).to_contain_text("1 booked by you")
+    await bob.expect_look("E7", "booked")  # someone else's sale to everyone else
