@@ -12,9 +12,9 @@ import asyncpg
 import orjson
 import pytest
 
+from seatserver.accounts.sessions import token_hash
 from seatserver.http.roles import Role
 from tests.admin.conftest import Admin, audit_rows, session_of
-from seatserver.accounts.sessions import token_hash
 from tests.bookings.conftest import REFUND_REAUTH_ABOVE, Buyer
 from tests.bookings.test_refunds import _eventually_refunded, _paid, _provider_refunded
 
