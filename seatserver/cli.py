@@ -228,14 +228,20 @@ async def _seed_staff(settings: Settings, pool: asyncpg.Pool) -> list[str]:
     return [_staff_line(a) for a in accounts]
 
 
+# Admins must set up two-factor authentication at their first log-in.
+_ENROL = ("; log in on /account, then /admin sets up two-factor authentication "
+          "(an authenticator app, or `oathtool --totp -b KEY` with the key it shows)")
+
+
 def _staff_line(account: StaffAccount) -> str:
     if not account.created:
         return f"{account.kind} account {account.email}: exists, left as it is"
+    then = _ENROL if account.kind == "admin" else ""
     if account.generated_password:
         return (f"{account.kind} account {account.email} created, password "
-                f"{account.generated_password} (shown this once)")
+                f"{account.generated_password} (shown this once){then}")
     variable = f"SEATSERVER_{account.kind.upper()}_PASSWORD"
-    return f"{account.kind} account {account.email} created, password from {variable}"
+    return f"{account.kind} account {account.email} created, password from {variable}{then}"
 
 
 def serve(settings: Settings, *, host: str | None, port: int | None, workers: int) -> int:

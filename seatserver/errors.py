@@ -197,6 +197,26 @@ class InvalidCredentials(CodedError, code="invalid_credentials", status=401):
     """Unknown e-mail or wrong password: one answer for both, on purpose."""
 
 
+class InvalidCode(CodedError, code="invalid_code", status=401):
+    """A wrong, used or malformed two-factor code or recovery code."""
+
+
+class MfaRequired(CodedError, code="mfa_required", status=403):
+    """A staff session that has not proved a two-factor code (enrolled account)."""
+
+
+class MfaEnrolmentRequired(CodedError, code="mfa_enrolment_required", status=403):
+    """An admin without two-factor authentication: enrol first."""
+
+
+class ReauthRequired(CodedError, code="reauth_required", status=403):
+    """A sensitive change without a code proved in the last five minutes."""
+
+
+class LastAdmin(CodedError, code="last_admin", status=409):
+    """A change that would leave no admin, or take an admin's own role away."""
+
+
 class CsrfFailed(CodedError, code="csrf_failed", status=403):
     """A cookie-authenticated change without the page's CSRF token, or from another origin."""
 

@@ -206,3 +206,9 @@ def holder_showtimes(holder: str) -> str:
 def throttle(name: str, subject: str) -> str:
     """A rate-limit counter, e.g. failed log-ins of one account or one address."""
     return f"throttle:{name}:{subject}"
+
+
+def login_challenge(digest: str) -> str:
+    """A log-in waiting for its two-factor code (the challenge token's sha256
+    in hex): the user id, for a few minutes."""
+    return f"mfa:challenge:{digest}"

@@ -398,6 +398,11 @@ class Settings(BaseSettings):
     login_limit_address: Annotated[int, Env("SEATSERVER_LOGIN_LIMIT_ADDRESS",
                                             Count(minimum=1))] = 30
     login_window_s: Annotated[int, Env("SEATSERVER_LOGIN_WINDOW", Count(minimum=1))] = 900
+    # Two-factor codes tried per account per log-in window (right ones given back).
+    mfa_limit: Annotated[int, Env("SEATSERVER_MFA_LIMIT", Count(minimum=1))] = 5
+    # Refunds (minor units) an admin cancel may give without a fresh code.
+    refund_reauth_above: Annotated[int, Env("SEATSERVER_REFUND_REAUTH_ABOVE",
+                                            Count())] = 10_000
     # Password-reset messages per account (and 3x that per address) per window.
     reset_limit: int = 3
     # E-mail address changes per account per log-in window.

@@ -15,6 +15,7 @@ VARIABLES = [env.name for _, _, env in env_fields()]
 COUNTS = [env.name for _, _, env in env_fields() if isinstance(env.read, Count)]
 # Read outside Settings, by the module named (documented in the same table).
 ELSEWHERE = {"SEATSERVER_LOG_FORMAT": "seatserver/cli.py",
+             "SEATSERVER_ADMIN_TOTP_SECRET": "seatserver/loadgen/options.py",
              "SEATSERVER_MIGRATIONS_DIR": "seatserver/db.py"}
 # Set by `serve --workers` for its own worker processes; not configuration.
 # Set by the server for its own worker processes, and the load generator's

@@ -8,6 +8,10 @@ account, in one Redis step each, and one past either limit is answered
 the limit's worth of password checks. A successful log-in gives its attempt
 back to the address (only failures count there) and forgets the account's
 failures, as it proves the password is known.
+
+An account with two-factor authentication gets no session for its password:
+a challenge instead (``CodeNeeded``), which ``log_in_with_code`` turns into a
+session with the account's code or one of its recovery codes.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import logging
 from dataclasses import dataclass
 
 from seatserver.accounts.linking import GuestLinker
+from seatserver.accounts.mfa import CHALLENGE_TTL_S, LogInChallenges, MfaStore, MfaVerifier
 from seatserver.accounts.passwords import Passwords
 from seatserver.accounts.rbac import Caller
 from seatserver.accounts.sessions import NewSession
@@ -37,6 +42,21 @@ class SignedIn:
 
 
 @dataclass(frozen=True, slots=True)
+class CodeNeeded:
+    """The password was right; the log-in waits for a two-factor code."""
+
+    challenge: str
+    expires_in_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class SecondFactor:
+    store: MfaStore
+    verifier: MfaVerifier
+    challenges: LogInChallenges
+
+
+@dataclass(frozen=True, slots=True)
 class Throttles:
     login_account: Throttle
     login_address: Throttle
@@ -52,11 +72,12 @@ def _guest(caller: Caller | None) -> int | None:
 
 class Authenticator:
     def __init__(self, store: AccountStore, passwords: Passwords, linker: GuestLinker,
-                 throttles: Throttles) -> None:
+                 throttles: Throttles, mfa: SecondFactor) -> None:
         self._store = store
         self._passwords = passwords
         self._linker = linker
         self._throttles = throttles
+        self._mfa = mfa
 
     async def register(self, new: NewAccount, *, password: str, caller: Caller | None,
                        address: str) -> SignedIn:
@@ -71,12 +92,23 @@ class Authenticator:
         return SignedIn(account, session, [], 0)
 
     async def log_in(self, email: str, password: str, *, caller: Caller | None,
-                     address: str) -> SignedIn:
+                     address: str) -> SignedIn | CodeNeeded:
         found = await self.check_password(email, password, address=address)
         if self._passwords.needs_rehash(found.password_hash):
             await self._store.set_password_hash(found.user_id,
                                                 await self._passwords.hash(password))
+        if (await self._mfa.store.status(found.user_id)).enrolled:
+            challenge = await self._mfa.challenges.issue(found.user_id)
+            return CodeNeeded(challenge, CHALLENGE_TTL_S)
         return await self._open(found.user_id, caller, address)
+
+    async def log_in_with_code(self, challenge: str, code: str, *, caller: Caller | None,
+                               address: str) -> SignedIn:
+        """The log-in's second step: the session, once the code is right."""
+        user_id = await self._mfa.challenges.user_of(challenge)
+        await self._mfa.verifier.verify(user_id, code, remote=address)
+        await self._mfa.challenges.take(challenge)
+        return await self._open(user_id, caller, address, mfa=True)
 
     async def check_password(self, email: str, password: str, *, address: str
                              ) -> Credentials:
@@ -95,14 +127,15 @@ class Authenticator:
         await self._throttles.login_address.refund(address)
         return found
 
-    async def _open(self, user_id: int, caller: Caller | None, address: str) -> SignedIn:
+    async def _open(self, user_id: int, caller: Caller | None, address: str, *,
+                    mfa: bool = False) -> SignedIn:
         guest = _guest(caller)
         seats = 0
         if guest is not None and guest != user_id:
             seats = await self._linker.move_holds(guest, user_id)
         session, linked = await self._store.log_in(
             user_id, guest_id=guest, replacing=caller.token if caller else None,
-            remote=address)
+            remote=address, mfa=mfa)
         if guest is not None and guest != user_id:
             try:
                 seats += await self._linker.move_holds(guest, user_id)

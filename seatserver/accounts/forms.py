@@ -85,3 +85,20 @@ class ResetRequest(_Form):
 class NewPassword(_Form):
     token: Token
     password: Password
+
+
+# A code as typed: six digits, or a recovery code (16 letters and digits, in
+# groups); spaces and hyphens are allowed, anything longer is not a code.
+Code = Annotated[StrictStr, Field(min_length=1, max_length=32)]
+
+
+class LogInCode(_Form):
+    """The log-in's second step."""
+
+    challenge: Annotated[StrictStr, Field(min_length=1, max_length=128)]
+    code: Code
+    bearer: StrictBool = False
+
+
+class CodeForm(_Form):
+    code: Code

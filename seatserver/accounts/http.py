@@ -12,10 +12,11 @@ from typing import Any
 
 from aiohttp import web
 
-from seatserver.accounts.auth import Authenticator, SignedIn
+from seatserver.accounts.auth import Authenticator, CodeNeeded, SignedIn
 from seatserver.accounts.cookies import SessionCookies
 from seatserver.accounts.forms import (
     LogIn,
+    LogInCode,
     NewPassword,
     ProfileUpdate,
     Registration,
@@ -31,7 +32,7 @@ from seatserver.errors import InvalidInput, NotFound, Unauthorized
 from seatserver.http.bodies import read_body
 from seatserver.http.openapi import describe
 from seatserver.http.responses import NO_STORE, json_response
-from seatserver.http.roles import ACCOUNTS, SIGNED_IN, Role, allow
+from seatserver.http.roles import ACCOUNTS, SIGNED_IN, Role, allow, before_mfa
 
 
 def _private(body: object, status: int = 200) -> web.Response:
@@ -91,6 +92,7 @@ class AccountHandlers:
         return [
             web.post("/api/auth/register", self.register),
             web.post("/api/auth/login", self.log_in),
+            web.post("/api/auth/login/code", self.log_in_code),
             web.post("/api/auth/logout", self.log_out),
             web.get("/api/me", self.me),
             web.patch("/api/me", self.update_me),
@@ -123,15 +125,32 @@ class AccountHandlers:
         return self._signed_in(request, done, bearer=form.bearer, status=201)
 
     @allow(Role.ANONYMOUS, *SIGNED_IN)
-    @describe("Log in (a guest caller's holds and bookings come along).",
-              body=LogIn, errors=[401, 429])
+    @describe("Log in (a guest caller's holds and bookings come along). An account "
+              "with two-factor authentication gets 202 and a challenge instead of a "
+              "session: send it with a code to POST /api/auth/login/code.",
+              body=LogIn, errors=[401, 429], also={202: "A code is needed."})
     async def log_in(self, request: web.Request) -> web.Response:
         form = await read_body(request, LogIn)
         done = await self._auth.log_in(form.email, form.password, caller=caller_of(request),
                                        address=self._proxies.client_address(request))
+        if isinstance(done, CodeNeeded):
+            return _private({"mfa": "code_required", "challenge": done.challenge,
+                             "expires_in_s": done.expires_in_s}, 202)
+        return self._signed_in(request, done, bearer=form.bearer, status=200)
+
+    @allow(Role.ANONYMOUS, *SIGNED_IN)
+    @describe("The log-in's second step: the challenge of POST /api/auth/login and a "
+              "two-factor code or a recovery code; answers like a log-in.",
+              body=LogInCode, errors=[401, 429])
+    async def log_in_code(self, request: web.Request) -> web.Response:
+        form = await read_body(request, LogInCode)
+        done = await self._auth.log_in_with_code(
+            form.challenge, form.code, caller=caller_of(request),
+            address=self._proxies.client_address(request))
         return self._signed_in(request, done, bearer=form.bearer, status=200)
 
     @allow(*SIGNED_IN)
+    @before_mfa
     @describe("End the session.", status=204)
     async def log_out(self, request: web.Request) -> web.Response:
         caller = caller_of(request)
@@ -143,6 +162,7 @@ class AccountHandlers:
         return response
 
     @allow(*SIGNED_IN)
+    @before_mfa
     @describe("The caller's account.", errors=[404])
     async def me(self, request: web.Request) -> web.Response:
         identity = identity_of(request)

@@ -5,7 +5,10 @@ Every handler says who may call it with ``@allow(Role...)``. ``RoleGate``'s
 middleware resolves the caller's session once per request, answers 401
 ``unauthorized`` when a session is needed and missing and 403 ``forbidden``
 for a role not allowed, applies the CSRF checks, and leaves the caller for
-the handler under ``CALLER``. It runs ``check_declared`` first at start-up.
+the handler under ``CALLER``. A session of a role in ``MFA_ROLES`` that has
+not proved a two-factor code reaches only routes open to anyone and those
+marked ``@before_mfa``: elsewhere it gets 403 ``mfa_enrolment_required`` (no
+second factor set up yet) or ``mfa_required``. It runs ``check_declared`` first at start-up.
 The roles and ``@allow`` live at the edge, in ``http.roles``, so that the
 routes of every feature (and the OpenAPI document) can declare them without
 importing accounts.
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from aiohttp import web
@@ -24,8 +28,20 @@ from seatserver.accounts import csrf
 from seatserver.accounts.cookies import SessionCookies
 from seatserver.accounts.csrf import CSRF_HEADER
 from seatserver.accounts.sessions import SESSION_COOKIE, Identity, SessionStore
-from seatserver.errors import Forbidden, Unauthorized
-from seatserver.http.roles import Role, check_declared, declared_roles
+from seatserver.errors import (
+    Forbidden,
+    MfaEnrolmentRequired,
+    MfaRequired,
+    ReauthRequired,
+    Unauthorized,
+)
+from seatserver.http.roles import (
+    MFA_ROLES,
+    Role,
+    check_declared,
+    declared_roles,
+    open_before_mfa,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +60,8 @@ class Caller:
 
 
 CALLER: web.RequestKey[Caller | None] = web.RequestKey("caller")
+# How recently a session must have proved a code for a sensitive change.
+REAUTH_WITHIN = timedelta(minutes=5)
 
 
 def caller_of(request: web.Request) -> Caller | None:
@@ -59,6 +77,17 @@ def identity_of(request: web.Request) -> Identity:
     if caller is None:
         raise Unauthorized("a session is needed: POST /api/sessions or log in first")
     return caller.identity
+
+
+def require_recent_code(request: web.Request, why: str) -> None:
+    """Refuse (403 ``reauth_required``) unless the caller's session proved a
+    two-factor code within ``REAUTH_WITHIN``: a session left open is not
+    enough for ``why``. The client asks for a code, sends it to
+    ``POST /api/auth/mfa/verify`` and tries again."""
+    proved = identity_of(request).mfa_at
+    if proved is None or datetime.now(UTC) - proved > REAUTH_WITHIN:
+        raise ReauthRequired(f"{why} needs a two-factor code from the last five minutes: "
+                             "confirm with a code and try again")
 
 
 async def _check_on_startup(app: web.Application) -> None:
@@ -115,6 +144,10 @@ class RoleGate:
             csrf.check_origin(request, self._origins)
         caller = None if roles == {Role.ANONYMOUS} else await self._resolve(request)
         self._authorize(roles, caller)
+        if (caller is not None and Role.ANONYMOUS not in roles
+                and caller.role in MFA_ROLES and caller.identity.mfa_at is None
+                and not open_before_mfa(match.handler)):
+            await self._refuse_before_mfa(caller)
         if unsafe and caller is not None and caller.via == "cookie":
             csrf.check_token(request, caller.token)
         request[CALLER] = caller
@@ -130,6 +163,13 @@ class RoleGate:
         token, via = carried
         identity = await self._sessions.resolve(token)
         return None if identity is None else Caller(identity, token, via)
+
+    async def _refuse_before_mfa(self, caller: Caller) -> None:
+        if await self._sessions.mfa_enrolled(caller.identity.user_id):
+            raise MfaRequired("confirm this session with a two-factor code first "
+                              "(POST /api/auth/mfa/verify)")
+        raise MfaEnrolmentRequired("set up two-factor authentication first "
+                                   "(POST /api/auth/mfa/enrolment)")
 
     @staticmethod
     def _authorize(roles: frozenset[Role], caller: Caller | None) -> None:

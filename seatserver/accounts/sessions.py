@@ -28,6 +28,8 @@ class Identity:
 
     user_id: int
     kind: str
+    # When the session last proved a two-factor code (None: never, password only).
+    mfa_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +50,15 @@ def _fresh_token() -> tuple[str, datetime]:
     return secrets.token_urlsafe(32), datetime.now(UTC) + SESSION_LIFETIME
 
 
-async def open_session(conn: asyncpg.Connection, user_id: int) -> NewSession:
-    """A new session for ``user_id``, inside the caller's transaction."""
+async def open_session(conn: asyncpg.Connection, user_id: int, *,
+                       mfa: bool = False) -> NewSession:
+    """A new session for ``user_id``, inside the caller's transaction;
+    ``mfa``: its log-in proved a two-factor code just now."""
     token, expires_at = _fresh_token()
     await conn.execute(
-        "INSERT INTO sessions (token_hash, user_id, expires_at) VALUES ($1, $2, $3)",
-        token_hash(token), user_id, expires_at,
+        """INSERT INTO sessions (token_hash, user_id, expires_at, mfa_at)
+           VALUES ($1, $2, $3, CASE WHEN $4 THEN now() END)""",
+        token_hash(token), user_id, expires_at, mfa,
     )
     return NewSession(token=token, user_id=user_id, expires_at=expires_at)
 
@@ -98,12 +103,21 @@ class SessionStore:
         async with self._pool.acquire() as conn:
             row = await conn.fetchrow(
                 """
-                SELECT u.id, u.kind
+                SELECT u.id, u.kind, s.mfa_at
                 FROM sessions s JOIN users u ON u.id = s.user_id
-                WHERE s.token_hash = $1 AND s.expires_at > now()
+                WHERE s.token_hash = $1 AND s.expires_at > now() AND u.disabled_at IS NULL
                 """,
                 token_hash(token),
             )
         if row is None:
             return None
-        return Identity(user_id=row["id"], kind=row["kind"])
+        return Identity(user_id=row["id"], kind=row["kind"], mfa_at=row["mfa_at"])
+
+    async def mfa_enrolled(self, user_id: int) -> bool:
+        """Whether the user has confirmed two-factor enrolment."""
+        async with self._pool.acquire() as conn:
+            enrolled: bool = await conn.fetchval(
+                """SELECT EXISTS (SELECT 1 FROM staff_mfa
+                                  WHERE user_id = $1 AND confirmed_at IS NOT NULL)""",
+                user_id)
+        return enrolled

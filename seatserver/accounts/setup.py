@@ -1,4 +1,5 @@
-"""setup_accounts: sessions, the role gate, sign-up and log-in, guest sessions."""
+"""setup_accounts: sessions, the role gate, sign-up and log-in, guest sessions,
+two-factor authentication and staff management."""
 
 from __future__ import annotations
 
@@ -6,15 +7,19 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from seatserver.accounts.auth import Authenticator, Throttles
+from seatserver.accounts.auth import Authenticator, SecondFactor, Throttles
 from seatserver.accounts.cookies import SessionCookies
 from seatserver.accounts.http import AccountHandlers, SessionHandlers
 from seatserver.accounts.linking import GuestLinker
 from seatserver.accounts.messages import KINDS, AccountComposer
+from seatserver.accounts.mfa import LogInChallenges, MfaStore, MfaVerifier
+from seatserver.accounts.mfa_http import MfaHandlers
 from seatserver.accounts.passwords import Passwords
 from seatserver.accounts.proxies import TrustedProxies
 from seatserver.accounts.rbac import RoleGate
 from seatserver.accounts.sessions import SessionStore
+from seatserver.accounts.staff import StaffStore
+from seatserver.accounts.staff_http import StaffHandlers
 from seatserver.accounts.store import AccountStore
 from seatserver.accounts.throttle import Throttle
 from seatserver.appkeys import DB_POOL, REDIS, SETTINGS
@@ -48,11 +53,18 @@ def _wire(app: web.Application) -> Lifecycle:
     accounts = AccountStore(app[DB_POOL],
                             email_ttl=timedelta(seconds=settings.email_token_ttl_s),
                             reset_ttl=timedelta(seconds=settings.reset_token_ttl_s))
+    mfa = MfaStore(app[DB_POOL])
+    verifier = MfaVerifier(mfa, Throttle(redis, "mfa:account", limit=settings.mfa_limit,
+                                         window_s=settings.login_window_s))
     auth = Authenticator(accounts, Passwords(concurrency=settings.password_hash_concurrency),
-                         GuestLinker(app[ENGINE]), _throttles(redis, settings))
+                         GuestLinker(app[ENGINE]), _throttles(redis, settings),
+                         SecondFactor(mfa, verifier, LogInChallenges(redis)))
     app.router.add_routes(SessionHandlers(sessions, cookies, proxies,
                                           _guest_sessions(redis, settings)).routes())
     app.router.add_routes(AccountHandlers(auth, accounts, sessions, cookies, proxies).routes())
+    app.router.add_routes(MfaHandlers(mfa, verifier, accounts, proxies).routes())
+    staff = StaffStore(app[DB_POOL], invite_ttl=timedelta(seconds=settings.email_token_ttl_s))
+    app.router.add_routes(StaffHandlers(staff, mfa, proxies).routes())
     return Lifecycle()
 
 

@@ -88,7 +88,8 @@ class AccountStore:
         async with self._pool.acquire() as conn:
             row = await conn.fetchrow(
                 """SELECT id, kind, password_hash FROM users
-                   WHERE lower(email) = lower($1) AND email IS NOT NULL""", email.strip())
+                   WHERE lower(email) = lower($1) AND email IS NOT NULL
+                         AND disabled_at IS NULL""", email.strip())
         return Credentials(row["id"], row["kind"], row["password_hash"]) if row else None
 
     async def register(self, new: NewAccount, *, guest_id: int | None,
@@ -135,7 +136,7 @@ class AccountStore:
         return row
 
     async def log_in(self, user_id: int, *, guest_id: int | None, replacing: str | None,
-                     remote: str | None) -> tuple[NewSession, Linked]:
+                     remote: str | None, mfa: bool = False) -> tuple[NewSession, Linked]:
         """A new session for ``user_id``; the caller's old one ends (no fixation).
 
         From a guest session, the guest's bookings become the account's and
@@ -152,7 +153,7 @@ class AccountStore:
             if replacing:
                 await conn.execute("DELETE FROM sessions WHERE token_hash = $1",
                                    token_hash(replacing))
-            session = await open_session(conn, user_id)
+            session = await open_session(conn, user_id, mfa=mfa)
         return session, linked
 
     async def set_password_hash(self, user_id: int, password_hash: str) -> None:

@@ -4,8 +4,10 @@ and dead outbox messages.
 ``GET /api/admin/bookings`` finds bookings by reference, buyer (e-mail or
 user id) or showtime. ``POST /api/admin/bookings/{ref}/cancel`` cancels
 through the buyer's own cancel path (refund first, seats freed after) but past
-the buyer's cut-off too; its audit row says so. Admins only; every change is
-audited (a cancel by ``BookingStore.cancel`` in its own transaction).
+the buyer's cut-off too; its audit row says so; a refund above
+``refund_reauth_above`` needs a two-factor code from the last five minutes.
+Admins only; every change is audited (a cancel by ``BookingStore.cancel`` in
+its own transaction).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from seatserver.accounts.rbac import identity_of
+from seatserver.accounts.rbac import identity_of, require_recent_code
 from seatserver.bookings.checkout import Checkout
 from seatserver.bookings.store import BookingStore
 from seatserver.catalog.admin_http import Auditor
@@ -78,8 +80,9 @@ def _search(request: web.Request) -> BookingSearch:
 
 class BookingAdminHandlers:
     def __init__(self, checkout: Checkout, bookings: BookingStore, outbox: OutboxStore,
-                 auditor: Auditor) -> None:
+                 auditor: Auditor, *, refund_reauth_above: int) -> None:
         self._checkout = checkout
+        self._refund_reauth_above = refund_reauth_above
         self._bookings = bookings
         self._outbox = outbox
         self._auditor = auditor
@@ -108,16 +111,23 @@ class BookingAdminHandlers:
         return json_response({"bookings": await self._bookings.needing_attention()})
 
     @allow(Role.ADMIN)
-    @describe("Cancel a booking as support, past the cut-off too (audited).",
+    @describe("Cancel a booking as support, past the cut-off too (audited); a refund "
+              "above SEATSERVER_REFUND_REAUTH_ABOVE needs a recent two-factor code.",
               body=AdminCancel, errors=[404, 409, 422, 503])
     async def cancel(self, request: web.Request) -> web.Response:
         reference = request.match_info["ref"].upper()
         if not _REFERENCE_RE.fullmatch(reference):
             raise NotFound(f"no booking reference looks like {shown(reference)}")
         data = await read_body(request, AdminCancel)
+
+        def approve(amount: int) -> None:
+            if amount > self._refund_reauth_above:
+                require_recent_code(request, f"a refund above {self._refund_reauth_above}")
+
         cancelled = await self._checkout.cancel_as_admin(
             reference, admin_id=identity_of(request).user_id,
-            remote=self._auditor.address(request), refund=data.refund, reason=data.reason)
+            remote=self._auditor.address(request), refund=data.refund, reason=data.reason,
+            approve=approve)
         return json_response(cancelled)
 
     @allow(Role.ADMIN)

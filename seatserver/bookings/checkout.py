@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -309,11 +309,13 @@ class Checkout:
         return await self._cancel(booking, refund, actor_id=user_id, remote=remote)
 
     async def cancel_as_admin(self, reference: str, *, admin_id: int, remote: str | None,
-                              refund: int | None, reason: str) -> Booking:
+                              refund: int | None, reason: str,
+                              approve: Callable[[int], None] | None = None) -> Booking:
         """Cancel for support: the buyer's cut-off does not apply. ``refund``
         (minor units, up to the total) overrides the policy's amount; left out,
         the policy's amount is refunded, or nothing once the policy would have
-        refused. The audit row says whether the cut-off was bypassed."""
+        refused. The audit row says whether the cut-off was bypassed.
+        ``approve`` sees the amount before anything changes, and may refuse it."""
         booking = await self._store.get(reference)
         if booking is None:
             raise NotFound(f"no booking {reference}")
@@ -323,6 +325,8 @@ class Checkout:
             raise InvalidInput(f"refund: at most the booking's total, {booking.total.amount}")
         if amount > 0 and booking.payment is None:
             raise InvalidInput("refund: this booking has no payment to refund")
+        if approve is not None:
+            approve(amount)
         note = {"by_admin": True, "reason": reason, "policy_refund": policy,
                 "bypassed_cutoff": policy is None}
         return await self._cancel(booking, amount, actor_id=admin_id, remote=remote, note=note)

@@ -71,7 +71,8 @@ def _wire(app: web.Application) -> Lifecycle:
     keys = IdempotencyStore(pool)
 
     app.router.add_routes(BookingAdminHandlers(
-        checkout, bookings, OutboxStore(pool), app[AUDITOR]).routes())
+        checkout, bookings, OutboxStore(pool), app[AUDITOR],
+        refund_reauth_above=app[SETTINGS].refund_reauth_above).routes())
     app.router.add_routes(BookingHandlers(
         checkout, bookings, keys, tickets, catalog, Door(bookings, catalog, tickets),
         app[LINKS], static_url=f"{STATIC_PREFIX}/{app[PAGES].version}").routes())

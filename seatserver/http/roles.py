@@ -35,7 +35,13 @@ ACCOUNTS = (Role.CUSTOMER, Role.KIOSK, Role.ADMIN)
 # Who buys seats; a kiosk board only watches.
 BUYERS = (Role.GUEST, Role.CUSTOMER, Role.ADMIN)
 
+# Staff roles whose sessions must prove a two-factor code before they reach
+# anything but the routes marked ``@before_mfa`` (see accounts.rbac). A kiosk
+# board is a machine left logged in at a door: it has no one to type a code.
+MFA_ROLES = (Role.ADMIN,)
+
 _ROLES_ATTRIBUTE = "__seatserver_roles__"
+_BEFORE_MFA_ATTRIBUTE = "__seatserver_before_mfa__"
 H = TypeVar("H", bound=Callable[..., Awaitable[web.StreamResponse]])
 
 
@@ -49,6 +55,17 @@ def allow(*roles: Role) -> Callable[[H], H]:
         return handler
 
     return declare
+
+
+def before_mfa(handler: H) -> H:
+    """Mark a route a staff session may call before it has proved a
+    two-factor code: its profile, log-out, and enrolment itself."""
+    setattr(handler, _BEFORE_MFA_ATTRIBUTE, True)
+    return handler
+
+
+def open_before_mfa(handler: object) -> bool:
+    return bool(getattr(handler, _BEFORE_MFA_ATTRIBUTE, False))
 
 
 def declared_roles(handler: object) -> frozenset[Role] | None:

@@ -3,8 +3,9 @@ admin API, and putting them back afterwards.
 
 The load generator logs in as an admin the way any non-browser client does
 (``POST /api/auth/login`` with ``"bearer": true``, docs/accounts.md), reads
-each showtime's sale settings, sets its on-sale time a few seconds ahead with
-the waiting room on, and at the end restores what it found: the showtime's
+each showtime's sale settings (an admin has two-factor authentication: the
+log-in's code is computed from ``--admin-totp-secret``), sets its on-sale time
+a few seconds ahead with the waiting room on, and at the end restores what it found: the showtime's
 own settings with ``PUT``, or the deployment's defaults with ``DELETE``.
 Every change is in the server's audit log as this admin's.
 
@@ -15,12 +16,15 @@ the operator.
 
 from __future__ import annotations
 
+import base64
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 
+from seatserver.accounts import totp
 from seatserver.loadgen.options import LoadOptions
 from seatserver.loadgen.seatmap import LoadgenError
 
@@ -120,10 +124,25 @@ class SaleSetup:
         body = await self._call("POST", "/api/auth/login", {
             "email": self._o.admin_email, "password": self._o.admin_password,
             "bearer": True}, what="the admin log-in")
+        if body.get("mfa") == "code_required":
+            body = await self._call("POST", "/api/auth/login/code", {
+                "challenge": body.get("challenge"), "code": self._code(), "bearer": True},
+                what="the admin log-in's code")
         token = body.get("token")
         if not isinstance(token, str):
             raise LoadgenError("the admin log-in answered without a token")
         self._token = token
+
+    def _code(self) -> str:
+        text = (self._o.admin_totp_secret or "").replace(" ", "").upper()
+        if not text:
+            raise LoadgenError("the admin account has two-factor authentication: give its "
+                               "key with --admin-totp-secret")
+        try:
+            secret = base64.b32decode(text + "=" * (-len(text) % 8))
+        except ValueError as exc:
+            raise LoadgenError(f"--admin-totp-secret is not base32: {exc}") from None
+        return totp.totp(secret, time.time())
 
     async def _call(self, method: str, path: str, body: Any = None, *,
                     what: str | None = None) -> dict[str, Any]:

@@ -57,6 +57,9 @@ class LoadOptions:
     # as they are, which must have a waiting room on).
     admin_email: str = "admin@example.com"
     admin_password: str | None = None
+    # The admin's two-factor key (base32, as the enrolment page shows it): the
+    # load generator computes the log-in's code from it, as an app would.
+    admin_totp_secret: str | None = None
     opens_in_s: float = 5.0
     admission_rate: int = 600  # buyers per minute
     active_cap: int = 0
@@ -234,6 +237,10 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     rush.add_argument("--admin-password",
                       default=os.environ.get("SEATSERVER_ADMIN_PASSWORD") or None,
                       help="its password (default $SEATSERVER_ADMIN_PASSWORD)")
+    rush.add_argument("--admin-totp-secret",
+                      default=os.environ.get("SEATSERVER_ADMIN_TOTP_SECRET") or None,
+                      help="its two-factor key, base32, to compute the log-in's code "
+                           "(default $SEATSERVER_ADMIN_TOTP_SECRET)")
     rush.add_argument("--opens-in", type=_bounded(float, 1.0, 3600.0), default=5.0,
                       metavar="SECONDS", help="the on-sale time, from the start of the run")
     rush.add_argument("--admission-rate", type=_count(0, MAX_ADMISSION), default=600,
@@ -261,7 +268,8 @@ def from_args(args: argparse.Namespace) -> LoadOptions:
         workers=args.workers, seed=seed, protocol=protocol, redis_url=args.redis_url,
         database_url=args.database_url, store_audit=args.store_audit, report=args.report,
         progress=args.progress, scenario=args.scenario, admin_email=args.admin_email,
-        admin_password=args.admin_password, opens_in_s=args.opens_in,
+        admin_password=args.admin_password, admin_totp_secret=args.admin_totp_secret,
+        opens_in_s=args.opens_in,
         admission_rate=args.admission_rate, active_cap=args.active_cap,
         admission_ttl_s=args.admission_ttl, abandon_share=args.abandon_share,
         arrival_rate_given=args.arrival_rate is not None,

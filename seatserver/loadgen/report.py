@@ -54,6 +54,7 @@ def build(options: LoadOptions, plans: list[ShowtimePlan], agg: Aggregate, audit
     opts["database_url"] = redacted(options.database_url)
     # Secrets are never written down: only whether one was given.
     opts["admin_password"] = "***" if options.admin_password else None
+    opts["admin_totp_secret"] = "***" if options.admin_totp_secret else None
     opts["metrics_token"] = "***" if options.metrics_token else None
     return {
         "tool": "seatserver loadgen",

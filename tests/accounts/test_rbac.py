@@ -42,7 +42,16 @@ MATRIX: dict[tuple[str, str], tuple[Role, ...]] = {
     ("POST", "/api/sessions"): ANONYMOUS,
     ("POST", "/api/auth/register"): OPEN_TO_SESSIONS,
     ("POST", "/api/auth/login"): OPEN_TO_SESSIONS,
+    ("POST", "/api/auth/login/code"): OPEN_TO_SESSIONS,
     ("POST", "/api/auth/logout"): SIGNED_IN,
+    ("GET", "/api/auth/mfa"): ACCOUNTS,
+    ("POST", "/api/auth/mfa/enrolment"): (Role.ADMIN,),
+    ("POST", "/api/auth/mfa/enrolment/confirm"): (Role.ADMIN,),
+    ("POST", "/api/auth/mfa/verify"): (Role.ADMIN,),
+    ("GET", "/api/admin/staff"): (Role.ADMIN,),
+    ("POST", "/api/admin/staff"): (Role.ADMIN,),
+    ("PATCH", "/api/admin/staff/{id}"): (Role.ADMIN,),
+    ("POST", "/api/admin/staff/{id}/mfa-reset"): (Role.ADMIN,),
     ("GET", "/api/me"): SIGNED_IN,
     ("PATCH", "/api/me"): ACCOUNTS,
     ("POST", "/api/auth/email/confirm"): ANONYMOUS,
@@ -104,8 +113,16 @@ def routes_of(app: web.Application) -> dict[tuple[str, str], Any]:
             if r.method != "HEAD" and r.resource is not None}
 
 
-async def session_of(db_pool: asyncpg.Pool, role: Role) -> str | None:
-    """A fresh session of a new user of ``role`` (None: no session at all)."""
+# What an admin session that has not proved a two-factor code may still call
+# (besides routes open to anyone): the rest answer mfa_enrolment_required.
+BEFORE_MFA = {("GET", "/api/me"), ("POST", "/api/auth/logout"), ("GET", "/api/auth/mfa"),
+              ("POST", "/api/auth/mfa/enrolment"), ("POST", "/api/auth/mfa/enrolment/confirm"),
+              ("POST", "/api/auth/mfa/verify")}
+
+
+async def session_of(db_pool: asyncpg.Pool, role: Role, *, mfa: bool = True) -> str | None:
+    """A fresh session of a new user of ``role`` (None: no session at all);
+    ``mfa``: the session has proved a two-factor code."""
     if role is Role.ANONYMOUS:
         return None
     async with db_pool.acquire() as conn:
@@ -116,7 +133,7 @@ async def session_of(db_pool: asyncpg.Pool, role: Role) -> str | None:
             user_id = await conn.fetchval(
                 "INSERT INTO users (kind, email, password_hash) VALUES ($1, $2, $3) "
                 "RETURNING id", role.value, new_email(), "$argon2id$not-a-real-hash")
-        return (await open_session(conn, user_id)).token
+        return (await open_session(conn, user_id, mfa=mfa)).token
 
 
 async def test_every_route_is_in_the_matrix_with_the_roles_it_declares(
@@ -153,6 +170,28 @@ async def test_each_role_gets_401_403_or_through_on_every_route(
             else:
                 assert status == (401 if role is Role.ANONYMOUS else 403), \
                     (method, path, role, status)
+
+
+async def test_an_admin_session_without_a_code_reaches_only_enrolment_and_its_profile(
+        server: TestServer, db_pool: asyncpg.Pool) -> None:
+    base = str(server.make_url("/")).rstrip("/")
+    reached, codes = set(), {}
+    async with aiohttp.ClientSession() as http:
+        for (method, path), allowed in MATRIX.items():
+            if Role.ANONYMOUS in allowed or Role.ADMIN not in allowed:
+                continue
+            token = await session_of(db_pool, Role.ADMIN, mfa=False)
+            url = base + re.sub(r"{(\w+)}", lambda m: PATH_VALUES[m[1]], path)
+            async with http.request(method, url, json={} if method != "GET" else None,
+                                    headers={"Authorization": f"Bearer {token}"},
+                                    allow_redirects=False) as resp:
+                if resp.status == 403:
+                    codes[(method, path)] = (await resp.json())["error"]["code"]
+                else:
+                    reached.add((method, path))
+
+    assert reached == BEFORE_MFA
+    assert set(codes.values()) == {"mfa_enrolment_required"}
 
 
 def test_an_undeclared_route_is_named_by_the_check() -> None:

@@ -34,7 +34,7 @@ async def session_of(db_pool: asyncpg.Pool, role: Role) -> tuple[int, str] | Non
             user_id = await conn.fetchval(
                 "INSERT INTO users (kind, email, password_hash) VALUES ($1, $2, $3) "
                 "RETURNING id", role.value, new_email(), "$argon2id$not-a-real-hash")
-        return user_id, (await open_session(conn, user_id)).token
+        return user_id, (await open_session(conn, user_id, mfa=True)).token
 
 
 class Admin(Visitor):

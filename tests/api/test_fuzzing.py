@@ -74,7 +74,7 @@ async def _session(database_url: str, role: Role) -> str:
             user_id = await conn.fetchval(
                 "INSERT INTO users (kind, email, password_hash) VALUES ($1, $2, $3) RETURNING id",
                 role.value, f"fuzz-{role.value}@example.com", "$argon2id$not-a-real-hash")
-            return (await open_session(conn, user_id)).token
+            return (await open_session(conn, user_id, mfa=True)).token
     finally:
         await pool.close()
 

@@ -43,7 +43,7 @@ async def _token(db_pool: asyncpg.Pool, role: Role, tag: str) -> str:
         user_id = await conn.fetchval(
             "INSERT INTO users (kind, email, password_hash) VALUES ($1, $2, $3) RETURNING id",
             role.value, f"hostile-{role.value}-{tag}@example.com", "$argon2id$not-a-hash")
-        return (await open_session(conn, user_id)).token
+        return (await open_session(conn, user_id, mfa=True)).token
 
 
 @pytest.fixture

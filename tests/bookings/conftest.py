@@ -30,6 +30,11 @@ connect = realtime.connect
 make_server = realtime.make_server
 
 
+# Refunds above this (minor units) need an admin session's code from the last
+# five minutes (tests/bookings/test_admin_api.py).
+REFUND_REAUTH_ABOVE = 100
+
+
 @pytest.fixture
 def settings(redis_url: str, database_url: str, tmp_path: Path) -> Settings:
     # The webhook sender's chaos off by default: tests that want duplicates or
@@ -40,6 +45,7 @@ def settings(redis_url: str, database_url: str, tmp_path: Path) -> Settings:
                     max_seats=4, heartbeat_s=5.0, rate_per_s=10_000, rate_burst=10_000,
                     sim_duplicate_rate=0.0, sim_reorder_rate=0.0, sim_retry_base_s=0.05,
                     pending_sweep_s=0.2, outbox_poll_s=0.1, mirror_check_s=3600,
+                    refund_reauth_above=REFUND_REAUTH_ABOVE,
                     data_dir=tmp_path / "data", **MANY_BUYERS)
 
 

@@ -12,9 +12,10 @@ import asyncpg
 import orjson
 import pytest
 
+from seatserver.accounts.sessions import token_hash
 from seatserver.http.roles import Role
 from tests.admin.conftest import Admin, audit_rows, session_of
-from tests.bookings.conftest import Buyer
+from tests.bookings.conftest import REFUND_REAUTH_ABOVE, Buyer
 from tests.bookings.test_refunds import _eventually_refunded, _paid, _provider_refunded
 
 BuyerFactory = Callable[..., Awaitable[Buyer]]
@@ -105,6 +106,33 @@ async def test_admin_cancel_without_an_amount_refunds_what_the_policy_gives(
     assert (row["policy_refund"], row["bypassed_cutoff"]) == (half, False)
     await admin.refused("POST", f"/api/admin/bookings/{booking['reference']}/cancel",
                         {"reason": "again"}, 409, "cancel_closed")
+
+
+async def test_a_refund_above_the_limit_needs_a_recent_code_and_a_smaller_one_does_not(
+        admin: Admin, buyer: Buyer, buyer_at: BuyerFactory, base_url: str, showtime: int,
+        seats: list[str], db_pool: asyncpg.Pool) -> None:
+    large = await _paid(buyer, showtime, seats[:1])
+    small = await _paid(await buyer_at(base_url), showtime, seats[1:2])
+    assert large["total"]["amount"] > REFUND_REAUTH_ABOVE
+
+    async def code_proved(minutes_ago: int) -> None:
+        async with db_pool.acquire() as conn:
+            await conn.execute("UPDATE sessions SET mfa_at = now() - $2::interval "
+                               "WHERE token_hash = $1", token_hash(admin.bearer or ""),
+                               timedelta(minutes=minutes_ago))
+
+    await code_proved(6)
+    await admin.refused("POST", f"/api/admin/bookings/{large['reference']}/cancel",
+                        {"reason": "x", "refund": REFUND_REAUTH_ABOVE + 1}, 403,
+                        "reauth_required")
+    assert (await buyer.booking(large["reference"]))["status"] == "booked"
+    assert await _provider_refunded(db_pool, large) == 0
+    await admin.ok("POST", f"/api/admin/bookings/{small['reference']}/cancel",
+                   {"reason": "x", "refund": REFUND_REAUTH_ABOVE})
+    await code_proved(4)
+    cancelled = await admin.ok("POST", f"/api/admin/bookings/{large['reference']}/cancel",
+                               {"reason": "x", "refund": REFUND_REAUTH_ABOVE + 1})
+    assert cancelled["status"] == "cancelled"
 
 
 async def test_admin_cancel_refuses_a_refund_above_the_total_and_changes_nothing(

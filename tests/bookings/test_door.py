@@ -32,7 +32,7 @@ async def kiosk_session(db_pool: asyncpg.Pool) -> str:
             "INSERT INTO users (kind, email, password_hash) VALUES ('kiosk', $1, $2) "
             "RETURNING id", f"door-{secrets.token_hex(6)}@example.com",
             "$argon2id$not-a-real-hash")
-        return (await open_session(conn, user_id)).token
+        return (await open_session(conn, user_id, mfa=True)).token
 
 
 @pytest.fixture

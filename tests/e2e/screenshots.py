@@ -30,6 +30,7 @@ from seatserver.db import create_pool, migrate
 from seatserver.embedded import EmbeddedServices
 from tests.e2e.browsing import CHROMIUM, CHROMIUM_ARGS, someone_else
 from tests.e2e.server import Server
+from tests.e2e.staff import enrol_admin, log_in_with_code
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "images"
 # Sold in a real system through checkout; put straight into the booked set here.
@@ -46,6 +47,7 @@ async def prepare(database_url: str) -> list[int]:
     pool = await create_pool(database_url, 2)
     try:
         await seed_staff(pool, admin_password=ADMIN_PASSWORD, kiosk_password=None)
+        await enrol_admin(pool, ADMIN_EMAIL)
         showtimes = await seed_demo(pool)
         await pool.execute("UPDATE showtimes SET no_orphans = true WHERE id = $1",
                            showtimes[1])
@@ -167,12 +169,7 @@ async def photograph_admin(browser: Browser, base: str, path: Path) -> None:
     context = await browser.new_context(viewport={"width": 1440, "height": 900},
                                         reduced_motion="reduce")
     page = await context.new_page()
-    await page.goto(f"{base}/account")
-    await page.locator("#login-email").fill(ADMIN_EMAIL)
-    await page.locator("#login-password").fill(ADMIN_PASSWORD)
-    await page.get_by_role("button", name="Log in").click()
-    await expect(page.locator("#who")).to_contain_text("(admin)")
-    await page.goto(f"{base}/admin")
+    await log_in_with_code(page, base, ADMIN_EMAIL, ADMIN_PASSWORD)
     await page.locator("#showtime-list li").first.get_by_role("button", name="Prices").click()
     await expect(page.locator("#override-list li").first).to_be_visible()
     await settle(page)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 from typing import Any
 
 import pytest
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Page, expect
 
+from seatserver.db import create_pool
 from tests.e2e.browsing import Browsing, Gate, Shop, someone_else
 from tests.e2e.server import Server, ServerFactory
 
@@ -223,3 +225,37 @@ async def test_admin_layout_editor_has_no_serious_accessibility_findings(
     await expect(page.locator("#layout-message")).to_contain_text("not right beside")
     await page.get_by_text("Advanced: the layout as JSON").click()
     assert await serious_findings(page) == []
+
+
+@pytest.mark.parametrize("width", [360, 1280])
+async def test_admin_two_factor_forms_have_no_serious_accessibility_findings(
+        shop: Shop, width: int) -> None:
+    # Imported here: test_staff_security imports serious_findings from this module.
+    from tests.e2e.staff import enrol_admin
+    from tests.e2e.test_staff_security import code_step, password_step, staff
+
+    email = await staff(shop.database_url)
+    server = shop.server()
+    page = await shop.browsing.page(f"{server.url}/account", width=width)
+    await password_step(page, server.url, email)
+    await expect(page.locator("#who")).to_contain_text("Logged in as")
+    await page.goto(f"{server.url}/admin")
+    await expect(page.get_by_role("heading", name="Set up two-factor authentication")
+                 ).to_be_visible()
+    await page.get_by_role("button", name="Confirm code").click()
+    await expect(page.locator("#mfa-form .field-error, #mfa-form .form-error").first
+                 ).to_be_visible()
+    assert await serious_findings(page) == []
+
+    # The log-in's code step, for an enrolled admin.
+    enrolled = await staff(shop.database_url)
+    pool = await create_pool(shop.database_url, 1)
+    try:
+        await enrol_admin(pool, enrolled, secrets.token_bytes(20))
+    finally:
+        await pool.close()
+    other = await shop.browsing.page(f"{server.url}/account", width=width)
+    await password_step(other, server.url, enrolled)
+    await code_step(other, "12345678")
+    await expect(other.get_by_role("alert")).to_be_visible()
+    assert await serious_findings(other) == []

@@ -24,6 +24,7 @@ from seatserver.catalog.store import CatalogStore
 from seatserver.db import create_pool
 from tests.catalog.conftest import SMALL_LAYOUT
 from tests.e2e.browsing import Browsing, Shop
+from tests.e2e.staff import enrol_admin, log_in_with_code
 from tests.e2e.test_accessibility import serious_findings
 
 PASSWORD = "admin password for the test"
@@ -35,6 +36,7 @@ async def venue(database_url: str) -> tuple[str, str, str, int]:
     pool = await create_pool(database_url, 2)
     try:
         await seed_staff(pool, admin_password=PASSWORD, kiosk_password=None)
+        await enrol_admin(pool, ADMIN_EMAIL)
         admin = CatalogAdminStore(pool, CatalogStore(pool))
         tag = secrets.token_hex(3)
         theater = await admin.create_theater(TheaterInput(
@@ -72,12 +74,7 @@ async def scheduled(database_url: str, theater_id: int, title: str) -> int:
 async def log_in_as_admin(browsing: Browsing, base_url: str, *, width: int = 1280,
                           timezone_id: str | None = None) -> Page:
     page = await browsing.page(f"{base_url}/account", width=width, timezone_id=timezone_id)
-    await page.locator("#login-email").fill(ADMIN_EMAIL)
-    await page.locator("#login-password").fill(PASSWORD)
-    await page.get_by_role("button", name="Log in").click()
-    await expect(page.locator("#who")).to_have_text(f"Logged in as {ADMIN_EMAIL} (admin)")
-    await page.goto(f"{base_url}/admin")
-    await expect(page.locator("#who")).to_have_text(f"Signed in as {ADMIN_EMAIL}")
+    await log_in_with_code(page, base_url, ADMIN_EMAIL, PASSWORD)
     return page
 
 

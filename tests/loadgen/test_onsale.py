@@ -13,17 +13,21 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from seatserver.accounts import totp
 from seatserver.accounts.passwords import Passwords
 from seatserver.accounts.store import AccountStore
 from seatserver.loadgen.hostload import FORCE_ENV
 from seatserver.loadgen.ledger import Grant, NotAdmitted, Wait
 from seatserver.loadgen.queueing import check_admissions, fairness, spearman
 from tests.accounts.conftest import new_email
+from tests.e2e.staff import enrol_admin
 from tests.loadgen.conftest import loadgen_command, loadgen_env
 from tests.loadgen.test_run import EVERY_CHECK, finish, start, stores
 from tests.processes import ServerProcess
 
 PASSWORD = "rush-hour-password-1"
+# The admin's two-factor key: the load generator computes its log-in's code.
+TOTP_SECRET = bytes(range(40, 60))
 
 
 @pytest.fixture
@@ -32,6 +36,7 @@ async def admin_email(db_pool: asyncpg.Pool) -> AsyncIterator[str]:
     store = AccountStore(db_pool, email_ttl=timedelta(days=1), reset_ttl=timedelta(hours=1))
     email = new_email()
     await store.ensure_staff(email, "admin", await Passwords(concurrency=1).hash(PASSWORD))
+    await enrol_admin(db_pool, email, TOTP_SECRET)
     yield email
     async with db_pool.acquire() as conn:
         await conn.execute("DELETE FROM showtime_sales")
@@ -53,7 +58,8 @@ async def test_a_short_onsale_run_queues_admits_and_passes_its_audit(
         "--duration", "9", "--opens-in", "3", "--admission-rate", "1200",
         "--showtimes", str(showtime), "--think", "0.3", "--checkout-share", "0.4",
         "--abandon-share", "0.1", "--seed", "5", "--admin-email", admin_email,
-        "--admin-password", PASSWORD, "--report", str(prefix),
+        "--admin-password", PASSWORD,
+        "--admin-totp-secret", totp.secret_text(TOTP_SECRET), "--report", str(prefix),
         *stores(redis_url, database_url))
     run = await finish(process, prefix)
 

@@ -292,6 +292,12 @@ class AccountPage {
   async logIn() {
     const { email, password } = this.values("#login");
     const done = await sendJSON("/api/auth/login", { email, password });
+    if (done.mfa === "code_required") {
+      // A staff account: the code step is on the admin page (web/admin/mfa.js).
+      sessionStorage.setItem("seatserver.mfa-challenge", done.challenge);
+      location.assign("/admin");
+      return;
+    }
     rememberSession();
     const { seats, bookings } = done.linked;
     const brought = [];

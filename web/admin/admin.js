@@ -9,7 +9,9 @@ import {
   remove, row, rowsOr, save, showError,
 } from "./forms.js";
 import { LayoutEditor, layoutText } from "./layout-editor.js";
+import { pendingLogIn, secondFactorReady, withReauth } from "./mfa.js";
 import { openSale, zonedInput, zonedInstant, zoneHint } from "./sale.js";
+import { loadStaff } from "./staff.js";
 
 const state = {
   theaters: [], movies: [],
@@ -329,9 +331,10 @@ function bookingRow(booking, search) {
     <div class="actions"><button type="submit">Cancel booking</button></div>`;
   formParts(cancel);
   onSubmit(cancel, async (f) => {
-    await sendJSON(`/api/admin/bookings/${booking.reference}/cancel`, {
+    // A large refund asks for a fresh two-factor code first.
+    await withReauth(() => sendJSON(`/api/admin/bookings/${booking.reference}/cancel`, {
       reason: f.reason.value, refund: number(f.refund.value),
-    });
+    }));
     search.requestSubmit();
   });
   li.append(cancel);
@@ -375,6 +378,7 @@ async function requeue(form, id) {
 // -- start --------------------------------------------------------------------
 
 async function start() {
+  if (await pendingLogIn()) return;
   let me = null;
   try {
     me = (await getJSON("/api/me")).body;
@@ -385,9 +389,10 @@ async function start() {
     return;
   }
   $("#who").textContent = `Signed in as ${me.email}`;
+  if (!(await secondFactorReady())) return;
   $("#admin").hidden = false;
   $("#sections").hidden = false;
-  await Promise.all([loadCatalog().then(loadShowtimes), loadSupport()]);
+  await Promise.all([loadCatalog().then(loadShowtimes), loadSupport(), loadStaff()]);
 }
 
 start();

@@ -1,0 +1,66 @@
+"""Staff in browser tests: admins enrolled in two-factor authentication and
+the codes their authenticator app would show.
+
+Each code works once (the server keeps the last accepted step), and a test
+process may log the same admin in several times within 30 seconds, so
+``codes`` hands out the steps in order, from the current one (never the one
+before, which could run out between typing and checking), waiting for the
+clock when the window of one step either side is used up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+
+import asyncpg
+from playwright.async_api import Page, expect
+
+from seatserver.accounts import totp
+
+# The seeded admin's key in browser tests (ADMIN_EMAIL), as if scanned long ago.
+ADMIN_SECRET = bytes(range(1, 21))
+_last_step: dict[bytes, int] = {}
+
+
+async def next_code(secret: bytes) -> str:
+    """The next code the authenticator app would show that the server has not seen."""
+    now = totp.step_at(time.time())
+    step = max(_last_step.get(secret, 0) + 1, now)
+    # The step becomes acceptable once the clock reaches the step before it.
+    wait = (step - totp.DRIFT_STEPS) * totp.STEP_S - time.time()
+    if wait > 0:
+        await asyncio.sleep(wait + 0.05)
+    _last_step[secret] = step
+    return totp.hotp(secret, step)
+
+
+def secret_of(text: str) -> bytes:
+    """A key as the page shows it (base32, no padding), as bytes."""
+    return base64.b32decode(text + "=" * (-len(text) % 8))
+
+
+async def enrol_admin(pool: asyncpg.Pool, email: str, secret: bytes = ADMIN_SECRET) -> None:
+    """Enrol the admin ``email`` with ``secret`` unless it is enrolled already
+    (its steps used so far stay used)."""
+    async with pool.acquire() as conn:
+        await conn.execute(
+            """INSERT INTO staff_mfa (user_id, secret, confirmed_at)
+               SELECT id, $2, now() FROM users WHERE lower(email) = lower($1)
+               ON CONFLICT (user_id) DO NOTHING""", email, secret)
+
+
+async def log_in_with_code(page: Page, base_url: str, email: str, password: str,
+                           secret: bytes = ADMIN_SECRET) -> None:
+    """Log in on the account page; its code step on the admin page; the admin page."""
+    await page.goto(f"{base_url}/account")
+    form = page.locator("#login")
+    await form.get_by_label("E-mail").fill(email)
+    await form.get_by_label("Password").fill(password)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.get_by_role("heading", name="Log in: enter your code")).to_be_visible()
+    await page.get_by_label("Code from your authenticator app, or a recovery code").fill(
+        await next_code(secret))
+    await page.get_by_role("button", name="Confirm code").click()
+    await expect(page.locator("#who")).to_have_text(f"Signed in as {email}")
