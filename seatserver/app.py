@@ -34,6 +34,7 @@ from seatserver.outbox.setup import setup_outbox
 from seatserver.realtime.setup import COMMANDS, FEED, ROOMS, SOCKETS, setup_realtime
 from seatserver.redis_client import cluster_mode, connect
 from seatserver.reviews.setup import setup_reviews
+from seatserver.sales.setup import setup_sales
 from seatserver.settings import Settings
 from seatserver.waiting.setup import setup_waiting
 
@@ -73,6 +74,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_waiting(app)
     setup_realtime(app)
     setup_reviews(app)
+    setup_sales(app)
     setup_outbox(app)
     add_feature(app, _operations)
     return app

@@ -40,6 +40,7 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "id": _ID, "movie": _ID, "review": _ID,
     "ref": {"type": "string", "pattern": "^[A-Za-z0-9]{10}$",
             "description": "A booking reference."},
+    "seat": {"type": "string", "pattern": "^[A-Za-z0-9-]{1,16}$", "description": "A seat id."},
 }
 _STATUS_TEXT = {
     200: "OK", 201: "Created", 204: "No content", 302: "Redirect", 304: "Not modified",

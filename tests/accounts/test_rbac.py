@@ -96,6 +96,11 @@ MATRIX: dict[tuple[str, str], tuple[Role, ...]] = {
     ("PATCH", "/api/reviews/{review}"): BUYERS,
     ("GET", "/api/admin/reviews"): (Role.ADMIN,),
     ("PATCH", "/api/admin/reviews/{review}"): (Role.ADMIN,),
+    ("GET", "/api/admin/sales/showtimes"): (Role.ADMIN,),
+    ("GET", "/api/admin/sales/showtimes.csv"): (Role.ADMIN,),
+    ("GET", "/api/admin/sales/daily"): (Role.ADMIN,),
+    ("GET", "/api/admin/sales/bookings.csv"): (Role.ADMIN,),
+    ("GET", "/api/admin/showtimes/{id}/seats/{seat}/history"): (Role.ADMIN,),
     **dict.fromkeys(ADMIN_ROUTES + BOOKING_ROUTES, (Role.ADMIN,)),
 }
 # Ids of nothing: an admin's DELETE reaches its handler and finds nothing to
@@ -105,7 +110,7 @@ NOTHING = "987654321"
 PATH_VALUES = {"id": NOTHING, "ref": "ABCDEFGHJK", "provider": "simulated",
                "order": "sim_none", "seat_type": "vip", "action": "pay",
                "version": "000000000000", "path": "x.js", "movie": NOTHING, "review": NOTHING,
-               "token": "ABCDEFGHJK." + "0" * 32}
+               "token": "ABCDEFGHJK." + "0" * 32, "seat": "A1"}
 
 
 def routes_of(app: web.Application) -> dict[tuple[str, str], Any]:

@@ -78,6 +78,9 @@ local function stream_epoch()
 end
 
 -- Appends one event to the stream; returns its id (the room's new offset).
+-- Fields: k kind, s seats, x epoch; `extra` adds e (a hold's deadline) and
+-- h (the holder id of a hold or release, for the admin's seat history: a
+-- user id, never a session token; readers ignore fields they do not know).
 local function append(kind, seats, extra)
   local args = {'XADD', ev_key, 'MAXLEN', '~', maxlen, '*',
                 'k', kind, 's', table.concat(seats, ','), 'x', stream_epoch()}

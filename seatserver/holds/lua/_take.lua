@@ -115,6 +115,6 @@ local function take(holder, seats, mine, hold)
       end
     end
   end
-  local offset = append('hold', seats, {'e', deadline})
+  local offset = append('hold', seats, {'e', deadline, 'h', holder})
   return {'ok', now, deadline, offset, stream_epoch()}
 end

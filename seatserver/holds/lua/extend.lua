@@ -61,6 +61,6 @@ end
 table.sort(order)
 local offset
 for _, deadline in ipairs(order) do
-  offset = append('hold', groups[deadline], {'e', deadline})
+  offset = append('hold', groups[deadline], {'e', deadline, 'h', holder})
 end
 return {'ok', now, deadlines, limit, offset, stream_epoch()}

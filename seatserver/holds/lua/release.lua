@@ -18,5 +18,5 @@ if #refused > 0 then return {'not_holder', now, refused} end
 
 drop_holds(seats, current)
 redis.call('ZREM', exp_key, unpack(seats))
-local offset = append('release', seats)
+local offset = append('release', seats, {'h', holder})
 return {'ok', now, offset, stream_epoch()}

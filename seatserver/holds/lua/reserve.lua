@@ -46,5 +46,5 @@ keep_until(held_key, until_ms)
 keep_until(mine_key, until_ms)
 unlapse(holder, changed)
 if #taken > 0 then append('release', taken) end
-local offset = append('hold', changed, {'e', deadline})
+local offset = append('hold', changed, {'e', deadline, 'h', holder})
 return {'ok', now, offset, changed, booked}

@@ -1,0 +1,195 @@
+// @ts-check
+// The admin page's sales: today's and upcoming showtimes with seats sold,
+// held and free per seat type (live: one `summary` subscription a showtime
+// over /ws, `queue: false` like a board; sold counts and revenue read again
+// from the API when a summary's booked count grows), per day over a range
+// with a chart and its table, CSV exports, and a seat's history on a click.
+
+import { getJSON } from "../shared/api.js";
+import { $, $form, element } from "../shared/dom.js";
+import { formatMoney, typeName } from "../shared/format.js";
+import { SeatSocket } from "../shared/socket.js";
+import { showError } from "./forms.js";
+
+const form = $form("#sales-range");
+const live = $("#sales-live");
+const daily = $("#sales-daily");
+const chart = $("#sales-chart");
+const history = $("#seat-history");
+const socket = new SeatSocket({ onStatus: () => {} });
+/** @type {Map<number, any>} */
+const rows = new Map();
+/** @type {Map<number, number>} */
+const booked = new Map();
+
+/** The range's query string, from the form. */
+function query() {
+  const params = new URLSearchParams();
+  for (const name of ["from", "to"]) {
+    const value = /** @type {HTMLInputElement} */ (form.elements.namedItem(name)).value;
+    if (value) params.set(name, value);
+  }
+  return params.toString();
+}
+
+function percent(share) {
+  return `${(share * 100).toFixed(1)}%`;
+}
+
+/** One showtime's line: sold from the API, held/free from its live summary. */
+function renderShowtime(showtime, summary) {
+  const id = `sales-st-${showtime.id}`;
+  const line = document.getElementById(id) ?? element("tr");
+  line.id = id;
+  const types = Object.keys(showtime.capacity);
+  const cell = (/** @type {string} */ text) => element("td", "", text);
+  const per = (/** @type {(t: string) => number | string} */ of) =>
+    types.map((t) => `${typeName(t)} ${of(t)}`).join(", ");
+  line.replaceChildren(
+    element("th", "", `${showtime.movie.title} · ${showtime.theater} ${showtime.screen} · `
+      + new Date(showtime.starts_at).toLocaleString()),
+    cell(per((t) => showtime.sold[t] ?? 0)),
+    cell(summary ? per((t) => summary.held[t] ?? 0) : "…"),
+    cell(summary ? per((t) => summary.free[t] ?? 0) : "…"),
+    cell(formatMoney(showtime.revenue.amount, showtime.revenue.currency)),
+    cell(percent(showtime.occupancy)));
+  const open = element("button", "", "Seats");
+  open.type = "button";
+  open.setAttribute("aria-label", `Seats of ${showtime.movie.title}, showtime ${showtime.id}`);
+  open.addEventListener("click", () => openMap(showtime));
+  line.append(element("td", "", "")); line.lastElementChild?.append(open);
+  line.setAttribute("data-showtime", String(showtime.id));
+  return line;
+}
+
+/** A summary frame: redraw the line; a booking landed: read its sales again. */
+async function onSummary(frame) {
+  const showtime = rows.get(frame.showtime);
+  if (!showtime) return;
+  showtime.summary = frame;
+  const count = Object.values(frame.booked).reduce((a, b) => a + Number(b), 0);
+  const before = booked.get(frame.showtime);
+  booked.set(frame.showtime, count);
+  if (before !== undefined && count !== before) await refresh();
+  else renderShowtime(showtime, frame);
+}
+
+async function refresh() {
+  const { body } = await getJSON(`/api/admin/sales/showtimes?${query()}`);
+  const table = $("tbody", live);
+  const wanted = new Set(body.showtimes.map((/** @type {any} */ s) => s.id));
+  for (const id of rows.keys()) {
+    if (!wanted.has(id)) { socket.unsubscribe(id); rows.delete(id); booked.delete(id); }
+  }
+  table.replaceChildren();
+  for (const showtime of body.showtimes) {
+    const known = rows.get(showtime.id);
+    if (!known) socket.subscribe(showtime.id, { view: "summary", queue: false, onFrame: onSummary });
+    showtime.summary = known?.summary;
+    rows.set(showtime.id, showtime);
+    table.append(renderShowtime(showtime, showtime.summary));
+  }
+  if (!body.showtimes.length) table.append(element("tr", "", "No showtimes in this range."));
+}
+
+/** The per-day chart (bars of seats sold) and the same figures as a table. */
+async function loadDaily() {
+  const { body } = await getJSON(`/api/admin/sales/daily?${query()}`);
+  const byDay = new Map();
+  for (const d of body.days) byDay.set(d.day, (byDay.get(d.day) ?? 0) + d.sold);
+  const days = [...byDay.entries()];
+  const most = Math.max(1, ...days.map(([, n]) => n));
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", `0 0 ${Math.max(1, days.length) * 24} 110`);
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-labelledby", "sales-chart-title");
+  const title = document.createElementNS(ns, "title");
+  title.id = "sales-chart-title";
+  title.textContent = `Seats sold per day, ${body.from} to ${body.to}: `
+    + (days.map(([day, n]) => `${day} ${n}`).join(", ") || "none");
+  svg.append(title);
+  days.forEach(([, n], i) => {
+    const bar = document.createElementNS(ns, "rect");
+    const h = Math.round((n / most) * 100);
+    bar.setAttribute("x", String(i * 24 + 4)); bar.setAttribute("width", "16");
+    bar.setAttribute("y", String(105 - h)); bar.setAttribute("height", String(h));
+    bar.setAttribute("class", "bar");
+    svg.append(bar);
+  });
+  chart.replaceChildren(svg);
+  const table = $("tbody", daily);
+  table.replaceChildren(...body.days.map((/** @type {any} */ d) => {
+    const line = element("tr");
+    line.append(element("th", "", `${d.day} · ${d.title}`), element("td", "", String(d.sold)),
+      element("td", "", formatMoney(d.revenue.amount, d.revenue.currency)),
+      element("td", "", percent(d.occupancy)),
+      element("td", "", `${d.refunds} (${formatMoney(d.refunded.amount, d.refunded.currency)})`));
+    return line;
+  }));
+  for (const [id, kind] of [["sales-csv", "showtimes.csv"], ["bookings-csv", "bookings.csv"]]) {
+    $(`#${id}`).setAttribute("href", `/api/admin/sales/${kind}?${query()}`);
+  }
+}
+
+/** A showtime's seats as buttons on its grid; a click opens the seat's history. */
+async function openMap(showtime) {
+  const { body: detail } = await getJSON(`/api/showtimes/${showtime.id}`);
+  const map = $("#seat-map");
+  map.replaceChildren();
+  map.setAttribute("aria-label", `Seats of showtime ${showtime.id}`);
+  for (const seat of detail.seats) {
+    const button = element("button", "seat-cell", seat.id);
+    button.type = "button";
+    button.style.gridColumn = String(seat.x + 1);
+    button.style.gridRow = String(seat.y + 1);
+    button.setAttribute("aria-label", `History of seat ${seat.id}`);
+    button.addEventListener("click", () => showHistory(showtime.id, seat.id));
+    map.append(button);
+  }
+  map.hidden = false;
+  map.scrollIntoView({ block: "nearest" });
+}
+
+function who(by) {
+  if (!by) return "unknown";
+  if (by.user_id === null) return by.kind;
+  return `user ${by.user_id} (${by.email ?? by.kind})`;
+}
+
+async function showHistory(showtime, seat) {
+  const { body } = await getJSON(`/api/admin/showtimes/${showtime}/seats/${seat}/history`);
+  const list = element("ol");
+  for (const event of body.events) {
+    list.append(element("li", "", `${new Date(event.at).toLocaleString()}: ${event.action}`
+      + ` by ${who(event.by)}${event.booking ? ` (booking ${event.booking})` : ""}`));
+  }
+  if (!body.events.length) list.append(element("li", "", "Nothing happened to this seat."));
+  const heading = element("h3", "", `Seat ${seat}, showtime ${showtime}`);
+  heading.tabIndex = -1;
+  const parts = [heading, list];
+  if (body.partial) {
+    parts.push(element("p", "notice", "History is partial: the showtime's stream keeps "
+      + `about ${body.stream_maxlen} changes; holds before `
+      + `${body.stream_since ? new Date(body.stream_since).toLocaleString() : "now"} are gone.`));
+  }
+  history.replaceChildren(...parts);
+  history.hidden = false;
+  heading.focus();
+}
+
+async function load() {
+  try {
+    await refresh();
+    await loadDaily();
+  } catch (failure) {
+    showError(form, failure);
+  }
+}
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  load();
+});
+socket.start();
+load();
