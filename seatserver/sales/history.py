@@ -98,8 +98,7 @@ class SeatHistory:
         except ResponseError:  # no stream: nothing happened in Redis, or it was lost
             return [], False, None
         first = info.get("first-entry")
-        added = int(info.get("entries-added", info.get("length", 0)))
-        partial = added > int(info.get("length", 0))
+        partial = _trimmed(info, self._maxlen)
         found: list[tuple[int, str, str | None]] = []
         start: bytes | str = "-"
         while True:
@@ -119,3 +118,17 @@ class SeatHistory:
 
 def _raw(entry_id: bytes | str) -> bytes:
     return entry_id if isinstance(entry_id, bytes) else entry_id.encode()
+
+
+def _trimmed(info: dict[Any, Any], maxlen: int) -> bool:
+    """Whether a stream has lost entries to trimming. Redis 7 counts the
+    entries ever added; Redis 6.2 does not, so there: a stream at its
+    length bound (``MAXLEN ~`` trims only past it, keeping at least the
+    bound) or emptied after it had entries."""
+    length = int(info.get("length", 0))
+    added = info.get("entries-added")
+    if added is not None:
+        return int(added) > length
+    last = info.get("last-generated-id")
+    last_id = last.decode() if isinstance(last, bytes) else str(last or "0-0")
+    return length >= maxlen or (length == 0 and last_id != "0-0")

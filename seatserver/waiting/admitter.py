@@ -50,6 +50,7 @@ class Admitter(BackgroundService):
         self.lease_ms = max(MIN_LEASE_MS, int(LEASE_STEPS * interval_s * 1000))
         self._rooms: set[int] = set()  # showtimes with a waiting room on
         self._listed: set[int] = set()  # showtimes the last refresh configured
+        self._tracked: set[int] = set()  # changed here since the last refresh began
         self._tokens: dict[int, str] = {}  # showtime -> our fencing token
         self._random = secrets.SystemRandom()
         self._refreshed = -1e18
@@ -73,6 +74,7 @@ class Admitter(BackgroundService):
         """Apply a change made here at once (Redis, and the rooms served)."""
         await self._engine.configure(settings, int(keep_until.timestamp() * 1000))
         self._listed.add(settings.showtime)
+        self._tracked.add(settings.showtime)
         if settings.waiting_room:
             self._rooms.add(settings.showtime)
         else:
@@ -86,6 +88,9 @@ class Admitter(BackgroundService):
         showtime whose count moved since before our read keeps the change
         (a showtime first seen now counts from 0, which at worst leaves it
         to the next refresh)."""
+        # A change made here while this refresh reads stays listed, though
+        # the read may have begun before it was committed.
+        self._tracked = set()
         changes = await self._engine.changes(self._listed)
         # The first refresh of a start sets every showtime not yet over: the
         # defaults come from the environment, so they change only with a
@@ -100,7 +105,7 @@ class Admitter(BackgroundService):
         # Listed: what has sale settings, its own or a default's (the first
         # refresh wrote the rest too, but they gate nothing).
         self._listed = {e.settings.showtime for e in gated
-                        if e.settings.gated or e.settings.source == "showtime"}
+                        if e.settings.gated or e.settings.source == "showtime"} | self._tracked
         self._rooms = {e.settings.showtime for e in gated if e.settings.waiting_room}
         for showtime in set(self._tokens) - self._rooms:
             await self._resign(showtime)

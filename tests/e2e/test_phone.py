@@ -284,6 +284,7 @@ async def test_seats_you_bought_show_as_yours_not_as_sold(shop: Shop) -> None:
     alice = await shop.browsing.picker(server.url, shop.showtime, **LAPTOP)
     bob = await shop.browsing.picker(server.url, shop.showtime, **LAPTOP)
     await alice.hold("E7")
+    await alice.give_email()
     await alice.checkout.click()
     page = alice.page
     await page.wait_for_url(re.compile(r"/pay/sim_\w+$"))

@@ -27,7 +27,7 @@ from redis.asyncio import Redis
 from seatserver import redis_keys
 from seatserver.http.roles import Role
 from tests.admin.conftest import session_of
-from tests.e2e.browsing import Browsing, Line, Shop, someone_else
+from tests.e2e.browsing import Browsing, Gate, Line, Shop, someone_else
 from tests.e2e.server import Server, ServerFactory
 from tests.e2e.test_accessibility import serious_findings
 from tests.e2e.test_admin import log_in_as_admin, scheduled, venue
@@ -210,7 +210,12 @@ async def test_a_hold_refused_not_admitted_goes_back_to_waiting(
     server = start_server(**FAST_QUEUE)
     showtime = showtimes[0]
     await sale_desk.room(server, showtime, cap=1)
-    picker = await browsing.picker(server.url, showtime)
+    # The server tells of the lapse within its tick (admission_lapsed): held
+    # back here, so that the page learns it from its hold, as it does when
+    # that frame is lost or the hold comes first.
+    told = Gate(only=lambda frame: frame.get("t") == "admission_lapsed")
+    told.close()
+    picker = await browsing.picker(server.url, showtime, gate=told)
     page = picker.page
     await expect(page.locator("#main")).to_be_visible()  # admitted at once
     await expect(picker.notice).to_contain_text("It is your turn")

@@ -42,6 +42,21 @@ async def no_sale_settings_left(db_pool: asyncpg.Pool) -> AsyncIterator[None]:
 
 
 @pytest.fixture
+async def free(http: aiohttp.ClientSession, server: TestServer, later: int,
+               seats: list[str]) -> str:
+    """A seat of ``later`` nobody holds: the session's database may keep
+    other tests' pending bookings, whose seats each server start holds again
+    (bookings/reconcile.py)."""
+    client = await buyer(http, server)
+    try:
+        await client.subscribe(later)
+        view = client.views[later]
+        return next(s for s in seats if s not in view.held and s not in view.booked)
+    finally:
+        await client.close()
+
+
+@pytest.fixture
 def later(demo: list[int]) -> int:
     """The demo's second showtime: a day or more away, so an hour before it is
     still to come."""
@@ -62,7 +77,7 @@ async def buyer(http: aiohttp.ClientSession, server: TestServer) -> SeatClient:
 
 async def test_every_instance_refuses_holds_before_the_default_on_sale_time(
         http: aiohttp.ClientSession, base_url: str, server: TestServer, other: TestServer,
-        later: int, seats: list[str]) -> None:
+        later: int, free: str) -> None:
     opens_at = await starts_ms(http, base_url, later) - BEFORE_S * 1000
     clients = [await buyer(http, server), await buyer(http, other)]
     try:
@@ -71,7 +86,7 @@ async def test_every_instance_refuses_holds_before_the_default_on_sale_time(
 
             async def refused(client: SeatClient = client,
                               refusals: list[dict[str, object]] = refusals) -> bool:
-                refusals.append(await client.hold(later, [seats[0]]))
+                refusals.append(await client.hold(later, [free]))
                 return refusals[-1].get("code") == "not_admitted"
 
             # Each instance's admitter hands its settings to Redis as it starts.
@@ -88,7 +103,7 @@ async def test_every_instance_refuses_holds_before_the_default_on_sale_time(
 
 async def test_the_showtimes_own_time_wins_and_the_default_comes_back_on_reset(
         http: aiohttp.ClientSession, base_url: str, server: TestServer, other: TestServer,
-        later: int, seats: list[str], admin_token: str) -> None:
+        later: int, free: str, admin_token: str) -> None:
     opens_at = await starts_ms(http, base_url, later) - BEFORE_S * 1000
     path = f"{base_url}/api/admin/showtimes/{later}/sale"
     async with http.get(path, headers={"Authorization": f"Bearer {admin_token}"}) as resp:
@@ -110,38 +125,38 @@ async def test_the_showtimes_own_time_wins_and_the_default_comes_back_on_reset(
     assert own["on_sale_source"] == "showtime"
     client = await buyer(http, other)
     try:
-        assert (await client.hold(later, [seats[0]]))["ok"]
-        assert (await client.release(later, [seats[0]]))["ok"]
+        assert (await client.hold(later, [free]))["ok"]
+        assert (await client.release(later, [free]))["ok"]
         # Back to the defaults: the default time applies again, everywhere.
         reset = await set_sale(http, base_url, admin_token, later, method="DELETE")
         assert (reset["source"], reset["on_sale_source"]) == ("default", "default")
-        refused = await client.hold(later, [seats[0]])
+        refused = await client.hold(later, [free])
         assert (refused["code"], refused["opens_at"]) == ("not_admitted", opens_at)
         # null for its own time: the default, as ever.
         await set_sale(http, base_url, admin_token, later, on_sale_at=None, waiting_room=False,
                        admission_rate=0, active_cap=0, admission_ttl_s=600)
-        assert (await client.hold(later, [seats[0]]))["code"] == "not_admitted"
+        assert (await client.hold(later, [free]))["code"] == "not_admitted"
     finally:
         await client.close()
 
 
 async def test_removing_the_default_and_restarting_opens_the_sale(
         http: aiohttp.ClientSession, make_server: ServerFactory, server: TestServer,
-        later: int, seats: list[str]) -> None:
+        later: int, free: str) -> None:
     """The defaults come from the environment: an operator removes the
     default on-sale time and restarts. What the old default wrote to Redis
     must not keep the showtime shut until it ends."""
     client = await buyer(http, server)
     try:
-        await eventually(lambda: _refused(client, later, seats[0]), within=5)
+        await eventually(lambda: _refused(client, later, free), within=5)
     finally:
         await client.close()
     await server.close()  # the restart: the old configuration is gone
     restarted = await make_server(admit_interval_s=0.05)
     client = await buyer(http, restarted)
     try:
-        await eventually(lambda: _held(client, later, seats[0]), within=5)
-        assert (await client.release(later, [seats[0]]))["ok"]
+        await eventually(lambda: _held(client, later, free), within=5)
+        assert (await client.release(later, [free]))["ok"]
     finally:
         await client.close()
 

@@ -11,6 +11,7 @@ import {
 import { LayoutEditor, layoutText } from "./layout-editor.js";
 import { pendingLogIn, secondFactorReady, withReauth } from "./mfa.js";
 import { openSale, zonedInput, zonedInstant, zoneHint } from "./sale.js";
+import { startSales } from "./sales.js";
 import { loadStaff } from "./staff.js";
 
 const state = {
@@ -392,7 +393,8 @@ async function start() {
   if (!(await secondFactorReady())) return;
   $("#admin").hidden = false;
   $("#sections").hidden = false;
-  await Promise.all([loadCatalog().then(loadShowtimes), loadSupport(), loadStaff()]);
+  await Promise.all([loadCatalog().then(loadShowtimes), loadSupport(), loadStaff(),
+    startSales()]);
 }
 
 start();

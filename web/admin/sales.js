@@ -187,9 +187,16 @@ async function load() {
   }
 }
 
-form.addEventListener("submit", (event) => {
-  event.preventDefault();
-  load();
-});
-socket.start();
-load();
+/**
+ * Starts the section: only once the admin page has let an admin in (a
+ * second factor proved), as the socket would otherwise be refused and start
+ * a guest session of its own.
+ */
+export async function startSales() {
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    load();
+  });
+  socket.start();
+  await load();
+}
