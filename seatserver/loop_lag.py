@@ -165,10 +165,14 @@ class StallWatch:
                 samples[_where(frame)] += 1
             del frame
             self._stop.wait(WATCH_S / 2)
+        if self.beat == beat:
+            # Stopped while stuck: the stall ends with the process (a shutdown,
+            # or a test's loop closed under it), and there may be no log left.
+            return
         ended = ThreadTimes.read(self._loop_native)
         now = time.monotonic()
         # The beat is stamped a tick's sleep after the loop got going again.
-        lag_s = (self.beat - TICK_S if self.beat != beat else now) - beat
+        lag_s = self.beat - TICK_S - beat
         ran = waited = None
         if began is not None and ended is not None:
             ran = (ended.ran - began.ran) * 1000

@@ -86,3 +86,16 @@ def test_the_cause_is_what_the_thread_did_most(ran: float | None, waited: float 
     report = StallReport(lag_ms=680.0, watched_ms=600.0, ran_ms=ran, waited_ms=waited, where=[])
     assert report.cause == cause
     assert report.line().startswith(f"event loop stalled 680 ms ({cause})")
+
+
+async def test_a_stall_cut_short_by_the_stop_is_not_reported() -> None:
+    monitor = LoopLagMonitor(stall_report_ms=100)
+    watch = monitor.watch
+    assert watch is not None
+    async with monitor:
+        await asyncio.sleep(0.1)
+        spin_for(0.2)  # stuck as the stop comes: no tick after it
+        stop = asyncio.get_running_loop().run_in_executor(None, watch.stop)
+        spin_for(0.1)
+        await stop
+    assert list(watch.reports) == []
