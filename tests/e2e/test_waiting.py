@@ -31,6 +31,7 @@ from tests.e2e.browsing import Browsing, Gate, Line, Shop, someone_else
 from tests.e2e.server import Server, ServerFactory
 from tests.e2e.test_accessibility import serious_findings
 from tests.e2e.test_admin import log_in_as_admin, scheduled, venue
+from tests.services import Services
 from tests.support import eventually
 
 # Positions every second (the default is every 3 s): tests wait less.
@@ -70,7 +71,8 @@ class SaleDesk:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def sale_desk(database_url: str, showtimes: list[int]) -> AsyncIterator[SaleDesk]:
+async def sale_desk(database_url: str, showtimes: list[int],
+                    services: Services) -> AsyncIterator[SaleDesk]:
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
     try:
         made = await session_of(pool, Role.ADMIN)
@@ -89,6 +91,12 @@ async def sale_desk(database_url: str, showtimes: list[int]) -> AsyncIterator[Sa
         async with pool.acquire() as conn:
             await conn.execute("DELETE FROM showtime_sales WHERE showtime_id = ANY($1)",
                                list(desk.touched))
+        # And the rooms' queues and admissions: a buyer of this test still
+        # admitted (holding seats keeps an admission) or a stopping server's
+        # admitter lease would sit in the next test's room.
+        async with Redis.from_url(services.redis_url) as redis:
+            for showtime in desk.touched:
+                await redis.delete(*redis_keys.queue_keys(showtime))
     finally:
         await pool.close()
 
