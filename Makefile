@@ -63,11 +63,11 @@ system-packages:
 		fi; \
 	fi
 
-# Four processes (pytest-xdist), a file each at a time: most tests wait on
-# servers and browsers, so even on two cores more processes find the CPU
-# idle (2026-12-06, 2 cores: 7m32s with two processes, 5m53s with three; with
-# 2,001 tests three took 10m44s using 70% of the cores).
-PYTEST_PROCESSES ?= 4
+# Three processes (pytest-xdist), a file each at a time: most tests wait on
+# servers and browsers, so even on two cores a third process finds the CPU
+# idle (2026-12-06, 2 cores: 7m32s with two processes, 5m53s with three for
+# 1,714 tests; for 2,002 tests three took 10m44s and four 11m46s).
+PYTEST_PROCESSES ?= 3
 pytest: $(STAMP) system-packages
 	$(VENV)/bin/pytest -n $(PYTEST_PROCESSES) --dist loadfile
 
