@@ -14,28 +14,17 @@ import pytest
 from redis.asyncio import Redis
 
 from seatserver import redis_keys
-from seatserver.http.roles import Role
 from seatserver.loadgen.client import SeatClient
-from tests.admin.conftest import Admin, session_of
+from tests.admin.conftest import Admin
 from tests.bookings.conftest import Buyer
+from tests.bookings.test_admin_api import admin, buyer
 from tests.bookings.test_refunds import _paid
 
 BuyerFactory = Callable[..., Awaitable[Buyer]]
 StartsIn = Callable[[timedelta], Awaitable[None]]
 
 
-@pytest.fixture
-async def buyer(buyer_at: BuyerFactory, base_url: str) -> Buyer:
-    return await buyer_at(base_url)
-
-
-@pytest.fixture
-async def admin(http: aiohttp.ClientSession, base_url: str, db_pool: asyncpg.Pool) -> Admin:
-    made = await session_of(db_pool, Role.ADMIN)
-    assert made is not None
-    caller = Admin(http, base_url)
-    caller.id, caller.bearer = made
-    return caller
+__all__ = ["admin", "buyer"]  # fixtures these tests use, as the admin API's tests have them
 
 
 async def day_of(db_pool: asyncpg.Pool, showtime: int) -> str:
