@@ -16,10 +16,10 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import timedelta
 from types import FrameType
+from typing import Any
 
 import asyncpg
 
@@ -259,7 +259,7 @@ def serve(settings: Settings, *, host: str | None, port: int | None, workers: in
         run_app(settings, reuse_port=True, announce=None)
         return 0
     embedded: EmbeddedServices | None = None
-    with _sigterm_exits():
+    with _SigtermExits() as sigterm:
         try:
             if not settings.redis_url:
                 embedded = EmbeddedServices(settings.data_dir)
@@ -273,9 +273,11 @@ def serve(settings: Settings, *, host: str | None, port: int | None, workers: in
 
             if workers > 1:
                 return run_workers(settings, workers, announce=announce)
-            run_app(settings, reuse_port=False, announce=announce)
+            run_app(settings, reuse_port=False, announce=announce,
+                    stopping=sigterm.stop_requested)
             return 0
         finally:
+            sigterm.stop_requested()
             if embedded is not None:
                 embedded.stop()
 
@@ -304,18 +306,33 @@ def _picker_url(settings: Settings, showtime: int | None) -> str:
     return f"{settings.public_origin}{path}"
 
 
-@contextmanager
-def _sigterm_exits() -> Iterator[None]:
+class _SigtermExits:
     """Make SIGTERM unwind like Ctrl-C, so that the embedded servers are stopped.
 
     While the app serves, its event loop handles SIGTERM itself (a graceful
-    shutdown); this covers the rest: starting, migrating, stopping.
+    shutdown); this covers the rest: starting, migrating, stopping. Once the
+    shutdown is under way (``stopping``), a further SIGTERM is only logged:
+    an orchestrator that signals twice must not cut the embedded servers'
+    stop short (it made the process die by the signal, status 143).
     """
-    def exit_on_term(signum: int, frame: FrameType | None) -> None:
-        raise SystemExit(128 + signum)
 
-    previous = signal.signal(signal.SIGTERM, exit_on_term)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    def __init__(self) -> None:
+        self.stopping = False
+        self._previous: Any = None
+
+    def __enter__(self) -> _SigtermExits:
+        self._previous = signal.signal(signal.SIGTERM, self._on_term)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        signal.signal(signal.SIGTERM, self._previous)
+
+    def stop_requested(self) -> None:
+        self.stopping = True
+
+    def _on_term(self, signum: int, frame: FrameType | None) -> None:
+        if self.stopping:
+            log.warning("SIGTERM: already shutting down")
+            return
+        self.stopping = True
+        raise SystemExit(128 + signum)

@@ -50,9 +50,11 @@ def is_worker() -> bool:
     return os.environ.get(WORKER_ENV) == "1"
 
 
-def run_app(settings: Settings, *, reuse_port: bool, announce: Announce | None) -> None:
-    """Serve ``create_app(settings)`` until SIGINT or SIGTERM, then shut down cleanly."""
-    _run(_serve(settings, reuse_port, announce))
+def run_app(settings: Settings, *, reuse_port: bool, announce: Announce | None,
+            stopping: Callable[[], None] | None = None) -> None:
+    """Serve ``create_app(settings)`` until SIGINT or SIGTERM, then shut down
+    cleanly; ``stopping`` is called when the first signal arrives."""
+    _run(_serve(settings, reuse_port, announce, stopping))
 
 
 def _run(main: Coroutine[Any, Any, None]) -> None:
@@ -72,14 +74,15 @@ def _run(main: Coroutine[Any, Any, None]) -> None:
 LISTEN_BACKLOG = 2048
 
 
-async def _serve(settings: Settings, reuse_port: bool, announce: Announce | None) -> None:
+async def _serve(settings: Settings, reuse_port: bool, announce: Announce | None,
+                 stopping: Callable[[], None] | None) -> None:
     # Imported here: app.py pulls in the whole server, which migrate and
     # seed never need.
     from seatserver.app import create_app
 
     runner = web.AppRunner(create_app(settings), handle_signals=False,
                            shutdown_timeout=SHUTDOWN_TIMEOUT_S)
-    signals = _Signals()
+    signals = _Signals(stopping)
     try:
         # Inside: a start that fails stops the features that had started.
         await runner.setup()
@@ -133,7 +136,8 @@ class _Signals:
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    def __init__(self) -> None:
+    def __init__(self, stopping: Callable[[], None] | None = None) -> None:
+        self._stopping = stopping
         self._stop = asyncio.Event()
         self._previous: dict[int, Any] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -149,6 +153,8 @@ class _Signals:
         if self._stop.is_set():
             log.warning("%s: already shutting down (open connections get up to %.0f s)",
                         sig.name, SHUTDOWN_TIMEOUT_S)
+        elif self._stopping is not None:
+            self._stopping()
         self._stop.set()
 
     def remove(self) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from seatserver.cli import _SigtermExits
 from seatserver.ports import free_port
 
 URL_VARS = ("REDIS_URL", "DATABASE_URL", "TEST_REDIS_URL", "TEST_DATABASE_URL",
@@ -234,3 +235,25 @@ def test_a_second_sigterm_during_the_shutdown_is_logged_not_a_traceback(
     assert proc.returncode == 0, text
     assert "SIGTERM: already shutting down" in text
     assert "Traceback" not in text and "failed to stop" not in text, text
+
+
+def test_sigterm_outside_the_loop_unwinds_until_the_shutdown_is_under_way(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Starting or migrating, SIGTERM unwinds (the embedded servers get
+    stopped); once the shutdown is under way, even after the app's loop has
+    handed the signal back, a further one is logged and the stop runs on."""
+    before = signal.getsignal(signal.SIGTERM)
+    with _SigtermExits() as sigterm:
+        with pytest.raises(SystemExit) as exited:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)  # the handler runs between bytecodes: here
+        assert exited.value.code == 128 + signal.SIGTERM
+        os.kill(os.getpid(), signal.SIGTERM)  # the stop under way: logged only
+        time.sleep(0.01)
+    assert caplog.messages == ["SIGTERM: already shutting down"]
+    with _SigtermExits() as sigterm:
+        sigterm.stop_requested()  # the app's loop took the first signal
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.01)
+    assert caplog.messages[-1] == "SIGTERM: already shutting down"
+    assert signal.getsignal(signal.SIGTERM) == before
