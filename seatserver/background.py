@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 # tried again and the log says so in a line; tracebacks are kept for bugs.
 OUTAGES = (*REDIS_DOWN, *DB_DOWN, Unavailable)
 
+# A cancelled task's time to unwind (roll back, close) before it is
+# cancelled again, and the pace of the cancellations after that.
+UNWIND_S = 1.0
 RECANCEL_S = 0.1
 
 
@@ -49,7 +52,13 @@ class BackgroundTask:
         # Cancelled again until it ends: on Python 3.11 asyncio.wait_for (which
         # redis-py uses to send) drops a cancellation that arrives just as its
         # inner step finishes, and the task would go on into its next blocking
-        # read (seen with the cluster feed's readers, one stop in five).
+        # read (seen with the cluster feed's readers, one stop in five). But
+        # not at once: a task that took the first one may be rolling back a
+        # transaction, and a second cancellation cut that ROLLBACK short
+        # (asyncpg then logs "Resetting connection with an active
+        # transaction" as the connection goes back; seen on a loaded machine).
+        task.cancel()
+        await asyncio.wait({task}, timeout=UNWIND_S)
         while not task.done():
             task.cancel()
             await asyncio.wait({task}, timeout=RECANCEL_S)
