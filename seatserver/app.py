@@ -13,7 +13,7 @@ from aiohttp import web
 
 from seatserver.accounts.rbac import SECURITY_SCHEMES
 from seatserver.accounts.setup import setup_accounts
-from seatserver.appkeys import DB_POOL, FEED_REDIS, PAGES, REDIS, SETTINGS
+from seatserver.appkeys import DB_POOL, FEED_REDIS, METRICS, PAGES, REDIS, SETTINGS
 from seatserver.bookings.setup import CHECKOUT, setup_bookings
 from seatserver.catalog.pages import CatalogPages
 from seatserver.catalog.setup import CATALOG, setup_catalog
@@ -106,10 +106,11 @@ def _operations(app: web.Application) -> Lifecycle:
     monitor, last in and first out: it watches the loop while everything else runs."""
     lag = LoopLagMonitor(app[SETTINGS].stall_report_ms)
     app.router.add_routes(HealthHandlers(app[REDIS], app[DB_POOL]).routes())
-    app.router.add_routes(MetricsHandlers(
+    app[METRICS] = MetricsHandlers(
         SeatCollector(app[SOCKETS], app[ROOMS], app[FEED], lag, app[COMMANDS], app[ENGINE],
                       app[CHECKOUT]),
-        app[SETTINGS].metrics_token).routes())
+        app[SETTINGS].metrics_token)
+    app.router.add_routes(app[METRICS].routes())
     app.router.add_routes(app[PAGES].routes())
     app.router.add_routes(OpenApiHandlers(SECURITY_SCHEMES).routes())
     services = Lifecycle()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncpg
 from aiohttp import web
 
+from seatserver.http.metrics import MetricsHandlers
 from seatserver.http.pages import PageHandlers
 from seatserver.redis_client import RedisClient
 from seatserver.settings import Settings
@@ -21,3 +22,5 @@ REDIS: web.AppKey[RedisClient] = web.AppKey("redis")
 FEED_REDIS: web.AppKey[RedisClient] = web.AppKey("feed_redis")
 # The pages as read at start-up; bookings link to their versioned assets.
 PAGES = web.AppKey("pages", PageHandlers)
+# /metrics, for the process's own metrics port too (serving.py).
+METRICS = web.AppKey("metrics", MetricsHandlers)

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
 import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from types import FrameType
 from typing import Any
@@ -244,6 +245,10 @@ def _staff_line(account: StaffAccount) -> str:
     return f"{account.kind} account {account.email} created, password from {variable}{then}"
 
 
+# A port in use, an address not this machine's, a port below 1024 without root.
+CANNOT_LISTEN = (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES)
+
+
 def serve(settings: Settings, *, host: str | None, port: int | None, workers: int) -> int:
     settings = settings.replace(host=host or settings.host,
                                 port=settings.port if port is None else port)
@@ -256,8 +261,7 @@ def serve(settings: Settings, *, host: str | None, port: int | None, workers: in
         raise UsageError("set both REDIS_URL and DATABASE_URL, or neither "
                          "to run embedded servers")
     if is_worker():
-        run_app(settings, reuse_port=True, announce=None)
-        return 0
+        return _listening(lambda: run_app(settings, reuse_port=True, announce=None))
     embedded: EmbeddedServices | None = None
     with _SigtermExits() as sigterm:
         try:
@@ -272,14 +276,25 @@ def serve(settings: Settings, *, host: str | None, port: int | None, workers: in
                     print(line, flush=True)
 
             if workers > 1:
-                return run_workers(settings, workers, announce=announce)
-            run_app(settings, reuse_port=False, announce=announce,
-                    stopping=sigterm.stop_requested)
-            return 0
+                return _listening(lambda: run_workers(settings, workers, announce=announce))
+            return _listening(lambda: run_app(settings, reuse_port=False, announce=announce,
+                                              stopping=sigterm.stop_requested))
         finally:
             sigterm.stop_requested()
             if embedded is not None:
                 embedded.stop()
+
+
+def _listening(run: Callable[[], int | None]) -> int:
+    """``run``'s exit status (None: 0), or 1 with one line when a port it
+    listens on cannot be had."""
+    try:
+        return run() or 0
+    except OSError as exc:
+        if exc.errno not in CANNOT_LISTEN:
+            raise
+        log.error("cannot listen: %s", exc)
+        return 1
 
 
 async def _prepare(settings: Settings, *, seed: bool) -> tuple[int | None, list[str]]:

@@ -7,6 +7,7 @@ so it stands above them all, beside ``app``; the route is at the edge.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 from prometheus_client.core import (
@@ -26,6 +27,7 @@ from seatserver.loop_lag import LoopLagMonitor
 from seatserver.realtime.commands import Commands
 from seatserver.realtime.rooms import RoomRegistry
 from seatserver.realtime.view import SocketView
+from seatserver.settings import worker_index
 
 
 def _histogram(name: str, doc: str, label: str, by: dict[str, Histogram]) -> Metric:
@@ -48,6 +50,12 @@ class SeatCollector(Collector):
         self._checkout = checkout
 
     def collect(self) -> Iterator[Metric]:
+        this = GaugeMetricFamily(
+            "seatserver_process", "The process answering: its pid and worker index "
+            "(serve --workers N shares one port; SEATSERVER_METRICS_PORT gives each its own)",
+            labels=["pid", "worker"])
+        this.add_metric([str(os.getpid()), str(worker_index())], 1)
+        yield this
         rooms = self._rooms.stats()
         yield GaugeMetricFamily("seatserver_connections", "Open WebSocket connections",
                                 value=len(self._sockets.connections))

@@ -28,7 +28,7 @@ from aiohttp import web
 
 from seatserver.embedded import die_with_parent
 from seatserver.ports import free_port
-from seatserver.settings import Settings
+from seatserver.settings import WORKER_INDEX_ENV, Settings, worker_index
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,7 @@ async def _serve(settings: Settings, reuse_port: bool, announce: Announce | None
     runner = web.AppRunner(create_app(settings), handle_signals=False,
                            shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     signals = _Signals(stopping)
+    metrics: web.AppRunner | None = None
     try:
         # Inside: a start that fails stops the features that had started.
         await runner.setup()
@@ -90,6 +91,8 @@ async def _serve(settings: Settings, reuse_port: bool, announce: Announce | None
                            backlog=LISTEN_BACKLOG)
         await site.start()
         port = _bound_port(runner, settings.port)
+        if settings.metrics_port is not None:
+            metrics = await _metrics_site(runner.app, settings.host, settings.metrics_port)
         _tune_gc()
         log.info("listening on %s:%d", settings.host, port)
         if announce is not None:
@@ -98,9 +101,35 @@ async def _serve(settings: Settings, reuse_port: bool, announce: Announce | None
         log.info("shutting down")
     finally:
         try:
+            if metrics is not None:
+                await metrics.cleanup()
             await runner.cleanup()
         finally:
             signals.remove()
+
+
+async def _metrics_site(app: web.Application, host: str, first_port: int) -> web.AppRunner:
+    """``/metrics`` alone, on this process's own port (``first_port`` plus its
+    worker index): behind ``serve --workers N`` the shared port hands each
+    scrape to whichever worker the kernel picks, so counters would jump
+    between processes; a port per process gives each its own series (the
+    scraper's ``instance`` label)."""
+    from seatserver.appkeys import METRICS
+    from seatserver.http.errors import error_middleware
+
+    port = first_port + worker_index()
+    alone = web.Application(middlewares=[error_middleware])
+    alone.router.add_routes(app[METRICS].routes())
+    runner = web.AppRunner(alone, handle_signals=False, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise OSError(exc.errno, f"metrics port {host}:{port} "
+                                 f"(SEATSERVER_METRICS_PORT): {exc.strerror}") from exc
+    log.info("metrics on %s:%d/metrics", host, port)
+    return runner
 
 
 def _tune_gc() -> None:
@@ -194,8 +223,8 @@ def run_workers(settings: Settings, count: int, *, announce: Announce | None) ->
 
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        for _ in range(count):
-            workers.append(_spawn_worker(env))
+        for index in range(count):
+            workers.append(_spawn_worker(env | {WORKER_INDEX_ENV: str(index)}))
         log.info("started %d workers: pids %s", count, " ".join(str(w.pid) for w in workers))
         failed = _supervise(workers, settings.host, port, announce, lambda: stopping)
     finally:

@@ -47,6 +47,16 @@ MAX_ADMISSION_TTL_S = 86_400
 # The furthest ahead of its start a showtime may go on sale by default.
 MAX_ONSALE_BEFORE_S = 366 * 86_400
 
+# Set by ``serve --workers N`` in each worker's environment, not by users: the
+# worker's place among its siblings (0, 1, ...), which picks its metrics port.
+WORKER_INDEX_ENV = "SEATSERVER_WORKER_INDEX"
+
+
+def worker_index() -> int:
+    """This process's worker index; 0 when it serves alone."""
+    raw = os.environ.get(WORKER_INDEX_ENV, "0")
+    return int(raw) if raw.isascii() and raw.isdigit() else 0
+
 
 def _shown(raw: str) -> str:
     """A value as an error message quotes it: repr, cut to a readable length."""
@@ -299,6 +309,11 @@ class Settings(BaseSettings):
     # loop was and whether it ran or waited for a core (loop_lag.StallWatch).
     stall_report_ms: Annotated[int, Env("SEATSERVER_STALL_REPORT_MS",
                                         Count(maximum=60_000))] = 100
+    # Each process also serves /metrics alone on a port of its own: this one
+    # for the first worker, the next for the second, ... (serving.py).
+    metrics_port: Annotated[int | None, Env("SEATSERVER_METRICS_PORT",
+                                            Count(minimum=1, maximum=65535),
+                                            shown="unset")] = None
     # Margin the hold keys' own TTL keeps beyond the latest deadline (backstop).
     backstop_ms: int = 5_000
 

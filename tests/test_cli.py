@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -148,15 +151,55 @@ def wait_for_http(proc: subprocess.Popen[str], url: str, timeout: float = 60.0) 
             time.sleep(0.1)
 
 
+def ports_in_a_row(count: int) -> int:
+    """The first of ``count`` consecutive ports that are free now."""
+    while True:
+        first = free_port()
+        sockets = []
+        try:
+            for port in range(first, first + count):
+                sock = socket.socket()
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+
+
+PROCESS_LINE = re.compile(r'^seatserver_process\{pid="(\d+)",worker="(\d+)"\} 1\.0$', re.M)
+
+
+def answering_process(url: str, within: float = 30.0) -> tuple[int, int]:
+    """(pid, worker index) of the process that answered /metrics at ``url``
+    (a worker may start listening after its sibling)."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                found = PROCESS_LINE.search(resp.read().decode())
+            break
+        except urllib.error.URLError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    assert found is not None
+    return int(found[1]), int(found[2])
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_serve_with_embedded_services_answers_and_sigterm_leaves_no_process(
         tmp_path: Path, server_data_dir: Path, workers: int) -> None:
     port = free_port()
+    metrics_port = ports_in_a_row(workers)
     log_path = tmp_path / "serve.log"
     with log_path.open("w") as log, subprocess.Popen(
         [sys.executable, "-m", "seatserver", "serve", "--host", "127.0.0.1",
          "--port", str(port), "--workers", str(workers)],
-        env=environment(SEATSERVER_DATA_DIR=str(server_data_dir)),
+        env=environment(SEATSERVER_DATA_DIR=str(server_data_dir),
+                        SEATSERVER_METRICS_PORT=str(metrics_port)),
         stdout=subprocess.PIPE, stderr=log, text=True,
     ) as proc:
         try:
@@ -166,6 +209,12 @@ def test_serve_with_embedded_services_answers_and_sigterm_leaves_no_process(
             announced = proc.stdout.readline()
             children = psutil.Process(proc.pid).children(recursive=True)
             names = " ".join(" ".join(c.cmdline()) for c in children)
+            # Each process's metrics port answers for that process alone, every time.
+            serving = {c.pid for c in children if "-m seatserver serve" in " ".join(c.cmdline())}
+            answered = {i: {answering_process(f"http://127.0.0.1:{metrics_port + i}/metrics")
+                            for _ in range(5)} for i in range(workers)}
+            shared = {answering_process(f"http://127.0.0.1:{port}/metrics")[0]
+                      for _ in range(10)}
 
             proc.send_signal(signal.SIGTERM)
             proc.communicate(timeout=60)
@@ -177,6 +226,12 @@ def test_serve_with_embedded_services_answers_and_sigterm_leaves_no_process(
     assert isinstance(showtimes, list) and showtimes
     assert "redis-server" in names and "postgres" in names
     assert names.count("-m seatserver serve") == (workers if workers > 1 else 0)
+    serving = serving or {proc.pid}  # one process: serve itself
+    assert all(len(seen) == 1 for seen in answered.values()), answered
+    assert {index for seen in answered.values() for _, index in seen} == set(answered)
+    assert {pid for seen in answered.values() for pid, _ in seen} == serving
+    assert all(index == i for i, seen in answered.items() for _, index in seen)
+    assert shared <= serving
     assert not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children)
     # The public URL by default: where the provider sends buyers back.
     assert f"http://127.0.0.1:{port}/showtimes/{showtimes[0]['id']}" in announced
@@ -257,3 +312,18 @@ def test_sigterm_outside_the_loop_unwinds_until_the_shutdown_is_under_way(
         time.sleep(0.01)
     assert caplog.messages[-1] == "SIGTERM: already shutting down"
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_a_metrics_port_in_use_stops_serve_with_one_line(
+        redis_url: str, database_url: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = seatserver("serve", "--host", "127.0.0.1", "--port", str(free_port()),
+                            REDIS_URL=redis_url, DATABASE_URL=database_url,
+                            SEATSERVER_METRICS_PORT=str(port), SEATSERVER_LOG_FORMAT="text")
+    assert result.returncode == 1, result.stderr
+    assert f"cannot listen: [Errno 98] metrics port 127.0.0.1:{port} (SEATSERVER_METRICS_PORT)" \
+        in result.stderr
+    assert "Traceback" not in result.stderr

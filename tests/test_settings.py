@@ -17,10 +17,10 @@ COUNTS = [env.name for _, _, env in env_fields() if isinstance(env.read, Count)]
 ELSEWHERE = {"SEATSERVER_LOG_FORMAT": "seatserver/cli.py",
              "SEATSERVER_ADMIN_TOTP_SECRET": "seatserver/loadgen/options.py",
              "SEATSERVER_MIGRATIONS_DIR": "seatserver/db.py"}
-# Set by `serve --workers` for its own worker processes; not configuration.
-# Set by the server for its own worker processes, and the load generator's
-# test seam for its saturation warning (docs/loadgen.md): not for operators.
-INTERNAL = {"SEATSERVER_WORKER", "SEATSERVER_LOADGEN_FORCE_CPU_SHARE"}
+# Set by `serve --workers` for its own worker processes (that it is one, and
+# its index), and the load generator's test seam for its saturation warning
+# (docs/loadgen.md): not configuration, not for operators.
+INTERNAL = {"SEATSERVER_WORKER", "SEATSERVER_WORKER_INDEX", "SEATSERVER_LOADGEN_FORCE_CPU_SHARE"}
 
 
 def documented() -> dict[str, str]:
