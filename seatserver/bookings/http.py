@@ -9,6 +9,7 @@ import re
 import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import orjson
 from aiohttp import web
@@ -70,9 +71,13 @@ def _show(detail: ShowtimeDetail | None) -> dict[str, Any] | None:
     """What a booking's showtime is, for people: film, start (theater's zone), place."""
     if detail is None:
         return None
+    # The zone as the receipt and the e-mail name it ("CET", "EDT"): a
+    # browser's Intl says "GMT+1" for Berlin in English.
+    abbreviation = detail.starts_at.astimezone(ZoneInfo(detail.theater.time_zone)).tzname()
     return {"movie": detail.movie.title, "starts_at": detail.starts_at,
             "ends_at": detail.ends_at, "theater": detail.theater.name,
-            "screen": detail.screen.name, "time_zone": detail.theater.time_zone}
+            "screen": detail.screen.name, "time_zone": detail.theater.time_zone,
+            "zone_abbreviation": abbreviation}
 
 
 SeatId = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9-]{1,16}$")]

@@ -80,6 +80,11 @@ async def test_a_visitor_reads_the_reviews_and_is_told_who_may_write_one(shop: S
     await expect(reviews.get_by_role("link", name="Log in to write a review")).to_have_attribute(
         "href", re.compile(r"^/account\?next=%2Ffilms%2F\d+$"))
     await expect(reviews.get_by_role("button", name="Publish your review")).to_be_hidden()
+    film = page.url
+    # The log-in page's way back says where it leads: the film, not "your seats".
+    await reviews.get_by_role("link", name="Log in to write a review").click()
+    await page.get_by_role("link", name="Back to the film").click()
+    await expect(page).to_have_url(film)
 
 
 async def test_the_picker_has_no_reviews_block_any_more(shop: Shop) -> None:

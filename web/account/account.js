@@ -37,6 +37,17 @@ function nextPath(params) {
   return url.pathname + url.search + url.hash;
 }
 
+/**
+ * What the way back is called, by where it leads: the picker's seats, a
+ * film's page (where one logs in to write a review), or any other page.
+ * @param {string} path
+ */
+function backText(path) {
+  if (path.startsWith("/showtimes/")) return "Back to your seats";
+  if (path.startsWith("/films/")) return "Back to the film";
+  return "Back";
+}
+
 function errorText(error) {
   if (!(error instanceof HttpError)) {
     return "No answer from the server. Check your connection and try again.";
@@ -79,8 +90,9 @@ function orderItem(booking) {
   if (show) {
     const time = document.createElement("time");
     time.dateTime = show.starts_at;
-    time.textContent = formatStart(show.starts_at, show.time_zone,
-      { year: "numeric", timeZoneName: "short" });
+    // The zone as the receipt names it ("CET"), not the browser's "GMT+1".
+    time.textContent = `${formatStart(show.starts_at, show.time_zone, { year: "numeric" })
+    } ${show.zone_abbreviation}`;
     when.append(time, ` · ${show.theater}, ${show.screen}`);
   }
   const seats = [...booking.seats].sort(compareSeats).map((seat) => {
@@ -120,7 +132,7 @@ class AccountPage {
     }
     if (this.next) {
       /** @type {HTMLAnchorElement} */ ($("#back")).href = this.next;
-      $("#back").textContent = "Back to your seats";
+      $("#back").textContent = backText(this.next);
     }
   }
 
@@ -183,7 +195,7 @@ class AccountPage {
   }
 
   backLink() {
-    return this.next ? { href: this.next, text: "Back to your seats" } : null;
+    return this.next ? { href: this.next, text: backText(this.next) } : null;
   }
 
   async load() {
