@@ -37,10 +37,11 @@ def database_dsn(dsn: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-async def _create_database(admin_dsn: str, name: str) -> None:
+async def _create_database(admin_dsn: str, name: str, template: str | None) -> None:
     conn = await asyncpg.connect(admin_dsn)
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        copy = f' TEMPLATE "{template}"' if template else ""
+        await conn.execute(f'CREATE DATABASE "{name}"{copy}')
     finally:
         await conn.close()
 
@@ -54,10 +55,12 @@ async def _drop_database(admin_dsn: str, name: str) -> None:
         await conn.close()
 
 
-def make_database(admin_dsn: str, prefix: str = "seatserver_test") -> tuple[str, str]:
-    """Create an empty database; returns its (name, dsn)."""
+def make_database(admin_dsn: str, prefix: str = "seatserver_test",
+                  template: str | None = None) -> tuple[str, str]:
+    """Create an empty database, or a copy of ``template`` (a database nobody
+    is connected to); returns its (name, dsn)."""
     name = f"{prefix}_{secrets.token_hex(6)}"
-    run_sync(_create_database(admin_dsn, name))
+    run_sync(_create_database(admin_dsn, name, template))
     return name, database_dsn(admin_dsn, name)
 
 

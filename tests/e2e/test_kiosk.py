@@ -13,24 +13,22 @@ import pytest
 from playwright.async_api import Route, expect
 
 from tests.e2e.browsing import Browsing, someone_else
-from tests.e2e.conftest import migrate_and_seed
 from tests.e2e.server import Server, ServerFactory
-from tests.services import run_sync
 
 
 @pytest.fixture
-def database_url(fresh_database_url: str) -> str:
+def database_url(seeded_database_url: str) -> str:
     """A database of each test's own. The board shows the next six showtimes of
     every theater: showtimes other tests of this process made in the session's
     database (tests/catalog, tests/reviews) pushed the demo's off it, and these
     tests failed or passed by the order pytest-xdist gave the files."""
-    return fresh_database_url
+    return seeded_database_url
 
 
 @pytest.fixture
-def showtimes(database_url: str) -> list[int]:
-    """The demo showtimes' ids in this test's own database."""
-    return run_sync(migrate_and_seed(database_url))
+def showtimes(database_url: str, seeded_template: tuple[str, list[int]]) -> list[int]:
+    """The demo showtimes' ids in this test's own database (a copy of the template)."""
+    return seeded_template[1]
 
 
 async def test_kiosk_count_for_a_type_drops_when_a_seat_of_that_type_is_held_elsewhere(
