@@ -133,7 +133,7 @@ def flag(name: str, raw: str) -> bool:
     raise SettingsError(f"{name} must be 1 or 0 (true/false), got {_shown(value)}")
 
 
-def smtp_tls(name: str, raw: str) -> str:
+def tls_mode(name: str, raw: str) -> str:
     value = raw.strip().lower()
     if value not in ("none", "starttls", "tls"):
         raise SettingsError(f"{name} must be starttls, tls or none, got {_shown(value)}")
@@ -403,7 +403,7 @@ class Settings(BaseSettings):
     # None: 587 for starttls, 465 for tls, 25 for none.
     smtp_port: Annotated[int | None, Env("SEATSERVER_SMTP_PORT", Count(minimum=1, maximum=65535),
                                          shown="by SEATSERVER_SMTP_TLS")] = None
-    smtp_tls: Annotated[str, Env("SEATSERVER_SMTP_TLS", smtp_tls)] = "starttls"
+    smtp_tls: Annotated[str, Env("SEATSERVER_SMTP_TLS", tls_mode)] = "starttls"
     smtp_username: Annotated[str | None, Env("SEATSERVER_SMTP_USERNAME")] = None
     smtp_password: Annotated[str | None, Env("SEATSERVER_SMTP_PASSWORD")] = None
     smtp_from: Annotated[str | None, Env("SEATSERVER_SMTP_FROM", mail_address)] = None

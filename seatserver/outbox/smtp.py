@@ -126,8 +126,7 @@ def email_message(message: Message, sender: str) -> EmailMessage:
     for attachment in message.attachments:
         kind, *params = [p.strip() for p in attachment.content_type.split(";")]
         maintype, _, subtype = kind.partition("/")
-        extra = dict(p.split("=", 1) for p in params if "=" in p and
-                     p.split("=", 1)[0].lower() != "charset")
+        extra = dict(p.split("=", 1) for p in params if "=" in p)
         mail.add_attachment(attachment.data, maintype=maintype, subtype=subtype,
                             filename=header_text(attachment.filename), params=extra)
     return mail
