@@ -356,7 +356,7 @@ async def test_reset_mail_carries_an_absolute_link_in_both_parts(
         inbox: tuple[Inbox, int]) -> None:
     handler, port = inbox
     message = await AccountComposer(LINK_ORIGIN).compose(
-        11, "reset_password", {"to": "ana@example.org", "secret": "tok-en_1",
+        11, "account_reset_password", {"to": "ana@example.org", "secret": "tok-en_1",
                                "expires_at": "2030-01-01T10:00:00+00:00"})
     await _sink(port).deliver(message)
     ((_, mail),) = handler.received
