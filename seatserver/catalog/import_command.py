@@ -50,8 +50,9 @@ def _progress(console: Console) -> Iterator[Callable[[str], Step]]:
 
 
 def run(dsn: str, path: Path, *, dry_run: bool, console: Console | None = None) -> int:
-    console = console or Console()
-    err = Console(stderr=True)
+    # Long lines stay whole: a log or a script reads them, one error a line.
+    console = console or Console(soft_wrap=True)
+    err = Console(stderr=True, soft_wrap=True)
     try:
         fmt = format_of(path.name)
         if not path.is_file():

@@ -151,10 +151,11 @@ def _csv_rows(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
             line, start = start, reader.line_num + 1
             if not any(c.strip() for c in cells):
                 continue  # a blank line
-            if len(cells) != len(names):
+            if len(cells) > len(names):
                 yield line, {"": f"has {len(cells)} fields, the header {len(names)}"}
                 continue
-            yield line, dict(zip(names, cells, strict=True))
+            # Missing trailing cells are empty ones: spreadsheets leave them out.
+            yield line, dict(zip(names, cells + [""] * (len(names) - len(cells)), strict=True))
     except csv.Error as exc:
         raise ImportFileError(f"line {reader.line_num}: not valid CSV: {exc}") from None
 
