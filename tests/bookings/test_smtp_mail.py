@@ -15,6 +15,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import asyncpg
 import pytest
 from aiosmtpd.controller import Controller
@@ -364,3 +365,17 @@ async def test_reset_mail_carries_an_absolute_link_in_both_parts(
     link = f"{LINK_ORIGIN}/account?reset=tok-en_1"
     assert link in text and f'<a href="{link}">{link}</a>' in markup
     assert attachments == []
+
+
+async def test_metrics_count_deliveries_by_outcome(
+        queued: str, inbox: tuple[Inbox, int], db_pool: asyncpg.Pool, keys: Keyring,
+        http: aiohttp.ClientSession, base_url: str) -> None:
+    handler, port = inbox
+    handler.refuse_rcpt = "550 5.1.1 mailbox unavailable"
+    assert await _worker(db_pool, _sink(port), keys).deliver_due() == 0
+    async with http.get(f"{base_url}/metrics") as resp:
+        assert resp.status == 200
+        text = await resp.text()
+    (dead,) = [line for line in text.splitlines()
+               if line.startswith('seatserver_outbox_deliveries_total{outcome="dead"}')]
+    assert float(dead.split()[-1]) == outbox.counts.dead >= 1
