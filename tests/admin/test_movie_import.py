@@ -7,7 +7,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import pty
 import secrets
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,7 +23,7 @@ import pytest
 from seatserver.catalog.import_http import MAX_IMPORT_BYTES
 from seatserver.http.roles import Role
 from tests.admin.conftest import Admin, audit_rows
-from tests.test_cli import seatserver
+from tests.test_cli import environment, seatserver
 
 HEADER = "slug,title,runtime_min,synopsis,languages,genres,released_on,certificate\n"
 
@@ -281,3 +285,29 @@ def test_cli_without_a_database_says_what_to_set(tmp_path: Path) -> None:
     done = seatserver("import", "movies", str(tmp_path / "m.csv"))
     assert done.returncode == 2 and "DATABASE_URL is not set" in done.stderr
 
+
+
+def test_cli_on_a_terminal_draws_a_progress_bar(database_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "movies.csv"
+    path.write_bytes(_ten_thousand(tag()))
+    controller, terminal = pty.openpty()
+    env = environment(DATABASE_URL=database_url, COLUMNS="100", TERM="xterm")
+    with subprocess.Popen([sys.executable, "-m", "seatserver", "import", "movies", str(path),
+                           "--dry-run"], stdin=terminal, stdout=terminal, stderr=terminal,
+                          env=env) as process:
+        os.close(terminal)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            shown += chunk
+        assert process.wait(timeout=60) == 0
+    os.close(controller)
+    text = shown.decode(errors="replace")
+    assert "━" in text and "10000/10000" in text  # rich's bar and its count
+    assert "checking: 1000/10000 rows" not in text  # not the plain lines
+    assert "10000 would be created" in text
