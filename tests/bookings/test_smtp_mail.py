@@ -205,6 +205,23 @@ async def test_starttls_with_a_log_in_delivers_to_a_server_trusting_its_own_ca(
     assert envelope.rcpt_tos == ["ana@example.org"] and mail["Subject"] == "Reset"
 
 
+async def test_implicit_tls_delivers_from_the_first_byte(
+        certificate: tuple[Path, Path]) -> None:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*certificate)
+    handler = Inbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=_free_port(),
+                            ssl_context=context)
+    controller.start()
+    try:
+        sink = _sink(controller.port, tls=SmtpTls.TLS, ca_file=certificate[0])
+        await sink.deliver(Message(8, "reset_password", "ana@example.org", "Over TLS", "x\n"))
+    finally:
+        controller.stop()
+    ((_, mail),) = handler.received
+    assert mail["Subject"] == "Over TLS"
+
+
 # The test's SMTP server logs the handshake our client broke off.
 @pytest.mark.expect_traceback("TLSSetupException")
 async def test_starttls_refuses_a_certificate_it_does_not_trust(
