@@ -1,5 +1,5 @@
 """The ``seatserver`` command: ``serve``, ``migrate``, ``seed --demo``, ``reconcile``,
-``outbox``, ``secrets``, ``loadgen``.
+``outbox``, ``secrets``, ``import movies``, ``loadgen``.
 
 ``serve`` with neither ``REDIS_URL`` nor ``DATABASE_URL`` starts the embedded
 servers (data under ``SEATSERVER_DATA_DIR``), migrates, seeds the demo and
@@ -19,6 +19,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -29,6 +30,7 @@ from seatserver.accounts.seed import StaffAccount, seed_staff
 from seatserver.bookings.keys import KEY_NAMES, SecretStore, StoredKey
 from seatserver.bookings.reconcile import Reconciler
 from seatserver.bookings.store import BookingStore
+from seatserver.catalog import import_command
 from seatserver.catalog.seed import seed_demo
 from seatserver.catalog.store import CatalogStore
 from seatserver.db import MigrationError, create_pool, migrate
@@ -76,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.add_argument("--grace", type=int, metavar="SECONDS",
                         help="how long replaced keys still verify (default "
                              "$SEATSERVER_SECRET_GRACE, 30 days; 0 after a leak)")
+    imports = commands.add_parser("import", help="add or update catalog data from a file")
+    import_what = imports.add_subparsers(dest="import_command", required=True)
+    movies = import_what.add_parser(
+        "movies", help="movies from a CSV or JSON file, idempotent by slug (docs/catalog.md)")
+    movies.add_argument("file", type=Path, metavar="FILE", help="a .csv or .json file")
+    movies.add_argument("--dry-run", action="store_true",
+                        help="report what would be created and updated; change nothing")
     seed = commands.add_parser("seed", help="add sample data to $DATABASE_URL")
     seed.add_argument("--demo", action="store_true", help="the demo cinema and showtimes")
     loadgen_options.add_parser(commands)
@@ -106,6 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "outbox":
             return asyncio.run(_outbox(_database_url(settings), args.outbox_command,
                                        getattr(args, "ids", [])))
+        if args.command == "import":
+            return import_command.run(_database_url(settings), args.file, dry_run=args.dry_run)
         if not args.demo:
             raise UsageError("nothing to seed: pass --demo")
         return asyncio.run(_seed(settings, _database_url(settings)))

@@ -24,6 +24,7 @@ from seatserver.holds import HoldEngine
 from seatserver.http import errors as http_errors
 from seatserver.latency import Histogram
 from seatserver.loop_lag import LoopLagMonitor
+from seatserver.outbox import worker as outbox
 from seatserver.realtime.commands import Commands
 from seatserver.realtime.rooms import RoomRegistry
 from seatserver.realtime.view import SocketView
@@ -94,6 +95,14 @@ class SeatCollector(Collector):
         errors.add_metric(["redis_feed"], self._feed.errors)
         errors.add_metric(["postgresql"], http_errors.counts.database)
         yield errors
+        deliveries = CounterMetricFamily(
+            "seatserver_outbox_deliveries",
+            "Outbox messages by outcome: sent, retried (a temporary failure: 4xx, "
+            "connection refused, timeout) or dead (a 5xx refusal, or out of attempts)",
+            labels=["outcome"])
+        for outcome in ("sent", "retried", "dead"):
+            deliveries.add_metric([outcome], getattr(outbox.counts, outcome))
+        yield deliveries
         yield CounterMetricFamily("seatserver_http_internal_errors",
                                   "HTTP requests answered 500", value=http_errors.counts.internal)
         yield GaugeMetricFamily("seatserver_feed_healthy", "1 when the change feed reads",

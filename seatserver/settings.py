@@ -143,6 +143,25 @@ def flag(name: str, raw: str) -> bool:
     raise SettingsError(f"{name} must be 1 or 0 (true/false), got {_shown(value)}")
 
 
+def tls_mode(name: str, raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in ("none", "starttls", "tls"):
+        raise SettingsError(f"{name} must be starttls, tls or none, got {_shown(value)}")
+    return value
+
+
+_MAIL_ADDRESS = re.compile(r"^[^@\s<>(),;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
+
+
+def mail_address(name: str, raw: str) -> str:
+    """One plain address (``tickets@example.com``): no display name, no list."""
+    value = raw.strip()
+    if not value.isascii() or not _MAIL_ADDRESS.match(value) or "." not in value.split("@")[1]:
+        raise SettingsError(f"{name} must be one e-mail address like tickets@example.com, "
+                            f"got {_shown(value)}")
+    return value
+
+
 def origins(name: str, raw: str) -> tuple[str, ...]:
     return tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
 
@@ -392,6 +411,25 @@ class Settings(BaseSettings):
     # logged, listed by `seatserver outbox dead`) instead of retried for ever.
     outbox_max_attempts: Annotated[int, Env("SEATSERVER_OUTBOX_MAX_ATTEMPTS",
                                             Count(minimum=1))] = 20
+    # Real e-mail (outbox/smtp.py): with an SMTP host the outbox sends its
+    # messages there; unset, they go to files under data_dir/outbox (the
+    # developer sink, what `make run` uses).
+    smtp_host: Annotated[str | None, Env("SEATSERVER_SMTP_HOST")] = None
+    # None: 587 for starttls, 465 for tls, 25 for none.
+    smtp_port: Annotated[int | None, Env("SEATSERVER_SMTP_PORT", Count(minimum=1, maximum=65535),
+                                         shown="by SEATSERVER_SMTP_TLS")] = None
+    smtp_tls: Annotated[str, Env("SEATSERVER_SMTP_TLS", tls_mode)] = "starttls"
+    smtp_username: Annotated[str | None, Env("SEATSERVER_SMTP_USERNAME")] = None
+    smtp_password: Annotated[str | None, Env("SEATSERVER_SMTP_PASSWORD")] = None
+    smtp_from: Annotated[str | None, Env("SEATSERVER_SMTP_FROM", mail_address)] = None
+    # Seconds one delivery (connect, TLS, log-in, send) may take before it
+    # counts as a temporary failure.
+    smtp_timeout_s: Annotated[float, Env("SEATSERVER_SMTP_TIMEOUT",
+                                         Count(minimum=1, maximum=600), shown="30")] = 30.0
+    # CA certificates (PEM) to trust for the server's certificate instead of
+    # the system's: a relay with a private CA.
+    smtp_ca_file: Annotated[Path | None, Env("SEATSERVER_SMTP_CA_FILE", folder)] = None
+
     # How often each instance checks that Redis still has the mirror of
     # PostgreSQL's bookings (a flushed or restarted Redis has lost it).
     mirror_check_s: float = 5.0
@@ -454,12 +492,35 @@ class Settings(BaseSettings):
         if not 0 <= self.refund_partial_percent <= 100:
             raise SettingsError("SEATSERVER_REFUND_PARTIAL_PERCENT must be 0 to 100, got "
                                 f"{self.refund_partial_percent}")
+        if self.smtp_host is not None:
+            self._check_smtp()
         if self.metrics_token is not None and (len(self.metrics_token) < 16
                                                or not self.metrics_token.isprintable()
                                                or " " in self.metrics_token):
             raise SettingsError("SEATSERVER_METRICS_TOKEN must be at least 16 printable "
                                 "characters without spaces (e.g. `openssl rand -hex 32`)")
         return self
+
+    def _check_smtp(self) -> None:
+        if self.smtp_from is None:
+            raise SettingsError("SEATSERVER_SMTP_HOST needs SEATSERVER_SMTP_FROM, the address "
+                                "messages are sent from")
+        if (self.smtp_username is None) != (self.smtp_password is None):
+            raise SettingsError("SEATSERVER_SMTP_USERNAME and SEATSERVER_SMTP_PASSWORD go "
+                                "together: set both or neither")
+        if self.smtp_username is not None and self.smtp_tls == "none":
+            raise SettingsError("SEATSERVER_SMTP_USERNAME needs SEATSERVER_SMTP_TLS starttls "
+                                "or tls: a password is never sent in clear")
+        if not _valid_host(self.smtp_host or ""):
+            raise SettingsError(f"SEATSERVER_SMTP_HOST must be a host name or address, got "
+                                f"{_shown(self.smtp_host or '')}")
+
+    @property
+    def smtp_port_used(self) -> int:
+        """SEATSERVER_SMTP_PORT as it applies: set, or the TLS mode's usual port."""
+        if self.smtp_port is not None:
+            return self.smtp_port
+        return {"starttls": 587, "tls": 465}.get(self.smtp_tls, 25)
 
     @classmethod
     def settings_customise_sources(

@@ -1,8 +1,8 @@
 """The account messages the outbox sends: e-mail confirmation, password reset,
 and the notice that another account tried to use one's address.
 
-Links are relative to the site, like the booking confirmations' (a mail
-sender would put the public address in front). The token is in the query of
+Links are absolute, made from the public origin (SEATSERVER_PUBLIC_URL), so
+they work from any mail reader, like the booking confirmations'. The token is in the query of
 the account page, which takes it out of the address bar as soon as it loads.
 """
 
@@ -19,6 +19,9 @@ KINDS = (*MESSAGE_KINDS.values(), EMAIL_IN_USE_KIND)
 
 
 class AccountComposer:
+    def __init__(self, origin: str = "") -> None:
+        self._origin = origin
+
     async def compose(self, row_id: int, kind: str, payload: Mapping[str, Any]) -> Message:
         if kind == EMAIL_IN_USE_KIND:
             return self._in_use(row_id, kind, str(payload["to"]))
@@ -27,13 +30,14 @@ class AccountComposer:
         if kind == MESSAGE_KINDS["verify_email"]:
             return Message(row_id, kind, to, "Confirm your e-mail address", (
                 f"Please confirm that {to} is your address for your seatserver account:\n\n"
-                f"  /account?confirm={secret}\n\n"
+                f"  {self._origin}/account?confirm={secret}\n\n"
                 f"The link works once, until {until:%Y-%m-%d %H:%M %Z}. If you did not ask "
                 "for this, ignore this message: nothing changes without the link.\n"))
         if kind == MESSAGE_KINDS["reset_password"]:
             return Message(row_id, kind, to, "Reset your password", (
                 "Someone (we hope you) asked to reset the password of your seatserver "
-                f"account.\nChoose a new password here:\n\n  /account?reset={secret}\n\n"
+                "account.\nChoose a new password here:\n\n"
+                f"  {self._origin}/account?reset={secret}\n\n"
                 f"The link works once, until {until:%Y-%m-%d %H:%M %Z}. If it was not you, "
                 "ignore this message: your password stays as it is.\n"))
         raise ValueError(f"no account message for outbox kind {kind!r}")

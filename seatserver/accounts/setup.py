@@ -43,7 +43,7 @@ def setup_accounts(app: web.Application) -> None:
     cookies = SessionCookies(proxies, always_secure=settings.secure_cookies)
     RoleGate(sessions, cookies, settings.allowed_origins).install(app)
     app[SESSIONS], app[PROXIES], app[COOKIES] = sessions, proxies, cookies
-    add_composers(app, dict.fromkeys(KINDS, AccountComposer()))
+    add_composers(app, dict.fromkeys(KINDS, AccountComposer(settings.public_origin)))
     add_feature(app, _wire)
 
 

@@ -13,6 +13,8 @@ from seatserver.catalog.admin import CatalogAdminStore
 from seatserver.catalog.admin_http import Auditor, CatalogAdminHandlers
 from seatserver.catalog.availability import Availability
 from seatserver.catalog.http import CatalogHandlers
+from seatserver.catalog.import_http import MovieImportHandlers
+from seatserver.catalog.import_store import MovieImportStore
 from seatserver.catalog.store import CatalogStore
 from seatserver.holds.setup import ENGINE
 from seatserver.lifecycle import Lifecycle, add_feature
@@ -34,4 +36,6 @@ def _wire(app: web.Application) -> Lifecycle:
     app.router.add_routes(CatalogHandlers(catalog, Availability(app[ENGINE], catalog)).routes())
     app.router.add_routes(CatalogAdminHandlers(
         CatalogAdminStore(app[DB_POOL], catalog), app[AUDITOR]).routes())
+    app.router.add_routes(MovieImportHandlers(
+        MovieImportStore(app[DB_POOL], catalog), app[AUDITOR]).routes())
     return Lifecycle()

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 import asyncpg
@@ -29,6 +30,17 @@ log = logging.getLogger(__name__)
 
 _NUL = "\x00"
 _FORM = "application/x-www-form-urlencoded"
+_OWN_BODY = "_reads_own_body"
+
+H = TypeVar("H", bound=Callable[..., Any])
+
+
+def reads_own_body(handler: H) -> H:
+    """Marks a handler that reads its body itself, with a bound of its own
+    above the app's ``client_max_size``, and refuses NUL in what it keeps
+    (the movie import): ``refuse_nul`` leaves such a body unread."""
+    setattr(handler, _OWN_BODY, True)
+    return handler
 
 
 @web.middleware
@@ -56,6 +68,8 @@ async def _nul_in(request: web.Request) -> str | None:
         return "the query string"
     if not request.body_exists or request.content_type.startswith("multipart/"):
         return None  # nothing here reads multipart bodies: left unread
+    if getattr(request.match_info.handler, _OWN_BODY, False):
+        return None
     raw = await request.read()  # kept by aiohttp: handlers read it again
     if b"\x00" in raw:
         return "the body"

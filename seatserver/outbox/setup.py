@@ -13,8 +13,10 @@ from aiohttp import web
 
 from seatserver.appkeys import DB_POOL, SETTINGS
 from seatserver.lifecycle import Lifecycle, add_feature
-from seatserver.outbox.messages import ComposerByKind, LogSink, MessageComposer
+from seatserver.outbox.messages import ComposerByKind, LogSink, MessageComposer, MessageSink
+from seatserver.outbox.smtp import SmtpConfig, SmtpSink, SmtpTls
 from seatserver.outbox.worker import OutboxWorker
+from seatserver.settings import Settings
 
 COMPOSERS: web.AppKey[dict[str, MessageComposer]] = web.AppKey("composers")
 
@@ -33,13 +35,24 @@ def setup_outbox(app: web.Application) -> None:
 
 def _wire(app: web.Application) -> Lifecycle:
     settings, composers = app[SETTINGS], app[COMPOSERS]
-    # Messages go to the log and to readable files under the data folder
-    # until a real sender (mail, SMS) implements MessageSink.
     worker = OutboxWorker(
-        app[DB_POOL], ComposerByKind(composers),
-        LogSink(settings.data_dir / "outbox"),
+        app[DB_POOL], ComposerByKind(composers), message_sink(settings),
         poll_s=settings.outbox_poll_s, retry_base_s=settings.outbox_retry_base_s,
-        retry_cap_s=settings.outbox_retry_cap_s, max_attempts=settings.outbox_max_attempts)
+        retry_cap_s=settings.outbox_retry_cap_s, max_attempts=settings.outbox_max_attempts,
+        # Past the SMTP timeout (a slow server), not before it.
+        send_timeout_s=settings.smtp_timeout_s + 5)
     services = Lifecycle()
     services.add("outbox worker", worker)
     return services
+
+
+def message_sink(settings: Settings) -> MessageSink:
+    """E-mail over SMTP when a host is configured; otherwise the developer
+    sink: the log and readable files under the data folder."""
+    if settings.smtp_host is None or settings.smtp_from is None:
+        return LogSink(settings.data_dir / "outbox")
+    return SmtpSink(SmtpConfig(
+        host=settings.smtp_host, port=settings.smtp_port_used, tls=SmtpTls(settings.smtp_tls),
+        sender=settings.smtp_from, username=settings.smtp_username,
+        password=settings.smtp_password, timeout_s=settings.smtp_timeout_s,
+        ca_file=settings.smtp_ca_file))

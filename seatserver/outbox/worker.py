@@ -7,9 +7,10 @@ the row locked while the sink delivers it, then marks it sent in the same
 transaction: however many instances run, two never send one message, and a
 message another worker is sending is skipped, not waited for. A failure is
 recorded and retried later with a capped exponential back-off; after
-``max_attempts`` failures the message is parked as dead (``dead_at``, with its
-last error), logged, listed by ``OutboxStore.dead`` (``seatserver outbox
-dead``) and sent again only when someone requeues it.
+``max_attempts`` failures, or at once when the sink says it can never be sent
+(``PermanentDeliveryError``: a mail server's 5xx refusal), the message is
+parked as dead (``dead_at``, with its last error), logged, listed by
+``OutboxStore.dead`` (``seatserver outbox dead``) and sent again only when someone requeues it.
 
 A crash between the sink's delivery and the commit leaves the message unsent,
 so it is sent again: delivery is at least once across crashes, which is why
@@ -29,8 +30,21 @@ import asyncpg
 
 from seatserver.background import BackgroundService, BackgroundTask
 from seatserver.outbox.messages import MessageComposer, MessageSink
+from seatserver.outbox.smtp import PermanentDeliveryError
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class DeliveryCounts:
+    """Deliveries by outcome since the process started (read by /metrics)."""
+
+    sent: int = 0
+    retried: int = 0  # temporary failures, tried again later
+    dead: int = 0  # parked: refused for good, or out of attempts
+
+
+counts = DeliveryCounts()
 
 
 def backoff(attempts: int, base_s: float, cap_s: float) -> float:
@@ -124,12 +138,23 @@ class OutboxWorker(BackgroundService):
             await conn.execute(
                 "UPDATE outbox SET sent_at = now(), attempts = attempts + 1, "
                 "last_error = NULL, payload = payload - 'secret' WHERE id = $1", row["id"])
+            counts.sent += 1
             return True
 
     async def _put_off(self, conn: asyncpg.Connection, row_id: int, attempts: int,
                        exc: Exception) -> None:
         error = repr(exc)[:500]
+        if isinstance(exc, PermanentDeliveryError):
+            counts.dead += 1
+            log.error("outbox message %d is dead, refused for good on attempt %d: %s "
+                      "(`seatserver outbox retry %d` sends it again)", row_id, attempts,
+                      exc, row_id)
+            await conn.execute(
+                """UPDATE outbox SET attempts = $2, last_error = $3, dead_at = now()
+                   WHERE id = $1""", row_id, attempts, str(exc)[:500])
+            return
         if attempts >= self._max_attempts:
+            counts.dead += 1
             log.error("outbox message %d is dead after %d failed deliveries, last: %s "
                       "(`seatserver outbox dead` lists it, `seatserver outbox retry %d` "
                       "sends it again)", row_id, attempts, error, row_id)
@@ -138,6 +163,7 @@ class OutboxWorker(BackgroundService):
                    WHERE id = $1""", row_id, attempts, error)
             return
         delay = backoff(attempts, self._base, self._cap)
+        counts.retried += 1
         log.warning("outbox message %d failed (attempt %d of %d), retrying in %.1fs: %s",
                     row_id, attempts, self._max_attempts, delay, error)
         await conn.execute(

@@ -8,6 +8,7 @@ import {
   clearErrors, done, edit, formParts, list, moneyPreview, number, onSubmit, optional, options,
   remove, row, rowsOr, save, showError,
 } from "./forms.js";
+import { startImport } from "./import.js";
 import { LayoutEditor, layoutText } from "./layout-editor.js";
 import { pendingLogIn, secondFactorReady, withReauth } from "./mfa.js";
 import { openSale, zonedInput, zonedInstant, zoneHint } from "./sale.js";
@@ -393,6 +394,7 @@ async function start() {
   if (!(await secondFactorReady())) return;
   $("#admin").hidden = false;
   $("#sections").hidden = false;
+  startImport(loadCatalog);
   await Promise.all([loadCatalog().then(loadShowtimes), loadSupport(), loadStaff(),
     startSales()]);
 }

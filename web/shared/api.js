@@ -91,6 +91,26 @@ export async function sendJSON(url, body, { method = "POST", headers = {} } = {}
   return response.json();
 }
 
+/**
+ * POST a file as the raw body, with its own content type (a CSV or JSON
+ * import); resolves to the JSON answer, throws HttpError as sendJSON does.
+ * @param {string} url
+ * @param {Blob} body
+ * @param {string} contentType
+ */
+export async function sendFile(url, body, contentType) {
+  const token = await csrfToken();
+  const response = await fetch(url, {
+    method: "POST", credentials: "same-origin", body,
+    headers: {
+      Accept: "application/json", "Content-Type": contentType,
+      ...(token ? { [CSRF_HEADER]: token } : {}),
+    },
+  });
+  if (!response.ok) throw await failure(response, url);
+  return response.json();
+}
+
 /** POST a JSON body: see sendJSON. */
 export async function postJSON(url, body, { headers = {} } = {}) {
   return sendJSON(url, body, { headers });
