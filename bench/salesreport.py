@@ -78,7 +78,7 @@ INSERT INTO showtimes (movie_id, screen_id, starts_at, currency, cleaning_min, e
 INSERT INTO bookings (reference, user_id, showtime_id, status, amount, currency,
                       hold_deadline, created_at)
     SELECT upper(lpad(to_hex(g), 10, '0')), (SELECT min(id) FROM users) + g % 2000,
-           st.first + (g * 7919) % st.n,
+           st.first + (g::bigint * 7919) % st.n,  -- bigint: 7919 g passes 2^31
            CASE WHEN g % 10 = 0 THEN 'cancelled' WHEN g % 17 = 0 THEN 'expired'
                 ELSE 'booked' END,
            2400, 'EUR', now(), now()

@@ -24,7 +24,7 @@ from seatserver.catalog.store import CatalogStore
 from seatserver.db import create_pool
 from tests.catalog.conftest import SMALL_LAYOUT
 from tests.e2e.browsing import Browsing, Shop
-from tests.e2e.staff import enrol_admin, log_in_with_code
+from tests.e2e.staff import enrol_admin, log_in_with_code, open_section
 from tests.e2e.test_accessibility import serious_findings
 
 PASSWORD = "admin password for the test"
@@ -83,6 +83,7 @@ async def test_an_admin_creates_a_showtime_that_appears_in_the_listing_and_on_th
     title, screen, _, theater_id = await venue(shop.database_url)
     server = shop.server()
     page = await log_in_as_admin(shop.browsing, server.url)
+    await open_section(page, "Showtimes")
 
     form = page.locator("#showtime-form")
     await form.get_by_label("Movie").select_option(label=title)
@@ -107,6 +108,7 @@ async def test_an_overlapping_showtime_is_refused_with_the_show_in_the_way(shop:
     title, screen, _, _ = await venue(shop.database_url)
     server = shop.server()
     page = await log_in_as_admin(shop.browsing, server.url)
+    await open_section(page, "Showtimes")
     form = page.locator("#showtime-form")
     starts = (datetime.now() + timedelta(days=3)).replace(hour=18, minute=0)
     for outcome in (".form-done", ".form-error"):
@@ -127,10 +129,13 @@ async def test_admin_pages_have_no_serious_accessibility_findings(shop: Shop) ->
     assert await serious_findings(gate) == []
 
     page = await log_in_as_admin(shop.browsing, server.url)
+    await open_section(page, "Screens")
     await page.get_by_role("button", name="Edit screen Blue").click()
     await expect(page.locator("#layout-preview .seat").first).to_be_visible()
     await expect(page.get_by_role("gridcell", name="A1, silver, wheelchair space")).to_be_visible()
     await page.get_by_text("Advanced: the layout as JSON").click()
+    assert await serious_findings(page) == []
+    await open_section(page, "Movies")
     await page.locator("#movie-form").get_by_role("button", name="Save movie").click()
     await expect(page.locator('#movie-form .field-error[data-for="slug"]')).to_be_visible()
     assert await serious_findings(page) == []
@@ -141,6 +146,7 @@ async def test_editing_a_screen_previews_its_layout_and_a_bad_layout_is_named_by
     await venue(shop.database_url)
     server = shop.server()
     page = await log_in_as_admin(shop.browsing, server.url)
+    await open_section(page, "Screens")
     await page.get_by_role("button", name="Edit screen Blue").click()
     form = page.locator("#screen-form")
     await expect(form.get_by_label("Name")).to_have_value("Blue")
@@ -168,6 +174,7 @@ async def test_an_admins_price_for_one_showtime_is_the_price_its_picker_shows(
     showtime_id = await scheduled(shop.database_url, theater_id, title)
     server = shop.server()
     page = await log_in_as_admin(shop.browsing, server.url)
+    await open_section(page, "Showtimes")
 
     await page.locator("#showtime-filter").get_by_label("Theater", exact=True).select_option(
         label=f"{theater}, Berlin")
@@ -179,7 +186,7 @@ async def test_an_admins_price_for_one_showtime_is_the_price_its_picker_shows(
 
     form = page.locator("#override-form")
     await form.get_by_label("Seat type").fill("vip")
-    await form.get_by_label("Price in minor units").fill("1234")
+    await form.get_by_label("Price in EUR").fill("12.34")
     await expect(form.locator("output")).to_have_text("€12.34")
     await form.get_by_role("button", name="Set this showtime's price").click()
     await expect(form.locator("#override-list")).to_contain_text(
@@ -195,6 +202,7 @@ async def test_the_seating_rules_round_trip_through_the_showtime_form(shop: Shop
     title, screen, _, _ = await venue(shop.database_url)
     server = shop.server()
     page = await log_in_as_admin(shop.browsing, server.url)
+    await open_section(page, "Showtimes")
     form = page.locator("#showtime-form")
     rules = form.get_by_role("group", name="Seating rules")
     no_orphans = rules.get_by_role("checkbox", name="No single seats left alone")
@@ -243,6 +251,7 @@ async def test_showtime_and_sale_times_are_the_theaters_whatever_the_browsers_zo
                                  timezone_id="America/New_York")
     assert await page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone") == \
         "America/New_York"
+    await open_section(page, "Showtimes")
     form = page.locator("#showtime-form")
     await form.get_by_label("Movie").select_option(label=title)
     await form.get_by_label("Screen").select_option(label=screen)
