@@ -16,7 +16,11 @@ transaction that is rolled back, under a ``--timeout`` per statement: what the
 indexes are worth (and that the plans really use them).
 
     python -m bench.salesreport [--bookings 1000000] [--runs 5] [--plans]
-        [--without-indexes] [--timeout 120]
+        [--without-indexes] [--timeout 120] [--no-jit]
+
+``--no-jit`` runs them with PostgreSQL's JIT compilation off (``SET jit =
+off``): their estimated costs pass ``jit_above_cost``, and compiling the
+plan can take longer than running it.
 
 The figures are wall times: on a machine shared with other work they vary
 from run to run (docs/performance.md says on what they were taken).
@@ -182,7 +186,8 @@ async def measure(conn: asyncpg.Connection, todo: list[Query], runs: int,
     return out
 
 
-async def bench(bookings: int, runs: int, plans: bool, without: bool, statement_s: int) -> None:
+async def bench(bookings: int, runs: int, plans: bool, without: bool, statement_s: int,
+                jit: bool) -> None:
     database_url, where, embedded = await fresh_database()
     try:
         conn = await asyncpg.connect(database_url)
@@ -197,6 +202,10 @@ async def bench(bookings: int, runs: int, plans: bool, without: bool, statement_
                 "(SELECT count(*) FROM showtimes) AS showtimes")
             print(f"{counts['bookings']:,} bookings, {counts['seats']:,} booked seats, "
                   f"{counts['showtimes']:,} showtimes; median of {runs} runs")
+            if not jit:
+                await conn.execute("SET jit = off")
+            print(f"jit: {await conn.fetchval('SHOW jit')}, PostgreSQL "
+                  f"{await conn.fetchval('SHOW server_version')}")
             todo = await queries(conn)
             print("with migrations/0013's indexes:")
             await measure(conn, todo, runs, plans)
@@ -231,8 +240,10 @@ def main() -> None:
                         help="time them once more without migrations/0013's indexes")
     parser.add_argument("--timeout", type=int, default=120,
                         help="seconds per statement without the indexes")
+    parser.add_argument("--no-jit", action="store_true", help="with PostgreSQL's JIT off")
     args = parser.parse_args()
-    asyncio.run(bench(args.bookings, args.runs, args.plans, args.without_indexes, args.timeout))
+    asyncio.run(bench(args.bookings, args.runs, args.plans, args.without_indexes, args.timeout,
+                      not args.no_jit))
 
 
 if __name__ == "__main__":
