@@ -71,7 +71,7 @@ function fieldOf(message) {
 export function clearErrors(form) {
   /** @type {NodeListOf<HTMLElement>} */
   const boxes = form.querySelectorAll(".field-error, .form-error, .form-done");
-  for (const p of boxes) { p.hidden = true; p.textContent = ""; }
+  for (const p of boxes) { p.hidden = true; p.textContent = ""; p.classList.remove("visually-hidden"); }
   for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
 }
 
@@ -187,11 +187,14 @@ export function showErrors(form, problems) {
   if (!named.length) return;
   const box = $(".form-error", form);
   const labels = named.map((name) => fieldLabel(form, name));
-  // One field: its message again, where the alert announces it; more: which.
-  const summary = named.length === 1
-    ? $(`.field-error[data-for="${named[0]}"]`, form).textContent
+  // One field: its message again, for the alert to announce, but not shown
+  // twice (unless something else is said too); more: which fields.
+  const single = named.length === 1;
+  const summary = single ? $(`.field-error[data-for="${named[0]}"]`, form).textContent
     : `${named.length} fields need a change: ${labels.join(", ")}.`;
-  box.textContent = [summary, box.hidden ? "" : box.textContent].filter(Boolean).join(" ");
+  const more = box.hidden ? "" : box.textContent;
+  box.textContent = [summary, more].filter(Boolean).join(" ");
+  box.classList.toggle("visually-hidden", single && !more);
   box.hidden = false;
   /** @type {HTMLElement | null} */ (form.elements.namedItem(named[0]))?.focus();
 }
