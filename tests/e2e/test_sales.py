@@ -81,6 +81,7 @@ async def test_a_booking_paid_elsewhere_lands_live_on_the_dashboard_with_its_rev
     sold, revenue = line.locator("td").nth(0), line.locator("td").nth(3)
     await expect(sold).to_contain_text("Gold 0")
     await expect(revenue).to_have_text("€0.00")
+    await expect(line.locator("td").nth(1)).to_contain_text("Gold 0")  # held: live now
 
     booking = await paid_elsewhere(server.url, showtime, ["A3"])
     await expect(sold).to_contain_text("Gold 1")  # no reload: from the change feed

@@ -93,7 +93,12 @@ async function refresh() {
   table.replaceChildren();
   for (const showtime of body.showtimes) {
     const known = rows.get(showtime.id);
-    if (!known) socket.subscribe(showtime.id, { view: "summary", queue: false, onFrame: onSummary });
+    if (!known) {
+      // What the API counts as sold is the baseline of the first summary: a
+      // booking paid between this read and that frame is read again then.
+      booked.set(showtime.id, Object.values(showtime.sold).reduce((a, b) => a + Number(b), 0));
+      socket.subscribe(showtime.id, { view: "summary", queue: false, onFrame: onSummary });
+    }
     showtime.summary = known?.summary;
     rows.set(showtime.id, showtime);
     table.append(renderShowtime(showtime, showtime.summary));
