@@ -129,26 +129,15 @@ def _private_redis() -> tuple[subprocess.Popen[bytes], str]:
 async def prepare() -> BenchServices:
     """Services up, the bench database migrated and seeded, Redis flushed."""
     raise_fd_limit()  # before any child is started: they inherit it
-    database_url = os.environ.get("BENCH_DATABASE_URL") or _with_database(
-        DEFAULT_DATABASE_URL, BENCH_DATABASE.format(pid=os.getpid()))
-    embedded, private = None, None
+    private = None
     if os.environ.get("BENCH_REDIS_URL"):
         redis_url = os.environ["BENCH_REDIS_URL"]
         origin = "given Redis"
     else:
         private, redis_url = _private_redis()
         origin = "private redis-server"
-    if _reachable(database_url):
-        origin += ", the machine's PostgreSQL"
-    else:
-        embedded = EmbeddedServices(Path(tempfile.mkdtemp(prefix="seatserver-bench-")) / "data")
-        _, base = embedded.start()
-        database_url = _with_database(base, "seatserver_bench")
-        origin += ", embedded PostgreSQL"
-    if "BENCH_DATABASE_URL" not in os.environ:
-        await _drop_orphans(database_url)
-    await _recreate_database(database_url)
-    await migrate(database_url)
+    database_url, where, embedded = await fresh_database()
+    origin += ", " + where
     pool = await create_pool(database_url, 2)
     try:
         now = datetime.now().astimezone()
@@ -167,6 +156,34 @@ async def prepare() -> BenchServices:
                              private)
     await services.flush_redis()
     return services
+
+
+async def fresh_database() -> tuple[str, str, EmbeddedServices | None]:
+    """The bench database, empty and migrated: its URL, where it runs in words,
+    and the embedded PostgreSQL started for it (None: the machine's)."""
+    database_url = os.environ.get("BENCH_DATABASE_URL") or _with_database(
+        DEFAULT_DATABASE_URL, BENCH_DATABASE.format(pid=os.getpid()))
+    embedded, where = None, "the machine's PostgreSQL"
+    if not _reachable(database_url):
+        embedded = EmbeddedServices(Path(tempfile.mkdtemp(prefix="seatserver-bench-")) / "data")
+        _, base = embedded.start()
+        database_url = _with_database(base, "seatserver_bench")
+        where = "embedded PostgreSQL"
+    if "BENCH_DATABASE_URL" not in os.environ:
+        await _drop_orphans(database_url)
+    await _recreate_database(database_url)
+    await migrate(database_url)
+    return database_url, where, embedded
+
+
+async def drop_database(dsn: str) -> None:
+    """Drop a bench database (a big one should not outlive its run)."""
+    name = urlsplit(dsn).path.lstrip("/")
+    admin = await asyncpg.connect(_with_database(dsn, "postgres"))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
 
 
 def _with_database(dsn: str, name: str) -> str:

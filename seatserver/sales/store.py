@@ -32,7 +32,8 @@ from seatserver.errors import NotFound, UnknownShowtime
 # The showtimes of a range: $1/$2 the UTC window, $3/$4 the days, $5 a movie or NULL.
 _SHOWTIMES = """
 SELECT s.id, s.starts_at, s.currency, s.movie_id, m.title, t.name AS theater,
-       sc.name AS screen, s.screen_id, (s.starts_at AT TIME ZONE t.time_zone)::date AS day
+       t.time_zone, sc.name AS screen, s.screen_id,
+       (s.starts_at AT TIME ZONE t.time_zone)::date AS day
 FROM showtimes s
 JOIN screens sc ON sc.id = s.screen_id
 JOIN theaters t ON t.id = sc.theater_id
@@ -224,7 +225,7 @@ def _showtime(row: asyncpg.Record) -> dict[str, Any]:
     currency = row["currency"]
     return {"id": row["id"], "starts_at": row["starts_at"].isoformat(),
             "day": row["day"].isoformat(), "movie": {"id": row["movie_id"], "title": row["title"]},
-            "theater": row["theater"], "screen": row["screen"],
+            "theater": row["theater"], "time_zone": row["time_zone"], "screen": row["screen"],
             "capacity": capacity, "sold": {t: sold.get(t, 0) for t in capacity},
             "occupancy": occupancy(sum(sold.values()), sum(capacity.values())),
             "revenue": {"amount": row["revenue"], "currency": currency},

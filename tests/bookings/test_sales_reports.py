@@ -55,6 +55,7 @@ async def test_a_paid_booking_counts_as_sold_per_seat_type_with_revenue_and_occu
     assert row["revenue"] == booking["total"]
     assert row["occupancy"] == round(3 / capacity, 4)
     assert row["refunds"] == 0 and row["day"] == day
+    assert row["time_zone"]  # the dashboard shows its times in the theater's zone
 
     daily = await admin.ok("GET", f"/api/admin/sales/daily?from={day}&to={day}")
     ours = [d for d in daily["days"] if d["movie_id"] == row["movie"]["id"]]

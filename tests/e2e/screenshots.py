@@ -8,7 +8,7 @@ buyer finds it after a declined payment, best available with the list
 picker, the orphan rule's advice (on the second demo showtime, whose rule is
 turned on here) and the warning with Extend before holds end.
 
-    .venv/bin/python -m tests.e2e.screenshots [--out docs/images]
+    .venv/bin/python -m tests.e2e.screenshots [--out docs/images] [--only admin,admin-sales]
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from seatserver.db import create_pool, migrate
 from seatserver.embedded import EmbeddedServices
 from tests.e2e.browsing import CHROMIUM, CHROMIUM_ARGS, someone_else
 from tests.e2e.server import Server
-from tests.e2e.staff import enrol_admin, log_in_with_code
+from tests.e2e.staff import enrol_admin, log_in_with_code, open_section
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "images"
 # Sold in a real system through checkout; put straight into the booked set here.
@@ -170,8 +170,43 @@ async def photograph_admin(browser: Browser, base: str, path: Path) -> None:
                                         reduced_motion="reduce")
     page = await context.new_page()
     await log_in_with_code(page, base, ADMIN_EMAIL, ADMIN_PASSWORD)
+    await open_section(page, "Showtimes")
     await page.locator("#showtime-list li").first.get_by_role("button", name="Prices").click()
     await expect(page.locator("#override-list li").first).to_be_visible()
+    await settle(page)
+    await page.screenshot(path=str(path), full_page=True)
+    await context.close()
+    print(f"wrote {path}")
+
+
+async def photograph_admin_sales(browser: Browser, base: str, path: Path) -> None:
+    """The sales section: the demo's showtimes live (seats held by others
+    among them), the per-day chart and its table."""
+    context = await browser.new_context(viewport={"width": 1440, "height": 900},
+                                        reduced_motion="reduce")
+    page = await context.new_page()
+    await log_in_with_code(page, base, ADMIN_EMAIL, ADMIN_PASSWORD)
+    await open_section(page, "Sales")
+    await expect(page.locator("#sales-live tbody tr").first).not_to_contain_text("…")
+    await settle(page)
+    await page.screenshot(path=str(path), full_page=True)
+    await context.close()
+    print(f"wrote {path}")
+
+
+async def photograph_admin_phone(browser: Browser, base: str, path: Path) -> None:
+    """The price rules on a phone: every section a link, a price typed with a
+    comma named as such beside its field."""
+    context = await browser.new_context(viewport={"width": 390, "height": 844},
+                                        device_scale_factor=2, is_mobile=True, has_touch=True,
+                                        reduced_motion="reduce")
+    page = await context.new_page()
+    await log_in_with_code(page, base, ADMIN_EMAIL, ADMIN_PASSWORD)
+    await open_section(page, "Price rules")
+    form = page.locator("#price-form")
+    await form.get_by_label("Price in EUR").fill("12,50")
+    await form.get_by_role("button", name="Set price").click()
+    await expect(form.locator('.field-error[data-for="amount"]')).to_be_visible()
     await settle(page)
     await page.screenshot(path=str(path), full_page=True)
     await context.close()
@@ -189,7 +224,7 @@ async def photograph_layout_editor(browser: Browser, base: str, path: Path) -> N
     await page.locator("#login-password").fill(ADMIN_PASSWORD)
     await page.get_by_role("button", name="Log in").click()
     await expect(page.locator("#who")).to_contain_text("(admin)")
-    await page.goto(f"{base}/admin")
+    await page.goto(f"{base}/admin#screens")
     await page.get_by_role("button", name="Edit screen Saal 1").first.click()
     grid = page.get_by_role("grid", name="Seat layout grid")
     await grid.locator('[data-id="E5"]').click()
@@ -237,8 +272,9 @@ async def settle(page: Page) -> None:
 
 
 async def shoot(server: Server, short_holds: Server, redis_url: str, showtimes: list[int],
-                out: Path) -> None:
+                out: Path, only: set[str]) -> None:
     showtime = showtimes[0]
+
     async with aioredis.from_url(redis_url) as redis:
         await redis.sadd(f"booked:{{st:{showtime}}}", *BOOKED)
     async with someone_else(server.url, showtime) as other, async_playwright() as playwright:
@@ -248,36 +284,45 @@ async def shoot(server: Server, short_holds: Server, redis_url: str, showtimes: 
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             picker = f"{server.url}/showtimes/{showtime}"
-            await photograph(browser, picker, out / "picker.png", width=1440, height=900,
-                             full_page=True, hold=HELD_BY_US)
-            # The screen as the phone shows it: the bar with Checkout at its bottom.
-            await photograph(browser, picker, out / "picker-phone.png", width=390, height=844,
-                             hold=["G9", "G10"])
-            await photograph(browser, picker, out / "picker-phone-zoomed.png", width=390,
-                             height=844, hold=["J8", "J9"], then=zoom_in)
-            await photograph_declined(browser, picker, out / "picker-declined.png")
-            await photograph(browser, picker, out / "picker-best.png", width=1440,
-                             height=1100, full_page=True, then=best_and_list)
-            await photograph(browser, f"{server.url}/showtimes/{showtimes[1]}",
-                             out / "picker-orphan.png", width=1440, height=900,
-                             then=orphan_advice)
-            await photograph(browser, f"{short_holds.url}/showtimes/{showtimes[1]}",
-                             out / "picker-extend.png", width=1440, height=900,
-                             full_page=True, hold=["G9", "G10"], then=extend_warning)
-            await photograph(browser, f"{server.url}/kiosk", out / "kiosk.png",
-                             width=1920, height=1080)
-            await photograph(browser, f"{server.url}/kiosk?showtime={showtime}",
-                             out / "kiosk-map.png", width=1920, height=1080)
-            await photograph_static(browser, f"{server.url}/", out / "home.png", width=1366,
-                                    height=768, full_page=True)
-            await photograph_static(browser, f"{server.url}/", out / "home-phone.png",
-                                    width=390, height=844)
-            await photograph_static(browser, f"{server.url}/showtimes/987654321",
-                                    out / "not-found.png", width=1366, height=768)
-            await photograph_account(browser, server.url, showtime, out / "account.png")
-            await photograph_ticket_on_a_phone(browser, picker, out / "ticket-phone.png")
-            await photograph_admin(browser, server.url, out / "admin.png")
-            await photograph_layout_editor(browser, server.url, out / "layout-editor.png")
+            st1 = f"{server.url}/showtimes/{showtimes[1]}"
+            # name -> the shot (written to out / "<name>.png"); --only picks some.
+            shots: dict[str, Callable[[Path], Awaitable[None]]] = {
+                "picker": lambda p: photograph(browser, picker, p, width=1440, height=900,
+                                               full_page=True, hold=HELD_BY_US),
+                # The screen as the phone shows it: the bar with Checkout at its bottom.
+                "picker-phone": lambda p: photograph(browser, picker, p, width=390, height=844,
+                                                     hold=["G9", "G10"]),
+                "picker-phone-zoomed": lambda p: photograph(
+                    browser, picker, p, width=390, height=844, hold=["J8", "J9"], then=zoom_in),
+                "picker-declined": lambda p: photograph_declined(browser, picker, p),
+                "picker-best": lambda p: photograph(browser, picker, p, width=1440, height=1100,
+                                                    full_page=True, then=best_and_list),
+                "picker-orphan": lambda p: photograph(browser, st1, p, width=1440, height=900,
+                                                      then=orphan_advice),
+                "picker-extend": lambda p: photograph(
+                    browser, f"{short_holds.url}/showtimes/{showtimes[1]}", p, width=1440,
+                    height=900, full_page=True, hold=["G9", "G10"], then=extend_warning),
+                "kiosk": lambda p: photograph(browser, f"{server.url}/kiosk", p, width=1920,
+                                              height=1080),
+                "kiosk-map": lambda p: photograph(
+                    browser, f"{server.url}/kiosk?showtime={showtime}", p, width=1920,
+                    height=1080),
+                "home": lambda p: photograph_static(browser, f"{server.url}/", p, width=1366,
+                                                    height=768, full_page=True),
+                "home-phone": lambda p: photograph_static(browser, f"{server.url}/", p,
+                                                          width=390, height=844),
+                "not-found": lambda p: photograph_static(
+                    browser, f"{server.url}/showtimes/987654321", p, width=1366, height=768),
+                "account": lambda p: photograph_account(browser, server.url, showtime, p),
+                "ticket-phone": lambda p: photograph_ticket_on_a_phone(browser, picker, p),
+                "admin": lambda p: photograph_admin(browser, server.url, p),
+                "admin-sales": lambda p: photograph_admin_sales(browser, server.url, p),
+                "admin-phone": lambda p: photograph_admin_phone(browser, server.url, p),
+                "layout-editor": lambda p: photograph_layout_editor(browser, server.url, p),
+            }
+            for name, take in shots.items():
+                if not only or name in only:
+                    await take(out / f"{name}.png")
         finally:
             await browser.close()
 
@@ -285,7 +330,9 @@ async def shoot(server: Server, short_holds: Server, redis_url: str, showtimes: 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT, help=f"folder (default {OUT})")
+    parser.add_argument("--only", default="", help="these shots only, by name: admin,admin-sales")
     args = parser.parse_args(argv)
+    only = {name.strip() for name in args.only.split(",") if name.strip()}
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="seatserver-shots-") as data, \
             EmbeddedServices(Path(data)) as services:
@@ -296,7 +343,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             server.start()
             short_holds.start()
-            asyncio.run(shoot(server, short_holds, services.redis_url, showtimes, args.out))
+            asyncio.run(shoot(server, short_holds, services.redis_url, showtimes, args.out,
+                              only))
         finally:
             server.close()
             short_holds.close()

@@ -68,3 +68,10 @@ async def log_in_with_code(page: Page, base_url: str, email: str, password: str,
         await next_code(secret, scope=base_url))
     await page.get_by_role("button", name="Confirm code").click()
     await expect(page.locator("#who")).to_have_text(f"Signed in as {email}")
+
+
+async def open_section(page: Page, name: str) -> None:
+    """Follow the admin page's link to the section ``name`` (one shows at a time)."""
+    nav = page.get_by_role("navigation", name="Admin sections")
+    await nav.get_by_role("link", name=name, exact=True).click()
+    await expect(page.get_by_role("heading", name=name, exact=True, level=2)).to_be_visible()

@@ -212,11 +212,13 @@ async def test_admin_layout_editor_has_no_serious_accessibility_findings(
         shop: Shop, width: int) -> None:
     """The editor open on a screen, with a selection, a companion seat, a
     refusal said and the JSON disclosure open."""
+    from tests.e2e.staff import open_section
     from tests.e2e.test_admin import log_in_as_admin, venue  # test_admin imports this module
 
     await venue(shop.database_url)
     server = shop.server()
     page = await log_in_as_admin(shop.browsing, server.url, width=width)
+    await open_section(page, "Screens")
     await page.get_by_role("button", name="Edit screen Blue").click()
     grid = page.get_by_role("grid", name="Seat layout grid")
     await grid.get_by_role("gridcell", name="B1, vip").click()

@@ -9,6 +9,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
+import pytest
 from playwright.async_api import Page, expect
 
 from seatserver.accounts.seed import ADMIN_EMAIL, seed_staff
@@ -24,7 +25,7 @@ from seatserver.catalog.store import CatalogStore
 from seatserver.db import create_pool
 from tests.catalog.conftest import SMALL_LAYOUT
 from tests.e2e.browsing import Browsing, Shop
-from tests.e2e.staff import enrol_admin, log_in_with_code
+from tests.e2e.staff import enrol_admin, log_in_with_code, open_section
 from tests.e2e.test_accessibility import serious_findings
 
 PASSWORD = "admin password for the test"
@@ -83,6 +84,7 @@ async def test_an_admin_creates_a_showtime_that_appears_in_the_listing_and_on_th
     title, screen, _, theater_id = await venue(shop.database_url)
     server = shop.server()
     page = await log_in_as_admin(shop.browsing, server.url)
+    await open_section(page, "Showtimes")
 
     form = page.locator("#showtime-form")
     await form.get_by_label("Movie").select_option(label=title)
@@ -107,6 +109,7 @@ async def test_an_overlapping_showtime_is_refused_with_the_show_in_the_way(shop:
     title, screen, _, _ = await venue(shop.database_url)
     server = shop.server()
     page = await log_in_as_admin(shop.browsing, server.url)
+    await open_section(page, "Showtimes")
     form = page.locator("#showtime-form")
     starts = (datetime.now() + timedelta(days=3)).replace(hour=18, minute=0)
     for outcome in (".form-done", ".form-error"):
@@ -127,10 +130,13 @@ async def test_admin_pages_have_no_serious_accessibility_findings(shop: Shop) ->
     assert await serious_findings(gate) == []
 
     page = await log_in_as_admin(shop.browsing, server.url)
+    await open_section(page, "Screens")
     await page.get_by_role("button", name="Edit screen Blue").click()
     await expect(page.locator("#layout-preview .seat").first).to_be_visible()
     await expect(page.get_by_role("gridcell", name="A1, silver, wheelchair space")).to_be_visible()
     await page.get_by_text("Advanced: the layout as JSON").click()
+    assert await serious_findings(page) == []
+    await open_section(page, "Movies")
     await page.locator("#movie-form").get_by_role("button", name="Save movie").click()
     await expect(page.locator('#movie-form .field-error[data-for="slug"]')).to_be_visible()
     assert await serious_findings(page) == []
@@ -141,6 +147,7 @@ async def test_editing_a_screen_previews_its_layout_and_a_bad_layout_is_named_by
     await venue(shop.database_url)
     server = shop.server()
     page = await log_in_as_admin(shop.browsing, server.url)
+    await open_section(page, "Screens")
     await page.get_by_role("button", name="Edit screen Blue").click()
     form = page.locator("#screen-form")
     await expect(form.get_by_label("Name")).to_have_value("Blue")
@@ -168,6 +175,7 @@ async def test_an_admins_price_for_one_showtime_is_the_price_its_picker_shows(
     showtime_id = await scheduled(shop.database_url, theater_id, title)
     server = shop.server()
     page = await log_in_as_admin(shop.browsing, server.url)
+    await open_section(page, "Showtimes")
 
     await page.locator("#showtime-filter").get_by_label("Theater", exact=True).select_option(
         label=f"{theater}, Berlin")
@@ -179,7 +187,7 @@ async def test_an_admins_price_for_one_showtime_is_the_price_its_picker_shows(
 
     form = page.locator("#override-form")
     await form.get_by_label("Seat type").fill("vip")
-    await form.get_by_label("Price in minor units").fill("1234")
+    await form.get_by_label("Price in EUR").fill("12.34")
     await expect(form.locator("output")).to_have_text("€12.34")
     await form.get_by_role("button", name="Set this showtime's price").click()
     await expect(form.locator("#override-list")).to_contain_text(
@@ -195,6 +203,7 @@ async def test_the_seating_rules_round_trip_through_the_showtime_form(shop: Shop
     title, screen, _, _ = await venue(shop.database_url)
     server = shop.server()
     page = await log_in_as_admin(shop.browsing, server.url)
+    await open_section(page, "Showtimes")
     form = page.locator("#showtime-form")
     rules = form.get_by_role("group", name="Seating rules")
     no_orphans = rules.get_by_role("checkbox", name="No single seats left alone")
@@ -243,6 +252,7 @@ async def test_showtime_and_sale_times_are_the_theaters_whatever_the_browsers_zo
                                  timezone_id="America/New_York")
     assert await page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone") == \
         "America/New_York"
+    await open_section(page, "Showtimes")
     form = page.locator("#showtime-form")
     await form.get_by_label("Movie").select_option(label=title)
     await form.get_by_label("Screen").select_option(label=screen)
@@ -302,3 +312,126 @@ async def test_showtime_and_sale_times_are_the_theaters_whatever_the_browsers_zo
     await expect(on_sale).to_have_value("2029-10-28T02:30")
     assert await saved_at() == datetime(2029, 10, 28, 0, 30, tzinfo=UTC)
     assert await serious_findings(page) == []
+
+
+SECTIONS = ["Movies", "Theaters", "Screens", "Showtimes", "Price rules", "Bookings",
+            "Needs attention", "Reviews", "Staff", "Sales"]
+
+
+async def test_each_section_shows_alone_by_link_or_hash_and_fits_a_phone(shop: Shop) -> None:
+    await venue(shop.database_url)
+    server = shop.server()
+    page = await log_in_as_admin(shop.browsing, server.url, width=390)
+    nav = page.get_by_role("navigation", name="Admin sections")
+    await expect(nav.get_by_role("link")).to_have_text(SECTIONS)
+    await expect(nav.get_by_role("link", name="Movies")).to_have_attribute("aria-current", "page")
+    for name in SECTIONS:
+        await open_section(page, name)
+        link = nav.get_by_role("link", name=name, exact=True)
+        await expect(link).to_have_attribute("aria-current", "page")
+        await expect(page.get_by_role("heading", level=2, name=name, exact=True)).to_be_focused()
+        # Only this section's heading shows, and nothing is wider than the phone.
+        await expect(page.locator("#admin").get_by_role("heading", level=2)).to_have_count(1)
+        assert await page.evaluate(
+            "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+        ), name
+        assert await serious_findings(page) == [], name
+
+    # The hash names the section: a reload stays, and the keyboard follows a link.
+    await page.reload()
+    await expect(page.get_by_role("heading", level=2, name="Sales")).to_be_visible()
+    await expect(page.get_by_role("heading", level=2, name="Movies")).to_be_hidden()
+    await nav.get_by_role("link", name="Price rules").focus()
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", level=2, name="Price rules")).to_be_focused()
+    assert page.url.endswith("#prices")
+    await page.go_back()
+    await expect(page.get_by_role("heading", level=2, name="Sales")).to_be_visible()
+
+
+@pytest.mark.parametrize(("typed", "says"), [
+    ("12,50", "use a point for the decimals, as 12.50"),
+    ("1e9", "use the digits 0 to 9 and a point only, as 12.50"),
+    ("١٢", "use the digits 0 to 9 and a point only, as 12.50"),
+    ("12\x00", "use the digits 0 to 9 and a point only, as 12.50"),
+    ("-5", "must not be negative"),
+    ("12.505", "at most 2 decimals in EUR"),
+    ("99999999999", "at most 100000.00"),
+    (" ", "must not be empty"),
+])
+async def test_a_price_typed_in_units_refuses_what_is_not_a_price_by_name(
+        shop: Shop, typed: str, says: str) -> None:
+    _, _, theater, theater_id = await venue(shop.database_url)
+    server = shop.server()
+    page = await log_in_as_admin(shop.browsing, server.url, width=390)
+    await open_section(page, "Price rules")
+    form = page.locator("#price-form")
+    await form.get_by_label("Theater").select_option(label=f"{theater}, Berlin")
+    amount = form.get_by_label("Price in EUR")
+    await amount.fill(typed)
+    await form.get_by_role("button", name="Set price").click()
+    error = form.locator('.field-error[data-for="amount"]')
+    await expect(error).to_have_text(f"Price in EUR: {says}" if typed != " "
+                                     else "Price in EUR: must not be empty")
+    await expect(amount).to_have_attribute("aria-invalid", "true")
+    await expect(amount).to_have_accessible_description(re.compile(re.escape(says)))
+    await expect(form.get_by_role("alert")).to_contain_text(says)
+
+    # The same field, typed right: saved in cents, said so.
+    await amount.fill("12.50")
+    await expect(form.locator("output")).to_have_text("€12.50")
+    await form.get_by_role("button", name="Set price").click()
+    done = form.locator(".form-done")  # a status (the preview is an <output>, one too)
+    await expect(done).to_have_text("Silver on a weekday now costs €12.50.")
+    await expect(done).to_have_attribute("role", "status")
+    await expect(amount).not_to_have_attribute("aria-invalid", "true")
+    rules = await (await page.request.get(
+        f"{server.url}/api/admin/theaters/{theater_id}/prices")).json()
+    assert {"seat_type": "silver", "day_kind": "weekday", "amount": 1250} in [
+        {k: r[k] for k in ("seat_type", "day_kind", "amount")} for r in rules["rules"]]
+
+
+async def test_invalid_fields_are_all_named_in_plain_words_and_each_save_is_confirmed(
+        shop: Shop) -> None:
+    await venue(shop.database_url)
+    server = shop.server()
+    page = await log_in_as_admin(shop.browsing, server.url)
+    form = page.locator("#movie-form")
+    await form.get_by_label("Title").fill("")
+    await form.get_by_role("button", name="Save movie").click()
+    # Every field at fault at once, each marked and described, the first focused.
+    for name, label in (("title", "Title"), ("slug", "Slug"),
+                        ("runtime_min", "Runtime in minutes")):
+        await expect(form.locator(f'.field-error[data-for="{name}"]')).to_have_text(
+            f"{label}: must not be empty")
+        field = form.get_by_label(label, exact=False).first
+        await expect(field).to_have_attribute("aria-invalid", "true")
+        await expect(field).to_have_accessible_description(f"{label}: must not be empty"
+                                                           if name != "slug" else re.compile(
+                                                               "Slug: must not be empty"))
+    await expect(form.get_by_role("alert")).to_have_text(
+        "3 fields need a change: Title, Slug, Runtime in minutes.")
+    await expect(form.get_by_label("Title")).to_be_focused()
+    assert await serious_findings(page) == []
+
+    # What only the API can judge, in plain words too, never pydantic's.
+    await form.get_by_label("Title").fill("Plain words")
+    await form.get_by_label("Slug", exact=False).fill("Not A Slug")
+    await form.get_by_label("Runtime in minutes").fill("95")
+    await form.get_by_role("button", name="Save movie").click()
+    await expect(form.locator('.field-error[data-for="slug"]')).to_have_text(
+        "Slug: must be lower-case letters and digits, words joined by -, as northern-lights")
+    await expect(form).not_to_contain_text("String should")
+    await form.get_by_label("Slug", exact=False).fill(f"plain-{secrets.token_hex(3)}")
+    await form.get_by_role("button", name="Save movie").click()
+    await expect(form.get_by_role("status")).to_have_text('Movie "Plain words" created.')
+
+    await open_section(page, "Theaters")
+    theater = page.locator("#theater-form")
+    await theater.get_by_label("Name").fill("Odeon")
+    await theater.get_by_label("Slug").fill(f"odeon-{secrets.token_hex(3)}")
+    await theater.get_by_label("City").fill("Lisbon")
+    await theater.get_by_label("Time zone").fill("Europe/Lisbon")
+    await theater.get_by_role("button", name="Save theater").click()
+    await expect(theater.get_by_role("status")).to_have_text(
+        'Theater "Odeon" created, its times in Europe/Lisbon.')

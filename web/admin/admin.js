@@ -1,6 +1,9 @@
 // @ts-check
 // The admin page: forms on /api/admin/ (catalog and bookings), built from the
-// parts in forms.js. Its other sections have modules of their own (reviews.js).
+// parts in forms.js. Its other sections have modules of their own (reviews.js,
+// sales.js...), each started from start() below; sections.js shows one section
+// at a time. A new section: its element in index.html, its import here and its
+// start call in start(), nothing more.
 import { getJSON, sendJSON } from "../shared/api.js";
 import { $, $button, $field, $form } from "../shared/dom.js";
 import { formatMoney, formatStart, typeName } from "../shared/format.js";
@@ -11,8 +14,10 @@ import {
 import { startImport } from "./import.js";
 import { LayoutEditor, layoutText } from "./layout-editor.js";
 import { pendingLogIn, secondFactorReady, withReauth } from "./mfa.js";
+import { parseUnits, unitsText } from "./money.js";
 import { openSale, zonedInput, zonedInstant, zoneHint } from "./sale.js";
 import { startSales } from "./sales.js";
+import { startSections } from "./sections.js";
 import { loadStaff } from "./staff.js";
 
 const state = {
@@ -21,6 +26,14 @@ const state = {
   showtimePages: [null], showtimePage: 0,
   priced: null, // the showtime whose prices the override form shows
 };
+
+/**
+ * "Sat 7 Dec, 19:30 (Europe/Berlin)": a time on this page, in the theater's
+ * zone and saying so, whatever the browser's zone.
+ * @param {string} iso
+ * @param {string} zone
+ */
+const zoned = (iso, zone) => `${formatStart(iso, zone)} (${zone})`;
 
 /** "VIP €15.00, Gold €10.00" */
 const priceList = (prices) => Object.entries(prices)
@@ -56,6 +69,9 @@ async function loadCatalog() {
       ["Edit", () => edit(theaterForm, theater, theater.name)],
       ["Delete", () => remove(theaterForm, `/api/admin/theaters/${theater.id}`, theater.name, loadCatalog)],
       ...screens.map((s) => [`Edit screen ${s.name}`, () => editScreen(s.id)])])));
+  rowsOr($("#screen-list"), state.theaters.flatMap(({ theater, screens }) => screens.map((s) => row(
+    `${theater.name} · ${s.name}`, [[`Edit screen ${s.name}`, () => editScreen(s.id)]]))),
+  "No screens yet.");
   for (const select of /** @type {NodeListOf<HTMLSelectElement>} */ (
     document.querySelectorAll(".theater-select"))) {
     options(select, state.theaters.map((t) => t.theater), (t) => `${t.name}, ${t.city}`);
@@ -68,18 +84,23 @@ async function loadCatalog() {
 }
 
 onSubmit($("#movie-form"), async (f, form) => {
-  await save(form, "/api/admin/movies", {
+  const editing = Boolean(f.id.value);
+  const movie = await save(form, "/api/admin/movies", {
     title: f.title.value, slug: f.slug.value, runtime_min: number(f.runtime_min.value),
     languages: list(f.languages.value), genres: list(f.genres.value), synopsis: f.synopsis.value,
   });
+  done(form, `Movie "${movie.title}" ${editing ? "saved" : "created"}.`);
   await loadCatalog();
 });
 
 onSubmit($("#theater-form"), async (f, form) => {
-  await save(form, "/api/admin/theaters", {
+  const editing = Boolean(f.id.value);
+  const theater = await save(form, "/api/admin/theaters", {
     name: f.name.value, slug: f.slug.value, city: f.city.value, address: f.address.value,
     time_zone: f.time_zone.value, cleaning_min: number(f.cleaning_min.value),
   });
+  done(form, `Theater "${theater.name}" ${editing ? "saved" : "created"}, `
+    + `its times in ${theater.time_zone}.`);
   await loadCatalog();
 });
 
@@ -106,14 +127,17 @@ onSubmit($("#screen-form"), async (f, form) => {
   } catch (error) {
     throw new Error(`layout: not valid JSON (${error.message})`);
   }
+  const editing = Boolean(f.id.value);
+  let screen;
   try {
-    await save(form, "/api/admin/screens", {
+    screen = await save(form, "/api/admin/screens", {
       theater_id: number(f.theater_id.value), name: f.name.value, layout,
     });
   } catch (error) {
     layoutEditor.refused(error); // sold seats that would go are marked on the grid
     throw error;
   }
+  done(form, `Screen "${screen.name}" ${editing ? "saved" : "created"}.`);
   await loadCatalog();
 });
 
@@ -148,7 +172,7 @@ async function loadShowtimes() {
   const showtimeForm = $form("#showtime-form");
   rowsOr($("#showtime-list"), body.showtimes.map((s) => row(
     `${s.id} · ${s.movie.title} · ${s.theater.name} · ${s.screen.name} · ${
-      formatStart(s.starts_at, s.theater.time_zone)} · ${priceList(s.prices) || "no prices"}`, [
+      zoned(s.starts_at, s.theater.time_zone)} · ${priceList(s.prices) || "no prices"}`, [
       ["Edit", () => editShowtime(s)],
       ["Prices", () => openPrices(s)],
       ["Sale", () => openSale(s)],
@@ -227,7 +251,7 @@ onSubmit($("#showtime-form"), async (f, form) => {
   });
   const link = document.createElement("a");
   link.href = `/showtimes/${showtime.id}`;
-  link.textContent = `${showtime.movie.title}, ${formatStart(showtime.starts_at, showtime.theater.time_zone)}`;
+  link.textContent = `${showtime.movie.title}, ${zoned(showtime.starts_at, showtime.theater.time_zone)}`;
   done(form, `Showtime ${showtime.id} ${editing ? "saved" : "created"}: `, link,
     `. Seating rules: ${seatingWords(showtime.seating)}.`);
   await loadShowtimes();
@@ -279,10 +303,11 @@ async function resetPrice(showtime, type) {
 onSubmit($("#override-form"), async (f, form) => {
   const showtime = state.priced;
   const type = f.seat_type.value.trim();
+  const amount = parseUnits(f.amount.value, showtime.currency, "amount");
   showPrices(showtime, await sendJSON(`/api/admin/showtimes/${showtime.id}/prices`, {
-    seat_type: type, amount: number(f.amount.value),
+    seat_type: type, amount,
   }, { method: "PUT" }));
-  done(form, `${typeName(type)} now costs ${formatMoney(number(f.amount.value), showtime.currency)} for this showtime.`);
+  done(form, `${typeName(type)} now costs ${formatMoney(amount, showtime.currency)} for this showtime.`);
   await loadShowtimes();
 });
 
@@ -299,7 +324,8 @@ async function loadPrices() {
   const form = $form("#price-form");
   rowsOr($("#price-list"), body.rules.map((r) => row(
     `${typeName(r.seat_type)}, ${r.day_kind}: ${formatMoney(r.amount, r.currency)}`,
-    [["Edit", () => edit(form, r, `the ${r.day_kind} price of ${typeName(r.seat_type)}`)],
+    [["Edit", () => edit(form, { ...r, amount: unitsText(r.amount, r.currency) },
+      `the ${r.day_kind} price of ${typeName(r.seat_type)}`)],
       ["Delete", () => remove(form, `/api/admin/prices/${r.id}`,
       `the ${r.day_kind} price of ${typeName(r.seat_type)}`, loadPrices)]])), "No price rules yet.");
 }
@@ -307,11 +333,14 @@ async function loadPrices() {
 $("#price-theater").addEventListener("change", loadPrices);
 
 onSubmit($("#price-form"), async (f, form) => {
-  await sendJSON("/api/admin/prices", {
+  const currency = f.currency.value.trim().toUpperCase();
+  const rule = await sendJSON("/api/admin/prices", {
     theater_id: number(f.theater_id.value), seat_type: f.seat_type.value,
-    day_kind: f.day_kind.value, amount: number(f.amount.value), currency: f.currency.value,
+    day_kind: f.day_kind.value, amount: parseUnits(f.amount.value, currency, "amount"), currency,
   }, { method: "PUT" });
   $("h3", form).textContent = form.dataset.new;
+  done(form, `${typeName(rule.seat_type)} on a ${rule.day_kind} now costs `
+    + `${formatMoney(rule.amount, rule.currency)}.`);
   await loadPrices();
 });
 
@@ -328,16 +357,20 @@ function bookingRow(booking, search) {
   const id = `cancel-${booking.reference}`;
   cancel.innerHTML = `
     <label for="${id}-reason">Reason</label><input id="${id}-reason" name="reason" required>
-    <label for="${id}-refund">Refund in minor units <span class="hint">(empty: the policy's)</span></label>
-    <input id="${id}-refund" name="refund" type="number" min="0" max="${booking.total.amount}">
+    <label for="${id}-refund">Refund in ${booking.total.currency} <span class="hint">(as ${
+      unitsText(booking.total.amount, booking.total.currency)}; empty: the policy's)</span></label>
+    <input id="${id}-refund" name="refund" inputmode="decimal" autocomplete="off" maxlength="20">
     <div class="actions"><button type="submit">Cancel booking</button></div>`;
   formParts(cancel);
   onSubmit(cancel, async (f) => {
+    const refund = f.refund.value.trim() === "" ? undefined
+      : parseUnits(f.refund.value, booking.total.currency, "refund");
     // A large refund asks for a fresh two-factor code first.
     await withReauth(() => sendJSON(`/api/admin/bookings/${booking.reference}/cancel`, {
-      reason: f.reason.value, refund: number(f.refund.value),
+      reason: f.reason.value, refund,
     }));
-    search.requestSubmit();
+    search.requestSubmit(); // the list again, and this form with it
+    done(search, `Booking ${booking.reference} cancelled.`);
   });
   li.append(cancel);
   return li;
@@ -393,7 +426,7 @@ async function start() {
   $("#who").textContent = `Signed in as ${me.email}`;
   if (!(await secondFactorReady())) return;
   $("#admin").hidden = false;
-  $("#sections").hidden = false;
+  startSections();
   startImport(loadCatalog);
   await Promise.all([loadCatalog().then(loadShowtimes), loadSupport(), loadStaff(),
     startSales()]);

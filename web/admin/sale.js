@@ -9,7 +9,7 @@
 import { getJSON, sendJSON } from "../shared/api.js";
 import { $, $form } from "../shared/dom.js";
 import { formatStart } from "../shared/format.js";
-import { clearErrors, done, onSubmit, showError } from "./forms.js";
+import { clearErrors, done, onSubmit, showError, showErrors } from "./forms.js";
 
 /** @type {{id: number, movie: {title: string}, theater: {time_zone: string}} | null} */
 let current = null;
@@ -185,7 +185,7 @@ onSubmit(form, async (f) => {
   const { out, problems } = body(f);
   if (problems.length) {
     // Every field at fault says so; the first one gets the focus.
-    for (const problem of problems.reverse()) showError(form, problem);
+    showErrors(form, problems);
     return;
   }
   const saved = await sendJSON(`/api/admin/showtimes/${current.id}/sale`, out, { method: "PUT" });

@@ -7,7 +7,7 @@
 
 import { getJSON } from "../shared/api.js";
 import { $, $form, element } from "../shared/dom.js";
-import { formatMoney, typeName } from "../shared/format.js";
+import { formatMoney, formatStart, typeName } from "../shared/format.js";
 import { SeatSocket } from "../shared/socket.js";
 import { showError } from "./forms.js";
 
@@ -32,6 +32,15 @@ function query() {
   return params.toString();
 }
 
+/**
+ * A time in a theater's zone, saying which: "Sat 7 Dec, 19:30 (Europe/Berlin)".
+ * @param {string} iso
+ * @param {string} zone
+ */
+function zoned(iso, zone) {
+  return `${formatStart(iso, zone)} (${zone})`;
+}
+
 function percent(share) {
   return `${(share * 100).toFixed(1)}%`;
 }
@@ -47,7 +56,7 @@ function renderShowtime(showtime, summary) {
     types.map((t) => `${typeName(t)} ${of(t)}`).join(", ");
   line.replaceChildren(
     element("th", "", `${showtime.movie.title} · ${showtime.theater} ${showtime.screen} · `
-      + new Date(showtime.starts_at).toLocaleString()),
+      + zoned(showtime.starts_at, showtime.time_zone)),
     cell(per((t) => showtime.sold[t] ?? 0)),
     cell(summary ? per((t) => summary.held[t] ?? 0) : "…"),
     cell(summary ? per((t) => summary.free[t] ?? 0) : "…"),
@@ -84,7 +93,12 @@ async function refresh() {
   table.replaceChildren();
   for (const showtime of body.showtimes) {
     const known = rows.get(showtime.id);
-    if (!known) socket.subscribe(showtime.id, { view: "summary", queue: false, onFrame: onSummary });
+    if (!known) {
+      // What the API counts as sold is the baseline of the first summary: a
+      // booking paid between this read and that frame is read again then.
+      booked.set(showtime.id, Object.values(showtime.sold).reduce((a, b) => a + Number(b), 0));
+      socket.subscribe(showtime.id, { view: "summary", queue: false, onFrame: onSummary });
+    }
     showtime.summary = known?.summary;
     rows.set(showtime.id, showtime);
     table.append(renderShowtime(showtime, showtime.summary));
@@ -144,7 +158,7 @@ async function openMap(showtime) {
     button.style.gridColumn = String(seat.x + 1);
     button.style.gridRow = String(seat.y + 1);
     button.setAttribute("aria-label", `History of seat ${seat.id}`);
-    button.addEventListener("click", () => showHistory(showtime.id, seat.id));
+    button.addEventListener("click", () => showHistory(showtime, seat.id));
     map.append(button);
   }
   map.hidden = false;
@@ -157,11 +171,17 @@ function who(by) {
   return `user ${by.user_id} (${by.email ?? by.kind})`;
 }
 
-async function showHistory(showtime, seat) {
+/**
+ * @param {{id: number, time_zone: string}} showtime
+ * @param {string} seat
+ */
+async function showHistory({ id: showtime, time_zone: zone }, seat) {
   const { body } = await getJSON(`/api/admin/showtimes/${showtime}/seats/${seat}/history`);
   const list = element("ol");
+  /** @param {string} iso */
+  const at = (iso) => `${formatStart(iso, zone, { second: "2-digit" })} (${zone})`;
   for (const event of body.events) {
-    list.append(element("li", "", `${new Date(event.at).toLocaleString()}: ${event.action}`
+    list.append(element("li", "", `${at(event.at)}: ${event.action}`
       + ` by ${who(event.by)}${event.booking ? ` (booking ${event.booking})` : ""}`));
   }
   if (!body.events.length) list.append(element("li", "", "Nothing happened to this seat."));
@@ -171,7 +191,7 @@ async function showHistory(showtime, seat) {
   if (body.partial) {
     parts.push(element("p", "notice", "History is partial: the showtime's stream keeps "
       + `about ${body.stream_maxlen} changes; holds before `
-      + `${body.stream_since ? new Date(body.stream_since).toLocaleString() : "now"} are gone.`));
+      + `${body.stream_since ? at(body.stream_since) : "now"} are gone.`));
   }
   history.replaceChildren(...parts);
   history.hidden = false;
