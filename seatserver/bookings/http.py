@@ -332,11 +332,18 @@ class BookingHandlers:
     async def payment_return(self, request: web.Request) -> web.Response:
         gateway = self._gateway(request)
         try:
-            event = gateway.verify_return(dict(request.query))
+            event = await gateway.verify_return(dict(request.query))
         except BadSignature as err:
             await self._store.audit(f"provider:{gateway.name}", "payment.forged_return",
                                     request.remote, {"reason": err.message})
             raise
+        if event is None:
+            # Back without paying (the page's back link): nothing to apply;
+            # the order stays payable until the payment window closes.
+            left = await self._store.get(request.query.get("reference", ""))
+            if left is None or left.payment is None or left.payment.provider != gateway.name:
+                raise NotFound("no such booking")
+            raise web.HTTPSeeOther(_landing(left))
         try:
             booking = await self._checkout.apply(gateway.name, event, remote=request.remote)
         except (NotFound, PaymentMismatch):
@@ -362,6 +369,10 @@ class BookingHandlers:
             await self._store.audit(f"provider:{gateway.name}", "payment.forged_webhook",
                                     request.remote, {"reason": err.message})
             raise
+        if event is None:
+            # Genuine, but no payment fact (an event type we do not act on):
+            # acknowledged, so the provider does not send it again.
+            return json_response({"received": True, "ignored": True})
         booking = await self._checkout.apply(gateway.name, event, remote=request.remote)
         return json_response({"received": True, "booking": booking.reference,
                       "status": booking.status})
