@@ -148,6 +148,9 @@ class StripeGateway:
         if not isinstance(obj, dict) or not isinstance(kind, str) \
                 or not isinstance(event.get("id"), str):
             raise BadSignature("malformed webhook: not a Stripe event")
+        metadata = obj.get("metadata")
+        if not isinstance(metadata, dict) or "reference" not in metadata:
+            return None  # a session some other integration on the account made
         try:
             if kind == "checkout.session.completed":
                 # Card payments are paid on completion; delayed methods say
@@ -205,7 +208,9 @@ class StripeGateway:
         except stripe.InvalidRequestError as err:
             if err.http_status == 404:
                 raise NotFound(f"Stripe knows no Checkout Session {session_id}") from None
-            raise
+            raise _unavailable(err) from err
+        except stripe.StripeError as err:  # down, rate-limited, a key it refuses
+            raise _unavailable(err) from err
 
 
 def _session_fact(session: Any, event_id: str, raw: str | None = None) -> PaymentEvent | None:
@@ -233,6 +238,13 @@ def _event(event_id: str, kind: EventType, session: Any, raw: str) -> PaymentEve
         intent = str(intent["id"])
     return PaymentEvent(event_id=event_id, type=kind, order_id=session["id"],
                         amount=amount, currency=currency.upper(), payment_id=intent, raw=raw)
+
+
+def _unavailable(err: stripe.StripeError) -> PaymentUnavailable:
+    # Stripe's messages mask keys ("sk_test_****"); ours never hold one.
+    log.warning("Stripe call failed: %s %s", type(err).__name__, _first_line(err))
+    return PaymentUnavailable("the payment provider is not answering; if you paid, the "
+                              "payment is confirmed as soon as it answers: try again shortly")
 
 
 def _first_line(err: Exception) -> str:

@@ -236,7 +236,10 @@ def _signed(body: bytes, secret: str | None, at: int | None) -> str:
     b"\x00\x00\x00", b'{"id": "evt_1", "type": "checkout.session.completed"\x00}',
     b"not json at all", b"\xff\xfe invalid utf-8", b"[]", b'"a string"',
     b'{"id": "evt_1", "object": "event", "type": "checkout.session.completed", '
-    b'"data": {"object": {"object": "charge"}}}',
+    b'"data": {"object": {"object": "charge", "metadata": {"reference": "ABC"}}}}',
+    b'{"id": "evt_1", "object": "event", "type": "checkout.session.expired", '
+    b'"data": {"object": {"object": "checkout.session", "id": "cs_1", "amount_total": "7", '
+    b'"currency": "eur", "payment_intent": null, "metadata": {"reference": "ABC"}}}}',
     b'{"id": "evt_1", "object": "event", "type": "checkout.session.expired", "data": 7}',
 ])
 async def test_hostile_webhook_bodies_signed_correctly_are_refused_with_400(
@@ -276,6 +279,30 @@ async def test_a_return_that_stripe_does_not_confirm_is_refused(
         status, answer = await _back(buyer, f"{base}?{query}")
         assert (status, answer["error"]["code"]) == (400, "bad_signature"), query
     assert (await buyer.booking(booking["reference"]))["status"] == "pending"
+
+
+async def test_a_return_while_stripe_fails_answers_503_and_the_webhook_books(
+        buyer: Buyer, standin: StripeStandIn, showtime: int, seats: list[str]) -> None:
+    booking = await _pending(buyer, showtime, seats[:1])
+    standin.lose_webhooks = True
+    status, location = await _click(buyer, booking, "pay")
+    standin.faults = ["500"] * 3  # the first try and the library's two retries
+    status, answer = await _back(buyer, location)
+    assert (status, answer["error"]["code"]) == (503, "payment_unavailable"), answer
+    assert "if you paid" in answer["error"]["message"]
+    assert await standin.send(standin.events[-1]) == 200
+    assert (await buyer.booking(booking["reference"]))["status"] == "booked"
+
+
+async def test_sessions_another_integration_made_are_acknowledged_and_ignored(
+        buyer: Buyer, standin: StripeStandIn, showtime: int, seats: list[str],
+        db_pool: asyncpg.Pool) -> None:
+    booking = await _pending(buyer, showtime, seats[:1])
+    event = _completed_event(standin, booking)
+    event["data"]["object"]["metadata"] = {}
+    assert await standin.send(event) == 200
+    assert (await buyer.booking(booking["reference"]))["status"] == "pending"
+    assert await _facts(db_pool, _session_id(booking)) == []
 
 
 async def test_a_declined_card_and_back_leave_the_order_until_the_window_closes(
