@@ -352,6 +352,27 @@ async def test_a_payment_whose_webhook_was_lost_is_found_at_the_deadline(
     assert len(await _facts(db_pool, _session_id(booking))) == 1
 
 
+async def test_stripe_down_at_the_deadline_expires_and_a_later_payment_reacquires(
+        stripe_server: Callable[..., Awaitable[str]], buyer_at: BuyerFactory,
+        standin: StripeStandIn, showtime: int, seats: list[str],
+        db_pool: asyncpg.Pool) -> None:
+    buyer = await buyer_at(await stripe_server(payment_window_s=2))
+    booking = await _pending(buyer, showtime, seats[:1])
+    standin.faults = ["500"] * 1000  # the lookup cannot ask, nor close the session
+
+    async def expired() -> bool:
+        return bool((await buyer.booking(booking["reference"]))["status"] == "expired")
+    await eventually(expired, within=15)
+    standin.faults = []
+    # The session stayed open at Stripe: a payment now is a late capture,
+    # and the seat, still free, is taken back.
+    standin.pay(_session_id(booking))
+    await standin.settled()
+    again = await buyer.booking(booking["reference"])
+    assert (again["status"], again["attention"]) == ("booked", "late_payment_reacquired")
+    assert [f for _, f in await _facts(db_pool, _session_id(booking))] == ["captured"]
+
+
 @pytest.mark.parametrize(("starts", "share"), [(timedelta(days=3), 1.0),
                                                (timedelta(hours=5), 0.5)])
 async def test_cancelling_refunds_through_stripe_in_full_or_in_part(
