@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -119,7 +120,8 @@ async def _audits(db_pool: asyncpg.Pool, action: str) -> int:
 
 async def test_buyer_pays_on_the_hosted_page_and_is_booked_once(
         buyer: Buyer, standin: StripeStandIn, showtime: int, seats: list[str],
-        db_pool: asyncpg.Pool) -> None:
+        db_pool: asyncpg.Pool, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)  # the stripe library's request logs too
     booking = await _pending(buyer, showtime, seats[:2])
     assert booking["payment"]["provider"] == "stripe"
     assert booking["checkout_url"].startswith(f"{standin.origin}/c/pay/cs_test_")
@@ -144,6 +146,14 @@ async def test_buyer_pays_on_the_hosted_page_and_is_booked_once(
     assert fact == "captured"
     assert first in (f"return:{_session_id(booking)}:captured", standin.events[-1]["id"])
     assert await _audits(db_pool, "booking.booked") == 1
+    _no_secret_logged(caplog)
+
+
+def _no_secret_logged(caplog: pytest.LogCaptureFixture) -> None:
+    assert caplog.records, "nothing was logged: the check below would prove nothing"
+    for record in caplog.records:
+        text = record.getMessage() + str(record.exc_info or "")
+        assert API_KEY not in text and WEBHOOK_SECRET not in text, text
 
 
 async def test_the_webhook_alone_books_when_the_buyer_never_comes_back(
@@ -434,7 +444,9 @@ async def test_a_lost_answer_is_retried_under_the_same_idempotency_key(
 @pytest.mark.parametrize("fault", ["429", "500", "hang"])
 async def test_stripe_failing_answers_payment_unavailable_and_keeps_the_holds(
         stripe_server: Callable[..., Awaitable[str]], buyer_at: BuyerFactory,
-        standin: StripeStandIn, showtime: int, seats: list[str], fault: str) -> None:
+        standin: StripeStandIn, showtime: int, seats: list[str], fault: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     buyer = await buyer_at(await stripe_server(payment_timeout_s=1.5))
     standin.faults = [fault] * 4  # more than the library's retries
     await _hold(buyer, showtime, seats[:1])
@@ -447,6 +459,7 @@ async def test_stripe_failing_answers_payment_unavailable_and_keeps_the_holds(
     status, booking = await buyer.checkout(showtime, secrets.token_hex(4))
     assert status == 201, booking
     assert booking["payment"]["provider"] == "stripe"
+    _no_secret_logged(caplog)
 
 
 def test_amounts_are_minor_units_for_zero_and_two_decimal_currencies() -> None:
