@@ -327,8 +327,9 @@ class BookingHandlers:
 
     # Signed by the provider; the browser may have lost its session.
     @allow(Role.ANONYMOUS)
-    @describe("Where the payment provider sends the buyer back (signed).", status=303,
-              errors=[404])
+    @describe("Where the payment provider sends the buyer back (signed, or confirmed "
+              "with the provider: Stripe's return is read back from Stripe, 503 when it "
+              "does not answer).", status=303, errors=[404, 503])
     async def payment_return(self, request: web.Request) -> web.Response:
         gateway = self._gateway(request)
         try:
