@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -177,6 +177,29 @@ def networks(name: str, raw: str) -> tuple[Network, ...]:
             raise SettingsError(f"{name}: {_shown(part.strip())} is not an address or "
                                 "network (like 10.0.0.5 or 10.0.0.0/8)") from None
     return tuple(found)
+
+
+PAYMENT_PROVIDERS = ("simulated", "stripe")
+
+
+def provider_name(name: str, raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in PAYMENT_PROVIDERS:
+        raise SettingsError(f"{name} must be one of {', '.join(PAYMENT_PROVIDERS)}, "
+                            f"got {_shown(raw)}")
+    return value
+
+
+def stripe_key(*prefixes: str) -> Reader:
+    """Reads a Stripe key by its prefix; the message never quotes the value."""
+    def read(name: str, raw: str) -> str:
+        value = raw.strip()
+        if not value.startswith(prefixes) or not value.isascii() or not value.isprintable() \
+                or " " in value or len(value) < 16:
+            raise SettingsError(f"{name} must be a Stripe key starting with "
+                                f"{' or '.join(prefixes)} (the value is not shown)")
+        return value
+    return read
 
 
 def secret(name: str, raw: str) -> str:
@@ -381,6 +404,23 @@ class Settings(BaseSettings):
     # by every instance; there is no default in the code.
     payment_secret: Annotated[str | None, Env("SEATSERVER_PAYMENT_SECRET", secret,
                                               shown="unset: generated")] = None
+    # Which provider new checkouts pay with: the built-in simulation, or Stripe
+    # (Checkout Sessions, bookings/stripe_gateway.py). Orders already made
+    # with the other one still settle: both are served when Stripe is chosen.
+    payment_provider: Annotated[str, Env("SEATSERVER_PAYMENT_PROVIDER",
+                                         provider_name)] = "simulated"
+    # Stripe's secret API key (sk_live_… / sk_test_… / a restricted rk_…) and
+    # the signing secret of our webhook endpoint (whsec_…). Never logged.
+    stripe_secret_key: Annotated[str | None, Env("SEATSERVER_STRIPE_SECRET_KEY",
+                                                 stripe_key("sk_", "rk_"))] = Field(
+        default=None, repr=False)
+    stripe_webhook_secret: Annotated[str | None, Env("SEATSERVER_STRIPE_WEBHOOK_SECRET",
+                                                     stripe_key("whsec_"))] = Field(
+        default=None, repr=False)
+    # Where the Stripe library sends its calls: Stripe itself unless set (a
+    # local stand-in in tests).
+    stripe_api_base: Annotated[str | None, Env("SEATSERVER_STRIPE_API_BASE", origin_url,
+                                               shown="https://api.stripe.com")] = None
     # HMAC-SHA256 key of the ticket ids in QR codes (the door's scanners hold it).
     ticket_secret: Annotated[str | None, Env("SEATSERVER_TICKET_SECRET", secret,
                                              shown="unset: generated")] = None
@@ -494,6 +534,11 @@ class Settings(BaseSettings):
                                 f"{self.refund_partial_percent}")
         if self.smtp_host is not None:
             self._check_smtp()
+        if self.payment_provider == "stripe" and not (self.stripe_secret_key
+                                                      and self.stripe_webhook_secret):
+            raise SettingsError("SEATSERVER_PAYMENT_PROVIDER=stripe needs "
+                                "SEATSERVER_STRIPE_SECRET_KEY and "
+                                "SEATSERVER_STRIPE_WEBHOOK_SECRET")
         if self.metrics_token is not None and (len(self.metrics_token) < 16
                                                or not self.metrics_token.isprintable()
                                                or " " in self.metrics_token):

@@ -290,12 +290,40 @@ class Checkout:
         return booking
 
     async def expire_due(self) -> int:
-        """Expire pending bookings whose payment window has passed; returns how many."""
+        """Expire pending bookings whose payment window has passed; returns how many.
+
+        The provider is asked first (``lookup``, closing the order): a
+        payment whose webhook was lost, or is still on its way, books rather
+        than being expired and refunded later. A provider that does not
+        answer does not keep the seats: the booking expires, and a capture
+        that comes after is a late capture (reacquired or refunded)."""
         count = 0
         for reference in await self._store.due_pending():
+            if await self._settle_by_lookup(reference):
+                continue
             if await self._expire(reference, "payment window passed"):
                 count += 1
         return count
+
+    async def _settle_by_lookup(self, reference: str) -> bool:
+        """Whether the provider's answer settled the booking (paid or ended)."""
+        booking = await self._store.get(reference)
+        if booking is None or booking.payment is None:
+            return False
+        provider, order_id = booking.payment.provider, booking.payment.order_id
+        gateway = self._gateways.get(provider)
+        if gateway is None:
+            return False
+        try:
+            event = await asyncio.wait_for(gateway.lookup(order_id, close=True), self._timeout)
+            if event is None:
+                return False
+            settled = await self.apply(provider, event)
+        except Exception as exc:  # TimeoutError included
+            log.warning("looking up order %s of %s at %s failed: %r", order_id, reference,
+                        provider, exc)
+            return False
+        return settled.status != "pending"
 
     async def cancel(self, reference: str, *, user_id: int, remote: str | None) -> Booking:
         """Cancel a booked booking before the cut-off, refunding what the

@@ -41,7 +41,13 @@ class PaymentEvent:
 
 class PaymentGateway(Protocol):
     """Contract: ``verify_return`` and ``parse_webhook`` raise ``BadSignature``
-    for anything not provably from the provider (forged, unsigned or stale).
+    for anything not provably from the provider (forged, unsigned or stale);
+    they return None for what is genuine but states no payment fact (a buyer
+    back from the page without paying, an event type we do not act on).
+    ``lookup`` asks the provider for an order's outcome now (None: none yet);
+    with ``close`` it first ends an open order, so nobody pays for it after
+    we gave up; the pending expirer asks it before expiring a booking whose
+    webhook never came.
     ``refund(order_id, amount)`` brings the order's refunded total up to
     ``amount`` (full or partial): repeating or racing it refunds once, and an
     adapter for a provider that refunds by increments sends the difference
@@ -53,9 +59,12 @@ class PaymentGateway(Protocol):
                            return_url: str, webhook_url: str,
                            expires_at: datetime) -> Order: ...
 
-    def verify_return(self, query: Mapping[str, str]) -> PaymentEvent: ...
+    async def verify_return(self, query: Mapping[str, str]) -> PaymentEvent | None: ...
 
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> PaymentEvent: ...
+    def parse_webhook(self, headers: Mapping[str, str],
+                      body: bytes) -> PaymentEvent | None: ...
+
+    async def lookup(self, order_id: str, *, close: bool) -> PaymentEvent | None: ...
 
     async def capture(self, order_id: str) -> None: ...
 

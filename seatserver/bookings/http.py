@@ -332,16 +332,24 @@ class BookingHandlers:
 
     # Signed by the provider; the browser may have lost its session.
     @allow(Role.ANONYMOUS)
-    @describe("Where the payment provider sends the buyer back (signed).", status=303,
-              errors=[404])
+    @describe("Where the payment provider sends the buyer back (signed, or confirmed "
+              "with the provider: Stripe's return is read back from Stripe, 503 when it "
+              "does not answer).", status=303, errors=[404, 503])
     async def payment_return(self, request: web.Request) -> web.Response:
         gateway = self._gateway(request)
         try:
-            event = gateway.verify_return(dict(request.query))
+            event = await gateway.verify_return(dict(request.query))
         except BadSignature as err:
             await self._store.audit(f"provider:{gateway.name}", "payment.forged_return",
                                     request.remote, {"reason": err.message})
             raise
+        if event is None:
+            # Back without paying (the page's back link): nothing to apply;
+            # the order stays payable until the payment window closes.
+            left = await self._store.get(request.query.get("reference", ""))
+            if left is None or left.payment is None or left.payment.provider != gateway.name:
+                raise NotFound("no such booking")
+            raise web.HTTPSeeOther(_landing(left))
         try:
             booking = await self._checkout.apply(gateway.name, event, remote=request.remote)
         except (NotFound, PaymentMismatch):
@@ -367,6 +375,10 @@ class BookingHandlers:
             await self._store.audit(f"provider:{gateway.name}", "payment.forged_webhook",
                                     request.remote, {"reason": err.message})
             raise
+        if event is None:
+            # Genuine, but no payment fact (an event type we do not act on):
+            # acknowledged, so the provider does not send it again.
+            return json_response({"received": True, "ignored": True})
         booking = await self._checkout.apply(gateway.name, event, remote=request.remote)
         return json_response({"received": True, "booking": booking.reference,
                       "status": booking.status})

@@ -144,7 +144,7 @@ class SimulatedGateway:
                 order_id, reference, amount, currency, return_url, webhook_url, expires_at)
         return Order(order_id, f"/pay/{order_id}")
 
-    def verify_return(self, query: Mapping[str, str]) -> PaymentEvent:
+    async def verify_return(self, query: Mapping[str, str]) -> PaymentEvent | None:
         if not signed_by_any(self._keys.verifying(KEY), return_message(query),
                              query.get("sig", "")):
             raise BadSignature("the payment result is not signed by the provider")
@@ -178,6 +178,21 @@ class SimulatedGateway:
                                 payment_id=data.get("payment_id"), raw=text)
         except (ValueError, KeyError, TypeError):
             raise BadSignature("malformed webhook") from None
+
+    async def lookup(self, order_id: str, *, close: bool) -> PaymentEvent | None:
+        """A settled order's outcome from the provider's table. An open order
+        is left open even with ``close``: its page refuses payment past the
+        order's own expiry, which is our deadline."""
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(
+                "SELECT * FROM sim_provider_orders WHERE order_id = $1", order_id)
+        if row is None or row["status"] not in _OUTCOMES_BY_STATUS:
+            return None
+        kind = _OUTCOMES_BY_STATUS[row["status"]]
+        return PaymentEvent(event_id=f"lookup:{order_id}:{kind}", type=kind,
+                            order_id=order_id, amount=row["amount"], currency=row["currency"],
+                            payment_id="pay_" + order_id[4:],
+                            raw=json.dumps({"order": order_id, "status": row["status"]}))
 
     async def capture(self, order_id: str) -> None:
         """Orders are captured when paid on the page; nothing more to do."""

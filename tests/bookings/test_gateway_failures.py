@@ -43,11 +43,14 @@ class BrokenGateway:
         self.orders.append(reference)
         return Order(f"ord_{reference}", f"/pay/ord_{reference}")
 
-    def verify_return(self, query: Mapping[str, str]) -> PaymentEvent:
+    async def verify_return(self, query: Mapping[str, str]) -> PaymentEvent | None:
         raise NotImplementedError
 
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> PaymentEvent:
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> PaymentEvent | None:
         raise NotImplementedError
+
+    async def lookup(self, order_id: str, *, close: bool) -> PaymentEvent | None:
+        return None
 
     async def capture(self, order_id: str) -> None:
         pass
