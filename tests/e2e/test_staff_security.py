@@ -67,7 +67,7 @@ async def test_an_admin_enrols_then_logs_in_with_a_code_and_a_recovery_code_once
                  ).to_be_visible()
     await expect(page.get_by_role("img", name="QR code of the key for your authenticator app")
                  ).to_be_visible()
-    assert await page.get_by_role("heading", name="Movies").is_hidden()
+    assert await page.get_by_role("heading", name="Movies", exact=True).is_hidden()
     assert await serious_findings(page) == []
     secret = secret_of((await page.locator("#mfa-secret").inner_text()).strip())
     await page.get_by_label("Code from your authenticator app").fill("000000x")
