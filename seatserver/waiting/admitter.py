@@ -50,7 +50,8 @@ class Admitter(BackgroundService):
         self.lease_ms = max(MIN_LEASE_MS, int(LEASE_STEPS * interval_s * 1000))
         self._rooms: set[int] = set()  # showtimes with a waiting room on
         self._listed: set[int] = set()  # showtimes the last refresh configured
-        self._tracked: set[int] = set()  # changed here since the last refresh began
+        # Changed here since the last refresh began: showtime -> waiting room on.
+        self._tracked: dict[int, bool] = {}
         self._tokens: dict[int, str] = {}  # showtime -> our fencing token
         self._random = secrets.SystemRandom()
         self._refreshed = -1e18
@@ -74,7 +75,7 @@ class Admitter(BackgroundService):
         """Apply a change made here at once (Redis, and the rooms served)."""
         await self._engine.configure(settings, int(keep_until.timestamp() * 1000))
         self._listed.add(settings.showtime)
-        self._tracked.add(settings.showtime)
+        self._tracked[settings.showtime] = settings.waiting_room
         if settings.waiting_room:
             self._rooms.add(settings.showtime)
         else:
@@ -88,9 +89,11 @@ class Admitter(BackgroundService):
         showtime whose count moved since before our read keeps the change
         (a showtime first seen now counts from 0, which at worst leaves it
         to the next refresh)."""
-        # A change made here while this refresh reads stays listed, though
-        # the read may have begun before it was committed.
-        self._tracked = set()
+        # A change made here while this refresh reads stays as it was made
+        # (listed, its room on or off), though the read may have begun before
+        # it was committed: a room turned on then was left out until the next
+        # refresh, 5 s without admissions (seen in loaded test runs).
+        self._tracked = {}
         changes = await self._engine.changes(self._listed)
         # The first refresh of a start sets every showtime not yet over: the
         # defaults come from the environment, so they change only with a
@@ -105,8 +108,10 @@ class Admitter(BackgroundService):
         # Listed: what has sale settings, its own or a default's (the first
         # refresh wrote the rest too, but they gate nothing).
         self._listed = {e.settings.showtime for e in gated
-                        if e.settings.gated or e.settings.source == "showtime"} | self._tracked
-        self._rooms = {e.settings.showtime for e in gated if e.settings.waiting_room}
+                        if e.settings.gated or e.settings.source == "showtime"} | set(self._tracked)
+        self._rooms = ({e.settings.showtime for e in gated if e.settings.waiting_room}
+                       - {st for st, on in self._tracked.items() if not on}
+                       | {st for st, on in self._tracked.items() if on})
         for showtime in set(self._tokens) - self._rooms:
             await self._resign(showtime)
         self._refreshed = time.monotonic()

@@ -101,6 +101,7 @@ MATRIX: dict[tuple[str, str], tuple[Role, ...]] = {
     ("GET", "/api/admin/sales/daily"): (Role.ADMIN,),
     ("GET", "/api/admin/sales/bookings.csv"): (Role.ADMIN,),
     ("GET", "/api/admin/showtimes/{id}/seats/{seat}/history"): (Role.ADMIN,),
+    ("POST", "/api/admin/movies/import"): (Role.ADMIN,),
     **dict.fromkeys(ADMIN_ROUTES + BOOKING_ROUTES, (Role.ADMIN,)),
 }
 # Ids of nothing: an admin's DELETE reaches its handler and finds nothing to

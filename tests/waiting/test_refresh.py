@@ -69,3 +69,49 @@ async def test_a_refresh_restores_a_flushed_redis(queue: QueueEngine, redis: Red
 
 async def _nothing() -> None:
     pass
+
+
+class Listing:
+    """PostgreSQL's sale settings as one refresh reads them: what the table
+    held when the read began, while ``meanwhile`` (an admin's change on this
+    same instance) lands before the read returns."""
+
+    def __init__(self, held: list[SaleSettings], meanwhile: Callable[[], Awaitable[None]]
+                 ) -> None:
+        self.held = held
+        self.meanwhile = meanwhile
+
+    async def gated(self, *, everyone: bool = False) -> list[GatedShowtime]:
+        held = list(self.held)
+        await self.meanwhile()
+        return [GatedShowtime(s, KEEP) for s in held]
+
+
+async def test_a_room_turned_on_here_during_a_refresh_is_served_at_once(
+        queue: QueueEngine) -> None:
+    """The refresh's read began before the change was committed: the room
+    it missed must still be served (it was left out until the next refresh,
+    5 s without admissions: seen in loaded test runs)."""
+    listing = Listing([], _nothing)
+    admitter = Admitter(queue, listing, interval_s=1)
+    await admitter.refresh()
+    assert admitter._rooms == set()
+
+    async def turned_on() -> None:
+        await admitter.track(sale(cap=1), KEEP)
+
+    listing.meanwhile = turned_on
+    await admitter.refresh()
+    assert admitter.may_gate(ST) and admitter._rooms == {ST}
+
+    # A room turned off during a read that still saw it on stays off.
+    async def turned_off() -> None:
+        await admitter.track(sale(cap=1, waiting_room=False), KEEP)
+
+    listing.held, listing.meanwhile = [sale(cap=1)], turned_off
+    await admitter.refresh()
+    assert admitter._rooms == set()
+    # The next refresh, the change committed, reads it as it is.
+    listing.held, listing.meanwhile = [sale(cap=1, waiting_room=False)], _nothing
+    await admitter.refresh()
+    assert admitter._rooms == set()
