@@ -30,6 +30,12 @@ const chooser = new SeatChooser($("#counter-seats"), {
 /** @type {{seats: string, key: string} | null} the sale being tried, and its key */
 let attempt = null;
 
+/** A random Idempotency-Key (randomUUID needs a secure context; this does not). */
+function newKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return `counter-${[...bytes].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
 function showChoice() {
   const seats = chooser.chosenSeats();
   const total = seats.reduce((sum, s) => sum + (s.price?.amount ?? 0), 0);
@@ -44,18 +50,20 @@ function showChoice() {
 }
 
 async function sell() {
-  const seats = chooser.chosenSeats().map((s) => s.id);
+  // Named now: the room's update of the sale may come before its answer,
+  // and a sold seat leaves the choice.
+  const named = chooser.chosenSeats();
+  const seats = named.map((s) => s.id);
   const method = /** @type {HTMLInputElement} */ (form.querySelector("input[name=method]:checked")).value;
   const email = /** @type {HTMLInputElement} */ (form.elements.namedItem("email")).value.trim();
   const body = { seats, method, ...(email ? { email } : {}) };
   const same = JSON.stringify(body);
-  if (attempt?.seats !== same) attempt = { seats: same, key: crypto.randomUUID() };
+  if (attempt?.seats !== same) attempt = { seats: same, key: newKey() };
   const key = attempt.key;
   const sale = await withReauth(() => sendJSON(`/api/counter/showtimes/${chooser.showtime}/sales`,
     body, { headers: { "Idempotency-Key": key } }));
   attempt = null;
   const paid = method === "cash" ? "in cash" : "by card at the counter";
-  const named = chooser.chosenSeats();
   chooser.clear();
   form.reset();
   done(form, `Sold ${seatList(named)} for ${formatMoney(sale.amount.amount, sale.amount.currency)} `

@@ -85,6 +85,7 @@ export class SeatChooser {
     const { body } = await getJSON(`/api/admin/showtimes/${this.showtime}/blocks`);
     this.blocks = new Map(body.blocks.map((/** @type {Block} */ b) => [b.seat, b]));
     this.refresh(this.buttons.keys());
+    this.onChange();
   }
 
   /** @param {Seat[]} seats */
