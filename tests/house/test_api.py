@@ -306,3 +306,21 @@ async def test_admins_give_and_take_the_box_office_role(
     await admin.ok("PATCH", f"/api/admin/staff/{customer.id}", {"kind": "customer"})
     actions = [r["action"] for r in await audit_rows(db_pool, admin.id)]
     assert actions == ["staff.changed", "staff.changed"]
+
+
+async def test_support_cancels_a_counter_sale_refunding_at_the_counter_and_frees_the_seat(
+        admin: Admin, clerk: Admin, showtime: int, seats: list[str], connect: ClientFactory,
+        db_pool: asyncpg.Pool) -> None:
+    status, sale = await sell(clerk, showtime, [seats[6]])
+    assert status == 201
+    cancelled = await admin.ok("POST", f"/api/admin/bookings/{sale['reference']}/cancel",
+                               {"reason": "changed their mind at the counter",
+                                "refund": sale["amount"]["amount"]})
+    assert cancelled["status"] == "cancelled"
+    async with db_pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT p.refunded_amount, p.method FROM payments p JOIN bookings b "
+            "ON b.id = p.booking_id WHERE b.reference = $1", sale["reference"])
+    assert dict(row) == {"refunded_amount": sale["amount"]["amount"], "method": "cash"}
+    buyer = await connect()
+    assert (await buyer.hold(showtime, [seats[6]]))["ok"] is True
