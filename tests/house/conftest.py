@@ -55,3 +55,14 @@ async def clerk(as_role: Any) -> Admin:
     """Box-office staff."""
     made: Admin = await as_role(Role.BOX_OFFICE)
     return made
+
+
+@pytest.fixture(autouse=True)
+async def no_blocks(db_pool: asyncpg.Pool) -> Any:
+    """Each test starts with no blocked seats, and leaves none behind: servers
+    of later tests (of any suite sharing the database) would mirror them."""
+    async with db_pool.acquire() as conn:
+        await conn.execute("TRUNCATE seat_blocks")
+    yield
+    async with db_pool.acquire() as conn:
+        await conn.execute("TRUNCATE seat_blocks")

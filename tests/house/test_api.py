@@ -12,7 +12,12 @@ import aiohttp
 import asyncpg
 import orjson
 import pytest
+from redis.asyncio import Redis
 
+from seatserver import redis_keys
+from seatserver.bookings.reconcile import reconcile
+from seatserver.bookings.store import BookingStore
+from seatserver.holds import HoldEngine
 from seatserver.http.roles import Role
 from seatserver.loadgen.client import SeatClient
 from tests.admin.conftest import Admin, audit_rows
@@ -324,3 +329,38 @@ async def test_support_cancels_a_counter_sale_refunding_at_the_counter_and_frees
     assert dict(row) == {"refunded_amount": sale["amount"]["amount"], "method": "cash"}
     buyer = await connect()
     assert (await buyer.hold(showtime, [seats[6]]))["ok"] is True
+
+
+async def test_kiosk_summaries_count_blocked_seats_apart_from_free(
+        admin: Admin, showtime: int, seats: list[str], connect: ClientFactory) -> None:
+    board = await connect()
+    await board.subscribe(showtime, view="summary")
+    view = board.views[showtime]
+    await eventually(lambda: view.summary is not None)
+    assert view.summary is not None
+    free_before = sum(view.summary["free"].values())
+    await admin.ok("POST", blocks(showtime), {"seats": seats[:3], "reason": "house"})
+    await eventually(lambda: view.summary is not None
+                     and sum(view.summary["blocked"].values()) == 3)
+    assert sum(view.summary["free"].values()) == free_before - 3
+
+
+async def test_blocks_come_back_when_redis_lost_them_and_holds_taken_meanwhile_end(
+        admin: Admin, showtime: int, seats: list[str], connect: ClientFactory,
+        db_pool: asyncpg.Pool, redis_url: str) -> None:
+    await admin.ok("POST", blocks(showtime), {"seats": [seats[0]], "reason": "broken"})
+    redis = Redis.from_url(redis_url)
+    engine = HoldEngine(redis, hold_ttl_ms=60_000, max_seats=10, stream_maxlen=1000,
+                        backstop_ms=1000)
+    try:
+        await redis.delete(redis_keys.blocked(showtime))  # as a flushed Redis would
+        buyer = await connect()
+        assert (await buyer.hold(showtime, [seats[0]]))["ok"] is True
+        done = await reconcile(BookingStore(db_pool), engine)
+        assert done.blocked == 1 and "1 blocked seats restored" in str(done)
+        snap = await engine.snapshot(showtime)
+        assert snap.blocked == [seats[0]] and seats[0] not in snap.held
+        assert (await reconcile(BookingStore(db_pool), engine)).blocked == 0  # idempotent
+    finally:
+        await engine.close()
+        await redis.aclose()
