@@ -4,6 +4,7 @@ blocked seat; every input path refuses hostile input with a 4xx naming it."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -364,3 +365,53 @@ async def test_blocks_come_back_when_redis_lost_them_and_holds_taken_meanwhile_e
     finally:
         await engine.close()
         await redis.aclose()
+
+
+async def test_no_blocked_seat_is_ever_held_while_buyers_click_during_blocking(
+        admin: Admin, showtime: int, seats: list[str], connect: ClientFactory) -> None:
+    """Buyers hold and release the same ten seats as fast as the server lets
+    them while the admin blocks those seats: a block is refused while a seat
+    is held, and retried; once all are blocked, no buyer holds one, and every
+    buyer's view shows all ten blocked."""
+    wanted = seats[:10]
+    buyers = [await connect() for _ in range(3)]
+    for buyer in buyers:
+        await buyer.subscribe(showtime)
+    stop = asyncio.Event()
+    refused_blocked = 0
+
+    async def click(buyer: SeatClient) -> None:
+        nonlocal refused_blocked
+        while not stop.is_set():
+            for seat in wanted:
+                ack = await buyer.hold(showtime, [seat])
+                if ack["ok"]:
+                    await buyer.release(showtime, [seat])
+                elif ack["code"] == "seat_blocked":
+                    refused_blocked += 1
+
+    clicking = [asyncio.create_task(click(b)) for b in buyers]
+    left = list(wanted)
+    try:
+        while left:
+            got, body = await admin.call("POST", blocks(showtime),
+                                         {"seats": left, "reason": "house"})
+            if got == 200:
+                left = []
+            else:
+                assert (got, body["error"]["code"]) == (409, "seats_unavailable")
+                # Block what is free now; the held ones on the next turn.
+                for seat in [s for s in left if s not in body["error"]["seats"]]:
+                    one, _ = await admin.call("POST", blocks(showtime),
+                                              {"seats": [seat], "reason": "house"})
+                    if one == 200:
+                        left.remove(seat)
+    finally:
+        stop.set()
+        await asyncio.gather(*clicking)
+    for buyer in buyers:
+        view = buyer.views[showtime]
+        await eventually(lambda v=view: v.blocked >= set(wanted))
+        assert not view.mine.keys() & set(wanted)
+        assert not view.held & set(wanted)
+    assert refused_blocked > 0
