@@ -7,7 +7,7 @@
 import { getJSON, sendJSON } from "../shared/api.js";
 import { $, $button, $form, element } from "../shared/dom.js";
 import { formatStart, seatList } from "../shared/format.js";
-import { REASONS, SeatChooser } from "../counter/seats.js";
+import { REASONS, SeatChooser } from "../shared/seatmap/chooser.js";
 import { clearErrors, done, formParts, onSubmit, showError } from "./forms.js";
 
 const form = $form("#house-form");

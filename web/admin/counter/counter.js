@@ -5,12 +5,12 @@
 // (SeatChooser), so a seat an online buyer takes meanwhile drops out of
 // the choice. A sale carries an Idempotency-Key kept for as long as the
 // same sale is retried: pressing "Sell" twice after a lost answer sells once.
-import { getJSON, sendJSON } from "../shared/api.js";
-import { $, $button, $form } from "../shared/dom.js";
-import { formatMoney, formatStart, seatList } from "../shared/format.js";
-import { clearErrors, done, formParts, showError } from "../admin/forms.js";
-import { pendingLogIn, secondFactorReady, withReauth } from "../admin/mfa.js";
-import { SeatChooser } from "./seats.js";
+import { getJSON, sendJSON } from "../../shared/api.js";
+import { $, $button, $form } from "../../shared/dom.js";
+import { formatMoney, formatStart, seatList } from "../../shared/format.js";
+import { SeatChooser } from "../../shared/seatmap/chooser.js";
+import { clearErrors, done, formParts, showError } from "../forms.js";
+import { pendingLogIn, secondFactorReady, withReauth } from "../mfa.js";
 
 const STAFF = new Set(["box_office", "admin"]);
 const form = $form("#counter-form");

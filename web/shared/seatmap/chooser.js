@@ -11,14 +11,14 @@
 // aria-disabled. A seat chosen that becomes unavailable (someone online
 // held it) is dropped from the choice, and `onChange` says so.
 
-import { getJSON } from "../shared/api.js";
-import { element } from "../shared/dom.js";
-import { formatMoney, seatName, typeName } from "../shared/format.js";
-import { SeatBoard } from "../shared/seatmap/board.js";
-import { seatGrid } from "../shared/seatmap/geometry.js";
-import { SeatSocket } from "../shared/socket.js";
+import { getJSON } from "../api.js";
+import { element } from "../dom.js";
+import { formatMoney, seatName, typeName } from "../format.js";
+import { SeatSocket } from "../socket.js";
+import { SeatBoard } from "./board.js";
+import { seatGrid } from "./geometry.js";
 
-/** @typedef {import("../shared/seatmap/board.js").Seat} Seat */
+/** @typedef {import("./board.js").Seat} Seat */
 /** @typedef {{seat: string, reason: string, note: string | null}} Block */
 
 export const REASONS = /** @type {Record<string, string>} */ ({
