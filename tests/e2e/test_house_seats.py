@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import re
 
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
 from seatserver.accounts.passwords import Passwords
 from seatserver.accounts.seed import ADMIN_EMAIL, seed_staff
 from seatserver.db import create_pool
-from tests.e2e.browsing import Picker, Shop
+from tests.e2e.browsing import Shop
 from tests.e2e.staff import enrol_admin, log_in_with_code
 from tests.e2e.test_accessibility import serious_findings
 
@@ -35,10 +35,6 @@ async def staff(database_url: str) -> None:
         await enrol_admin(pool, CLERK_EMAIL, CLERK_SECRET)
     finally:
         await pool.close()
-
-
-def seat(page: Page, where: str, name: str) -> object:
-    return page.locator(where).get_by_role("button", name=re.compile(f"^{name},"))
 
 
 async def test_blocked_seats_are_sold_at_the_counter_or_released_and_bought_online(
@@ -99,7 +95,6 @@ async def test_blocked_seats_are_sold_at_the_counter_or_released_and_bought_onli
     await buyer.page.get_by_role("button", name=re.compile("^Pay")).click()
     await buyer.page.wait_for_url(re.compile(r"/bookings/[A-Za-z0-9]+$"))
     await expect(buyer.page.get_by_role("heading", level=1)).to_have_text("You're booked")
-    assert isinstance(buyer, Picker)
 
 
 async def test_the_counter_turns_away_someone_who_is_not_box_office_staff(shop: Shop) -> None:
@@ -108,3 +103,26 @@ async def test_the_counter_turns_away_someone_who_is_not_box_office_staff(shop: 
     await expect(page.locator("#who")).to_have_text("Not signed in.")
     await expect(page.get_by_role("link", name="Log in with a box-office account")).to_be_visible()
     assert await serious_findings(page) == []
+
+
+async def test_an_admin_makes_a_kiosk_board_box_office_staff_from_the_staff_list(
+        shop: Shop) -> None:
+    await staff(shop.database_url)
+    pool = await create_pool(shop.database_url, 2)
+    try:
+        async with pool.acquire() as conn:
+            await conn.execute("INSERT INTO users (kind, email, password_hash) "
+                               "VALUES ('kiosk', 'lobby@example.com', '$argon2id$x')")
+    finally:
+        await pool.close()
+    server = shop.server()
+    page = await shop.browsing.page(f"{server.url}/account")
+    await log_in_with_code(page, server.url, ADMIN_EMAIL, PASSWORD)
+    row = page.locator("#staff-list li").filter(has_text="lobby@example.com")
+    await row.get_by_role("button", name="Make box office").click()
+    await expect(page.locator("#staff-form")).to_contain_text(
+        "lobby@example.com sells at the box office now.")
+    await expect(page.locator("#staff-list li").filter(has_text="lobby@example.com")
+                 ).to_contain_text("box office · two-factor not set up")
+    clerk = page.locator("#staff-list li").filter(has_text=CLERK_EMAIL)
+    await expect(clerk).to_contain_text("box office · two-factor on")
