@@ -356,7 +356,7 @@ class Checkout:
             # amount is the order's refunded total, so a racing cancel refunds once.
             # A counter sale's money (seatserver/house) is given back at the counter:
             # no provider to ask, the refund is recorded as for any other.
-            await self._refund(booking.payment.provider, booking.payment.order_id, refund)
+            await self._refund(paid.provider, paid.order_id, refund)
         try:
             cancelled = await self._store.cancel(booking.reference, user_id=actor_id,
                                                  refund=refund, remote=remote, note=note)
