@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -415,3 +416,30 @@ async def test_no_blocked_seat_is_ever_held_while_buyers_click_during_blocking(
         assert not view.mine.keys() & set(wanted)
         assert not view.held & set(wanted)
     assert refused_blocked > 0
+
+
+async def test_blocking_again_changes_the_reason_and_other_needs_a_note(
+        admin: Admin, showtime: int, seats: list[str], db_pool: asyncpg.Pool) -> None:
+    await admin.ok("POST", blocks(showtime), {"seats": [seats[0]], "reason": "house"})
+    body = await admin.ok("POST", blocks(showtime), {"seats": [seats[0]], "reason": "other",
+                                                     "note": "Director's family"})
+    assert [(b["seat"], b["reason"], b["note"]) for b in body["blocks"]] == [
+        (seats[0], "other", "Director's family")]
+    audit = await audit_rows(db_pool, admin.id)
+    assert audit[-1]["before"] == [{"seat_id": seats[0], "reason": "house", "note": None}]
+
+
+async def test_a_counter_sale_with_an_address_sends_the_tickets_and_none_after_the_start(
+        clerk: Admin, showtime: int, seats: list[str], db_pool: asyncpg.Pool,
+        starts_in: Callable[[timedelta], Awaitable[None]]) -> None:
+    status, sale = await sell(clerk, showtime, [seats[7]], "cash", email="film@example.com")
+    assert status == 201
+    async with db_pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT b.contact_email, o.kind FROM bookings b JOIN outbox o "
+            "ON o.payload::jsonb ->> 'reference' = b.reference WHERE b.reference = $1",
+            sale["reference"])
+    assert dict(row) == {"contact_email": "film@example.com", "kind": "booking_confirmed"}
+    await starts_in(timedelta(minutes=-5))
+    status, late = await sell(clerk, showtime, [seats[8]])
+    assert (status, late["error"]["code"]) == (409, "sales_closed")
