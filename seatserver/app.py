@@ -19,6 +19,7 @@ from seatserver.catalog.pages import CatalogPages
 from seatserver.catalog.setup import CATALOG, setup_catalog
 from seatserver.db import keep_session
 from seatserver.holds.setup import ENGINE, setup_holds
+from seatserver.house.setup import setup_house
 from seatserver.http.errors import error_middleware
 from seatserver.http.health import HealthHandlers
 from seatserver.http.host import host_middleware
@@ -71,6 +72,7 @@ def create_app(settings: Settings) -> web.Application:
     # Bookings before anything that takes or admits buyers starts: its keys
     # load and its mirror of sold seats is rebuilt first.
     setup_bookings(app)
+    setup_house(app)
     setup_waiting(app)
     setup_realtime(app)
     setup_reviews(app)

@@ -73,6 +73,11 @@ class SeatsUnavailable(CodedError, code="seats_unavailable", status=409):
     pass
 
 
+class SeatBlocked(CodedError, code="seat_blocked", status=409):
+    """Seats blocked off online sale for the showtime (house seats, press, a
+    broken seat; ``seats`` names them): only the box office sells them."""
+
+
 class TooManySeats(CodedError, code="too_many_seats", status=409):
     pass
 

@@ -122,6 +122,13 @@ def admitter_lock(showtime: int) -> str:
     return f"ql:{tag(showtime)}"
 
 
+def blocked(showtime: int) -> str:
+    """Set: the showtime's blocked seats (house seats, press, broken), kept
+    off online sale; a mirror of PostgreSQL's seat_blocks, rebuilt from it
+    with the bookings (bookings/reconcile.py)."""
+    return f"blocked:{tag(showtime)}"
+
+
 def queue_keys(showtime: int) -> list[str]:
     """Every key a waiting-room script may touch, in the order of KEYS in
     waiting/lua/_queue.lua."""
@@ -136,7 +143,8 @@ def showtime_keys(showtime: int) -> list[str]:
     return [expiries(showtime), booked(showtime), events(showtime), epoch(showtime),
             held(showtime), mine(showtime), lapsed(showtime), lapsed_at(showtime),
             booking_refs(showtime), address_seats(showtime), seat_addresses(showtime),
-            hold_runs(showtime), geometry(showtime), sale(showtime), admissions(showtime)]
+            hold_runs(showtime), geometry(showtime), sale(showtime), admissions(showtime),
+            blocked(showtime)]
 
 
 def mirror_marker(part: int | None = None) -> str:

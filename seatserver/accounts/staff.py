@@ -1,4 +1,4 @@
-"""Staff accounts (admins and kiosk boards): the list, invitations, role
+"""Staff accounts (admins, box-office staff and kiosk boards): the list, invitations, role
 changes, disabling; every change audited with who made it.
 
 Role changes take a lock on every active admin row first, so two admins
@@ -21,7 +21,7 @@ from seatserver.accounts.sessions import close_sessions
 from seatserver.audit import Actor, AuditEntry, write_audit
 from seatserver.errors import EmailTaken, LastAdmin, NotFound
 
-STAFF_KINDS = ("admin", "kiosk")
+STAFF_KINDS = ("admin", "box_office", "kiosk")
 _COLUMNS = """u.id, u.email, u.name, u.kind, u.disabled_at IS NOT NULL AS disabled,
               u.created_at,
               EXISTS (SELECT 1 FROM staff_mfa m

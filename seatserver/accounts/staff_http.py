@@ -29,13 +29,13 @@ from seatserver.http.roles import Role, allow
 class StaffInvite(_Form):
     email: Email
     name: Name | None = None
-    kind: Literal["admin", "kiosk"]
+    kind: Literal["admin", "kiosk", "box_office"]
 
 
 class StaffChange(_Form):
     """Fields left out stay as they are. ``customer`` takes the staff role away."""
 
-    kind: Annotated[Literal["admin", "kiosk", "customer"] | None, Field()] = None
+    kind: Annotated[Literal["admin", "kiosk", "box_office", "customer"] | None, Field()] = None
     disabled: StrictBool | None = None
 
 
@@ -57,7 +57,7 @@ class StaffHandlers:
         return Actor.user(identity_of(request).user_id, self._proxies.client_address(request))
 
     @allow(Role.ADMIN)
-    @describe("Staff accounts (admins and kiosk boards), disabled ones too.")
+    @describe("Staff accounts (admins, box office, kiosk boards), disabled ones too.")
     async def list(self, request: web.Request) -> web.Response:
         members = await self._staff.list()
         return json_response({"staff": [asdict(m) for m in members]}, headers=NO_STORE)

@@ -378,10 +378,13 @@ class Checkout:
 
     async def _cancel(self, booking: Booking, refund: int, *, actor_id: int,
                       remote: str | None, note: dict[str, Any] | None = None) -> Booking:
-        if booking.payment is not None and refund > 0:
+        paid = booking.payment
+        if paid is not None and refund > 0 and paid.provider in self._gateways:
             # Refund first: a refund that fails leaves the booking as it was. The
             # amount is the order's refunded total, so a racing cancel refunds once.
-            await self._refund(booking.payment.provider, booking.payment.order_id, refund)
+            # A counter sale's money (seatserver/house) is given back at the counter:
+            # no provider to ask, the refund is recorded as for any other.
+            await self._refund(paid.provider, paid.order_id, refund)
         try:
             cancelled = await self._store.cancel(booking.reference, user_id=actor_id,
                                                  refund=refund, remote=remote, note=note)

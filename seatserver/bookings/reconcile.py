@@ -1,8 +1,9 @@
 """Rebuild Redis' mirror of the bookings from PostgreSQL, the system of record.
 
-Redis mirrors two things PostgreSQL decides: the booked seats (the booked
-set, with each seat's booking reference) and the seats of pending bookings
-(held for their buyer until the payment deadline). After Redis lost its data
+Redis mirrors three things PostgreSQL decides: the booked seats (the booked
+set, with each seat's booking reference), the seats of pending bookings
+(held for their buyer until the payment deadline) and the seats blocked off
+online sale (house seats, press: seatserver/house). After Redis lost its data
 (flush, restart or failover without persistence) both come back here, and a
 seat Redis wrongly shows as booked is freed. Changes go through the same
 scripts as live sales, so open rooms see ``book``/``hold``/``cancel`` updates.
@@ -35,23 +36,25 @@ STARTUP_RUN_S = 30.0
 @dataclass(frozen=True, slots=True)
 class Reconciled:
     """Seats a run changed in Redis: booked again, held again for a pending
-    booking, freed (booked in Redis but not in PostgreSQL)."""
+    booking, freed (booked in Redis but not in PostgreSQL), blocked again."""
 
     booked: int = 0
     pending: int = 0
     freed: int = 0
+    blocked: int = 0
 
     @property
     def changed(self) -> int:
-        return self.booked + self.pending + self.freed
+        return self.booked + self.pending + self.freed + self.blocked
 
     def __add__(self, other: Reconciled) -> Reconciled:
         return Reconciled(self.booked + other.booked, self.pending + other.pending,
-                          self.freed + other.freed)
+                          self.freed + other.freed, self.blocked + other.blocked)
 
     def __str__(self) -> str:
+        blocked = f", {self.blocked} blocked seats restored" if self.blocked else ""
         return (f"{self.booked} booked seats restored, {self.pending} seats of pending "
-                f"bookings held again, {self.freed} seats freed")
+                f"bookings held again, {self.freed} seats freed{blocked}")
 
 
 async def reconcile(store: BookingStore, engine: HoldEngine) -> Reconciled:
@@ -66,6 +69,10 @@ async def reconcile(store: BookingStore, engine: HoldEngine) -> Reconciled:
                 touched.append((showtime, sale))
                 total += done
     await _settle(store, engine, touched)
+    # Blocked seats last: a seat sold is never blocked (blocking refuses it),
+    # and a hold taken while Redis had lost a block is dropped.
+    for showtime, seats in (await store.blocked_seats()).items():
+        total += Reconciled(blocked=len((await engine.block(showtime, seats, force=True)).seats))
     return total
 
 

@@ -344,6 +344,15 @@ class BookingStore:
                 list(r["seats"])))
         return result
 
+    async def blocked_seats(self) -> dict[int, list[str]]:
+        """Every showtime's seats blocked off online sale (house seats, press,
+        broken: seatserver/house), which Redis mirrors like the bookings."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT showtime_id, array_agg(seat_id ORDER BY seat_id) AS seats "
+                "FROM seat_blocks GROUP BY showtime_id ORDER BY showtime_id")
+        return {r["showtime_id"]: list(r["seats"]) for r in rows}
+
     async def booked_now(self, showtime: int, seats: Sequence[str]) -> dict[str, str]:
         """seat -> reference of the booked booking that has it, of ``seats``."""
         async with self._pool.acquire() as conn:

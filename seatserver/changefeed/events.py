@@ -36,7 +36,7 @@ class Event:
 
     offset: str
     position: Position
-    kind: str  # hold | release | expire | book | cancel
+    kind: str  # hold | release | expire | book | cancel | block | unblock
     seats: tuple[str, ...]
     deadline: int | None  # hold events: the holds' deadline (Redis clock, ms)
     epoch: str = ""  # the stream's epoch when it was appended ('' if not stamped)
@@ -66,4 +66,4 @@ class Event:
 
 
 STATE_AFTER = {"hold": "held", "book": "booked", "release": "free", "expire": "free",
-               "cancel": "free"}
+               "cancel": "free", "block": "blocked", "unblock": "free"}

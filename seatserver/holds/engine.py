@@ -25,6 +25,7 @@ from seatserver.errors import (
     NotAdmitted,
     NothingHeld,
     NotHolder,
+    SeatBlocked,
     SeatsUnavailable,
     TooManySeats,
     Unavailable,
@@ -140,6 +141,8 @@ class Snapshot:
     epoch: str = ""
     # Every held seat's deadline (ms, Redis clock), whoever holds it.
     expires: dict[str, int] = field(default_factory=dict)
+    # Seats blocked off online sale (house seats, press, broken).
+    blocked: list[str] = field(default_factory=list)
 
 
 class HoldEngine:
@@ -197,6 +200,8 @@ class HoldEngine:
         self._best = redis.register_script(script_text("best"))
         self._orphans = redis.register_script(script_text("orphans"))
         self._geometry = redis.register_script(script_text("geometry"))
+        self._block = redis.register_script(script_text("block"))
+        self._unblock = redis.register_script(script_text("unblock"))
         self.geometries = GeometryCache()
         self._keys: dict[int, list[str]] = {}
         self.redis_errors = 0  # script calls that found Redis unreachable
@@ -346,6 +351,8 @@ class HoldEngine:
         if status == "ok":
             return
         named = [_text(s) for s in reply[2]] if len(reply) > 2 else []
+        if status == "seat_blocked":
+            raise SeatBlocked(f"not for sale online: {', '.join(named)}", named)
         if status == "seats_unavailable" and not named:
             raise SeatsUnavailable("no free seats fit the request")
         if status == "seats_unavailable":
@@ -520,4 +527,29 @@ class HoldEngine:
             mine=mine,
             epoch=_text(reply[6]),
             expires=expires,
+            blocked=[_text(s) for s in reply[8]],
         )
+
+    async def block(self, showtime: int, seats: Sequence[str], *,
+                    force: bool = False) -> SeatChange:
+        """Keep seats off online sale, appending ``block``; idempotent.
+
+        Without ``force`` a held or booked seat refuses the whole request
+        (``seats_unavailable`` naming them). ``force`` is reconciliation's:
+        PostgreSQL has the seats blocked, so holds on them are dropped.
+        """
+        if not seats:
+            return SeatChange(offset="", seats=[])
+        reply = await self._run(self._block, showtime, ["force" if force else "strict", *seats])
+        if _text(reply[0]) == "seats_unavailable":
+            refused = [_text(s) for s in reply[2]]
+            raise SeatsUnavailable(f"held or sold, so they cannot be blocked: "
+                                   f"{', '.join(refused)}", refused)
+        return SeatChange(offset=_text(reply[2]), seats=[_text(s) for s in reply[3]])
+
+    async def unblock(self, showtime: int, seats: Sequence[str]) -> SeatChange:
+        """Put blocked seats back on online sale, appending ``unblock``; idempotent."""
+        if not seats:
+            return SeatChange(offset="", seats=[])
+        reply = await self._run(self._unblock, showtime, list(seats))
+        return SeatChange(offset=_text(reply[2]), seats=[_text(s) for s in reply[3]])

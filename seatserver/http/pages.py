@@ -79,6 +79,7 @@ PAGES = {
     "/kiosk": "kiosk/index.html",
     "/account": "account/index.html",
     "/admin": "admin/index.html",
+    "/counter": "admin/counter/index.html",
 }
 
 

@@ -53,6 +53,8 @@ class SeatView:
     epoch: str = ""  # the stream epoch of ``offset``: offsets compare only within one
     held: set[str] = field(default_factory=set)
     booked: set[str] = field(default_factory=set)
+    # Seats blocked off online sale (house seats, press, broken).
+    blocked: set[str] = field(default_factory=set)
     mine: dict[str, int] = field(default_factory=dict)
     # Own holds acked at a position the view has not reached yet.
     unechoed: dict[str, Position] = field(default_factory=dict)
@@ -79,6 +81,7 @@ class SeatView:
     def apply_snapshot(self, frame: dict[str, Any]) -> None:
         self.held = set(frame["held"])
         self.booked = set(frame["booked"])
+        self.blocked = set(frame.get("blocked", ()))
         epoch = str(frame.get("epoch", ""))
         if epoch != self.epoch:
             self.position = (0, 0)  # positions of another epoch say nothing here
@@ -102,6 +105,10 @@ class SeatView:
         unechoed, held, booked, mine = self.unechoed, self.held, self.booked, self.mine
         reasons, position = frame["reasons"], self.position
         for seat, state in frame["seats"].items():
+            if state == "blocked":
+                self.blocked.add(seat)
+            else:
+                self.blocked.discard(seat)
             if state == "held":
                 booked.discard(seat)
                 held.add(seat)

@@ -87,7 +87,7 @@ def update_frame(showtime: int, events: Iterable[Event], epoch: str) -> dict[str
 def snapshot_frame(showtime: int, snap: Snapshot) -> dict[str, Any]:
     return {"t": "snapshot", "showtime": showtime, "offset": snap.offset, "epoch": snap.epoch,
             "held": snap.held, "booked": snap.booked, "mine": snap.mine,
-            "expires": snap.expires}
+            "expires": snap.expires, "blocked": snap.blocked}
 
 
 def _foreign(events: Iterable[Event], epoch: str) -> bool:
@@ -124,6 +124,7 @@ class Room:
     def reset(self, snap: Snapshot) -> None:
         self.state = dict.fromkeys(snap.held, "held")
         self.state.update(dict.fromkeys(snap.booked, "booked"))
+        self.state.update(dict.fromkeys(snap.blocked, "blocked"))
         self.offset = snap.offset
         self.epoch = snap.epoch
 
@@ -143,14 +144,16 @@ class Room:
         return not (self.members or self.pending or self.summaries or self.joining)
 
     def summary(self) -> dict[str, Any]:
-        """Seat counts per type and state: what a kiosk board shows."""
+        """Seat counts per type and state: what a kiosk board shows. Blocked
+        seats are not for sale, so they are not counted free."""
         types = {seat.type for seat in self.layout.seats.values()}
-        free, held, booked = (dict.fromkeys(types, 0) for _ in range(3))
-        counts = {None: free, "held": held, "booked": booked}
+        free, held, booked, blocked = (dict.fromkeys(types, 0) for _ in range(4))
+        counts = {None: free, "held": held, "booked": booked, "blocked": blocked}
         for seat_id, seat in self.layout.seats.items():
             counts[self.state.get(seat_id)][seat.type] += 1
         return {"t": "summary", "showtime": self.showtime, "offset": self.offset,
-                "epoch": self.epoch, "free": free, "held": held, "booked": booked}
+                "epoch": self.epoch, "free": free, "held": held, "booked": booked,
+                "blocked": blocked}
 
     def drop(self, conn: Connection) -> None:
         self.members.pop(conn, None)

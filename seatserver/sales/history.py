@@ -23,7 +23,7 @@ from seatserver import redis_keys
 from seatserver.redis_client import RedisClient
 from seatserver.sales.store import SalesStore
 
-STAFF = frozenset({"admin", "kiosk"})
+STAFF = frozenset({"admin", "kiosk", "box_office"})
 _CHUNK = 1000
 
 

@@ -16,6 +16,7 @@ import { LayoutEditor, layoutText } from "./layout-editor.js";
 import { pendingLogIn, secondFactorReady, withReauth } from "./mfa.js";
 import { parseUnits, unitsText } from "./money.js";
 import { openSale, zonedInput, zonedInstant, zoneHint } from "./sale.js";
+import { startHouse } from "./house.js";
 import { startSales } from "./sales.js";
 import { startSections } from "./sections.js";
 import { loadStaff } from "./staff.js";
@@ -418,6 +419,7 @@ async function start() {
   try {
     me = (await getJSON("/api/me")).body;
   } catch { /* no session: the gate says what to do */ }
+  if (me?.kind === "box_office") { location.replace("/counter"); return; } // after the code step
   if (me?.kind !== "admin") {
     $("#who").textContent = me?.email ? `Signed in as ${me.email}, not an admin.` : "Not signed in.";
     $("#gate").hidden = false;
@@ -429,7 +431,7 @@ async function start() {
   startSections();
   startImport(loadCatalog);
   await Promise.all([loadCatalog().then(loadShowtimes), loadSupport(), loadStaff(),
-    startSales()]);
+    startSales(), startHouse()]);
 }
 
 start();

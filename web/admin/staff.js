@@ -11,7 +11,7 @@ import { withReauth } from "./mfa.js";
 const form = $form("#staff-form");
 formParts(form);
 
-const ROLE = { admin: "admin", kiosk: "kiosk board" };
+const ROLE = { admin: "admin", kiosk: "kiosk board", box_office: "box office" };
 
 /**
  * Make a change, with a code if asked, and show the outcome under the form.
@@ -38,6 +38,11 @@ function memberRow(m) {
         `${m.email} is a kiosk board now.`)]
       : ["Make admin", () => change(`/api/admin/staff/${m.id}`, { kind: "admin" }, "PATCH",
         `${m.email} is an admin now.`)],
+    m.kind === "box_office"
+      ? ["Make kiosk board", () => change(`/api/admin/staff/${m.id}`, { kind: "kiosk" }, "PATCH",
+        `${m.email} is a kiosk board now.`)]
+      : ["Make box office", () => change(`/api/admin/staff/${m.id}`, { kind: "box_office" },
+        "PATCH", `${m.email} sells at the box office now.`)],
     m.disabled
       ? ["Enable", () => change(`/api/admin/staff/${m.id}`, { disabled: false }, "PATCH",
         `${m.email} can log in again.`)]

@@ -31,7 +31,10 @@ const DRAG_FROM_PX = 6;
 export function seatLabel(seat, look, pendingOp) {
   const parts = [seatName(seat), typeName(seat.type)];
   if (seat.accessible) parts.push("wheelchair space");
-  parts.push(seat.price ? formatMoney(seat.price.amount, seat.price.currency) : "not on sale");
+  // A blocked seat (house seats, press) has a price but is not sold online.
+  if (look !== "blocked") {
+    parts.push(seat.price ? formatMoney(seat.price.amount, seat.price.currency) : "not on sale");
+  }
   parts.push(lookWords(look, pendingOp));
   return parts.join(", ");
 }

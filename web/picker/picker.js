@@ -951,6 +951,9 @@ export function refusal(op, ack, seats) {
     case "seats_unavailable":
       return `Sorry, ${names} ${seats.length === 1 ? "is" : "are"} no longer available: `
         + "someone else got there first. Please pick another seat.";
+    case "seat_blocked":
+      return `Sorry, ${names} ${seats.length === 1 ? "is" : "are"} not on sale online (kept `
+        + "by the cinema). Please pick another seat, or ask at the box office.";
     case "too_many_seats": {
       const limit = /at most (\d+)/.exec(ack.message ?? "")?.[1];
       if (/address/.test(ack.message ?? "")) {

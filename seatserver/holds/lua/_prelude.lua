@@ -26,6 +26,8 @@
 --   KEYS[14] qm:{st:<id>}       hash: sale settings and waiting room state
 --                               (waiting/lua/_queue.lua); absent: none
 --   KEYS[15] adm:{st:<id>}      zset: holder id -> end of its admission (ms)
+--   KEYS[16] blocked:{st:<id>}  set: blocked seats (house, press, broken),
+--                               never held online (block.lua)
 --   ARGV[1]  stream max length (approximate trim); each verb's own
 --            arguments follow from ARGV[2].
 -- Seat ids never contain ',' (the layout's ids; the stream's `s` field joins
@@ -41,7 +43,7 @@ local exp_key, booked_key, ev_key, epoch_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4
 local held_key, mine_key, lapsed_key, lapsed_at_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local refs_key, addr_key, addrof_key = KEYS[9], KEYS[10], KEYS[11]
 local run_key, geo_key = KEYS[12], KEYS[13]
-local sale_key, adm_key = KEYS[14], KEYS[15]
+local sale_key, adm_key, blocked_key = KEYS[14], KEYS[15], KEYS[16]
 local maxlen = ARGV[1]
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)

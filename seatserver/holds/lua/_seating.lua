@@ -55,7 +55,9 @@ end
 
 -- A reader of seats' state for one look at the showtime (no writes between
 -- its calls): called with seat ids, it answers which of them are taken,
--- booked or held by anyone (seat -> true). The held hash is asked field by
+-- booked, blocked or held by anyone (seat -> true). A blocked seat is taken
+-- for best available (never picked) and for the orphan rule (a free seat
+-- beside it is alone: nobody online can sit next to it there). The held hash is asked field by
 -- field (HMGET) until the seats asked in all pass MAX_ASKED_ONE_BY_ONE; from
 -- then on it is read whole once (HKEYS) and looked up here, when that is
 -- cheaper: a hash of up to hash-max-listpack-entries fields (512 here, 128
@@ -85,8 +87,10 @@ local function state_reader()
     end
     local held = all or redis.call('HMGET', held_key, unpack(ids))
     local booked = redis.call('SMISMEMBER', booked_key, unpack(ids))
+    local blocked = redis.call('SMISMEMBER', blocked_key, unpack(ids))
     for i, seat in ipairs(ids) do
-      if booked[i] == 1 or (all and all[seat]) or (not all and held[i]) then
+      if booked[i] == 1 or blocked[i] == 1 or (all and all[seat])
+          or (not all and held[i]) then
         taken[seat] = true
       end
     end
@@ -94,7 +98,7 @@ local function state_reader()
   end
 end
 
--- Which of `ids` are taken, booked or held by anyone: seat -> true.
+-- Which of `ids` are taken, booked, blocked or held by anyone: seat -> true.
 local function taken_of(ids)
   return state_reader()(ids)
 end

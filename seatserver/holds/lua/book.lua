@@ -10,6 +10,7 @@
 -- booking. force: PostgreSQL already decided these seats are this booking's
 -- (its unique index arbitrates), so any hold on them is dropped; only a seat
 -- booked by another booking refuses. Booking twice changes nothing.
+-- A blocked seat booked (sold at the counter, force) is no longer blocked.
 
 local holder, ref, mode = ARGV[2], ARGV[3], ARGV[4]
 local seats = {}
@@ -32,5 +33,6 @@ drop_holds(fresh)
 for _, seat in ipairs(fresh) do redis.call('HSET', refs_key, seat, ref) end
 redis.call('ZREM', exp_key, unpack(fresh))
 redis.call('SADD', booked_key, unpack(fresh))
+redis.call('SREM', blocked_key, unpack(fresh))
 local offset = append('book', fresh)
 return {'ok', now, offset, fresh}

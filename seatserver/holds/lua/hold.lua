@@ -16,6 +16,8 @@
 --   ARGV[11..] seat ids (validated against the layout, no duplicates)
 -- Returns {'ok', now, deadline, offset, epoch}
 --      or {'seats_unavailable', now, {seats}} | {'too_many_seats', now, {}}
+--      or {'seat_blocked', now, {seats}} (blocked seats: house, press,
+--         broken; sold only at the counter, never held online)
 --      or {'too_many_seats', now, {}, 'address'} (the client address's cap)
 --      or {'companion_seat', now, {seats}} (companions without their space)
 --      or {'would_orphan', now, {seats left alone}}
@@ -43,6 +45,16 @@ if ARGV[10] == '1' then
 end
 
 local mine = mine_of(holder)
+
+-- Blocked seats first: whoever asks, and whatever else is wrong, a house
+-- seat is never held online.
+if #seats > 0 then
+  local blocked = {}
+  for i, flag in ipairs(redis.call('SMISMEMBER', blocked_key, unpack(seats))) do
+    if flag == 1 then blocked[#blocked + 1] = seats[i] end
+  end
+  if #blocked > 0 then return {'seat_blocked', now, blocked} end
+end
 
 local refused, fresh = {}, {}
 for _, seat in ipairs(seats) do

@@ -2,8 +2,9 @@
 --   KEYS, ARGV[1]  see _prelude.lua
 --   ARGV[2] holder id whose own holds to include, or '' for none
 -- Returns {'ok', now, offset, {held seats}, {booked seats}, {seat, deadline, ...},
---          epoch, {held seat, deadline, ...}}: the holder's own holds, then
--- everyone's deadlines (what "frees in m:ss" counts down to).
+--          epoch, {held seat, deadline, ...}, {blocked seats}}: the holder's
+-- own holds, then everyone's deadlines (what "frees in m:ss" counts down
+-- to), then the seats blocked off online sale.
 -- offset is the id of the stream's last entry ('0-0' for an empty stream):
 -- the state is exactly what the events up to and including it produce. The
 -- epoch is the stream's, started here if it has none yet (see _prelude.lua).
@@ -26,4 +27,5 @@ end
 local last = redis.call('XREVRANGE', ev_key, '+', '-', 'COUNT', 1)
 local offset = '0-0'
 if last[1] then offset = last[1][1] end
-return {'ok', now, offset, held, booked, mine, stream_epoch(), deadlines}
+return {'ok', now, offset, held, booked, mine, stream_epoch(), deadlines,
+        redis.call('SMEMBERS', blocked_key)}

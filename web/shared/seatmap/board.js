@@ -25,9 +25,9 @@
 import { isAfter, parseOffset } from "../offsets.js";
 
 /** @typedef {import("../offsets.js").Position} Position */
-/** @typedef {"free" | "held" | "booked"} SeatState */
+/** @typedef {"free" | "held" | "booked" | "blocked"} SeatState */
 /** @typedef {"available" | "held" | "booked" | "bought" | "mine" | "pending" | "blocked"} Look */
-/** @typedef {"hold" | "release" | "expire" | "book" | "cancel"} Reason */
+/** @typedef {"hold" | "release" | "expire" | "book" | "cancel" | "block" | "unblock"} Reason */
 /**
  * A seat of the layout, as GET /api/showtimes/{id} lists it.
  * @typedef {object} Seat
@@ -49,6 +49,7 @@ import { isAfter, parseOffset } from "../offsets.js";
  * @property {string[]} booked
  * @property {Record<string, number>} mine seat id -> hold deadline (server clock, ms)
  * @property {Record<string, number>} [expires] every held seat -> its deadline
+ * @property {string[]} [blocked] seats kept off online sale (house seats, press, broken)
  */
 /**
  * @typedef {object} Update
@@ -133,8 +134,11 @@ export class SeatBoard {
     const changed = new Set();
     const held = new Set(frame.held);
     const booked = new Set(frame.booked);
+    const blocked = new Set(frame.blocked ?? []);
     for (const [id, before] of this.server) {
-      const after = booked.has(id) ? "booked" : held.has(id) ? "held" : "free";
+      /** @type {SeatState} */
+      const after = booked.has(id) ? "booked" : held.has(id) ? "held"
+        : blocked.has(id) ? "blocked" : "free";
       if (after !== before) {
         this.server.set(id, after);
         changed.add(id);
