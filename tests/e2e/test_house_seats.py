@@ -13,7 +13,7 @@ from seatserver.accounts.passwords import Passwords
 from seatserver.accounts.seed import ADMIN_EMAIL, seed_staff
 from seatserver.db import create_pool
 from tests.e2e.browsing import Shop
-from tests.e2e.staff import enrol_admin, log_in_with_code
+from tests.e2e.staff import enrol_admin, log_in_with_code, open_section
 from tests.e2e.test_accessibility import serious_findings
 
 PASSWORD = "admin password for the test"
@@ -45,6 +45,7 @@ async def test_blocked_seats_are_sold_at_the_counter_or_released_and_bought_onli
 
     admin = await shop.browsing.page(f"{server.url}/account")
     await log_in_with_code(admin, server.url, ADMIN_EMAIL, PASSWORD)
+    await open_section(admin, "House seats")
     house = admin.locator("#house")
     await house.get_by_label("Showtime").select_option(showtime)
     e7 = house.get_by_role("button", name=re.compile(r"^Row E, seat 7,.*available$"))
@@ -118,6 +119,7 @@ async def test_an_admin_makes_a_kiosk_board_box_office_staff_from_the_staff_list
     server = shop.server()
     page = await shop.browsing.page(f"{server.url}/account")
     await log_in_with_code(page, server.url, ADMIN_EMAIL, PASSWORD)
+    await open_section(page, "Staff")
     row = page.locator("#staff-list li").filter(has_text="lobby@example.com")
     await row.get_by_role("button", name="Make box office").click()
     await expect(page.locator("#staff-form")).to_contain_text(
