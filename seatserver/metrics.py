@@ -26,6 +26,7 @@ from seatserver.loop_lag import LoopLagMonitor
 from seatserver.realtime.commands import Commands
 from seatserver.realtime.rooms import RoomRegistry
 from seatserver.realtime.view import SocketView
+from seatserver.webhooks.sender import WebhookSender
 
 
 def _histogram(name: str, doc: str, label: str, by: dict[str, Histogram]) -> Metric:
@@ -38,7 +39,7 @@ def _histogram(name: str, doc: str, label: str, by: dict[str, Histogram]) -> Met
 class SeatCollector(Collector):
     def __init__(self, sockets: SocketView, rooms: RoomRegistry, feed: ChangeFeed,
                  lag: LoopLagMonitor, commands: Commands, engine: HoldEngine,
-                 checkout: Checkout) -> None:
+                 checkout: Checkout, webhooks: WebhookSender | None = None) -> None:
         self._sockets = sockets
         self._rooms = rooms
         self._feed = feed
@@ -46,6 +47,7 @@ class SeatCollector(Collector):
         self._commands = commands
         self._engine = engine
         self._checkout = checkout
+        self._webhooks = webhooks
 
     def collect(self) -> Iterator[Metric]:
         rooms = self._rooms.stats()
@@ -86,6 +88,8 @@ class SeatCollector(Collector):
         errors.add_metric(["redis_feed"], self._feed.errors)
         errors.add_metric(["postgresql"], http_errors.counts.database)
         yield errors
+        if self._webhooks is not None:
+            yield from self._webhook_metrics(self._webhooks)
         yield CounterMetricFamily("seatserver_http_internal_errors",
                                   "HTTP requests answered 500", value=http_errors.counts.internal)
         yield GaugeMetricFamily("seatserver_feed_healthy", "1 when the change feed reads",
@@ -121,3 +125,17 @@ class SeatCollector(Collector):
         yield collections
         yield paused
         yield longest
+
+    @staticmethod
+    def _webhook_metrics(sender: WebhookSender) -> Iterator[Metric]:
+        attempts = CounterMetricFamily("seatserver_webhook_attempts",
+                                       "Webhook requests sent, by outcome", labels=["outcome"])
+        attempts.add_metric(["delivered"], sender.delivered)
+        attempts.add_metric(["failed"], sender.failed)
+        yield attempts
+        yield CounterMetricFamily("seatserver_webhook_dead",
+                                  "Webhook deliveries given up after their last attempt",
+                                  value=sender.dead)
+        yield GaugeMetricFamily("seatserver_webhook_in_flight",
+                                "Webhook requests waiting for an answer",
+                                value=sender.in_flight)

@@ -377,6 +377,23 @@ class Settings(BaseSettings):
     # logged, listed by `seatserver outbox dead`) instead of retried for ever.
     outbox_max_attempts: Annotated[int, Env("SEATSERVER_OUTBOX_MAX_ATTEMPTS",
                                             Count(minimum=1))] = 20
+    # Outgoing webhooks (seatserver/webhooks/, docs/operations.md): how often
+    # each instance looks for due deliveries and new stream entries; a
+    # request's timeout; sends at once per instance; failed attempts before a
+    # delivery is dead; the back-off (doubling from base, capped, jittered).
+    webhook_poll_s: float = 0.5
+    webhook_timeout_s: Annotated[float, Env("SEATSERVER_WEBHOOK_TIMEOUT",
+                                            Duration(maximum=120))] = 10.0
+    webhook_concurrency: Annotated[int, Env("SEATSERVER_WEBHOOK_CONCURRENCY",
+                                            Count(minimum=1, maximum=1000))] = 16
+    webhook_max_attempts: Annotated[int, Env("SEATSERVER_WEBHOOK_MAX_ATTEMPTS",
+                                             Count(minimum=1, maximum=100))] = 15
+    webhook_retry_base_s: Annotated[float, Env("SEATSERVER_WEBHOOK_RETRY_BASE",
+                                               Duration(maximum=86_400))] = 5.0
+    webhook_retry_cap_s: Annotated[float, Env("SEATSERVER_WEBHOOK_RETRY_CAP",
+                                              Duration(maximum=7 * 86_400))] = 3600.0
+    # Development and tests: endpoints on localhost / 127.0.0.1 / [::1], over http too.
+    webhook_allow_local: Annotated[bool, Env("SEATSERVER_WEBHOOK_ALLOW_LOCAL", flag)] = False
     # How often each instance checks that Redis still has the mirror of
     # PostgreSQL's bookings (a flushed or restarted Redis has lost it).
     mirror_check_s: float = 5.0

@@ -1,0 +1,119 @@
+"""Where webhooks may go: public https endpoints, never the server's own network.
+
+An endpoint URL is checked when it is registered (``check_url``) and again,
+by the addresses its name resolves to, at every delivery
+(``GuardedResolver``): a name that resolved to a public address when it was
+registered may point at 10.0.0.5 or 169.254.169.254 tomorrow (DNS rebinding),
+and the server must not become a way to reach what sits behind it (SSRF).
+
+``allow_local`` (``SEATSERVER_WEBHOOK_ALLOW_LOCAL``, for development and
+tests) lets ``http://`` and ``https://`` go to ``localhost``, ``127.0.0.1``
+and ``[::1]``; every other private, loopback, link-local, multicast or
+reserved address stays refused.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import SplitResult, urlsplit
+
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
+
+MAX_URL_LENGTH = 2048
+LOCAL_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+# Names that never leave the local network, whatever they resolve to.
+_LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain", ".home.arpa")
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class RefusedTarget(ValueError):
+    """A URL or address webhooks may not be sent to; the message says why."""
+
+
+def _address(text: str) -> Address | None:
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def public(address: Address, *, allow_local: bool) -> bool:
+    """Whether webhooks may go to ``address``."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if allow_local and address.is_loopback:
+        return True
+    return address.is_global and not address.is_multicast
+
+
+def check_url(url: str, *, allow_local: bool) -> str:
+    """``url`` if webhooks may be sent to it, else ``RefusedTarget``."""
+    parts = _parts(url)
+    host = (parts.hostname or "").lower()
+    local = host in LOCAL_NAMES
+    if local and not allow_local:
+        raise RefusedTarget(f"{host} is this server's own machine")
+    if parts.scheme == "http" and not local:
+        raise RefusedTarget("must start with https:// (plain http only to localhost, "
+                            "when SEATSERVER_WEBHOOK_ALLOW_LOCAL allows it)")
+    address = _address(host)
+    if address is not None and not public(address, allow_local=allow_local):
+        raise RefusedTarget(f"{host} is a private or reserved address")
+    if address is None and not local and (host.endswith(_LOCAL_SUFFIXES) or "." not in host):
+        raise RefusedTarget(f"{host} is a local name")
+    return url
+
+
+def _parts(url: str) -> SplitResult:
+    """``url`` split, when it is an absolute http(s) URL with a host and
+    nothing webhooks have no use for (user, password, fragment)."""
+    if len(url) > MAX_URL_LENGTH:
+        raise RefusedTarget(f"at most {MAX_URL_LENGTH} characters")
+    if not url.isascii() or not url.isprintable() or " " in url:
+        raise RefusedTarget("only printable ASCII, no spaces (write an international "
+                            "domain name in its xn-- form)")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise RefusedTarget(f"not a URL ({exc})") from None
+    if parts.scheme not in ("https", "http"):
+        raise RefusedTarget("must start with https://")
+    if not parts.hostname:
+        raise RefusedTarget("has no host")
+    if parts.username is not None or parts.password is not None:
+        raise RefusedTarget("may not carry a user name or password")
+    if parts.fragment:
+        raise RefusedTarget("may not have a #fragment")
+    if port == 0:
+        raise RefusedTarget("port 0 is not a port")
+    return parts
+
+
+class GuardedResolver(AbstractResolver):
+    """Resolves like aiohttp's default resolver, then refuses a name with any
+    address webhooks may not go to: the check is made on the addresses the
+    connection will use, not on the name."""
+
+    def __init__(self, *, allow_local: bool) -> None:
+        self._inner = DefaultResolver()
+        self._allow_local = allow_local
+
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        found = await self._inner.resolve(host, port, family)
+        for result in found:
+            address = _address(str(result["host"]))
+            if address is None or not public(address, allow_local=self._allow_local):
+                raise OSError(f"refused: {host} resolves to {result['host']}, "
+                              "a private or reserved address")
+        return found
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        return f"GuardedResolver(allow_local={self._allow_local})"
