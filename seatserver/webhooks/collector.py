@@ -12,13 +12,15 @@ saves the others the reads.
 
 A showtime is followed when an enabled endpoint asks for seat events of it
 (or of every showtime whose start is less than ``FOLLOW_AFTER_START`` ago).
-A cursor starts at the stream's end when it is made: events from before an
-endpoint asked are not sent. Entries trimmed from the stream before the
+A new cursor starts where the stream was when the first endpoint that follows
+the showtime was registered (``CLOCK_SLACK_MS`` earlier): what happened
+before is not sent, what happened after is, even if no collector ran then. Entries trimmed from the stream before the
 collector read them are lost to webhooks; ``gaps`` counts those rounds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import secrets
@@ -28,7 +30,7 @@ import asyncpg
 import orjson
 
 from seatserver import redis_keys
-from seatserver.background import BackgroundService, BackgroundTask
+from seatserver.background import OUTAGES, BackgroundService, BackgroundTask
 from seatserver.changefeed import Event, parse_offset
 from seatserver.redis_client import RedisClient
 from seatserver.webhooks.events import SEAT_EVENTS, seat_event
@@ -37,14 +39,20 @@ log = logging.getLogger(__name__)
 
 FOLLOW_AFTER_START = dt.timedelta(hours=6)
 BATCH = 500
+# The collector's lease: renewed every round, so a stopped or dead instance
+# hands over within this (a round longer than the lease just lets another in).
+LEASE_MS = 5_000
 
 _FOLLOWED = """
-    SELECT st.id FROM showtimes st
-    WHERE EXISTS (SELECT 1 FROM webhook_endpoints e
-                  WHERE e.enabled AND e.event_types && $1::text[]
-                    AND (e.showtime_id = st.id
-                         OR (e.showtime_id IS NULL AND st.starts_at > now() - $2::interval)))
-    ORDER BY st.id"""
+    SELECT st.id, min(e.created_at) AS since FROM showtimes st
+    JOIN webhook_endpoints e
+      ON e.enabled AND e.event_types && $1::text[]
+     AND (e.showtime_id = st.id
+          OR (e.showtime_id IS NULL AND st.starts_at > now() - $2::interval))
+    GROUP BY st.id ORDER BY st.id"""
+# The clocks of Redis (stream ids) and PostgreSQL (created_at) may differ a
+# little: a new cursor starts this much before its endpoint was made.
+CLOCK_SLACK_MS = 1000
 
 
 class StreamCollector(BackgroundService):
@@ -52,7 +60,6 @@ class StreamCollector(BackgroundService):
         self._pool = pool
         self._redis = redis
         self._me = secrets.token_hex(8)
-        self._lease_ms = max(5_000, int(poll_s * 10_000))
         self.collected = 0
         self.gaps = 0
         super().__init__(BackgroundTask.every("collecting seat events for webhooks", poll_s,
@@ -63,33 +70,39 @@ class StreamCollector(BackgroundService):
         if not await self._lease():
             return 0
         async with self._pool.acquire() as conn:
-            showtimes = [r["id"] for r in await conn.fetch(
-                _FOLLOWED, list(SEAT_EVENTS), FOLLOW_AFTER_START)]
+            showtimes = await conn.fetch(_FOLLOWED, list(SEAT_EVENTS), FOLLOW_AFTER_START)
         written = 0
-        for showtime in showtimes:
-            written += await self._collect(showtime)
+        for row in showtimes:
+            written += await self._collect(row["id"], row["since"])
         self.collected += written
         return written
 
     async def _lease(self) -> bool:
         key = redis_keys.webhook_collector_lease()
-        if await self._redis.set(key, self._me, nx=True, px=self._lease_ms):
+        if await self._redis.set(key, self._me, nx=True, px=LEASE_MS):
             return True
         holder: Any = await self._redis.get(key)
         if holder in (self._me, self._me.encode()):
-            await self._redis.pexpire(key, self._lease_ms)
+            await self._redis.pexpire(key, LEASE_MS)
             return True
         return False
 
-    async def _collect(self, showtime: int) -> int:
+    async def __aexit__(self, *exc: object) -> None:
+        await super().__aexit__(None, None, None)
+        # Hand over at once rather than after the lease: another instance goes on.
+        key = redis_keys.webhook_collector_lease()
+        with contextlib.suppress(*OUTAGES):
+            if await self._redis.get(key) in (self._me, self._me.encode()):
+                await self._redis.delete(key)
+
+    async def _collect(self, showtime: int, since: dt.datetime) -> int:
         key = redis_keys.events(showtime)
         async with self._pool.acquire() as conn:
             cursor = await conn.fetchval(
                 "SELECT last_offset FROM webhook_stream_cursors WHERE showtime_id = $1",
                 showtime)
             if cursor is None:
-                await self._start(conn, showtime, key)
-                return 0
+                cursor = await self._start(conn, showtime, since)
             entries: Any = await self._redis.xrange(key, min=f"({cursor}", count=BATCH)
             if not entries:
                 return 0
@@ -113,13 +126,17 @@ class StreamCollector(BackgroundService):
                         "SELECT webhook_enqueue($1, $2, $3::jsonb, $4)", rows)
             return len(rows)
 
-    async def _start(self, conn: asyncpg.Connection, showtime: int, key: str) -> None:
-        """A new cursor at the stream's current end."""
-        last: Any = await self._redis.xrevrange(key, count=1)
-        offset = last[0][0].decode() if last else "0-0"
+    async def _start(self, conn: asyncpg.Connection, showtime: int, since: dt.datetime
+                     ) -> str:
+        """A new cursor, just before the first endpoint that follows the
+        showtime was registered (or the cursor another collector made first)."""
+        ms = max(0, int(since.timestamp() * 1000) - CLOCK_SLACK_MS)
         await conn.execute(
             """INSERT INTO webhook_stream_cursors (showtime_id, last_offset) VALUES ($1, $2)
-               ON CONFLICT (showtime_id) DO NOTHING""", showtime, offset)
+               ON CONFLICT (showtime_id) DO NOTHING""", showtime, f"{ms}-0")
+        cursor: str = await conn.fetchval(
+            "SELECT last_offset FROM webhook_stream_cursors WHERE showtime_id = $1", showtime)
+        return cursor
 
     async def _check_gap(self, key: str, showtime: int, cursor: str) -> None:
         """Counts a stream trimmed past the cursor: entries there may be lost to webhooks."""

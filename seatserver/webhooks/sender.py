@@ -39,6 +39,9 @@ from seatserver.webhooks.targets import GuardedResolver, RefusedTarget, check_ur
 log = logging.getLogger(__name__)
 
 PER_ENDPOINT = 2
+# A claim outlasts a request's timeout by this: time to record the outcome.
+# After a crash, a delivery in flight is sent again once its claim lapses.
+CLAIM_MARGIN_S = 10.0
 USER_AGENT = "seatserver-webhooks/1"
 
 _HEADS = """
@@ -109,9 +112,9 @@ class WebhookSender(BackgroundService):
         self._base = retry_base_s
         self._cap = retry_cap_s
         self._allow_local = allow_local
-        self._claim_for = dt.timedelta(seconds=timeout_s + 30)
+        self._claim_for = dt.timedelta(seconds=timeout_s + CLAIM_MARGIN_S)
         self._http: aiohttp.ClientSession | None = None
-        self._sending: dict[asyncio.Task[None], int] = {}  # task -> endpoint
+        self._sending: dict[asyncio.Task[None], Claimed] = {}
         self._wake = asyncio.Event()
         self.delivered = 0
         self.failed = 0
@@ -133,10 +136,17 @@ class WebhookSender(BackgroundService):
 
     async def __aexit__(self, *exc: object) -> None:
         await super().__aexit__(None, None, None)
-        tasks = list(self._sending)
+        tasks, ids = list(self._sending), [c.id for c in self._sending.values()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if ids:
+            # Cut short by the stop: another instance may send them at once.
+            with contextlib.suppress(*OUTAGES):
+                async with self._pool.acquire() as conn:
+                    await conn.execute(
+                        """UPDATE webhook_deliveries SET claimed_until = NULL
+                           WHERE id = ANY($1::bigint[]) AND status = 'pending'""", ids)
         if self._http is not None:
             await self._http.close()
 
@@ -162,8 +172,8 @@ class WebhookSender(BackgroundService):
         if free <= 0:
             return 0
         counts: dict[int, int] = {}
-        for endpoint in self._sending.values():
-            counts[endpoint] = counts.get(endpoint, 0) + 1
+        for claimed in self._sending.values():
+            counts[claimed.endpoint_id] = counts.get(claimed.endpoint_id, 0) + 1
         full = [e for e, n in counts.items() if n >= PER_ENDPOINT]
         started = 0
         async with self._pool.acquire() as conn:
@@ -191,7 +201,7 @@ class WebhookSender(BackgroundService):
 
     def _start(self, claimed: Claimed) -> None:
         task = asyncio.create_task(self._deliver(claimed), name=f"webhook {claimed.id}")
-        self._sending[task] = claimed.endpoint_id
+        self._sending[task] = claimed
         task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task[None]) -> None:
