@@ -1,21 +1,32 @@
-"""StreamCollector: seat events from the showtimes' Redis streams into PostgreSQL.
+"""EventCollector: the one writer of webhook events, in order per showtime.
 
-Each showtime some endpoint follows has a cursor (``webhook_stream_cursors``):
-the last stream entry already turned into events. A round reads the entries
-after it (``XRANGE``, exclusive) and, in one transaction, moves the cursor
-from the value it read to the last entry and calls ``webhook_enqueue`` for
-each entry, in stream order. The move is a compare-and-set: if another
-instance moved the cursor first, nothing is written and the round ends. So an
-entry becomes an event exactly once, in order, and a restart resumes where
-the cursor is. One instance collects at a time (a Redis lease), which only
-saves the others the reads.
+Seat events come from the showtimes' Redis streams; booking events are staged
+in PostgreSQL by triggers in the transaction of the change
+(``webhook_staged``, migrations/0015). A round, per showtime:
 
-A showtime is followed when an enabled endpoint asks for seat events of it
-(or of every showtime whose start is less than ``FOLLOW_AFTER_START`` ago).
-A new cursor starts where the stream was when the first endpoint that follows
-the showtime was registered (``CLOCK_SLACK_MS`` earlier): what happened
-before is not sent, what happened after is, even if no collector ran then. Entries trimmed from the stream before the
-collector read them are lost to webhooks; ``gaps`` counts those rounds.
+1. notes the staged booking events committed so far;
+2. reads the stream after the showtime's cursor (``webhook_stream_cursors``:
+   the last entry already written as events), to its end;
+3. in one transaction moves the cursor by compare-and-set from the value it
+   read to the last entry, writes the stream's events (``webhook_enqueue``,
+   in stream order), then takes the noted staged events (``DELETE …
+   RETURNING``) and writes them after.
+
+So every stream entry appended before a booking event was committed is
+ordered before it (a seat is held before it is paid for), an entry or a
+staged event becomes an event exactly once (another collector's
+compare-and-set or delete makes this one roll back), and a restart resumes
+where the cursor is. One instance collects at a time (a Redis lease), which
+only saves the others the work; correctness does not rest on it.
+
+A showtime's stream is followed when an enabled endpoint asks for seat events
+of it (or of every showtime whose start is less than ``FOLLOW_AFTER_START``
+ago). A new cursor starts where the stream was when the first endpoint that
+follows the showtime was registered (``CLOCK_SLACK_MS`` earlier): what
+happened before is not sent, what happened after is, even if no collector ran
+then. Entries trimmed from the stream before the collector read them are lost
+to webhooks; ``gaps`` counts the rounds that found a stream trimmed past its
+cursor.
 """
 
 from __future__ import annotations
@@ -55,7 +66,11 @@ _FOLLOWED = """
 CLOCK_SLACK_MS = 1000
 
 
-class StreamCollector(BackgroundService):
+class _TakenElsewhere(Exception):
+    """Another collector wrote these first: this round's transaction rolls back."""
+
+
+class EventCollector(BackgroundService):
     def __init__(self, pool: asyncpg.Pool, redis: RedisClient, *, poll_s: float) -> None:
         self._pool = pool
         self._redis = redis
@@ -66,14 +81,17 @@ class StreamCollector(BackgroundService):
                                               self.collect))
 
     async def collect(self) -> int:
-        """One round over every followed showtime; the events written."""
+        """One round over every showtime with something to collect; the events written."""
         if not await self._lease():
             return 0
         async with self._pool.acquire() as conn:
-            showtimes = await conn.fetch(_FOLLOWED, list(SEAT_EVENTS), FOLLOW_AFTER_START)
+            followed = {r["id"]: r["since"] for r in await conn.fetch(
+                _FOLLOWED, list(SEAT_EVENTS), FOLLOW_AFTER_START)}
+            staged = {r["showtime_id"] for r in await conn.fetch(
+                "SELECT DISTINCT showtime_id FROM webhook_staged")}
         written = 0
-        for row in showtimes:
-            written += await self._collect(row["id"], row["since"])
+        for showtime in sorted(followed.keys() | staged):
+            written += await self._collect(showtime, followed.get(showtime))
         self.collected += written
         return written
 
@@ -95,36 +113,64 @@ class StreamCollector(BackgroundService):
             if await self._redis.get(key) in (self._me, self._me.encode()):
                 await self._redis.delete(key)
 
-    async def _collect(self, showtime: int, since: dt.datetime) -> int:
-        key = redis_keys.events(showtime)
+    async def _collect(self, showtime: int, since: dt.datetime | None) -> int:
+        """Step 1 to 3 above for one showtime; ``since`` None: its stream is not followed."""
         async with self._pool.acquire() as conn:
-            cursor = await conn.fetchval(
-                "SELECT last_offset FROM webhook_stream_cursors WHERE showtime_id = $1",
-                showtime)
-            if cursor is None:
-                cursor = await self._start(conn, showtime, since)
-            entries: Any = await self._redis.xrange(key, min=f"({cursor}", count=BATCH)
-            if not entries:
+            staged = [r["id"] for r in await conn.fetch(
+                "SELECT id FROM webhook_staged WHERE showtime_id = $1 ORDER BY id", showtime)]
+            cursor: str | None = None
+            events: list[Event] = []
+            whole = True
+            if since is not None:
+                cursor = await conn.fetchval(
+                    "SELECT last_offset FROM webhook_stream_cursors WHERE showtime_id = $1",
+                    showtime) or await self._start(conn, showtime, since)
+                events, whole = await self._read(showtime, cursor)
+            if not whole:
+                staged = []  # the stream's rest first: it may be older than them
+            if not events and not staged:
                 return 0
-            events = [Event.from_entry(entry_id, fields) for entry_id, fields in entries]
+            try:
+                async with conn.transaction():
+                    return await self._write(conn, showtime, cursor, events, staged)
+            except _TakenElsewhere:
+                return 0
+
+    async def _read(self, showtime: int, cursor: str) -> tuple[list[Event], bool]:
+        """The entries after ``cursor`` (up to ``BATCH``), and whether that is all."""
+        key = redis_keys.events(showtime)
+        entries: Any = await self._redis.xrange(key, min=f"({cursor}", count=BATCH)
+        if entries:
             await self._check_gap(key, showtime, cursor)
-            rows = []
+        return ([Event.from_entry(entry_id, fields) for entry_id, fields in entries],
+                len(entries) < BATCH)
+
+    async def _write(self, conn: asyncpg.Connection, showtime: int, cursor: str | None,
+                     events: list[Event], staged: list[int]) -> int:
+        rows = []
+        if events:
+            moved = await conn.execute(
+                """UPDATE webhook_stream_cursors SET last_offset = $3, updated_at = now()
+                   WHERE showtime_id = $1 AND last_offset = $2""",
+                showtime, cursor, events[-1].offset)
+            if moved == "UPDATE 0":
+                raise _TakenElsewhere
             for event in events:
                 made = seat_event(showtime, event)
                 if made is not None:
                     kind, data, when = made
                     rows.append((kind, showtime, orjson.dumps(data).decode(), when))
-            async with conn.transaction():
-                moved = await conn.execute(
-                    """UPDATE webhook_stream_cursors SET last_offset = $3, updated_at = now()
-                       WHERE showtime_id = $1 AND last_offset = $2""",
-                    showtime, cursor, events[-1].offset)
-                if moved == "UPDATE 0":
-                    return 0  # another collector took these entries
-                if rows:
-                    await conn.executemany(
-                        "SELECT webhook_enqueue($1, $2, $3::jsonb, $4)", rows)
-            return len(rows)
+        if staged:
+            taken = await conn.fetch(
+                """DELETE FROM webhook_staged WHERE id = ANY($1::bigint[])
+                   RETURNING id, event_type, data::text AS data, at""", staged)
+            if len(taken) != len(staged):
+                raise _TakenElsewhere
+            rows += [(r["event_type"], showtime, r["data"], r["at"])
+                     for r in sorted(taken, key=lambda r: r["id"])]
+        if rows:
+            await conn.executemany("SELECT webhook_enqueue($1, $2, $3::jsonb, $4)", rows)
+        return len(rows)
 
     async def _start(self, conn: asyncpg.Connection, showtime: int, since: dt.datetime
                      ) -> str:

@@ -8,12 +8,12 @@ from seatserver.appkeys import DB_POOL, REDIS, SETTINGS
 from seatserver.catalog.setup import AUDITOR
 from seatserver.lifecycle import Lifecycle, add_feature
 from seatserver.webhooks.admin_http import WebhookAdminHandlers
-from seatserver.webhooks.collector import StreamCollector
+from seatserver.webhooks.collector import EventCollector
 from seatserver.webhooks.sender import WebhookSender
 from seatserver.webhooks.store import WebhookStore
 
 SENDER = web.AppKey("webhook_sender", WebhookSender)
-COLLECTOR = web.AppKey("webhook_collector", StreamCollector)
+COLLECTOR = web.AppKey("webhook_collector", EventCollector)
 
 
 def setup_webhooks(app: web.Application) -> None:
@@ -25,7 +25,7 @@ def _wire(app: web.Application) -> Lifecycle:
     app.router.add_routes(WebhookAdminHandlers(
         WebhookStore(app[DB_POOL]), app[AUDITOR],
         allow_local=settings.webhook_allow_local).routes())
-    collector = StreamCollector(app[DB_POOL], app[REDIS], poll_s=settings.webhook_poll_s)
+    collector = EventCollector(app[DB_POOL], app[REDIS], poll_s=settings.webhook_poll_s)
     sender = WebhookSender(
         app[DB_POOL], poll_s=settings.webhook_poll_s, timeout_s=settings.webhook_timeout_s,
         concurrency=settings.webhook_concurrency, max_attempts=settings.webhook_max_attempts,

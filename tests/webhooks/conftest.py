@@ -35,6 +35,7 @@ make_server = bookings.make_server
 buyer_at = bookings.buyer_at
 showtime = bookings.showtime
 no_bookings = bookings.no_bookings
+starts_in = bookings.starts_in
 
 # Short enough that a test sees many retries; the cap keeps a back-off short too.
 TIMEOUT_S = 0.5
