@@ -15,12 +15,16 @@ from seatserver.catalog.admin_http import Auditor
 from seatserver.errors import InvalidInput, RequestInFlight
 from seatserver.http.bodies import read_body
 from seatserver.http.openapi import describe
-from seatserver.http.params import path_id, query_of
+from seatserver.http.params import path_number, query_of
 from seatserver.http.responses import json_response
 from seatserver.http.roles import Role, allow
 from seatserver.webhooks.inputs import DeliveryQuery, EndpointChange, EndpointIn
 from seatserver.webhooks.store import WebhookStore
 from seatserver.webhooks.targets import RefusedTarget, check_url
+
+
+def _endpoint_id(request: web.Request) -> int:
+    return path_number(request.match_info["id"], "webhook endpoint")
 
 
 class WebhookAdminHandlers:
@@ -67,13 +71,13 @@ class WebhookAdminHandlers:
     @allow(Role.ADMIN)
     @describe("One endpoint (no secret).", errors=[404])
     async def show(self, request: web.Request) -> web.Response:
-        return json_response(await self._store.endpoint(path_id(request)))
+        return json_response(await self._store.endpoint(_endpoint_id(request)))
 
     @allow(Role.ADMIN)
     @describe("Change an endpoint: URL, events, showtime, description, enabled (audited).",
               body=EndpointChange, errors=[404, 422])
     async def change(self, request: web.Request) -> web.Response:
-        endpoint_id = path_id(request)
+        endpoint_id = _endpoint_id(request)
         data = await read_body(request, EndpointChange)
         if not data.model_fields_set:
             raise InvalidInput("give at least one field to change")
@@ -86,7 +90,7 @@ class WebhookAdminHandlers:
     @allow(Role.ADMIN)
     @describe("Delete an endpoint and its deliveries (audited).", errors=[404])
     async def delete(self, request: web.Request) -> web.Response:
-        before = await self._store.delete(path_id(request))
+        before = await self._store.delete(_endpoint_id(request))
         await self._auditor.record(request, "webhook.deleted", before, None)
         return json_response({"deleted": before["id"]})
 
@@ -94,7 +98,7 @@ class WebhookAdminHandlers:
     @describe("A new signing secret, shown this once; the old one keeps signing beside "
               "it for 24 hours (audited).", errors=[404])
     async def rotate(self, request: web.Request) -> web.Response:
-        endpoint, secret = await self._store.rotate(path_id(request))
+        endpoint, secret = await self._store.rotate(_endpoint_id(request))
         await self._auditor.record(request, "webhook.secret_rotated", None,
                                    {"id": endpoint["id"]})
         return json_response({**endpoint, "secret": secret})
@@ -103,7 +107,7 @@ class WebhookAdminHandlers:
     @describe("An endpoint's deliveries, newest first, each with its attempts (time, "
               "status code, error, latency).", query=DeliveryQuery, errors=[404])
     async def deliveries(self, request: web.Request) -> web.Response:
-        endpoint_id = path_id(request)
+        endpoint_id = _endpoint_id(request)
         query = query_of(request, DeliveryQuery)
         return json_response({"deliveries": await self._store.deliveries(
             endpoint_id, query.status, query.limit)})
@@ -112,7 +116,7 @@ class WebhookAdminHandlers:
     @describe("Send a delivered or dead delivery again, first in its showtime's queue "
               "(audited); 409 while it is still pending.", errors=[404, 409])
     async def resend(self, request: web.Request) -> web.Response:
-        delivery_id = path_id(request)
+        delivery_id = path_number(request.match_info["id"], "webhook delivery")
         found = await self._store.resend(delivery_id)
         if found is None:
             raise RequestInFlight("this delivery is still pending: it will be sent anyway")

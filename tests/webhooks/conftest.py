@@ -21,6 +21,8 @@ from standardwebhooks import Webhook, WebhookVerificationError
 from seatserver.http.roles import Role
 from seatserver.loadgen.client import SeatClient, new_session
 from seatserver.settings import Settings
+from tests.accounts import conftest as accounts
+from tests.admin import conftest as admin_api
 from tests.admin.conftest import Admin, session_of
 from tests.bookings import conftest as bookings
 from tests.conftest import MANY_BUYERS
@@ -36,6 +38,8 @@ buyer_at = bookings.buyer_at
 showtime = bookings.showtime
 no_bookings = bookings.no_bookings
 starts_in = bookings.starts_in
+visitor = accounts.visitor
+as_role = admin_api.as_role
 
 # Short enough that a test sees many retries; the cap keeps a back-off short too.
 TIMEOUT_S = 0.5
