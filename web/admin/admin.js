@@ -13,6 +13,7 @@ import { pendingLogIn, secondFactorReady, withReauth } from "./mfa.js";
 import { openSale, zonedInput, zonedInstant, zoneHint } from "./sale.js";
 import { startSales } from "./sales.js";
 import { loadStaff } from "./staff.js";
+import { loadWebhooks } from "./webhooks.js";
 
 const state = {
   theaters: [], movies: [],
@@ -394,7 +395,7 @@ async function start() {
   $("#admin").hidden = false;
   $("#sections").hidden = false;
   await Promise.all([loadCatalog().then(loadShowtimes), loadSupport(), loadStaff(),
-    startSales()]);
+    startSales(), loadWebhooks()]);
 }
 
 start();
