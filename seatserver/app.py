@@ -37,7 +37,7 @@ from seatserver.reviews.setup import setup_reviews
 from seatserver.sales.setup import setup_sales
 from seatserver.settings import Settings
 from seatserver.waiting.setup import setup_waiting
-from seatserver.webhooks.setup import SENDER, setup_webhooks
+from seatserver.webhooks.setup import COLLECTOR, SENDER, setup_webhooks
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 # The change feed blocks on XREAD for up to 5 s; its socket must wait longer.
@@ -110,7 +110,7 @@ def _operations(app: web.Application) -> Lifecycle:
     app.router.add_routes(HealthHandlers(app[REDIS], app[DB_POOL]).routes())
     app.router.add_routes(MetricsHandlers(
         SeatCollector(app[SOCKETS], app[ROOMS], app[FEED], lag, app[COMMANDS], app[ENGINE],
-                      app[CHECKOUT], app[SENDER]),
+                      app[CHECKOUT], app[SENDER], app[COLLECTOR]),
         app[SETTINGS].metrics_token).routes())
     app.router.add_routes(app[PAGES].routes())
     app.router.add_routes(OpenApiHandlers(SECURITY_SCHEMES).routes())

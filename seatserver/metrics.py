@@ -26,6 +26,7 @@ from seatserver.loop_lag import LoopLagMonitor
 from seatserver.realtime.commands import Commands
 from seatserver.realtime.rooms import RoomRegistry
 from seatserver.realtime.view import SocketView
+from seatserver.webhooks.collector import EventCollector
 from seatserver.webhooks.sender import WebhookSender
 
 
@@ -39,7 +40,8 @@ def _histogram(name: str, doc: str, label: str, by: dict[str, Histogram]) -> Met
 class SeatCollector(Collector):
     def __init__(self, sockets: SocketView, rooms: RoomRegistry, feed: ChangeFeed,
                  lag: LoopLagMonitor, commands: Commands, engine: HoldEngine,
-                 checkout: Checkout, webhooks: WebhookSender | None = None) -> None:
+                 checkout: Checkout, webhooks: WebhookSender | None = None,
+                 webhook_events: EventCollector | None = None) -> None:
         self._sockets = sockets
         self._rooms = rooms
         self._feed = feed
@@ -48,6 +50,7 @@ class SeatCollector(Collector):
         self._engine = engine
         self._checkout = checkout
         self._webhooks = webhooks
+        self._webhook_events = webhook_events
 
     def collect(self) -> Iterator[Metric]:
         rooms = self._rooms.stats()
@@ -90,6 +93,14 @@ class SeatCollector(Collector):
         yield errors
         if self._webhooks is not None:
             yield from self._webhook_metrics(self._webhooks)
+        if self._webhook_events is not None:
+            yield CounterMetricFamily(
+                "seatserver_webhook_events", "Webhook events this instance collected",
+                value=self._webhook_events.collected)
+            yield CounterMetricFamily(
+                "seatserver_webhook_stream_gaps",
+                "Collector rounds that found a stream trimmed past its cursor",
+                value=self._webhook_events.gaps)
         yield CounterMetricFamily("seatserver_http_internal_errors",
                                   "HTTP requests answered 500", value=http_errors.counts.internal)
         yield GaugeMetricFamily("seatserver_feed_healthy", "1 when the change feed reads",

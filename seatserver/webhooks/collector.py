@@ -185,13 +185,18 @@ class EventCollector(BackgroundService):
         return cursor
 
     async def _check_gap(self, key: str, showtime: int, cursor: str) -> None:
-        """Counts a stream trimmed past the cursor: entries there may be lost to webhooks."""
-        first: Any = await self._redis.xrange(key, count=1)
-        at = parse_offset(cursor)
-        if first and at is not None and at != (0, 0):
-            oldest = parse_offset(first[0][0].decode())
-            if oldest is not None and oldest > at:
-                self.gaps += 1
-                log.warning("webhooks: showtime %d's stream was trimmed past the collector's "
-                            "cursor %s; seat events before %s may be lost",
-                            showtime, cursor, first[0][0].decode())
+        """Counts a stream trimmed past the cursor: entries there are lost to webhooks.
+
+        Redis 7 names the newest entry it removed (``max-deleted-entry-id``);
+        Redis 6.2 does not, and there a gap goes unnoticed."""
+        info: Any = await self._redis.xinfo_stream(key)
+        deleted = info.get("max-deleted-entry-id")
+        if deleted is None:
+            return
+        text = deleted.decode() if isinstance(deleted, bytes) else str(deleted)
+        gone, at = parse_offset(text), parse_offset(cursor)
+        if gone is not None and at is not None and gone > at:
+            self.gaps += 1
+            log.warning("webhooks: showtime %d's stream was trimmed past the collector's "
+                        "cursor %s (up to %s); seat events there are lost to webhooks",
+                        showtime, cursor, text)

@@ -114,6 +114,7 @@ class WebhookSender(BackgroundService):
         self._allow_local = allow_local
         self._claim_for = dt.timedelta(seconds=timeout_s + CLAIM_MARGIN_S)
         self._http: aiohttp.ClientSession | None = None
+        self._resolver = GuardedResolver(allow_local=allow_local)
         self._sending: dict[asyncio.Task[None], Claimed] = {}
         self._wake = asyncio.Event()
         self.delivered = 0
@@ -127,9 +128,8 @@ class WebhookSender(BackgroundService):
         return len(self._sending)
 
     async def prepare(self) -> None:
-        connector = aiohttp.TCPConnector(
-            limit=self._concurrency, resolver=GuardedResolver(allow_local=self._allow_local),
-            force_close=True)
+        connector = aiohttp.TCPConnector(limit=self._concurrency, resolver=self._resolver,
+                                         force_close=True)
         self._http = aiohttp.ClientSession(
             connector=connector, timeout=aiohttp.ClientTimeout(total=self._timeout_s),
             headers={"User-Agent": USER_AGENT}, cookie_jar=aiohttp.DummyCookieJar())
@@ -149,6 +149,7 @@ class WebhookSender(BackgroundService):
                            WHERE id = ANY($1::bigint[]) AND status = 'pending'""", ids)
         if self._http is not None:
             await self._http.close()
+            await self._resolver.close()
 
     async def _run(self) -> None:
         # Like BackgroundTask.every, but woken early when a send ends: the

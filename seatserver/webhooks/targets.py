@@ -14,14 +14,18 @@ reserved address stays refused.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import ipaddress
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import SplitResult, urlsplit
 
 from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import DefaultResolver
 
 MAX_URL_LENGTH = 2048
+# Threads of the delivery's own DNS look-ups.
+DNS_THREADS = 4
 LOCAL_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 # Names that never leave the local network, whatever they resolve to.
 _LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain", ".home.arpa")
@@ -94,26 +98,34 @@ def _parts(url: str) -> SplitResult:
 
 
 class GuardedResolver(AbstractResolver):
-    """Resolves like aiohttp's default resolver, then refuses a name with any
-    address webhooks may not go to: the check is made on the addresses the
-    connection will use, not on the name."""
+    """Resolves a name, then refuses it if any of its addresses is one webhooks
+    may not go to: the check is made on the addresses the connection will use,
+    not on the name. Lookups run in threads of their own, so a DNS server that
+    hangs ties up these and not the default executor the rest of the process
+    shares (password hashing, file writes)."""
 
-    def __init__(self, *, allow_local: bool) -> None:
-        self._inner = DefaultResolver()
+    def __init__(self, *, allow_local: bool, threads: int = DNS_THREADS) -> None:
         self._allow_local = allow_local
+        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="webhook-dns")
 
     async def resolve(self, host: str, port: int = 0,
                       family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
-        found = await self._inner.resolve(host, port, family)
-        for result in found:
-            address = _address(str(result["host"]))
+        lookup = functools.partial(socket.getaddrinfo, host, port, family=family,
+                                   type=socket.SOCK_STREAM, flags=socket.AI_ADDRCONFIG)
+        infos = await asyncio.get_running_loop().run_in_executor(self._executor, lookup)
+        found: list[ResolveResult] = []
+        for kind, _, proto, _, sockaddr in infos:
+            text = str(sockaddr[0])
+            address = _address(text.partition("%")[0])
             if address is None or not public(address, allow_local=self._allow_local):
-                raise OSError(f"refused: {host} resolves to {result['host']}, "
+                raise OSError(f"refused: {host} resolves to {text}, "
                               "a private or reserved address")
+            found.append(ResolveResult(hostname=host, host=text, port=int(sockaddr[1]),
+                                       family=kind, proto=proto,
+                                       flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV))
+        if not found:
+            raise OSError(f"{host} has no address")
         return found
 
     async def close(self) -> None:
-        await self._inner.close()
-
-    def __repr__(self) -> str:  # pragma: no cover - debugging aid
-        return f"GuardedResolver(allow_local={self._allow_local})"
+        self._executor.shutdown(wait=False, cancel_futures=True)

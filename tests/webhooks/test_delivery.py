@@ -88,7 +88,8 @@ async def test_failures_are_retried_until_delivered_without_reordering(
         return all(line in metrics for line in (
             'seatserver_webhook_attempts_total{outcome="failed"} 6.0',
             'seatserver_webhook_attempts_total{outcome="delivered"} 8.0',
-            "seatserver_webhook_in_flight 0.0"))
+            "seatserver_webhook_in_flight 0.0", "seatserver_webhook_events_total 8.0",
+            "seatserver_webhook_stream_gaps_total 0.0"))
     await eventually(counted)
 
 
