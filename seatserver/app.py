@@ -38,6 +38,7 @@ from seatserver.reviews.setup import setup_reviews
 from seatserver.sales.setup import setup_sales
 from seatserver.settings import Settings
 from seatserver.waiting.setup import setup_waiting
+from seatserver.webhooks.setup import COLLECTOR, SENDER, setup_webhooks
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 # The change feed blocks on XREAD for up to 5 s; its socket must wait longer.
@@ -78,6 +79,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_reviews(app)
     setup_sales(app)
     setup_outbox(app)
+    setup_webhooks(app)
     add_feature(app, _operations)
     return app
 
@@ -110,7 +112,7 @@ def _operations(app: web.Application) -> Lifecycle:
     app.router.add_routes(HealthHandlers(app[REDIS], app[DB_POOL]).routes())
     app[METRICS] = MetricsHandlers(
         SeatCollector(app[SOCKETS], app[ROOMS], app[FEED], lag, app[COMMANDS], app[ENGINE],
-                      app[CHECKOUT]),
+                      app[CHECKOUT], app[SENDER], app[COLLECTOR]),
         app[SETTINGS].metrics_token)
     app.router.add_routes(app[METRICS].routes())
     app.router.add_routes(app[PAGES].routes())

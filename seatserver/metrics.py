@@ -29,6 +29,8 @@ from seatserver.realtime.commands import Commands
 from seatserver.realtime.rooms import RoomRegistry
 from seatserver.realtime.view import SocketView
 from seatserver.settings import worker_index
+from seatserver.webhooks.collector import EventCollector
+from seatserver.webhooks.sender import WebhookSender
 
 
 def _histogram(name: str, doc: str, label: str, by: dict[str, Histogram]) -> Metric:
@@ -41,7 +43,8 @@ def _histogram(name: str, doc: str, label: str, by: dict[str, Histogram]) -> Met
 class SeatCollector(Collector):
     def __init__(self, sockets: SocketView, rooms: RoomRegistry, feed: ChangeFeed,
                  lag: LoopLagMonitor, commands: Commands, engine: HoldEngine,
-                 checkout: Checkout) -> None:
+                 checkout: Checkout, webhooks: WebhookSender | None = None,
+                 webhook_events: EventCollector | None = None) -> None:
         self._sockets = sockets
         self._rooms = rooms
         self._feed = feed
@@ -49,6 +52,8 @@ class SeatCollector(Collector):
         self._commands = commands
         self._engine = engine
         self._checkout = checkout
+        self._webhooks = webhooks
+        self._webhook_events = webhook_events
 
     def collect(self) -> Iterator[Metric]:
         this = GaugeMetricFamily(
@@ -103,6 +108,16 @@ class SeatCollector(Collector):
         for outcome in ("sent", "retried", "dead"):
             deliveries.add_metric([outcome], getattr(outbox.counts, outcome))
         yield deliveries
+        if self._webhooks is not None:
+            yield from self._webhook_metrics(self._webhooks)
+        if self._webhook_events is not None:
+            yield CounterMetricFamily(
+                "seatserver_webhook_events", "Webhook events this instance collected",
+                value=self._webhook_events.collected)
+            yield CounterMetricFamily(
+                "seatserver_webhook_stream_gaps",
+                "Collector rounds that found a stream trimmed past its cursor",
+                value=self._webhook_events.gaps)
         yield CounterMetricFamily("seatserver_http_internal_errors",
                                   "HTTP requests answered 500", value=http_errors.counts.internal)
         yield GaugeMetricFamily("seatserver_feed_healthy", "1 when the change feed reads",
@@ -138,3 +153,17 @@ class SeatCollector(Collector):
         yield collections
         yield paused
         yield longest
+
+    @staticmethod
+    def _webhook_metrics(sender: WebhookSender) -> Iterator[Metric]:
+        attempts = CounterMetricFamily("seatserver_webhook_attempts",
+                                       "Webhook requests sent, by outcome", labels=["outcome"])
+        attempts.add_metric(["delivered"], sender.delivered)
+        attempts.add_metric(["failed"], sender.failed)
+        yield attempts
+        yield CounterMetricFamily("seatserver_webhook_dead",
+                                  "Webhook deliveries given up after their last attempt",
+                                  value=sender.dead)
+        yield GaugeMetricFamily("seatserver_webhook_in_flight",
+                                "Webhook requests waiting for an answer",
+                                value=sender.in_flight)

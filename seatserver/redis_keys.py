@@ -220,3 +220,10 @@ def login_challenge(digest: str) -> str:
     """A log-in waiting for its two-factor code (the challenge token's sha256
     in hex): the user id, for a few minutes."""
     return f"mfa:challenge:{digest}"
+
+
+def webhook_collector_lease() -> str:
+    """The instance that turns stream entries into webhook events (holder: its
+    id, PX lease). Only an efficiency: the cursor's compare-and-set in
+    PostgreSQL is what keeps two collectors from writing an entry twice."""
+    return "webhooks:collector"

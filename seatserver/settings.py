@@ -470,6 +470,23 @@ class Settings(BaseSettings):
     # the system's: a relay with a private CA.
     smtp_ca_file: Annotated[Path | None, Env("SEATSERVER_SMTP_CA_FILE", folder)] = None
 
+    # Outgoing webhooks (seatserver/webhooks/, docs/operations.md): how often
+    # each instance looks for due deliveries and new stream entries; a
+    # request's timeout; sends at once per instance; failed attempts before a
+    # delivery is dead; the back-off (doubling from base, capped, jittered).
+    webhook_poll_s: float = 0.5
+    webhook_timeout_s: Annotated[float, Env("SEATSERVER_WEBHOOK_TIMEOUT",
+                                            Duration(maximum=120))] = 10
+    webhook_concurrency: Annotated[int, Env("SEATSERVER_WEBHOOK_CONCURRENCY",
+                                            Count(minimum=1, maximum=1000))] = 16
+    webhook_max_attempts: Annotated[int, Env("SEATSERVER_WEBHOOK_MAX_ATTEMPTS",
+                                             Count(minimum=1, maximum=100))] = 15
+    webhook_retry_base_s: Annotated[float, Env("SEATSERVER_WEBHOOK_RETRY_BASE",
+                                               Duration(maximum=86_400))] = 5
+    webhook_retry_cap_s: Annotated[float, Env("SEATSERVER_WEBHOOK_RETRY_CAP",
+                                              Duration(maximum=7 * 86_400))] = 3600
+    # Development and tests: endpoints on localhost / 127.0.0.1 / [::1], over http too.
+    webhook_allow_local: Annotated[bool, Env("SEATSERVER_WEBHOOK_ALLOW_LOCAL", flag)] = False
     # How often each instance checks that Redis still has the mirror of
     # PostgreSQL's bookings (a flushed or restarted Redis has lost it).
     mirror_check_s: float = 5.0

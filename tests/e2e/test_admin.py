@@ -315,7 +315,7 @@ async def test_showtime_and_sale_times_are_the_theaters_whatever_the_browsers_zo
 
 
 SECTIONS = ["Movies", "Import movies", "Theaters", "Screens", "Showtimes", "Price rules",
-            "Bookings", "Needs attention", "Reviews", "Staff", "House seats", "Sales"]
+            "Bookings", "Needs attention", "Reviews", "Staff", "House seats", "Sales", "Webhooks"]
 
 
 async def test_each_section_shows_alone_by_link_or_hash_and_fits_a_phone(shop: Shop) -> None:

@@ -20,6 +20,7 @@ import { startHouse } from "./house.js";
 import { startSales } from "./sales.js";
 import { startSections } from "./sections.js";
 import { loadStaff } from "./staff.js";
+import { loadWebhooks } from "./webhooks.js";
 
 const state = {
   theaters: [], movies: [],
@@ -431,7 +432,7 @@ async function start() {
   startSections();
   startImport(loadCatalog);
   await Promise.all([loadCatalog().then(loadShowtimes), loadSupport(), loadStaff(),
-    startSales(), startHouse()]);
+    startSales(), startHouse(), loadWebhooks()]);
 }
 
 start();

@@ -1,0 +1,2 @@
+"""Outgoing webhooks: seat and booking events signed (Standard Webhooks) and
+delivered to the endpoints operators register, in order per showtime."""
