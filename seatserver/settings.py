@@ -408,6 +408,8 @@ class Settings(BaseSettings):
     # E-mail address changes per account per log-in window.
     email_change_limit: Annotated[int, Env("SEATSERVER_EMAIL_CHANGE_LIMIT",
                                            Count(minimum=1))] = 3
+    # Personal-data exports (GET /api/me/export) per account per hour.
+    export_limit: Annotated[int, Env("SEATSERVER_EXPORT_LIMIT", Count(minimum=1))] = 5
     # How long a password-reset and an e-mail confirmation link work.
     reset_token_ttl_s: Annotated[int, Env("SEATSERVER_RESET_TOKEN_TTL",
                                           Count(minimum=60))] = 3600

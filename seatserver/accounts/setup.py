@@ -15,6 +15,8 @@ from seatserver.accounts.messages import KINDS, AccountComposer
 from seatserver.accounts.mfa import LogInChallenges, MfaStore, MfaVerifier
 from seatserver.accounts.mfa_http import MfaHandlers
 from seatserver.accounts.passwords import Passwords
+from seatserver.accounts.privacy import PrivacyStore
+from seatserver.accounts.privacy_http import PrivacyHandlers
 from seatserver.accounts.proxies import TrustedProxies
 from seatserver.accounts.rbac import RoleGate
 from seatserver.accounts.sessions import SessionStore
@@ -63,6 +65,10 @@ def _wire(app: web.Application) -> Lifecycle:
                                           _guest_sessions(redis, settings)).routes())
     app.router.add_routes(AccountHandlers(auth, accounts, sessions, cookies, proxies).routes())
     app.router.add_routes(MfaHandlers(mfa, verifier, accounts, proxies).routes())
+    app.router.add_routes(PrivacyHandlers(
+        PrivacyStore(app[DB_POOL]), accounts, auth, (mfa, verifier), app[ENGINE],
+        Throttle(redis, "export:account", limit=settings.export_limit, window_s=3600),
+        cookies, proxies).routes())
     staff = StaffStore(app[DB_POOL], invite_ttl=timedelta(seconds=settings.email_token_ttl_s))
     app.router.add_routes(StaffHandlers(staff, mfa, proxies).routes())
     return Lifecycle()
