@@ -11,11 +11,13 @@ import asyncpg
 import pytest
 
 from seatserver.http.roles import Role
+from seatserver.loadgen.client import SeatClient, new_session
 from tests.accounts.conftest import PASSWORD, Visitor, VisitorFactory, new_email
 from tests.accounts.mfa_support import code, enrol_in_database, new_staff
 from tests.admin.conftest import Admin, audit_rows
 from tests.privacy.conftest import EXPORT_LIMIT
 from tests.reviews.conftest import Film
+from tests.support import eventually
 
 Make = Any
 
@@ -359,3 +361,28 @@ async def test_admin_erasure_refuses_hostile_input(
     async with db_pool.acquire() as conn:
         assert await conn.fetchval("SELECT erased_at FROM users WHERE id = $1",
                                    user_id) is None
+
+
+async def test_erasure_releases_the_seats_the_account_holds(
+        visitor: VisitorFactory, demo: list[int], base_url: str) -> None:
+    person = await visitor()
+    person.bearer = (await person.register(new_email(), bearer=True))["token"]
+    showtime = demo[1]
+    async with person.http.get(f"{base_url}/api/showtimes/{showtime}") as resp:
+        seat = (await resp.json())["seats"][-1]["id"]
+    holder = await SeatClient(person.http, base_url, person.bearer or "").connect()
+    onlooker = await SeatClient(person.http, base_url,
+                                await new_session(person.http, base_url)).connect()
+    try:
+        await holder.subscribe(showtime)
+        assert (await holder.hold(showtime, [seat]))["ok"]
+        await onlooker.subscribe(showtime)
+        await eventually(lambda: seat in onlooker.views[showtime].held)
+
+        status, _ = await person.call("DELETE", "/api/me", {"password": PASSWORD})
+
+        assert status == 200
+        await eventually(lambda: seat not in onlooker.views[showtime].held)
+    finally:
+        await holder.close()
+        await onlooker.close()
