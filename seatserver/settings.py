@@ -25,6 +25,8 @@ from pydantic import ValidationError, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from seatserver.personal.cipher import KEY_ID, decode_key
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -155,6 +157,29 @@ def secret(name: str, raw: str) -> str:
         raise SettingsError(f"{name} must be at least {MIN_SECRET_LENGTH} printable characters "
                             "without surrounding spaces (e.g. `openssl rand -hex 32`); or "
                             "leave it unset to have one generated and kept in the database")
+    return raw
+
+
+def personal_key(name: str, raw: str) -> str:
+    """One 256-bit key in base64 (``openssl rand -base64 32``)."""
+    try:
+        decode_key(raw, name)
+    except ValueError as exc:
+        raise SettingsError(f"{exc} (e.g. `openssl rand -base64 32`)") from None
+    return raw
+
+
+def personal_key_list(name: str, raw: str) -> str:
+    """``id:base64,id:base64``: the data keys, the first one current."""
+    seen: set[str] = set()
+    for item in raw.split(","):
+        key_id, sep, text = item.strip().partition(":")
+        if not sep or not KEY_ID.match(key_id) or key_id in seen:
+            raise SettingsError(f"{name} must be `id:base64-key` items separated by commas, "
+                                "each id once (lower-case letters, digits and -), the "
+                                "current key first")
+        seen.add(key_id)
+        personal_key(f"{name} {key_id!r}", text)
     return raw
 
 
@@ -354,6 +379,19 @@ class Settings(BaseSettings):
     secret_grace_s: Annotated[int, Env("SEATSERVER_SECRET_GRACE", Count())] = 30 * 86_400
     # How often each instance reloads the stored keys (sees a rotation).
     secret_refresh_s: float = 10.0
+    # AES-256-GCM keys sealing names, e-mail addresses and phones at rest
+    # (personal.py), `id:base64,...`, the first current; and the HMAC key of
+    # e-mail look-ups. None: generated once and kept in PostgreSQL.
+    personal_data_keys: Annotated[str | None, Env("SEATSERVER_PERSONAL_DATA_KEYS",
+                                                  personal_key_list,
+                                                  shown="unset: generated")] = None
+    personal_lookup_key: Annotated[str | None, Env("SEATSERVER_PERSONAL_LOOKUP_KEY",
+                                                   personal_key,
+                                                   shown="unset: generated")] = None
+    # Key-encryption key of the generated personal-data keys stored in
+    # PostgreSQL; None: they are stored unwrapped (a warning at start).
+    personal_data_kek: Annotated[str | None, Env("SEATSERVER_PERSONAL_DATA_KEK", personal_key,
+                                                 shown="unset")] = None
     # Where buyers and the payment provider reach this server: the origin of
     # the return and webhook URLs. None: http://<host>:<port> as served
     # (localhost for a wildcard host); never the request's Host header.
@@ -430,6 +468,9 @@ class Settings(BaseSettings):
         if self.hold_max_s is not None and self.hold_max_s < self.hold_ttl_s:
             raise SettingsError(f"SEATSERVER_HOLD_MAX must be at least SEATSERVER_HOLD_TTL "
                                 f"({self.hold_ttl_s}), got {self.hold_max_s}")
+        if (self.personal_data_keys is None) != (self.personal_lookup_key is None):
+            raise SettingsError("SEATSERVER_PERSONAL_DATA_KEYS and SEATSERVER_PERSONAL_LOOKUP_KEY "
+                                "go together: set both, or neither to have them generated")
         if self.waiting_room and not (self.admission_rate or self.active_cap):
             raise SettingsError("SEATSERVER_WAITING_ROOM needs SEATSERVER_ADMISSION_RATE or "
                                 "SEATSERVER_ACTIVE_BUYERS above 0, or nobody is ever admitted")

@@ -21,6 +21,7 @@ must find its booking's buyer; it is paid or expires within the hold time.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,8 +30,12 @@ import asyncpg
 import orjson
 
 from seatserver.accounts.sessions import token_hash
+from seatserver.accounts.tokens import EMAIL_FIELD
 from seatserver.audit import Actor, insert_audit
 from seatserver.errors import InUse, LastAdmin, NotFound
+from seatserver.personal.cipher import PersonalCipher
+from seatserver.personal.keys import PersonalKeys
+from seatserver.personal.rotation import OUTBOX_FIELD
 
 # The most rows of each list one export carries.
 EXPORT_LIMITS = {"sessions": 100, "bookings": 1000, "reviews": 1000, "audit": 2000,
@@ -60,15 +65,15 @@ def _plain(row: dict[str, Any]) -> dict[str, Any]:
             else v for k, v in row.items()}
 
 
-_PROFILE = """SELECT id, kind, email, email_verified, name, phone, created_at, updated_at,
-                     disabled_at,
+_PROFILE = """SELECT id, kind, email_verified, created_at, updated_at, disabled_at,
                      EXISTS (SELECT 1 FROM staff_mfa m WHERE m.user_id = users.id
                              AND m.confirmed_at IS NOT NULL) AS two_factor
               FROM users WHERE id = $1 AND erased_at IS NULL"""
 
 _BOOKINGS = """
 SELECT b.reference, b.status, b.showtime_id, s.starts_at, m.title AS movie, b.amount,
-       b.currency, b.contact_email, b.contact_phone, b.created_at, b.updated_at,
+       b.currency, b.contact_email_sealed, b.contact_email, b.contact_phone_sealed,
+       b.contact_phone, b.created_at, b.updated_at,
        (SELECT coalesce(jsonb_agg(jsonb_build_object('seat', bs.seat_id, 'type', bs.seat_type,
                                                      'amount', bs.amount, 'active', bs.active)
                                   ORDER BY bs.seat_id), '[]'::jsonb)
@@ -93,18 +98,30 @@ WHERE actor = 'user:' || $1::bigint::text
 ORDER BY id DESC LIMIT $2"""
 
 
+def _opened(cipher: PersonalCipher, row: Mapping[str, Any], name: str, field: str,
+            key: str) -> str | None:
+    """A value from its sealed column, else (a row not sealed yet) its clear one."""
+    sealed = row[f"{name}_sealed"]
+    return cipher.open(sealed, field, key) if sealed is not None else row[name]
+
+
 class PrivacyStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, keys: PersonalKeys) -> None:
         self._pool = pool
+        self._keys = keys
 
     async def export(self, user_id: int, *, session: str | None) -> dict[str, Any]:
         """Everything about ``user_id``, read in one snapshot (repeatable read)."""
         truncated: list[str] = []
+        cipher = self._keys.cipher
         async with self._pool.acquire() as conn, conn.transaction(
                 isolation="repeatable_read", readonly=True):
             profile = await conn.fetchrow(_PROFILE, user_id)
             if profile is None:
                 raise NotFound("this account no longer exists")
+            account = await conn.fetchrow(
+                "SELECT id, email_sealed, email, name_sealed, name, phone_sealed, phone "
+                "FROM users WHERE id = $1", user_id)
 
             async def rows(name: str, query: str) -> list[dict[str, Any]]:
                 found = await conn.fetch(query, user_id, EXPORT_LIMITS[name] + 1)
@@ -115,13 +132,21 @@ class PrivacyStore:
                    FROM sessions WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2""",
                 user_id, EXPORT_LIMITS["sessions"] + 1,
                 token_hash(session) if session else b"")
-            body = {
+            body: dict[str, Any] = {
                 "exported_at": datetime.now(UTC),
-                "user": _plain(dict(profile)),
-                "pending_email_changes": [dict(r) for r in await conn.fetch(
-                    """SELECT email, created_at, expires_at FROM account_tokens
-                       WHERE user_id = $1 AND purpose = 'verify_email' AND used_at IS NULL
-                         AND expires_at > now() ORDER BY created_at""", user_id)],
+                "user": {**_plain(dict(profile)), **{
+                    name: _opened(cipher, account, name, f"users.{name}", str(user_id))
+                    for name in ("email", "name", "phone")}},
+                "pending_email_changes": [
+                    {"email": cipher.open(r["email_sealed"], EMAIL_FIELD,
+                                          bytes(r["token_hash"]).hex())
+                     if r["email_sealed"] else r["email"],
+                     "created_at": r["created_at"], "expires_at": r["expires_at"]}
+                    for r in await conn.fetch(
+                        """SELECT email_sealed, email, token_hash, created_at, expires_at
+                           FROM account_tokens
+                           WHERE user_id = $1 AND purpose = 'verify_email' AND used_at IS NULL
+                             AND expires_at > now() ORDER BY created_at""", user_id)],
                 "sessions": _rows(sessions, "sessions", truncated),
                 "bookings": await rows("bookings", _BOOKINGS),
                 "reviews": await rows("reviews", """
@@ -137,6 +162,14 @@ class PrivacyStore:
                     WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2"""),
                 "audit": await rows("audit", _AUDIT),
             }
+        for booking in body["bookings"]:
+            for name in ("contact_email", "contact_phone"):
+                booking[name] = _opened(cipher, booking, name, f"bookings.{name}",
+                                        booking["reference"])
+                del booking[f"{name}_sealed"]
+        for message in body["messages"]:
+            if message["to"] and message["to"].startswith("v1:"):
+                message["to"] = cipher.open(message["to"], OUTBOX_FIELD, str(user_id))
         body["truncated"] = truncated
         return body
 
@@ -157,7 +190,8 @@ class PrivacyStore:
             await _check_erasable(conn, user_id, kind, staff_allowed=staff_allowed)
             bookings = await conn.fetchval(
                 """WITH done AS (UPDATE bookings SET contact_email = NULL, contact_phone = NULL,
-                                        updated_at = now()
+                                        contact_email_sealed = NULL,
+                                        contact_phone_sealed = NULL, updated_at = now()
                                  WHERE user_id = $1 RETURNING 1)
                    SELECT count(*) FROM done""", user_id)
             reviews = await conn.fetchval(
@@ -174,7 +208,8 @@ class PrivacyStore:
                 str(user_id), list(_ADDRESS_KEYS))
             await conn.execute(
                 """UPDATE users SET email = NULL, name = NULL, phone = NULL,
-                          password_hash = NULL, email_verified = false,
+                          email_sealed = NULL, email_hash = NULL, name_sealed = NULL,
+                          phone_sealed = NULL, password_hash = NULL, email_verified = false,
                           disabled_at = coalesce(disabled_at, now()), erased_at = now(),
                           updated_at = now()
                    WHERE id = $1""", user_id)

@@ -27,6 +27,7 @@ from seatserver.http.pages import STATIC_PREFIX
 from seatserver.lifecycle import Lifecycle, add_feature, started
 from seatserver.outbox.setup import add_composers
 from seatserver.outbox.worker import OutboxStore
+from seatserver.personal.setup import PERSONAL
 
 BOOKINGS = web.AppKey("bookings", BookingStore)
 KEYRING = web.AppKey("keyring", Keyring)
@@ -37,7 +38,7 @@ CHECKOUT = web.AppKey("checkout", Checkout)
 
 def setup_bookings(app: web.Application) -> None:
     settings, pool = app[SETTINGS], app[DB_POOL]
-    bookings = BookingStore(pool)
+    bookings = BookingStore(pool, app[PERSONAL])
     # Configured keys, else the ones generated and kept in PostgreSQL.
     keyring = Keyring(SecretStore(pool), {"payment": settings.payment_secret,
                                           "ticket": settings.ticket_secret},

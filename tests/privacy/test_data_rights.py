@@ -15,6 +15,7 @@ from seatserver.loadgen.client import SeatClient, new_session
 from tests.accounts.conftest import PASSWORD, Visitor, VisitorFactory, new_email
 from tests.accounts.mfa_support import code, enrol_in_database, new_staff
 from tests.admin.conftest import Admin, audit_rows
+from tests.personal_support import user_id_of
 from tests.privacy.conftest import EXPORT_LIMIT
 from tests.reviews.conftest import Film
 from tests.support import eventually
@@ -217,8 +218,7 @@ async def test_erasure_refused_with_a_wrong_password(
     status, body = await person.call("DELETE", "/api/me", {"password": "not the password"})
 
     assert (status, body["error"]["code"]) == (401, "invalid_credentials")
-    async with db_pool.acquire() as conn:
-        assert await conn.fetchval("SELECT email FROM users WHERE id = $1", user_id) == email
+    assert await user_id_of(db_pool, email) == user_id
     assert (await person.call("GET", "/api/me"))[0] == 200
 
 
