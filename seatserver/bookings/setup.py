@@ -69,7 +69,7 @@ def _wire(app: web.Application) -> Lifecycle:
                              cutoff=timedelta(minutes=settings.cancel_cutoff_min),
                              partial_percent=settings.refund_partial_percent))
     app[CHECKOUT] = checkout
-    keys = IdempotencyStore(pool)
+    keys = IdempotencyStore(pool, app[PERSONAL])
 
     app.router.add_routes(BookingAdminHandlers(
         checkout, bookings, OutboxStore(pool), app[AUDITOR],

@@ -132,15 +132,21 @@ class PersonalCipher:
 
     def seal(self, value: str, field: str, row: object) -> str:
         """``value`` sealed under the current key, bound to ``field`` and ``row``."""
+        return self.seal_bytes(value.encode(), field, row)
+
+    def seal_bytes(self, data: bytes, field: str, row: object) -> str:
         nonce = os.urandom(NONCE_BYTES)
         ciphertext = self._aead[self._current].encrypt(
-            nonce, value.encode(), self._context(self._current, field, row))
+            nonce, data, self._context(self._current, field, row))
         return f"{FORMAT}:{self._current}:{_b64(nonce)}:{_b64(ciphertext)}"
 
     def seal_optional(self, value: str | None, field: str, row: object) -> str | None:
         return None if value is None else self.seal(value, field, row)
 
     def open(self, text: str, field: str, row: object) -> str:
+        return self.open_bytes(text, field, row).decode()
+
+    def open_bytes(self, text: str, field: str, row: object) -> bytes:
         sealed = parse(text)
         aead = self._aead.get(sealed.key_id)
         if aead is None:
@@ -151,7 +157,7 @@ class PersonalCipher:
         except InvalidTag:
             raise PersonalDataError(f"{field} of {row} does not open: tampered with or "
                                     "moved from another row") from None
-        return plain.decode()
+        return plain
 
     def open_optional(self, text: str | None, field: str, row: object) -> str | None:
         return None if text is None else self.open(text, field, row)

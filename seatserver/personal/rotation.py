@@ -53,6 +53,8 @@ COLUMNS = (
 )
 # Outbox messages to an account carry its address, sealed, in payload.to.
 OUTBOX_FIELD = "outbox.to"
+# Saved idempotent responses (bookings.idempotency.BODY_FIELD: the same name).
+BODIES_FIELD = "idempotency_keys.body"
 
 Progress = Callable[[str, int], None]
 
@@ -122,6 +124,11 @@ async def count_stale(pool: asyncpg.Pool, current: str) -> dict[str, int]:
         for column in COLUMNS:
             found[column.field] = await conn.fetchval(
                 f"SELECT count(*) FROM {column.table} WHERE {_stale(column)}", current)
+        found[BODIES_FIELD] = await conn.fetchval(
+            """SELECT count(*) FROM idempotency_keys
+               WHERE body IS NOT NULL AND substr(body, 1, 3) = 'v1:'::bytea
+                 AND substr(body, 1, length($1) + 4) <> ('v1:' || $1 || ':')::bytea""",
+            current)
         found[OUTBOX_FIELD] = await conn.fetchval(
             """SELECT count(*) FROM outbox WHERE payload->>'to' LIKE 'v1:%'
                AND payload->>'to' NOT LIKE 'v1:' || $1 || ':%'""", current)
@@ -165,6 +172,28 @@ def _resealed(cipher: PersonalCipher, sealed: str, field: str, row: str) -> str:
         raise PersonalDataError(f"{field} of row {row}: {exc}") from None
 
 
+async def _reseal_bodies_batch(conn: asyncpg.Connection, cipher: PersonalCipher,
+                               batch: int) -> int:
+    """Saved idempotent responses (sealed bytes, kept a day) under an older key."""
+    async with conn.transaction():
+        rows = await conn.fetch(
+            """SELECT user_id, key, body FROM idempotency_keys
+               WHERE body IS NOT NULL AND substr(body, 1, 3) = 'v1:'::bytea
+                 AND substr(body, 1, length($1) + 4) <> ('v1:' || $1 || ':')::bytea
+               ORDER BY user_id, key LIMIT $2 FOR UPDATE SKIP LOCKED""",
+            cipher.current, batch)
+        updates = []
+        for r in rows:
+            row, old = f"{r['user_id']}:{r['key']}", bytes(r["body"])
+            data = cipher.open_bytes(old.decode(), BODIES_FIELD, row)
+            updates.append((r["user_id"], r["key"],
+                            cipher.seal_bytes(data, BODIES_FIELD, row).encode(), old))
+        await conn.executemany(
+            "UPDATE idempotency_keys SET body = $3 WHERE user_id = $1 AND key = $2 "
+            "AND body = $4", updates)
+    return len(rows)
+
+
 async def reseal(pool: asyncpg.Pool, cipher: PersonalCipher, *, batch: int = 500,
                  progress: Progress = _ignore) -> int:
     """Seal again, under the current key, every value sealed under another."""
@@ -177,4 +206,7 @@ async def reseal(pool: asyncpg.Pool, cipher: PersonalCipher, *, batch: int = 500
         while done := await _reseal_outbox_batch(conn, cipher, batch):
             total += done
             progress(OUTBOX_FIELD, done)
+        while done := await _reseal_bodies_batch(conn, cipher, batch):
+            total += done
+            progress(BODIES_FIELD, done)
     return total
