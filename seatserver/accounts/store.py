@@ -236,17 +236,18 @@ class AccountStore:
         cipher = self._keys.cipher
         async with self._pool.acquire() as conn, conn.transaction():
             owner = await conn.fetchrow(
-                "SELECT id FROM users WHERE email_hash = $1 AND id <> $2",
+                f"{_ACCOUNT} WHERE email_hash = $1 AND id <> $2",
                 cipher.email_hash(email), user_id)
             await tokens.issue(conn, cipher, user_id=user_id, purpose="verify_email",
                                email=email, ttl=self._email_ttl, send=owner is None)
             if owner is not None:
-                # The owner's address is the one asked for (same hash): as typed now.
+                # To the owner's address as the owner wrote it.
+                to = _account(cipher, owner).email or email
                 await conn.execute(
                     "INSERT INTO outbox (kind, payload) VALUES ($1, $2::jsonb)",
                     tokens.EMAIL_IN_USE_KIND,
-                    json.dumps({"user_id": owner["id"], "to": tokens.outbox_address(
-                        cipher, owner["id"], email)}))
+                    json.dumps({"user_id": owner["id"],
+                                "to": tokens.outbox_address(cipher, owner["id"], to)}))
             await _audit(conn, user_id, "account.email_change_requested", remote,
                          {"taken": owner is not None})
 
