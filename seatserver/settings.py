@@ -11,6 +11,8 @@ value the server cannot use stops it with a message naming the variable.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import os
 import re
@@ -24,8 +26,6 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
-
-from seatserver.personal.cipher import KEY_ID, decode_key
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -160,12 +160,20 @@ def secret(name: str, raw: str) -> str:
     return raw
 
 
+# As seatserver.personal.cipher checks them (which imports nothing of ours).
+_KEY_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+
+
 def personal_key(name: str, raw: str) -> str:
-    """One 256-bit key in base64 (``openssl rand -base64 32``)."""
+    """One 256-bit key in base64 (``openssl rand -base64 32``), either alphabet."""
+    text = raw.strip().replace("-", "+").replace("_", "/")
     try:
-        decode_key(raw, name)
-    except ValueError as exc:
-        raise SettingsError(f"{exc} (e.g. `openssl rand -base64 32`)") from None
+        key = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise SettingsError(f"{name}: not base64 (e.g. `openssl rand -base64 32`)") from None
+    if len(key) != 32:
+        raise SettingsError(f"{name}: must be 32 bytes, got {len(key)} "
+                            "(e.g. `openssl rand -base64 32`)")
     return raw
 
 
@@ -174,7 +182,7 @@ def personal_key_list(name: str, raw: str) -> str:
     seen: set[str] = set()
     for item in raw.split(","):
         key_id, sep, text = item.strip().partition(":")
-        if not sep or not KEY_ID.match(key_id) or key_id in seen:
+        if not sep or not _KEY_ID.match(key_id) or key_id in seen:
             raise SettingsError(f"{name} must be `id:base64-key` items separated by commas, "
                                 "each id once (lower-case letters, digits and -), the "
                                 "current key first")

@@ -109,7 +109,7 @@ class PrivacyHandlers:
     @describe("Erase the caller's account: needs the password (and a two-factor code "
               "when the account has one). Bookings and payments are kept without name, "
               "e-mail or phone; reviews are removed; held seats are released.",
-              body=Erasure, errors=[401, 409, 429])
+              body=Erasure, errors=[401, 404, 409, 429])
     async def erase_me(self, request: web.Request) -> web.Response:
         identity = identity_of(request)
         form = await read_body(request, Erasure)
@@ -135,7 +135,7 @@ class PrivacyHandlers:
     @describe("Erase a customer's or guest's account on their request, as DELETE "
               "/api/me would (audited with the reason; needs a recent code). Staff "
               "accounts are refused: take the staff role away first.",
-              body=AdminErasure, errors=[404, 409])
+              body=AdminErasure, errors=[403, 404, 409])
     async def erase_user(self, request: web.Request) -> web.Response:
         user_id = path_number(request.match_info["id"], "user")
         form = await read_body(request, AdminErasure)
