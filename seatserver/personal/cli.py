@@ -4,9 +4,10 @@
 configured keys, put the new one first in SEATSERVER_PERSONAL_DATA_KEYS and
 restart the instances first, then run this), seals any value still in clear,
 and re-seals every value under an older key, in batches, while the servers
-run. Instances take a new stored key up within ``secret_refresh_s``, so after
-a first pass the command waits that long and passes again for values an
-instance wrote with the old key meanwhile; it ends when none is left.
+run. Instances take a new stored key up within ``secret_refresh_s``: the
+command waits that long before re-sealing anything (so every instance can
+open what it re-seals), and passes a second time after another such wait for
+values an instance sealed with the old key meanwhile; it ends when none is left.
 Stopped half-way, it can simply be run again (``--no-new-key`` to only
 finish the re-sealing). ``--retire`` then deletes the old data keys.
 ``keys status`` counts the values under each key.
@@ -110,6 +111,9 @@ async def run(settings: Settings, dsn: str, args: argparse.Namespace) -> int:
             print(f"new current key {key_id}: servers seal with it within "
                   f"{settings.secret_refresh_s:g} s", file=sys.stderr)
             await keys.load()
+            # Nothing is re-sealed before every server has loaded the new key:
+            # a server that has not could not open the values sealed with it.
+            await asyncio.sleep(settings.secret_refresh_s + 1.0)
         return await _reseal_all(settings, pool, keys.cipher, store, args)
     finally:
         await pool.close()
