@@ -32,6 +32,7 @@ from seatserver.logs import echo_request_id, request_id_middleware
 from seatserver.loop_lag import LoopLagMonitor
 from seatserver.metrics import SeatCollector
 from seatserver.outbox.setup import setup_outbox
+from seatserver.personal.setup import setup_personal
 from seatserver.realtime.setup import COMMANDS, FEED, ROOMS, SOCKETS, setup_realtime
 from seatserver.redis_client import cluster_mode, connect
 from seatserver.reviews.setup import setup_reviews
@@ -68,6 +69,8 @@ def create_app(settings: Settings) -> web.Application:
                                        max_size=settings.db_pool_size, reset=keep_session)
     app.cleanup_ctx.append(_stores)
     setup_holds(app)
+    # Personal-data keys before anything reads or writes a name or an address.
+    setup_personal(app)
     setup_accounts(app)
     setup_catalog(app)
     # Bookings before anything that takes or admits buyers starts: its keys

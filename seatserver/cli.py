@@ -1,5 +1,5 @@
 """The ``seatserver`` command: ``serve``, ``migrate``, ``seed --demo``, ``reconcile``,
-``outbox``, ``secrets``, ``import movies``, ``loadgen``.
+``outbox``, ``secrets``, ``keys``, ``import movies``, ``loadgen``.
 
 ``serve`` with neither ``REDIS_URL`` nor ``DATABASE_URL`` starts the embedded
 servers (data under ``SEATSERVER_DATA_DIR``), migrates, seeds the demo and
@@ -39,6 +39,8 @@ from seatserver.holds import HoldEngine
 from seatserver.loadgen import options as loadgen_options
 from seatserver.loadgen import runner as loadgen
 from seatserver.outbox.worker import OutboxStore
+from seatserver.personal import cli as personal_cli
+from seatserver.personal.setup import loaded_keys
 from seatserver.ports import free_port
 from seatserver.redis_client import cluster_mode, connect
 from seatserver.serving import is_worker, run_app, run_workers
@@ -85,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     movies.add_argument("file", type=Path, metavar="FILE", help="a .csv or .json file")
     movies.add_argument("--dry-run", action="store_true",
                         help="report what would be created and updated; change nothing")
+    personal_cli.add_parser(commands)
     seed = commands.add_parser("seed", help="add sample data to $DATABASE_URL")
     seed.add_argument("--demo", action="store_true", help="the demo cinema and showtimes")
     loadgen_options.add_parser(commands)
@@ -101,28 +104,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "loadgen":
         return loadgen.run(loadgen_options.from_args(args))
     try:
-        settings = Settings.from_env()
-        if args.command == "serve":
-            return serve(settings, host=args.host, port=args.port, workers=args.workers)
-        if args.command == "migrate":
-            return asyncio.run(_migrate(_database_url(settings)))
-        if args.command == "reconcile":
-            if not settings.redis_url:
-                raise UsageError("REDIS_URL is not set")
-            return asyncio.run(_reconcile(settings, _database_url(settings)))
-        if args.command == "secrets":
-            return asyncio.run(_secrets(settings, _database_url(settings), args))
-        if args.command == "outbox":
-            return asyncio.run(_outbox(_database_url(settings), args.outbox_command,
-                                       getattr(args, "ids", [])))
-        if args.command == "import":
-            return import_command.run(_database_url(settings), args.file, dry_run=args.dry_run)
-        if not args.demo:
-            raise UsageError("nothing to seed: pass --demo")
-        return asyncio.run(_seed(settings, _database_url(settings)))
+        return _command(Settings.from_env(), args)
     except (UsageError, SettingsError, MigrationError, EmbeddedError) as exc:
         log.error("%s", exc)
         return 1 if isinstance(exc, MigrationError | EmbeddedError) else 2
+
+
+def _command(settings: Settings, args: argparse.Namespace) -> int:
+    """Every command but loadgen, with the settings read."""
+    if args.command == "serve":
+        return serve(settings, host=args.host, port=args.port, workers=args.workers)
+    if args.command == "migrate":
+        return asyncio.run(_migrate(_database_url(settings)))
+    if args.command == "reconcile":
+        if not settings.redis_url:
+            raise UsageError("REDIS_URL is not set")
+        return asyncio.run(_reconcile(settings, _database_url(settings)))
+    if args.command == "keys":
+        return asyncio.run(personal_cli.run(settings, _database_url(settings), args))
+    if args.command == "secrets":
+        return asyncio.run(_secrets(settings, _database_url(settings), args))
+    if args.command == "outbox":
+        return asyncio.run(_outbox(_database_url(settings), args.outbox_command,
+                                   getattr(args, "ids", [])))
+    if args.command == "import":
+        return import_command.run(_database_url(settings), args.file, dry_run=args.dry_run)
+    if not args.demo:
+        raise UsageError("nothing to seed: pass --demo")
+    return asyncio.run(_seed(settings, _database_url(settings)))
 
 
 def _database_url(settings: Settings) -> str:
@@ -146,7 +155,8 @@ async def _reconcile(settings: Settings, dsn: str) -> int:
     engine = HoldEngine(redis, hold_ttl_ms=1000, max_seats=1, stream_maxlen=10_000,
                         backstop_ms=0)
     try:
-        done = await Reconciler(BookingStore(pool), engine, check_s=0).run()
+        keys = await loaded_keys(settings, pool)
+        done = await Reconciler(BookingStore(pool, keys), engine, check_s=0).run()
     finally:
         await engine.close()
         await redis.aclose()
@@ -235,7 +245,8 @@ async def _seed(settings: Settings, dsn: str) -> int:
 
 async def _seed_staff(settings: Settings, pool: asyncpg.Pool) -> list[str]:
     """The demo's admin and kiosk accounts, as lines to show the operator."""
-    accounts = await seed_staff(pool, admin_password=settings.admin_password,
+    keys = await loaded_keys(settings, pool)
+    accounts = await seed_staff(pool, keys, admin_password=settings.admin_password,
                                 kiosk_password=settings.kiosk_password)
     return [_staff_line(a) for a in accounts]
 

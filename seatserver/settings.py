@@ -11,6 +11,8 @@ value the server cannot use stops it with a message naming the variable.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import os
 import re
@@ -207,6 +209,37 @@ def secret(name: str, raw: str) -> str:
         raise SettingsError(f"{name} must be at least {MIN_SECRET_LENGTH} printable characters "
                             "without surrounding spaces (e.g. `openssl rand -hex 32`); or "
                             "leave it unset to have one generated and kept in the database")
+    return raw
+
+
+# As seatserver.personal.cipher checks them (which imports nothing of ours).
+_KEY_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+
+
+def personal_key(name: str, raw: str) -> str:
+    """One 256-bit key in base64 (``openssl rand -base64 32``), either alphabet."""
+    text = raw.strip().replace("-", "+").replace("_", "/")
+    try:
+        key = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise SettingsError(f"{name}: not base64 (e.g. `openssl rand -base64 32`)") from None
+    if len(key) != 32:
+        raise SettingsError(f"{name}: must be 32 bytes, got {len(key)} "
+                            "(e.g. `openssl rand -base64 32`)")
+    return raw
+
+
+def personal_key_list(name: str, raw: str) -> str:
+    """``id:base64,id:base64``: the data keys, the first one current."""
+    seen: set[str] = set()
+    for item in raw.split(","):
+        key_id, sep, text = item.strip().partition(":")
+        if not sep or not _KEY_ID.match(key_id) or key_id in seen:
+            raise SettingsError(f"{name} must be `id:base64-key` items separated by commas, "
+                                "each id once (lower-case letters, digits and -), the "
+                                "current key first")
+        seen.add(key_id)
+        personal_key(f"{name} {key_id!r}", text)
     return raw
 
 
@@ -428,6 +461,19 @@ class Settings(BaseSettings):
     secret_grace_s: Annotated[int, Env("SEATSERVER_SECRET_GRACE", Count())] = 30 * 86_400
     # How often each instance reloads the stored keys (sees a rotation).
     secret_refresh_s: float = 10.0
+    # AES-256-GCM keys sealing names, e-mail addresses and phones at rest
+    # (personal.py), `id:base64,...`, the first current; and the HMAC key of
+    # e-mail look-ups. None: generated once and kept in PostgreSQL.
+    personal_data_keys: Annotated[str | None, Env("SEATSERVER_PERSONAL_DATA_KEYS",
+                                                  personal_key_list,
+                                                  shown="unset: generated")] = None
+    personal_lookup_key: Annotated[str | None, Env("SEATSERVER_PERSONAL_LOOKUP_KEY",
+                                                   personal_key,
+                                                   shown="unset: generated")] = None
+    # Key-encryption key of the generated personal-data keys stored in
+    # PostgreSQL; None: they are stored unwrapped (a warning at start).
+    personal_data_kek: Annotated[str | None, Env("SEATSERVER_PERSONAL_DATA_KEK", personal_key,
+                                                 shown="unset")] = None
     # Where buyers and the payment provider reach this server: the origin of
     # the return and webhook URLs. None: http://<host>:<port> as served
     # (localhost for a wildcard host); never the request's Host header.
@@ -518,6 +564,8 @@ class Settings(BaseSettings):
     # E-mail address changes per account per log-in window.
     email_change_limit: Annotated[int, Env("SEATSERVER_EMAIL_CHANGE_LIMIT",
                                            Count(minimum=1))] = 3
+    # Personal-data exports (GET /api/me/export) per account per hour.
+    export_limit: Annotated[int, Env("SEATSERVER_EXPORT_LIMIT", Count(minimum=1))] = 5
     # How long a password-reset and an e-mail confirmation link work.
     reset_token_ttl_s: Annotated[int, Env("SEATSERVER_RESET_TOKEN_TTL",
                                           Count(minimum=60))] = 3600
@@ -538,6 +586,9 @@ class Settings(BaseSettings):
         if self.hold_max_s is not None and self.hold_max_s < self.hold_ttl_s:
             raise SettingsError(f"SEATSERVER_HOLD_MAX must be at least SEATSERVER_HOLD_TTL "
                                 f"({self.hold_ttl_s}), got {self.hold_max_s}")
+        if (self.personal_data_keys is None) != (self.personal_lookup_key is None):
+            raise SettingsError("SEATSERVER_PERSONAL_DATA_KEYS and SEATSERVER_PERSONAL_LOOKUP_KEY "
+                                "go together: set both, or neither to have them generated")
         if self.waiting_room and not (self.admission_rate or self.active_cap):
             raise SettingsError("SEATSERVER_WAITING_ROOM needs SEATSERVER_ADMISSION_RATE or "
                                 "SEATSERVER_ACTIVE_BUYERS above 0, or nobody is ever admitted")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 
+from seatserver.errors import NotHolder
 from seatserver.holds import HoldEngine
 
 
@@ -30,3 +31,23 @@ class GuestLinker:
         moved = await asyncio.gather(*(self._engine.move(showtime, guest, account)
                                        for showtime in showtimes))
         return sum(len(seats) for seats in moved)
+
+
+async def release_holds(engine: HoldEngine, user_id: int) -> int:
+    """Release every live hold of ``user_id`` (an erased account's): the seats
+    go back on sale at once and every room sees them freed. Returns how many."""
+    holder = str(user_id)
+    released = 0
+    for showtime in await engine.showtimes_of(holder):
+        mine = list((await engine.snapshot(showtime, holder)).mine)
+        if not mine:
+            continue
+        try:
+            await engine.release(showtime, holder, mine)
+        except NotHolder as exc:
+            # Some expired meanwhile (release is all or none): free the rest.
+            mine = [seat for seat in mine if seat not in exc.seats]
+            if mine:
+                await engine.release(showtime, holder, mine)
+        released += len(mine)
+    return released

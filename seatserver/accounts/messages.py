@@ -14,18 +14,23 @@ from typing import Any
 
 from seatserver.accounts.tokens import EMAIL_IN_USE_KIND, MESSAGE_KINDS
 from seatserver.outbox.messages import Message
+from seatserver.personal.keys import PersonalKeys
+from seatserver.personal.rotation import OUTBOX_FIELD
 
 KINDS = (*MESSAGE_KINDS.values(), EMAIL_IN_USE_KIND)
 
 
 class AccountComposer:
-    def __init__(self, origin: str = "") -> None:
+    def __init__(self, keys: PersonalKeys, origin: str = "") -> None:
+        self._keys = keys
         self._origin = origin
 
     async def compose(self, row_id: int, kind: str, payload: Mapping[str, Any]) -> Message:
+        # The address is sealed in the payload, bound to the account it is for.
+        to = self._keys.cipher.open(str(payload["to"]), OUTBOX_FIELD, str(payload["user_id"]))
         if kind == EMAIL_IN_USE_KIND:
-            return self._in_use(row_id, kind, str(payload["to"]))
-        to, secret = str(payload["to"]), str(payload["secret"])
+            return self._in_use(row_id, kind, to)
+        secret = str(payload["secret"])
         until = datetime.fromisoformat(str(payload["expires_at"]))
         if kind == MESSAGE_KINDS["verify_email"]:
             return Message(row_id, kind, to, "Confirm your e-mail address", (

@@ -16,6 +16,7 @@ import asyncpg
 
 from seatserver.accounts.passwords import Passwords
 from seatserver.accounts.store import AccountStore
+from seatserver.personal.keys import PersonalKeys
 
 ADMIN_EMAIL = "admin@example.com"
 KIOSK_EMAIL = "kiosk@example.com"
@@ -30,9 +31,10 @@ class StaffAccount:
     generated_password: str | None
 
 
-async def seed_staff(pool: asyncpg.Pool, *, admin_password: str | None,
+async def seed_staff(pool: asyncpg.Pool, keys: PersonalKeys, *, admin_password: str | None,
                      kiosk_password: str | None) -> list[StaffAccount]:
-    store = AccountStore(pool, email_ttl=timedelta(days=1), reset_ttl=timedelta(hours=1))
+    store = AccountStore(pool, keys, email_ttl=timedelta(days=1),
+                         reset_ttl=timedelta(hours=1))
     passwords = Passwords(concurrency=1)
     done = []
     for email, kind, given in ((ADMIN_EMAIL, "admin", admin_password),

@@ -15,6 +15,8 @@ from seatserver.accounts.messages import KINDS, AccountComposer
 from seatserver.accounts.mfa import LogInChallenges, MfaStore, MfaVerifier
 from seatserver.accounts.mfa_http import MfaHandlers
 from seatserver.accounts.passwords import Passwords
+from seatserver.accounts.privacy import PrivacyStore
+from seatserver.accounts.privacy_http import PrivacyHandlers
 from seatserver.accounts.proxies import TrustedProxies
 from seatserver.accounts.rbac import RoleGate
 from seatserver.accounts.sessions import SessionStore
@@ -26,6 +28,7 @@ from seatserver.appkeys import DB_POOL, REDIS, SETTINGS
 from seatserver.holds.setup import ENGINE
 from seatserver.lifecycle import Lifecycle, add_feature
 from seatserver.outbox.setup import add_composers
+from seatserver.personal.setup import PERSONAL
 from seatserver.redis_client import RedisClient
 from seatserver.settings import Settings
 
@@ -43,14 +46,15 @@ def setup_accounts(app: web.Application) -> None:
     cookies = SessionCookies(proxies, always_secure=settings.secure_cookies)
     RoleGate(sessions, cookies, settings.allowed_origins).install(app)
     app[SESSIONS], app[PROXIES], app[COOKIES] = sessions, proxies, cookies
-    add_composers(app, dict.fromkeys(KINDS, AccountComposer(settings.public_origin)))
+    add_composers(app, dict.fromkeys(KINDS, AccountComposer(app[PERSONAL],
+                                                           settings.public_origin)))
     add_feature(app, _wire)
 
 
 def _wire(app: web.Application) -> Lifecycle:
     settings, redis = app[SETTINGS], app[REDIS]
     sessions, proxies, cookies = app[SESSIONS], app[PROXIES], app[COOKIES]
-    accounts = AccountStore(app[DB_POOL],
+    accounts = AccountStore(app[DB_POOL], app[PERSONAL],
                             email_ttl=timedelta(seconds=settings.email_token_ttl_s),
                             reset_ttl=timedelta(seconds=settings.reset_token_ttl_s))
     mfa = MfaStore(app[DB_POOL])
@@ -63,7 +67,12 @@ def _wire(app: web.Application) -> Lifecycle:
                                           _guest_sessions(redis, settings)).routes())
     app.router.add_routes(AccountHandlers(auth, accounts, sessions, cookies, proxies).routes())
     app.router.add_routes(MfaHandlers(mfa, verifier, accounts, proxies).routes())
-    staff = StaffStore(app[DB_POOL], invite_ttl=timedelta(seconds=settings.email_token_ttl_s))
+    app.router.add_routes(PrivacyHandlers(
+        PrivacyStore(app[DB_POOL], app[PERSONAL]), accounts, auth, (mfa, verifier), app[ENGINE],
+        Throttle(redis, "export:account", limit=settings.export_limit, window_s=3600),
+        cookies, proxies).routes())
+    staff = StaffStore(app[DB_POOL], app[PERSONAL],
+                       invite_ttl=timedelta(seconds=settings.email_token_ttl_s))
     app.router.add_routes(StaffHandlers(staff, mfa, proxies).routes())
     return Lifecycle()
 

@@ -3,7 +3,8 @@
 Every step that changes who a session stands for (sign-up, log-in, reset)
 happens in one transaction with the sessions it ends and opens, so a crash
 never leaves a browser logged in half-way. E-mail addresses are unique
-regardless of case (a unique index on ``lower(email)``).
+regardless of case: they are kept sealed (``seatserver.personal``) and found
+and kept unique by their keyed hash (a unique index on ``email_hash``).
 """
 
 from __future__ import annotations
@@ -19,8 +20,16 @@ from seatserver.accounts import tokens
 from seatserver.accounts.sessions import NewSession, close_sessions, open_session, token_hash
 from seatserver.audit import insert_audit
 from seatserver.errors import EmailTaken, InvalidToken
+from seatserver.personal.cipher import USERS_EMAIL, USERS_NAME, USERS_PHONE, PersonalCipher
+from seatserver.personal.keys import PersonalKeys
 
-_COLUMNS = "id, kind, email, email_verified, name, phone, created_at"
+# The fields a user's personal values are sealed as (bound to the user's id).
+EMAIL, NAME, PHONE = USERS_EMAIL, USERS_NAME, USERS_PHONE
+
+# The clear columns are read too: rows written before migration 0016 keep
+# their values there until the server seals them as it starts.
+_COLUMNS = """id, kind, email_sealed, email_verified, name_sealed, phone_sealed, created_at,
+              email, name, phone"""
 _ACCOUNT = f"SELECT {_COLUMNS} FROM users"
 
 
@@ -57,9 +66,35 @@ class Linked:
     bookings: list[str]
 
 
-def _account(row: asyncpg.Record) -> Account:
-    return Account(row["id"], row["kind"], row["email"], row["email_verified"], row["name"],
-                   row["phone"], row["created_at"])
+def _account(cipher: PersonalCipher, row: asyncpg.Record) -> Account:
+    key = str(row["id"])
+
+    def value(column: str, field: str) -> str | None:
+        sealed = row[f"{column}_sealed"]
+        return cipher.open(sealed, field, key) if sealed is not None else row[column]
+    return Account(row["id"], row["kind"], value("email", EMAIL), row["email_verified"],
+                   value("name", NAME), value("phone", PHONE), row["created_at"])
+
+
+def sealed_profile(cipher: PersonalCipher, user_id: int, email: str, name: str | None,
+                   phone: str | None) -> tuple[str, bytes, str | None, str | None]:
+    """A new account's e-mail (sealed and hashed), name and phone, bound to its id."""
+    key = str(user_id)
+    return (cipher.seal(email, EMAIL, key), cipher.email_hash(email),
+            cipher.seal_optional(name, NAME, key), cipher.seal_optional(phone, PHONE, key))
+
+
+async def new_user_id(conn: asyncpg.Connection) -> int:
+    """An id for a user about to be inserted: its sealed values are bound to it."""
+    user_id: int = await conn.fetchval(
+        "SELECT nextval(pg_get_serial_sequence('users', 'id'))")
+    return user_id
+
+
+def _with_password(profile: tuple[str, bytes, str | None, str | None], password_hash: str
+                   ) -> tuple[str, bytes, str, str | None, str | None]:
+    email, hashed, name, phone = profile
+    return email, hashed, password_hash, name, phone
 
 
 async def _audit(conn: asyncpg.Connection, user_id: int, action: str, remote: str | None,
@@ -69,27 +104,28 @@ async def _audit(conn: asyncpg.Connection, user_id: int, action: str, remote: st
 
 
 class AccountStore:
-    def __init__(self, pool: asyncpg.Pool, *, email_ttl: timedelta,
+    def __init__(self, pool: asyncpg.Pool, keys: PersonalKeys, *, email_ttl: timedelta,
                  reset_ttl: timedelta) -> None:
         self._pool = pool
+        self._keys = keys
         self._email_ttl = email_ttl
         self._reset_ttl = reset_ttl
 
     async def get(self, user_id: int) -> Account | None:
         async with self._pool.acquire() as conn:
             row = await conn.fetchrow(f"{_ACCOUNT} WHERE id = $1", user_id)
-        return _account(row) if row else None
+        return _account(self._keys.cipher, row) if row else None
 
     async def pending_email(self, user_id: int) -> str | None:
         async with self._pool.acquire() as conn:
-            return await tokens.pending_email(conn, user_id)
+            return await tokens.pending_email(conn, self._keys.cipher, user_id)
 
     async def credentials(self, email: str) -> Credentials | None:
         async with self._pool.acquire() as conn:
             row = await conn.fetchrow(
                 """SELECT id, kind, password_hash FROM users
-                   WHERE lower(email) = lower($1) AND email IS NOT NULL
-                         AND disabled_at IS NULL""", email.strip())
+                   WHERE email_hash = $1 AND disabled_at IS NULL""",
+                self._keys.cipher.email_hash(email))
         return Credentials(row["id"], row["kind"], row["password_hash"]) if row else None
 
     async def register(self, new: NewAccount, *, guest_id: int | None,
@@ -102,37 +138,46 @@ class AccountStore:
         anything; its old sessions end, as a new session starts for the new
         privileges. ``replacing`` is the caller's session token otherwise.
         """
+        cipher = self._keys.cipher
         async with self._pool.acquire() as conn, conn.transaction():
             try:
-                row = await self._upgrade(conn, guest_id, new) if guest_id else None
+                row = await self._upgrade(conn, cipher, guest_id, new) if guest_id else None
                 if row is None:
+                    user_id = await new_user_id(conn)
                     row = await conn.fetchrow(
-                        f"""INSERT INTO users (kind, email, password_hash, name, phone)
-                            VALUES ('customer', $1, $2, $3, $4) RETURNING {_COLUMNS}""",
-                        new.email, new.password_hash, new.name, new.phone)
+                        f"""INSERT INTO users (id, kind, email_sealed, email_hash,
+                                               password_hash, name_sealed, phone_sealed)
+                            VALUES ($1, 'customer', $2, $3, $4, $5, $6) RETURNING {_COLUMNS}""",
+                        user_id, *_with_password(
+                            sealed_profile(cipher, user_id, new.email, new.name, new.phone),
+                            new.password_hash))
             except asyncpg.UniqueViolationError:
                 raise EmailTaken("an account with this e-mail address exists: log in, "
                                  "or reset its password") from None
-            account = _account(row)
+            account = _account(cipher, row)
             if replacing:
                 await conn.execute("DELETE FROM sessions WHERE token_hash = $1",
                                    token_hash(replacing))
             await close_sessions(conn, account.id)
             session = await open_session(conn, account.id)
-            await tokens.issue(conn, user_id=account.id, purpose="verify_email",
+            await tokens.issue(conn, cipher, user_id=account.id, purpose="verify_email",
                                email=new.email, ttl=self._email_ttl)
             await _audit(conn, account.id, "account.registered", remote,
                          {"from_guest": row["id"] == guest_id})
         return account, session
 
     @staticmethod
-    async def _upgrade(conn: asyncpg.Connection, guest_id: int, new: NewAccount
-                       ) -> asyncpg.Record | None:
+    async def _upgrade(conn: asyncpg.Connection, cipher: PersonalCipher, guest_id: int,
+                       new: NewAccount) -> asyncpg.Record | None:
         row: asyncpg.Record | None = await conn.fetchrow(
-            f"""UPDATE users SET kind = 'customer', email = $2, password_hash = $3, name = $4,
-                       phone = $5, updated_at = now()
-                WHERE id = $1 AND kind = 'guest' RETURNING {_COLUMNS}""",
-            guest_id, new.email, new.password_hash, new.name, new.phone)
+            f"""UPDATE users SET kind = 'customer', email_sealed = $2, email_hash = $3,
+                       password_hash = $4, name_sealed = $5, phone_sealed = $6,
+                       updated_at = now()
+                WHERE id = $1 AND kind = 'guest' AND erased_at IS NULL
+                RETURNING {_COLUMNS}""",
+            guest_id, *_with_password(
+                sealed_profile(cipher, guest_id, new.email, new.name, new.phone),
+                new.password_hash))
         return row
 
     async def log_in(self, user_id: int, *, guest_id: int | None, replacing: str | None,
@@ -165,16 +210,17 @@ class AccountStore:
     async def update_profile(self, user_id: int, changes: dict[str, str | None]) -> Account:
         """Set ``name`` and/or ``phone`` (None clears); returns the account."""
         assert set(changes) <= {"name", "phone"}, changes
+        cipher, key = self._keys.cipher, str(user_id)
         async with self._pool.acquire() as conn:
             row = await conn.fetchrow(
                 f"""UPDATE users SET
-                       name = CASE WHEN $2 THEN $3 ELSE name END,
-                       phone = CASE WHEN $4 THEN $5 ELSE phone END,
+                       name_sealed = CASE WHEN $2 THEN $3 ELSE name_sealed END,
+                       phone_sealed = CASE WHEN $4 THEN $5 ELSE phone_sealed END,
                        updated_at = now()
                     WHERE id = $1 RETURNING {_COLUMNS}""",
-                user_id, "name" in changes, changes.get("name"),
-                "phone" in changes, changes.get("phone"))
-        return _account(row)
+                user_id, "name" in changes, cipher.seal_optional(changes.get("name"), NAME, key),
+                "phone" in changes, cipher.seal_optional(changes.get("phone"), PHONE, key))
+        return _account(cipher, row)
 
     async def request_email_change(self, user_id: int, email: str, *,
                                    remote: str | None = None) -> None:
@@ -187,17 +233,21 @@ class AccountStore:
         same answer, now and in ``pending_email``, whether the address is
         taken or not: the form tells no one who has an account.
         """
+        cipher = self._keys.cipher
         async with self._pool.acquire() as conn, conn.transaction():
             owner = await conn.fetchrow(
-                "SELECT id, email FROM users WHERE lower(email) = lower($1) AND id <> $2",
-                email, user_id)
-            await tokens.issue(conn, user_id=user_id, purpose="verify_email", email=email,
-                               ttl=self._email_ttl, send=owner is None)
+                f"{_ACCOUNT} WHERE email_hash = $1 AND id <> $2",
+                cipher.email_hash(email), user_id)
+            await tokens.issue(conn, cipher, user_id=user_id, purpose="verify_email",
+                               email=email, ttl=self._email_ttl, send=owner is None)
             if owner is not None:
+                # To the owner's address as the owner wrote it.
+                to = _account(cipher, owner).email or email
                 await conn.execute(
                     "INSERT INTO outbox (kind, payload) VALUES ($1, $2::jsonb)",
                     tokens.EMAIL_IN_USE_KIND,
-                    json.dumps({"user_id": owner["id"], "to": owner["email"]}))
+                    json.dumps({"user_id": owner["id"],
+                                "to": tokens.outbox_address(cipher, owner["id"], to)}))
             await _audit(conn, user_id, "account.email_change_requested", remote,
                          {"taken": owner is not None})
 
@@ -208,32 +258,38 @@ class AccountStore:
                    AND used_at IS NULL""", user_id)
 
     async def confirm_email(self, token: str) -> Account:
+        cipher = self._keys.cipher
         async with self._pool.acquire() as conn, conn.transaction():
-            redeemed = await tokens.redeem(conn, token, "verify_email")
+            redeemed = await tokens.redeem(conn, cipher, token, "verify_email")
             try:
                 row = await conn.fetchrow(
-                    f"""UPDATE users SET email = $2, email_verified = true, updated_at = now()
-                        WHERE id = $1 AND kind <> 'guest'
-                        RETURNING {_COLUMNS}""", redeemed.user_id, redeemed.email)
+                    f"""UPDATE users SET email_sealed = $2, email_hash = $3, email = NULL,
+                               email_verified = true, updated_at = now()
+                        WHERE id = $1 AND kind <> 'guest' AND erased_at IS NULL
+                        RETURNING {_COLUMNS}""", redeemed.user_id,
+                    cipher.seal(redeemed.email, EMAIL, str(redeemed.user_id)),
+                    cipher.email_hash(redeemed.email))
             except asyncpg.UniqueViolationError:
                 raise EmailTaken("another account took this e-mail address meanwhile") from None
             if row is None:
                 raise InvalidToken("this link's account no longer exists")
-            await _audit(conn, redeemed.user_id, "account.email_confirmed", None,
-                         {"email": redeemed.email})
-        return _account(row)
+            # No address here: the audit log keeps no personal data in clear.
+            await _audit(conn, redeemed.user_id, "account.email_confirmed", None, {})
+        return _account(cipher, row)
 
     async def request_reset(self, email: str) -> bool:
         """Send a reset link if ``email`` is an account's; False (and nothing
         sent) when it is not, which the caller must not reveal."""
+        cipher = self._keys.cipher
         async with self._pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
-                "SELECT id, email FROM users WHERE lower(email) = lower($1) AND email IS NOT NULL",
-                email.strip())
+                "SELECT id, email_sealed FROM users WHERE email_hash = $1",
+                cipher.email_hash(email))
             if row is None:
                 return False
-            await tokens.issue(conn, user_id=row["id"], purpose="reset_password",
-                               email=row["email"], ttl=self._reset_ttl)
+            await tokens.issue(conn, cipher, user_id=row["id"], purpose="reset_password",
+                               email=cipher.open(row["email_sealed"], EMAIL, str(row["id"])),
+                               ttl=self._reset_ttl)
         return True
 
     async def check_token(self, token: str, purpose: tokens.Purpose) -> None:
@@ -246,12 +302,13 @@ class AccountStore:
         """Set a new password from a reset link; every session of the account
         ends (whoever knew the old password is logged out)."""
         async with self._pool.acquire() as conn, conn.transaction():
-            redeemed = await tokens.redeem(conn, token, "reset_password")
+            redeemed = await tokens.redeem(conn, self._keys.cipher, token, "reset_password")
             # The link reached this address, which proves it is the owner's.
             await conn.execute(
                 """UPDATE users SET password_hash = $2, updated_at = now(),
-                          email_verified = email_verified OR lower(email) = lower($3)
-                   WHERE id = $1""", redeemed.user_id, password_hash, redeemed.email)
+                          email_verified = email_verified OR email_hash = $3
+                   WHERE id = $1 AND erased_at IS NULL""", redeemed.user_id, password_hash,
+                self._keys.cipher.email_hash(redeemed.email))
             await close_sessions(conn, redeemed.user_id)
             await _audit(conn, redeemed.user_id, "account.password_reset", remote, {})
 
@@ -259,11 +316,15 @@ class AccountStore:
         """Create a staff account (admin, kiosk) unless the address is taken;
         True when created. Never changes an existing account."""
         async with self._pool.acquire() as conn:
+            user_id = await new_user_id(conn)
+            sealed, hashed, name, _ = sealed_profile(self._keys.cipher, user_id, email,
+                                                     kind.capitalize(), None)
             created = await conn.fetchval(
-                """INSERT INTO users (kind, email, email_verified, password_hash, name)
-                   VALUES ($2, $1, true, $3, initcap($2))
-                   ON CONFLICT ((lower(email))) WHERE email IS NOT NULL DO NOTHING
-                   RETURNING id""", email, kind, password_hash)
+                """INSERT INTO users (id, kind, email_sealed, email_hash, email_verified,
+                                      password_hash, name_sealed)
+                   VALUES ($1, $2, $3, $4, true, $5, $6)
+                   ON CONFLICT (email_hash) WHERE email_hash IS NOT NULL DO NOTHING
+                   RETURNING id""", user_id, kind, sealed, hashed, password_hash, name)
         return created is not None
 
 

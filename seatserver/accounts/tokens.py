@@ -20,6 +20,11 @@ import asyncpg
 
 from seatserver.accounts.sessions import token_hash
 from seatserver.errors import InvalidToken
+from seatserver.personal.cipher import PersonalCipher
+from seatserver.personal.rotation import OUTBOX_FIELD
+
+# The field a token's address is sealed as (bound to the token's hash).
+EMAIL_FIELD = "account_tokens.email"
 
 Purpose = Literal["verify_email", "reset_password"]
 # The outbox kind of each purpose's message (see accounts.messages).
@@ -35,8 +40,13 @@ class Redeemed:
     email: str
 
 
-async def issue(conn: asyncpg.Connection, *, user_id: int, purpose: Purpose, email: str,
-                ttl: timedelta, send: bool = True) -> None:
+def outbox_address(cipher: PersonalCipher, user_id: int, email: str) -> str:
+    """An address as an outbox payload carries it: sealed, bound to the user."""
+    return cipher.seal(email, OUTBOX_FIELD, str(user_id))
+
+
+async def issue(conn: asyncpg.Connection, cipher: PersonalCipher, *, user_id: int,
+                purpose: Purpose, email: str, ttl: timedelta, send: bool = True) -> None:
     """A new token for ``purpose``, replacing the user's unused ones, and its
     message; with ``send`` False no message, so nobody ever learns the token
     (an address change that must look requested but can never be confirmed)."""
@@ -45,13 +55,17 @@ async def issue(conn: asyncpg.Connection, *, user_id: int, purpose: Purpose, ema
     await conn.execute(
         "DELETE FROM account_tokens WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL",
         user_id, purpose)
+    hashed = token_hash(token)
     await conn.execute(
-        """INSERT INTO account_tokens (token_hash, user_id, purpose, email, expires_at)
-           VALUES ($1, $2, $3, $4, $5)""",
-        token_hash(token), user_id, purpose, email, expires_at)
+        """INSERT INTO account_tokens (token_hash, user_id, purpose, email_sealed, email_hash,
+                                       expires_at)
+           VALUES ($1, $2, $3, $4, $5, $6)""",
+        hashed, user_id, purpose, cipher.seal(email, EMAIL_FIELD, hashed.hex()),
+        cipher.email_hash(email), expires_at)
     if not send:
         return
-    payload = {"user_id": user_id, "to": email, "secret": token,
+    payload = {"user_id": user_id, "to": outbox_address(cipher, user_id, email),
+               "secret": token,
                "expires_at": expires_at.isoformat()}
     await conn.execute("INSERT INTO outbox (kind, payload) VALUES ($1, $2::jsonb)",
                        MESSAGE_KINDS[purpose], json.dumps(payload))
@@ -69,24 +83,30 @@ async def check(conn: asyncpg.Connection, token: str, purpose: Purpose) -> None:
         raise InvalidToken(_STALE)
 
 
-async def redeem(conn: asyncpg.Connection, token: str, purpose: Purpose) -> Redeemed:
+async def redeem(conn: asyncpg.Connection, cipher: PersonalCipher, token: str,
+                 purpose: Purpose) -> Redeemed:
     """Use up a live token of ``purpose``; ``invalid_token`` if it is unknown,
     used, expired or for something else. Call inside a transaction."""
     row = await conn.fetchrow(
         """UPDATE account_tokens SET used_at = now()
            WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > now()
-           RETURNING user_id, email""",
+           RETURNING user_id, email_sealed, token_hash""",
         token_hash(token), purpose)
     if row is None:
         raise InvalidToken(_STALE)
-    return Redeemed(row["user_id"], row["email"])
+    return Redeemed(row["user_id"], cipher.open(row["email_sealed"], EMAIL_FIELD,
+                                                bytes(row["token_hash"]).hex()))
 
 
-async def pending_email(conn: asyncpg.Connection, user_id: int) -> str | None:
+async def pending_email(conn: asyncpg.Connection, cipher: PersonalCipher,
+                        user_id: int) -> str | None:
     """An address the user asked to change to and has not confirmed yet."""
-    email: str | None = await conn.fetchval(
-        """SELECT t.email FROM account_tokens t JOIN users u ON u.id = t.user_id
+    row = await conn.fetchrow(
+        """SELECT t.email_sealed, t.token_hash FROM account_tokens t
+           JOIN users u ON u.id = t.user_id
            WHERE t.user_id = $1 AND t.purpose = 'verify_email' AND t.used_at IS NULL
-             AND t.expires_at > now() AND lower(t.email) <> lower(coalesce(u.email, ''))
+             AND t.expires_at > now() AND t.email_hash IS DISTINCT FROM u.email_hash
            ORDER BY t.created_at DESC LIMIT 1""", user_id)
-    return email
+    if row is None:
+        return None
+    return cipher.open(row["email_sealed"], EMAIL_FIELD, bytes(row["token_hash"]).hex())

@@ -25,6 +25,8 @@ import asyncpg
 
 from seatserver.db import DB_DOWN
 from seatserver.errors import IdempotencyMismatch, RequestInFlight
+from seatserver.personal.cipher import FORMAT
+from seatserver.personal.keys import PersonalKeys
 
 KEEP = timedelta(hours=24)
 # Far beyond what a checkout can take (the provider's timeout included).
@@ -44,9 +46,19 @@ def request_hash(*parts: bytes) -> bytes:
     return digest.digest()
 
 
+# A saved response holds the booking as its buyer saw it, contact included:
+# it is sealed like any personal value, bound to its user and key.
+BODY_FIELD = "idempotency_keys.body"
+
+
+def body_row(user_id: int, key: str) -> str:
+    return f"{user_id}:{key}"
+
+
 class IdempotencyStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, keys: PersonalKeys) -> None:
         self._pool = pool
+        self._keys = keys
         # (user, key) claimed here, whose request ended but whose claim stayed.
         self._abandoned: set[tuple[int, str]] = set()
 
@@ -77,14 +89,19 @@ class IdempotencyStore:
                 "this Idempotency-Key was used with a different request")
         if row["status"] is None:
             raise RequestInFlight("a request with this Idempotency-Key is in progress")
-        return SavedResponse(row["status"], bytes(row["body"]))
+        body = bytes(row["body"])
+        if body.startswith(f"{FORMAT}:".encode()):  # else saved before bodies were sealed
+            body = self._keys.cipher.open_bytes(body.decode(), BODY_FIELD, body_row(user_id, key))
+        return SavedResponse(row["status"], body)
 
     async def finish(self, user_id: int, key: str, response: SavedResponse) -> None:
         async with self._pool.acquire() as conn:
             await conn.execute(
                 "UPDATE idempotency_keys SET status = $3, body = $4 "
                 "WHERE user_id = $1 AND key = $2",
-                user_id, key, response.status, response.body)
+                user_id, key, response.status,
+                self._keys.cipher.seal_bytes(response.body, BODY_FIELD,
+                                             body_row(user_id, key)).encode())
 
     async def forget(self, user_id: int, key: str) -> None:
         try:

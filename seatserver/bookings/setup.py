@@ -31,6 +31,7 @@ from seatserver.http.pages import STATIC_PREFIX
 from seatserver.lifecycle import Lifecycle, add_feature, started
 from seatserver.outbox.setup import add_composers
 from seatserver.outbox.worker import OutboxStore
+from seatserver.personal.setup import PERSONAL
 from seatserver.settings import Settings
 
 BOOKINGS = web.AppKey("bookings", BookingStore)
@@ -42,7 +43,7 @@ CHECKOUT = web.AppKey("checkout", Checkout)
 
 def setup_bookings(app: web.Application) -> None:
     settings, pool = app[SETTINGS], app[DB_POOL]
-    bookings = BookingStore(pool)
+    bookings = BookingStore(pool, app[PERSONAL])
     # Configured keys, else the ones generated and kept in PostgreSQL.
     keyring = Keyring(SecretStore(pool), {"payment": settings.payment_secret,
                                           "ticket": settings.ticket_secret},
@@ -76,7 +77,7 @@ def _wire(app: web.Application) -> Lifecycle:
                              cutoff=timedelta(minutes=settings.cancel_cutoff_min),
                              partial_percent=settings.refund_partial_percent))
     app[CHECKOUT] = checkout
-    keys = IdempotencyStore(pool)
+    keys = IdempotencyStore(pool, app[PERSONAL])
 
     app.router.add_routes(BookingAdminHandlers(
         checkout, bookings, OutboxStore(pool), app[AUDITOR],

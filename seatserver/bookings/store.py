@@ -9,6 +9,7 @@ repaired by repeating the Redis step (or by reconciliation).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 from collections.abc import Sequence
@@ -24,12 +25,22 @@ from seatserver.bookings.models import BookedSeat, Booking, Contact, PaymentView
 from seatserver.bookings.seat_order import in_seat_order
 from seatserver.catalog.models import Price
 from seatserver.errors import SeatsUnavailable
+from seatserver.personal.cipher import (
+    BOOKINGS_EMAIL,
+    BOOKINGS_PHONE,
+    FORMAT,
+    USERS_EMAIL,
+    USERS_PHONE,
+)
+from seatserver.personal.keys import PersonalKeys
 
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read over the phone
 
 _BOOKING = """
 SELECT b.id, b.reference, b.user_id, b.showtime_id, b.status, b.amount, b.currency,
-       b.hold_deadline, b.attention, b.created_at, b.contact_email, b.contact_phone,
+       b.hold_deadline, b.attention, b.created_at,
+       coalesce(b.contact_email_sealed, b.contact_email) AS contact_email,
+       coalesce(b.contact_phone_sealed, b.contact_phone) AS contact_phone,
        p.provider, p.provider_order_id, p.status AS payment_status, p.refunded_amount
 FROM bookings b LEFT JOIN payments p ON p.booking_id = b.id
 """
@@ -68,8 +79,49 @@ class EventOutcome:
 
 
 class BookingStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    """Bookings in PostgreSQL. The buyer's contact is sealed at rest
+    (``seatserver.personal``): inside this module a Booking carries it
+    sealed (so an audit entry of a booking shows no address), and every
+    Booking this store hands out has it opened."""
+
+    def __init__(self, pool: asyncpg.Pool, keys: PersonalKeys) -> None:
         self._pool = pool
+        self._keys = keys
+
+    def _opened(self, booking: Booking) -> Booking:
+        cipher, key = self._keys.cipher, booking.reference
+
+        def value(text: str | None, field: str) -> str | None:
+            # Not "v1:": a clear value of a row the server has not sealed yet.
+            if text is None or not text.startswith(f"{FORMAT}:"):
+                return text
+            return cipher.open(text, field, key)
+        return dataclasses.replace(booking, email=value(booking.email, BOOKINGS_EMAIL),
+                                   phone=value(booking.phone, BOOKINGS_PHONE))
+
+    def _maybe_opened(self, booking: Booking | None) -> Booking | None:
+        return None if booking is None else self._opened(booking)
+
+    async def _contact(self, conn: asyncpg.Connection, user_id: int, reference: str,
+                       contact: Contact | None) -> tuple[str | None, str | None]:
+        """The booking's contact, sealed for its row: the one given, else the
+        account's address and phone (copied: the message goes where the
+        buyer saw it would)."""
+        cipher = self._keys.cipher
+        email, phone = (contact.email, contact.phone) if contact else (None, None)
+        if email is None or phone is None:
+            row = await conn.fetchrow(
+                "SELECT email_sealed, email, phone_sealed, phone FROM users WHERE id = $1",
+                user_id)
+            key = str(user_id)
+            if row is not None and email is None:
+                email = (cipher.open(row["email_sealed"], USERS_EMAIL, key)
+                         if row["email_sealed"] else row["email"])
+            if row is not None and phone is None:
+                phone = (cipher.open(row["phone_sealed"], USERS_PHONE, key)
+                         if row["phone_sealed"] else row["phone"])
+        return (cipher.seal_optional(email, BOOKINGS_EMAIL, reference),
+                cipher.seal_optional(phone, BOOKINGS_PHONE, reference))
 
     async def sale(self, showtime: int) -> Sale | None:
         async with self._pool.acquire() as conn:
@@ -106,16 +158,14 @@ class BookingStore:
                 async with conn.transaction():
                     await _supersede(conn, user_id, sale.showtime,
                                      [ln.seat_id for ln in lines], reference, remote)
+                    email, phone = await self._contact(conn, user_id, reference, contact)
                     booking_id: int = await conn.fetchval(
                         """INSERT INTO bookings (reference, user_id, showtime_id, amount,
-                                                 currency, hold_deadline, contact_email,
-                                                 contact_phone)
-                           SELECT $1, $2, $3, $4, $5, $6, coalesce($7, u.email),
-                                  coalesce($8, u.phone)
-                           FROM users u WHERE u.id = $2 RETURNING id""",
+                                                 currency, hold_deadline,
+                                                 contact_email_sealed, contact_phone_sealed)
+                           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id""",
                         reference, user_id, sale.showtime, total, sale.currency, deadline,
-                        contact.email if contact else None,
-                        contact.phone if contact else None)
+                        email, phone)
                     await conn.executemany(
                         """INSERT INTO booking_seats (booking_id, showtime_id, seat_id,
                                                       seat_type, amount)
@@ -132,7 +182,7 @@ class BookingStore:
                     sale.showtime, [ln.seat_id for ln in lines])
                 seats = sorted(r["seat_id"] for r in taken)
                 raise SeatsUnavailable(f"already sold: {', '.join(seats)}", seats) from None
-            return await _load(conn, "b.id = $1", booking_id)
+            return self._opened(await _load(conn, "b.id = $1", booking_id))
 
     async def attach_payment(self, reference: str, provider: str, order_id: str) -> Booking:
         async with self._pool.acquire() as conn, conn.transaction():
@@ -141,16 +191,16 @@ class BookingStore:
                 """INSERT INTO payments (booking_id, provider, provider_order_id, amount, currency)
                    SELECT id, $2, $3, amount, currency FROM bookings WHERE reference = $1""",
                 reference, provider, order_id)
-            return await _load(conn, "b.reference = $1", booking.reference)
+            return self._opened(await _load(conn, "b.reference = $1", booking.reference))
 
     async def get(self, reference: str) -> Booking | None:
         async with self._pool.acquire() as conn:
-            return await _maybe(conn, "b.reference = $1", reference)
+            return self._maybe_opened(await _maybe(conn, "b.reference = $1", reference))
 
     async def by_order(self, provider: str, order_id: str) -> Booking | None:
         async with self._pool.acquire() as conn:
-            return await _maybe(conn, "p.provider = $1 AND p.provider_order_id = $2",
-                                provider, order_id)
+            return self._maybe_opened(await _maybe(
+                conn, "p.provider = $1 AND p.provider_order_id = $2", provider, order_id))
 
     async def admission(self, reference: str) -> datetime | None:
         """When the booking's ticket was admitted at the door, if it was."""
@@ -190,7 +240,8 @@ class BookingStore:
             rows = await conn.fetch(
                 "SELECT reference FROM bookings WHERE user_id = $1 ORDER BY created_at DESC",
                 user_id)
-            return [await _load(conn, "b.reference = $1", r["reference"]) for r in rows]
+            return [self._opened(await _load(conn, "b.reference = $1", r["reference"]))
+                    for r in rows]
 
     async def expire(self, reference: str, *, actor: str, reason: str) -> Booking | None:
         """pending -> expired, seats freed; None when it was not pending any more."""
@@ -205,7 +256,7 @@ class BookingStore:
                 """UPDATE payments SET status = 'failed', updated_at = now()
                    WHERE booking_id = $1 AND status = 'created'""", booking_id)
             await _audit(conn, actor, "booking.expired", booking_id, None, {"reason": reason})
-            return await _load(conn, "b.id = $1", booking_id)
+            return self._opened(await _load(conn, "b.id = $1", booking_id))
 
     async def due_pending(self, limit: int = 100) -> list[str]:
         """References of pending bookings whose payment window has passed."""
@@ -241,7 +292,7 @@ class BookingStore:
             await _audit(conn, f"user:{user_id}", "booking.cancelled", booking_id, remote,
                          {"refund": refund, "before": as_json(before),
                           "after": as_json(after), **(note or {})})
-            return after
+            return self._opened(after)
 
     async def search(self, *, reference: str | None = None, user_id: int | None = None,
                      email: str | None = None, showtime: int | None = None,
@@ -252,11 +303,13 @@ class BookingStore:
                 """SELECT b.id FROM bookings b JOIN users u ON u.id = b.user_id
                    WHERE ($1::text IS NULL OR b.reference = $1)
                      AND ($2::bigint IS NULL OR b.user_id = $2)
-                     AND ($3::text IS NULL OR lower(u.email) = lower($3))
+                     AND ($3::bytea IS NULL OR u.email_hash = $3)
                      AND ($4::bigint IS NULL OR b.showtime_id = $4)
                    ORDER BY b.created_at DESC, b.id DESC LIMIT $5""",
-                reference, user_id, email, showtime, limit)
-            return [await _load(conn, "b.id = $1", r["id"]) for r in ids]
+                reference, user_id,
+                None if email is None else self._keys.cipher.email_hash(email),
+                showtime, limit)
+            return [self._opened(await _load(conn, "b.id = $1", r["id"])) for r in ids]
 
     async def needing_attention(self, limit: int = 100) -> list[Booking]:
         """Bookings flagged for support (a late payment refunded or re-acquired)."""
@@ -264,7 +317,7 @@ class BookingStore:
             ids = await conn.fetch(
                 """SELECT id FROM bookings WHERE attention IS NOT NULL
                    ORDER BY updated_at DESC, id DESC LIMIT $1""", limit)
-            return [await _load(conn, "b.id = $1", r["id"]) for r in ids]
+            return [self._opened(await _load(conn, "b.id = $1", r["id"])) for r in ids]
 
     async def record_refused(self, provider: str, event: PaymentEvent, outcome: str,
                              remote: str | None) -> None:
@@ -324,7 +377,7 @@ class BookingStore:
                              actor.remote, {"event": event.event_id, "result": outcome.result,
                                             "status": after.status,
                                             "payment": after.payment and after.payment.status})
-            return outcome
+            return EventOutcome(outcome.result, self._opened(outcome.booking))
 
     async def active_sales(self) -> dict[int, list[ActiveSale]]:
         """showtime -> its pending and booked bookings (every showtime, with

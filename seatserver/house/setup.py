@@ -14,6 +14,7 @@ from seatserver.house.http import HouseHandlers
 from seatserver.house.seats import HouseSeats
 from seatserver.house.store import HouseStore
 from seatserver.lifecycle import Lifecycle, add_feature
+from seatserver.personal.setup import PERSONAL
 
 
 def setup_house(app: web.Application) -> None:
@@ -22,8 +23,8 @@ def setup_house(app: web.Application) -> None:
 
 def _wire(app: web.Application) -> Lifecycle:
     pool, engine, catalog = app[DB_POOL], app[ENGINE], app[CATALOG]
-    store = HouseStore(pool)
+    store = HouseStore(pool, app[PERSONAL])
     app.router.add_routes(HouseHandlers(
         HouseSeats(store, engine, catalog), Counter(store, engine, catalog),
-        IdempotencyStore(pool), app[PROXIES]).routes())
+        IdempotencyStore(pool, app[PERSONAL]), app[PROXIES]).routes())
     return Lifecycle()

@@ -18,6 +18,8 @@ import asyncpg
 from seatserver.audit import Actor, AuditEntry, write_audit
 from seatserver.bookings.store import SeatLine, new_reference
 from seatserver.errors import SeatsUnavailable
+from seatserver.personal.cipher import BOOKINGS_EMAIL
+from seatserver.personal.keys import PersonalKeys
 
 REASONS = ("house", "press", "broken", "other")
 METHODS = ("cash", "card_present")
@@ -54,8 +56,9 @@ def _block(row: asyncpg.Record) -> Block:
 
 
 class HouseStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, keys: PersonalKeys) -> None:
         self._pool = pool
+        self._keys = keys  # a counter buyer's e-mail is sealed like an online one's
 
     async def blocks(self, showtime: int) -> list[Block]:
         async with self._pool.acquire() as conn:
@@ -151,9 +154,10 @@ class HouseStore:
                     booking_id: int = await conn.fetchval(
                         """INSERT INTO bookings (reference, user_id, showtime_id, amount,
                                                  currency, hold_deadline, status,
-                                                 contact_email)
+                                                 contact_email_sealed)
                            VALUES ($1, $2, $3, $4, $5, now(), 'booked', $6) RETURNING id""",
-                        reference, staff_id, showtime, total, currency, email)
+                        reference, staff_id, showtime, total, currency,
+                        self._keys.cipher.seal_optional(email, BOOKINGS_EMAIL, reference))
                     await conn.executemany(
                         """INSERT INTO booking_seats (booking_id, showtime_id, seat_id,
                                                       seat_type, amount, active)

@@ -7,6 +7,7 @@ from aiohttp import web
 from seatserver.appkeys import DB_POOL
 from seatserver.catalog.setup import AUDITOR
 from seatserver.lifecycle import Lifecycle, add_feature
+from seatserver.personal.setup import PERSONAL
 from seatserver.reviews.http import ReviewHandlers
 from seatserver.reviews.store import ReviewStore
 
@@ -16,5 +17,6 @@ def setup_reviews(app: web.Application) -> None:
 
 
 def _wire(app: web.Application) -> Lifecycle:
-    app.router.add_routes(ReviewHandlers(ReviewStore(app[DB_POOL]), app[AUDITOR]).routes())
+    reviews = ReviewStore(app[DB_POOL], app[PERSONAL])
+    app.router.add_routes(ReviewHandlers(reviews, app[AUDITOR]).routes())
     return Lifecycle()

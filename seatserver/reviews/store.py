@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 
 import asyncpg
 import orjson
@@ -18,6 +19,8 @@ from seatserver.catalog.models import Rating
 from seatserver.catalog.queries import RATING_OF_MOVIE
 from seatserver.db import MAX_ID
 from seatserver.errors import AlreadyExists, BadCursor, NotEligible, NotFound
+from seatserver.personal.cipher import USERS_NAME, PersonalCipher
+from seatserver.personal.keys import PersonalKeys
 from seatserver.reviews.models import (
     AdminReviewPage,
     AdminReviewQuery,
@@ -42,7 +45,7 @@ EXISTS (SELECT 1 FROM bookings b JOIN showtimes st ON st.id = b.showtime_id
 """
 
 _COLUMNS = """
-r.id, r.movie_id, u.name AS author, r.stars, r.body, r.created_at, r.updated_at,
+r.id, r.movie_id, u.name_sealed, u.name AS author, r.stars, r.body, r.created_at, r.updated_at,
 r.user_id, r.hidden, r.hidden_reason
 """
 _FROM = "FROM reviews r JOIN users u ON u.id = r.user_id"
@@ -50,9 +53,12 @@ _FROM = "FROM reviews r JOIN users u ON u.id = r.user_id"
 _RATING = f"SELECT rt.average, rt.count FROM ({RATING_OF_MOVIE.format(movie='$1')}) rt"
 
 
-def _moderated(row: asyncpg.Record) -> ModeratedReview:
+def _moderated(cipher: PersonalCipher, row: asyncpg.Record) -> ModeratedReview:
+    # The author's name is sealed at rest (clear only in a row not sealed yet).
+    author = (cipher.open(row["name_sealed"], USERS_NAME, str(row["user_id"]))
+              if row["name_sealed"] else row["author"])
     return ModeratedReview(
-        id=row["id"], movie_id=row["movie_id"], author=row["author"], stars=row["stars"],
+        id=row["id"], movie_id=row["movie_id"], author=author, stars=row["stars"],
         text=row["body"], created_at=row["created_at"], updated_at=row["updated_at"],
         user_id=row["user_id"], hidden=row["hidden"], hidden_reason=row["hidden_reason"])
 
@@ -85,16 +91,17 @@ def _decode_cursor(cursor: str | None, filters: object) -> int | None:
     return last_id
 
 
-def _page(rows: list[asyncpg.Record], limit: int, filters: object
+def _page(cipher: PersonalCipher, rows: list[asyncpg.Record], limit: int, filters: object
           ) -> tuple[list[ModeratedReview], str | None]:
-    reviews = [_moderated(row) for row in rows[:limit]]
+    reviews = [_moderated(cipher, row) for row in rows[:limit]]
     more = len(rows) > limit
     return reviews, (_encode_cursor(reviews[-1].id, filters) if more and reviews else None)
 
 
 class ReviewStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, keys: PersonalKeys) -> None:
         self._pool = pool
+        self._keys = keys
 
     async def _movie_exists(self, conn: asyncpg.Connection, movie_id: int) -> None:
         if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM movies WHERE id = $1)",
@@ -111,7 +118,7 @@ class ReviewStore:
                     WHERE r.movie_id = $1 AND NOT r.hidden AND ($2::bigint IS NULL OR r.id < $2)
                     ORDER BY r.id DESC LIMIT $3""", movie_id, after, query.limit + 1)
             rating = await conn.fetchrow(_RATING, movie_id)
-        reviews, cursor = _page(rows, query.limit, movie_id)
+        reviews, cursor = _page(self._keys.cipher, rows, query.limit, movie_id)
         return ReviewPage(rating=Rating(rating["average"], rating["count"]),
                           reviews=[_public(r) for r in reviews], next_cursor=cursor)
 
@@ -122,7 +129,8 @@ class ReviewStore:
             row = await conn.fetchrow(
                 f"SELECT {_COLUMNS} {_FROM} WHERE r.user_id = $1 AND r.movie_id = $2",
                 user_id, movie_id)
-        return MyReview(eligible=eligible, review=None if row is None else _moderated(row))
+        return MyReview(eligible=eligible, review=None if row is None
+                        else _moderated(self._keys.cipher, row))
 
     async def create(self, user_id: int, movie_id: int, data: ReviewInput) -> ModeratedReview:
         """Write the caller's review: ``not_eligible`` unless they saw the movie,
@@ -166,7 +174,7 @@ class ReviewStore:
                       AND ($3::bigint IS NULL OR r.id < $3)
                     ORDER BY r.id DESC LIMIT $4""",
                 query.movie, query.hidden, after, query.limit + 1)
-        reviews, cursor = _page(rows, query.limit, filters)
+        reviews, cursor = _page(self._keys.cipher, rows, query.limit, filters)
         return AdminReviewPage(reviews=reviews, next_cursor=cursor)
 
     async def moderate(self, review_id: int, change: Moderation, *, admin_id: int,
@@ -181,15 +189,17 @@ class ReviewStore:
             await write_audit(conn, AuditEntry(
                 Actor.user(admin_id, remote),
                 "review.hidden" if change.hidden else "review.shown",
-                before=before, after=after, note={"reason": change.reason}))
+                # Without the author's name: the audit log keeps no personal
+                # data in clear (user_id says whose it is).
+                before=dataclasses.replace(before, author=None),
+                after=dataclasses.replace(after, author=None), note={"reason": change.reason}))
             return after
 
-    @staticmethod
-    async def _get(conn: asyncpg.Connection, review_id: int, *,
+    async def _get(self, conn: asyncpg.Connection, review_id: int, *,
                    lock: bool = False) -> ModeratedReview:
         row = await conn.fetchrow(
             f"SELECT {_COLUMNS} {_FROM} WHERE r.id = $1{' FOR UPDATE OF r' if lock else ''}",
             review_id)
         if row is None:
             raise NotFound(f"there is no review {review_id}")
-        return _moderated(row)
+        return _moderated(self._keys.cipher, row)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import asyncpg
@@ -54,7 +54,7 @@ def _showtime_line(s: dict[str, Any]) -> list[Cell]:
             s["refunded"]["amount"]]
 
 
-def _booking_line(r: asyncpg.Record) -> list[Cell]:
+def _booking_line(r: Mapping[str, Any]) -> list[Cell]:
     return [r["reference"], r["status"], r["created_at"].isoformat(), r["user_id"],
             r["buyer_kind"], r["buyer_email"], r["showtime_id"], r["starts_at"].isoformat(),
             r["title"], r["theater"], r["screen"], r["seats"], r["amount"], r["currency"],

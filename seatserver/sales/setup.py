@@ -6,6 +6,7 @@ from aiohttp import web
 
 from seatserver.appkeys import DB_POOL, REDIS, SETTINGS
 from seatserver.lifecycle import Lifecycle, add_feature
+from seatserver.personal.setup import PERSONAL
 from seatserver.sales.history import SeatHistory
 from seatserver.sales.http import SalesHandlers
 from seatserver.sales.store import SalesStore
@@ -16,7 +17,7 @@ def setup_sales(app: web.Application) -> None:
 
 
 def _wire(app: web.Application) -> Lifecycle:
-    sales = SalesStore(app[DB_POOL])
+    sales = SalesStore(app[DB_POOL], app[PERSONAL])
     history = SeatHistory(sales, app[REDIS], app[SETTINGS].stream_maxlen)
     app.router.add_routes(SalesHandlers(sales, history).routes())
     return Lifecycle()

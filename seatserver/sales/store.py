@@ -20,7 +20,7 @@ all bookings (``tests/sales/test_query_plans.py``).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,8 @@ import asyncpg
 import orjson
 
 from seatserver.errors import NotFound, UnknownShowtime
+from seatserver.personal.cipher import USERS_EMAIL
+from seatserver.personal.keys import PersonalKeys
 
 # The showtimes of a range: $1/$2 the UTC window, $3/$4 the days, $5 a movie or NULL.
 _SHOWTIMES = """
@@ -95,7 +97,8 @@ ORDER BY st.day, st.title, st.movie_id, st.currency
 BOOKING_ROWS = f"""
 WITH st AS ({_SHOWTIMES})
 SELECT b.reference, b.status, b.created_at, b.user_id, u.kind AS buyer_kind,
-       u.email AS buyer_email, st.id AS showtime_id, st.starts_at, st.title, st.theater,
+       u.email_sealed, u.email AS buyer_email, st.id AS showtime_id, st.starts_at, st.title,
+       st.theater,
        st.screen, (SELECT string_agg(bs.seat_id, ' ' ORDER BY bs.seat_id)
                    FROM booking_seats bs WHERE bs.booking_id = b.id) AS seats,
        b.amount, b.currency,
@@ -108,7 +111,8 @@ ORDER BY st.starts_at, st.id, b.id
 """
 
 SEAT_BOOKINGS = """
-SELECT b.id, b.reference, b.status, b.created_at, b.user_id, u.kind, u.email
+SELECT b.id, b.reference, b.status, b.created_at, b.user_id, u.kind, u.email,
+       u.email_sealed
 FROM booking_seats bs
 JOIN bookings b ON b.id = bs.booking_id
 JOIN users u ON u.id = b.user_id
@@ -163,8 +167,17 @@ class SeatSale:
 
 
 class SalesStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, keys: PersonalKeys) -> None:
         self._pool = pool
+        self._keys = keys
+
+    def _email(self, user_id: int, row: Mapping[str, Any], clear: str = "email") -> str | None:
+        """The buyer's address: sealed at rest, or clear in a row not sealed yet."""
+        sealed = row["email_sealed"]
+        if sealed is None:
+            value: str | None = row[clear]
+            return value
+        return self._keys.cipher.open(sealed, USERS_EMAIL, str(user_id))
 
     async def showtimes(self, start: dt.date, end: dt.date, movie: int | None
                         ) -> list[dict[str, Any]]:
@@ -188,13 +201,14 @@ class SalesStore:
                 for row in rows]
 
     async def booking_rows(self, start: dt.date, end: dt.date, movie: int | None,
-                           chunk: int = 1000) -> AsyncIterator[list[asyncpg.Record]]:
+                           chunk: int = 1000) -> AsyncIterator[list[dict[str, Any]]]:
         """Every booking of the range's showtimes, ``chunk`` rows at a time
         (a cursor: an export of a busy quarter never sits whole in memory)."""
         async with self._pool.acquire() as conn, conn.transaction(readonly=True):
             cursor = await conn.cursor(BOOKING_ROWS, *window(start, end), movie)
             while rows := await cursor.fetch(chunk):
-                yield rows
+                yield [{**dict(r), "buyer_email": self._email(r["user_id"], r, "buyer_email")}
+                       for r in rows]
 
     async def seat_sales(self, showtime: int, seat: str
                          ) -> tuple[list[SeatSale], list[asyncpg.Record]]:
@@ -208,7 +222,7 @@ class SalesStore:
                 raise NotFound(f"showtime {showtime} has no seat {seat}")
             sales = [SeatSale(booking_id=r["id"], reference=r["reference"], status=r["status"],
                               created_at=r["created_at"], user_id=r["user_id"], kind=r["kind"],
-                              email=r["email"])
+                              email=self._email(r["user_id"], r))
                      for r in await conn.fetch(SEAT_BOOKINGS, showtime, seat)]
             audit = await conn.fetch(SEAT_AUDIT, [s.booking_id for s in sales])
         return sales, audit
@@ -216,8 +230,9 @@ class SalesStore:
     async def users(self, ids: list[int]) -> dict[int, tuple[str, str | None]]:
         """Kind and e-mail of each user id that exists."""
         async with self._pool.acquire() as conn:
-            rows = await conn.fetch("SELECT id, kind, email FROM users WHERE id = ANY($1)", ids)
-        return {r["id"]: (r["kind"], r["email"]) for r in rows}
+            rows = await conn.fetch(
+                "SELECT id, kind, email, email_sealed FROM users WHERE id = ANY($1)", ids)
+        return {r["id"]: (r["kind"], self._email(r["id"], r)) for r in rows}
 
 
 def _showtime(row: asyncpg.Record) -> dict[str, Any]:

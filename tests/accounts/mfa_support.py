@@ -13,12 +13,14 @@ import asyncpg
 from seatserver.accounts import totp
 from seatserver.accounts.passwords import Passwords
 from seatserver.accounts.store import AccountStore
+from seatserver.personal.setup import stored_keys
 from tests.accounts.conftest import PASSWORD, Visitor, new_email
 
 
 async def new_staff(db_pool: asyncpg.Pool, kind: str = "admin") -> tuple[int, str]:
     """A new staff account's id and e-mail; its password is ``PASSWORD``."""
-    store = AccountStore(db_pool, email_ttl=timedelta(days=1), reset_ttl=timedelta(hours=1))
+    store = AccountStore(db_pool, await stored_keys(db_pool), email_ttl=timedelta(days=1),
+                         reset_ttl=timedelta(hours=1))
     email = new_email()
     assert await store.ensure_staff(email, kind, await Passwords(concurrency=1).hash(PASSWORD))
     found = await store.credentials(email)

@@ -101,7 +101,8 @@ async def test_the_token_is_stored_hashed_and_erased_from_the_outbox_once_sent(
         await asyncio.sleep(0.05)
     assert all(token not in payload for payload in await payloads())
     async with db_pool.acquire() as conn:
-        stored = await conn.fetch("SELECT token_hash::text AS h, email FROM account_tokens")
+        stored = await conn.fetch("SELECT token_hash::text AS h, email_sealed "
+                                  "FROM account_tokens")
     assert all(token not in row["h"] for row in stored)
 
 

@@ -7,16 +7,19 @@ import re
 import asyncpg
 from argon2 import PasswordHasher
 
+from tests.personal_support import user_id_of
 from tests.test_cli import seatserver
 
 
 async def password_hash(dsn: str, email: str) -> tuple[str, str]:
-    conn = await asyncpg.connect(dsn)
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=1)
     try:
-        row = await conn.fetchrow("SELECT kind, password_hash FROM users WHERE email = $1",
-                                  email)
+        user_id = await user_id_of(pool, email)
+        async with pool.acquire() as conn:
+            row = await conn.fetchrow("SELECT kind, password_hash FROM users WHERE id = $1",
+                                      user_id)
     finally:
-        await conn.close()
+        await pool.close()
     assert row is not None
     return row["kind"], row["password_hash"]
 

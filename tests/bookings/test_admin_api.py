@@ -17,6 +17,7 @@ from seatserver.http.roles import Role
 from tests.admin.conftest import Admin, audit_rows, session_of
 from tests.bookings.conftest import REFUND_REAUTH_ABOVE, Buyer
 from tests.bookings.test_refunds import _eventually_refunded, _paid, _provider_refunded
+from tests.personal_support import set_email
 
 BuyerFactory = Callable[..., Awaitable[Buyer]]
 StartsIn = Callable[[timedelta], Awaitable[None]]
@@ -53,6 +54,7 @@ async def test_admin_finds_a_booking_by_reference_buyer_email_user_and_showtime(
     async with db_pool.acquire() as conn:  # the guest signed up meanwhile
         await conn.execute("UPDATE users SET kind = 'customer', email = $2, password_hash = "
                            "'$argon2id$not-a-real-hash' WHERE id = $1", user_id, email)
+    await set_email(db_pool, user_id, email)
 
     for query in (f"reference={reference}", f"email={email.lower()}", f"user_id={user_id}",
                   f"showtime={showtime}&user_id={user_id}"):

@@ -21,6 +21,7 @@ from seatserver.catalog.store import CatalogStore
 from seatserver.errors import PaymentUnavailable
 from seatserver.holds import HoldEngine
 from seatserver.loadgen.client import SeatClient
+from seatserver.personal.setup import stored_keys
 from tests.bookings.conftest import Buyer
 
 
@@ -69,8 +70,10 @@ async def engine(redis_url: str) -> AsyncIterator[HoldEngine]:
     await redis.aclose()
 
 
-def _checkout(db_pool: asyncpg.Pool, engine: HoldEngine, gateway: BrokenGateway) -> Checkout:
-    return Checkout(BookingStore(db_pool), engine, CatalogStore(db_pool), {"broken": gateway},
+async def _checkout(db_pool: asyncpg.Pool, engine: HoldEngine, gateway: BrokenGateway
+                    ) -> Checkout:
+    return Checkout(BookingStore(db_pool, await stored_keys(db_pool)), engine,
+                    CatalogStore(db_pool), {"broken": gateway},
                     default_gateway="broken", sales_close=timedelta(minutes=10),
                     payment_window=timedelta(minutes=10), payment_timeout_s=0.3,
                     public_url="http://shop.example",
@@ -83,7 +86,7 @@ async def test_provider_failing_at_checkout_gives_the_holds_back_and_books_nothi
     user = await _user(db_pool)
     held = await engine.hold(showtime, str(user), ["B1", "B2"])
     gateway = BrokenGateway(mode)
-    checkout = _checkout(db_pool, engine, gateway)
+    checkout = await _checkout(db_pool, engine, gateway)
 
     with pytest.raises(PaymentUnavailable) as refused:
         await checkout.start(user_id=user, showtime=showtime, seats=None,

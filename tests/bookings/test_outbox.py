@@ -23,6 +23,7 @@ from seatserver.db import create_pool
 from seatserver.loadgen.client import SeatClient
 from seatserver.outbox.messages import Attachment, LogSink, Message
 from seatserver.outbox.worker import OutboxStore, OutboxWorker, backoff
+from seatserver.personal.setup import stored_keys
 from seatserver.settings import Settings
 from tests.bookings.conftest import Buyer
 from tests.bookings.test_calendar import parse_ics
@@ -85,8 +86,10 @@ async def worker_pools(database_url: str) -> AsyncIterator[list[asyncpg.Pool]]:
         await pool.close()
 
 
-def _worker(pool: asyncpg.Pool, sink: Any, keys: Keyring, **knobs: float) -> OutboxWorker:
-    composer = BookingComposer(BookingStore(pool), CatalogStore(pool), TicketSigner(keys),
+async def _worker(pool: asyncpg.Pool, sink: Any, keys: Keyring, **knobs: float
+                  ) -> OutboxWorker:
+    composer = BookingComposer(BookingStore(pool, await stored_keys(pool)), CatalogStore(pool),
+                               TicketSigner(keys),
                                TicketLinks(keys, "https://tickets.example.com"))
     return OutboxWorker(pool, composer, sink, poll_s=3600,
                         retry_base_s=knobs.get("base", 0.2), retry_cap_s=knobs.get("cap", 0.3),
@@ -120,7 +123,7 @@ async def test_confirmation_names_the_show_in_local_time_with_the_link_and_calen
     buyer = await buyer_at(str(server.make_url("/")).rstrip("/"))
     reference = await _paid(buyer, showtime, ["E10", "E8", "E9"])
     sink = RecordingSink()
-    assert await _worker(db_pool, sink, keys).deliver_due() == 1
+    assert await (await _worker(db_pool, sink, keys)).deliver_due() == 1
     (message,) = sink.delivered
     assert message.to == "buyer@example.com"  # the guest's address, given at checkout
     booking = await buyer.booking(reference)
@@ -175,7 +178,7 @@ async def _time_passes(pool: asyncpg.Pool) -> None:
 async def test_failed_delivery_is_retried_after_a_doubling_capped_backoff(
         queued: str, keys: Keyring, db_pool: asyncpg.Pool) -> None:
     sink = RecordingSink(failures=2)
-    worker = _worker(db_pool, sink, keys, base=1.0, cap=1.5)
+    worker = await _worker(db_pool, sink, keys, base=1.0, cap=1.5)
     assert await worker.deliver_due() == 0
     async with db_pool.acquire() as conn:
         row = await conn.fetchrow("SELECT attempts, last_error, sent_at FROM outbox")
@@ -202,7 +205,7 @@ async def test_several_workers_never_send_one_message_twice(
             "INSERT INTO outbox (kind, payload) VALUES ('booking_confirmed', $1)",
             [(json.dumps({"reference": queued}),)] * 119)
     sink = RecordingSink()
-    workers = [_worker(pool, sink, keys) for pool in worker_pools]
+    workers = [await _worker(pool, sink, keys) for pool in worker_pools]
     sent = await asyncio.gather(*(w.deliver_due(limit=1000) for w in workers))
     assert sum(sent) == 120 and sum(1 for n in sent if n) >= 2, sent  # shared out
     counts = Counter(m.id for m in sink.delivered)
@@ -225,7 +228,7 @@ async def test_message_that_keeps_failing_is_parked_dead_then_requeued_by_hand(
         queued: str, keys: Keyring, db_pool: asyncpg.Pool, database_url: str,
         caplog: pytest.LogCaptureFixture) -> None:
     sink = RecordingSink(failures=4)
-    worker = _worker(db_pool, sink, keys, attempts=3)
+    worker = await _worker(db_pool, sink, keys, attempts=3)
     for _ in range(3):
         await _time_passes(db_pool)
         assert await worker.deliver_due() == 0

@@ -18,8 +18,10 @@ from seatserver.bookings.keys import Keyring, SecretStore
 from seatserver.bookings.links import TicketLinks
 from seatserver.bookings.tickets import TicketSigner
 from seatserver.loadgen.client import SeatClient
+from seatserver.personal.cipher import BOOKINGS_EMAIL, BOOKINGS_PHONE
 from tests.bookings.conftest import Buyer, ServerFactory
 from tests.bookings.test_calendar import parse_ics
+from tests.personal_support import cipher_of
 
 BuyerFactory = Callable[..., Awaitable[Buyer]]
 PUBLIC = "https://tickets.example.com"
@@ -137,8 +139,14 @@ async def test_guest_contact_is_kept_in_the_booking(
     assert status == 201, booking
     assert (booking["email"], booking["phone"]) == ("ana@example.com", "+49 30 1234567")
     async with db_pool.acquire() as conn:
-        row = await conn.fetchrow("SELECT contact_email, contact_phone FROM bookings")
-    assert tuple(row) == ("ana@example.com", "+49 30 1234567")
+        row = await conn.fetchrow("SELECT reference, contact_email, contact_phone, "
+                                  "contact_email_sealed, contact_phone_sealed FROM bookings")
+    cipher = await cipher_of(db_pool)
+    # Sealed at rest, bound to the booking; nothing in the clear columns.
+    assert (row["contact_email"], row["contact_phone"]) == (None, None)
+    assert (cipher.open(row["contact_email_sealed"], BOOKINGS_EMAIL, row["reference"]),
+            cipher.open(row["contact_phone_sealed"], BOOKINGS_PHONE, row["reference"])) == (
+        "ana@example.com", "+49 30 1234567")
 
 
 async def test_ticket_link_opens_the_ticket_without_a_session_anywhere(

@@ -28,6 +28,7 @@ from seatserver.accounts.seed import ADMIN_EMAIL, seed_staff
 from seatserver.catalog.seed import seed_demo
 from seatserver.db import create_pool, migrate
 from seatserver.embedded import EmbeddedServices
+from seatserver.personal.setup import stored_keys
 from tests.e2e.browsing import CHROMIUM, CHROMIUM_ARGS, someone_else
 from tests.e2e.server import Server
 from tests.e2e.staff import enrol_admin, log_in_with_code, open_section
@@ -46,7 +47,8 @@ async def prepare(database_url: str) -> list[int]:
     await migrate(database_url)
     pool = await create_pool(database_url, 2)
     try:
-        await seed_staff(pool, admin_password=ADMIN_PASSWORD, kiosk_password=None)
+        await seed_staff(pool, await stored_keys(pool), admin_password=ADMIN_PASSWORD,
+                         kiosk_password=None)
         await enrol_admin(pool, ADMIN_EMAIL)
         showtimes = await seed_demo(pool)
         await pool.execute("UPDATE showtimes SET no_orphans = true WHERE id = $1",

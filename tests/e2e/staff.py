@@ -18,6 +18,7 @@ import asyncpg
 from playwright.async_api import Page, expect
 
 from seatserver.accounts import totp
+from tests.personal_support import user_id_of
 
 # The seeded admin's key in browser tests (ADMIN_EMAIL), as if scanned long ago.
 ADMIN_SECRET = bytes(range(1, 21))
@@ -48,11 +49,11 @@ def secret_of(text: str) -> bytes:
 async def enrol_admin(pool: asyncpg.Pool, email: str, secret: bytes = ADMIN_SECRET) -> None:
     """Enrol the admin ``email`` with ``secret`` unless it is enrolled already
     (its steps used so far stay used)."""
+    user_id = await user_id_of(pool, email)
     async with pool.acquire() as conn:
         await conn.execute(
-            """INSERT INTO staff_mfa (user_id, secret, confirmed_at)
-               SELECT id, $2, now() FROM users WHERE lower(email) = lower($1)
-               ON CONFLICT (user_id) DO NOTHING""", email, secret)
+            """INSERT INTO staff_mfa (user_id, secret, confirmed_at) VALUES ($1, $2, now())
+               ON CONFLICT (user_id) DO NOTHING""", user_id, secret)
 
 
 async def log_in_with_code(page: Page, base_url: str, email: str, password: str,

@@ -23,6 +23,7 @@ from seatserver.catalog.inputs import (
 )
 from seatserver.catalog.store import CatalogStore
 from seatserver.db import create_pool
+from seatserver.personal.setup import stored_keys
 from tests.catalog.conftest import SMALL_LAYOUT
 from tests.e2e.browsing import Browsing, Shop
 from tests.e2e.staff import enrol_admin, log_in_with_code, open_section
@@ -36,7 +37,8 @@ async def venue(database_url: str) -> tuple[str, str, str, int]:
     movie: (movie title, screen label as the page lists it, theater name, theater id)."""
     pool = await create_pool(database_url, 2)
     try:
-        await seed_staff(pool, admin_password=PASSWORD, kiosk_password=None)
+        await seed_staff(pool, await stored_keys(pool), admin_password=PASSWORD,
+                         kiosk_password=None)
         await enrol_admin(pool, ADMIN_EMAIL)
         admin = CatalogAdminStore(pool, CatalogStore(pool))
         tag = secrets.token_hex(3)

@@ -12,6 +12,7 @@ from playwright.async_api import expect
 
 from seatserver.db import create_pool
 from tests.e2e.browsing import Shop
+from tests.personal_support import user_id_of
 
 PASSWORD = "correct horse battery"
 
@@ -20,6 +21,7 @@ async def saw_the_movie(database_url: str, email: str, showtime: int) -> int:
     """A paid booking of ``email``'s for a show of ``showtime``'s movie that is over."""
     pool = await create_pool(database_url, 1)
     try:
+        user_id = await user_id_of(pool, email)
         async with pool.acquire() as conn, conn.transaction():
             past = await conn.fetchval(
                 "INSERT INTO showtimes (movie_id, screen_id, starts_at, currency) "
@@ -29,7 +31,7 @@ async def saw_the_movie(database_url: str, email: str, showtime: int) -> int:
             await conn.execute(
                 "INSERT INTO bookings (reference, user_id, showtime_id, status, amount, "
                 "currency, hold_deadline) SELECT $1, id, $2, 'booked', 900, 'EUR', now() "
-                "FROM users WHERE email = $3", secrets.token_hex(5).upper(), past, email)
+                "FROM users WHERE id = $3", secrets.token_hex(5).upper(), past, user_id)
             return int(past)
     finally:
         await pool.close()

@@ -14,9 +14,11 @@ from playwright.async_api import Page, expect
 from seatserver.accounts.passwords import Passwords
 from seatserver.accounts.store import AccountStore
 from seatserver.db import create_pool
+from seatserver.personal.setup import stored_keys
 from tests.e2e.browsing import Shop
 from tests.e2e.staff import enrol_admin, log_in_with_code, next_code, open_section, secret_of
 from tests.e2e.test_accessibility import serious_findings
+from tests.personal_support import user_id_of
 
 PASSWORD = "staff password for the test"
 
@@ -26,7 +28,8 @@ async def staff(database_url: str, kind: str = "admin") -> str:
     email = f"staff-{secrets.token_hex(4)}@example.com"
     pool = await create_pool(database_url, 2)
     try:
-        store = AccountStore(pool, email_ttl=timedelta(days=1), reset_ttl=timedelta(hours=1))
+        store = AccountStore(pool, await stored_keys(pool), email_ttl=timedelta(days=1),
+                         reset_ttl=timedelta(hours=1))
         await store.ensure_staff(email, kind, await Passwords(concurrency=1).hash(PASSWORD))
     finally:
         await pool.close()
@@ -110,10 +113,11 @@ async def test_a_role_change_asks_for_a_fresh_code_first(shop: Shop) -> None:
         page = await shop.browsing.page(f"{server.url}/account")
         await log_in_with_code(page, server.url, email, PASSWORD, secret)
         # The log-in's code was proved six minutes ago, as far as the server knows.
+        user_id = await user_id_of(pool, email)
         async with pool.acquire() as conn:
             await conn.execute(
-                "UPDATE sessions SET mfa_at = now() - interval '6 minutes' WHERE user_id = "
-                "(SELECT id FROM users WHERE email = $1)", email)
+                "UPDATE sessions SET mfa_at = now() - interval '6 minutes' WHERE user_id = $1",
+                user_id)
     finally:
         await pool.close()
 

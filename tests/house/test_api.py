@@ -22,8 +22,10 @@ from seatserver.bookings.store import BookingStore
 from seatserver.holds import HoldEngine
 from seatserver.http.roles import Role
 from seatserver.loadgen.client import SeatClient
+from seatserver.personal.cipher import BOOKINGS_EMAIL
 from tests.admin.conftest import Admin, audit_rows
 from tests.bookings.conftest import Buyer
+from tests.personal_support import cipher_of
 from tests.support import eventually
 
 ClientFactory = Callable[..., Awaitable[SeatClient]]
@@ -436,10 +438,14 @@ async def test_a_counter_sale_with_an_address_sends_the_tickets_and_none_after_t
     assert status == 201
     async with db_pool.acquire() as conn:
         row = await conn.fetchrow(
-            "SELECT b.contact_email, o.kind FROM bookings b JOIN outbox o "
+            "SELECT b.contact_email, b.contact_email_sealed, o.kind FROM bookings b JOIN outbox o "
             "ON o.payload::jsonb ->> 'reference' = b.reference WHERE b.reference = $1",
             sale["reference"])
-    assert dict(row) == {"contact_email": "film@example.com", "kind": "booking_confirmed"}
+    # Sealed at rest like an online buyer's address (docs/security.md).
+    assert (row["contact_email"], row["kind"]) == (None, "booking_confirmed")
+    cipher = await cipher_of(db_pool)
+    assert cipher.open(row["contact_email_sealed"], BOOKINGS_EMAIL,
+                       sale["reference"]) == "film@example.com"
     await starts_in(timedelta(minutes=-5))
     status, late = await sell(clerk, showtime, [seats[8]])
     assert (status, late["error"]["code"]) == (409, "sales_closed")

@@ -19,6 +19,7 @@ from seatserver.accounts.store import AccountStore
 from seatserver.loadgen.hostload import FORCE_ENV
 from seatserver.loadgen.ledger import Grant, NotAdmitted, Wait
 from seatserver.loadgen.queueing import check_admissions, fairness, spearman
+from seatserver.personal.setup import stored_keys
 from tests.accounts.conftest import new_email
 from tests.e2e.staff import enrol_admin
 from tests.loadgen.conftest import loadgen_command, loadgen_env
@@ -33,7 +34,8 @@ TOTP_SECRET = bytes(range(40, 60))
 @pytest.fixture
 async def admin_email(db_pool: asyncpg.Pool) -> AsyncIterator[str]:
     """An admin account of this test's own, with a known password."""
-    store = AccountStore(db_pool, email_ttl=timedelta(days=1), reset_ttl=timedelta(hours=1))
+    store = AccountStore(db_pool, await stored_keys(db_pool), email_ttl=timedelta(days=1),
+                         reset_ttl=timedelta(hours=1))
     email = new_email()
     await store.ensure_staff(email, "admin", await Passwords(concurrency=1).hash(PASSWORD))
     await enrol_admin(db_pool, email, TOTP_SECRET)
