@@ -63,7 +63,8 @@ class StaffStore:
     async def list(self) -> list[StaffMember]:
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(
-                f"SELECT {_COLUMNS} FROM users u WHERE u.kind = ANY($1::text[])",
+                f"SELECT {_COLUMNS} FROM users u "
+                "WHERE u.kind = ANY($1::text[]) AND u.erased_at IS NULL",  # erased: gone
                 list(STAFF_KINDS))
         # Sorted here: the addresses are sealed in the database.
         members = [_member(self._keys.cipher, row) for row in rows]

@@ -39,6 +39,8 @@ from seatserver.outbox.smtp import (
     html_body,
 )
 from seatserver.outbox.worker import OutboxWorker
+from seatserver.personal.rotation import OUTBOX_FIELD
+from seatserver.personal.setup import stored_keys
 from seatserver.settings import Settings, SettingsError
 from tests.bookings.conftest import Buyer
 from tests.bookings.test_calendar import parse_ics
@@ -131,8 +133,10 @@ def _sink(port: int, **changes: Any) -> SmtpSink:
     return SmtpSink(SmtpConfig(**(config | changes)))
 
 
-def _worker(pool: asyncpg.Pool, sink: Any, keys: Keyring, attempts: int = 20) -> OutboxWorker:
-    composer = BookingComposer(BookingStore(pool), CatalogStore(pool), TicketSigner(keys),
+async def _worker(pool: asyncpg.Pool, sink: Any, keys: Keyring, attempts: int = 20
+                  ) -> OutboxWorker:
+    composer = BookingComposer(BookingStore(pool, await stored_keys(pool)), CatalogStore(pool),
+                               TicketSigner(keys),
                                TicketLinks(keys, LINK_ORIGIN))
     return OutboxWorker(pool, composer, sink, poll_s=3600, retry_base_s=1.0,
                         retry_cap_s=2.0, max_attempts=attempts, send_timeout_s=10)
@@ -171,7 +175,7 @@ async def test_ticket_mail_arrives_with_text_html_calendar_and_signed_link(
         queued: str, inbox: tuple[Inbox, int], db_pool: asyncpg.Pool, keys: Keyring) -> None:
     handler, port = inbox
     sent_before = outbox.counts.sent
-    assert await _worker(db_pool, _sink(port), keys).deliver_due() == 1
+    assert await (await _worker(db_pool, _sink(port), keys)).deliver_due() == 1
     ((envelope, mail),) = handler.received
     assert envelope.mail_from == "tickets@example.com"
     assert envelope.rcpt_tos == ["buyer@example.com"]
@@ -241,7 +245,7 @@ async def test_a_550_refusal_is_dead_at_once_with_the_reason(
     handler, port = inbox
     handler.refuse_rcpt = "550 5.1.1 mailbox unavailable"
     dead_before = outbox.counts.dead
-    assert await _worker(db_pool, _sink(port), keys).deliver_due() == 0
+    assert await (await _worker(db_pool, _sink(port), keys)).deliver_due() == 0
     row = await _row(db_pool)
     assert row["dead_at"] is not None and row["sent_at"] is None and row["attempts"] == 1
     assert "550" in row["last_error"] and "mailbox unavailable" in row["last_error"]
@@ -254,7 +258,7 @@ async def test_a_450_refusal_is_retried_with_the_backoff(
         queued: str, inbox: tuple[Inbox, int], db_pool: asyncpg.Pool, keys: Keyring) -> None:
     handler, port = inbox
     handler.refuse_rcpt = "450 4.2.1 try again later"
-    worker = _worker(db_pool, _sink(port), keys)
+    worker = await _worker(db_pool, _sink(port), keys)
     assert await worker.deliver_due() == 0
     row = await _row(db_pool)
     assert row["dead_at"] is None and row["later"] and "450" in row["last_error"]
@@ -267,7 +271,7 @@ async def test_a_450_refusal_is_retried_with_the_backoff(
 async def test_a_server_that_is_down_is_a_temporary_failure(
         queued: str, db_pool: asyncpg.Pool, keys: Keyring) -> None:
     retried = outbox.counts.retried
-    assert await _worker(db_pool, _sink(_free_port()), keys).deliver_due() == 0
+    assert await (await _worker(db_pool, _sink(_free_port()), keys)).deliver_due() == 0
     row = await _row(db_pool)
     assert row["dead_at"] is None and row["sent_at"] is None and row["later"]
     assert row["last_error"] and outbox.counts.retried == retried + 1
@@ -279,7 +283,7 @@ async def test_a_slow_server_times_out_and_is_retried(
     handler.stall_s = 3.0
     loop = asyncio.get_running_loop()
     started = loop.time()
-    assert await _worker(db_pool, _sink(port, timeout_s=1.0), keys).deliver_due() == 0
+    assert await (await _worker(db_pool, _sink(port, timeout_s=1.0), keys)).deliver_due() == 0
     assert loop.time() - started < 2.9
     row = await _row(db_pool)
     assert row["dead_at"] is None and row["later"] and "Timeout" in row["last_error"]
@@ -287,7 +291,7 @@ async def test_a_slow_server_times_out_and_is_retried(
 
 async def test_a_server_that_runs_out_of_attempts_is_dead_after_the_last(
         queued: str, db_pool: asyncpg.Pool, keys: Keyring) -> None:
-    assert await _worker(db_pool, _sink(_free_port()), keys, attempts=1).deliver_due() == 0
+    assert await (await _worker(db_pool, _sink(_free_port()), keys, attempts=1)).deliver_due() == 0
     row = await _row(db_pool)
     assert row["dead_at"] is not None and row["attempts"] == 1
 
@@ -371,11 +375,13 @@ async def test_attachment_bytes_arrive_unchanged(inbox: tuple[Inbox, int]) -> No
 
 
 async def test_reset_mail_carries_an_absolute_link_in_both_parts(
-        inbox: tuple[Inbox, int]) -> None:
+        inbox: tuple[Inbox, int], db_pool: asyncpg.Pool) -> None:
     handler, port = inbox
-    message = await AccountComposer(LINK_ORIGIN).compose(
-        11, "account_reset_password", {"to": "ana@example.org", "secret": "tok-en_1",
-                               "expires_at": "2030-01-01T10:00:00+00:00"})
+    keys = await stored_keys(db_pool)
+    sealed = keys.cipher.seal("ana@example.org", OUTBOX_FIELD, "11")  # as the outbox keeps it
+    message = await AccountComposer(keys, LINK_ORIGIN).compose(
+        11, "account_reset_password", {"to": sealed, "user_id": 11, "secret": "tok-en_1",
+                                       "expires_at": "2030-01-01T10:00:00+00:00"})
     await _sink(port).deliver(message)
     ((_, mail),) = handler.received
     text, markup, attachments = _parts(mail)
@@ -389,7 +395,7 @@ async def test_metrics_count_deliveries_by_outcome(
         http: aiohttp.ClientSession, base_url: str) -> None:
     handler, port = inbox
     handler.refuse_rcpt = "550 5.1.1 mailbox unavailable"
-    assert await _worker(db_pool, _sink(port), keys).deliver_due() == 0
+    assert await (await _worker(db_pool, _sink(port), keys)).deliver_due() == 0
     async with http.get(f"{base_url}/metrics") as resp:
         assert resp.status == 200
         text = await resp.text()

@@ -12,6 +12,7 @@ from playwright.async_api import expect
 from seatserver.accounts.passwords import Passwords
 from seatserver.accounts.seed import ADMIN_EMAIL, seed_staff
 from seatserver.db import create_pool
+from seatserver.personal.setup import stored_keys
 from tests.e2e.browsing import Shop
 from tests.e2e.staff import enrol_admin, log_in_with_code, open_section
 from tests.e2e.test_accessibility import serious_findings
@@ -25,7 +26,8 @@ async def staff(database_url: str) -> None:
     """The admin, and a box-office account, both enrolled in two-factor."""
     pool = await create_pool(database_url, 2)
     try:
-        await seed_staff(pool, admin_password=PASSWORD, kiosk_password=None)
+        await seed_staff(pool, await stored_keys(pool), admin_password=PASSWORD,
+                         kiosk_password=None)
         await enrol_admin(pool, ADMIN_EMAIL)
         hashed = await Passwords(concurrency=1).hash(PASSWORD)
         async with pool.acquire() as conn:

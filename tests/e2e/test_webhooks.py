@@ -8,6 +8,7 @@ from playwright.async_api import expect
 
 from seatserver.accounts.seed import ADMIN_EMAIL, seed_staff
 from seatserver.db import create_pool
+from seatserver.personal.setup import stored_keys
 from tests.e2e.browsing import Shop
 from tests.e2e.staff import enrol_admin, open_section
 from tests.e2e.test_accessibility import serious_findings
@@ -20,7 +21,8 @@ async def test_an_admin_registers_an_endpoint_sees_its_delivery_and_sends_it_aga
         shop: Shop) -> None:
     pool = await create_pool(shop.database_url, 2)
     try:
-        await seed_staff(pool, admin_password=PASSWORD, kiosk_password=None)
+        await seed_staff(pool, await stored_keys(pool), admin_password=PASSWORD,
+                         kiosk_password=None)
         await enrol_admin(pool, ADMIN_EMAIL)
     finally:
         await pool.close()

@@ -23,6 +23,7 @@ from seatserver.holds import HoldEngine
 from seatserver.http.roles import Role
 from seatserver.loadgen.client import SeatClient
 from seatserver.personal.cipher import BOOKINGS_EMAIL
+from seatserver.personal.setup import stored_keys
 from tests.admin.conftest import Admin, audit_rows
 from tests.bookings.conftest import Buyer
 from tests.personal_support import cipher_of
@@ -360,11 +361,12 @@ async def test_blocks_come_back_when_redis_lost_them_and_holds_taken_meanwhile_e
         await redis.delete(redis_keys.blocked(showtime))  # as a flushed Redis would
         buyer = await connect()
         assert (await buyer.hold(showtime, [seats[0]]))["ok"] is True
-        done = await reconcile(BookingStore(db_pool), engine)
+        done = await reconcile(BookingStore(db_pool, await stored_keys(db_pool)), engine)
         assert done.blocked == 1 and "1 blocked seats restored" in str(done)
         snap = await engine.snapshot(showtime)
         assert snap.blocked == [seats[0]] and seats[0] not in snap.held
-        assert (await reconcile(BookingStore(db_pool), engine)).blocked == 0  # idempotent
+        again = await reconcile(BookingStore(db_pool, await stored_keys(db_pool)), engine)
+        assert again.blocked == 0  # idempotent
     finally:
         await engine.close()
         await redis.aclose()
