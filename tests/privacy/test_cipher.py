@@ -18,7 +18,9 @@ from seatserver.personal.cipher import (
 from seatserver.personal.keys import parse_configured
 from seatserver.settings import Settings, SettingsError
 
-OLD, NEW, LOOKUP = os.urandom(32), os.urandom(32), os.urandom(32)
+# Fixed, not random: they appear in parametrized test ids, which every
+# pytest-xdist process must collect alike.
+OLD, NEW, LOOKUP = bytes(range(32)), bytes(range(32, 64)), bytes(range(64, 96))
 
 
 def cipher(current: str = "k1", **keys: bytes) -> PersonalCipher:
