@@ -98,18 +98,18 @@ async def seal_clear_values(pool: asyncpg.Pool, cipher: PersonalCipher, *, batch
                             progress: Progress = _ignore) -> int:
     """Seal every value still in a clear column; returns how many."""
     total = 0
-    async with pool.acquire() as conn:
-        await conn.execute("SELECT pg_advisory_lock($1)", _SEALING_LOCK)
-        try:
-            for column in COLUMNS:
-                while done := await _seal_batch(conn, column, cipher, batch):
-                    total += done
-                    progress(column.field, done)
-            while done := await _seal_outbox_batch(conn, cipher, batch):
+    # One transaction, its lock ending with it whatever happens: a pooled
+    # connection carries no session state to its next user (tests/test_db.py),
+    # and a session lock left by a cancelled start would have.
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _SEALING_LOCK)
+        for column in COLUMNS:
+            while done := await _seal_batch(conn, column, cipher, batch):
                 total += done
-                progress(OUTBOX_FIELD, done)
-        finally:
-            await conn.execute("SELECT pg_advisory_unlock($1)", _SEALING_LOCK)
+                progress(column.field, done)
+        while done := await _seal_outbox_batch(conn, cipher, batch):
+            total += done
+            progress(OUTBOX_FIELD, done)
     return total
 
 

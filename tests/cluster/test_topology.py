@@ -64,11 +64,12 @@ async def test_a_call_mid_migration_is_asked_over_to_the_importing_master(
     # The importing master runs a call only if it has every key the call
     # declares: make every key of the showtime exist (a lapse, an address,
     # the seat geometry the seating rules are checked against, sale settings
-    # with the waiting room off, and an admission).
+    # with the waiting room off, an admission, and a house seat blocked).
     source = cluster.master_of(redis_keys.events(spread.a))
     with source.client() as src:
         src.hset(redis_keys.sale(spread.a), "on", "0")
         src.zadd(redis_keys.admissions(spread.a), {"someone": 0})
+        src.sadd(redis_keys.blocked(spread.a), "J9")
     await engine.hold(spread.a, "u0", ["A9"], ttl_ms=50, address="198.51.100.7")
     await asyncio.sleep(0.1)
     assert (await engine.expire(spread.a)).expired == 1

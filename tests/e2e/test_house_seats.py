@@ -16,6 +16,7 @@ from seatserver.personal.setup import stored_keys
 from tests.e2e.browsing import Shop
 from tests.e2e.staff import enrol_admin, log_in_with_code, open_section
 from tests.e2e.test_accessibility import serious_findings
+from tests.personal_support import set_email
 
 PASSWORD = "admin password for the test"
 CLERK_EMAIL = "counter@example.com"
@@ -31,9 +32,10 @@ async def staff(database_url: str) -> None:
         await enrol_admin(pool, ADMIN_EMAIL)
         hashed = await Passwords(concurrency=1).hash(PASSWORD)
         async with pool.acquire() as conn:
-            await conn.execute(
-                "INSERT INTO users (kind, email, password_hash, name) "
-                "VALUES ('box_office', $1, $2, 'Counter one')", CLERK_EMAIL, hashed)
+            clerk = await conn.fetchval(
+                "INSERT INTO users (kind, email, password_hash) VALUES ('box_office', $1, $2) "
+                "RETURNING id", CLERK_EMAIL, hashed)
+        await set_email(pool, clerk, CLERK_EMAIL)  # sealed, as the server keeps addresses
         await enrol_admin(pool, CLERK_EMAIL, CLERK_SECRET)
     finally:
         await pool.close()
@@ -114,8 +116,10 @@ async def test_an_admin_makes_a_kiosk_board_box_office_staff_from_the_staff_list
     pool = await create_pool(shop.database_url, 2)
     try:
         async with pool.acquire() as conn:
-            await conn.execute("INSERT INTO users (kind, email, password_hash) "
-                               "VALUES ('kiosk', 'lobby@example.com', '$argon2id$x')")
+            lobby = await conn.fetchval(
+                "INSERT INTO users (kind, email, password_hash) "
+                "VALUES ('kiosk', 'lobby@example.com', '$argon2id$x') RETURNING id")
+        await set_email(pool, lobby, "lobby@example.com")
     finally:
         await pool.close()
     server = shop.server()

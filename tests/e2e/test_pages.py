@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from seatserver.http.pages import PageHandlers, Showing, read_assets
+from seatserver.http.pages import ERROR_PAGE, PAGES, PageHandlers, Showing, read_assets
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 Client = TestClient[web.Request, web.Application]
@@ -19,8 +19,7 @@ MakeClient = Callable[[web.Application], Awaitable[Client]]
 
 
 def site(root: Path, script: str = "export const answer = 42;\n") -> Path:
-    for page in ("index.html", "picker/index.html", "kiosk/index.html", "account/index.html",
-                 "admin/index.html", "film/index.html", "error/index.html"):
+    for page in (*PAGES.values(), ERROR_PAGE):
         (root / page).parent.mkdir(parents=True, exist_ok=True)
         (root / page).write_text(
             f'<script type="module" src="{{{{static}}}}/{page.split("/")[0]}.js"></script>'

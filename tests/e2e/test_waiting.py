@@ -355,14 +355,15 @@ async def test_the_admin_sets_a_sale_in_the_theaters_time_and_bad_input_is_named
     await cap.fill("9" * 40)
     await ttl.fill("\u0661\u0662\u0660")  # 120 in Arabic-Indic digits
     await save.click()
-    assert await error_of("admission_rate") == "use the digits 0 to 9 only"
-    assert await error_of("active_cap") == "that number is far too large"
-    assert await error_of("admission_ttl_s") == "use the digits 0 to 9 only"
+    assert await error_of("admission_rate") == "Admission rate: use the digits 0 to 9 only"
+    assert await error_of("active_cap") == "Active buyers at once: that number is far too large"
+    assert await error_of("admission_ttl_s") == (
+        "An admission lasts unused: use the digits 0 to 9 only")
     await expect(rate).to_have_attribute("aria-invalid", "true")
     await expect(rate).to_be_focused()
     await rate.fill("")
     await save.click()
-    assert await error_of("admission_rate") == "enter a whole number (0 for none)"
+    assert await error_of("admission_rate") == "Admission rate: enter a whole number (0 for none)"
 
     # Refused by the API (422 naming the field), shown at the field.
     await rate.fill("2000000")
@@ -370,12 +371,12 @@ async def test_the_admin_sets_a_sale_in_the_theaters_time_and_bad_input_is_named
     await ttl.fill("600")
     await save.click()
     await expect(form.locator('.field-error[data-for="admission_rate"]')).to_contain_text(
-        "less than or equal to 1000000")
+        "Admission rate: must be at most 1000000")
     await rate.fill("0")
     await ttl.fill("5")
     await save.click()
     await expect(form.locator('.field-error[data-for="admission_ttl_s"]')).to_contain_text(
-        "greater than or equal to 60")
+        "An admission lasts unused: must be at least 60")
     await ttl.fill("600")
     await form.get_by_label("Waiting room").check()
     await save.click()  # a room nobody is ever let out of
