@@ -3,7 +3,9 @@
 Idempotent: every row is found by its natural key (slugs, screen name,
 showtime start) and inserted only when missing, so running it again, or from
 several processes at once, creates nothing new. The showtimes are the next
-two 20:00 starts in Berlin from now, so the demo never lies in the past.
+two 20:00 starts in Berlin at least three hours away, so the demo never lies in
+the past and its sales (which close minutes before the start) stay open for
+the evening's demo and for a test run started at any hour.
 
 Each day's show plays in the screen of that day's parity (Saal 1 on even
 days, Saal 2 on odd ones), so the two demo showtimes never share a screen:
@@ -28,6 +30,9 @@ PRICES = {"weekday": {"silver": 950, "gold": 1250, "vip": 1800},
           "weekend": {"silver": 1100, "gold": 1250, "vip": 2000}}
 SCREENS = ("Saal 1", "Saal 2")
 SHOW_TIME = time(20, 0)
+# How far ahead the first demo start is at least: longer than sales stay closed
+# before a start (SEATSERVER_SALES_CLOSE_MIN) plus a whole test run.
+LEAD = timedelta(hours=3)
 
 ROWS = "ABCDEFGHIJKL"
 SEATS_PER_SIDE = 9
@@ -69,10 +74,10 @@ def demo_seats() -> list[DemoSeat]:
 
 
 def demo_start_times(now: datetime) -> list[datetime]:
-    """The next two 20:00 starts in Berlin that have not begun at ``now``."""
+    """The next two 20:00 starts in Berlin at least ``LEAD`` after ``now``."""
     local_now = now.astimezone(TIME_ZONE)
     first_day: date = local_now.date()
-    if datetime.combine(first_day, SHOW_TIME, TIME_ZONE) <= local_now:
+    if datetime.combine(first_day, SHOW_TIME, TIME_ZONE) < local_now + LEAD:
         first_day += timedelta(days=1)
     return [datetime.combine(first_day + timedelta(days=d), SHOW_TIME, TIME_ZONE)
             for d in (0, 1)]

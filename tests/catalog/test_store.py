@@ -150,14 +150,19 @@ async def test_seeding_the_demo_again_creates_nothing_new(
     assert await counts() == before
 
 
-def test_demo_showtimes_are_the_next_two_evenings_not_yet_begun() -> None:
+def test_demo_showtimes_are_the_next_two_evenings_at_least_three_hours_away() -> None:
     morning = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    afternoon = datetime(2026, 3, 10, 15, 59, tzinfo=UTC)  # 16:59 in Berlin
+    sales_closing = datetime(2026, 3, 10, 18, 55, tzinfo=UTC)  # 19:55: today's sales closed
     late = datetime(2026, 3, 10, 21, 0, tzinfo=UTC)
 
     assert [t.isoformat() for t in demo_start_times(morning)] == [
         "2026-03-10T20:00:00+01:00", "2026-03-11T20:00:00+01:00"]
-    assert [t.isoformat() for t in demo_start_times(late)] == [
-        "2026-03-11T20:00:00+01:00", "2026-03-12T20:00:00+01:00"]
+    assert [t.isoformat() for t in demo_start_times(afternoon)] == [
+        "2026-03-10T20:00:00+01:00", "2026-03-11T20:00:00+01:00"]
+    for evening in (afternoon + timedelta(minutes=2), sales_closing, late):
+        assert [t.isoformat() for t in demo_start_times(evening)] == [
+            "2026-03-11T20:00:00+01:00", "2026-03-12T20:00:00+01:00"]
 
 
 async def test_concurrent_seeding_creates_the_demo_once(fresh_database_url: str) -> None:
