@@ -2,22 +2,24 @@
 with hostile fields, with well-formed frames (never internal_error), and the
 connection stays usable.
 
-Hypothesis drives a plain (sync) test, so the app and its clients run on an
-event loop of their own in a thread, and each example is one round trip
-submitted to it.
+The app and its clients run on the test's own event loop, and Hypothesis runs
+each example there (pytest-asyncio drives async ``@given`` tests): a draw is
+plain synchronous code, so nothing else runs while Hypothesis watches the
+global ``random`` around it. (With the app on a thread of its own, its
+libraries' use of ``random`` (a WebSocket mask, a retry's jitter) overlapped
+draws now and then and failed the test with Hypothesis' "Do not use the
+random module inside strategies".)
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
-from collections.abc import Coroutine, Iterator
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import msgpack
-import pytest
+import pytest_asyncio
 from aiohttp import web
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -32,40 +34,20 @@ from tests.protocol.strategies import BOUNDED, MSGPACK_INTS, commands, values
 # Each example is two round trips through the app; fewer than the decoders get.
 WIRE = settings(BOUNDED, max_examples=60)
 
-# The app runs on a thread of this process, and its libraries touch the global
-# `random` now and then (a connection opened, a message id made): a draw in the
-# test's thread that overlapped one made Hypothesis see the state change and
-# fail the test (2 of 3 full runs after the webhooks, mail and personal-data
-# features were merged). These strategies use no `random`; the warning is the
-# other thread's, not theirs.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:Do not use the `random` module inside strategies"
-    ":hypothesis.errors.HypothesisDeprecationWarning")
-
-T = TypeVar("T")
 REPLIES = {"ack", "error", "pong", "snapshot", "update", "summary"}
 
 
 class LiveApp:
-    """The app on a free port and one client per encoding, on a loop in a thread."""
+    """The app on a free port and one client per encoding."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.clients: dict[str, SeatClient] = {}
         self._runner: web.AppRunner | None = None
         self._http: aiohttp.ClientSession | None = None
         self.url = ""
 
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def start(self) -> None:
-        self.thread.start()
-        self.run(self._start())
-
-    async def _start(self) -> None:
+    async def start(self) -> None:
         port = free_port()
         self._runner = web.AppRunner(create_app(self.settings))
         await self._runner.setup()
@@ -78,13 +60,7 @@ class LiveApp:
             self.clients[protocol] = await client.connect()
             client.keep_frames = True
 
-    def stop(self) -> None:
-        self.run(self._stop())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
-
-    async def _stop(self) -> None:
+    async def stop(self) -> None:
         for client in self.clients.values():
             await client.close()
         if self._http is not None:
@@ -98,11 +74,8 @@ class LiveApp:
             body = await resp.json()
         return [seat["id"] for seat in body["seats"]]
 
-    def exchange(self, protocol: str, data: str | bytes) -> list[dict[str, Any]]:
-        return self.run(self._exchange(self.clients[protocol], data))
-
-    @staticmethod
-    async def _exchange(client: SeatClient, data: str | bytes) -> list[dict[str, Any]]:
+    async def exchange(self, protocol: str, data: str | bytes) -> list[dict[str, Any]]:
+        client = self.clients[protocol]
         client.frames.clear()
         await client.send_raw(data)
         pong = await client.request("ping")
@@ -110,19 +83,19 @@ class LiveApp:
         return [f for f in client.frames if f is not pong]
 
 
-@pytest.fixture
-def live(settings: Settings, demo: list[int]) -> Iterator[LiveApp]:
+@pytest_asyncio.fixture
+async def live(settings: Settings, demo: list[int]) -> AsyncIterator[LiveApp]:
     app = LiveApp(settings.replace(rate_per_s=100_000.0, rate_burst=100_000))
-    app.start()
+    await app.start()
     try:
         yield app
     finally:
-        app.stop()
+        await app.stop()
 
 
-@pytest.fixture
-def seat_ids(live: LiveApp, demo: list[int]) -> list[str]:
-    return live.run(live.seat_ids(demo[0]))
+@pytest_asyncio.fixture
+async def seat_ids(live: LiveApp, demo: list[int]) -> list[str]:
+    return await live.seat_ids(demo[0])
 
 
 def _check(frames: list[dict[str, Any]], sent: Any) -> None:
@@ -145,18 +118,19 @@ def _msgpack_frames() -> st.SearchStrategy[bytes]:
 
 @WIRE
 @given(data=st.data())
-def test_any_frame_gets_a_well_formed_answer(live: LiveApp, data: st.DataObject) -> None:
+async def test_any_frame_gets_a_well_formed_answer(live: LiveApp, data: st.DataObject) -> None:
     text = data.draw(_json_frames(), label="json frame")
-    _check(live.exchange(JSON_PROTOCOL, text), text)
+    _check(await live.exchange(JSON_PROTOCOL, text), text)
     binary = data.draw(_msgpack_frames(), label="msgpack frame")
-    _check(live.exchange(MSGPACK_PROTOCOL, binary), binary)
+    _check(await live.exchange(MSGPACK_PROTOCOL, binary), binary)
 
 
 @WIRE
 @given(data=st.data())
-def test_commands_with_hostile_fields_get_a_well_formed_answer(
+async def test_commands_with_hostile_fields_get_a_well_formed_answer(
         live: LiveApp, demo: list[int], seat_ids: list[str], data: st.DataObject) -> None:
     command = data.draw(commands(demo[0], seat_ids, st.integers()), label="json command")
-    _check(live.exchange(JSON_PROTOCOL, json.dumps(command)), command)
+    _check(await live.exchange(JSON_PROTOCOL, json.dumps(command)), command)
     command = data.draw(commands(demo[0], seat_ids, MSGPACK_INTS), label="msgpack command")
-    _check(live.exchange(MSGPACK_PROTOCOL, msgpack.packb(command, use_bin_type=True)), command)
+    _check(await live.exchange(MSGPACK_PROTOCOL, msgpack.packb(command, use_bin_type=True)),
+           command)
