@@ -459,8 +459,11 @@ class Settings(BaseSettings):
                                              shown="unset: generated")] = None
     # How long a stored key stays valid for verifying after `secrets rotate`.
     secret_grace_s: Annotated[int, Env("SEATSERVER_SECRET_GRACE", Count())] = 30 * 86_400
-    # How often each instance reloads the stored keys (sees a rotation).
-    secret_refresh_s: float = 10.0
+    # How often each instance reloads the stored keys (sees a rotation);
+    # `seatserver keys rotate` waits as long for every instance to catch up,
+    # so it must see the servers' value.
+    secret_refresh_s: Annotated[float, Env("SEATSERVER_SECRET_REFRESH",
+                                           Duration(maximum=3600), shown="10")] = 10.0
     # AES-256-GCM keys sealing names, e-mail addresses and phones at rest
     # (personal.py), `id:base64,...`, the first current; and the HMAC key of
     # e-mail look-ups. None: generated once and kept in PostgreSQL.

@@ -167,7 +167,7 @@ async def test_keys_rotate_reseals_everything_while_the_server_serves(
         fresh_database_url: str, make_server: Make, visitor: VisitorFactory) -> None:
     await migrate(fresh_database_url)
     server: TestServer = await make_server(database_url=fresh_database_url,
-                                           secret_refresh_s=0.2)
+                                           secret_refresh_s=1.0)
     base = str(server.make_url("/")).rstrip("/")
     people = await registered(visitor, base, 12)
     pool = await asyncpg.create_pool(fresh_database_url, min_size=1, max_size=2)
@@ -187,14 +187,17 @@ async def test_keys_rotate_reseals_everything_while_the_server_serves(
     try:
         before = (await stored_keys(pool)).cipher.current
         reader = asyncio.create_task(keep_reading())
+        # The command waits out the servers' reload interval (twice): theirs, 1 s here.
         code, out = await seatserver_cli("keys", "rotate", "--batch", "3",
-                                         DATABASE_URL=fresh_database_url)
+                                         DATABASE_URL=fresh_database_url,
+                                         SEATSERVER_SECRET_REFRESH="1")
         stop.set()
         await reader
         after = (await stored_keys(pool)).cipher.current
         left = await count_stale(pool, after)
         retired_code, retired_out = await seatserver_cli(
-            "keys", "rotate", "--no-new-key", "--retire", DATABASE_URL=fresh_database_url)
+            "keys", "rotate", "--no-new-key", "--retire", DATABASE_URL=fresh_database_url,
+            SEATSERVER_SECRET_REFRESH="1")
         await asyncio.sleep(0.5)  # the server reloads its keys
         for person, name in people:
             status, me = await person.call("GET", "/api/me")
