@@ -31,7 +31,7 @@ import redis
 from seatserver.catalog.seed import seed_demo
 from seatserver.db import create_pool, migrate
 from seatserver.embedded import EmbeddedServices
-from tests import tracebacks
+from tests import forked, tracebacks
 from tests.services import Services, drop_database, make_database, run_sync
 
 
@@ -146,6 +146,10 @@ async def db_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 async def demo(db_pool: asyncpg.Pool) -> list[int]:
     """The demo catalog in the test database; the ids of its showtimes."""
     return await seed_demo(db_pool)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    forked.close()  # the warm seatserver that test servers are forked from
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -9,7 +9,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -21,13 +20,13 @@ from redis.crc import key_slot
 
 from seatserver.embedded import _redis_binary
 from seatserver.ports import free_port
-from tests import tracebacks
+from tests import forked, tracebacks
 from tests.conftest import MANY_BUYERS_ENV
 
 REDIS_SERVER = _redis_binary()
 
 
-def wait_for_port(port: int, timeout: float = 20.0, proc: subprocess.Popen[bytes] | None = None
+def wait_for_port(port: int, timeout: float = 20.0, proc: forked.Process | None = None
                   ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -117,7 +116,7 @@ class ServerProcess:
         self.port = free_port()
         self.env = {**os.environ, **MANY_BUYERS_ENV, **env, "SEATSERVER_PORT": str(self.port),
                     "SEATSERVER_HOST": "127.0.0.1"}
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: forked.Process | None = None
         self.log: IO[bytes] | None = None
 
     @property
@@ -130,9 +129,7 @@ class ServerProcess:
     def _start(self) -> None:
         # Output to a file, not a pipe nobody reads: a chatty server would block.
         self.log = tempfile.NamedTemporaryFile(prefix="seatserver-", suffix=".log")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "seatserver", "serve", "--workers", "1"], env=self.env,
-            stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = forked.spawn(["serve", "--workers", "1"], self.env, self.log)
         try:
             wait_for_port(self.port, 30.0, self.proc)
         except Exception:

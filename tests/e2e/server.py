@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 from typing import IO
 
 from seatserver.ports import free_port
-from tests import tracebacks
+from tests import forked, tracebacks
 from tests.conftest import MANY_BUYERS_ENV
 from tests.processes import wait_for_port
 
@@ -29,7 +28,7 @@ class Server:
         self.env = env | {"REDIS_URL": redis_url, "DATABASE_URL": database_url,
                           "SEATSERVER_HOLD_TTL": str(DEFAULT_HOLD_TTL_S)
                           } | MANY_BUYERS_ENV | settings
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: forked.Process | None = None
         self.log: IO[bytes] | None = None
 
     @property
@@ -40,10 +39,9 @@ class Server:
         self._report()  # a restart: the last run's output, before a new file
         # Output to a file, not a pipe nobody reads: a chatty server would block.
         self.log = tempfile.TemporaryFile(prefix="seatserver-e2e-")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "seatserver", "serve", "--host", "127.0.0.1",
-             "--port", str(self.port), "--workers", "1"],
-            env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = forked.spawn(
+            ["serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"],
+            self.env, self.log)
         try:
             wait_for_port(self.port, 30.0, self.proc)
         except Exception as exc:
