@@ -388,6 +388,8 @@ async def test_on_a_phone_checkout_without_an_email_shows_the_field_above_the_ba
         "Enter where we send your ticket first.")
     field, top = await box(email), (await box(bar))["y"]
     assert field["y"] >= 0 and field["y"] + field["height"] <= top, (field, top)
+    said = await box(page.get_by_text("Enter your e-mail address: we send your ticket there."))
+    assert said["y"] + said["height"] <= top, (said, top)  # its message too
     assert page.url.endswith(f"/showtimes/{shop.showtime}")
 
     await email.fill("guest@example.com")
