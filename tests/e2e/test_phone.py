@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 from datetime import datetime
 
 import aiohttp
@@ -79,6 +80,16 @@ async def test_on_a_laptop_checkout_stays_in_the_basket(
         "getComputedStyle(document.querySelector('#basket-bar')).display")
     assert position == "contents"
     assert await picker.page.evaluate("document.body.style.paddingBottom") == ""
+    # Seen top to bottom: seats, count and total, where the ticket goes, Checkout;
+    # the Tab key meets the fields before Checkout too.
+    page = picker.page
+    contact = page.get_by_role("group", name="Where we send your ticket")
+    parts = [picker.basket, page.locator("#basket-summary"), contact, checkout_button(page)]
+    tops = [(await box(part))["y"] for part in parts]
+    assert tops == sorted(tops), tops
+    await contact.get_by_label("Phone").focus()
+    await page.keyboard.press("Tab")
+    await expect(checkout_button(page)).to_be_focused()
 
 
 async def test_on_a_phone_the_hall_fits_the_width_and_zooms_in_to_24_px_targets(
@@ -309,3 +320,102 @@ async def test_seats_you_bought_show_as_yours_not_as_sold(shop: Shop) -> None:
     await expect(page.get_by_role("region", name="Legend")).to_contain_text("Booked by you")
     await expect(page.locator("#counts")).to_contain_text("1 booked by you")
     await bob.expect_look("E7", "booked")  # someone else's sale to everyone else
+
+
+# Summary, time left and Checkout in one or two lines: the bar held the contact
+# fields too before (about 290 px of 844), now they live in the basket.
+BAR_AT_MOST = 160
+
+
+async def test_on_a_phone_the_bar_is_small_and_the_contact_fields_live_in_the_basket(
+        browsing: Browsing, server: Server, showtimes: list[int]) -> None:
+    picker = await phone_picker(browsing, server, showtimes[0])
+    page = picker.page
+    await picker.seat("G9").tap()
+    await picker.expect_look("G9", "mine")
+    await picker.seat("G10").tap()
+    await picker.expect_look("G10", "mine")
+
+    bar = page.locator("#basket-bar")
+    await expect(bar).to_contain_text("€25.00")
+    await expect(bar).to_contain_text(re.compile(r"\d:\d\d left"))
+    await expect(checkout_button(page)).to_be_enabled()
+    found = await box(bar)
+    assert found["height"] <= BAR_AT_MOST, found
+    total = bar.get_by_text("€25.00", exact=True)
+    left = bar.get_by_text(re.compile(r"\d:\d\d left"))
+    for part in (total, left, checkout_button(page)):
+        shown = await box(part)
+        assert shown["y"] >= found["y"] and shown["y"] + shown["height"] <= 844, (part, shown)
+
+    contact = page.get_by_role("group", name="Where we send your ticket")
+    await expect(contact).to_be_visible()
+    await expect(bar.get_by_role("group", name="Where we send your ticket")).to_have_count(0)
+    await expect(page.locator("#basket").get_by_role(
+        "group", name="Where we send your ticket")).to_have_count(1)
+    assert await contact.evaluate(
+        "el => [...function* up(e) { for (; e; e = e.parentElement) yield e; }(el)]"
+        ".every(e => getComputedStyle(e).position !== 'fixed')")
+
+
+async def test_on_a_phone_checkout_without_an_email_shows_the_field_above_the_bar(
+        shop: Shop) -> None:
+    server = shop.server()
+    picker = await phone_picker(shop.browsing, server, shop.showtime)
+    page = picker.page
+    await picker.seat("G9").tap()
+    await picker.expect_look("G9", "mine")
+    await picker.seat("G10").tap()
+    await picker.expect_look("G10", "mine")
+    bar = page.locator("#basket-bar")
+    await expect(bar).to_contain_text("€25.00")
+    email = page.get_by_role("group", name="Where we send your ticket").get_by_label("E-mail")
+
+    # The field scrolled to lie under the bar, where a focus that only asks
+    # "is it in the viewport?" would leave it.
+    top = (await box(bar))["y"]
+    field = await box(email)
+    await page.evaluate(f"window.scrollBy(0, {field['y'] - top - 5})")
+    field = await box(email)
+    assert top < field["y"] < 844, (top, field)
+
+    await checkout_button(page).tap()
+
+    await expect(email).to_be_focused()
+    await expect(email).to_have_attribute("aria-invalid", "true")
+    await expect(email).to_have_accessible_description(re.compile("Enter your e-mail address"))
+    await expect(page.locator("#announcer")).to_contain_text(
+        "Enter where we send your ticket first.")
+    field, top = await box(email), (await box(bar))["y"]
+    assert field["y"] >= 0 and field["y"] + field["height"] <= top, (field, top)
+    said = await box(page.get_by_text("Enter your e-mail address: we send your ticket there."))
+    assert said["y"] + said["height"] <= top, (said, top)  # its message too
+    assert page.url.endswith(f"/showtimes/{shop.showtime}")
+
+    await email.fill("guest@example.com")
+    await checkout_button(page).tap()
+    await page.wait_for_url(re.compile(r"/pay/sim_\w+$"))
+
+
+async def test_on_a_phone_an_account_holder_is_told_where_the_ticket_goes_above_the_bar(
+        browsing: Browsing, server: Server, showtimes: list[int]) -> None:
+    page = await browsing.page(f"{server.url}/account", width=390, height=844, phone=True)
+    email = f"phone-{secrets.token_hex(4)}@example.com"
+    await page.locator("#register-email").fill(email)
+    await page.locator("#register-password").fill("correct horse battery")
+    await page.get_by_role("button", name="Create account").click()
+    await expect(page.locator("#who")).to_have_text(f"Logged in as {email}")
+    await page.goto(f"{server.url}/showtimes/{showtimes[0]}")
+    picker = Picker(page)
+    await picker.wait_live()
+    await picker.seat("G9").tap()
+    await picker.expect_look("G9", "mine")
+
+    bar = page.locator("#basket-bar")
+    goes_to = page.locator("#basket").get_by_text(f"Your ticket goes to {email}.")
+    await expect(goes_to).to_be_visible()
+    await expect(bar.get_by_text("Your ticket goes to")).to_have_count(0)
+    await expect(page.get_by_role("group", name="Where we send your ticket")).to_be_hidden()
+    assert (await box(bar))["height"] <= BAR_AT_MOST
+    await page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
+    assert (await box(goes_to))["y"] + (await box(goes_to))["height"] <= (await box(bar))["y"]

@@ -169,7 +169,8 @@ class Picker {
   /**
    * On a phone the basket's bar lies over the page's bottom while seats are
    * held: the page gets as much room below, so its end (and the map's last
-   * row) can scroll above the bar.
+   * row) can scroll above the bar, and as much scroll padding, so a field
+   * focused from the bar (the e-mail Checkout asks for) is scrolled above it.
    */
   keepBarClear() {
     const bar = $("#basket-bar");
