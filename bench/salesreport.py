@@ -1,5 +1,7 @@
 """Sales reports at a million bookings: how long the dashboard's queries take,
-with migrations/0013's indexes and without them.
+with the sales indexes (migrations/0017, read index-only), as they were before
+0017 (0013's indexes, a showtime's seats fetched booking by booking), and
+without any.
 
 Fills a private database (bench/services.py: ``seatserver_bench_<pid>`` on the
 machine's PostgreSQL, else an embedded one; dropped at the end) with
@@ -11,12 +13,16 @@ and its exports send (seatserver/sales/store.py) ``--runs`` times and prints
 the median wall time of fetching every row, and the scans of the big tables
 in its plan (``--plans``: the whole plan).
 
-``--without-indexes`` also times them once with 0013's indexes dropped in a
-transaction that is rolled back, under a ``--timeout`` per statement: what the
-indexes are worth (and that the plans really use them).
+``--before-0017`` also times the two reports as they were before migration
+0017, in the same run on the same data: 0017's indexes dropped and 0013's
+made again in a transaction that is rolled back, and the queries as 0013 sent
+them (``BEFORE_0017``). ``--without-indexes`` times them once with the sales
+indexes (``INDEXES``) dropped, in a transaction rolled back too, under a
+``--timeout`` per statement: what the indexes are worth (and that the plans
+really use them).
 
     python -m bench.salesreport [--bookings 1000000] [--runs 5] [--plans]
-        [--without-indexes] [--timeout 120] [--no-jit]
+        [--before-0017] [--without-indexes] [--timeout 120] [--no-jit]
 
 ``--no-jit`` runs them with PostgreSQL's JIT compilation off (``SET jit =
 off``): their estimated costs pass ``jit_above_cost``, and compiling the
@@ -43,6 +49,8 @@ from bench.report import say
 from bench.services import drop_database, fresh_database
 from bench.stats import median
 from seatserver.sales.store import (
+    _REFUNDS,
+    _SHOWTIMES,
     BOOKING_ROWS,
     DAILY_SALES,
     SEAT_AUDIT,
@@ -52,9 +60,59 @@ from seatserver.sales.store import (
 )
 
 FIRST_DAY = dt.date(2030, 1, 1)
-# The tables a report must not read whole, and the indexes that spare it.
+# The tables a report must not read whole, and the indexes that spare it
+# (migrations/0017; they replace 0013's two).
 WATCHED = ("bookings", "booking_seats", "payments", "audit_log")
-INDEXES = ("bookings_showtime_status_idx", "booking_seats_showtime_seat_idx")
+# How to drop each (bookings' is a unique key that booking_seats' foreign key
+# to its booking refers to: dropping it drops that key too).
+INDEXES = {
+    "bookings_showtime_sales_key":
+        "ALTER TABLE bookings DROP CONSTRAINT bookings_showtime_sales_key CASCADE",
+    "booking_seats_showtime_sales_idx": "DROP INDEX booking_seats_showtime_sales_idx",
+    "payments_refunded_idx": "DROP INDEX payments_refunded_idx",
+}
+# Before 0017: 0013's indexes, and the two reports as they were then (each
+# showtime's seats by booking_seats' primary key, one heap fetch a seat).
+INDEXES_0013 = (
+    "CREATE INDEX bookings_showtime_status_idx ON bookings (showtime_id, status) "
+    "INCLUDE (amount, currency)",
+    "CREATE INDEX booking_seats_showtime_seat_idx ON booking_seats (showtime_id, seat_id)")
+BEFORE_0017 = {
+    "showtimes of a week": f"""
+WITH st AS ({_SHOWTIMES})
+SELECT st.*,
+       (SELECT jsonb_object_agg(seat_type, n) FROM (
+            SELECT seat_type, count(*) AS n FROM seats WHERE screen_id = st.screen_id
+            GROUP BY seat_type) c) AS capacity,
+       (SELECT jsonb_object_agg(seat_type, n) FROM (
+            SELECT bs.seat_type, count(*) AS n
+            FROM bookings b JOIN booking_seats bs ON bs.booking_id = b.id
+            WHERE b.showtime_id = st.id AND b.status = 'booked'
+            GROUP BY bs.seat_type) c) AS sold,
+       (SELECT coalesce(sum(b.amount), 0) FROM bookings b
+        WHERE b.showtime_id = st.id AND b.status = 'booked') AS revenue,
+       r.refunds, r.refunded
+FROM st
+CROSS JOIN LATERAL ({_REFUNDS}) r
+ORDER BY st.starts_at, st.id LIMIT $6""",
+    "per day of a month": f"""
+WITH st AS ({_SHOWTIMES}),
+cap AS (SELECT screen_id, count(*) AS n FROM seats
+        WHERE screen_id IN (SELECT screen_id FROM st) GROUP BY screen_id)
+SELECT st.day, st.movie_id, st.title, st.currency, count(*) AS showtimes,
+       sum(coalesce(cap.n, 0))::bigint AS capacity, sum(f.sold)::bigint AS sold,
+       sum(f.revenue)::bigint AS revenue, sum(r.refunds)::bigint AS refunds,
+       sum(r.refunded)::bigint AS refunded
+FROM st
+LEFT JOIN cap ON cap.screen_id = st.screen_id
+CROSS JOIN LATERAL (
+    SELECT count(bs.seat_id) AS sold, coalesce(sum(bs.amount), 0) AS revenue
+    FROM bookings b JOIN booking_seats bs ON bs.booking_id = b.id
+    WHERE b.showtime_id = st.id AND b.status = 'booked') f
+CROSS JOIN LATERAL ({_REFUNDS}) r
+GROUP BY st.day, st.movie_id, st.title, st.currency
+ORDER BY st.day, st.title, st.movie_id, st.currency""",
+}
 
 SYNTHETIC = """
 INSERT INTO movies (slug, title, runtime_min)
@@ -153,17 +211,18 @@ async def queries(conn: asyncpg.Connection) -> list[Query]:
     ]
 
 
-async def timed(conn: asyncpg.Connection, query: Query) -> tuple[float, int]:
-    """Seconds to fetch every row, and how many rows."""
+async def timed(conn: asyncpg.Connection, query: Query) -> tuple[float, list[Any]]:
+    """Seconds to fetch every row, and the rows."""
     started = time.perf_counter()
     rows = await conn.fetch(query.sql, *query.args)
-    return time.perf_counter() - started, len(rows)
+    return time.perf_counter() - started, [tuple(r) for r in rows]
 
 
 async def measure(conn: asyncpg.Connection, todo: list[Query], runs: int,
-                  plans: bool) -> dict[str, str]:
-    """Each query's median time over ``runs`` (after one warm-up), its rows and scans."""
-    out = {}
+                  plans: bool) -> dict[str, list[Any]]:
+    """Each query's median time over ``runs`` (after one warm-up), its rows and scans;
+    returns each one's rows (what the other variants must equal)."""
+    out: dict[str, list[Any]] = {}
     for query in todo:
         try:
             # A savepoint inside the caller's transaction: a statement timed
@@ -174,11 +233,11 @@ async def measure(conn: asyncpg.Connection, todo: list[Query], runs: int,
                 for _ in range(runs):
                     took, rows = await timed(conn, query)
                     times.append(took)
-            figure = f"{median(times) * 1000:9.1f} ms  ({rows} rows)"
+            figure = f"{median(times) * 1000:9.1f} ms  ({len(rows)} rows)"
+            out[query.name] = rows
         except asyncpg.QueryCanceledError:
             figure = "  timed out"
         read = await scans(conn, query.sql, *query.args)
-        out[query.name] = figure
         print(f"  {query.name:<24} {figure}   {', '.join(read)}", flush=True)
         if plans:
             text = await conn.fetch(f"EXPLAIN {query.sql}", *query.args)
@@ -186,8 +245,27 @@ async def measure(conn: asyncpg.Connection, todo: list[Query], runs: int,
     return out
 
 
-async def bench(bookings: int, runs: int, plans: bool, without: bool, statement_s: int,
-                jit: bool) -> None:
+async def before_0017(conn: asyncpg.Connection, todo: list[Query], runs: int, plans: bool,
+                      now: dict[str, list[Any]]) -> None:
+    """The two reports as before migration 0017, in a transaction rolled back after;
+    their rows must be the ones the reports give now."""
+    async with conn.transaction():
+        for drop in INDEXES.values():
+            await conn.execute(drop)
+        for create in INDEXES_0013:
+            await conn.execute(create)
+        await conn.execute("ANALYZE bookings, booking_seats, payments")
+        old = [Query(q.name, BEFORE_0017[q.name], q.args) for q in todo
+               if q.name in BEFORE_0017]
+        then = await measure(conn, old, runs, plans)
+        for name, rows in then.items():
+            if name in now and rows != now[name]:
+                raise SystemExit(f"{name}: the report before 0017 gives other figures")
+        raise _Rollback
+
+
+async def bench(bookings: int, runs: int, plans: bool, before: bool, without: bool,
+                statement_s: int, jit: bool) -> None:
     database_url, where, embedded = await fresh_database()
     try:
         conn = await asyncpg.connect(database_url)
@@ -207,13 +285,19 @@ async def bench(bookings: int, runs: int, plans: bool, without: bool, statement_
             print(f"jit: {await conn.fetchval('SHOW jit')}, PostgreSQL "
                   f"{await conn.fetchval('SHOW server_version')}")
             todo = await queries(conn)
-            print("with migrations/0013's indexes:")
-            await measure(conn, todo, runs, plans)
+            print("with the sales indexes (migrations/0017, index-only):")
+            now = await measure(conn, todo, runs, plans)
+            if before:
+                print("as before 0017 (0013's indexes, seats fetched booking by booking):")
+                try:
+                    await before_0017(conn, todo, runs, plans, now)
+                except _Rollback:
+                    pass
             if without:
                 print(f"without them (1 run, {statement_s} s per statement at most):")
                 async with conn.transaction():
-                    for index in INDEXES:
-                        await conn.execute(f"DROP INDEX {index}")
+                    for drop in INDEXES.values():
+                        await conn.execute(drop)
                     await conn.execute(f"SET LOCAL statement_timeout = '{statement_s}s'")
                     await measure(conn, todo, 1, plans)
                     raise _Rollback
@@ -236,14 +320,16 @@ def main() -> None:
     parser.add_argument("--bookings", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--plans", action="store_true", help="print each query's whole plan")
+    parser.add_argument("--before-0017", action="store_true",
+                        help="time the two reports as they were before migration 0017 too")
     parser.add_argument("--without-indexes", action="store_true",
-                        help="time them once more without migrations/0013's indexes")
+                        help="time them once more without the sales indexes")
     parser.add_argument("--timeout", type=int, default=120,
                         help="seconds per statement without the indexes")
     parser.add_argument("--no-jit", action="store_true", help="with PostgreSQL's JIT off")
     args = parser.parse_args()
-    asyncio.run(bench(args.bookings, args.runs, args.plans, args.without_indexes, args.timeout,
-                      not args.no_jit))
+    asyncio.run(bench(args.bookings, args.runs, args.plans, args.before_0017,
+                      args.without_indexes, args.timeout, not args.no_jit))
 
 
 if __name__ == "__main__":
