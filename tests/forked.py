@@ -28,6 +28,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -93,9 +94,11 @@ class Zygote:
             return {k: v for k, v in e.items() if k.startswith(_INTERPRETER)}
         return self.proc.poll() is None and interpreter(env) == interpreter(self.env)
 
-    def spawn(self, argv: list[str], env: dict[str, str], output: IO[bytes]) -> ForkedProcess:
+    def spawn(self, argv: list[str], env: dict[str, str], output: IO[bytes],
+              errors: IO[bytes] | None = None) -> ForkedProcess:
+        outputs = [output.fileno()] if errors is None else [output.fileno(), errors.fileno()]
         reply = self._ask({"op": "spawn", "argv": argv, "env": env, "cwd": os.getcwd()},
-                          fds=[output.fileno()])
+                          fds=outputs)
         return ForkedProcess(self, int(reply["pid"]))
 
     def status(self, pid: int) -> int | None:
@@ -133,8 +136,10 @@ _zygote_lock = threading.Lock()
 Process = ForkedProcess | subprocess.Popen[bytes]
 
 
-def spawn(argv: list[str], env: dict[str, str], output: IO[bytes]) -> Process:
-    """``python -m seatserver *argv`` with ``env``, stdout and stderr to ``output``."""
+def spawn(argv: list[str], env: dict[str, str], output: IO[bytes],
+          errors: IO[bytes] | None = None) -> Process:
+    """``python -m seatserver *argv`` with ``env``, stdout to ``output`` and
+    stderr to ``errors`` (to ``output`` too when None)."""
     global _zygote
     with _zygote_lock:
         if _zygote is None or _zygote.proc.poll() is not None:
@@ -143,9 +148,29 @@ def spawn(argv: list[str], env: dict[str, str], output: IO[bytes]) -> Process:
                               if not k.startswith(_INTERPRETER)} | base)
         zygote = _zygote
     if zygote.fits(env):
-        return zygote.spawn(argv, env, output)
+        return zygote.spawn(argv, env, output, errors)
     return subprocess.Popen([sys.executable, "-m", "seatserver", *argv], env=env,
-                            stdout=output, stderr=subprocess.STDOUT)
+                            stdout=output, stderr=errors or subprocess.STDOUT)
+
+
+def run(argv: list[str], env: dict[str, str], timeout: float, *, merge_errors: bool = False
+        ) -> subprocess.CompletedProcess[str]:
+    """``subprocess.run(["python", "-m", "seatserver", *argv], ...)`` with
+    output captured as text, forked: a command whose test checks its answer.
+    ``merge_errors``: stderr goes into stdout, in the order written."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = spawn(argv, env, out, None if merge_errors else err)
+        try:
+            code = proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+            raise
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(
+            ["seatserver", *argv], code, out.read().decode(errors="replace"),
+            err.read().decode(errors="replace"))
 
 
 def close() -> None:
@@ -160,15 +185,16 @@ def close() -> None:
 # -- the zygote ---------------------------------------------------------------------
 
 
-def _child(argv: list[str], env: dict[str, str], cwd: str, output: int) -> None:
+def _child(argv: list[str], env: dict[str, str], cwd: str, outputs: list[int]) -> None:
     """In the forked child: become ``python -m seatserver *argv``; never returns."""
     code = 1
     try:
         signal.signal(signal.SIGINT, signal.default_int_handler)  # the zygote ignores it
         os.chdir(cwd)
-        os.dup2(output, 1)
-        os.dup2(output, 2)
-        os.close(output)
+        os.dup2(outputs[0], 1)
+        os.dup2(outputs[-1], 2)
+        for fd in outputs:
+            os.close(fd)
         os.environ.clear()
         os.environ.update(env)
         sys.argv = [sys.argv[0], *argv]
@@ -232,8 +258,9 @@ def _answer(sock: socket.socket, message: dict[str, Any], fds: list[int],
     pid = os.fork()
     if pid == 0:
         sock.close()
-        _child(message["argv"], message["env"], message["cwd"], fds[0])
-    os.close(fds[0])
+        _child(message["argv"], message["env"], message["cwd"], fds)
+    for fd in fds:
+        os.close(fd)
     children[pid] = None
     return {"pid": pid}
 

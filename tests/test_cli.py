@@ -19,6 +19,7 @@ import pytest
 
 from seatserver.cli import _SigtermExits
 from seatserver.ports import free_port
+from tests import forked
 
 URL_VARS = ("REDIS_URL", "DATABASE_URL", "TEST_REDIS_URL", "TEST_DATABASE_URL",
             "SEATSERVER_PORT", "SEATSERVER_HOST", "SEATSERVER_WORKER",
@@ -31,8 +32,10 @@ def environment(**extra: str) -> dict[str, str]:
 
 
 def seatserver(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "seatserver", *args], env=environment(**env),
-                          capture_output=True, text=True, timeout=60, check=False)
+    """The command's answer, forked from a warm seatserver (tests/forked.py):
+    ``main()`` as ``python -m seatserver`` runs it, without its imports' second.
+    (The serve tests below start the real command as a process of its own.)"""
+    return forked.run(list(args), environment(**env), timeout=60)
 
 
 def test_migrate_applies_once_then_reports_up_to_date(fresh_database_url: str) -> None:

@@ -24,6 +24,15 @@ def sleep_for(seconds: float) -> None:
     time.sleep(seconds)
 
 
+def caused_by(monitor: LoopLagMonitor, function: str) -> list[StallReport]:
+    """The reports of stalls in ``function``: on a busy machine the loop may
+    also stall waiting for a core elsewhere in the test (a second report, the
+    machine's, seen in a full run with four test processes)."""
+    assert monitor.watch is not None
+    return [r for r in monitor.watch.reports
+            if any(f"{function} (test_stall_watch.py:" in stack for stack, _ in r.where)]
+
+
 async def _stall_under_watch(stall: object) -> LoopLagMonitor:
     monitor = LoopLagMonitor(stall_report_ms=100)
     async with monitor:
@@ -38,22 +47,23 @@ async def test_a_busy_stall_is_reported_as_busy_with_where_the_loop_was(
     with caplog.at_level(logging.WARNING, logger="seatserver.loop_lag"):
         monitor = await _stall_under_watch(lambda: spin_for(STALL_S))
     assert monitor.watch is not None
-    [report] = monitor.watch.reports
+    [report] = caused_by(monitor, "spin_for")
     assert 0.8 * STALL_S * 1000 <= report.lag_ms <= 1.5 * STALL_S * 1000
     if report.ran_ms is None:
         pytest.skip("this kernel keeps no schedstat")
     assert report.cause in ("busy", "crowded")  # ran, or waited for a core: never slept
     assert report.ran_ms + report.waited_ms >= 0.5 * report.watched_ms
     assert "spin_for (test_stall_watch.py:" in report.where[0][0]
-    assert monitor.watch.by_cause[report.cause] == 1
-    [record] = [r for r in caplog.records if "event loop stalled" in r.getMessage()]
-    assert "spin_for" in record.getMessage()
+    assert monitor.watch.by_cause[report.cause] == sum(
+        r.cause == report.cause for r in monitor.watch.reports)
+    logged = [r for r in caplog.records if "event loop stalled" in r.getMessage()
+              and "spin_for" in r.getMessage()]
+    assert len(logged) == 1, logged  # logged once, where it was
 
 
 async def test_a_blocking_call_is_reported_as_blocked() -> None:
     monitor = await _stall_under_watch(lambda: sleep_for(STALL_S))
-    assert monitor.watch is not None
-    [report] = monitor.watch.reports
+    [report] = caused_by(monitor, "sleep_for")
     if report.ran_ms is None:
         pytest.skip("this kernel keeps no schedstat")
     assert report.cause == "blocked"
@@ -64,8 +74,9 @@ async def test_a_blocking_call_is_reported_as_blocked() -> None:
 async def test_short_hiccups_and_quiet_time_report_nothing() -> None:
     monitor = await _stall_under_watch(lambda: spin_for(0.03))
     assert monitor.watch is not None
-    assert list(monitor.watch.reports) == []
-    assert sum(monitor.watch.by_cause.values()) == 0
+    assert caused_by(monitor, "spin_for") == []
+    # Any other report is the machine's: the loop waited for a core.
+    assert all(r.cause == "crowded" for r in monitor.watch.reports), monitor.watch.reports
 
 
 async def test_off_means_no_thread() -> None:

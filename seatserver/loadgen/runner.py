@@ -42,7 +42,6 @@ from seatserver.loadgen.worker import GRACE_S, WorkerPlan, WorkerResult, main
 from seatserver.redis_client import RedisClient, connect, is_cluster_node
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-START_ALLOWANCE_S = 1.0
 # The placeholder on-sale time of a rush whose workers are not all up yet.
 NOT_YET_S = 3600.0
 # Winding down: the grace for steps in flight, settling, the view comparisons.
@@ -77,6 +76,8 @@ class Runner:
         self.ctx = multiprocessing.get_context("spawn")
         self.queue: Any = self.ctx.Queue()
         self.stop = self.ctx.Event()
+        # The run's start (wall clock), set once every worker is up: 0 until then.
+        self.go: Any = self.ctx.Value("d", 0.0)
         self.workers = Workers()
         self.agg = Aggregate(options.workers)
         self.restore_problems: list[str] = []
@@ -100,16 +101,13 @@ class Runner:
             tail = StreamTail(redis, [p.id for p in plans]) if redis is not None else None
             if tail is not None:
                 await tail.start()
-            # Workers take a moment to start (imports): the clock starts when they
-            # should be up; a worker that is later starts its overdue clients at once.
-            started = time.time() + START_ALLOWANCE_S
             if self.o.scenario == "onsale":
                 # Sales open only once every worker is up (see _play): until then
                 # the on-sale time stays far ahead, so that however long the
                 # workers take to start, their buyers arrive before the opening.
-                await sale.prepare([p.id for p in plans], started + NOT_YET_S)
+                await sale.prepare([p.id for p in plans], time.time() + NOT_YET_S)
             before = await serverside.scrape(self.o.metrics_urls, self.o.metrics_token)
-            stopped, stopped_by = await self._play(plans, started, sale)
+            started, stopped, stopped_by = await self._play(plans, sale)
             self.scrapes = (before, await serverside.scrape(self.o.metrics_urls,
                                                             self.o.metrics_token))
             if tail is not None:
@@ -166,37 +164,39 @@ class Runner:
                                    f"{report.redacted(self.o.database_url)}: {exc}") from exc
         return redis, pool
 
-    def _start_workers(self, plans: list[ShowtimePlan], started: float) -> None:
+    def _start_workers(self, plans: list[ShowtimePlan]) -> None:
         n = self.o.workers
         budget = self.o.max_holds
         for w in range(n):
             share = None if budget is None else budget // n + (1 if w < budget % n else 0)
             plan = WorkerPlan(w, self.o, tuple(plans), tuple(range(w, self.o.clients, n)),
-                              tuple(range(w, self.o.kiosks, n)), started, share, os.getpid())
-            process = self.ctx.Process(target=main, args=(plan, self.queue, self.stop),
+                              tuple(range(w, self.o.kiosks, n)), share, os.getpid())
+            process = self.ctx.Process(target=main, args=(plan, self.queue, self.stop, self.go),
                                        name=f"loadgen-worker-{w}", daemon=True)
             process.start()
             self.workers.processes.append(process)
 
-    async def _play(self, plans: list[ShowtimePlan], started: float,
-                    sale: SaleSetup) -> tuple[float, str]:
-        """Run the workers from ``started`` until the end; returns when it
-        stopped (wall clock) and what stopped it. An on-sale rush opens
-        ``opens_in_s`` after the run's start, or after the last worker is up
-        when that is later."""
-        self._start_workers(plans, started)
+    async def _play(self, plans: list[ShowtimePlan], sale: SaleSetup
+                    ) -> tuple[float, float, str]:
+        """Start the workers, and the run once every one of them is up (the
+        duration, arrivals and an on-sale rush's ``opens_in_s`` count from
+        then: on a loaded machine a worker took longer to start than a short
+        run lasted); returns when it started and stopped (wall clock) and what
+        stopped it."""
+        self._start_workers(plans)
         stopped_by = "duration"
-        opening = self.o.scenario == "onsale" and sale.changes_settings
+        started: float | None = None
         with Progress(self.o.url, self.o.clients, self.o.duration_s,
                       enabled=self.o.progress, host=self.host) as progress:
             while True:
                 self._drain()
-                if opening and len(self.workers.ready) == self.o.workers:
-                    opening = False
-                    await sale.open_at(max(started, time.time()) + self.o.opens_in_s)
+                if started is None and len(self.workers.ready) == self.o.workers:
+                    started = self.go.value = time.time()
+                    if self.o.scenario == "onsale" and sale.changes_settings:
+                        await sale.open_at(started + self.o.opens_in_s)
                 self.host.update(self.agg.series)
-                elapsed = max(0.0, time.time() - started)
-                progress.show(self.agg, elapsed, "running")
+                elapsed = 0.0 if started is None else time.time() - started
+                progress.show(self.agg, elapsed, "running" if started else "starting")
                 if self.signals:
                     stopped_by = signal.Signals(self.signals[0]).name
                     break
@@ -214,12 +214,12 @@ class Runner:
             deadline = time.monotonic() + RESULT_TIMEOUT_S
             while len(self.workers.results) < self.o.workers and time.monotonic() < deadline:
                 self._drain()
-                progress.show(self.agg, time.time() - started, "auditing")
+                progress.show(self.agg, time.time() - (started or stopped), "auditing")
                 if len(self.signals) > 1 or self._dead():
                     break
                 await asyncio.sleep(0.1)
             self._drain()
-        return stopped, stopped_by
+        return started or stopped, stopped, stopped_by
 
     def _drain(self) -> None:
         while True:

@@ -17,6 +17,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from multiprocessing.queues import Queue
+from multiprocessing.sharedctypes import Synchronized
 from multiprocessing.synchronize import Event as StopEvent
 from typing import Any
 
@@ -49,7 +50,6 @@ class WorkerPlan:
     showtimes: tuple[ShowtimePlan, ...]
     clients: tuple[int, ...]  # global client numbers, for arrival times and seeds
     kiosks: tuple[int, ...]
-    started: float  # the run's start, wall clock (s)
     hold_budget: int | None
     parent: int
 
@@ -73,21 +73,26 @@ class WorkerResult:
     clock_ahead_ms: float = 0.0
 
 
-def main(plan: WorkerPlan, queue: Queue[Any], stop: StopEvent) -> None:
-    """The process's entry point (multiprocessing target)."""
+def main(plan: WorkerPlan, queue: Queue[Any], stop: StopEvent, go: Synchronized[float]
+         ) -> None:
+    """The process's entry point (multiprocessing target). ``go``: the run's
+    start (wall clock), set by the parent once every worker is ready."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        asyncio.run(Worker(plan, queue, stop).run())
+        asyncio.run(Worker(plan, queue, stop, go).run())
     except BaseException:
         queue.put(("error", plan.index, traceback.format_exc()))
         raise SystemExit(1) from None
 
 
 class Worker:
-    def __init__(self, plan: WorkerPlan, queue: Queue[Any], stop: StopEvent) -> None:
+    def __init__(self, plan: WorkerPlan, queue: Queue[Any], stop: StopEvent,
+                 go: Synchronized[float]) -> None:
         self.plan = plan
         self.queue = queue
         self.stop = stop
+        self.go = go
+        self.started = 0.0  # the run's start, wall clock (s), once the parent says go
         self.recorder = Recorder()
         self.ledger = Ledger()
         self.budget = Budget(plan.hold_budget)
@@ -110,8 +115,10 @@ class Worker:
                             self.plan.showtimes[i % len(self.plan.showtimes)].id)
                       for i in self.plan.kiosks]
             tasks: dict[Person, asyncio.Task[None]] = {}
-            # Up: the parent opens an on-sale rush only once every worker is.
+            # Up: the run (its duration, arrivals, an on-sale rush) starts once
+            # every worker is, however long the others took to start.
             self.queue.put(("ready", self.plan.index))
+            await self._until_go()
             ticker = asyncio.create_task(self._tick())
             lagging = asyncio.create_task(self.lag.run())
             arrivals = asyncio.create_task(self._arrive([*kiosks, *buyers], tasks))
@@ -127,6 +134,15 @@ class Worker:
             self._send_tick(final=True)
             self.queue.put(("result", result))
 
+    async def _until_go(self) -> None:
+        # A value across processes, polled: no event of this loop can say it changed.
+        while True:
+            go = self.go.value
+            if go or self.stop.is_set() or os.getppid() != self.plan.parent:
+                break
+            await asyncio.sleep(0.01)
+        self.started = go or time.time()  # stopped before the start: nobody arrives
+
     async def _arrive(self, people: list[Person], tasks: dict[Person, asyncio.Task[None]]
                       ) -> None:
         """Start each person at its arrival time (``LoadOptions.arrival_s``)."""
@@ -134,13 +150,13 @@ class Worker:
         for n, person in enumerate(people):
             if isinstance(person, Buyer):
                 number = self.plan.clients[n - kiosk_count]
-                delay = self.plan.started + self.plan.options.arrival_s(number) - time.time()
+                delay = self.started + self.plan.options.arrival_s(number) - time.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
             tasks[person] = asyncio.create_task(person.run())
 
     async def _until_stop(self, shared: Shared) -> None:
-        end = self.plan.started + self.plan.options.duration_s
+        end = self.started + self.plan.options.duration_s
         while not self.stop.is_set() and time.time() < end:
             if os.getppid() != self.plan.parent:
                 break  # the parent died: nobody would read our report
@@ -189,14 +205,14 @@ class Worker:
 
     async def _tick(self) -> None:
         while True:
-            due = self.plan.started + self._second + 1
+            due = self.started + self._second + 1
             await asyncio.sleep(max(0.0, due - time.time()))
             self._send_tick()
 
     def _send_tick(self, final: bool = False) -> None:
         counters, histograms = self.recorder.take()
         second = self._second if not final else max(
-            self._second, int(time.time() - self.plan.started))
+            self._second, int(time.time() - self.started))
         cpu_s, lag_ms = self.lag.take()
         self.queue.put(("tick", Tick(self.plan.index, second, counters, histograms,
                                      self.recorder.connected, self._exhausted(), cpu_s,

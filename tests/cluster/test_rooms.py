@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 
 import aiohttp
@@ -15,7 +14,7 @@ from seatserver.realtime.setup import FEED
 from tests.bookings.conftest import Buyer
 from tests.cluster.conftest import FIRST_ID, Spread, add_showtimes, slot_of
 from tests.realtime.conftest import ClientFactory, ServerFactory
-from tests.support import eventually
+from tests.support import eventually, our_warnings
 
 
 async def test_rooms_on_two_masters_and_two_slots_of_one_each_see_their_updates(
@@ -43,8 +42,7 @@ async def test_rooms_on_two_masters_and_two_slots_of_one_each_see_their_updates(
     async with http.get(f"{base_url}/api/showtimes") as resp:
         listed = {s["id"]: s["free"] for s in await resp.json()}
     assert [sum(listed[s].values()) for s in spread.all] == [211, 212, 211]
-    assert not [r for r in caplog.records
-                if r.name.startswith("seatserver") and r.levelno >= logging.WARNING]
+    assert not our_warnings(caplog.records)
 
 
 async def test_a_slots_reader_stops_with_its_last_room_and_comes_back_with_the_next(

@@ -65,8 +65,13 @@ class Browsing:
 
     async def page(self, url: str, *, width: int = 1280, height: int = 900,
                    phone: bool = False, gate: Gate | Line | None = None,
-                   timezone_id: str | None = None) -> Page:
+                   timezone_id: str | None = None, clock: bool = False) -> Page:
+        """A new person's tab at ``url``. ``clock``: the page's timers run on
+        Playwright's clock (as the wall clock until the test moves it on with
+        ``page.clock.fast_forward``), so a test need not wait out a 15 s poll."""
         page = await self.blank(width=width, height=height, phone=phone, timezone_id=timezone_id)
+        if clock:
+            await page.clock.install()
         if gate is not None:
             await page.route_web_socket("**/ws", gate.route)
         await page.goto(url)
@@ -81,9 +86,10 @@ class Browsing:
         await picker.wait_live()
         return picker
 
-    async def kiosk(self, base_url: str, query: str = "", *, gate: Gate | Line | None = None
-                    ) -> Page:
-        page = await self.page(f"{base_url}/kiosk{query}", width=1920, height=1080, gate=gate)
+    async def kiosk(self, base_url: str, query: str = "", *, gate: Gate | Line | None = None,
+                    clock: bool = False) -> Page:
+        page = await self.page(f"{base_url}/kiosk{query}", width=1920, height=1080, gate=gate,
+                               clock=clock)
         await expect(page.locator("#conn")).to_have_attribute("data-status", "live",
                                                               timeout=LIVE_WITHIN_MS)
         return page

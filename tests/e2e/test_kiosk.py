@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -84,16 +83,23 @@ async def test_kiosk_map_shows_one_showtime_live(
 async def test_kiosk_says_when_it_is_stale_and_recovers_by_itself(
         browsing: Browsing, start_server: ServerFactory, showtimes: list[int]) -> None:
     server = start_server()
-    kiosk = await browsing.kiosk(server.url)
+    # The page's timers on Playwright's clock: the 5 s before "stale" and the
+    # reconnects' back-off are moved on, not waited out.
+    kiosk = await browsing.kiosk(server.url, clock=True)
     stale = kiosk.locator("#stale")
     await expect(stale).to_be_hidden()
 
     server.stop()
-    await expect(stale).to_be_visible(timeout=15_000)
+    await expect(kiosk.locator("#conn")).not_to_have_attribute("data-status", "live")
+    await kiosk.clock.fast_forward(3_000)
+    await expect(stale).to_be_hidden()  # down for less than STALE_AFTER_MS (5 s)
+    await kiosk.clock.fast_forward(3_000)
+    await expect(stale).to_be_visible()
     await expect(stale).to_contain_text("may be out of date")
     await asyncio.to_thread(start_server, port=server.port)
 
-    await expect(kiosk.locator("#conn")).to_have_attribute("data-status", "live", timeout=30_000)
+    await kiosk.clock.fast_forward(60_000)  # the reconnect attempt due next, at once
+    await expect(kiosk.locator("#conn")).to_have_attribute("data-status", "live")
     await expect(stale).to_be_hidden()
     async with someone_else(server.url, showtimes[0]) as other:
         assert (await other.hold(showtimes[0], ["E3"]))["ok"]
@@ -102,11 +108,12 @@ async def test_kiosk_says_when_it_is_stale_and_recovers_by_itself(
         await expect(gold).to_have_text("107", timeout=2_000)
 
 
-# Slow: waits for the board to be quiet before the reload.
-@pytest.mark.slow
 async def test_kiosk_reloads_into_a_new_deploy_once_the_board_is_quiet(
         browsing: Browsing, server: Server, showtimes: list[int]) -> None:
     page = await browsing.blank(width=1920, height=1080)
+    # The page's timers on Playwright's clock: the board's 10 s of quiet
+    # (QUIET_MS) are moved on, not waited out.
+    await page.clock.install()
 
     async def next_deploy(route: Route) -> None:
         await route.fulfill(content_type="application/json",
@@ -118,14 +125,20 @@ async def test_kiosk_reloads_into_a_new_deploy_once_the_board_is_quiet(
     reloaded = asyncio.Event()
     page.on("load", lambda _: reloaded.set())
     await expect(page.locator("#conn")).to_have_attribute("data-status", "live")
+    gold = page.locator(f'.show[data-showtime="{showtimes[0]}"] .type[data-type="gold"]'
+                        " .type-free")
+    free = int(await gold.inner_text())
     async with someone_else(server.url, showtimes[0]) as other:
         for seat in ("E1", "E2", "E3"):  # busy: no reload while figures change
             assert (await other.hold(showtimes[0], [seat]))["ok"]
-            await asyncio.sleep(2)
-    last_change = time.monotonic()
+            free -= 1
+            await expect(gold).to_have_text(str(free))
+            await page.clock.fast_forward(6_000)  # past a reload check, not yet quiet
+            await asyncio.sleep(0.3)
+            assert not reloaded.is_set(), "reloaded while the board was busy"
 
-    await asyncio.wait_for(reloaded.wait(), 30)
-    assert time.monotonic() - last_change >= 8.0, "reloaded while the board was busy"
+    await page.clock.fast_forward(5_000)  # 11 s since the last change: quiet
+    await asyncio.wait_for(reloaded.wait(), 10)
     await expect(page.locator("#conn")).to_have_attribute("data-status", "live")
 
 

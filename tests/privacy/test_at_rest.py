@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import sys
 from typing import Any
 
 import asyncpg
@@ -20,6 +19,7 @@ from seatserver.personal.cipher import PersonalDataError
 from seatserver.personal.keys import PersonalKeysError, PersonalKeyStore
 from seatserver.personal.rotation import count_stale
 from seatserver.personal.setup import stored_keys
+from tests import forked
 from tests.accounts.conftest import PASSWORD, Visitor, VisitorFactory, new_email
 from tests.admin.conftest import Admin
 from tests.personal_support import user_id_of
@@ -155,12 +155,11 @@ async def registered(visitor: VisitorFactory, base: str, n: int) -> list[tuple[V
 
 
 async def seatserver_cli(*args: str, **env: str) -> tuple[int, str]:
-    """The command in a process of its own, awaited (the server keeps serving)."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "seatserver", *args, env=environment(**env),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    out, _ = await asyncio.wait_for(process.communicate(), 120)
-    return process.returncode or 0, out.decode()
+    """The command in a process of its own (forked warm, tests/forked.py),
+    awaited in a thread: the server keeps serving meanwhile."""
+    done = await asyncio.to_thread(forked.run, list(args), environment(**env), 120,
+                                   merge_errors=True)
+    return done.returncode, done.stdout
 
 
 async def test_keys_rotate_reseals_everything_while_the_server_serves(

@@ -104,13 +104,23 @@ def _lone(run: list[str], taken: set[str]) -> set[str]:
             and (i == 0 or run[i - 1] in taken) and (i == len(run) - 1 or run[i + 1] in taken)}
 
 
-def orphan_faults(rows: list[list[list[str]]], events: list[tuple[str, list[str]]]
+FREEING = ("release", "expire", "unblock")
+
+
+def orphan_faults(rows: list[list[list[str]]], events: list[tuple[str, list[str]]],
+                  taken_before: Iterable[str] = (), freed: Iterable[tuple[str, list[str]]] = ()
                   ) -> list[str]:
     """Replay hold events under the orphan rule: a hold that left a seat alone
-    where another choice of as many seats in its row would not is a fault."""
-    taken: set[str] = set()
+    where another choice of as many seats in its row would not is a fault.
+    ``taken_before``: the seats held, booked or blocked when the events began;
+    ``freed``: the stream's entries that freed seats meanwhile (FREEING), by
+    offset like ``events``."""
+    taken: set[str] = set(taken_before)
     faults: list[str] = []
+    frees = sorted(freed, key=lambda entry: _position(entry[0]))
     for offset, seats in events:
+        while frees and _position(frees[0][0]) < _position(offset):
+            taken -= set(frees.pop(0)[1])
         fresh = set(seats) - taken
         for row in rows:
             mine = {s for run in row for s in run} & fresh
@@ -123,6 +133,19 @@ def orphan_faults(rows: list[list[list[str]]], events: list[tuple[str, list[str]
                 faults.append(f"{offset}: {sorted(seats)} left {sorted(new)} alone")
         taken |= fresh
     return faults
+
+
+def _position(offset: str) -> tuple[int, int]:
+    """A stream entry id (``ms-seq``) in the order Redis gives them."""
+    ms, _, seq = offset.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def stream_after(entries: Iterable[tuple[str, dict[str, str]]], start: str, *kinds: str
+                 ) -> list[tuple[str, list[str]]]:
+    """The entries of ``kinds`` after the offset ``start``: (offset, seats)."""
+    return [(offset, fields["s"].split(",")) for offset, fields in entries
+            if fields["k"] in kinds and _position(offset) > _position(start)]
 
 
 def rows_of(seats: Iterable[dict[str, Any]]) -> list[list[list[str]]]:
