@@ -152,6 +152,14 @@ def tls_mode(name: str, raw: str) -> str:
     return value
 
 
+def hashing_cost(name: str, raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in ("standard", "test"):
+        raise SettingsError(f"{name} must be standard or test (test suites only), "
+                            f"got {_shown(value)}")
+    return value
+
+
 _MAIL_ADDRESS = re.compile(r"^[^@\s<>(),;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
 
 
@@ -576,6 +584,10 @@ class Settings(BaseSettings):
                                           Count(minimum=60))] = 86_400
     # Argon2id hashes computed at once per process (each takes 64 MiB).
     password_hash_concurrency: int = 4
+    # "test": cheap password hashes for test suites, never for real accounts
+    # (accounts/passwords.py; the server warns at every start).
+    password_cost: Annotated[str, Env("SEATSERVER_PASSWORD_COST", hashing_cost,
+                                      shown="standard")] = "standard"
     # Passwords of the demo's staff accounts (`seed --demo`); unset: generated
     # and printed once when the account is created.
     admin_password: Annotated[str | None, Env("SEATSERVER_ADMIN_PASSWORD")] = None

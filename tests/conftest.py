@@ -69,6 +69,11 @@ def server_data_dir(server_data_root: Path) -> Path:
 MANY_BUYERS = {"guest_sessions_per_minute": 1_000_000, "max_seats_per_address": 1_000_000}
 MANY_BUYERS_ENV = {"SEATSERVER_GUEST_SESSIONS_PER_MINUTE": "1000000",
                    "SEATSERVER_MAX_SEATS_PER_ADDRESS": "1000000"}
+# Cheap password hashes (accounts/passwords.py): the suite makes a few hundred
+# accounts, ~70 s of CPU at the standard cost. Tests of the hashing itself
+# construct their own Passwords.
+TEST_COSTS = {"password_cost": "test"}
+TEST_COSTS_ENV = {"SEATSERVER_PASSWORD_COST": "test"}
 
 
 # Databases a test session uses beyond its own (tests.bookings.conftest.other_db).

@@ -21,7 +21,7 @@ from redis.crc import key_slot
 from seatserver.embedded import _redis_binary
 from seatserver.ports import free_port
 from tests import forked, tracebacks
-from tests.conftest import MANY_BUYERS_ENV
+from tests.conftest import MANY_BUYERS_ENV, TEST_COSTS_ENV
 
 REDIS_SERVER = _redis_binary()
 
@@ -114,8 +114,8 @@ class ServerProcess:
 
     def __init__(self, env: dict[str, str]) -> None:
         self.port = free_port()
-        self.env = {**os.environ, **MANY_BUYERS_ENV, **env, "SEATSERVER_PORT": str(self.port),
-                    "SEATSERVER_HOST": "127.0.0.1"}
+        self.env = {**os.environ, **MANY_BUYERS_ENV, **TEST_COSTS_ENV, **env,
+                    "SEATSERVER_PORT": str(self.port), "SEATSERVER_HOST": "127.0.0.1"}
         self.proc: forked.Process | None = None
         self.log: IO[bytes] | None = None
 

@@ -188,3 +188,16 @@ def test_a_default_on_sale_lead_must_outlast_the_close_of_sales() -> None:
         Settings.from_env({"SEATSERVER_ONSALE_BEFORE": "10m"})
     assert Settings.from_env({"SEATSERVER_ONSALE_BEFORE": "10m",
                               "SEATSERVER_SALES_CLOSE_MIN": "5"}).onsale_before_s == 600
+
+
+def test_the_password_cost_is_standard_unless_a_test_suite_asks() -> None:
+    assert Settings.from_env({}).password_cost == "standard"
+    assert Settings.from_env({"SEATSERVER_PASSWORD_COST": " Test "}).password_cost == "test"
+
+
+@pytest.mark.parametrize("value", ["cheap", "\uff54\uff45\uff53\uff54", "low", "x" * 5000])
+def test_a_password_cost_other_than_standard_or_test_is_refused(value: str) -> None:
+    with pytest.raises(SettingsError, match=r"^SEATSERVER_PASSWORD_COST must be standard or "
+                                            r"test \(test suites only\)") as refused:
+        Settings.from_env({"SEATSERVER_PASSWORD_COST": value})
+    assert len(str(refused.value)) < 200

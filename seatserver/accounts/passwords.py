@@ -5,6 +5,13 @@ Each hash takes argon2-cffi's default cost (RFC 9106's low-memory profile:
 most ``concurrency`` at once per process: a burst of log-ins waits its turn
 instead of taking the memory of a hundred hashes or stalling the loop.
 
+``cost="test"`` (SEATSERVER_PASSWORD_COST=test) hashes with one pass over 1 MiB
+instead: for test suites, which make a few hundred accounts (~70 s of CPU at
+the standard cost). It is never for real accounts: the server says so in its
+log at every start, and a hash made at the test cost is made anew at the
+standard cost at its account's next log-in once the setting is gone
+(``needs_rehash``).
+
 ``verify`` of an unknown user checks the password against a dummy hash of
 the same cost, so "no such account" takes as long as "wrong password" and
 the answer's timing tells an attacker nothing.
@@ -28,9 +35,19 @@ MIN_LENGTH = 8
 MAX_LENGTH = 256
 
 
+def _hasher(cost: str) -> PasswordHasher:
+    """RFC 9106's low-memory profile (argon2-cffi's defaults), or one pass
+    over 1 MiB for test suites (module docstring)."""
+    if cost == "standard":
+        return PasswordHasher(type=Type.ID)
+    if cost == "test":
+        return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1, type=Type.ID)
+    raise ValueError(f"unknown password cost {cost!r}")
+
+
 class Passwords:
-    def __init__(self, *, concurrency: int = 4) -> None:
-        self._hasher = PasswordHasher(type=Type.ID)
+    def __init__(self, *, concurrency: int = 4, cost: str = "standard") -> None:
+        self._hasher = _hasher(cost)
         self._slots = asyncio.Semaphore(concurrency)
         self._dummy: str | None = None if self.needs_rehash(_DUMMY) else _DUMMY
 

@@ -3,6 +3,7 @@ two-factor authentication and staff management."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from aiohttp import web
@@ -36,6 +37,8 @@ SESSIONS = web.AppKey("sessions", SessionStore)
 PROXIES = web.AppKey("proxies", TrustedProxies)
 COOKIES = web.AppKey("cookies", SessionCookies)
 
+log = logging.getLogger(__name__)
+
 
 def setup_accounts(app: web.Application) -> None:
     """The role gate is installed at once: middlewares and start-up steps are
@@ -60,7 +63,12 @@ def _wire(app: web.Application) -> Lifecycle:
     mfa = MfaStore(app[DB_POOL])
     verifier = MfaVerifier(mfa, Throttle(redis, "mfa:account", limit=settings.mfa_limit,
                                          window_s=settings.login_window_s))
-    auth = Authenticator(accounts, Passwords(concurrency=settings.password_hash_concurrency),
+    if settings.password_cost != "standard":
+        log.warning("SEATSERVER_PASSWORD_COST=%s: password hashes are cheap to guess; this "
+                    "is for test suites, never for real accounts", settings.password_cost)
+    passwords = Passwords(concurrency=settings.password_hash_concurrency,
+                          cost=settings.password_cost)
+    auth = Authenticator(accounts, passwords,
                          GuestLinker(app[ENGINE]), _throttles(redis, settings),
                          SecondFactor(mfa, verifier, LogInChallenges(redis)))
     app.router.add_routes(SessionHandlers(sessions, cookies, proxies,

@@ -15,7 +15,7 @@ from yarl import URL
 from seatserver.accounts.csrf import CSRF_COOKIE, CSRF_HEADER
 from seatserver.accounts.sessions import SESSION_COOKIE
 from seatserver.settings import Settings
-from tests.conftest import MANY_BUYERS
+from tests.conftest import MANY_BUYERS, TEST_COSTS
 from tests.realtime import conftest as realtime
 from tests.support import eventually
 
@@ -34,7 +34,7 @@ def settings(redis_url: str, database_url: str, tmp_path: Path) -> Settings:
                     sim_duplicate_rate=0.0, sim_reorder_rate=0.0, sim_retry_base_s=0.05,
                     outbox_poll_s=0.05, data_dir=tmp_path / "data",
                     login_limit_account=3, login_limit_address=6, login_window_s=60,
-                    **MANY_BUYERS)
+                    **MANY_BUYERS, **TEST_COSTS)
 
 
 @pytest.fixture

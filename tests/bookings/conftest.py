@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestServer
 from seatserver.bookings.keys import Keyring, SecretStore
 from seatserver.loadgen.client import new_session
 from seatserver.settings import Settings
-from tests.conftest import MANY_BUYERS
+from tests.conftest import MANY_BUYERS, TEST_COSTS
 from tests.realtime import conftest as realtime
 from tests.realtime.conftest import ClientFactory, ServerFactory
 
@@ -46,7 +46,7 @@ def settings(redis_url: str, database_url: str, tmp_path: Path) -> Settings:
                     sim_duplicate_rate=0.0, sim_reorder_rate=0.0, sim_retry_base_s=0.05,
                     pending_sweep_s=0.2, outbox_poll_s=0.1, mirror_check_s=3600,
                     refund_reauth_above=REFUND_REAUTH_ABOVE,
-                    data_dir=tmp_path / "data", **MANY_BUYERS)
+                    data_dir=tmp_path / "data", **MANY_BUYERS, **TEST_COSTS)
 
 
 @pytest.fixture

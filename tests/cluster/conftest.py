@@ -20,7 +20,7 @@ from redis.crc import key_slot
 
 from seatserver import redis_keys
 from seatserver.settings import Settings
-from tests.conftest import MANY_BUYERS
+from tests.conftest import MANY_BUYERS, TEST_COSTS
 from tests.processes import ClusterNodeProcess, PrivateCluster
 from tests.realtime import conftest as realtime
 from tests.realtime.conftest import ServerFactory
@@ -134,7 +134,7 @@ def settings(cluster: PrivateCluster, database_url: str, tmp_path: Path) -> Sett
                     max_seats=4, heartbeat_s=5.0, rate_per_s=10_000, rate_burst=10_000,
                     sim_duplicate_rate=0.0, sim_reorder_rate=0.0, sim_retry_base_s=0.05,
                     pending_sweep_s=0.2, outbox_poll_s=0.1, data_dir=tmp_path / "data",
-                    **MANY_BUYERS)
+                    **MANY_BUYERS, **TEST_COSTS)
 
 
 @pytest.fixture

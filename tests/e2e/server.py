@@ -10,7 +10,7 @@ from typing import IO
 
 from seatserver.ports import free_port
 from tests import forked, tracebacks
-from tests.conftest import MANY_BUYERS_ENV
+from tests.conftest import MANY_BUYERS_ENV, TEST_COSTS_ENV
 from tests.processes import wait_for_port
 
 # Settings a developer's shell might carry that must not leak into a test server.
@@ -27,7 +27,7 @@ class Server:
         env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED)}
         self.env = env | {"REDIS_URL": redis_url, "DATABASE_URL": database_url,
                           "SEATSERVER_HOLD_TTL": str(DEFAULT_HOLD_TTL_S)
-                          } | MANY_BUYERS_ENV | settings
+                          } | MANY_BUYERS_ENV | TEST_COSTS_ENV | settings
         self.proc: forked.Process | None = None
         self.log: IO[bytes] | None = None
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from seatserver.settings import Settings
-from tests.conftest import MANY_BUYERS
+from tests.conftest import MANY_BUYERS, TEST_COSTS
 from tests.reviews import conftest as reviews
 
 http = reviews.http
@@ -31,4 +31,4 @@ def settings(redis_url: str, database_url: str, tmp_path: Path) -> Settings:
                     sim_duplicate_rate=0.0, sim_reorder_rate=0.0, sim_retry_base_s=0.05,
                     outbox_poll_s=0.05, data_dir=tmp_path / "data",
                     login_limit_account=10, login_limit_address=50, login_window_s=60,
-                    export_limit=EXPORT_LIMIT, **MANY_BUYERS)
+                    export_limit=EXPORT_LIMIT, **MANY_BUYERS, **TEST_COSTS)

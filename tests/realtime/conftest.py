@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestServer
 
 from seatserver.loadgen.client import SeatClient, new_session
 from seatserver.settings import Settings
-from tests.conftest import MANY_BUYERS
+from tests.conftest import MANY_BUYERS, TEST_COSTS
 from tests.support import bound_servers
 
 ServerFactory = Callable[..., Awaitable[TestServer]]
@@ -28,7 +28,7 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 @pytest.fixture
 def settings(redis_url: str, database_url: str) -> Settings:
     return Settings(redis_url=redis_url, database_url=database_url, hold_ttl_s=60,
-                    max_seats=4, heartbeat_s=5.0, **MANY_BUYERS)
+                    max_seats=4, heartbeat_s=5.0, **MANY_BUYERS, **TEST_COSTS)
 
 
 @pytest.fixture

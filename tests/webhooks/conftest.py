@@ -25,7 +25,7 @@ from tests.accounts import conftest as accounts
 from tests.admin import conftest as admin_api
 from tests.admin.conftest import Admin, session_of
 from tests.bookings import conftest as bookings
-from tests.conftest import MANY_BUYERS
+from tests.conftest import MANY_BUYERS, TEST_COSTS
 from tests.support import eventually
 
 http = bookings.http
@@ -56,7 +56,7 @@ def settings(redis_url: str, database_url: str, tmp_path: Path) -> Settings:
                     data_dir=tmp_path / "data", **MANY_BUYERS,
                     webhook_allow_local=True, webhook_poll_s=0.05,
                     webhook_timeout_s=TIMEOUT_S, webhook_retry_base_s=0.05,
-                    webhook_retry_cap_s=0.2, webhook_max_attempts=50)
+                    webhook_retry_cap_s=0.2, webhook_max_attempts=50, **TEST_COSTS)
 
 
 @pytest.fixture(autouse=True)
