@@ -66,7 +66,9 @@ system-packages:
 # Three processes (pytest-xdist), a file each at a time: most tests wait on
 # servers and browsers, so even on two cores a third process finds the CPU
 # idle (2026-12-06, 2 cores: 7m32s with two processes, 5m53s with three for
-# 1,714 tests; for 2,002 tests three took 10m44s and four 11m46s).
+# 1,714 tests; for 2,002 tests three took 10m44s and four 11m46s; for 2,467,
+# 627 s with three and 628 s with four: the two cores are 95-99% busy
+# throughout, so a fourth process only adds contention).
 PYTEST_PROCESSES ?= 3
 pytest: $(STAMP) system-packages
 	$(VENV)/bin/pytest -n $(PYTEST_PROCESSES) --dist loadfile
