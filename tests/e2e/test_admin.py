@@ -295,8 +295,12 @@ async def test_showtime_and_sale_times_are_the_theaters_whatever_the_browsers_zo
         return datetime.fromisoformat(answer["on_sale_at"])
 
     # Winter time in Berlin (UTC+1), summer time in New York already.
+    # Each save is waited for by its own status: the field holds what was typed
+    # before the answer comes, and the status of the save before still says "Saved".
+    status = sale.get_by_role("status")
     await on_sale.fill("2030-03-25T10:00")
     await save.click()
+    await expect(status).to_contain_text("Mar 25, 10:00")
     await expect(hint).to_have_text("Set for this showtime. Empty: the default, 14 days before "
                                     "the start.")
     assert await saved_at() == datetime(2030, 3, 25, 9, 0, tzinfo=UTC)
@@ -304,12 +308,13 @@ async def test_showtime_and_sale_times_are_the_theaters_whatever_the_browsers_zo
     # 02:30 on the night clocks go forward does not exist there: it is 03:30.
     await on_sale.fill("2030-03-31T02:30")
     await save.click()
-    await expect(sale.get_by_role("status")).to_contain_text("Saved")
+    await expect(status).to_contain_text("Mar 31, 03:30")
     await expect(on_sale).to_have_value("2030-03-31T03:30")
     assert await saved_at() == datetime(2030, 3, 31, 1, 30, tzinfo=UTC)
     # 02:30 on the night they go back happens twice: the first one.
     await on_sale.fill("2029-10-28T02:30")
     await save.click()
+    await expect(status).to_contain_text("Oct 28, 02:30")
     await expect(on_sale).to_have_value("2029-10-28T02:30")
     assert await saved_at() == datetime(2029, 10, 28, 0, 30, tzinfo=UTC)
     assert await serious_findings(page) == []
