@@ -58,9 +58,10 @@ STORM_SOCKETS = 100
 STORM_HOLDS_PER_S = 500
 STALL_METRIC = "seatserver_loop_stalls_over_100ms_total"
 STALL_REPORTED_METRIC = "seatserver_loop_stalls_reported_total"
-STALL_CAUSES = ("busy", "crowded", "blocked", "unknown")
+STALL_CAUSES = ("gc", "busy", "crowded", "blocked", "unknown")
 STALL_LINE = "event loop stalled"
 FULL_GC_METRIC = 'seatserver_gc_pause_max_ms{generation="2"}'
+MIDDLE_GC_METRIC = 'seatserver_gc_pause_max_ms{generation="1"}'
 LAG_METRIC = "seatserver_loop_lag_max_ms"
 CONVERGE_S = 10.0
 # SCHED_FIFO priority of the server and Redis in the isolating storm (1-99).
@@ -167,6 +168,7 @@ class Storm:
     stalls: list[float] = field(default_factory=list)
     lag_max: float = 0.0
     full_gc_max: float = 0.0  # the server's longest full collection (ms)
+    middle_gc_max: float = 0.0  # ... and of generation 1 (ms)
     updates_per_s: list[float] = field(default_factory=list)
     hold_p99: list[float] = field(default_factory=list)
     # The server's own p99 of the storm's holds (parsed to ack written, /metrics).
@@ -236,6 +238,7 @@ async def storm(rig: Rig, holders: Agent, tokens: list[str], runs: int, duration
         result.script_p99.append(script.get("p99_ms") or 0.0)
         result.lag_max = max(result.lag_max, after[LAG_METRIC])
         result.full_gc_max = max(result.full_gc_max, after.get(FULL_GC_METRIC, 0.0))
+        result.middle_gc_max = max(result.middle_gc_max, after.get(MIDDLE_GC_METRIC, 0.0))
         delays = await rig.collect("ours")
         say(f"    storm: {len(held['hold_ms']) / duration:,.0f} holds/s, "
             f"{len(delays) / subscribers / duration:.0f} updates/s per subscriber, "
@@ -453,7 +456,8 @@ def _rows(sizes: dict[int, tuple[Runs, Runs]], same_priority: Storm, stormed: St
                     f"all current; {sum(big_storm.stalls):.0f} stalls", "", "",
                     "every run; 0", all(big_storm.current) and sum(big_storm.stalls) == 0,
                     note=f"longest loop lag since the server started: "
-                         f"{ms(big_storm.lag_max)}; longest full garbage collection "
+                         f"{ms(big_storm.lag_max)}; longest garbage collection of "
+                         f"generation 1 {ms(big_storm.middle_gc_max)}, full "
                          f"{ms(big_storm.full_gc_max)}; {big_storm.stall_note()}"))
     return rows
 

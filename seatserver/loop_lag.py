@@ -44,6 +44,19 @@ REPORTS_KEPT = 32
 
 
 GENERATIONS = 3
+# Recent collections kept for the stall watch (a stall spans a few at most).
+COLLECTIONS_KEPT = 16
+# Causes of a reported stall, for /metrics (StallReport.cause).
+CAUSES = ("gc", "busy", "crowded", "blocked", "unknown")
+
+
+@dataclass(frozen=True)
+class Collection:
+    """One garbage collection: when it ended (monotonic s), how long it took."""
+
+    ended: float
+    took_s: float
+    generation: int
 
 
 @dataclass
@@ -53,6 +66,9 @@ class GcPauses:
     collections: list[int] = field(default_factory=lambda: [0] * GENERATIONS)
     seconds: list[float] = field(default_factory=lambda: [0.0] * GENERATIONS)
     longest_ms: list[float] = field(default_factory=lambda: [0.0] * GENERATIONS)
+    # The last few, for the stall watch's thread: a collection holds the GIL
+    # from start to end, so that thread cannot look while one runs.
+    recent: deque[Collection] = field(default_factory=lambda: deque(maxlen=COLLECTIONS_KEPT))
     _began: float = 0.0
 
     def __call__(self, phase: str, info: dict[str, Any]) -> None:
@@ -64,6 +80,11 @@ class GcPauses:
         self.collections[generation] += 1
         self.seconds[generation] += took
         self.longest_ms[generation] = max(self.longest_ms[generation], took * 1000)
+        self.recent.append(Collection(time.monotonic(), took, generation))
+
+    def within(self, start: float, end: float) -> list[Collection]:
+        """The collections that ended between ``start`` and ``end`` (monotonic s)."""
+        return [c for c in list(self.recent) if start < c.ended <= end]
 
 
 @dataclass(frozen=True)
@@ -95,12 +116,23 @@ class StallReport:
     ran_ms: float | None  # on a core (our code, the GC, the interpreter)
     waited_ms: float | None  # runnable, waiting for a core: the machine, not us
     where: list[tuple[str, int]]  # the most sampled stacks, with their counts
+    # Garbage collections that ended during the stall: generation, ms.
+    collections: tuple[tuple[int, float], ...] = ()
+
+    @property
+    def gc_ms(self) -> float:
+        return sum(ms for _, ms in self.collections)
 
     @property
     def cause(self) -> str:
-        """"busy" when the loop thread ran most of the watched time,
-        "crowded" when it mostly waited for a core, "blocked" when it mostly
-        slept (a blocking call), "unknown" without schedstat figures."""
+        """"gc" when garbage collections took at least half the stall (the
+        watch cannot sample them: a collection holds the GIL, and its stack
+        shows no Python frame), else "busy" when the loop thread ran most of
+        the watched time, "crowded" when it mostly waited for a core,
+        "blocked" when it mostly slept (a blocking call), "unknown" without
+        schedstat figures."""
+        if self.gc_ms >= self.lag_ms / 2:
+            return "gc"
         if self.ran_ms is None or self.waited_ms is None:
             return "unknown"
         slept = self.watched_ms - self.ran_ms - self.waited_ms
@@ -111,7 +143,9 @@ class StallReport:
                  f"; of {self.watched_ms:.0f} ms watched, on a core {self.ran_ms:.0f} ms, "
                  f"waiting for one {self.waited_ms:.0f} ms")
         where = "; ".join(f"{n}x {stack}" for stack, n in self.where) or "no sample"
-        return (f"event loop stalled {self.lag_ms:.0f} ms ({self.cause}){times}; "
+        collected = ("" if not self.collections else "; garbage collection " + ", ".join(
+            f"{ms:.0f} ms (generation {generation})" for generation, ms in self.collections))
+        return (f"event loop stalled {self.lag_ms:.0f} ms ({self.cause}){collected}{times}; "
                 f"where: {where}")
 
 
@@ -123,8 +157,9 @@ class StallWatch:
     look at itself then) and costs the loop nothing when there is none.
     """
 
-    def __init__(self, over_s: float) -> None:
+    def __init__(self, over_s: float, gc_pauses: GcPauses | None = None) -> None:
         self.over_s = over_s
+        self._gc = gc_pauses
         self.beat = time.monotonic()
         self.reports: deque[StallReport] = deque(maxlen=REPORTS_KEPT)
         self.by_cause: Counter[str] = Counter()
@@ -177,8 +212,10 @@ class StallWatch:
         if began is not None and ended is not None:
             ran = (ended.ran - began.ran) * 1000
             waited = (ended.waited - began.waited) * 1000
+        collections = () if self._gc is None else tuple(
+            (c.generation, c.took_s * 1000) for c in self._gc.within(beat, self.beat))
         report = StallReport(lag_s * 1000, (now - seen_at) * 1000, ran, waited,
-                             samples.most_common(3))
+                             samples.most_common(3), collections)
         self.reports.append(report)
         self.by_cause[report.cause] += 1
         log.warning("%s", report.line())
@@ -198,7 +235,7 @@ class LoopLagMonitor(BackgroundService):
         self.last_lag_ms = 0.0
         self.stalls_over_100ms = 0
         self.gc = GcPauses()
-        self.watch = StallWatch(stall_report_ms / 1000) if stall_report_ms else None
+        self.watch = StallWatch(stall_report_ms / 1000, self.gc) if stall_report_ms else None
 
     def reset(self) -> None:
         self.max_lag_ms = 0.0

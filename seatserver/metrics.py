@@ -23,7 +23,7 @@ from seatserver.changefeed import ChangeFeed
 from seatserver.holds import HoldEngine
 from seatserver.http import errors as http_errors
 from seatserver.latency import Histogram
-from seatserver.loop_lag import LoopLagMonitor
+from seatserver.loop_lag import CAUSES, LoopLagMonitor
 from seatserver.outbox import worker as outbox
 from seatserver.realtime.commands import Commands
 from seatserver.realtime.rooms import RoomRegistry
@@ -132,9 +132,10 @@ class SeatCollector(Collector):
             reported = CounterMetricFamily(
                 "seatserver_loop_stalls_reported",
                 "Event-loop stalls past SEATSERVER_STALL_REPORT_MS, by what the loop's "
-                "thread did most: busy (ran), crowded (waited for a core), blocked (slept)",
+                "thread did most: gc (garbage collection), busy (ran), crowded (waited for "
+                "a core), blocked (slept)",
                 labels=["cause"])
-            for cause in ("busy", "crowded", "blocked", "unknown"):
+            for cause in CAUSES:
                 reported.add_metric([cause], watch.by_cause[cause])
             yield reported
         pauses = self._lag.gc

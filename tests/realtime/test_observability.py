@@ -60,7 +60,7 @@ async def test_metrics_count_commands_frames_and_feed_reads(
     # The stall watch runs by default and counts stalls by cause (none here).
     assert {labels for name, labels in after
             if name == "seatserver_loop_stalls_reported_total"} == {
-        "cause=busy", "cause=crowded", "cause=blocked", "cause=unknown"}
+        "cause=gc", "cause=busy", "cause=crowded", "cause=blocked", "cause=unknown"}
 
 
 async def test_metrics_count_the_garbage_collectors_pauses(
