@@ -164,7 +164,8 @@ class Gate:
     races: every page acts before any of them hears what the others did.
     With ``updates_only`` only the room's updates wait, as when the server's
     feed reads the stream late, while the acks of the page's commands (sent at
-    once) pass; ``only`` picks the frames that wait by any rule.
+    once) pass; ``only`` picks the frames that wait by any rule. ``passed``
+    keeps every frame let through to the page, in the order it got them.
     """
 
     def __init__(self, *, updates_only: bool = False,
@@ -174,16 +175,19 @@ class Gate:
         self.waits = only or ((lambda frame: frame.get("t") == "update") if updates_only
                               else (lambda frame: True))
         self.waiting: list[tuple[WebSocketRoute, str | bytes]] = []
+        self.passed: list[dict[str, Any]] = []
 
     def route(self, ws: WebSocketRoute) -> None:
         server = ws.connect_to_server()
         ws.on_message(server.send)
 
         def to_page(message: str | bytes) -> None:
-            if self.closed and self.waits(json.loads(message)):
+            frame = json.loads(message)
+            if self.closed and self.waits(frame):
                 self.waiting.append((ws, message))
             else:
                 ws.send(message)
+                self.passed.append(frame)
 
         server.on_message(to_page)
 
@@ -198,6 +202,7 @@ class Gate:
         waiting, self.waiting = self.waiting, []
         for ws, message in waiting:
             ws.send(message)
+            self.passed.append(json.loads(message))
 
 
 class Line:
