@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -58,10 +59,17 @@ def create_app(settings: Settings) -> web.Application:
     reverse. Whether Redis is a cluster is asked when the app starts, first."""
     if not settings.redis_url or not settings.database_url:
         raise ValueError("create_app needs redis_url and database_url")
+    # aiohttp rounds a timer longer than timeout_ceil_threshold (5 s) up to
+    # the whole second, so that timers fire together: every WebSocket's
+    # heartbeat then falls due on the same ticks, and a room of 10,000 sent
+    # ~500 pings in one loop iteration each second (stalls over 100 ms, a
+    # task and timers per ping; docs/performance.md). Unrounded, they spread
+    # as the connections did.
     app = web.Application(middlewares=[request_id_middleware, host_middleware,
                                        error_pages(lambda: app.get(PAGES)),
                                        error_middleware, refuse_nul],
-                          client_max_size=64 * 1024)
+                          client_max_size=64 * 1024,
+                          handler_args={"timeout_ceil_threshold": math.inf})
     quiet_protocol_errors()
     app.on_response_prepare.append(echo_request_id)
     app[SETTINGS] = settings
