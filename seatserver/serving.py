@@ -20,12 +20,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
 from aiohttp import web
 
+from seatserver import loops
 from seatserver.embedded import die_with_parent
 from seatserver.ports import free_port
 from seatserver.settings import WORKER_INDEX_ENV, Settings, worker_index
@@ -54,18 +55,7 @@ def run_app(settings: Settings, *, reuse_port: bool, announce: Announce | None,
             stopping: Callable[[], None] | None = None) -> None:
     """Serve ``create_app(settings)`` until SIGINT or SIGTERM, then shut down
     cleanly; ``stopping`` is called when the first signal arrives."""
-    _run(_serve(settings, reuse_port, announce, stopping))
-
-
-def _run(main: Coroutine[Any, Any, None]) -> None:
-    try:
-        import uvloop
-    except ImportError:
-        loop_factory = None
-    else:
-        loop_factory = uvloop.new_event_loop
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(main)
+    loops.run(_serve(settings, reuse_port, announce, stopping))
 
 
 # Connections the kernel queues before we accept them. aiohttp's default of

@@ -29,6 +29,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from seatserver import loops
 from seatserver.loadgen import report, serverside
 from seatserver.loadgen.audit import FAILED, NOT_RUN, PASSED, Audit, Evidence, run_audit
 from seatserver.loadgen.hostload import HostLoad
@@ -50,7 +51,7 @@ RESULT_TIMEOUT_S = GRACE_S + 120.0
 
 def run(options: LoadOptions) -> int:
     try:
-        return asyncio.run(Runner(options).run())
+        return loops.run(Runner(options).run())
     except LoadgenError as exc:
         Console(stderr=True).print(f"[bold red]seatserver loadgen:[/] {escape(str(exc))}",
                                    highlight=False, soft_wrap=True)

@@ -23,6 +23,7 @@ from typing import Any
 
 import aiohttp
 
+from seatserver import loops
 from seatserver.loadgen.buyer import Budget, Buyer, Kiosk, Person, Shared, now_ms
 from seatserver.loadgen.finalview import ViewCheck, compare_all
 from seatserver.loadgen.hostload import LoopLag
@@ -79,7 +80,7 @@ def main(plan: WorkerPlan, queue: Queue[Any], stop: StopEvent, go: Synchronized[
     start (wall clock), set by the parent once every worker is ready."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        asyncio.run(Worker(plan, queue, stop, go).run())
+        loops.run(Worker(plan, queue, stop, go).run())
     except BaseException:
         queue.put(("error", plan.index, traceback.format_exc()))
         raise SystemExit(1) from None
