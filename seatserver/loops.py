@@ -1,10 +1,11 @@
 """The event loop our long-running processes run on: uvloop where it is
 installed (every supported platform but Windows), else asyncio's own.
 
-The server, the load generator's processes and the benchmarks share it. The
-load generator ran on asyncio's selector loop until py-spy showed a fifth of a
-worker's time in that loop's own Python code (``Handle.__init__``, ``call_soon``,
-the selector, the socket transport's ``write``) while 5,000 buyers arrived;
+The server and the load generator's processes share it (the benchmarks'
+runner, ``bench.report.run_loop``, picks the same way). The load generator
+ran on asyncio's selector loop until py-spy showed a fifth of a worker's time
+in that loop's own Python code (``Handle.__init__``, ``call_soon``, the
+selector, the socket transport's ``write``) while 5,000 buyers arrived;
 uvloop does that part in C (docs/performance.md, "One core for 5,000 buyers").
 """
 
