@@ -165,6 +165,14 @@ class StallWatch:
         self.by_cause: Counter[str] = Counter()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # Stalls as the loop measured them once they ended (beat before, beat
+        # after, lag in s), and the end of the last one the thread followed.
+        # A collection holds the GIL, so the thread may not see one while it
+        # lasts: on a crowded machine the loop can tick again before the
+        # thread gets a core. Such a stall, mostly collections, is reported
+        # from here, without samples or times.
+        self._ended: deque[tuple[float, float, float]] = deque(maxlen=REPORTS_KEPT)
+        self._followed_until = 0.0
         self._loop_ident = 0
         self._loop_native = 0
 
@@ -183,11 +191,39 @@ class StallWatch:
             self._thread.join()
             self._thread = None
 
+    def ended(self, before: float, after: float, lag_s: float) -> None:
+        """From the loop: a tick ``lag_s`` late, between beats ``before`` and
+        ``after``; called before ``beat`` moves to ``after``."""
+        if lag_s > self.over_s:
+            self._ended.append((before, after, lag_s))
+
     def _watch(self) -> None:
         while not self._stop.wait(WATCH_S):
+            self._report_missed()
             beat = self.beat
             if time.monotonic() - beat > self.over_s:
                 self._follow(beat)
+
+    def _report_missed(self) -> None:
+        while self._ended:
+            before, after, lag_s = self._ended.popleft()
+            if after <= self._followed_until:
+                continue  # followed while it lasted, and reported then
+            report = StallReport(lag_s * 1000, 0.0, None, None, [],
+                                 self._collections(before, after))
+            # Any other unseen stall has no figures to say what it was.
+            if report.cause == "gc":
+                self._report(report)
+
+    def _collections(self, start: float, end: float) -> tuple[tuple[int, float], ...]:
+        if self._gc is None:
+            return ()
+        return tuple((c.generation, c.took_s * 1000) for c in self._gc.within(start, end))
+
+    def _report(self, report: StallReport) -> None:
+        self.reports.append(report)
+        self.by_cause[report.cause] += 1
+        log.warning("%s", report.line())
 
     def _follow(self, beat: float) -> None:
         """Sample the stuck loop's stack until it ticks again, then report."""
@@ -200,25 +236,22 @@ class StallWatch:
                 samples[_where(frame)] += 1
             del frame
             self._stop.wait(WATCH_S / 2)
-        if self.beat == beat:
+        end = self.beat
+        if end == beat:
             # Stopped while stuck: the stall ends with the process (a shutdown,
             # or a test's loop closed under it), and there may be no log left.
             return
         ended = ThreadTimes.read(self._loop_native)
         now = time.monotonic()
         # The beat is stamped a tick's sleep after the loop got going again.
-        lag_s = self.beat - TICK_S - beat
+        lag_s = end - TICK_S - beat
         ran = waited = None
         if began is not None and ended is not None:
             ran = (ended.ran - began.ran) * 1000
             waited = (ended.waited - began.waited) * 1000
-        collections = () if self._gc is None else tuple(
-            (c.generation, c.took_s * 1000) for c in self._gc.within(beat, self.beat))
-        report = StallReport(lag_s * 1000, (now - seen_at) * 1000, ran, waited,
-                             samples.most_common(3), collections)
-        self.reports.append(report)
-        self.by_cause[report.cause] += 1
-        log.warning("%s", report.line())
+        self._followed_until = end
+        self._report(StallReport(lag_s * 1000, (now - seen_at) * 1000, ran, waited,
+                                 samples.most_common(3), self._collections(beat, end)))
 
 
 def _where(frame: FrameType) -> str:
@@ -250,9 +283,11 @@ class LoopLagMonitor(BackgroundService):
             while True:
                 start = time.perf_counter()
                 await asyncio.sleep(TICK_S)
-                if watch is not None:
-                    watch.beat = time.monotonic()
                 lag = (time.perf_counter() - start - TICK_S) * 1000
+                if watch is not None:
+                    now = time.monotonic()
+                    watch.ended(watch.beat, now, lag / 1000)
+                    watch.beat = now
                 self.last_lag_ms = lag
                 if lag > self.max_lag_ms:
                     self.max_lag_ms = lag

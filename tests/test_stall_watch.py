@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from seatserver.loop_lag import LoopLagMonitor, StallReport
+from seatserver.loop_lag import GcPauses, LoopLagMonitor, StallReport, StallWatch
 
 STALL_S = 0.3
 
@@ -150,3 +150,29 @@ async def test_a_busy_stall_with_a_short_collection_in_it_stays_busy() -> None:
     [report] = caused_by(monitor, "spin_for")
     assert [generation for generation, _ in report.collections] == [0]
     assert report.cause in ("busy", "crowded")
+
+
+def test_a_collection_the_watch_did_not_see_while_it_lasted_is_reported_from_the_loop(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """On a crowded machine the loop can tick again before the watch's thread
+    gets a core (a collection holds the GIL, so the thread cannot look while it
+    runs): the loop's own measure of the stall reports it, once."""
+    pauses = GcPauses()
+    watch = StallWatch(0.1, pauses)  # its thread not started: it saw nothing
+    start = time.monotonic()
+    pauses("start", {"generation": 2})
+    spin_for(0.15)
+    pauses("stop", {"generation": 2})
+    end = time.monotonic()
+    watch.ended(start, end, end - start)
+    spin_for(0.15)  # not a collection: nothing to say it was one
+    watch.ended(end, time.monotonic(), 0.15)
+    watch.ended(end, time.monotonic(), 0.05)  # not a stall
+    with caplog.at_level(logging.WARNING, logger="seatserver.loop_lag"):
+        watch._report_missed()
+        watch._report_missed()
+    [report] = watch.reports
+    assert report.cause == "gc"
+    assert [generation for generation, _ in report.collections] == [2]
+    assert report.where == [] and report.ran_ms is None
+    assert len([r for r in caplog.records if "(gc)" in r.getMessage()]) == 1
