@@ -12,7 +12,6 @@ leaving restarts to whatever runs seatserver (systemd, Docker, a shell loop).
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 import signal
@@ -40,9 +39,6 @@ WORKER_ENV = "SEATSERVER_WORKER"
 SHUTDOWN_TIMEOUT_S = 10.0
 WORKER_STOP_TIMEOUT_S = 30.0
 READY_TIMEOUT_S = 60.0
-
-# gen0, gen1, gen2 thresholds (CPython's defaults: 700, 10, 10); see _tune_gc.
-GC_THRESHOLDS = (10_000, 1, 5_000)
 
 Announce = Callable[[int], None]
 
@@ -83,7 +79,7 @@ async def _serve(settings: Settings, reuse_port: bool, announce: Announce | None
         port = _bound_port(runner, settings.port)
         if settings.metrics_port is not None:
             metrics = await _metrics_site(runner.app, settings.host, settings.metrics_port)
-        _tune_gc()
+        loops.tune_collector()
         log.info("listening on %s:%d", settings.host, port)
         if announce is not None:
             announce(port)
@@ -120,38 +116,6 @@ async def _metrics_site(app: web.Application, host: str, first_port: int) -> web
                                  f"(SEATSERVER_METRICS_PORT): {exc.strerror}") from exc
     log.info("metrics on %s:%d/metrics", host, port)
     return runner
-
-
-def _tune_gc() -> None:
-    """Keep the cyclic garbage collector from stalling the event loop.
-
-    Measured in the hold benchmark (bench.holds): with the defaults a serving
-    process paused in full collections for up to 187 ms, mostly re-traversing
-    long-lived objects (modules, the app, connections) and freeing nothing,
-    which set the hold-ack p99. Freezing what exists once serving starts takes
-    it out of every later collection, and a larger first generation makes
-    young collections rarer; reference counting still frees almost everything.
-
-    A collection pauses for as long as it takes to walk the generations it
-    collects, so the young ones are kept small: generation 1 is collected at
-    every second young collection, not every 21st, and a young collection
-    starts after 10,000 new objects, not 50,000. With (50,000, 20, 100) a room
-    of 10,000 subscribers stalled 0.5-0.9 s in one generation-1 collection
-    (bench.fanout, the storm into 10,000): every connection opened since the
-    last one was still young, ~78 tracked objects each (mostly suspended
-    coroutines), and a young object costs ~1 µs to walk in a heap that large.
-    Now generation 0 takes up to ~17 ms and generation 1 ~40 ms there. Each
-    object is still walked once in each young generation, so the collector's
-    total work is about the same, in smaller pieces; the third threshold is
-    raised as much as the others were cut, so full collections are considered
-    as rarely as before (~100 million allocations apart; CPython also waits
-    until the old generation has grown by a quarter). A full collection still
-    walks every connection: ~40 ms with 1,000 open, ~200 ms with 4,000
-    (docs/performance.md).
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def _bound_port(runner: web.AppRunner, fallback: int) -> int:

@@ -9,17 +9,26 @@ saturated when the load generator's CPU is above ``CPU_SATURATED`` of those
 cores, or a worker's event loop stalled more than ``LAG_SATURATED_MS``.
 ``SUSTAINED_S`` saturated seconds in a row raise the warning, live and in
 the report (locust warns the same way).
+
+Each worker also tunes its garbage collector as the server does once its
+buyers exist, and times its collections (``Collector``): the report says how
+much of the workers' time went to the collector, which was a third of a
+worker's samples before (docs/performance.md, "One core for 5,000 buyers").
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import resource
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from seatserver import loops
+from seatserver.loop_lag import GENERATIONS, GcPauses
 
 CPU_SATURATED = 0.9
 LAG_SATURATED_MS = 200.0
@@ -75,6 +84,41 @@ class LoopLag:
         used, self._cpu = cpu - self._cpu, cpu
         lag, self.max_ms = self.max_ms, 0.0
         return used, lag
+
+
+class Collector:
+    """A worker's garbage collector: tuned like the server's once the worker
+    has built its buyers (``start``), then timed per generation."""
+
+    def __init__(self) -> None:
+        self.pauses = GcPauses()
+
+    def start(self) -> None:
+        loops.tune_collector()
+        gc.callbacks.append(self.pauses)
+
+    def figures(self) -> dict[str, Any]:
+        """Per generation (young first): collections, seconds in them, the
+        longest (ms); and the thresholds and frozen objects they ran with."""
+        return {"thresholds": list(gc.get_threshold()), "frozen": gc.get_freeze_count(),
+                "collections": list(self.pauses.collections),
+                "seconds": [round(s, 4) for s in self.pauses.seconds],
+                "longest_ms": [round(ms, 1) for ms in self.pauses.longest_ms]}
+
+
+def collector_summary(workers: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The workers' ``Collector.figures`` together: counts and seconds summed,
+    the longest pause of any, each worker's thresholds and frozen objects."""
+    if not workers:
+        return None
+    generations = range(GENERATIONS)
+    return {
+        "thresholds": [w["thresholds"] for w in workers],
+        "frozen": [w["frozen"] for w in workers],
+        "collections": [sum(w["collections"][g] for w in workers) for g in generations],
+        "seconds": [round(sum(w["seconds"][g] for w in workers), 3) for g in generations],
+        "longest_ms": [max(w["longest_ms"][g] for w in workers) for g in generations],
+    }
 
 
 @dataclass
@@ -137,8 +181,9 @@ class HostLoad:
                 f"{lag:.0f} ms): latencies then include the client's own queueing, not "
                 "just the server's; use more --workers, fewer --clients or another machine")
 
-    def summary(self, wall_s: float) -> dict[str, Any]:
-        """The run's CPU use: the workers (reaped: their whole lives) and the parent."""
+    def summary(self, wall_s: float, collectors: list[dict[str, Any]]) -> dict[str, Any]:
+        """The run's CPU use: the workers (reaped: their whole lives) and the
+        parent; ``collectors``: the workers' ``Collector.figures``."""
         own = resource.getrusage(resource.RUSAGE_SELF)
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         parent = own.ru_utime + own.ru_stime
@@ -154,6 +199,7 @@ class HostLoad:
             "loop_lag_max_ms": round(max((s["lag_ms"] for s in self.seconds), default=0.0), 1),
             "saturated": bool(self.episodes), "episodes": self.episodes,
             "warning": self.warning, "forced": self.forced,
+            "collector": collector_summary(collectors),
             "thresholds": {"cpu_share": CPU_SATURATED, "loop_lag_ms": LAG_SATURATED_MS,
                            "sustained_s": SUSTAINED_S},
         }

@@ -113,10 +113,16 @@ def queue_line(queue: dict[str, Any]) -> str:
 def cpu_line(cpu: dict[str, Any]) -> str:
     def pct(value: float | None) -> str:
         return "-" if value is None else f"{value:.0%}"
-    return (f"load generator CPU: {cpu['cpu_s']} s over {cpu['wall_s']} s on {cpu['cores']:g} "
+    line = (f"load generator CPU: {cpu['cpu_s']} s over {cpu['wall_s']} s on {cpu['cores']:g} "
             f"cores ({pct(cpu['share_of_cores'])} of them; busiest second "
             f"{pct(cpu['peak_second_share'])}; event loop late by up to "
             f"{cpu['loop_lag_max_ms']} ms)")
+    collector = cpu.get("collector")
+    if collector:
+        line += (f"; its workers' garbage collection {sum(collector['seconds']):.2f} s "
+                 f"({collector['collections'][-1]} full, the longest pause "
+                 f"{max(collector['longest_ms']):.0f} ms)")
+    return line
 
 
 def _ms(value: float | None) -> str:

@@ -266,7 +266,9 @@ class Runner:
             self.agg)
         self._reap()  # the workers' whole CPU time is known once they are reaped
         self.host.update(self.agg.series)
-        body["loadgen_cpu"] = self.host.summary(time.time() - self.born)
+        body["loadgen_cpu"] = self.host.summary(
+            time.time() - self.born,
+            [r.collector for r in self.workers.results.values() if r.collector])
         body["server_latency"] = serverside.compare(
             *(self.scrapes or (serverside.Scrape(), serverside.Scrape())), body["latency"],
             self.o.metrics_urls)

@@ -26,7 +26,7 @@ import aiohttp
 from seatserver import loops
 from seatserver.loadgen.buyer import Budget, Buyer, Kiosk, Person, Shared, now_ms
 from seatserver.loadgen.finalview import ViewCheck, compare_all
-from seatserver.loadgen.hostload import LoopLag
+from seatserver.loadgen.hostload import Collector, LoopLag
 from seatserver.loadgen.ledger import (
     CheckoutRecord,
     Grant,
@@ -72,6 +72,7 @@ class WorkerResult:
     waits: list[Wait] = field(default_factory=list)
     not_admitted: list[NotAdmitted] = field(default_factory=list)
     clock_ahead_ms: float = 0.0
+    collector: dict[str, Any] = field(default_factory=dict)  # Collector.figures
 
 
 def main(plan: WorkerPlan, queue: Queue[Any], stop: StopEvent, go: Synchronized[float]
@@ -99,6 +100,7 @@ class Worker:
         self.budget = Budget(plan.hold_budget)
         self._second = 0
         self.lag = LoopLag()
+        self.collector = Collector()
 
     async def run(self) -> None:
         options = self.plan.options
@@ -116,6 +118,7 @@ class Worker:
                             self.plan.showtimes[i % len(self.plan.showtimes)].id)
                       for i in self.plan.kiosks]
             tasks: dict[Person, asyncio.Task[None]] = {}
+            self.collector.start()
             # Up: the run (its duration, arrivals, an on-sale rush) starts once
             # every worker is, however long the others took to start.
             self.queue.put(("ready", self.plan.index))
@@ -194,7 +197,8 @@ class Worker:
             never_connected=sum(1 for b in buyers if b in tasks and not b.ever_connected),
             stop_ms=stop_ms, wind_down_s=time.monotonic() - stopped, waits=self.ledger.waits,
             not_admitted=self.ledger.not_admitted,
-            clock_ahead_ms=self.recorder.clock_ahead_ms or 0.0)
+            clock_ahead_ms=self.recorder.clock_ahead_ms or 0.0,
+            collector=self.collector.figures())
 
     async def _quiet(self) -> None:
         """Wait until no update has arrived for a moment (bounded)."""

@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 import redis
 
-from seatserver import redis_keys
+from seatserver import loops, redis_keys
 from tests.loadgen.conftest import Run, loadgen_command, loadgen_env
 from tests.processes import ServerProcess
 
@@ -81,6 +81,14 @@ async def test_short_run_with_checkouts_passes_its_audit_and_writes_both_reports
     assert "Audit passed" in page and page.count("<svg") >= 8
     assert not re.search(r"<script|(src|href)=\"https?:", page)
     assert "audit: PASSED" in run.stdout
+    # Each worker tuned its collector as the server does once its buyers
+    # existed (a third of a worker's time went to full collections before),
+    # and timed it for the report.
+    collector = report["loadgen_cpu"]["collector"]
+    assert collector["thresholds"] == [list(loops.GC_THRESHOLDS)] * 2
+    assert all(frozen > 0 for frozen in collector["frozen"])
+    assert collector["collections"][2] == 0
+    assert "its workers' garbage collection" in run.stdout
 
 
 async def test_a_run_with_best_available_buyers_passes_its_audit(
