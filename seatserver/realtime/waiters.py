@@ -91,7 +91,14 @@ class WaiterRegistry:
             seen.state = "admitted"
             conn.send(m.admitted(showtime, place.value))
             return "admitted"
+        told = (seen.state, seen.position, seen.at)
         status, _ = await self._queue.status(showtime, [])
+        if self._rooms.get(showtime, {}).get(conn) is not seen:
+            return place.state  # gone meanwhile (closed, unsubscribed): not followed
+        if (seen.state, seen.position, seen.at) != told:
+            # A tick read the room after this join and told the socket (an
+            # admission, a newer place): the join's answer is older news.
+            return seen.state
         self._tell(conn, showtime, place, status, seen, force=True)
         return place.state
 
