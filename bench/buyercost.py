@@ -30,6 +30,7 @@ from bench.processes import SeatServer
 from bench.report import say
 from bench.services import BenchServices, http_session, new_tokens, prepare
 from bench.stats import median
+from seatserver import loops
 from seatserver.loadgen.client import SeatClient
 from seatserver.loadgen.stats import Recorder
 from seatserver.loadgen.wire import OnClose, OnMessage
@@ -208,7 +209,8 @@ def main() -> None:
     parser.add_argument("--showtime", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.side:
-        asyncio.run(client_side(args.side, args.url, args.showtime, args.buyers))
+        # On the load generator's loop (uvloop), as its buyers are.
+        loops.run(client_side(args.side, args.url, args.showtime, args.buyers))
     else:
         asyncio.run(measure(args))
 

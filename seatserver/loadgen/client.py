@@ -411,6 +411,12 @@ class SeatClient:
         if self.notice_sink is not None:
             self.notice_sink(frame)
 
+    def _view(self, showtime: int) -> SeatView:
+        view = self.views.get(showtime)
+        if view is None:  # not setdefault, which built a SeatView for every frame
+            view = self.views[showtime] = SeatView()
+        return view
+
     def _on_frame(self, frame: dict[str, Any], arrived: float) -> None:
         self.last_frame = time.monotonic()
         if self.keep_frames:
@@ -430,7 +436,7 @@ class SeatClient:
         if kind in ("queue", "admitted", "admission_lapsed"):
             self._on_notice(frame)
             return
-        view = self.views.setdefault(frame["showtime"], SeatView())
+        view = self._view(frame["showtime"])
         if kind == "snapshot":
             view.apply_snapshot(frame)
         elif kind == "update":
