@@ -71,6 +71,10 @@ async def test_zoomed_phone_picker_with_its_bar_has_no_serious_accessibility_fin
         browsing: Browsing, server: Server, showtimes: list[int]) -> None:
     picker = await browsing.picker(server.url, showtimes[0], width=390, height=844,
                                    phone=True)
+    # The bar before the first seat: "No seats yet" and a disabled Checkout.
+    await expect(picker.page.locator("#basket-bar").get_by_text("No seats yet")).to_be_visible()
+    assert await serious_findings(picker.page) == [], "with no seats held"
+
     await picker.seat("G9").tap()
     await picker.expect_look("G9", "mine")
     await picker.page.get_by_role("button", name="Zoom in").click()

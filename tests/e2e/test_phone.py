@@ -70,6 +70,46 @@ async def test_on_a_phone_seats_total_time_left_and_checkout_stay_on_screen(
     assert (await box(picker.seat("L9")))["y"] + (await box(picker.seat("L9")))["height"] <= top
 
 
+async def test_on_a_phone_the_bar_is_there_before_the_first_seat_and_after_the_last(
+        browsing: Browsing, server: Server, showtimes: list[int]) -> None:
+    """"Always visible while picking": the bar does not wait for a seat to appear,
+    nor go when the last one is let go; with none, it says so and Checkout waits."""
+    picker = await phone_picker(browsing, server, showtimes[0])
+    page = picker.page
+    bar = page.locator("#basket-bar")
+    checkout = checkout_button(page)
+    none_yet = bar.get_by_text("No seats yet")
+
+    async def at_the_bottom() -> None:
+        found = await box(bar)
+        assert abs(found["y"] + found["height"] - 844) < 1, found
+        button = await box(checkout)
+        assert button["y"] >= found["y"] and button["y"] + button["height"] <= 844, button
+
+    await expect(none_yet).to_be_visible()
+    await expect(checkout).to_be_disabled()
+    assert (await box(bar))["height"] < 80  # one line: it hides little of the hall
+    for scroll in ("0", "document.documentElement.scrollHeight"):
+        await page.evaluate(f"window.scrollTo(0, {scroll})")
+        await at_the_bottom()
+    end = await page.evaluate("document.querySelector('main').getBoundingClientRect().bottom")
+    assert end <= (await box(bar))["y"]  # the page's end scrolls above it
+
+    await page.evaluate("window.scrollTo(0, 0)")
+    await picker.seat("G9").tap()
+    await picker.expect_look("G9", "mine")
+    await expect(bar).to_contain_text("1 seat")
+    await expect(none_yet).to_be_hidden()
+    await expect(checkout).to_be_enabled()
+    await at_the_bottom()
+
+    await picker.seat("G9").tap()
+    await picker.expect_look("G9", "available")
+    await expect(none_yet).to_be_visible()
+    await expect(checkout).to_be_disabled()
+    await at_the_bottom()
+
+
 async def test_on_a_laptop_checkout_stays_in_the_basket(
         browsing: Browsing, server: Server, showtimes: list[int]) -> None:
     picker = await browsing.picker(server.url, showtimes[0], **LAPTOP)
@@ -251,6 +291,9 @@ async def test_a_message_does_not_move_the_seats(
     async with someone_else(server.url, showtimes[0]) as other:
         assert (await other.hold(showtimes[0], ["H5"]))["ok"]
         await picker.expect_look("H5", "held")
+        # Where a buyer taps it: scrolled above the phone's bar, which lies over
+        # the hall's last rows as the page opens.
+        await picker.seat("H6").scroll_into_view_if_needed()
         before = await box(picker.seat("H6"))
 
         await picker.seat("H5").click(force=True)

@@ -217,6 +217,7 @@ async def test_before_the_on_sale_time_the_page_says_when(
     await expect(page.locator("#waiting-eta")).to_have_text(
         re.compile(r"Sales open in about (1 hour 50 minutes|2 hours)"))
     await expect(page.locator("#main")).to_be_hidden()
+    await expect(page.locator("#basket-bar")).to_be_hidden()  # no Checkout bar while waiting
     # Nothing is wider than the phone.
     assert await page.evaluate("document.documentElement.scrollWidth") <= 390
 

@@ -167,10 +167,11 @@ class Picker {
   }
 
   /**
-   * On a phone the basket's bar lies over the page's bottom while seats are
-   * held: the page gets as much room below, so its end (and the map's last
-   * row) can scroll above the bar, and as much scroll padding, so a field
-   * focused from the bar (the e-mail Checkout asks for) is scrolled above it.
+   * On a phone the basket's bar lies over the page's bottom while picking
+   * (from before the first seat, picker.css): the page gets as much room
+   * below, so its end (and the map's last row) can scroll above the bar, and
+   * as much scroll padding, so a field focused from the bar (the e-mail
+   * Checkout asks for) or a seat scrolled into view is above it.
    */
   keepBarClear() {
     const bar = $("#basket-bar");
