@@ -110,6 +110,26 @@ async def test_on_a_phone_the_bar_is_there_before_the_first_seat_and_after_the_l
     await at_the_bottom()
 
 
+async def test_on_a_laptop_the_total_and_checkout_are_on_screen_as_seats_are_picked(
+        browsing: Browsing, server: Server, showtimes: list[int]) -> None:
+    """The basket heads the side column: after two seats, at 1366x768 and
+    without scrolling, a buyer sees the time left, the total and Checkout
+    (they were ~250 px below the fold, under best available and the list)."""
+    picker = await browsing.picker(server.url, showtimes[0], **LAPTOP)
+    page = picker.page
+    await picker.hold("G9")
+    await picker.hold("G10")
+    await expect(page.locator("#basket-total")).to_have_text(re.compile(r"\d"))
+
+    assert await page.evaluate("window.scrollY") == 0
+    for part in (page.locator("#basket-timer"), page.locator("#basket-summary"),
+                 checkout_button(page)):
+        found = await box(part)
+        assert found["y"] >= 0 and found["y"] + found["height"] <= 768, found
+    best = await box(page.get_by_role("heading", name="Best available"))
+    assert (await box(checkout_button(page)))["y"] < best["y"]
+
+
 async def test_on_a_laptop_checkout_stays_in_the_basket(
         browsing: Browsing, server: Server, showtimes: list[int]) -> None:
     picker = await browsing.picker(server.url, showtimes[0], **LAPTOP)
