@@ -131,7 +131,15 @@ async function loadDaily() {
     bar.setAttribute("class", "bar");
     svg.append(bar);
   });
-  chart.replaceChildren(svg);
+  // Said in words too, so that a range of no sales is not an empty box.
+  const total = days.reduce((sum, [, n]) => sum + n, 0);
+  chart.replaceChildren(svg, element("figcaption", "",
+    `Seats sold per day, ${body.from} to ${body.to}: ${total ? `${total} in all` : "none"}.`));
+  // The range the server filled in for an empty field: the figures are of it.
+  for (const [name, day] of [["from", body.from], ["to", body.to]]) {
+    const input = /** @type {HTMLInputElement} */ (form.elements.namedItem(name));
+    if (!input.value) input.value = day;
+  }
   const table = $("tbody", daily);
   table.replaceChildren(...body.days.map((/** @type {any} */ d) => {
     const line = element("tr");
