@@ -125,6 +125,9 @@ async def test_the_chart_has_its_table_and_both_csvs_download_with_formulas_defu
     assert cells[:2] == ["2", "€18.00"], cells
     chart = page.get_by_role("img", name=re.compile("^Seats sold per day"))
     await expect(chart).to_have_accessible_name(re.compile(r"\b2\b"))
+    # Each bar's day is written under it (month-day), not left to the table alone.
+    await expect(chart.locator("text").first).to_have_text(re.compile(r"^\d\d-\d\d$"))
+    assert await serious_findings(page) == []
 
     async def download(name: str) -> list[dict[str, str]]:
         async with page.expect_download() as started:
@@ -159,6 +162,7 @@ async def test_the_range_the_figures_are_of_is_shown_in_its_fields_and_in_words(
     caption = page.locator("#sales-chart figcaption")
     await expect(caption).to_have_text(re.compile(
         r"^Seats sold per day, (\d{4}-\d\d-\d\d) to (\d{4}-\d\d-\d\d): none\.$"))
+    await expect(page.locator("#sales-chart svg")).to_have_count(0)  # no empty box of bars
     shown = re.findall(r"\d{4}-\d\d-\d\d", await caption.inner_text())
     form = page.locator("#sales-range")
     await expect(form.get_by_label("From")).to_have_value(shown[0])
