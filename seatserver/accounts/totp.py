@@ -1,7 +1,6 @@
-"""Time-based one-time passwords (RFC 6238 over RFC 4226's HOTP), from the
-standard library: the whole algorithm is an HMAC and a truncation, and the
-verifier needs the step a code matched (to refuse its replay), which is the
-part a library would hide.
+"""Time-based one-time passwords (RFC 6238 over RFC 4226's HOTP), computed by
+pyotp; this module keeps the project's interface over it: secrets as bytes, and
+a verifier that answers the step a code matched (to refuse its replay).
 
 A code is accepted for the current 30-second step or one step either side
 (clock drift of an authenticator app), and only for a step later than the
@@ -11,15 +10,21 @@ last one accepted (``after``), so each code works once.
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import secrets
-import struct
-from urllib.parse import quote, urlencode
+from typing import Any
+
+import pyotp
 
 STEP_S = 30
 DIGITS = 6
 DRIFT_STEPS = 1
 SECRET_BYTES = 20  # 160 bits, as RFC 4226 recommends for HMAC-SHA1
+
+# pyotp takes the hash as a constructor; we name it, as the RFC's vectors do.
+_DIGESTS: dict[str, Any] = {"sha1": hashlib.sha1, "sha256": hashlib.sha256,
+                            "sha512": hashlib.sha512}
 
 
 def new_secret() -> bytes:
@@ -31,12 +36,14 @@ def secret_text(secret: bytes) -> str:
     return base64.b32encode(secret).decode().rstrip("=")
 
 
+def _totp(secret: bytes, *, digits: int = DIGITS, digest: str = "sha1") -> pyotp.TOTP:
+    return pyotp.TOTP(secret_text(secret), digits=digits, digest=_DIGESTS[digest],
+                      interval=STEP_S)
+
+
 def hotp(secret: bytes, counter: int, *, digits: int = DIGITS,
          digest: str = "sha1") -> str:
-    mac = hmac.new(secret, struct.pack(">Q", counter), digest).digest()
-    offset = mac[-1] & 0x0F
-    value = struct.unpack(">I", mac[offset:offset + 4])[0] & 0x7FFFFFFF
-    return str(value % 10**digits).zfill(digits)
+    return pyotp.HOTP(secret_text(secret), digits=digits, digest=_DIGESTS[digest]).at(counter)
 
 
 def step_at(unix_s: float) -> int:
@@ -44,24 +51,29 @@ def step_at(unix_s: float) -> int:
 
 
 def totp(secret: bytes, unix_s: float, *, digits: int = DIGITS, digest: str = "sha1") -> str:
-    return hotp(secret, step_at(unix_s), digits=digits, digest=digest)
+    return _totp(secret, digits=digits, digest=digest).at(unix_s)
 
 
 def matching_step(secret: bytes, code: str, unix_s: float, *, after: int) -> int | None:
     """The step (within the drift window, later than ``after``) whose code
     ``code`` is; None when there is none. ``code`` must already be six ASCII
-    digits. Every candidate is compared in constant time."""
+    digits. Every candidate is compared in constant time.
+
+    Not pyotp's ``verify_and_get_timecode``: it answers the first step of the
+    window that matches, even one at or before ``after``, where a later step
+    of the window may match too."""
+    generator = _totp(secret)
     now = step_at(unix_s)
     found = None
     for step in range(now - DRIFT_STEPS, now + DRIFT_STEPS + 1):
-        if hmac.compare_digest(hotp(secret, step), code) and step > after and found is None:
+        if (hmac.compare_digest(generator.generate_otp(step), code) and step > after
+                and found is None):
             found = step
     return found
 
 
 def provisioning_uri(secret: bytes, *, account: str, issuer: str) -> str:
-    """The ``otpauth://`` URI an authenticator app reads from the QR code."""
-    label = quote(f"{issuer}:{account}", safe="@:")
-    query = urlencode({"secret": secret_text(secret), "issuer": issuer,
-                       "algorithm": "SHA1", "digits": DIGITS, "period": STEP_S})
-    return f"otpauth://totp/{label}?{query}"
+    """The ``otpauth://`` URI an authenticator app reads from the QR code
+    (pyotp leaves out the algorithm, digits and period, as they are the
+    defaults: SHA1, 6, 30)."""
+    return _totp(secret).provisioning_uri(name=account, issuer_name=issuer)

@@ -142,7 +142,10 @@ class SaleSetup:
             secret = base64.b32decode(text + "=" * (-len(text) % 8))
         except ValueError as exc:
             raise LoadgenError(f"--admin-totp-secret is not base32: {exc}") from None
-        return totp.totp(secret, time.time())
+        try:
+            return totp.totp(secret, time.time())
+        except ValueError as exc:  # pyotp refuses a key under 112 bits
+            raise LoadgenError(f"--admin-totp-secret is no TOTP key: {exc}") from None
 
     async def _call(self, method: str, path: str, body: Any = None, *,
                     what: str | None = None) -> dict[str, Any]:

@@ -4,6 +4,8 @@ what counts as a code when typed."""
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, unquote, urlsplit
+
 import pytest
 
 from seatserver.accounts import totp
@@ -63,9 +65,16 @@ def test_a_code_of_the_last_accepted_step_or_before_is_refused() -> None:
 
 
 def test_the_provisioning_uri_carries_the_base32_secret() -> None:
-    uri = totp.provisioning_uri(SHA1_KEY, account="ann@example.com", issuer="seatserver")
-    assert uri.startswith("otpauth://totp/seatserver:ann@example.com?")
-    assert f"secret={totp.secret_text(SHA1_KEY)}" in uri
+    uri = urlsplit(totp.provisioning_uri(SHA1_KEY, account="ann@example.com",
+                                         issuer="seat server"))
+    assert (uri.scheme, uri.netloc) == ("otpauth", "totp")
+    assert unquote(uri.path) == "/seat server:ann@example.com"
+    query = parse_qs(uri.query)
+    assert query["secret"] == [totp.secret_text(SHA1_KEY)]
+    assert query["issuer"] == ["seat server"]
+    # SHA1, six digits, 30 s: the defaults apps assume, so left out or said as such.
+    assert query.get("algorithm", ["SHA1"]) == ["SHA1"]
+    assert query.get("digits", ["6"]) == ["6"] and query.get("period", ["30"]) == ["30"]
     assert totp.secret_text(SHA1_KEY) == "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import redis.asyncio as aioredis
 from playwright.async_api import Browser, Page, async_playwright, expect
 
+from seatserver.accounts.passwords import Passwords
 from seatserver.accounts.seed import ADMIN_EMAIL, seed_staff
 from seatserver.catalog.seed import seed_demo
 from seatserver.db import create_pool, migrate
@@ -32,6 +33,7 @@ from seatserver.personal.setup import stored_keys
 from tests.e2e.browsing import CHROMIUM, CHROMIUM_ARGS, someone_else
 from tests.e2e.server import Server
 from tests.e2e.staff import enrol_admin, log_in_with_code, open_section
+from tests.personal_support import set_email
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "images"
 # Sold in a real system through checkout; put straight into the booked set here.
@@ -40,6 +42,9 @@ BOOKED = ["C8", "C9", "C10", "C11", "D9", "D10", "G13", "G14", "G15", "J1", "J2"
 HELD_BY_OTHERS = ["E11", "E12", "F3", "F4", "H9", "H10", "H11", "K4", "K5"]
 HELD_BY_US = ["F9", "F10"]
 ADMIN_PASSWORD = "admin password for the screenshots"
+# The box office's account on /counter (its password is the admin's).
+CLERK_EMAIL = "counter@example.com"
+CLERK_SECRET = bytes(range(41, 61))
 
 
 async def prepare(database_url: str) -> list[int]:
@@ -50,6 +55,11 @@ async def prepare(database_url: str) -> list[int]:
         await seed_staff(pool, await stored_keys(pool), admin_password=ADMIN_PASSWORD,
                          kiosk_password=None)
         await enrol_admin(pool, ADMIN_EMAIL)
+        clerk = await pool.fetchval(
+            "INSERT INTO users (kind, email, password_hash) VALUES ('box_office', $1, $2) "
+            "RETURNING id", CLERK_EMAIL, await Passwords(concurrency=1).hash(ADMIN_PASSWORD))
+        await set_email(pool, clerk, CLERK_EMAIL)  # sealed, as the server keeps addresses
+        await enrol_admin(pool, CLERK_EMAIL, CLERK_SECRET)
         showtimes = await seed_demo(pool)
         await pool.execute("UPDATE showtimes SET no_orphans = true WHERE id = $1",
                            showtimes[1])
@@ -181,9 +191,15 @@ async def photograph_admin(browser: Browser, base: str, path: Path) -> None:
     print(f"wrote {path}")
 
 
-async def photograph_admin_sales(browser: Browser, base: str, path: Path) -> None:
+async def photograph_admin_sales(browser: Browser, base: str, showtimes: list[int],
+                                 path: Path) -> None:
     """The sales section: the demo's showtimes live (seats held by others
-    among them), the per-day chart and its table."""
+    among them), the per-day chart and its table, after a booking paid on
+    each day (the seats in BOOKED are in Redis only: no sale to report)."""
+    from tests.e2e.test_sales import paid_elsewhere  # a test module: only when shooting
+
+    for showtime, seats in zip(showtimes, (["D1", "D2", "D3"], ["E5"]), strict=False):
+        await paid_elsewhere(base, showtime, seats)
     context = await browser.new_context(viewport={"width": 1440, "height": 900},
                                         reduced_motion="reduce")
     page = await context.new_page()
@@ -209,6 +225,38 @@ async def photograph_admin_phone(browser: Browser, base: str, path: Path) -> Non
     await form.get_by_label("Price in EUR").fill("12,50")
     await form.get_by_role("button", name="Set price").click()
     await expect(form.locator('.field-error[data-for="amount"]')).to_be_visible()
+    await settle(page)
+    await page.screenshot(path=str(path), full_page=True)
+    await context.close()
+    print(f"wrote {path}")
+
+
+async def photograph_counter(browser: Browser, base: str, showtime: int, path: Path) -> None:
+    """The box office's counter: the admin blocks two house seats (on the
+    House seats section), the clerk chooses one of them and a free one."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 900},
+                                        reduced_motion="reduce")
+    admin = await context.new_page()
+    await log_in_with_code(admin, base, ADMIN_EMAIL, ADMIN_PASSWORD)
+    await open_section(admin, "House seats")
+    house = admin.locator("#house")
+    await house.get_by_label("Showtime").select_option(str(showtime))
+    for seat in ("8", "9"):
+        await house.get_by_role("button", name=re.compile(rf"^Row B, seat {seat},")).click()
+    await house.get_by_role("button", name="Block seats", exact=True).click()
+    await expect(house.locator(".form-done")).to_contain_text("Blocked")
+    await context.close()
+
+    context = await browser.new_context(viewport={"width": 1280, "height": 900},
+                                        reduced_motion="reduce")
+    page = await context.new_page()
+    await log_in_with_code(page, base, CLERK_EMAIL, ADMIN_PASSWORD, CLERK_SECRET)
+    await expect(page).to_have_url(re.compile(r"/counter$"))
+    await page.get_by_role("combobox", name="Showtime").select_option(str(showtime))
+    seats = page.get_by_role("group", name="Seats of the showtime")
+    for seat in ("7", "8"):
+        await seats.get_by_role("button", name=re.compile(rf"^Row B, seat {seat},")).click()
+    await page.mouse.move(0, 0)
     await settle(page)
     await page.screenshot(path=str(path), full_page=True)
     await context.close()
@@ -314,9 +362,10 @@ async def shoot(server: Server, short_holds: Server, redis_url: str, showtimes: 
                 "account": lambda p: photograph_account(browser, server.url, showtime, p),
                 "ticket-phone": lambda p: photograph_ticket_on_a_phone(browser, picker, p),
                 "admin": lambda p: photograph_admin(browser, server.url, p),
-                "admin-sales": lambda p: photograph_admin_sales(browser, server.url, p),
+                "admin-sales": lambda p: photograph_admin_sales(browser, server.url, showtimes, p),
                 "admin-phone": lambda p: photograph_admin_phone(browser, server.url, p),
                 "layout-editor": lambda p: photograph_layout_editor(browser, server.url, p),
+                "counter": lambda p: photograph_counter(browser, server.url, showtime, p),
             }
             for name, take in shots.items():
                 if not only or name in only:

@@ -6,6 +6,7 @@ accessible names, and axe-clean."""
 from __future__ import annotations
 
 import re
+from zoneinfo import ZoneInfo
 
 from playwright.async_api import expect
 
@@ -134,3 +135,44 @@ async def test_an_admin_makes_a_kiosk_board_box_office_staff_from_the_staff_list
                  ).to_contain_text("box office · two-factor not set up")
     clerk = page.locator("#staff-list li").filter(has_text=CLERK_EMAIL)
     await expect(clerk).to_contain_text("box office · two-factor on")
+
+
+async def test_showtimes_to_choose_say_the_theaters_time_and_zone_and_the_counter_fits_a_phone(
+        shop: Shop) -> None:
+    """The House seats section and the counter list showtimes at the theater's
+    wall-clock time, labelled with its zone, from a browser in another zone;
+    on a phone the counter's chooser of those long names stays on the screen."""
+    await staff(shop.database_url)
+    server = shop.server()
+    pool = await create_pool(shop.database_url, 1)
+    try:
+        starts, zone = await pool.fetchrow(
+            "SELECT s.starts_at, t.time_zone FROM showtimes s JOIN screens c "
+            "ON c.id = s.screen_id JOIN theaters t ON t.id = c.theater_id WHERE s.id = $1",
+            shop.showtime)
+    finally:
+        await pool.close()
+    wall = f"{starts.astimezone(ZoneInfo(zone)):%H:%M} ({zone}) · "
+    elsewhere = "Pacific/Auckland" if zone != "Pacific/Auckland" else "America/Chicago"
+
+    admin = await shop.browsing.page(f"{server.url}/account", timezone_id=elsewhere)
+    await log_in_with_code(admin, server.url, ADMIN_EMAIL, PASSWORD)
+    await open_section(admin, "House seats")
+    house = admin.locator("#house").get_by_label("Showtime")
+    await expect(house.locator(f'option[value="{shop.showtime}"]')).to_contain_text(wall)
+
+    counter = await shop.browsing.page(f"{server.url}/account", timezone_id=elsewhere,
+                                       width=390, height=844)
+    await log_in_with_code(counter, server.url, CLERK_EMAIL, PASSWORD, CLERK_SECRET)
+    await expect(counter).to_have_url(re.compile(r"/counter$"))
+    chooser = counter.get_by_role("combobox", name="Showtime")
+    await expect(chooser.locator(f'option[value="{shop.showtime}"]')).to_contain_text(wall)
+    await expect(counter.get_by_role("group", name="Seats of the showtime")
+                 .get_by_role("button").first).to_be_visible()
+    # Nothing wider than the phone: the page does not scroll sideways (the hall's
+    # grid scrolls inside its own box), and the chooser ends inside the screen.
+    assert await counter.evaluate(
+        "document.documentElement.scrollWidth <= innerWidth"), "the page scrolls sideways"
+    box = await chooser.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    assert await serious_findings(counter) == []

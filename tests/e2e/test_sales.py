@@ -125,6 +125,9 @@ async def test_the_chart_has_its_table_and_both_csvs_download_with_formulas_defu
     assert cells[:2] == ["2", "€18.00"], cells
     chart = page.get_by_role("img", name=re.compile("^Seats sold per day"))
     await expect(chart).to_have_accessible_name(re.compile(r"\b2\b"))
+    # Each bar's day is written under it (month-day), not left to the table alone.
+    await expect(chart.locator("text").first).to_have_text(re.compile(r"^\d\d-\d\d$"))
+    assert await serious_findings(page) == []
 
     async def download(name: str) -> list[dict[str, str]]:
         async with page.expect_download() as started:
@@ -143,3 +146,34 @@ async def test_the_chart_has_its_table_and_both_csvs_download_with_formulas_defu
     for title, showtime in showtimes.items():
         assert sales[str(showtime)]["movie"] == "'" + title  # text, never a formula
     assert sales[str(first)]["sold"] == "2"
+
+
+async def test_the_range_the_figures_are_of_is_shown_in_its_fields_and_in_words(
+        shop: Shop) -> None:
+    """Opened with no range typed, the section shows the server's default
+    week; a new manager reads which days these are, and a week of no sales
+    says so rather than leaving an empty box."""
+    title, _, _, theater_id = await venue(shop.database_url)
+    await scheduled(shop.database_url, theater_id, title)
+    server = shop.server()
+    page = await log_in_as_admin(shop.browsing, server.url)
+    await open_section(page, "Sales")
+
+    caption = page.locator("#sales-chart figcaption")
+    await expect(caption).to_have_text(re.compile(
+        r"^Seats sold per day, (\d{4}-\d\d-\d\d) to (\d{4}-\d\d-\d\d): none\.$"))
+    await expect(page.locator("#sales-chart svg")).to_have_count(0)  # no empty box of bars
+    shown = re.findall(r"\d{4}-\d\d-\d\d", await caption.inner_text())
+    form = page.locator("#sales-range")
+    await expect(form.get_by_label("From")).to_have_value(shown[0])
+    await expect(form.get_by_label("To")).to_have_value(shown[1])
+    days = datetime.fromisoformat(shown[1]) - datetime.fromisoformat(shown[0])
+    assert days == timedelta(days=6)  # the default week, both ends counted
+
+    # A range typed is kept as typed, and the words follow it.
+    await form.get_by_label("From").fill("2030-01-01")
+    await form.get_by_label("To").fill("2030-01-03")
+    await form.get_by_role("button", name="Show sales").click()
+    await expect(caption).to_have_text("Seats sold per day, 2030-01-01 to 2030-01-03: none.")
+    await expect(form.get_by_label("From")).to_have_value("2030-01-01")
+    assert await serious_findings(page) == []

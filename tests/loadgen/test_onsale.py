@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import asyncpg
 import pytest
@@ -18,7 +19,9 @@ from seatserver.accounts.passwords import Passwords
 from seatserver.accounts.store import AccountStore
 from seatserver.loadgen.hostload import FORCE_ENV
 from seatserver.loadgen.ledger import Grant, NotAdmitted, Wait
+from seatserver.loadgen.onsale import SaleSetup
 from seatserver.loadgen.queueing import check_admissions, fairness, spearman
+from seatserver.loadgen.seatmap import LoadgenError
 from seatserver.personal.setup import stored_keys
 from tests.accounts.conftest import new_email
 from tests.e2e.staff import enrol_admin
@@ -182,3 +185,12 @@ async def test_onsale_without_admin_needs_a_waiting_room_already_set(
     assert run.returncode == 2, run.stdout + run.stderr
     assert f"showtime {showtime} has no waiting room" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize(("key", "said"), [("not base32!", "is not base32"),
+                                           ("AAAAAAAA", "is no TOTP key")])
+def test_a_key_that_is_no_totp_key_is_said_not_a_traceback(key: str, said: str) -> None:
+    # 40 bits: pyotp refuses keys under 112 bits with a ValueError.
+    setup = SaleSetup(None, SimpleNamespace(admin_totp_secret=key))  # type: ignore[arg-type]
+    with pytest.raises(LoadgenError, match=said):
+        setup._code()

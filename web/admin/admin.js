@@ -19,7 +19,7 @@ import { openSale, zonedInput, zonedInstant, zoneHint } from "./sale.js";
 import { startHouse } from "./house.js";
 import { startSales } from "./sales.js";
 import { startSections } from "./sections.js";
-import { loadStaff } from "./staff.js";
+import { startStaff } from "./staff.js";
 import { loadWebhooks } from "./webhooks.js";
 
 const state = {
@@ -431,7 +431,7 @@ async function start() {
   $("#admin").hidden = false;
   startSections();
   startImport(loadCatalog);
-  await Promise.all([loadCatalog().then(loadShowtimes), loadSupport(), loadStaff(),
+  await Promise.all([loadCatalog().then(loadShowtimes), loadSupport(), startStaff(me.id),
     startSales(), startHouse(), loadWebhooks()]);
 }
 

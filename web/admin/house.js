@@ -83,8 +83,8 @@ export async function startHouse() {
     select.replaceChildren(...showtimes.map((s) => {
       const option = document.createElement("option");
       option.value = String(s.id);
-      option.textContent = `${s.movie.title} · ${formatStart(s.starts_at, s.theater.time_zone)} · `
-        + `${s.theater.name}, ${s.screen.name}`;
+      option.textContent = `${s.movie.title} · ${formatStart(s.starts_at, s.theater.time_zone)} `
+        + `(${s.theater.time_zone}) · ${s.theater.name}, ${s.screen.name}`;
       return option;
     }));
     if (select.value) await chooser.open(Number(select.value));

@@ -115,7 +115,7 @@ async function loadDaily() {
   const most = Math.max(1, ...days.map(([, n]) => n));
   const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
-  svg.setAttribute("viewBox", `0 0 ${Math.max(1, days.length) * 24} 110`);
+  svg.setAttribute("viewBox", `0 0 ${Math.max(1, days.length) * 24} 124`);
   svg.setAttribute("role", "img");
   svg.setAttribute("aria-labelledby", "sales-chart-title");
   const title = document.createElementNS(ns, "title");
@@ -123,15 +123,28 @@ async function loadDaily() {
   title.textContent = `Seats sold per day, ${body.from} to ${body.to}: `
     + (days.map(([day, n]) => `${day} ${n}`).join(", ") || "none");
   svg.append(title);
-  days.forEach(([, n], i) => {
+  days.forEach(([day, n], i) => {
     const bar = document.createElementNS(ns, "rect");
     const h = Math.round((n / most) * 100);
     bar.setAttribute("x", String(i * 24 + 4)); bar.setAttribute("width", "16");
     bar.setAttribute("y", String(105 - h)); bar.setAttribute("height", String(h));
     bar.setAttribute("class", "bar");
-    svg.append(bar);
+    // Each bar's day under it ("12-07"); the title says the same to screen readers.
+    const label = document.createElementNS(ns, "text");
+    label.setAttribute("x", String(i * 24 + 12)); label.setAttribute("y", "118");
+    label.setAttribute("class", "day");
+    label.textContent = day.slice(5);
+    svg.append(bar, label);
   });
-  chart.replaceChildren(svg);
+  // Said in words too; a range of no sales is those words, not an empty box.
+  const total = days.reduce((sum, [, n]) => sum + n, 0);
+  chart.replaceChildren(...(total ? [svg] : []), element("figcaption", "",
+    `Seats sold per day, ${body.from} to ${body.to}: ${total ? `${total} in all` : "none"}.`));
+  // The range the server filled in for an empty field: the figures are of it.
+  for (const [name, day] of [["from", body.from], ["to", body.to]]) {
+    const input = /** @type {HTMLInputElement} */ (form.elements.namedItem(name));
+    if (!input.value) input.value = day;
+  }
   const table = $("tbody", daily);
   table.replaceChildren(...body.days.map((/** @type {any} */ d) => {
     const line = element("tr");

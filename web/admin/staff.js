@@ -12,6 +12,8 @@ const form = $form("#staff-form");
 formParts(form);
 
 const ROLE = { admin: "admin", kiosk: "kiosk board", box_office: "box office" };
+/** The signed-in admin's own id: their row offers no change the server always refuses. */
+let self = /** @type {number | null} */ (null);
 
 /**
  * Make a change, with a code if asked, and show the outcome under the form.
@@ -31,8 +33,9 @@ async function change(path, body, method, said) {
 function memberRow(m) {
   const state = [ROLE[m.kind] ?? m.kind, m.mfa_enrolled ? "two-factor on" : "two-factor not set up",
     ...(m.disabled ? ["disabled"] : [])];
+  const own = m.id === self;
   /** @type {[string, () => unknown][]} */
-  const actions = [
+  const actions = own ? [] : [
     m.kind === "admin"
       ? ["Make kiosk board", () => change(`/api/admin/staff/${m.id}`, { kind: "kiosk" }, "PATCH",
         `${m.email} is a kiosk board now.`)]
@@ -53,9 +56,21 @@ function memberRow(m) {
     actions.push(["Reset two-factor", () => change(`/api/admin/staff/${m.id}/mfa-reset`, undefined,
       "POST", `${m.email} sets up two-factor authentication again at their next log-in.`)]);
   }
+  // No one takes away their own admin role or disables themselves (the server
+  // refuses both): their own row says so instead of offering the buttons.
+  if (own) state.push("you: another admin changes your role");
   const li = row(`${m.email}${m.name ? ` (${m.name})` : ""} · ${state.join(" · ")}`, actions);
   li.dataset.staff = String(m.id);
   return li;
+}
+
+/**
+ * The section, for the admin signed in as ``myId``.
+ * @param {number} myId
+ */
+export function startStaff(myId) {
+  self = myId;
+  return loadStaff();
 }
 
 export async function loadStaff() {

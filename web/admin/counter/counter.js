@@ -98,8 +98,8 @@ async function loadShowtimes() {
   select.replaceChildren(...showtimes.map((s) => {
     const option = document.createElement("option");
     option.value = String(s.id);
-    option.textContent = `${s.movie.title} · ${formatStart(s.starts_at, s.theater.time_zone)} · `
-      + `${s.theater.name}, ${s.screen.name}`;
+    option.textContent = `${s.movie.title} · ${formatStart(s.starts_at, s.theater.time_zone)} `
+      + `(${s.theater.time_zone}) · ${s.theater.name}, ${s.screen.name}`;
     return option;
   }));
   const wanted = new URLSearchParams(location.search).get("showtime");
