@@ -37,12 +37,6 @@ BOOKING_COLUMNS = ["reference", "status", "created_at", "user_id", "buyer_kind",
                    "seats", "amount_minor", "currency", "refunded_minor"]
 
 
-def _range(request: web.Request) -> tuple[dt.date, dt.date, int | None]:
-    query = query_of(request, SalesRange)
-    start, end = query.days(dt.datetime.now(dt.UTC).date())
-    return start, end, query.movie
-
-
 def _filename(kind: str, start: dt.date, end: dt.date) -> str:
     return f'attachment; filename="{kind}-{start.isoformat()}-to-{end.isoformat()}.csv"'
 
@@ -66,6 +60,11 @@ class SalesHandlers:
         self._sales = sales
         self._history = history
 
+    async def _range(self, request: web.Request) -> tuple[dt.date, dt.date, int | None]:
+        query = query_of(request, SalesRange)
+        start, end = query.days(query.start or await self._sales.today())
+        return start, end, query.movie
+
     def routes(self) -> list[web.RouteDef]:
         return [
             web.get("/api/admin/sales/showtimes", self.showtimes),
@@ -79,7 +78,7 @@ class SalesHandlers:
     @describe("What each showtime of a range sold: seats per type, revenue, occupancy.",
               query=SalesRange)
     async def showtimes(self, request: web.Request) -> web.Response:
-        start, end, movie = _range(request)
+        start, end, movie = await self._range(request)
         found = await self._sales.showtimes(start, end, movie)
         return json_response({"from": start.isoformat(), "to": end.isoformat(),
                               "showtimes": found, "truncated": len(found) >= SHOWTIMES_MAX})
@@ -87,14 +86,14 @@ class SalesHandlers:
     @allow(Role.ADMIN)
     @describe("Sales per day and movie over a range.", query=SalesRange)
     async def daily(self, request: web.Request) -> web.Response:
-        start, end, movie = _range(request)
+        start, end, movie = await self._range(request)
         return json_response({"from": start.isoformat(), "to": end.isoformat(),
                               "days": await self._sales.daily(start, end, movie)})
 
     @allow(Role.ADMIN)
     @describe("Sales per showtime as CSV.", query=SalesRange, content=CSV)
     async def showtimes_csv(self, request: web.Request) -> web.Response:
-        start, end, movie = _range(request)
+        start, end, movie = await self._range(request)
         found = await self._sales.showtimes(start, end, movie)
         lines: list[list[Cell]] = [list(SHOWTIME_COLUMNS), *map(_showtime_line, found)]
         return web.Response(body=BOM + csv_lines(lines), content_type=CSV, charset="utf-8",
@@ -103,7 +102,7 @@ class SalesHandlers:
     @allow(Role.ADMIN)
     @describe("Every booking of a range's showtimes as CSV.", query=SalesRange, content=CSV)
     async def bookings_csv(self, request: web.Request) -> web.StreamResponse:
-        start, end, movie = _range(request)
+        start, end, movie = await self._range(request)
         chunks = self._sales.booking_rows(start, end, movie)
         return await _stream_csv(request, _filename("bookings", start, end),
                                  BOOKING_COLUMNS, chunks, _booking_line)

@@ -197,6 +197,17 @@ class SalesStore:
             return value
         return self._keys.cipher.open(sealed, USERS_EMAIL, str(user_id))
 
+    async def today(self, at: dt.datetime | None = None) -> dt.date:
+        """The earliest calendar day of any theater at ``at`` (now): a
+        report's default first day, so that every theater's today is in it
+        (UTC's was already tomorrow in New York every evening). UTC's day
+        with no theater."""
+        at = at or dt.datetime.now(dt.UTC)
+        async with self._pool.acquire() as conn:
+            day: dt.date | None = await conn.fetchval(
+                "SELECT min(($1::timestamptz AT TIME ZONE time_zone)::date) FROM theaters", at)
+        return day or at.astimezone(dt.UTC).date()
+
     async def showtimes(self, start: dt.date, end: dt.date, movie: int | None
                         ) -> list[dict[str, Any]]:
         """Each showtime of the range (at most ``SHOWTIMES_MAX``, by start) and what it sold."""

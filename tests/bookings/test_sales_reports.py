@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Awaitable, Callable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import aiohttp
 import asyncpg
@@ -15,6 +15,8 @@ from redis.asyncio import Redis
 
 from seatserver import redis_keys
 from seatserver.loadgen.client import SeatClient
+from seatserver.personal.setup import stored_keys
+from seatserver.sales.store import SalesStore
 from tests.admin.conftest import Admin
 from tests.bookings.conftest import Buyer
 from tests.bookings.test_admin_api import admin, buyer
@@ -102,6 +104,36 @@ async def test_a_report_refuses_a_malformed_or_too_long_range(admin: Admin, quer
 async def test_a_range_of_the_stated_maximum_is_answered(admin: Admin) -> None:
     answer = await admin.ok("GET", "/api/admin/sales/daily?from=2024-01-01&to=2024-12-31")
     assert (answer["from"], answer["to"]) == ("2024-01-01", "2024-12-31")
+
+
+async def test_the_default_range_starts_on_the_day_of_the_theater_whose_day_began_last(
+        admin: Admin, db_pool: asyncpg.Pool) -> None:
+    """Not UTC's day: every evening in a theater west of Greenwich UTC is
+    already at tomorrow, and the default range left that theater's today out."""
+    async with db_pool.acquire() as conn:
+        theater = await conn.fetchval(
+            "INSERT INTO theaters (slug, name, city, time_zone) "
+            "VALUES ('far-west', 'Far West', 'Baker Island', 'Etc/GMT+12') RETURNING id")
+    try:
+        def west_today() -> str:
+            return (datetime.now(UTC) - timedelta(hours=12)).date().isoformat()
+
+        before = west_today()
+        answer = await admin.ok("GET", "/api/admin/sales/daily")
+        days = {before, west_today()}  # the same unless the call crossed midnight there
+        assert answer["from"] in days, (answer["from"], days)
+        assert date.fromisoformat(answer["to"]) - date.fromisoformat(answer["from"]) == \
+            timedelta(days=6)
+        named = await admin.ok("GET", "/api/admin/sales/daily?from=2024-05-01")
+        assert (named["from"], named["to"]) == ("2024-05-01", "2024-05-07")
+        # At any hour: 01:00 UTC on 7 December is still the 6th at Baker Island,
+        # and the 7th in Berlin (the demo's theater).
+        store = SalesStore(db_pool, await stored_keys(db_pool))
+        assert await store.today(datetime(2026, 12, 7, 1, 0, tzinfo=UTC)) == date(2026, 12, 6)
+        assert await store.today(datetime(2026, 12, 7, 13, 0, tzinfo=UTC)) == date(2026, 12, 7)
+    finally:
+        async with db_pool.acquire() as conn:
+            await conn.execute("DELETE FROM theaters WHERE id = $1", theater)
 
 
 async def test_reports_are_for_admins_only(
