@@ -94,6 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# A database that is down, refuses the log-in or does not exist: one line
+# saying so, not a traceback (the commands other than serve connect once).
+_UNREACHABLE = (OSError, asyncpg.PostgresConnectionError,
+                asyncpg.InvalidAuthorizationSpecificationError,
+                asyncpg.InvalidCatalogNameError, asyncpg.CannotConnectNowError,
+                asyncpg.TooManyConnectionsError)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -108,6 +116,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, SettingsError, MigrationError, EmbeddedError) as exc:
         log.error("%s", exc)
         return 1 if isinstance(exc, MigrationError | EmbeddedError) else 2
+    except _UNREACHABLE as exc:
+        if args.command == "serve":
+            raise  # serve reports its own start-up failures
+        log.error("seatserver %s: cannot reach the database (%s: %s); check DATABASE_URL "
+                  "and that PostgreSQL is up", args.command, type(exc).__name__, exc)
+        return 1
 
 
 def _command(settings: Settings, args: argparse.Namespace) -> int:

@@ -135,6 +135,22 @@ def test_secrets_refuses_unknown_keys_a_bad_grace_and_no_database(
     assert seatserver("secrets").returncode == 2
 
 
+def test_keys_and_import_without_a_reachable_database_say_so_in_one_line(
+        tmp_path: Path) -> None:
+    down = f"postgresql://nobody@127.0.0.1:{free_port()}/seatserver"
+    movies = tmp_path / "movies.csv"
+    movies.write_text("slug,title,runtime_min\nnorthern-lights,Northern Lights,90\n")
+    for args in (("keys", "status"), ("keys", "rotate"), ("import", "movies", str(movies)),
+                 ("migrate",)):
+        result = seatserver(*args, DATABASE_URL=down)
+        assert result.returncode == 1, (args, result.stderr)
+        assert "Traceback" not in result.stderr and "cannot reach the database" in (
+            result.stderr), (args, result.stderr)
+    for batch in ("0", "9" * 20):
+        result = seatserver("keys", "rotate", "--batch", batch, DATABASE_URL=down)
+        assert result.returncode == 2 and "--batch must be 1 to 100000" in result.stderr
+
+
 def get_json(url: str) -> object:
     with urllib.request.urlopen(url, timeout=5) as resp:
         assert resp.status == 200

@@ -19,8 +19,9 @@ import asyncpg
 from seatserver.accounts import tokens
 from seatserver.accounts.sessions import NewSession, close_sessions, open_session, token_hash
 from seatserver.audit import insert_audit
-from seatserver.errors import EmailTaken, InvalidToken
+from seatserver.errors import EmailTaken, InvalidToken, Unauthorized
 from seatserver.personal.cipher import USERS_EMAIL, USERS_NAME, USERS_PHONE, PersonalCipher
+from seatserver.personal.erased import refuse_erased
 from seatserver.personal.keys import PersonalKeys
 
 # The fields a user's personal values are sealed as (bound to the user's id).
@@ -208,7 +209,8 @@ class AccountStore:
                 user_id, password_hash)
 
     async def update_profile(self, user_id: int, changes: dict[str, str | None]) -> Account:
-        """Set ``name`` and/or ``phone`` (None clears); returns the account."""
+        """Set ``name`` and/or ``phone`` (None clears); returns the account
+        (``Unauthorized`` once it is erased)."""
         assert set(changes) <= {"name", "phone"}, changes
         cipher, key = self._keys.cipher, str(user_id)
         async with self._pool.acquire() as conn:
@@ -217,9 +219,11 @@ class AccountStore:
                        name_sealed = CASE WHEN $2 THEN $3 ELSE name_sealed END,
                        phone_sealed = CASE WHEN $4 THEN $5 ELSE phone_sealed END,
                        updated_at = now()
-                    WHERE id = $1 RETURNING {_COLUMNS}""",
+                    WHERE id = $1 AND erased_at IS NULL RETURNING {_COLUMNS}""",
                 user_id, "name" in changes, cipher.seal_optional(changes.get("name"), NAME, key),
                 "phone" in changes, cipher.seal_optional(changes.get("phone"), PHONE, key))
+        if row is None:  # erased while this request was under way
+            raise Unauthorized("this account was erased")
         return _account(cipher, row)
 
     async def request_email_change(self, user_id: int, email: str, *,
@@ -235,6 +239,7 @@ class AccountStore:
         """
         cipher = self._keys.cipher
         async with self._pool.acquire() as conn, conn.transaction():
+            await refuse_erased(conn, user_id)
             owner = await conn.fetchrow(
                 f"{_ACCOUNT} WHERE email_hash = $1 AND id <> $2",
                 cipher.email_hash(email), user_id)

@@ -32,6 +32,7 @@ from seatserver.personal.cipher import (
     USERS_EMAIL,
     USERS_PHONE,
 )
+from seatserver.personal.erased import refuse_erased
 from seatserver.personal.keys import PersonalKeys
 
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read over the phone
@@ -149,6 +150,9 @@ class BookingStore:
         from the payment page and checks out again starts a new payment, and
         never finds their own seats "sold". Paying the old order after all is
         a late payment: refunded, since the new booking has the seats.
+
+        An account erased meanwhile (its session was checked before the
+        erasure committed) gets no booking: ``Unauthorized``.
         """
         reference = new_reference()
         total = sum(line.amount for line in lines)
@@ -156,6 +160,7 @@ class BookingStore:
         async with self._pool.acquire() as conn:
             try:
                 async with conn.transaction():
+                    await refuse_erased(conn, user_id)
                     await _supersede(conn, user_id, sale.showtime,
                                      [ln.seat_id for ln in lines], reference, remote)
                     email, phone = await self._contact(conn, user_id, reference, contact)

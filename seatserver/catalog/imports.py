@@ -44,8 +44,10 @@ MAX_FIELD = 20_000
 # Errors kept in a report; the count goes on.
 MAX_ERRORS = 1000
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_CONTROL_ONE_LINE = re.compile(r"[\x00-\x1f\x7f]")
+# C0 and C1 controls (U+0085 is a line break too); in a one-line cell also
+# tab, CR, LF and the Unicode line and paragraph separators.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _FORMULA = ("=", "+", "-", "@")
 
 
@@ -252,7 +254,8 @@ def _check_text(name: str, text: str) -> None:
     control = _CONTROL if name == "synopsis" else _CONTROL_ONE_LINE
     found = control.search(text)
     if found:
-        raise ValueError(f"contains the control character U+{ord(found.group()):04X}")
+        what = "line break" if found.group() in "\u2028\u2029" else "control character"
+        raise ValueError(f"contains the {what} U+{ord(found.group()):04X}")
     if name in TEXT_COLUMNS and text.lstrip().startswith(_FORMULA):
         raise ValueError(f"starts with {text.lstrip()[0]!r}, which a spreadsheet would run "
                          "as a formula")

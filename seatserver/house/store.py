@@ -151,11 +151,15 @@ class HouseStore:
                         changed = sorted(set(blocked) ^ {r["seat_id"] for r in ended})
                         raise SeatsUnavailable("blocked or unblocked meanwhile: "
                                                f"{', '.join(changed)}; look again", changed)
+                    # Written pending, then booked below once its seats and
+                    # payment are in: the change of status an online payment
+                    # makes, so the same trigger tells webhooks it was paid
+                    # (and whether it sold the show out), migrations/0015.
                     booking_id: int = await conn.fetchval(
                         """INSERT INTO bookings (reference, user_id, showtime_id, amount,
                                                  currency, hold_deadline, status,
                                                  contact_email_sealed)
-                           VALUES ($1, $2, $3, $4, $5, now(), 'booked', $6) RETURNING id""",
+                           VALUES ($1, $2, $3, $4, $5, now(), 'pending', $6) RETURNING id""",
                         reference, staff_id, showtime, total, currency,
                         self._keys.cipher.seal_optional(email, BOOKINGS_EMAIL, reference))
                     await conn.executemany(
@@ -169,6 +173,8 @@ class HouseStore:
                                                  amount, currency, status, method, taken_by)
                            VALUES ($1, $2, $3, $4, $5, 'captured', $6, $7)""",
                         booking_id, COUNTER, reference, total, currency, method, staff_id)
+                    await conn.execute("UPDATE bookings SET status = 'booked' WHERE id = $1",
+                                       booking_id)
                     await write_audit(conn, AuditEntry(
                         actor, "booking.counter_sold", booking_id=booking_id,
                         after={"showtime_id": showtime, "seats": seats, "amount": total,

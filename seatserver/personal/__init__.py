@@ -1,1 +1,2 @@
-"""Personal data at rest: the cipher, its keys, re-sealing, and their wiring."""
+"""Personal data: sealed at rest (the cipher, its keys, re-sealing, their wiring),
+and never written onto an erased account."""

@@ -29,6 +29,9 @@ from seatserver.personal.rotation import count_stale, reseal, seal_clear_values
 from seatserver.personal.setup import personal_keys
 from seatserver.settings import Settings
 
+# Rows re-sealed per transaction at most: a batch holds its rows' locks.
+MAX_BATCH = 100_000
+
 
 def add_parser(commands: Any) -> None:
     keys = commands.add_parser("keys", help="the keys of personal data at rest")
@@ -92,8 +95,8 @@ def _progress(total: int) -> _Lines | _Bar:
 
 
 async def run(settings: Settings, dsn: str, args: argparse.Namespace) -> int:
-    if getattr(args, "batch", 1) < 1:
-        print("--batch must be 1 or more", file=sys.stderr)
+    if not 1 <= getattr(args, "batch", 1) <= MAX_BATCH:
+        print(f"--batch must be 1 to {MAX_BATCH}", file=sys.stderr)
         return 2
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
     try:

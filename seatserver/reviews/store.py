@@ -20,6 +20,7 @@ from seatserver.catalog.queries import RATING_OF_MOVIE
 from seatserver.db import MAX_ID
 from seatserver.errors import AlreadyExists, BadCursor, NotEligible, NotFound
 from seatserver.personal.cipher import USERS_NAME, PersonalCipher
+from seatserver.personal.erased import refuse_erased
 from seatserver.personal.keys import PersonalKeys
 from seatserver.reviews.models import (
     AdminReviewPage,
@@ -137,6 +138,7 @@ class ReviewStore:
         ``already_exists`` when they have reviewed it (edit that one instead)."""
         async with self._pool.acquire() as conn, conn.transaction():
             await self._movie_exists(conn, movie_id)
+            await refuse_erased(conn, user_id)
             try:
                 review_id = await conn.fetchval(
                     f"""INSERT INTO reviews (user_id, movie_id, stars, body)

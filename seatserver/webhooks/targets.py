@@ -15,8 +15,10 @@ reserved address stays refused.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import ipaddress
+import re
 import socket
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import SplitResult, urlsplit
@@ -29,6 +31,8 @@ DNS_THREADS = 4
 LOCAL_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 # Names that never leave the local network, whatever they resolve to.
 _LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain", ".home.arpa")
+# Dotted numbers, octal or hex parts included: what inet_aton reads as IPv4.
+_LEGACY_IPV4 = re.compile(r"(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}")
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -44,6 +48,16 @@ def _address(text: str) -> Address | None:
         return None
 
 
+def _host_address(host: str) -> Address | None:
+    """The address a URL's host is written as, in the forms the resolver also
+    reads as one: ``127.1``, ``0177.0.0.1`` and ``0x7f.1`` are 127.0.0.1."""
+    address = _address(host)
+    if address is None and _LEGACY_IPV4.fullmatch(host):
+        with contextlib.suppress(OSError):
+            address = ipaddress.IPv4Address(socket.inet_aton(host))
+    return address
+
+
 def public(address: Address, *, allow_local: bool) -> bool:
     """Whether webhooks may go to ``address``."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
@@ -56,14 +70,15 @@ def public(address: Address, *, allow_local: bool) -> bool:
 def check_url(url: str, *, allow_local: bool) -> str:
     """``url`` if webhooks may be sent to it, else ``RefusedTarget``."""
     parts = _parts(url)
-    host = (parts.hostname or "").lower()
+    # "localhost." is localhost: a name's trailing dot only says it is whole.
+    host = (parts.hostname or "").lower().removesuffix(".")
     local = host in LOCAL_NAMES
     if local and not allow_local:
         raise RefusedTarget(f"{host} is this server's own machine")
     if parts.scheme == "http" and not local:
         raise RefusedTarget("must start with https:// (plain http only to localhost, "
                             "when SEATSERVER_WEBHOOK_ALLOW_LOCAL allows it)")
-    address = _address(host)
+    address = _host_address(host)
     if address is not None and not public(address, allow_local=allow_local):
         raise RefusedTarget(f"{host} is a private or reserved address")
     if address is None and not local and (host.endswith(_LOCAL_SUFFIXES) or "." not in host):

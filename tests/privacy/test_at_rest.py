@@ -1,11 +1,13 @@
 """Personal data at rest: no name, address or phone in clear anywhere in the
-database after a realistic flow; rows from before encryption sealed when a
-server starts; key rotation while the server serves; wrapped stored keys."""
+database (every stored value, and a pg_dump of it) after a realistic flow;
+rows from before encryption sealed when a server starts; key rotation while
+the server serves; wrapped stored keys."""
 
 from __future__ import annotations
 
 import asyncio
 import secrets
+import subprocess
 from typing import Any
 
 import asyncpg
@@ -22,6 +24,7 @@ from seatserver.personal.setup import stored_keys
 from tests import forked
 from tests.accounts.conftest import PASSWORD, Visitor, VisitorFactory, new_email
 from tests.admin.conftest import Admin
+from tests.bookings.test_backup import tool
 from tests.personal_support import user_id_of
 from tests.test_cli import environment
 
@@ -50,6 +53,17 @@ async def everything_stored(pool: asyncpg.Pool) -> dict[str, bytes]:
     return chunks
 
 
+async def dumped(database_url: str) -> bytes:
+    """The whole database as ``pg_dump`` writes it (plain SQL), lower-cased:
+    every column of every type, arrays and JSON included."""
+    done = await asyncio.to_thread(
+        subprocess.run, [str(await tool(database_url, "pg_dump")), "--format=plain",
+                         "--no-owner", database_url], capture_output=True, check=False,
+        timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.lower()
+
+
 def found_in(stored: dict[str, bytes], secret: str) -> list[str]:
     """Where ``secret`` (any case) is stored in clear."""
     return [where for where, blob in stored.items() if secret.lower().encode() in blob]
@@ -73,7 +87,7 @@ async def hold_and_book(visitor: Visitor, base_url: str, showtime: int, seat: st
 
 async def test_no_name_address_or_phone_is_stored_in_clear_after_a_realistic_flow(
         visitor: VisitorFactory, as_role: Make, db_pool: asyncpg.Pool, demo: list[int],
-        base_url: str) -> None:
+        base_url: str, database_url: str) -> None:
     tag = secrets.token_hex(4)
     email, second = f"Ada.{tag}@Example.com", f"lovelace.{tag}@example.org"
     name, phone = f"Ada Byron {tag}", f"+44 20 {secrets.randbelow(10**8):08d}"
@@ -98,6 +112,8 @@ async def test_no_name_address_or_phone_is_stored_in_clear_after_a_realistic_flo
     me = (await person.call("GET", "/api/me"))[1]
 
     stored = await everything_stored(db_pool)
+    dump = await dumped(database_url)
+    assert booking["reference"].lower().encode() in dump  # the dump holds this flow's rows
 
     assert [b["reference"] for b in found["bookings"]] == [booking["reference"]]
     assert (me["email"], me["name"], me["phone"], me["email_pending"]) == (
@@ -106,6 +122,7 @@ async def test_no_name_address_or_phone_is_stored_in_clear_after_a_realistic_flo
     for secret in (email, second, name, phone, guest_email, guest_phone, f"ada.{tag}",
                    f"lovelace.{tag}", f"guest.{tag}"):
         assert found_in(stored, secret) == [], secret
+        assert secret.lower().encode() not in dump, secret
 
 
 async def test_rows_from_before_encryption_are_sealed_when_a_server_starts(

@@ -4,6 +4,7 @@ input refused with a clear 4xx."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from typing import Any
 
@@ -387,3 +388,110 @@ async def test_erasure_releases_the_seats_the_account_holds(
     finally:
         await holder.close()
         await onlooker.close()
+
+
+
+async def _waiting(db_pool: asyncpg.Pool, statement: str) -> None:
+    """Until a backend waits for a lock in a statement matching ``statement``
+    (a regular expression)."""
+    async def waiting() -> bool:
+        async with db_pool.acquire() as conn:
+            return bool(await conn.fetchval(
+                """SELECT count(*) > 0 FROM pg_stat_activity
+                   WHERE datname = current_database() AND wait_event_type = 'Lock'
+                     AND query ~ $1""", statement))
+    await eventually(waiting)
+
+
+async def test_a_checkout_in_flight_during_erasure_books_nothing_for_the_erased_account(
+        visitor: VisitorFactory, db_pool: asyncpg.Pool, film: Film, demo: list[int],
+        base_url: str) -> None:
+    # The checkout's session was checked before the erasure committed: it must
+    # not then write a booking, with the buyer's address copied in, on an
+    # account that no longer exists. Locks held here stop each at a known step.
+    person = await visitor()
+    email = new_email()
+    person.bearer = (await person.register(email, bearer=True))["token"]
+    user_id = await user_id_of(db_pool, email)
+    old = await seed_everything(db_pool, user_id, film)
+    showtime = demo[1]
+    async with person.http.get(f"{base_url}/api/showtimes/{showtime}") as resp:
+        seat = (await resp.json())["seats"][-7]["id"]  # a seat no other test here takes
+    async with SeatClient(person.http, base_url, person.bearer or "") as client:
+        await client.subscribe(showtime)
+        assert (await client.hold(showtime, [seat]))["ok"]
+    async with db_pool.acquire() as prices, db_pool.acquire() as booking:
+        prices_held, booking_held = prices.transaction(), booking.transaction()
+        await prices_held.start()
+        await booking_held.start()
+        await prices.execute("LOCK TABLE showtime_prices IN ACCESS EXCLUSIVE MODE")
+        await booking.execute("SELECT 1 FROM bookings WHERE reference = $1 FOR UPDATE", old)
+        # 1. The checkout has its idempotency key and waits to read the prices.
+        checkout = asyncio.create_task(person.call(
+            "POST", f"/api/showtimes/{showtime}/bookings", {"seats": [seat]},
+            headers={"Idempotency-Key": secrets.token_hex(8)}))
+        await _waiting(db_pool, "showtime_prices")
+        # 2. The erasure holds the account's row and waits at the old booking.
+        erasure = asyncio.create_task(person.call("DELETE", "/api/me",
+                                                  {"password": PASSWORD}))
+        await _waiting(db_pool, "UPDATE bookings SET contact_email = NULL")
+        # 3. The checkout goes on to its booking, and waits for the account's row.
+        await prices_held.commit()
+        await _waiting(db_pool, "erased_at|INSERT INTO bookings")
+        # 4. The erasure ends.
+        await booking_held.rollback()
+        erased, booked = await erasure, await checkout
+
+    assert erased[0] == 200, erased
+    assert booked[0] == 401 and booked[1]["error"]["code"] == "unauthorized", booked
+    async with db_pool.acquire() as conn:
+        assert await conn.fetchval(
+            "SELECT count(*) FROM bookings WHERE user_id = $1 AND reference <> $2",
+            user_id, old) == 0
+
+
+async def _waiting_count(db_pool: asyncpg.Pool, count: int) -> None:
+    """Until ``count`` backends of this database wait for a lock."""
+    async def waiting() -> bool:
+        async with db_pool.acquire() as conn:
+            return bool(await conn.fetchval(
+                """SELECT count(*) >= $1 FROM pg_stat_activity
+                   WHERE datname = current_database() AND wait_event_type = 'Lock'""",
+                count))
+    await eventually(waiting)
+
+
+async def test_changes_in_flight_during_erasure_leave_nothing_on_the_erased_account(
+        visitor: VisitorFactory, db_pool: asyncpg.Pool, film: Film) -> None:
+    # A new name, a new address and a review, each sent by a session checked
+    # just before the erasure committed and waiting for the account's row.
+    person, user_id, _ = await customer(visitor)
+    old = await seed_everything(db_pool, user_id, film)
+    async with db_pool.acquire() as blocker:
+        held = blocker.transaction()
+        await held.start()
+        await blocker.execute("SELECT 1 FROM bookings WHERE reference = $1 FOR UPDATE", old)
+        erasure = asyncio.create_task(person.call("DELETE", "/api/me",
+                                                  {"password": PASSWORD}))
+        await _waiting(db_pool, "UPDATE bookings SET contact_email = NULL")
+        changes = [asyncio.create_task(person.call(*call)) for call in (
+            ("PATCH", "/api/me", {"name": "Still Here"}),
+            ("PATCH", "/api/me", {"email": new_email(), "current_password": PASSWORD}),
+            ("POST", f"/api/movies/{film.movie}/reviews", {"stars": 5, "text": "Mine."}))]
+        await _waiting_count(db_pool, 1 + len(changes))
+        await held.rollback()
+        erased = await erasure
+        answers = [await change for change in changes]
+
+    assert erased[0] == 200, erased
+    assert [(status, body["error"]["code"]) for status, body in answers] == [
+        (401, "unauthorized")] * 3, answers
+    async with db_pool.acquire() as conn:
+        user = await conn.fetchrow("SELECT name, name_sealed FROM users WHERE id = $1",
+                                   user_id)
+        left = {t: await conn.fetchval(f"SELECT count(*) FROM {t} WHERE user_id = $1",
+                                       user_id) for t in ("reviews", "account_tokens")}
+        messages = await conn.fetchval(
+            "SELECT count(*) FROM outbox WHERE payload->>'user_id' = $1", str(user_id))
+    assert (user["name"], user["name_sealed"]) == (None, None)
+    assert left == {"reviews": 0, "account_tokens": 0} and messages == 0

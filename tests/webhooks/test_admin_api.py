@@ -56,6 +56,12 @@ async def test_the_secret_is_shown_once_and_never_audited(
     ("http://hooks.example.com/x", "https://"),
     ("https://10.0.0.5/hook", "private"),
     ("https://169.254.169.254/latest/meta-data", "private"),
+    # 10.0.0.1 written the ways a resolver still reads it.
+    ("https://10.1/hook", "private"),
+    ("https://012.0.0.1/hook", "private"),
+    ("https://0xa.0.0.1/hook", "private"),
+    ("https://167772161/hook", "private"),
+    ("https://printer.local./hook", "local name"),
     ("https://[::ffff:192.168.1.1]/hook", "private"),
     ("https://[fd00::1]/hook", "private"),
     ("https://100.64.0.1/hook", "private"),
@@ -81,7 +87,8 @@ async def test_localhost_only_when_the_setting_allows_it(
         make_server: ServerFactory, admin_at: AdminFactory) -> None:
     strict = await admin_at(url_of(await make_server(webhook_allow_local=False)))
     for url in ("http://127.0.0.1:9/hook", "https://localhost/hook", "https://[::1]/x",
-                "https://127.0.0.2/hook"):
+                "https://127.0.0.2/hook", "https://localhost./hook", "https://127.1/hook",
+                "https://0x7f.1/hook", "https://2130706433/hook"):
         message = await strict.refused("POST", "/api/admin/webhooks",
                                        {"url": url, "events": ["seat.held"]},
                                        422, "invalid_input")

@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from seatserver.bookings.store import new_reference
+from seatserver.http.roles import Role
 from seatserver.loadgen.client import SeatClient
 from tests.admin.conftest import Admin
 from tests.bookings.conftest import Buyer
@@ -71,11 +72,9 @@ async def test_a_sale_and_its_cancellation_send_every_event_in_order(
     assert in_order(got) and receiver.forged == []
 
 
-async def test_the_sale_of_the_last_seat_sends_sold_out_once(
-        admin: Admin, receiver: Receiver, buyer_at: Callable[..., Awaitable[Buyer]],
-        base_url: str, showtime: int, seats: list[str], db_pool: asyncpg.Pool) -> None:
-    # Every seat but the last two is sold already (written as it stands, so
-    # no event of its own), then a buyer takes the last two.
+async def _sold_before(db_pool: asyncpg.Pool, showtime: int, seats: list[str]) -> None:
+    """``seats`` sold already, before any endpoint was registered (so with
+    no event of their own)."""
     async with db_pool.acquire() as conn, conn.transaction():
         user = await conn.fetchval("INSERT INTO users (kind) VALUES ('guest') RETURNING id")
         booking_id = await conn.fetchval(
@@ -88,10 +87,36 @@ async def test_the_sale_of_the_last_seat_sends_sold_out_once(
                SELECT $1, $2, seat_id, seat_type, 0 FROM seats s
                JOIN showtimes st ON st.screen_id = s.screen_id
                WHERE st.id = $2 AND s.seat_id = $3""",
-            [(booking_id, showtime, seat) for seat in seats[:-2]])
+            [(booking_id, showtime, seat) for seat in seats])
+
+
+async def test_the_sale_of_the_last_seat_sends_sold_out_once(
+        admin: Admin, receiver: Receiver, buyer_at: Callable[..., Awaitable[Buyer]],
+        base_url: str, showtime: int, seats: list[str], db_pool: asyncpg.Pool) -> None:
+    await _sold_before(db_pool, showtime, seats[:-2])
     await register(admin, receiver, ["booking.paid", "showtime.sold_out"])
     buyer = await buyer_at(base_url)
     await _buy(buyer, showtime, seats[-2:])
     got = await receiver.wait_for(2)
     assert _kinds(got) == ["booking.paid", "showtime.sold_out"]
+    assert got[1].body["data"] == {"showtime": showtime, "seats": len(seats)}
+
+
+async def test_a_box_office_sale_of_the_last_seats_sends_paid_and_sold_out(
+        admin: Admin, as_role: Any, receiver: Receiver, showtime: int, seats: list[str],
+        db_pool: asyncpg.Pool) -> None:
+    # A counter sale is written paid at once: it is paid all the same, and it
+    # may be the sale that sells the show out.
+    await _sold_before(db_pool, showtime, seats[:-2])
+    await register(admin, receiver, ["booking.paid", "showtime.sold_out"])
+    clerk: Admin = await as_role(Role.BOX_OFFICE)
+    status, sale = await clerk.call("POST", f"/api/counter/showtimes/{showtime}/sales",
+                                    {"seats": seats[-2:], "method": "cash"},
+                                    headers={"Idempotency-Key": new_reference()})
+    assert status == 201, sale
+    got = await receiver.wait_for(2)
+    assert _kinds(got) == ["booking.paid", "showtime.sold_out"]
+    assert got[0].body["data"] == {"booking": sale["reference"], "showtime": showtime,
+                                   "status": "booked", "amount": sale["amount"],
+                                   "seats": sorted(seats[-2:])}
     assert got[1].body["data"] == {"showtime": showtime, "seats": len(seats)}
