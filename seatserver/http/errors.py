@@ -79,6 +79,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             response.headers["Allow"] = exc.headers["Allow"]
         return response
     except DB_DOWN as exc:
+        if request.transport is None or request.transport.is_closing():
+            # The client hung up (a body cut short while the server shuts
+            # down raises ConnectionResetError here too): nobody to answer,
+            # and not the database's doing.
+            log.info("%s %s: the client went away: %r", request.method, request.path, exc)
+            return error_response(400, "bad_request", "the request was cut short")
         counts.database += 1
         log.warning("%s %s: database unavailable: %r", request.method, request.path, exc)
         response = error_response(503, "unavailable", "the database is unavailable, retry shortly")
