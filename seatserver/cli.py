@@ -35,6 +35,7 @@ from seatserver.catalog.seed import seed_demo
 from seatserver.catalog.store import CatalogStore
 from seatserver.db import MigrationError, create_pool, migrate
 from seatserver.embedded import EmbeddedError, EmbeddedServices
+from seatserver.errors import Unavailable
 from seatserver.holds import HoldEngine
 from seatserver.loadgen import options as loadgen_options
 from seatserver.loadgen import runner as loadgen
@@ -121,6 +122,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise  # serve reports its own start-up failures
         log.error("seatserver %s: cannot reach the database (%s: %s); check DATABASE_URL "
                   "and that PostgreSQL is up", args.command, type(exc).__name__, exc)
+        return 1
+    except asyncpg.UndefinedTableError as exc:
+        if args.command == "serve":
+            raise
+        log.error("seatserver %s: the database has no such table (%s): run `seatserver "
+                  "migrate` against DATABASE_URL first", args.command, exc)
+        return 1
+    except Unavailable as exc:  # Redis, which reconcile writes to
+        if args.command == "serve":
+            raise
+        log.error("seatserver %s: %s; check REDIS_URL and that Redis is up", args.command, exc)
         return 1
 
 

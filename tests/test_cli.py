@@ -151,6 +151,20 @@ def test_keys_and_import_without_a_reachable_database_say_so_in_one_line(
         assert result.returncode == 2 and "--batch must be 1 to 100000" in result.stderr
 
 
+def test_commands_before_migrate_or_without_redis_say_so_in_one_line(
+        fresh_database_url: str) -> None:
+    redis_down = f"redis://127.0.0.1:{free_port()}/0"
+    for args in (("reconcile",), ("keys", "status"), ("seed", "--demo"), ("secrets", "show")):
+        result = seatserver(*args, DATABASE_URL=fresh_database_url, REDIS_URL=redis_down)
+        assert result.returncode == 1, (args, result.stderr)
+        assert "Traceback" not in result.stderr and "run `seatserver migrate`" in (
+            result.stderr), (args, result.stderr)
+    assert seatserver("migrate", DATABASE_URL=fresh_database_url).returncode == 0
+    result = seatserver("reconcile", DATABASE_URL=fresh_database_url, REDIS_URL=redis_down)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr and "check REDIS_URL" in result.stderr, result.stderr
+
+
 def get_json(url: str) -> object:
     with urllib.request.urlopen(url, timeout=5) as resp:
         assert resp.status == 200
