@@ -7,7 +7,7 @@ JSON, no header, unknown columns, a field past the CSV limit) is a
 then validated with the admin API's own model (``MovieInput``) plus what a
 file needs besides: whole numbers in ASCII digits only (``int`` would read
 Arabic-Indic or fullwidth digits), no control characters (a NUL cannot be
-stored, a line break has no place in a title), no cell a spreadsheet would
+stored, a line break has no place in a title, a bidirectional override can make it read as another), no cell a spreadsheet would
 run as a formula (``=``, ``+``, ``-``, ``@`` first: the catalog is exported
 again), and one row per slug. A row's place is its line in a CSV file,
 counting the header as line 1 (a quoted field over several lines counts from
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -30,7 +29,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import ValidationError
 
-from seatserver.catalog.inputs import MovieInput
+from seatserver.catalog.inputs import MovieInput, control_found
 
 Format = Literal["csv", "json"]
 COLUMNS = ("slug", "title", "synopsis", "runtime_min", "certificate", "poster_url",
@@ -44,10 +43,6 @@ MAX_FIELD = 20_000
 # Errors kept in a report; the count goes on.
 MAX_ERRORS = 1000
 
-# C0 and C1 controls (U+0085 is a line break too); in a one-line cell also
-# tab, CR, LF and the Unicode line and paragraph separators.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_CONTROL_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _FORMULA = ("=", "+", "-", "@")
 
 
@@ -251,11 +246,9 @@ def _whole_number(value: Any) -> Any:
 
 
 def _check_text(name: str, text: str) -> None:
-    control = _CONTROL if name == "synopsis" else _CONTROL_ONE_LINE
-    found = control.search(text)
-    if found:
-        what = "line break" if found.group() in "\u2028\u2029" else "control character"
-        raise ValueError(f"contains the {what} U+{ord(found.group()):04X}")
+    problem = control_found(text, one_line=name != "synopsis")
+    if problem:
+        raise ValueError(problem)
     if name in TEXT_COLUMNS and text.lstrip().startswith(_FORMULA):
         raise ValueError(f"starts with {text.lstrip()[0]!r}, which a spreadsheet would run "
                          "as a formula")

@@ -9,6 +9,7 @@ overlaps) and says what is wrong with a coded error.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -54,8 +55,40 @@ def _distinct(values: list[str]) -> list[str]:
     return values
 
 
+# C0 and C1 controls (U+0085 is a line break too) and the bidirectional
+# embeddings and overrides (U+202A-U+202E), which can make a title read as
+# another one (the isolates U+2066-U+2069 and the marks stay: right-to-left
+# titles need them); in one-line text also tab, CR, LF and the Unicode line
+# and paragraph separators. The import checks its cells with the same.
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]")
+CONTROL_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e]")
+
+
+def control_found(text: str, *, one_line: bool) -> str | None:
+    """What is wrong with ``text``'s characters, in words; None if nothing."""
+    found = (CONTROL_ONE_LINE if one_line else CONTROL).search(text)
+    if found is None:
+        return None
+    char = found.group()
+    what = ("line break" if char in "\u2028\u2029" else
+            "bidirectional override" if "\u202a" <= char <= "\u202e" else "control character")
+    return f"contains the {what} U+{ord(char):04X}"
+
+
+def _plain(one_line: bool) -> AfterValidator:
+    def check(text: str) -> str:
+        problem = control_found(text, one_line=one_line)
+        if problem:
+            raise ValueError(problem)
+        return text
+    return AfterValidator(check)
+
+
 M = TypeVar("M", bound=BaseModel)
 TimeZone = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_time_zone)]
+# Text shown to buyers and staff: one line (a name, a title), or several (a synopsis).
+OneLine = Annotated[str, _plain(one_line=True)]
+Lines = Annotated[str, _plain(one_line=False)]
 
 
 class _Input(BaseModel):
@@ -64,24 +97,24 @@ class _Input(BaseModel):
 
 class MovieInput(_Input):
     slug: Slug = Field(description="Stable key in URLs and imports: `northern-lights`.")
-    title: str = Field(min_length=1, max_length=200)
-    synopsis: str = Field(default="", max_length=5000)
+    title: OneLine = Field(min_length=1, max_length=200)
+    synopsis: Lines = Field(default="", max_length=5000)
     runtime_min: int = Field(ge=1, le=1440, description="Running time in minutes.")
-    certificate: str | None = Field(default=None, min_length=1, max_length=16,
+    certificate: OneLine | None = Field(default=None, min_length=1, max_length=16,
                                     description="Age rating, e.g. `12`, `PG-13`.")
     poster_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://\S+$")
     languages: Annotated[list[Annotated[str, Field(pattern=LANGUAGE_PATTERN)]],
                          AfterValidator(_distinct)] = Field(default_factory=list, max_length=20)
-    genres: Annotated[list[Annotated[str, Field(min_length=1, max_length=40)]],
+    genres: Annotated[list[Annotated[OneLine, Field(min_length=1, max_length=40)]],
                       AfterValidator(_distinct)] = Field(default_factory=list, max_length=20)
     released_on: dt.date | None = None
 
 
 class TheaterInput(_Input):
     slug: Slug
-    name: str = Field(min_length=1, max_length=200)
-    city: str = Field(min_length=1, max_length=100)
-    address: str = Field(default="", max_length=500)
+    name: OneLine = Field(min_length=1, max_length=200)
+    city: OneLine = Field(min_length=1, max_length=100)
+    address: Lines = Field(default="", max_length=500)
     time_zone: TimeZone = Field(description="IANA name; weekends are judged in it.")
     cleaning_min: int = Field(default=15, ge=0, le=240,
                               description="Minutes a screen is kept free after each show.")
@@ -89,7 +122,7 @@ class TheaterInput(_Input):
 
 class ScreenInput(_Input):
     theater_id: Id
-    name: str = Field(min_length=1, max_length=100)
+    name: OneLine = Field(min_length=1, max_length=100)
     layout: SeatLayout
 
 

@@ -109,6 +109,7 @@ async def test_a_file_with_an_error_imports_nothing_and_names_the_line(
     ("x,Title\x00,90", "title", "control character U+0000"),
     ("x,Title\u0085Two,90", "title", "control character U+0085"),
     ("x,Title\u2028Two,90", "title", "line break U+2028"),
+    ("x,Avatar\u202etxt.exe,90", "title", "bidirectional override U+202E"),
     ("x,Title,90,,,Drama\u009b", "genres", "control character U+009B"),
     ("x,Title,\u0661\u0662\u0660", "runtime_min", "digits 0-9"),
     ("x,Title,\uff19\uff10", "runtime_min", "digits 0-9"),

@@ -37,6 +37,22 @@ from tests.catalog.conftest import SMALL_LAYOUT, Venue, local
     (MovieInput, {"slug": "f", "title": "F", "runtime_min": 90, "poster_url": "ftp://x"},
      "poster_url: String should match pattern"),
     (MovieInput, {"slug": "f", "title": " ", "runtime_min": 90}, "title: String should have"),
+    # What would show as something else than it is: controls, a line break in a
+    # title, a bidirectional override turning "Avatar\u202etxt.exe" around.
+    (MovieInput, {"slug": "f", "title": "F\x01", "runtime_min": 90},
+     "title: contains the control character U+0001"),
+    (MovieInput, {"slug": "f", "title": "One\nTwo", "runtime_min": 90},
+     "title: contains the control character U+000A"),
+    (MovieInput, {"slug": "f", "title": "Avatar\u202etxt.exe", "runtime_min": 90},
+     "title: contains the bidirectional override U+202E"),
+    (MovieInput, {"slug": "f", "title": "F", "runtime_min": 90, "genres": ["Dra\u0085ma"]},
+     "genres.0: contains the control character U+0085"),
+    (MovieInput, {"slug": "f", "title": "F", "runtime_min": 90, "synopsis": "a\x1bb"},
+     "synopsis: contains the control character U+001B"),
+    (TheaterInput, {"slug": "k", "name": "Kino\u2028Eins", "city": "B", "time_zone": "UTC"},
+     "name: contains the line break U+2028"),
+    (ScreenInput, {"theater_id": 1, "name": "Saal\u202d1", "layout": SMALL_LAYOUT},
+     "name: contains the bidirectional override U+202D"),
     (ShowtimeInput, {"movie_id": 1, "screen_id": 1, "starts_at": "2027-01-01T20:00:00"},
      "starts_at: Input should have timezone info"),
     (ShowtimeInput, {"movie_id": 1, "screen_id": 1, "starts_at": "2027-01-01T20:00:00Z",
@@ -49,6 +65,17 @@ def test_invalid_input_is_refused_naming_the_field(model: Any, data: dict[str, A
 
     assert caught.value.code == "invalid_input" and caught.value.status == 422
     assert says in caught.value.message
+
+
+def test_text_that_reads_right_to_left_or_over_lines_where_it_may_is_taken() -> None:
+    movie = parse_input(MovieInput, {
+        "slug": "f", "title": "\u05d0\u05d5\u05e8 \u200f(2026)", "runtime_min": 90,
+        "synopsis": "First line.\nSecond line.\tTabbed."})
+    assert movie.title.endswith("(2026)") and "\n" in movie.synopsis
+    theater = parse_input(TheaterInput, {"slug": "k", "name": "\u2067Kino\u2069",
+                                         "city": "B", "time_zone": "UTC",
+                                         "address": "Kanalstr. 1\n10115 Berlin"})
+    assert theater.name == "\u2067Kino\u2069"
 
 
 def test_input_models_describe_themselves_for_openapi() -> None:
