@@ -106,6 +106,61 @@ async def test_an_admin_creates_a_showtime_that_appears_in_the_listing_and_on_th
     await expect(kiosk.locator(f'.show[data-showtime="{showtime_id}"]')).to_contain_text(title)
 
 
+async def test_the_showtime_pager_shows_only_a_way_that_leads_to_another_page(
+        shop: Shop) -> None:
+    """One page: no pager at all. 21 showtimes (20 a page): "Next page" on the
+    first, "Previous page" on the second, the focus kept on the one left."""
+    title, _, theater, theater_id = await venue(shop.database_url)
+    await scheduled(shop.database_url, theater_id, title)
+    server = shop.server()
+    page = await log_in_as_admin(shop.browsing, server.url)
+    await open_section(page, "Showtimes")
+    section = page.get_by_role("region", name="Showtimes")
+    filter_form = section.locator("#showtime-filter")
+    rows = section.locator("#showtime-list > li")
+    previous = section.get_by_role("button", name="Previous page")
+    next_page = section.get_by_role("button", name="Next page")
+
+    async def show_theaters() -> None:
+        await filter_form.get_by_label("Theater", exact=True).select_option(
+            label=f"{theater}, Berlin")
+        await filter_form.get_by_role("button", name="Show showtimes").click()
+
+    await show_theaters()
+    await expect(rows).to_have_count(1)
+    await expect(previous).to_have_count(0)
+    await expect(next_page).to_have_count(0)
+    await expect(section.get_by_text("Page 1")).to_be_hidden()
+
+    pool = await create_pool(shop.database_url, 2)
+    try:
+        async with pool.acquire() as conn:
+            screen_id = await conn.fetchval("SELECT id FROM screens WHERE theater_id = $1",
+                                            theater_id)
+            movie_id = await conn.fetchval("SELECT id FROM movies WHERE title = $1", title)
+        admin = CatalogAdminStore(pool, CatalogStore(pool))
+        first = (datetime.now(UTC) + timedelta(days=5)).replace(second=0, microsecond=0)
+        for i in range(20):
+            await admin.create_showtime(ShowtimeInput(
+                movie_id=movie_id, screen_id=screen_id, starts_at=first + timedelta(hours=3 * i)))
+    finally:
+        await pool.close()
+    await show_theaters()
+    await expect(rows).to_have_count(20)
+    await expect(previous).to_have_count(0)
+    await expect(section.get_by_text("Page 1", exact=True)).to_be_visible()
+    await next_page.click()
+    await expect(rows).to_have_count(1)
+    await expect(section.get_by_text("Page 2", exact=True)).to_be_visible()
+    await expect(next_page).to_have_count(0)
+    await expect(previous).to_be_focused()
+    await previous.click()
+    await expect(rows).to_have_count(20)
+    await expect(previous).to_have_count(0)
+    await expect(next_page).to_be_focused()
+    assert await serious_findings(page) == []
+
+
 async def test_an_overlapping_showtime_is_refused_with_the_show_in_the_way(shop: Shop) -> None:
     title, screen, _, _ = await venue(shop.database_url)
     server = shop.server()

@@ -176,3 +176,37 @@ async def test_showtimes_to_choose_say_the_theaters_time_and_zone_and_the_counte
     box = await chooser.bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
     assert await serious_findings(counter) == []
+
+
+async def test_on_a_phone_the_house_seats_map_says_which_side_is_out_of_view(
+        shop: Shop) -> None:
+    """The hall is wider than a phone: its map scrolls in its box, and a line
+    above it (the picker's words, shared) says where the rest is, read with
+    the map too, and goes once the whole hall fits."""
+    await staff(shop.database_url)
+    server = shop.server()
+    admin = await shop.browsing.page(f"{server.url}/account", width=390, height=844)
+    await log_in_with_code(admin, server.url, ADMIN_EMAIL, PASSWORD)
+    await open_section(admin, "House seats")
+    house = admin.get_by_role("region", name="House seats")
+    await house.get_by_label("Showtime").select_option(str(shop.showtime))
+    seats = house.get_by_role("group", name="Seats to block or unblock")
+    await expect(seats.get_by_role("button").first).to_be_visible()
+    hint = house.get_by_text(re.compile("^More seats to the"))
+    right = "More seats to the right, out of view: scroll the seats sideways."
+    await expect(hint).to_have_text(right)
+    await expect(seats).to_have_accessible_description(right)
+    # Halfway along, both sides; at the end, the left.
+    await seats.evaluate("box => { box.scrollLeft = (box.scrollWidth - box.clientWidth) / 2; }")
+    await expect(hint).to_have_text(
+        "More seats to the left and right, out of view: scroll the seats sideways.")
+    await seats.evaluate("box => { box.scrollLeft = box.scrollWidth; }")
+    await expect(hint).to_have_text(
+        "More seats to the left, out of view: scroll the seats sideways.")
+    assert await admin.evaluate(
+        "document.documentElement.scrollWidth <= innerWidth"), "the page scrolls sideways"
+    assert await serious_findings(admin) == []
+
+    await admin.set_viewport_size({"width": 1800, "height": 900})
+    await expect(hint).to_be_hidden()
+    await expect(seats).to_have_accessible_description("")

@@ -12,6 +12,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 from playwright.async_api import expect
@@ -126,7 +127,11 @@ async def test_the_chart_has_its_table_and_both_csvs_download_with_formulas_defu
     chart = page.get_by_role("img", name=re.compile("^Seats sold per day"))
     await expect(chart).to_have_accessible_name(re.compile(r"\b2\b"))
     # Each bar's day is written under it (month-day), not left to the table alone.
-    await expect(chart.locator("text").first).to_have_text(re.compile(r"^\d\d-\d\d$"))
+    await expect(chart.locator("text.day").first).to_have_text(re.compile(r"^\d\d-\d\d$"))
+    # And its figure over it: the chart reads without an axis or the table.
+    day = start.astimezone(ZoneInfo("Europe/Berlin")).strftime("%m-%d")  # the theater's day
+    bar = chart.locator("g.day-bar").filter(has=page.locator("text.day", has_text=day))
+    await expect(bar.locator("text.sold")).to_have_text("2")
     assert await serious_findings(page) == []
 
     async def download(name: str) -> list[dict[str, str]]:

@@ -4,6 +4,8 @@ log, send it again; and no serious axe findings."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from playwright.async_api import expect
 
 from seatserver.accounts.seed import ADMIN_EMAIL, seed_staff
@@ -30,7 +32,8 @@ async def test_an_admin_registers_an_endpoint_sees_its_delivery_and_sends_it_aga
     await receiver.start()
     try:
         server = shop.server(SEATSERVER_WEBHOOK_ALLOW_LOCAL="1")
-        page = await log_in_as_admin(shop.browsing, server.url)
+        # A browser far from UTC: the log's times are UTC all the same, and say so.
+        page = await log_in_as_admin(shop.browsing, server.url, timezone_id="America/New_York")
         await open_section(page, "Webhooks")
         section = page.get_by_role("region", name="Webhooks")
         form = section.locator("#webhook-form")
@@ -60,6 +63,14 @@ async def test_an_admin_registers_an_endpoint_sees_its_delivery_and_sends_it_aga
         delivered = log.get_by_role("listitem").filter(has_text="seat.held").first
         await expect(delivered).to_contain_text("delivered")
         await expect(delivered).to_contain_text("204")
+        endpoints = await (await page.request.get(f"{server.url}/api/admin/webhooks")).json()
+        deliveries = await (await page.request.get(
+            f"{server.url}/api/admin/webhooks/{endpoints['endpoints'][0]['id']}/deliveries")).json()
+        at = datetime.fromisoformat(deliveries["deliveries"][0]["log"][0]["at"])
+        assert at.utcoffset() is not None and not at.utcoffset()
+        await expect(delivered.get_by_role("listitem")).to_have_text(
+            f"{at:%a}, {at:%b} {at.day}, {at:%H:%M:%S} (UTC): 204, "
+            f"{deliveries['deliveries'][0]['log'][0]['latency_ms']} ms")
         assert await serious_findings(page) == []
 
         await delivered.get_by_role("button", name="Send again").click()

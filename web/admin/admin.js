@@ -169,8 +169,7 @@ async function loadShowtimes() {
   const { body } = await getJSON(`/api/admin/showtimes?${query}`);
   if (body.next_cursor) state.showtimePages[state.showtimePage + 1] = body.next_cursor;
   else state.showtimePages.length = state.showtimePage + 1;
-  $button("#showtimes-next").disabled = !body.next_cursor;
-  $button("#showtimes-previous").disabled = state.showtimePage === 0;
+  showPager(Boolean(body.next_cursor));
   const showtimeForm = $form("#showtime-form");
   rowsOr($("#showtime-list"), body.showtimes.map((s) => row(
     `${s.id} · ${s.movie.title} · ${s.theater.name} · ${s.screen.name} · ${
@@ -183,6 +182,26 @@ async function loadShowtimes() {
           if (state.priced?.id === s.id) $("#override-form").hidden = true;
           await loadShowtimes();
         })]])), "No showtimes match.");
+}
+
+/**
+ * The pager only where there is somewhere to go: nothing when every showtime
+ * fits on one page, else the page's number and a button for each way that
+ * leads to another page (a disabled button would not say why). The button
+ * just pressed may go (the last page has no "Next"): the focus moves to the
+ * one left rather than to the page's top.
+ * @param {boolean} more whether a page follows this one
+ */
+function showPager(more) {
+  const page = state.showtimePage;
+  const previous = $button("#showtimes-previous");
+  const next = $button("#showtimes-next");
+  const lost = [previous, next].find((b) => b === document.activeElement);
+  previous.hidden = page === 0;
+  next.hidden = !more;
+  $("#showtimes-pager").hidden = previous.hidden && next.hidden;
+  $("#showtimes-page").textContent = `Page ${page + 1}`;
+  if (lost?.hidden) (previous.hidden ? next : previous).focus();
 }
 
 async function turnPage(by) {

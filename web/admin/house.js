@@ -75,6 +75,7 @@ export async function startHouse() {
   chooser = new SeatChooser($("#house-seats"), {
     choosable: (look) => look === "available" || look === "blocked",
     onChange: showChoice,
+    hint: $("#house-seats-hint"),
   });
   try {
     const { body } = await getJSON("/api/showtimes");

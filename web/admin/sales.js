@@ -115,7 +115,8 @@ async function loadDaily() {
   const most = Math.max(1, ...days.map(([, n]) => n));
   const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
-  svg.setAttribute("viewBox", `0 0 ${Math.max(1, days.length) * 24} 124`);
+  // Bars rise at most 100 from the baseline at 115: room above the tallest for its number.
+  svg.setAttribute("viewBox", `0 0 ${Math.max(1, days.length) * 24} 134`);
   svg.setAttribute("role", "img");
   svg.setAttribute("aria-labelledby", "sales-chart-title");
   const title = document.createElementNS(ns, "title");
@@ -127,14 +128,22 @@ async function loadDaily() {
     const bar = document.createElementNS(ns, "rect");
     const h = Math.round((n / most) * 100);
     bar.setAttribute("x", String(i * 24 + 4)); bar.setAttribute("width", "16");
-    bar.setAttribute("y", String(105 - h)); bar.setAttribute("height", String(h));
+    bar.setAttribute("y", String(115 - h)); bar.setAttribute("height", String(h));
     bar.setAttribute("class", "bar");
     // Each bar's day under it ("12-07"); the title says the same to screen readers.
     const label = document.createElementNS(ns, "text");
-    label.setAttribute("x", String(i * 24 + 12)); label.setAttribute("y", "118");
+    label.setAttribute("x", String(i * 24 + 12)); label.setAttribute("y", "128");
     label.setAttribute("class", "day");
     label.textContent = day.slice(5);
-    svg.append(bar, label);
+    // And its figure over it: bars of no axis are read by their numbers, not guessed.
+    const sold = document.createElementNS(ns, "text");
+    sold.setAttribute("x", String(i * 24 + 12)); sold.setAttribute("y", String(112 - h));
+    sold.setAttribute("class", "sold");
+    sold.textContent = String(n);
+    const group = document.createElementNS(ns, "g");
+    group.setAttribute("class", "day-bar");
+    group.append(bar, label, sold);
+    svg.append(group);
   });
   // Said in words too; a range of no sales is those words, not an empty box.
   const total = days.reduce((sum, [, n]) => sum + n, 0);

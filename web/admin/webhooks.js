@@ -7,6 +7,7 @@
 
 import { getJSON, sendJSON } from "../shared/api.js";
 import { $, $form, element } from "../shared/dom.js";
+import { formatStart } from "../shared/format.js";
 import { clearErrors, done, formParts, onSubmit, optional, remove, row, rowsOr, showError } from "./forms.js";
 
 const form = $form("#webhook-form");
@@ -52,10 +53,20 @@ function endpointRow(e) {
   return li;
 }
 
+/**
+ * "Sat 7 Dec, 18:30:05 (UTC)": an attempt's time. It is no theater's time, so
+ * it is said in UTC, whatever the browser's zone (the same instant on every
+ * admin's screen, to hold against a receiver's logs), named as a theater's zone is.
+ * @param {string} iso
+ */
+function attemptTime(iso) {
+  return `${formatStart(iso, "UTC", { second: "2-digit" })} (UTC)`;
+}
+
 /** @param {any} d */
 function deliveryRow(d) {
   const attempts = d.log.map((/** @type {any} */ a) =>
-    `${new Date(a.at).toLocaleString()}: ${a.status_code ?? "no answer"}${a.error ? ` (${a.error})` : ""}, ${a.latency_ms} ms`);
+    `${attemptTime(a.at)}: ${a.status_code ?? "no answer"}${a.error ? ` (${a.error})` : ""}, ${a.latency_ms} ms`);
   /** @type {[string, () => unknown][]} */
   const actions = d.status === "pending" ? [] : [["Send again", async () => {
     try {

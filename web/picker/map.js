@@ -12,6 +12,7 @@
 // touched it meanwhile. A storm of updates costs one pass per frame.
 
 import { formatMoney, seatName, typeName } from "../shared/format.js";
+import { sidesOutOfView } from "../shared/outofview.js";
 import { paintIcon, seatIcon, typeColours } from "../shared/seatmap/drawing.js";
 import { seatGrid } from "../shared/seatmap/geometry.js";
 
@@ -292,13 +293,13 @@ export class SeatMap {
 
   /** @returns {MapView} */
   view() {
-    const { scrollLeft, scrollWidth, clientWidth } = this.root;
+    const sides = sidesOutOfView(this.root);
     return {
       fitted: this.zoomed === null,
       canZoomIn: this.size < LARGEST_SEAT,
       seat: this.size,
-      left: scrollLeft > 1,
-      right: scrollLeft + clientWidth < scrollWidth - 1,
+      left: sides.includes("left"),
+      right: sides.includes("right"),
     };
   }
 

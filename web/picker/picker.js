@@ -12,6 +12,7 @@ import {
 } from "../shared/format.js";
 import { ConnectionLost, SeatSocket } from "../shared/socket.js";
 import { Notice } from "../shared/notices.js";
+import { outOfViewWords } from "../shared/outofview.js";
 import { SeatBoard } from "../shared/seatmap/board.js";
 import { paintIcon, seatIcon, typeColours } from "../shared/seatmap/drawing.js";
 import { SeatingRule } from "../shared/seatmap/seating.js";
@@ -153,14 +154,14 @@ class Picker {
     // Its room stays (visibility only), so it never moves the map while panning.
     const hint = $("#scroll-hint");
     hint.toggleAttribute("data-off", !sides.length);
-    setText(hint, sides.length ? outOfView(sides.join(" and ")) : "");
+    setText(hint, sides.length ? outOfView(sides) : "");
     const width = hint.clientWidth;
     if (width !== this.hintWidth) {
       // The room of its longest words at this width, taken once per width.
       this.hintWidth = width;
       const text = hint.textContent;
       hint.style.minHeight = "";
-      hint.textContent = outOfView("left and right");
+      hint.textContent = outOfView(["left", "right"]);
       hint.style.minHeight = `${hint.offsetHeight}px`;
       hint.textContent = text;
     }
@@ -900,10 +901,10 @@ class Picker {
 
 /**
  * The words under the zoom buttons while seats are out of view.
- * @param {string} sides "left", "right" or "left and right"
+ * @param {string[]} sides "left", "right" or both
  */
 function outOfView(sides) {
-  return `More seats to the ${sides}, out of view: swipe or scroll the map, or press Fit.`;
+  return outOfViewWords(sides, "swipe or scroll the map, or press Fit");
 }
 
 /**

@@ -14,6 +14,7 @@
 import { getJSON } from "../api.js";
 import { element } from "../dom.js";
 import { formatMoney, seatName, typeName } from "../format.js";
+import { outOfViewWords, sidesOutOfView } from "../outofview.js";
 import { SeatSocket } from "../socket.js";
 import { SeatBoard } from "./board.js";
 import { seatGrid } from "./geometry.js";
@@ -39,9 +40,17 @@ export class SeatChooser {
    * @param {(look: string) => boolean} options.choosable which looks may be chosen
    * @param {() => void} options.onChange the choice or a seat's state changed
    * @param {(status: string) => void} [options.onStatus] the socket's status
+   * @param {HTMLElement} [options.hint] where to say which side of a grid wider
+   *   than its box (a hall on a phone) is out of view, as the picker does
    */
-  constructor(root, { choosable, onChange, onStatus = () => {} }) {
+  constructor(root, { choosable, onChange, onStatus = () => {}, hint }) {
     this.root = root;
+    this.hint = hint;
+    if (hint) {
+      root.addEventListener("scroll", () => this.showHint(), { passive: true });
+      // The box's size changes with the window, and from nothing when its section shows.
+      new ResizeObserver(() => this.showHint()).observe(root);
+    }
     this.choosable = choosable;
     this.onChange = onChange;
     /** @type {Set<string>} */
@@ -107,6 +116,16 @@ export class SeatChooser {
     }
     this.root.replaceChildren(box);
     this.refresh(this.buttons.keys());
+    this.showHint();
+  }
+
+  /** Say which side of the grid is out of view, if any (nothing: the hint hides). */
+  showHint() {
+    if (!this.hint) return;
+    const sides = sidesOutOfView(this.root);
+    const words = sides.length ? outOfViewWords(sides, "scroll the seats sideways") : "";
+    if (this.hint.textContent !== words) this.hint.textContent = words;
+    this.hint.hidden = !sides.length;
   }
 
   /** @param {any} frame */
