@@ -175,6 +175,11 @@ async def test_showtimes_to_choose_say_the_theaters_time_and_zone_and_the_counte
         "document.documentElement.scrollWidth <= innerWidth"), "the page scrolls sideways"
     box = await chooser.bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    # The hall is wider than the phone: a line says where the rest is, as in House seats.
+    right = "More seats to the right, out of view: scroll the seats sideways."
+    await expect(counter.get_by_text(re.compile("^More seats to the"))).to_have_text(right)
+    await expect(counter.get_by_role("group", name="Seats of the showtime")
+                 ).to_have_accessible_description(right)
     assert await serious_findings(counter) == []
 
 

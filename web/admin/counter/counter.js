@@ -25,6 +25,7 @@ const chooser = new SeatChooser($("#counter-seats"), {
   choosable: (look) => look === "available" || look === "blocked",
   onChange: () => showChoice(),
   onStatus: (status) => { $("#counter-live").textContent = LIVE[status] ?? status; },
+  hint: $("#counter-seats-hint"),
 });
 
 /** @type {{seats: string, key: string} | null} the sale being tried, and its key */
