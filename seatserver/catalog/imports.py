@@ -7,9 +7,10 @@ JSON, no header, unknown columns, a field past the CSV limit) is a
 then validated with the admin API's own model (``MovieInput``) plus what a
 file needs besides: whole numbers in ASCII digits only (``int`` would read
 Arabic-Indic or fullwidth digits), no control characters (a NUL cannot be
-stored, a line break has no place in a title, a bidirectional override can make it read as another), no cell a spreadsheet would
-run as a formula (``=``, ``+``, ``-``, ``@`` first: the catalog is exported
-again), and one row per slug. A row's place is its line in a CSV file,
+stored, a line break has no place in a title, a bidirectional override can
+make it read as another), no cell a spreadsheet would run as a formula
+(``=``, ``+``, ``-``, ``@`` first: the catalog is exported again), and one
+row per slug. A row's place is its line in a CSV file,
 counting the header as line 1 (a quoted field over several lines counts from
 its first), and its index in a JSON array.
 
