@@ -12,7 +12,7 @@ from seatserver.personal.setup import stored_keys
 from tests.e2e.browsing import Shop
 from tests.e2e.staff import enrol_admin, open_section
 from tests.e2e.test_accessibility import serious_findings
-from tests.e2e.test_admin import PASSWORD, log_in_as_admin
+from tests.e2e.test_admin import PASSWORD, admin_page
 from tests.support import eventually
 from tests.webhooks.conftest import Receiver, free_port
 
@@ -30,7 +30,7 @@ async def test_an_admin_registers_an_endpoint_sees_its_delivery_and_sends_it_aga
     await receiver.start()
     try:
         server = shop.server(SEATSERVER_WEBHOOK_ALLOW_LOCAL="1")
-        page = await log_in_as_admin(shop.browsing, server.url)
+        page = await admin_page(shop, server.url)
         await open_section(page, "Webhooks")
         section = page.get_by_role("region", name="Webhooks")
         form = section.locator("#webhook-form")
