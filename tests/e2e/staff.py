@@ -18,6 +18,10 @@ import asyncpg
 from playwright.async_api import Page, expect
 
 from seatserver.accounts import totp
+from seatserver.accounts.csrf import CSRF_COOKIE, csrf_token
+from seatserver.accounts.sessions import SESSION_COOKIE, open_session
+from seatserver.db import create_pool
+from tests.e2e.browsing import Browsing
 from tests.personal_support import user_id_of
 
 # The seeded admin's key in browser tests (ADMIN_EMAIL), as if scanned long ago.
@@ -76,3 +80,34 @@ async def open_section(page: Page, name: str) -> None:
     nav = page.get_by_role("navigation", name="Admin sections")
     await nav.get_by_role("link", name=name, exact=True).click()
     await expect(page.get_by_role("heading", name=name, exact=True, level=2)).to_be_visible()
+
+
+async def signed_in_page(browsing: Browsing, base_url: str, database_url: str, email: str, *,
+                         width: int = 1280, timezone_id: str | None = None) -> Page:
+    """A new person's admin page, signed in as the enrolled ``email``, as
+    ``log_in_with_code`` leaves it, without going through the forms: the
+    session a log-in with a code opens (``mfa``: proved just now), made in the
+    database, its cookies set as the server sets them, and the page's note that
+    it holds a session. For tests of what staff do once logged in; the forms
+    cost a second or two of Chromium's CPU per log-in, and the tests that log
+    in through them (test_staff_security, test_admin) test them."""
+    pool = await create_pool(database_url, 1)
+    try:
+        user_id = await user_id_of(pool, email)
+        assert user_id is not None, f"no account {email}"
+        async with pool.acquire() as conn:
+            session = await open_session(conn, user_id, mfa=True)
+    finally:
+        await pool.close()
+    page = await browsing.blank(width=width, timezone_id=timezone_id)
+    await page.context.add_cookies([
+        {"name": SESSION_COOKIE, "value": session.token, "url": base_url, "httpOnly": True,
+         "sameSite": "Lax"},
+        {"name": CSRF_COOKIE, "value": csrf_token(session.token), "url": base_url,
+         "sameSite": "Lax"}])
+    await page.goto(f"{base_url}/admin")
+    await expect(page.locator("#who")).to_have_text(f"Signed in as {email}")
+    # What rememberSession (web/shared/api.js) notes after a log-in: pages
+    # opened later in this context keep the session rather than make a guest's.
+    await page.evaluate("() => localStorage.setItem('seatserver.session', String(Date.now()))")
+    return page

@@ -25,7 +25,7 @@ from seatserver.db import create_pool
 from seatserver.personal.setup import stored_keys
 from tests.catalog.conftest import SMALL_LAYOUT
 from tests.e2e.browsing import Browsing, Shop
-from tests.e2e.staff import enrol_admin, log_in_with_code, open_section
+from tests.e2e.staff import enrol_admin, log_in_with_code, open_section, signed_in_page
 from tests.e2e.test_accessibility import serious_findings
 
 PASSWORD = "admin password for the test"
@@ -80,6 +80,14 @@ async def log_in_as_admin(browsing: Browsing, base_url: str, *, width: int = 128
     return page
 
 
+async def admin_page(shop: Shop, base_url: str, *, width: int = 1280,
+                     timezone_id: str | None = None) -> Page:
+    """The page ``log_in_as_admin`` ends on, without its forms
+    (``signed_in_page``): for tests of what the admin does once logged in."""
+    return await signed_in_page(shop.browsing, base_url, shop.database_url, ADMIN_EMAIL,
+                                width=width, timezone_id=timezone_id)
+
+
 async def test_an_admin_creates_a_showtime_that_appears_in_the_listing_and_on_the_kiosk(
         shop: Shop) -> None:
     title, screen, _, theater_id = await venue(shop.database_url)
@@ -113,7 +121,7 @@ async def test_the_showtime_pager_shows_only_a_way_that_leads_to_another_page(
     title, _, theater, theater_id = await venue(shop.database_url)
     await scheduled(shop.database_url, theater_id, title)
     server = shop.server()
-    page = await log_in_as_admin(shop.browsing, server.url)
+    page = await admin_page(shop, server.url)
     await open_section(page, "Showtimes")
     section = page.get_by_role("region", name="Showtimes")
     filter_form = section.locator("#showtime-filter")
@@ -164,7 +172,7 @@ async def test_the_showtime_pager_shows_only_a_way_that_leads_to_another_page(
 async def test_an_overlapping_showtime_is_refused_with_the_show_in_the_way(shop: Shop) -> None:
     title, screen, _, _ = await venue(shop.database_url)
     server = shop.server()
-    page = await log_in_as_admin(shop.browsing, server.url)
+    page = await admin_page(shop, server.url)
     await open_section(page, "Showtimes")
     form = page.locator("#showtime-form")
     starts = (datetime.now() + timedelta(days=3)).replace(hour=18, minute=0)
@@ -185,7 +193,7 @@ async def test_admin_pages_have_no_serious_accessibility_findings(shop: Shop) ->
     await expect(gate.locator("#gate")).to_be_visible()
     assert await serious_findings(gate) == []
 
-    page = await log_in_as_admin(shop.browsing, server.url)
+    page = await admin_page(shop, server.url)
     await open_section(page, "Screens")
     await page.get_by_role("button", name="Edit screen Blue").click()
     await expect(page.locator("#layout-preview .seat").first).to_be_visible()
@@ -202,7 +210,7 @@ async def test_editing_a_screen_previews_its_layout_and_a_bad_layout_is_named_by
         shop: Shop) -> None:
     await venue(shop.database_url)
     server = shop.server()
-    page = await log_in_as_admin(shop.browsing, server.url)
+    page = await admin_page(shop, server.url)
     await open_section(page, "Screens")
     await page.get_by_role("button", name="Edit screen Blue").click()
     form = page.locator("#screen-form")
@@ -230,7 +238,7 @@ async def test_an_admins_price_for_one_showtime_is_the_price_its_picker_shows(
     title, _, theater, theater_id = await venue(shop.database_url)
     showtime_id = await scheduled(shop.database_url, theater_id, title)
     server = shop.server()
-    page = await log_in_as_admin(shop.browsing, server.url)
+    page = await admin_page(shop, server.url)
     await open_section(page, "Showtimes")
 
     await page.locator("#showtime-filter").get_by_label("Theater", exact=True).select_option(
@@ -258,7 +266,7 @@ async def test_an_admins_price_for_one_showtime_is_the_price_its_picker_shows(
 async def test_the_seating_rules_round_trip_through_the_showtime_form(shop: Shop) -> None:
     title, screen, _, _ = await venue(shop.database_url)
     server = shop.server()
-    page = await log_in_as_admin(shop.browsing, server.url)
+    page = await admin_page(shop, server.url)
     await open_section(page, "Showtimes")
     form = page.locator("#showtime-form")
     rules = form.get_by_role("group", name="Seating rules")
@@ -304,7 +312,7 @@ async def test_showtime_and_sale_times_are_the_theaters_whatever_the_browsers_zo
     differ by five hours, then six."""
     title, screen, _, _ = await venue(shop.database_url)
     server = shop.server(SEATSERVER_ONSALE_BEFORE="14d")
-    page = await log_in_as_admin(shop.browsing, server.url, width=1366,
+    page = await admin_page(shop, server.url, width=1366,
                                  timezone_id="America/New_York")
     assert await page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone") == \
         "America/New_York"
@@ -382,7 +390,7 @@ SECTIONS = ["Movies", "Import movies", "Theaters", "Screens", "Showtimes", "Pric
 async def test_each_section_shows_alone_by_link_or_hash_and_fits_a_phone(shop: Shop) -> None:
     await venue(shop.database_url)
     server = shop.server()
-    page = await log_in_as_admin(shop.browsing, server.url, width=390)
+    page = await admin_page(shop, server.url, width=390)
     nav = page.get_by_role("navigation", name="Admin sections")
     await expect(nav.get_by_role("link")).to_have_text(SECTIONS)
     await expect(nav.get_by_role("link", name="Movies", exact=True)).to_have_attribute(
@@ -428,7 +436,7 @@ NOT_PRICES = [
 async def test_a_price_typed_in_units_refuses_what_is_not_a_price_by_name(shop: Shop) -> None:
     _, _, theater, theater_id = await venue(shop.database_url)
     server = shop.server()
-    page = await log_in_as_admin(shop.browsing, server.url, width=390)
+    page = await admin_page(shop, server.url, width=390)
     await open_section(page, "Price rules")
     form = page.locator("#price-form")
     await form.get_by_label("Theater").select_option(label=f"{theater}, Berlin")
@@ -462,7 +470,7 @@ async def test_invalid_fields_are_all_named_in_plain_words_and_each_save_is_conf
         shop: Shop) -> None:
     await venue(shop.database_url)
     server = shop.server()
-    page = await log_in_as_admin(shop.browsing, server.url)
+    page = await admin_page(shop, server.url)
     form = page.locator("#movie-form")
     await form.get_by_label("Title").fill("")
     await form.get_by_role("button", name="Save movie").click()

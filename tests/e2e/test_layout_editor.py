@@ -18,7 +18,7 @@ from tests.catalog.test_layouts import sell
 from tests.e2e.browsing import Shop
 from tests.e2e.staff import open_section
 from tests.e2e.test_accessibility import serious_findings
-from tests.e2e.test_admin import log_in_as_admin, venue
+from tests.e2e.test_admin import admin_page, venue
 
 
 def cell(page: Page, name: str) -> Locator:
@@ -80,7 +80,7 @@ async def test_a_hall_drawn_on_the_grid_is_saved_reloaded_and_what_the_picker_sh
         shop: Shop) -> None:
     title, _, theater, _ = await venue(shop.database_url)
     server = shop.server()
-    page = await log_in_as_admin(shop.browsing, server.url, width=1366)
+    page = await admin_page(shop, server.url, width=1366)
     await open_section(page, "Screens")
     await new_screen(page, theater, "Green")
     await draw_small_hall(page)
@@ -120,7 +120,7 @@ async def test_a_hall_drawn_on_the_grid_is_saved_reloaded_and_what_the_picker_sh
 async def test_undo_and_redo_by_buttons_and_keys(shop: Shop) -> None:
     await venue(shop.database_url)
     server = shop.server()
-    page = await log_in_as_admin(shop.browsing, server.url)
+    page = await admin_page(shop, server.url)
     await open_section(page, "Screens")
     undo = page.get_by_role("button", name="Undo")
     redo = page.get_by_role("button", name="Redo")
@@ -153,7 +153,7 @@ async def test_undo_and_redo_by_buttons_and_keys(shop: Shop) -> None:
 async def test_the_grid_is_edited_with_the_keyboard_alone(shop: Shop) -> None:
     await venue(shop.database_url)
     server = shop.server()
-    page = await log_in_as_admin(shop.browsing, server.url)
+    page = await admin_page(shop, server.url)
     await open_section(page, "Screens")
     label = page.get_by_label("Row label")
     await label.focus()
@@ -218,7 +218,7 @@ async def test_an_edit_dropping_a_sold_seat_is_refused_and_marked_on_the_grid(
     finally:
         await pool.close()
     server = shop.server()
-    page = await log_in_as_admin(shop.browsing, server.url, width=1366)
+    page = await admin_page(shop, server.url, width=1366)
     await open_section(page, "Screens")
     await page.get_by_role("button", name="Edit screen Blue").click()
     await cell(page, "A3, gold").click()
@@ -239,7 +239,7 @@ async def test_an_edit_dropping_a_sold_seat_is_refused_and_marked_on_the_grid(
 async def test_hostile_row_labels_and_seat_numbers_get_words_not_a_500(shop: Shop) -> None:
     title, _, theater, _ = await venue(shop.database_url)
     server = shop.server()
-    page = await log_in_as_admin(shop.browsing, server.url)
+    page = await admin_page(shop, server.url)
     await open_section(page, "Screens")
     message = page.locator("#layout-message")
     for bad, says in [("A\x00", "letters (A to Z) or digits (0 to 9)"),
@@ -293,7 +293,7 @@ async def test_hostile_row_labels_and_seat_numbers_get_words_not_a_500(shop: Sho
 async def test_the_json_and_the_grid_follow_each_other(shop: Shop) -> None:
     await venue(shop.database_url)
     server = shop.server()
-    page = await log_in_as_admin(shop.browsing, server.url)
+    page = await admin_page(shop, server.url)
     await open_section(page, "Screens")
     await page.get_by_text("Advanced: the layout as JSON").click()
     json = page.get_by_label("Seat layout (JSON)")

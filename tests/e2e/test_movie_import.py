@@ -12,14 +12,14 @@ from playwright.async_api import expect
 from tests.e2e.browsing import Shop
 from tests.e2e.staff import open_section
 from tests.e2e.test_accessibility import serious_findings
-from tests.e2e.test_admin import log_in_as_admin, venue
+from tests.e2e.test_admin import admin_page, venue
 
 
 async def test_an_admin_checks_a_file_sees_its_errors_then_imports_a_clean_one(
         shop: Shop) -> None:
     await venue(shop.database_url)
     server = shop.server()
-    page = await log_in_as_admin(shop.browsing, server.url)
+    page = await admin_page(shop, server.url)
     await open_section(page, "Import movies")
     section = page.get_by_role("region", name="Import movies")
     tag = secrets.token_hex(3)

@@ -12,7 +12,7 @@ from seatserver.db import create_pool
 from tests.e2e.browsing import Shop
 from tests.e2e.staff import ADMIN_SECRET, next_code, open_section
 from tests.e2e.test_accessibility import serious_findings
-from tests.e2e.test_admin import log_in_as_admin, scheduled, venue
+from tests.e2e.test_admin import admin_page, scheduled, venue
 from tests.e2e.test_sales import paid_elsewhere
 from tests.personal_support import user_id_of
 
@@ -35,7 +35,7 @@ async def test_a_refund_above_the_limit_asks_for_a_fresh_code_one_under_it_does_
     server = shop.server(SEATSERVER_REFUND_REAUTH_ABOVE="500")
     small = await paid_elsewhere(server.url, showtime, ["A3"])
     large = await paid_elsewhere(server.url, showtime, ["A4"])
-    page = await log_in_as_admin(shop.browsing, server.url)
+    page = await admin_page(shop, server.url)
     pool = await create_pool(shop.database_url, 1)
     try:  # the log-in's code was proved six minutes ago, as far as the server knows
         await pool.execute(

@@ -26,7 +26,7 @@ from tests.bookings.conftest import Buyer
 from tests.e2e.browsing import Shop
 from tests.e2e.staff import open_section
 from tests.e2e.test_accessibility import serious_findings
-from tests.e2e.test_admin import log_in_as_admin, scheduled, venue
+from tests.e2e.test_admin import admin_page, scheduled, venue
 
 
 async def test_the_dashboard_shows_a_hold_made_elsewhere_live_and_the_seat_history_opens(
@@ -34,7 +34,7 @@ async def test_the_dashboard_shows_a_hold_made_elsewhere_live_and_the_seat_histo
     title, _, _, theater_id = await venue(shop.database_url)
     showtime = await scheduled(shop.database_url, theater_id, title)
     server = shop.server()
-    page = await log_in_as_admin(shop.browsing, server.url)
+    page = await admin_page(shop, server.url)
     await open_section(page, "Sales")
     line = page.locator(f'#sales-live tr[data-showtime="{showtime}"]')
     await expect(line).to_contain_text(title)
@@ -75,7 +75,7 @@ async def test_a_booking_paid_elsewhere_lands_live_on_the_dashboard_with_its_rev
     title, _, _, theater_id = await venue(shop.database_url)
     showtime = await scheduled(shop.database_url, theater_id, title)
     server = shop.server()
-    page = await log_in_as_admin(shop.browsing, server.url)
+    page = await admin_page(shop, server.url)
     await open_section(page, "Sales")
     line = page.locator(f'#sales-live tr[data-showtime="{showtime}"]')
     await expect(line.locator("th")).to_contain_text("(Europe/Berlin)")  # the theater's zone
@@ -115,7 +115,7 @@ async def test_the_chart_has_its_table_and_both_csvs_download_with_formulas_defu
     server = shop.server()
     first = showtimes[HOSTILE_TITLES[0]]
     booking = await paid_elsewhere(server.url, first, ["A3", "B1"])
-    page = await log_in_as_admin(shop.browsing, server.url)
+    page = await admin_page(shop, server.url)
     await open_section(page, "Sales")
 
     # The chart's figures, per film, in the table that goes with it.
@@ -161,7 +161,7 @@ async def test_the_range_the_figures_are_of_is_shown_in_its_fields_and_in_words(
     title, _, _, theater_id = await venue(shop.database_url)
     await scheduled(shop.database_url, theater_id, title)
     server = shop.server()
-    page = await log_in_as_admin(shop.browsing, server.url)
+    page = await admin_page(shop, server.url)
     await open_section(page, "Sales")
 
     caption = page.locator("#sales-chart figcaption")

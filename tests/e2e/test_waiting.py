@@ -31,7 +31,7 @@ from tests.e2e.browsing import Browsing, Gate, Line, Shop, someone_else
 from tests.e2e.server import Server, ServerFactory
 from tests.e2e.staff import open_section
 from tests.e2e.test_accessibility import serious_findings
-from tests.e2e.test_admin import log_in_as_admin, scheduled, venue
+from tests.e2e.test_admin import admin_page, scheduled, venue
 from tests.services import Services
 from tests.support import eventually
 
@@ -355,7 +355,7 @@ async def test_the_admin_sets_a_sale_in_the_theaters_time_and_bad_input_is_named
     title, _, _, theater_id = await venue(shop.database_url)
     showtime = await scheduled(shop.database_url, theater_id, title)
     server = shop.server()
-    page = await log_in_as_admin(shop.browsing, server.url)
+    page = await admin_page(shop, server.url)
     await open_section(page, "Showtimes")
     await page.locator("#showtime-list li", has_text=re.compile(rf"^{showtime} · ")
                        ).get_by_role("button", name="Sale").click()

@@ -14,7 +14,7 @@ from seatserver.personal.setup import stored_keys
 from tests.e2e.browsing import Shop
 from tests.e2e.staff import enrol_admin, open_section
 from tests.e2e.test_accessibility import serious_findings
-from tests.e2e.test_admin import PASSWORD, log_in_as_admin
+from tests.e2e.test_admin import PASSWORD, admin_page
 from tests.support import eventually
 from tests.webhooks.conftest import Receiver, free_port
 
@@ -33,7 +33,7 @@ async def test_an_admin_registers_an_endpoint_sees_its_delivery_and_sends_it_aga
     try:
         server = shop.server(SEATSERVER_WEBHOOK_ALLOW_LOCAL="1")
         # A browser far from UTC: the log's times are UTC all the same, and say so.
-        page = await log_in_as_admin(shop.browsing, server.url, timezone_id="America/New_York")
+        page = await admin_page(shop, server.url, timezone_id="America/New_York")
         await open_section(page, "Webhooks")
         section = page.get_by_role("region", name="Webhooks")
         form = section.locator("#webhook-form")
