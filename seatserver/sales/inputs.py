@@ -29,8 +29,8 @@ class SalesRange(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     start: dt.date | None = Field(default=None, alias="from", description=(
-        "First day, YYYY-MM-DD (default: today, on the calendar of the theater "
-        "whose day began last, so that every theater's today is in the range)."))
+        "First day, YYYY-MM-DD (default: the earliest of the theaters' dates now, "
+        "so that every theater's today is in the range)."))
     end: dt.date | None = Field(default=None, alias="to", description=(
         f"Last day, YYYY-MM-DD, at most {MAX_DAYS} days after `from` "
         f"(default: {DEFAULT_DAYS - 1} days after it)."))

@@ -106,7 +106,7 @@ async def test_a_range_of_the_stated_maximum_is_answered(admin: Admin) -> None:
     assert (answer["from"], answer["to"]) == ("2024-01-01", "2024-12-31")
 
 
-async def test_the_default_range_starts_on_the_day_of_the_theater_whose_day_began_last(
+async def test_the_default_range_starts_on_the_earliest_of_the_theaters_dates(
         admin: Admin, db_pool: asyncpg.Pool) -> None:
     """Not UTC's day: every evening in a theater west of Greenwich UTC is
     already at tomorrow, and the default range left that theater's today out."""
