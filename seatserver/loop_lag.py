@@ -241,6 +241,13 @@ class StallWatch:
             # Stopped while stuck: the stall ends with the process (a shutdown,
             # or a test's loop closed under it), and there may be no log left.
             return
+        if not samples:
+            # The loop ticked again before this thread looked once (it waited
+            # for a core or the GIL): what it measured is its own delay, the
+            # loop thread idle in it, which would read as "blocked". Not
+            # followed, then: the loop's own measure of the stall goes to
+            # _report_missed, which reports one that was mostly collections.
+            return
         ended = ThreadTimes.read(self._loop_native)
         now = time.monotonic()
         # The beat is stamped a tick's sleep after the loop got going again.

@@ -176,3 +176,18 @@ def test_a_collection_the_watch_did_not_see_while_it_lasted_is_reported_from_the
     assert [generation for generation, _ in report.collections] == [2]
     assert report.where == [] and report.ran_ms is None
     assert len([r for r in caplog.records if "(gc)" in r.getMessage()]) == 1
+
+
+def test_a_stall_over_before_the_watch_looked_is_not_judged_from_the_watchs_delay() -> None:
+    """Seen in a full run on a crowded machine: the watch found the beat old,
+    but the loop had ticked again before its first look, and the window it
+    timed (its own delay, the loop thread idle) reported a 167 ms stall as
+    "blocked". It is left to the loop's own measure instead."""
+    watch = StallWatch(0.1)  # its thread not started: _follow is called as it would
+    stale = watch.beat
+    watch.beat = stale + 0.2  # the loop ticked again before the first look
+    watch._follow(stale)
+    assert list(watch.reports) == []
+    watch.ended(stale, watch.beat, 0.167)  # the loop's measure: no collection in it
+    watch._report_missed()
+    assert list(watch.reports) == []
