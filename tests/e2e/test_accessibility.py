@@ -151,6 +151,25 @@ async def test_error_pages_have_no_serious_accessibility_findings(
         assert await serious_findings(page) == [], path
 
 
+async def test_a_showtime_that_is_over_has_no_serious_accessibility_findings(
+        shop: Shop) -> None:
+    """The picker's 410 page: the error pages' template, with its film's link."""
+    pool = await create_pool(shop.database_url, 1)
+    try:
+        past = await pool.fetchval(
+            "INSERT INTO showtimes (movie_id, screen_id, starts_at, currency) "
+            "SELECT movie_id, screen_id, now() - interval '3 days', currency FROM showtimes "
+            "WHERE id = $1 RETURNING id", shop.showtime)
+    finally:
+        await pool.close()
+    page = await shop.browsing.page(f"{shop.server().url}/showtimes/{past}", width=390,
+                                    height=844)
+    await expect(page.get_by_role("heading", level=1)).to_have_text("This showtime is over")
+    await expect(page.get_by_role("link", name=re.compile("reviews and showtimes"))).to_be_visible()
+
+    assert await serious_findings(page) == []
+
+
 async def test_picker_checkout_refusal_has_no_serious_accessibility_findings(
         browsing: Browsing, start_server: ServerFactory, showtimes: list[int]) -> None:
     server = start_server(SEATSERVER_HOLD_TTL="3")
